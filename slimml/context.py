@@ -1,0 +1,104 @@
+"""What a rule may know besides the Dockerfile: settings and the build context (read-only).
+
+Side files a fix creates or edits (``.dockerignore``) live in an overlay until the CLI writes
+them, so the engine stays text -> text and several Dockerfiles sharing one context in one run
+see each other's changes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Settings:
+    select: tuple[str, ...] = ()  # empty: all rules
+    ignore: tuple[str, ...] = ()
+    unsafe_fixes: bool = False
+    rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # code or name -> options
+
+    def option(self, code: str, name: str, key: str, default: Any = None) -> Any:
+        for k in (code, name):
+            opts = self.rule_options.get(k)
+            if opts and key in opts:
+                return opts[key]
+        return default
+
+
+@dataclass
+class Context:
+    settings: Settings = field(default_factory=Settings)
+    dockerfile: Path | None = None  # None for text checked without a file
+    context_dir: Path | None = None  # the build context; None: unknown (nothing can be read)
+    committed: dict[str, str] = field(default_factory=dict)  # side files changed earlier in this run
+    overlay_view: dict[str, str] | None = None  # side files changed by the file being fixed
+
+    # -- build context -------------------------------------------------------------------------
+    def _abs(self, rel: str) -> Path | None:
+        if self.context_dir is None:
+            return None
+        rel = rel.lstrip("/")
+        p = (self.context_dir / rel).resolve()
+        root = self.context_dir.resolve()
+        if p != root and root not in p.parents:
+            return None  # never read outside the context
+        return p
+
+    def context_path(self, rel: str) -> Path | None:
+        return self._abs(rel)
+
+    def read_context_file(self, rel: str, overlay: bool = True, limit: int = 2_000_000) -> str | None:
+        """Text of a file in the build context (side-file overlay first), or None."""
+        key = self.side_key(rel)
+        if overlay and self.overlay_view is not None and key in self.overlay_view:
+            return self.overlay_view[key]
+        if key in self.committed:
+            return self.committed[key]
+        p = self._abs(rel)
+        if p is None or not p.is_file():
+            return None
+        try:
+            with open(p, "rb") as fh:
+                data = fh.read(limit)
+        except OSError:
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    def exists(self, rel: str) -> bool:
+        p = self._abs(rel)
+        return p is not None and p.exists()
+
+    def is_dir(self, rel: str) -> bool:
+        p = self._abs(rel)
+        return p is not None and p.is_dir()
+
+    def side_key(self, rel: str) -> str:
+        """Side files are keyed by their absolute path when the context is known."""
+        p = self._abs(rel)
+        return str(p) if p is not None else rel
+
+    def commit_overlay(self, side: dict[str, str]) -> None:
+        self.committed.update(side)
+
+    def walk_context(self, max_files: int = 20000):
+        """Yield (relative posix path, size) of files in the context, skipping .git."""
+        if self.context_dir is None or not self.context_dir.is_dir():
+            return
+        root = str(self.context_dir)
+        count = 0
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+            rel_dir = os.path.relpath(dirpath, root)
+            for fn in filenames:
+                rel = fn if rel_dir == "." else f"{rel_dir}/{fn}".replace(os.sep, "/")
+                try:
+                    size = os.lstat(os.path.join(dirpath, fn)).st_size
+                except OSError:
+                    continue
+                yield rel, size
+                count += 1
+                if count >= max_files:
+                    return

@@ -1,0 +1,9 @@
+"""Lossless Dockerfile model: instructions, stages, heredocs and the shell inside RUN."""
+
+from .model import Document, DockerfileError, Flag, Heredoc, Instruction, Stage, Trivia
+from .parser import parse, require_stages, shell_words
+
+__all__ = [
+    "Document", "DockerfileError", "Flag", "Heredoc", "Instruction", "Stage", "Trivia",
+    "parse", "require_stages", "shell_words",
+]

@@ -1,0 +1,287 @@
+"""The shell inside RUN, parsed with tree-sitter-bash and mapped back to file offsets.
+
+A RUN's command line is the *logical* line (continuations joined), so every char of what the
+shell sees is mapped to its offset in the Dockerfile. A fix can then insert ``--no-cache-dir``
+right after ``install`` even when ``pip`` and ``install`` sit on different physical lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from .model import Document, Heredoc, Instruction
+
+_POSIX_SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh"}
+_SHELL_HEREDOC_RE = re.compile(r"^\s*(?:/usr)?(?:/bin/)?(?:ba|da|a)?sh(?:\s+-[a-zA-Z]+)*\s+(\d*<<-?\S+)\s*$")
+_REDIRECTS = {"file_redirect", "heredoc_redirect", "herestring_redirect"}
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    # Imported here so that `slimml rules` and friends never pay for tree-sitter.
+    import tree_sitter_bash
+    from tree_sitter import Language, Parser
+
+    return Parser(Language(tree_sitter_bash.language()))
+
+
+@dataclass(frozen=True)
+class Word:
+    raw: str  # as the shell sees it (quotes included)
+    value: str  # quotes removed, escapes resolved (best effort, no expansion)
+    start: int  # file offsets
+    end: int
+    kind: str  # tree-sitter node type
+
+
+@dataclass
+class Command:
+    name: Word | None
+    args: list[Word]
+    assignments: dict[str, str]  # ``FOO=1 pip install`` prefixes
+    start: int
+    end: int
+    node: object = field(repr=False)
+    script: Script = field(repr=False)
+
+    @property
+    def argv(self) -> list[str]:
+        return ([self.name.value] if self.name else []) + [w.value for w in self.args]
+
+    @property
+    def words(self) -> list[Word]:
+        return ([self.name] if self.name else []) + list(self.args)
+
+    def text(self) -> str:
+        s, e = self.script.src_span(self.node)
+        return self.script.source[s:e]
+
+
+@dataclass
+class Script:
+    """One shell program the RUN hands to the shell: its command line or a heredoc body."""
+
+    instruction: Instruction
+    source: str
+    offsets: list[int]  # file offset per char of ``source``
+    heredoc: Heredoc | None  # set when the script *is* a heredoc body run by the shell
+    tree: object = field(repr=False)
+    _b2c: list[int] | None = field(default=None, repr=False)
+    _commands: list[Command] | None = field(default=None, repr=False)
+
+    # -- offsets ---------------------------------------------------------------------------
+    def _char(self, byte: int) -> int:
+        return byte if self._b2c is None else self._b2c[byte]
+
+    def src_span(self, node) -> tuple[int, int]:
+        return self._char(node.start_byte), self._char(node.end_byte)
+
+    def file_span(self, node) -> tuple[int, int]:
+        s, e = self.src_span(node)
+        if e <= s:
+            off = self.offsets[s] if s < len(self.offsets) else self.offsets[-1] + 1
+            return off, off
+        return self.offsets[s], self.offsets[e - 1] + 1
+
+    def node_text(self, node) -> str:
+        s, e = self.src_span(node)
+        return self.source[s:e]
+
+    # -- structure -------------------------------------------------------------------------
+    @property
+    def has_error(self) -> bool:
+        return self.tree.root_node.has_error
+
+    @property
+    def commands(self) -> list[Command]:
+        if self._commands is None:
+            self._commands = [self._command(n) for n in _walk(self.tree.root_node) if n.type == "command"]
+        return self._commands
+
+    def _command(self, node) -> Command:
+        name = None
+        args: list[Word] = []
+        assigns: dict[str, str] = {}
+        for ch in node.children:
+            t = ch.type
+            if t == "variable_assignment":
+                key, _, val = self.node_text(ch).partition("=")
+                assigns[key] = _unquote_text(val)
+            elif t == "command_name":
+                name = self._word(ch.children[0] if ch.children else ch)
+            elif t in _REDIRECTS or not ch.is_named or t == "comment":
+                continue
+            elif name is not None:
+                args.append(self._word(ch))
+        s, e = self.file_span(node)
+        return Command(name, args, assigns, s, e, node, self)
+
+    def _word(self, node) -> Word:
+        raw = self.node_text(node)
+        s, e = self.file_span(node)
+        return Word(raw, _unquote_text(raw), s, e, node.type)
+
+    def statements(self) -> list:
+        """Top-level statement nodes (comments excluded)."""
+        return [c for c in self.tree.root_node.named_children if c.type not in ("comment", "heredoc_body")]
+
+    def last_statement_end(self) -> int:
+        """File offset just after the last top-level statement (before any trailing comment)."""
+        stmts = self.statements()
+        if not stmts:
+            return self.offsets[-1] + 1 if self.offsets else self.instruction.end
+        return self.file_span(stmts[-1])[1]
+
+    def toplevel_operators(self) -> set[str]:
+        """Operators joining the top-level statements: '&&', '||', ';', '&', '\\n'."""
+        ops: set[str] = set()
+        root = self.tree.root_node
+        stmts = self.statements()
+        if len(stmts) > 1:
+            ops.add(";")
+        for ch in root.children:
+            if ch.type in ("&", ";"):
+                ops.add(ch.type)
+
+        def visit(n):
+            for ch in n.children:
+                if not ch.is_named and ch.type in ("&&", "||", ";", "&"):
+                    ops.add(ch.type)
+                elif ch.type == "list":
+                    visit(ch)
+
+        for st in stmts:
+            if st.type == "list":
+                visit(st)
+        return ops
+
+    def has_comment(self) -> bool:
+        return any(n.type == "comment" for n in _walk(self.tree.root_node))
+
+    def toplevel_commands(self) -> list[Command]:
+        """Commands that run in the script's own shell (not in a subshell or substitution)."""
+        out = []
+        for c in self.commands:
+            p = c.node.parent
+            inside = False
+            while p is not None:
+                if p.type in ("subshell", "command_substitution", "process_substitution", "pipeline"):
+                    inside = True
+                    break
+                p = p.parent
+            if not inside:
+                out.append(c)
+        return out
+
+
+def _walk(node):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(n.children))
+
+
+def _unquote_text(raw: str) -> str:
+    out = []
+    i, n, quote = 0, len(raw), None
+    while i < n:
+        ch = raw[i]
+        if quote is None and ch in "'\"":
+            quote = ch
+        elif quote is not None and ch == quote:
+            quote = None
+        elif ch == "\\" and quote != "'" and i + 1 < n:
+            i += 1
+            out.append(raw[i])
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _make_script(instr: Instruction, source: str, offsets: list[int], heredoc: Heredoc | None) -> Script:
+    data = source.encode("utf-8")
+    b2c = None
+    if len(data) != len(source):
+        b2c = []
+        for i, ch in enumerate(source):
+            b2c.extend([i] * len(ch.encode("utf-8")))
+        b2c.append(len(source))
+    tree = _parser().parse(data)
+    return Script(instr, source, offsets, heredoc, tree, b2c)
+
+
+def stage_shell(doc: Document, instr: Instruction) -> list[str] | None:
+    """The SHELL in effect for ``instr`` (None: the default ``/bin/sh -c``)."""
+    stage = doc.stage_of(instr)
+    shell = None
+    if stage:
+        for i in stage.instructions:
+            if i.index >= instr.index:
+                break
+            if i.keyword == "SHELL" and i.json:
+                shell = list(i.json)
+    return shell
+
+
+def run_scripts(doc: Document, instr: Instruction) -> list[Script]:
+    """The shell programs of a shell-form RUN (empty for exec form or a non-POSIX SHELL)."""
+    cached = getattr(instr, "_scripts", None)
+    if cached is not None:
+        return cached
+    scripts = _run_scripts(doc, instr)
+    object.__setattr__(instr, "_scripts", scripts)
+    return scripts
+
+
+def _is_shell_body(body: str) -> bool:
+    if not body.startswith("#!"):
+        return True
+    interp = body[2:].split("\n", 1)[0].split()
+    if not interp:
+        return True
+    prog = interp[-1] if interp[0].endswith("/env") and len(interp) > 1 else interp[0]
+    return prog.rsplit("/", 1)[-1] in _POSIX_SHELLS
+
+
+def _run_scripts(doc: Document, instr: Instruction) -> list[Script]:
+    if instr.keyword != "RUN" or instr.is_exec_form:
+        return []
+    shell = stage_shell(doc, instr)
+    if shell and shell[0].rsplit("/", 1)[-1] not in _POSIX_SHELLS:
+        return []
+    text = doc.text
+    args, amap = instr.args, list(instr.args_map)
+    if instr.heredocs:
+        h0 = instr.heredocs[0]
+        alone = re.fullmatch(r"\s*\d*<<-?\S+\s*", args) is not None
+        via_shell = _SHELL_HEREDOC_RE.match(args) is not None
+        if (alone or via_shell) and len(instr.heredocs) == 1:
+            body = h0.body(text)
+            out = []
+            if via_shell:
+                out.append(_make_script(instr, args, amap, None))
+            if _is_shell_body(body):
+                out.append(_make_script(instr, body, list(range(h0.body_start, h0.body_end)), h0))
+            return out
+        # `cat <<EOF > f`: the shell sees the line, then each body and its terminator.
+        src, offs = [args], list(amap)
+        prev_end = amap[-1] + 1 if amap else instr.start
+        for h in instr.heredocs:
+            nl = h.body_start - 1 if h.body_start > 0 else prev_end
+            src.append("\n")
+            offs.append(nl)
+            src.append(text[h.body_start:h.end])
+            offs.extend(range(h.body_start, h.end))
+            prev_end = h.end
+        return [_make_script(instr, "".join(src), offs, None)]
+    if not args.strip():
+        return []
+    return [_make_script(instr, args, amap, None)]
+
+
+def run_commands(doc: Document, instr: Instruction) -> list[Command]:
+    return [c for s in run_scripts(doc, instr) for c in s.commands]

@@ -1,0 +1,156 @@
+"""Shared pieces for rules: building findings and edits, reading stage state."""
+
+from __future__ import annotations
+
+import posixpath
+import sys
+from types import ModuleType
+
+from ..dockerfile import Document, Instruction, shell_words
+from ..dockerfile.shell import Script, Word
+from ..engine import Edit, Finding, Fix
+
+TRUTHY = {"1", "true", "yes", "on", "y"}
+
+
+def rule_of(module_name: str) -> ModuleType:
+    return sys.modules[module_name]
+
+
+def finding(rule: ModuleType, message: str, start: int, end: int, fix: Fix | None = None, **kw) -> Finding:
+    return Finding(code=rule.CODE, name=rule.NAME, message=message, start=start, end=end, fix=fix, **kw)
+
+
+def insert_after_word(word: Word, text: str) -> Edit:
+    return Edit(word.end, word.end, " " + text)
+
+
+def continuation_joiner(doc: Document, instr: Instruction, at: int) -> str:
+    """Text that starts a new continued line inside ``instr`` at offset ``at``.
+
+    Multi-line instructions keep the indentation of the line being continued (four spaces
+    when that is the instruction's first line); single-line ones are joined with a space.
+    """
+    if not instr.multiline:
+        return " "
+    line_start = doc.text.rfind("\n", 0, at) + 1
+    indent = doc.line_indent(at) if line_start > instr.line_start else ""
+    return f" {doc.escape}{doc.newline}{indent or '    '}"
+
+
+def append_command(doc: Document, instr: Instruction, script: Script, command: str) -> Edit | None:
+    """An edit that runs ``command`` after everything else in the script, if it succeeded.
+
+    ``(a; b) && cmd`` semantics come for free: ``&&`` binds looser than nothing in sh, so
+    ``a || b && cmd`` is ``(a || b) && cmd``. Heredoc scripts get a new last line instead.
+    """
+    if script.heredoc is not None:
+        return Edit(script.heredoc.body_end, script.heredoc.body_end, command + doc.newline)
+    if instr.heredocs:
+        return None  # `cat <<EOF ...`: the line and the bodies interleave; no safe place
+    at = script.last_statement_end()
+    if instr.multiline:
+        return Edit(at, at, continuation_joiner(doc, instr, at) + "&& " + command)
+    return Edit(at, at, " && " + command)
+
+
+def parse_kv_words(instr: Instruction) -> list[tuple[str, str]]:
+    """Key/value pairs of ENV, ARG or LABEL (``K=V ...`` and legacy ``ENV K V``)."""
+    words = shell_words(instr.args, raw=False)
+    if not words:
+        return []
+    if instr.keyword == "ENV" and "=" not in words[0][0]:
+        key = words[0][0]
+        rest = instr.args[words[0][2]:].strip()
+        return [(key, rest)]
+    out = []
+    for w, _, _ in words:
+        k, eq, v = w.partition("=")
+        out.append((k, v if eq else ""))
+    return out
+
+
+def stage_env(doc: Document, instr: Instruction) -> dict[str, str]:
+    """ENV and ARG values set in ``instr``'s stage before it (the base image's are unknown)."""
+    env: dict[str, str] = {}
+    stage = doc.stage_of(instr)
+    if stage is None:
+        return env
+    for i in stage.instructions:
+        if i.index >= instr.index:
+            break
+        if i.keyword in ("ENV", "ARG"):
+            env.update(parse_kv_words(i))
+    return env
+
+
+def env_truthy(env: dict[str, str], name: str) -> bool:
+    v = env.get(name)
+    return v is not None and v.strip().strip("'\"").lower() in TRUTHY
+
+
+def workdir_at(doc: Document, instr: Instruction) -> str:
+    """The WORKDIR in effect for ``instr`` ("/" when none is set in the stage)."""
+    wd = "/"
+    stage = doc.stage_of(instr)
+    if stage is None:
+        return wd
+    for i in stage.instructions:
+        if i.index >= instr.index:
+            break
+        if i.keyword == "WORKDIR" and i.args.strip():
+            wd = posixpath.normpath(posixpath.join(wd, i.args.strip().strip("'\"")))
+    return wd
+
+
+def user_at(doc: Document, instr: Instruction) -> str | None:
+    stage = doc.stage_of(instr)
+    user = None
+    if stage:
+        for i in stage.instructions:
+            if i.index >= instr.index:
+                break
+            if i.keyword == "USER" and i.args.strip():
+                user = i.args.strip().split(":")[0]
+    return user
+
+
+def mounts(instr: Instruction) -> list[dict[str, str]]:
+    """Parsed ``--mount`` flags: [{'type': 'cache', 'target': '/root/.cache/pip', ...}]."""
+    out = []
+    for f in instr.flags_of("mount"):
+        d: dict[str, str] = {}
+        for part in (f.value or "").split(","):
+            k, eq, v = part.partition("=")
+            d[k.strip().lower()] = v.strip() if eq else "true"
+        d.setdefault("type", "bind")
+        if "dst" in d and "target" not in d:
+            d["target"] = d["dst"]
+        if "destination" in d and "target" not in d:
+            d["target"] = d["destination"]
+        out.append(d)
+    return out
+
+
+def cache_mount_covers(instr: Instruction, *paths: str) -> bool:
+    """True when a cache mount on ``instr`` is at (or above) one of ``paths``."""
+    for m in mounts(instr):
+        if m.get("type") != "cache":
+            continue
+        t = posixpath.normpath(m.get("target", "/") or "/")
+        for p in paths:
+            p = posixpath.normpath(p)
+            if p == t or p.startswith(t.rstrip("/") + "/"):
+                return True
+    return False
+
+
+def basename(cmd: str) -> str:
+    return cmd.rsplit("/", 1)[-1]
+
+
+def add_syntax_directive(doc: Document) -> Edit | None:
+    """Insert ``# syntax=docker/dockerfile:1`` at the top when there is none."""
+    if "syntax" in doc.directives:
+        return None
+    return Edit(0, 0, "# syntax=docker/dockerfile:1" + doc.newline)

@@ -1,0 +1,8 @@
+CODE = "SLM006"
+NAME = "dockerignore"
+SUMMARY = "placeholder"
+OPTIONS = {}
+
+
+def check(doc, ctx):
+    return []

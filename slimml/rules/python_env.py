@@ -1,0 +1,8 @@
+CODE = "SLM005"
+NAME = "python-env"
+SUMMARY = "placeholder"
+OPTIONS = {}
+
+
+def check(doc, ctx):
+    return []
