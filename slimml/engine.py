@@ -142,12 +142,15 @@ def _suppressed(f: Finding, doc: Document, file_codes, per) -> bool:
 
 
 # -- checking ------------------------------------------------------------------------------------
-def check(doc: Document, ctx: Context) -> list[Finding]:
-    from .rules import selected_rules
+def check(doc: Document, ctx: Context, rules=None) -> list[Finding]:
+    """Findings of the selected rules (or of ``rules``), suppressions applied."""
+    if rules is None:
+        from .rules import selected_rules
 
+        rules = selected_rules(ctx.settings)
     file_codes, per = suppressions(doc)
     out: list[Finding] = []
-    for rule in selected_rules(ctx.settings):
+    for rule in rules:
         if file_codes is not False and _matches(rule.CODE, file_codes):
             continue
         for f in rule.check(doc, ctx):
@@ -205,7 +208,7 @@ def fixable(f: Finding, unsafe: bool) -> bool:
     return f.fix is not None and (unsafe or f.fix.applicability is Applicability.SAFE)
 
 
-def fix_text(text: str, ctx: Context, path: str = "<string>") -> Result:
+def fix_text(text: str, ctx: Context, path: str = "<string>", rules=None) -> Result:
     """Check and fix ``text``; pure apart from reading the build context through ``ctx``.
 
     Raises DockerfileError when the input itself is not a Dockerfile.
@@ -220,7 +223,7 @@ def fix_text(text: str, ctx: Context, path: str = "<string>") -> Result:
     banned: set[str] = set()
     current = text
     for npass in range(MAX_PASSES + 1):
-        findings = check(doc, ctx)
+        findings = check(doc, ctx, rules)
         if npass == 0:
             result.findings = findings
         todo = [f for f in findings if fixable(f, unsafe) and f.code not in banned]

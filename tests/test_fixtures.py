@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from slimml.dockerfile import parse
@@ -23,14 +25,13 @@ def test_fixture(case):
     assert result.output == case.expected_output()
     assert not result.reverted and not result.nonconverged
 
-    # Side files (.dockerignore): exactly the expected content, or untouched.
-    di_key = str((case.dir / ".dockerignore").resolve())
-    expected_di = case.dir / "expected.dockerignore"
-    if expected_di.exists():
-        assert di_key in result.side_files, "expected a .dockerignore change"
-        assert result.side_files[di_key][1] == expected_di.read_text()
-    else:
-        assert di_key not in result.side_files or result.side_files[di_key][0] == result.side_files[di_key][1]
+    # Side files: each changed one equals expected.<name> (`.dockerignore` -> expected.dockerignore),
+    # and every expected.<name> is produced; nothing else changes.
+    changed = {Path(k).name: after for k, (before, after) in result.side_files.items() if before != after}
+    expected = {(p.name[len("expected"):] if p.name == "expected.dockerignore" else p.name[len("expected."):]):
+                p.read_bytes().decode("utf-8")
+                for p in case.dir.glob("expected.*") if p.name != "expected.Dockerfile"}
+    assert changed == expected
 
     # The output is read by BuildKit exactly as we think, and a second run changes nothing.
     assert_agrees(result.output)
@@ -57,8 +58,7 @@ def test_every_rule_has_fixtures_and_a_noop_case():
         cases = by_rule.get(rule.NAME, [])
         assert len(cases) >= 3, f"{rule.NAME}: needs several fixture pairs"
         assert any(not (c.dir / "expected.Dockerfile").exists() for c in cases), f"{rule.NAME}: no no-op case"
-        assert any((c.dir / "expected.Dockerfile").exists() or (c.dir / "expected.dockerignore").exists()
-                   for c in cases), f"{rule.NAME}: no fix case"
+        assert any(list(c.dir.glob("expected.*")) for c in cases), f"{rule.NAME}: no fix case"
 
 
 def test_fixture_folders_name_real_rules():

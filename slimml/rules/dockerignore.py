@@ -1,8 +1,477 @@
+"""A build context that sends (and ``COPY . .`` bakes in) VCS data, caches, secrets and weights.
+
+What it does
+    Reads the ignore file BuildKit uses for this Dockerfile (``<Dockerfile>.dockerignore`` next
+    to it when that exists, else ``.dockerignore`` at the context root) and appends the standard
+    exclusions it lacks: junk that no build or service needs (``.git``, ``**/__pycache__``,
+    ``**/*.pyc``, caches, ``.venv``, editor folders) and content an application *may* read
+    (``.env``, notebooks, ``data/``, ``models/``, weight files such as ``**/*.safetensors``).
+    The file is created when absent; CRLF files stay CRLF; the block starts with a
+    ``# added by slimml (SLM006)`` comment.
+
+    Never excluded: anything a ``COPY``/``ADD`` (without ``--from``, in any stage) or a RUN bind
+    mount names explicitly (``COPY models/ /models`` keeps ``models/`` and every weight pattern
+    that could match inside it), and anything a ``!`` line of the existing file re-includes.
+    Patterns follow Docker's semantics (root-anchored, ``**`` for any depth), not git's.
+
+    Safe: junk, and content patterns that match nothing the build copies today (preventive).
+    Unsafe (separate finding): content patterns matching files that ``COPY . .`` copies today --
+    excluding them changes what the image contains, and the app may read them at run time.
+    Likewise ``.git`` when the build needs it (setuptools-scm and friends, ``git describe``).
+    Needs the build context; a Dockerfile read from stdin is not checked.
+
+Why
+    Without a ``.dockerignore`` the whole directory is sent to the builder and ``COPY . .``
+    copies all of it: the git history, ``__pycache__``, a local ``.venv``, notebooks, data sets and
+    multi-GB checkpoints end up in a layer (and ``.env`` secrets in the image). Every edit of any
+    of those files also invalidates the ``COPY . .`` layer cache.
+
+Example
+    FROM python:3.11-slim
+    WORKDIR /app
+    COPY . .
+
+Use instead
+    FROM python:3.11-slim
+    WORKDIR /app
+    COPY . .
+
+    next to a ``.dockerignore`` whose block ``# added by slimml (SLM006)`` lists ``.git``,
+    ``**/__pycache__``, ``**/*.pyc``, ``.venv``, ``.env``, ``notebooks/``, ``data/``, ``**/*.safetensors``
+    ... -- and ``models/`` only if nothing the build copies today lives there (or with
+    ``--unsafe-fixes``, after reading why).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import dockerignore as DI
+from ..dockerfile import Document, Instruction, shell_words
+from ..dockerfile.shell import run_scripts
+from ..engine import Edit, Fix
+from ..knowledge import dockerignore as K
+from . import _helpers as H
+
 CODE = "SLM006"
 NAME = "dockerignore"
-SUMMARY = "placeholder"
-OPTIONS = {}
+SUMMARY = "Build context without the standard .dockerignore exclusions (.git, caches, .env, data, weights)"
+FIX = "safe; unsafe for content `COPY . .` copies today"
+OPTIONS: dict = {}
+
+_RULE = H.rule_of(__name__)
+MAX_FILES = 20000
+_VAR_RE = re.compile(r"\$(?:\{(\w+)(?::?[-=]([^}]*))?\}|(\w+))")
 
 
-def check(doc, ctx):
-    return []
+# -- what the Dockerfile takes from the context ----------------------------------------------------
+@dataclass
+class Source:
+    display: str  # as written (for messages)
+    segs: list  # dockerignore.segments of the cleaned path
+    only_files: bool  # every path it names is a regular file (nothing can lie inside)
+
+
+@dataclass
+class Usage:
+    explicit: list[Source] = field(default_factory=list)
+    whole: list[tuple[Instruction, list[DI.Pattern]]] = field(default_factory=list)  # (instr, --exclude)
+
+
+def _env_for(doc: Document, instr: Instruction) -> dict[str, str]:
+    """Build args/ENV values known at ``instr`` (defaults only; empty means unknown)."""
+    glob: dict[str, str] = {}
+    for a in doc.global_args:
+        glob.update(H.parse_kv_words(a))
+    env: dict[str, str] = {}
+    stage = doc.stage_of(instr)
+    for i in stage.instructions if stage else ():
+        if i.index >= instr.index:
+            break
+        if i.keyword in ("ARG", "ENV"):
+            for k, v in H.parse_kv_words(i):
+                if i.keyword == "ARG" and not v and glob.get(k):
+                    v = glob[k]
+                env[k] = v
+    return env
+
+
+def _expand(word: str, env: dict[str, str]) -> str | None:
+    """Expand ``$VAR``/``${VAR:-x}``; None when a variable has no known value."""
+    unknown = False
+
+    def sub(m: re.Match) -> str:
+        nonlocal unknown
+        name = m.group(1) or m.group(3)
+        val = env.get(name) or (m.group(2) if m.group(2) is not None else "")
+        if not val:
+            unknown = True
+        return val
+
+    out = _VAR_RE.sub(sub, word)
+    return None if unknown else out
+
+
+def _norm_source(path: str) -> str:
+    p = DI.clean(path.lstrip("/") or ".")
+    while p == ".." or p.startswith("../"):  # BuildKit clamps sources to the context root
+        p = DI.clean(p[3:] or ".")
+    return p
+
+
+class _Tree:
+    """The context's files (with sizes) and directories, as far as they matter.
+
+    Directories the existing ignore file already excludes are not entered when it has no
+    ``!`` lines (nothing below them can come back), so a huge ignored ``.venv`` or
+    ``node_modules`` neither costs time nor uses up the MAX_FILES budget. ``.git`` is never
+    entered (like ``Context.walk_context``).
+    """
+
+    def __init__(self, ctx, existing: list[DI.Pattern]):
+        self.files: dict[str, int] = {}
+        self.dirs: set[str] = set()
+        self.truncated = False
+        root = ctx.context_dir
+        if root is None or not root.is_dir():
+            return
+        prune = bool(existing) and not any(p.exclusion for p in existing)
+        for dirpath, dirnames, filenames in os.walk(root):
+            rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+            prefix = "" if rel_dir == "." else rel_dir + "/"
+            keep = []
+            for d in sorted(dirnames):
+                rel = prefix + d
+                if d == ".git" or (prune and DI.is_excluded(rel, existing)):
+                    continue
+                keep.append(d)
+                self.dirs.add(rel)
+            dirnames[:] = keep
+            for fn in sorted(filenames):
+                if len(self.files) >= MAX_FILES:
+                    self.truncated = True
+                    return
+                try:
+                    self.files[prefix + fn] = os.lstat(os.path.join(dirpath, fn)).st_size
+                except OSError:
+                    continue
+
+    def glob(self, segs: list) -> list[str]:
+        """Paths (files and dirs) a COPY glob names."""
+        if any(s is DI.STAR2 for s in segs):
+            return []
+        rx = [DI.segment_regex(s) for s in segs]
+        if any(r is None for r in rx):
+            return []
+        out = []
+        for p in list(self.files) + sorted(self.dirs):
+            parts = p.split("/")
+            if len(parts) == len(segs) and all(r.match(x) for r, x in zip(rx, parts)):
+                out.append(p)
+        return out
+
+
+def _source(display: str, path: str | None, tree: _Tree, ctx) -> Source | None:
+    """A source path as segments; None for the whole context."""
+    if path is None:  # unknown variable: could be anything
+        return Source(display, [DI.STAR2], False)
+    p = _norm_source(path)
+    segs = DI.segments(p)
+    if not segs or all(s is DI.STAR2 or s == "*" for s in segs):
+        return None
+    if all(s is not DI.STAR2 and DI.is_literal(s) for s in segs):
+        ap = ctx.context_path(p)
+        only_files = ap is not None and ap.is_file()
+    else:
+        hits = tree.glob(segs)
+        only_files = bool(hits) and all(h in tree.files for h in hits)
+    return Source(display, segs, only_files)
+
+
+def _usage(doc: Document, ctx, tree: _Tree) -> Usage:
+    use = Usage()
+    for ins in doc.instructions:
+        if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None:
+            if ins.json is not None:
+                words = list(ins.json)
+            else:
+                words = [w for w, _, _ in shell_words(ins.args, raw=False)]
+            env = _env_for(doc, ins)
+            excludes = []
+            for f in ins.flags_of("exclude"):
+                try:
+                    excludes.append(DI.Pattern.make(DI.clean((f.value or "").lstrip("/") or ".")))
+                except DI.PatternError:
+                    pass
+            for w in words[:-1]:
+                if w.startswith("<<") or "://" in w or w.startswith("git@"):
+                    continue  # heredoc, URL or git remote: not the context
+                src = _source(w, _expand(w, env), tree, ctx)
+                if src is None:
+                    use.whole.append((ins, excludes))
+                else:
+                    use.explicit.append(src)
+        elif ins.keyword == "RUN":
+            env = _env_for(doc, ins)
+            for m in H.mounts(ins):
+                if m.get("type") != "bind" or "from" in m:
+                    continue
+                raw = m.get("source") or m.get("src") or ""
+                src = _source(raw, _expand(raw, env), tree, ctx) if raw else None
+                if src is None:
+                    use.whole.append((ins, []))
+                else:
+                    use.explicit.append(src)
+    return use
+
+
+def _image_stages(doc: Document) -> set[int]:
+    """Indexes of the final stage and of the stages it is built FROM by name."""
+    out: set[int] = set()
+    st = doc.final_stage
+    while st is not None and st.index not in out:
+        out.add(st.index)
+        image = st.image.lower()
+        st = next((s for s in doc.stages[: st.index] if s.name == image), None)
+    return out
+
+
+def _summary(ins: Instruction) -> str:
+    flags = " ".join(f.raw for f in ins.flags if f.name != "mount")
+    args = " ".join(ins.args.split())
+    if ins.keyword == "RUN":
+        mount = next((f.raw for f in ins.flags if f.name == "mount"), "")
+        return f"RUN {mount}".strip()
+    return " ".join(x for x in (ins.keyword, flags, args) if x)
+
+
+# -- .git ---------------------------------------------------------------------------------------------
+def _git_needed(doc: Document, ctx) -> str | None:
+    """Why the build may need the context's ``.git`` (None: it does not)."""
+    for name in K.PROJECT_FILES:
+        text = ctx.read_context_file(name) or ""
+        for marker in K.VCS_VERSION_MARKERS:
+            if re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(marker), text):
+                return f"{name} uses {marker} (the version comes from git metadata)"
+    for ins in doc.instructions:
+        for script in run_scripts(doc, ins):
+            gits = [c for c in script.commands if c.name and H.basename(c.name.value) == "git"]
+            subs = []
+            for c in gits:
+                args = [w.value for w in c.args]
+                i = 0
+                while i < len(args) and args[i].startswith("-"):
+                    i += 2 if args[i] in ("-C", "-c") else 1
+                subs.append(args[i] if i < len(args) else "")
+            if "clone" in subs:
+                continue  # git commands next to a clone work on the clone
+            for s in subs:
+                if s and s not in K.GIT_SUBCOMMANDS_WITHOUT_WORKTREE:
+                    return f"a RUN calls `git {s}`"
+    return None
+
+
+def _dir_size(path: Path) -> int:
+    total = 0
+    for dp, _, fns in os.walk(path):
+        for fn in fns:
+            try:
+                total += os.lstat(os.path.join(dp, fn)).st_size
+            except OSError:
+                pass
+    return total
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+def _human(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def _ignore_file(ctx) -> str | None:
+    """The ignore file BuildKit reads for this Dockerfile, relative to the context (None: not ours)."""
+    if ctx.dockerfile is not None:
+        df = Path(ctx.dockerfile)
+        per = df.parent / (df.name + ".dockerignore")
+        try:
+            rel = per.resolve().relative_to(ctx.context_dir.resolve()).as_posix()
+        except ValueError:
+            rel = None
+        if rel is not None:
+            if ctx.read_context_file(rel) is not None:
+                return rel
+        elif per.is_file():
+            return None  # BuildKit uses a file outside the context: nothing to edit here
+    return ".dockerignore"
+
+
+def _probes(norm: str) -> list[str] | None:
+    """Concrete paths a candidate pattern excludes (for "already covered" checks)."""
+    paths = [[]]
+    for seg in norm.split("/"):
+        if seg == "**":
+            paths = [p for q in paths for p in (q, q + ["slimml_probe"])]
+            continue
+        if "[" in seg or "\\" in seg or "**" in seg:
+            return None
+        paths = [q + [seg.replace("*", "slimml_probe").replace("?", "q")] for q in paths]
+    return ["/".join(p) for p in paths if p]
+
+
+def _block(current: str, lines: list[str]) -> str:
+    nl = "\r\n" if "\r\n" in current else "\n"
+    out = []
+    if current and not current.endswith("\n"):
+        out.append(nl)
+    existing = current.splitlines()
+    if not any(line.strip() == K.HEADER for line in existing):
+        if existing and existing[-1].strip():
+            out.append(nl)
+        out.append(K.HEADER + nl)
+    out.extend(line + nl for line in lines)
+    return "".join(out)
+
+
+def _plural(items: list[str], one: str, many: str) -> str:
+    return one if len(items) == 1 else many
+
+
+# -- the rule -------------------------------------------------------------------------------------------
+def check(doc: Document, ctx):
+    if ctx.context_dir is None or not doc.stages:
+        return
+    rel = _ignore_file(ctx)
+    if rel is None:
+        return
+    anchor = doc.stages[0].from_instruction
+    current = ctx.read_context_file(rel)
+    text = current or ""
+    try:
+        existing = DI.parse_patterns(text)
+    except DI.PatternError as e:
+        yield H.finding(_RULE, f"{rel} has a pattern Docker rejects ({e})", anchor.start, anchor.end,
+                        note="fix the pattern by hand; the build fails with it")
+        return
+    present = set()
+    for p in existing:
+        if not p.exclusion:
+            present.add(p.text)
+            if p.text.endswith("/**"):
+                present.add(p.text[:-3])
+    negations = [(p, DI.segments(p.text), _only_file(p, ctx)) for p in existing if p.exclusion]
+    tree = _Tree(ctx, existing)
+    use = _usage(doc, ctx, tree)
+    in_image = _image_stages(doc)
+    # The whole-context user named in messages: one that ends up in the image when there is one.
+    whole_ins = next((i for i, _ in use.whole if i.stage in in_image and i.keyword != "RUN"),
+                     use.whole[0][0] if use.whole else None)
+    whole_desc = _summary(whole_ins) if whole_ins is not None else ""
+    into_image = whole_ins is not None and whole_ins.stage in in_image and whole_ins.keyword != "RUN"
+
+    def copied(path: str, image_only: bool = False) -> bool:
+        """Taken by a whole-context COPY/ADD/mount today (so a new exclusion changes the build)."""
+        return any(not any(x.matches_or_parent(path) for x in exc) for ins, exc in use.whole
+                   if not image_only or (ins.stage in in_image and ins.keyword != "RUN"))
+
+    safe: list[str] = []
+    unsafe: list[tuple[str, str]] = []  # (pattern, description for the reason)
+    saved = 0
+    for cand in K.JUNK + K.CONTENT:
+        content = cand in K.CONTENT
+        norm = DI.normalize_line(cand)
+        if norm in present:
+            continue
+        pat = DI.Pattern.make(norm)
+        segs = DI.segments(norm)
+        blocked = False
+        for src in use.explicit:
+            covers, inside = DI.overlap(segs, src.segs)
+            if covers or (content and inside and not src.only_files):
+                blocked = True
+                break
+        neg_overlap = False
+        for neg, nsegs, neg_file in negations:
+            covers, inside = DI.overlap(segs, nsegs)
+            if covers:
+                blocked = True
+            if inside and not neg_file:
+                neg_overlap = True
+                if content:
+                    blocked = True
+        if blocked:
+            continue
+        if not neg_overlap:
+            probes = _probes(norm)
+            if probes and all(DI.is_excluded(p, existing) for p in probes):
+                continue  # already excluded by a broader pattern (e.g. an allow-list `*`)
+        hits = [f for f in tree.files if pat.matches_or_parent(f) and not DI.is_excluded(f, existing)]
+        hits_copied = [f for f in hits if copied(f)]
+        if cand == ".git" and use.whole and ctx.exists(".git") and not DI.is_excluded(".git", existing):
+            why = _git_needed(doc, ctx)
+            if why:
+                size = _dir_size(ctx.context_path(".git"))
+                unsafe.append((cand, f".git ({_human(size)}) is needed by the build: {why}"))
+                continue
+        if content and hits_copied:
+            size = sum(tree.files[f] for f in hits_copied)
+            if "*" in norm:
+                shown = ", ".join(hits_copied[:3]) + (", ..." if len(hits_copied) > 3 else "")
+                desc = f"{cand} ({len(hits_copied)} {_plural(hits_copied, 'file', 'files')}, {_human(size)}: {shown})"
+            else:
+                desc = f"{cand} ({_human(size)})"
+            unsafe.append((cand, desc))
+            continue
+        if content and tree.truncated and use.whole:
+            continue  # could not look at every file: only exclude what we could check
+        safe.append(cand)
+        saved += sum(tree.files[f] for f in hits_copied if copied(f, image_only=True))
+
+    if safe:
+        edit = Edit(len(text), len(text), _block(text, safe), path=rel)
+        shown = ", ".join(safe[:5]) + (f" and {len(safe) - 5} more" if len(safe) > 5 else "")
+        if current is None:
+            msg = f"no `{rel}`: the whole directory is sent to the builder; create it excluding {shown}"
+        else:
+            msg = f"`{rel}` does not exclude {shown}"
+        if saved:
+            msg += f" ({_human(saved)} that `{whole_desc}` copies into the image today)"
+        kw = {}
+        if saved:
+            kw = {"estimate": (saved, saved),
+                  "estimate_basis": "size of the newly excluded files a whole-context COPY puts in the image"}
+        yield H.finding(_RULE, msg, anchor.start, anchor.end,
+                        Fix.safe(edit, description=f"{'extend' if current is not None else 'create'} {rel}"), **kw)
+    if unsafe:
+        pats = [p for p, _ in unsafe]
+        # Recomputed against the file as it is after the safe block, when that is applied first.
+        edit = Edit(len(text), len(text), _block(text, pats), path=rel)
+        content_descs = [d for p, d in unsafe if p != ".git"]
+        parts = []
+        if content_descs:
+            verb = _plural(content_descs, "is", "are")
+            it = _plural(content_descs, "it", "them")
+            if into_image:
+                parts.append(f"{'; '.join(content_descs)} {verb} copied by `{whole_desc}` today; excluding {it} "
+                             f"removes {it} from the image -- the app may read {it} at run time")
+            else:
+                parts.append(f"{'; '.join(content_descs)} {verb} used by `{whole_desc}` today; excluding {it} "
+                             f"hides {it} from that build step -- the build may read {it}")
+        parts += [f"{d}; excluding it breaks that step" for p, d in unsafe if p == ".git"]
+        verb, it = _plural(pats, "is", "are"), _plural(pats, "it", "them")
+        yield H.finding(_RULE, f"{', '.join(pats)} {verb} not excluded by `{rel}`; the build uses {it} today",
+                        anchor.start, anchor.end,
+                        Fix.unsafe(edit, reason=". ".join(parts), description=f"exclude {', '.join(pats)}"))
+
+
+def _only_file(p: DI.Pattern, ctx) -> bool:
+    """A negation naming one existing regular file: nothing can lie below what it re-includes."""
+    if not DI.is_literal(p.text):
+        return False
+    ap = ctx.context_path(p.text)
+    return ap is not None and ap.is_file()

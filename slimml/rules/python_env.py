@@ -1,8 +1,193 @@
+"""A Python image's final stage without ``PYTHONDONTWRITEBYTECODE=1`` / ``PYTHONUNBUFFERED=1``.
+
+What it does
+    In the final stage of a Python image -- its base image is a Python, PyTorch, TensorFlow or
+    conda/mamba image, or it (or a stage it is built ``FROM`` by name) runs pip, python, uv,
+    poetry or conda in a RUN, or its CMD/ENTRYPOINT runs Python -- adds whichever of
+    ``PYTHONDONTWRITEBYTECODE=1`` and ``PYTHONUNBUFFERED=1`` no ENV of that stage (or of the
+    stages it is built from) sets. They are merged into the stage's first ``ENV KEY=value``
+    instruction (same line, or a new continued line with the same indentation); when there is
+    none, a new ``ENV`` goes right after the stage's ``FROM``. Keyword case, indentation, escape
+    character and CRLF line endings follow the file.
+
+    A variable already set to another value (``PYTHONUNBUFFERED=0``) is left alone: that is the
+    author's choice. Legacy ``ENV KEY value`` instructions cannot hold more pairs and are never
+    merged into. Builder stages are not touched: the settings matter where the service runs.
+
+Why
+    Without ``PYTHONDONTWRITEBYTECODE`` the interpreter writes ``__pycache__/*.pyc`` files at run
+    time into the container's writable layer (and into the image when later RUN steps import
+    code). Without ``PYTHONUNBUFFERED`` stdout/stderr are block-buffered when not a terminal:
+    logs show up late in ``docker logs`` and the last lines are lost when the process crashes.
+
+Example
+    FROM python:3.11-slim
+    ENV APP_HOME=/app
+    COPY . /app
+    CMD ["python", "/app/serve.py"]
+
+Use instead
+    FROM python:3.11-slim
+    ENV APP_HOME=/app PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+    COPY . /app
+    CMD ["python", "/app/serve.py"]
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..dockerfile import Document, Instruction, Stage, shell_words
+from ..dockerfile.shell import run_scripts
+from ..engine import Edit, Fix
+from ..knowledge import python_env as K
+from ..knowledge import python_tools as PT
+from . import _helpers as H
+
 CODE = "SLM005"
 NAME = "python-env"
-SUMMARY = "placeholder"
-OPTIONS = {}
+SUMMARY = "Python image without PYTHONDONTWRITEBYTECODE=1 and PYTHONUNBUFFERED=1"
+OPTIONS: dict = {}
+
+_RULE = H.rule_of(__name__)
+_PROGRAM_RES = tuple(re.compile(r) for r in K.PYTHON_PROGRAM_RES)
+_VAR_RE = re.compile(r"\$(?:\{(\w+)(?::?-([^}]*))?\}|(\w+))")
 
 
-def check(doc, ctx):
-    return []
+def _is_python_program(word: str) -> bool:
+    prog = H.basename(word)
+    return prog in K.PYTHON_PROGRAMS or any(r.match(prog) for r in _PROGRAM_RES)
+
+
+def _effective(words: list[str]) -> list[str]:
+    """Drop wrappers (``sudo -E``, ``env A=1``, ``conda run -n x``) in front of the real program."""
+    i = 0
+    while i < len(words):
+        prog = H.basename(words[i])
+        if prog in PT.WRAPPERS:
+            i += 1
+        else:
+            break
+        while i < len(words):
+            v = words[i]
+            if v in PT.WRAPPER_OPTS_WITH_VALUE:
+                i += 2
+            elif v.startswith("-") or ("=" in v and not v.startswith("=")):
+                i += 1
+            else:
+                break
+    return words[i:]
+
+
+def _runs_python(doc: Document, ins: Instruction) -> bool:
+    if ins.keyword == "RUN":
+        if ins.json is not None:
+            words = _effective(list(ins.json))
+            return bool(words) and _is_python_program(words[0])
+        for script in run_scripts(doc, ins):
+            for cmd in script.commands:
+                words = _effective(cmd.argv)
+                if words and _is_python_program(words[0]):
+                    return True
+        return False
+    if ins.keyword in ("CMD", "ENTRYPOINT"):
+        words = list(ins.json) if ins.json is not None else [w for w, _, _ in shell_words(ins.args, raw=False)]
+        words = _effective(words)
+        return bool(words) and _is_python_program(words[0])
+    return False
+
+
+def _global_args(doc: Document) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for a in doc.global_args:
+        env.update(H.parse_kv_words(a))
+    return env
+
+
+def _image(doc: Document, stage: Stage) -> str:
+    """The base image reference with global ARG defaults expanded (lower-cased, no digest)."""
+    args = _global_args(doc)
+
+    def sub(m: re.Match) -> str:
+        name = m.group(1) or m.group(3)
+        return args.get(name) or m.group(2) or ""
+
+    return _VAR_RE.sub(sub, stage.image).split("@", 1)[0].lower()
+
+
+def _chain(doc: Document, stage: Stage) -> list[Stage]:
+    """The stage and the stages it is built FROM by name, nearest first."""
+    out = [stage]
+    seen = {stage.index}
+    while True:
+        image = _image(doc, out[-1])
+        parent = next((s for s in doc.stages[: out[-1].index] if s.name and s.name == image), None)
+        if parent is None or parent.index in seen:
+            return out
+        seen.add(parent.index)
+        out.append(parent)
+
+
+def _is_python(doc: Document, chain: list[Stage]) -> bool:
+    # Only the root of the chain names a real image; the others name stages.
+    if any(h in _image(doc, chain[-1]) for h in K.PYTHON_IMAGE_HINTS):
+        return True
+    for st in chain:
+        for ins in st.instructions:
+            if ins.keyword == "RUN" and _runs_python(doc, ins):
+                return True
+    return any(_runs_python(doc, ins) for ins in chain[0].instructions if ins.keyword in ("CMD", "ENTRYPOINT"))
+
+
+def _set_vars(chain: list[Stage]) -> set[str]:
+    names: set[str] = set()
+    for st in chain:
+        for ins in st.instructions:
+            if ins.keyword == "ENV":
+                names.update(k for k, _ in H.parse_kv_words(ins))
+    return names
+
+
+def _kv_form(ins: Instruction) -> bool:
+    words = shell_words(ins.args, raw=False)
+    return bool(words) and "=" in words[0][0]
+
+
+def _lowercase_file(doc: Document) -> bool:
+    lower = sum(1 for i in doc.instructions if i.keyword_raw == i.keyword_raw.lower())
+    return lower * 2 > len(doc.instructions)
+
+
+def _fix(doc: Document, stage: Stage, pairs: list[str]) -> tuple[Edit, str]:
+    nl, esc = doc.newline, doc.escape
+    target = next((i for i in stage.instructions if i.keyword == "ENV" and i.args.strip() and _kv_form(i)), None)
+    if target is not None:
+        at = target.args_offset(len(target.args))
+        if target.multiline:
+            join = H.continuation_joiner(doc, target, at)
+            return Edit(at, at, "".join(join + p for p in pairs)), f"add {' '.join(pairs)} to the ENV"
+        return Edit(at, at, " " + " ".join(pairs)), f"add {' '.join(pairs)} to the ENV"
+    fi = stage.from_instruction
+    indent = doc.line_indent(fi.start)
+    kw = "env" if _lowercase_file(doc) else "ENV"
+    body = f" {esc}{nl}{indent}    ".join(pairs)
+    lead = "" if doc.text[fi.line_end - 1: fi.line_end] == "\n" else nl
+    return Edit(fi.line_end, fi.line_end, f"{lead}{indent}{kw} {body}{nl}"), f"add `ENV {' '.join(pairs)}`"
+
+
+def check(doc: Document, ctx):
+    stage = doc.final_stage
+    if stage is None:
+        return
+    chain = _chain(doc, stage)
+    if not _is_python(doc, chain):
+        return
+    have = _set_vars(chain)
+    missing = [f"{k}={v}" for k, v in K.ENV_SETTINGS if k not in have]
+    if not missing:
+        return
+    edit, desc = _fix(doc, stage, missing)
+    names = " and ".join(m.split("=")[0] for m in missing)
+    fi = stage.from_instruction
+    yield H.finding(_RULE, f"Python image without {' and '.join(missing)}: set {names} in the final stage",
+                    fi.start, fi.end, Fix.safe(edit, description=desc))

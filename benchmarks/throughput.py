@@ -1,0 +1,122 @@
+"""Throughput of fix-checking many Dockerfiles in one process, and single-file CLI wall time.
+
+    python benchmarks/throughput.py [--files 2000] [--cli-runs 10]
+
+Targets (issue #2): >= 500 Dockerfiles/s on one core in one invocation; `slimml fix` on one
+file under 250 ms wall. Prints the figures; exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from slimml.context import Context, Settings  # noqa: E402
+from slimml.engine import fix_text  # noqa: E402
+from slimml.io import read_source  # noqa: E402
+
+BASES = ["python:3.11", "python:3.11-slim", "nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04",
+         "pytorch/pytorch:2.3.0-cuda12.1-cudnn8-devel", "continuumio/miniconda3"]
+RUNS = [
+    "apt-get update",
+    "apt-get install -y build-essential libpq-dev git curl",
+    "apt-get update && apt-get install -y \\\n    ffmpeg \\\n    libsm6 \\\n    libxext6",
+    "pip install -r requirements.txt",
+    "pip install --upgrade pip setuptools wheel",
+    "python -m pip install torch==2.3.0 --index-url https://download.pytorch.org/whl/cu121",
+    "conda env create -f environment.yml",
+    "pip install -e . && python -c 'import app'",
+    "useradd -m app && chown -R app /app",
+    "<<EOF\nset -e\npip install gunicorn\nEOF",
+]
+
+
+def synthetic(rng: random.Random) -> str:
+    lines = [f"FROM {rng.choice(BASES)}", "ENV DEBIAN_FRONTEND=noninteractive"]
+    if rng.random() < 0.5:
+        lines.insert(0, "ARG PYTHON_VERSION=3.11")
+    lines.append("WORKDIR /app")
+    for _ in range(rng.randint(2, 8)):
+        r = rng.random()
+        if r < 0.6:
+            lines.append("RUN " + rng.choice(RUNS))
+        elif r < 0.7:
+            lines.append("COPY . .")
+        elif r < 0.8:
+            lines.append("# install things")
+        elif r < 0.9:
+            lines.append("COPY requirements.txt .")
+        else:
+            lines.append("EXPOSE 8000")
+    lines.append('CMD ["python", "serve.py"]')
+    return "\n".join(lines) + "\n"
+
+
+def corpus(n: int) -> list[str]:
+    texts = []
+    for p in sorted((ROOT / "fixtures").rglob("Dockerfile")):
+        try:
+            texts.append(read_source(p).text)
+        except Exception:
+            pass
+    rng = random.Random(42)
+    while len(texts) < n:
+        texts.append(synthetic(rng))
+    return texts[:n]
+
+
+def throughput(n: int) -> tuple[float, float, float]:
+    texts = corpus(n)
+    settings = Settings(unsafe_fixes=True)
+    fix_text(texts[0], Context(settings=settings))  # warm the tree-sitter parser and imports
+    times = []
+    t0 = time.perf_counter()
+    for t in texts:
+        s = time.perf_counter()
+        fix_text(t, Context(settings=settings))
+        times.append(time.perf_counter() - s)
+    total = time.perf_counter() - t0
+    times.sort()
+    return n / total, times[len(times) // 2] * 1000, times[int(len(times) * 0.99)] * 1000
+
+
+def cli_wall(runs: int) -> float:
+    exe = Path(sys.executable).with_name("slimml")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "slimml.cli"]
+    with tempfile.TemporaryDirectory() as d:
+        df = Path(d) / "Dockerfile"
+        df.write_text((ROOT / "examples/ml-service/Dockerfile").read_text())
+        (Path(d) / "requirements.txt").write_text("numpy\n")
+        walls = []
+        for _ in range(runs):
+            s = time.perf_counter()
+            subprocess.run(cmd + ["fix", str(df)], capture_output=True, check=False)
+            walls.append(time.perf_counter() - s)
+    return statistics.median(walls) * 1000
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--files", type=int, default=2000)
+    ap.add_argument("--cli-runs", type=int, default=10)
+    a = ap.parse_args()
+    fps, p50, p99 = throughput(a.files)
+    wall = cli_wall(a.cli_runs)
+    print(f"fix-check throughput: {fps:.0f} Dockerfiles/s over {a.files} files (p50 {p50:.2f} ms, p99 {p99:.2f} ms per file)")
+    print(f"`slimml fix Dockerfile` wall time: {wall:.0f} ms (median of {a.cli_runs})")
+    ok = fps >= 500 and wall < 250
+    print("targets (>= 500 files/s, < 250 ms):", "met" if ok else "MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

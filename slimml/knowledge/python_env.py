@@ -1,0 +1,26 @@
+"""How to tell a Python image, and the interpreter settings every Python service image wants."""
+
+from __future__ import annotations
+
+# Substrings of a base image reference (lower-cased, digest removed) that mean "Python inside".
+PYTHON_IMAGE_HINTS: tuple[str, ...] = (
+    "python", "pytorch", "tensorflow", "conda", "miniconda", "mamba", "jupyter",
+)
+
+# Programs whose use in a RUN (or as the container's command) means the stage runs Python.
+PYTHON_PROGRAMS = frozenset({
+    "pip", "pipx", "uv", "uvx", "poetry", "pipenv", "pdm", "hatch", "conda", "mamba", "micromamba",
+    "gunicorn", "uvicorn",
+})
+# Plus anything matching these (pip3, pip3.11, python3, python3.11).
+PYTHON_PROGRAM_RES = (r"^pip(\d+(\.\d+)*)?$", r"^python(\d+(\.\d+)*)?$")
+
+# (variable, value) pairs added, in this order.
+#   PYTHONDONTWRITEBYTECODE=1: no .pyc files written at run time (into the container's
+#     writable layer, or into the image by later RUN steps).
+#   PYTHONUNBUFFERED=1: stdout/stderr unbuffered, so logs reach `docker logs` immediately and
+#     are not lost when the process crashes.
+ENV_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("PYTHONDONTWRITEBYTECODE", "1"),
+    ("PYTHONUNBUFFERED", "1"),
+)

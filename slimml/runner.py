@@ -1,0 +1,156 @@
+"""Running ``fix`` over files: discovery, config, context, diffs and (atomic) writes.
+
+No exit codes and no printing here -- cli.py maps these reports to output and exit status.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import ConfigError, FileConfig, find_config, load_file
+from .context import Context, Settings
+from .discovery import find_dockerfiles, infer_context
+from .dockerfile import DockerfileError, parse, require_stages
+from .engine import Result, fix_text
+from .io import InputError, Source, atomic_write, read_source
+from .secrets import mask
+
+
+@dataclass
+class Options:
+    write: bool = False
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    unsafe_fixes: bool | None = None
+    cache_mounts: bool | None = None
+    context: Path | None = None
+    config: Path | None = None
+
+
+@dataclass
+class FileReport:
+    path: Path
+    display: str
+    result: Result | None = None
+    error: str | None = None
+    diff: str = ""  # masked unified diff of the Dockerfile and its side files
+    new_files: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    context_dir: Path | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.result and self.result.changed)
+
+
+def display_path(p: Path) -> str:
+    try:
+        return os.path.relpath(p)
+    except ValueError:  # pragma: no cover - other drive on Windows
+        return str(p)
+
+
+def collect(paths: list[Path]) -> tuple[list[Path], list[FileReport]]:
+    """Expand directories; a missing path or a folder without Dockerfiles is an error report."""
+    files: list[Path] = []
+    errors: list[FileReport] = []
+    seen: set[Path] = set()
+    for p in paths:
+        if not p.exists():
+            errors.append(FileReport(p, display_path(p), error=f"{p}: no such file or directory"))
+            continue
+        if p.is_dir():
+            found = find_dockerfiles(p)
+            if not found:
+                errors.append(FileReport(p, display_path(p), error=f"{p}: no Dockerfile found in this directory"))
+            new = [f for f in found if f.resolve() not in seen]
+        else:
+            new = [p] if p.resolve() not in seen else []
+        for f in new:
+            seen.add(f.resolve())
+            files.append(f)
+    return files, errors
+
+
+def _settings(opts: Options, cfg: FileConfig) -> Settings:
+    rule_options = {k: dict(v) for k, v in cfg.rule_options.items()}
+    if opts.cache_mounts is not None:
+        rule_options.setdefault("SLM001", {})["cache-mounts"] = opts.cache_mounts
+    return Settings(
+        select=opts.select or cfg.select,
+        ignore=tuple(cfg.ignore) + tuple(opts.ignore),
+        unsafe_fixes=opts.unsafe_fixes if opts.unsafe_fixes is not None else bool(cfg.unsafe_fixes),
+        rule_options=rule_options,
+    )
+
+
+def _diff_lines(before: str | None, after: str, name: str) -> list[str]:
+    a = (before or "").splitlines(keepends=True)
+    b = after.splitlines(keepends=True)
+    out = []
+    for line in difflib.unified_diff(a, b, "/dev/null" if before is None else f"a/{name}", f"b/{name}"):
+        if not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return out
+
+
+def make_diff(report: FileReport) -> str:
+    r = report.result
+    if r is None:
+        return ""
+    lines = []
+    if r.output != r.original:
+        lines += _diff_lines(r.original, r.output, report.display)
+    for path, (before, after) in r.side_files.items():
+        if before != after:
+            lines += _diff_lines(before, after, display_path(Path(path)))
+    return mask("".join(lines))
+
+
+def fix_file(path: Path, opts: Options, committed: dict[str, str]) -> FileReport:
+    report = FileReport(path, display_path(path))
+    try:
+        source: Source = read_source(path)
+        doc = require_stages(parse(source.text))
+        cfg = load_file(opts.config) or FileConfig() if opts.config else find_config(path)
+        settings = _settings(opts, cfg)
+        context_dir = opts.context.resolve() if opts.context else infer_context(path, doc)
+        report.context_dir = context_dir
+        ctx = Context(settings=settings, dockerfile=path.resolve(), context_dir=context_dir, committed=committed)
+        report.result = fix_text(source.text, ctx, str(path))
+    except InputError as e:
+        report.error = mask(str(e))
+        return report
+    except DockerfileError as e:
+        report.error = mask(f"{report.display}: not a valid Dockerfile: {e}")
+        return report
+    except ConfigError as e:
+        report.error = mask(str(e))
+        return report
+    r = report.result
+    report.new_files = [display_path(Path(p)) for p, (b, a) in r.side_files.items() if b is None and a]
+    report.diff = make_diff(report)
+    if opts.write and r.changed:
+        try:
+            if r.output != r.original:
+                atomic_write(path, source.encode(r.output))
+                report.written.append(report.display)
+            for p, (before, after) in r.side_files.items():
+                if before != after:
+                    atomic_write(Path(p), after.encode("utf-8"))
+                    report.written.append(display_path(Path(p)))
+        except OSError as e:
+            report.error = f"{report.display}: cannot write ({e.strerror or e})"
+    return report
+
+
+def run_fix(paths: list[Path], opts: Options) -> list[FileReport]:
+    files, reports = collect(paths)
+    committed: dict[str, str] = {}  # side files shared by Dockerfiles of one context
+    for f in files:
+        reports.append(fix_file(f, opts, committed))
+    return reports

@@ -1,0 +1,302 @@
+"""Docker's .dockerignore semantics (slimml.dockerignore) and the SLM006 rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from slimml import dockerignore as DI
+from slimml.context import Context, Settings
+from slimml.dockerfile import parse
+from slimml.engine import Applicability, fix_text, fixable
+from slimml.io import read_source
+from slimml.knowledge import dockerignore as K
+from slimml.rules import dockerignore as rule
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dockerignore"
+
+# -- pattern matching: moby/patternmatcher's own test tables ------------------------------------------
+# (pattern, path, "exact" | "inexact" | "fail"): exact = the pattern matches the path itself,
+# inexact = only a parent directory matches (MatchesOrParentMatches), fail = neither.
+MATCHES = [
+    ("**", "file", "exact"), ("**", "file/", "exact"), ("**/", "file", "exact"), ("**/", "file/", "exact"),
+    ("**", "/", "exact"), ("**/", "/", "exact"), ("**", "dir/file", "exact"), ("**/", "dir/file", "exact"),
+    ("**", "dir/file/", "exact"), ("**/", "dir/file/", "exact"), ("**/**", "dir/file", "exact"),
+    ("**/**", "dir/file/", "exact"), ("dir/**", "dir/file", "exact"), ("dir/**", "dir/file/", "exact"),
+    ("dir/**", "dir/dir2/file", "exact"), ("dir/**", "dir/dir2/file/", "exact"), ("**/dir", "dir", "exact"),
+    ("**/dir", "dir/file", "inexact"), ("**/dir2/*", "dir/dir2/file", "exact"),
+    ("**/dir2/*", "dir/dir2/file/", "inexact"), ("**/dir2/**", "dir/dir2/dir3/file", "exact"),
+    ("**/dir2/**", "dir/dir2/dir3/file/", "exact"), ("**file", "file", "exact"), ("**file", "dir/file", "exact"),
+    ("**/file", "dir/file", "exact"), ("**file", "dir/dir/file", "exact"), ("**/file", "dir/dir/file", "exact"),
+    ("**/file*", "dir/dir/file", "exact"), ("**/file*", "dir/dir/file.txt", "exact"),
+    ("**/file*txt", "dir/dir/file.txt", "exact"), ("**/file*.txt", "dir/dir/file.txt", "exact"),
+    ("**/file*.txt*", "dir/dir/file.txt", "exact"), ("**/**/*.txt", "dir/dir/file.txt", "exact"),
+    ("**/**/*.txt2", "dir/dir/file.txt", "fail"), ("**/*.txt", "file.txt", "exact"),
+    ("**/**/*.txt", "file.txt", "exact"), ("a**/*.txt", "a/file.txt", "exact"),
+    ("a**/*.txt", "a/dir/file.txt", "exact"), ("a**/*.txt", "a/dir/dir/file.txt", "exact"),
+    ("a/*.txt", "a/dir/file.txt", "fail"), ("a/*.txt", "a/file.txt", "exact"), ("a/*.txt**", "a/file.txt", "exact"),
+    ("a[b-d]e", "ae", "fail"), ("a[b-d]e", "ace", "exact"), ("a[b-d]e", "aae", "fail"),
+    ("a[^b-d]e", "aze", "exact"), (".*", ".foo", "exact"), (".*", "foo", "fail"), ("abc.def", "abcdef", "fail"),
+    ("abc.def", "abc.def", "exact"), ("abc.def", "abcZdef", "fail"), ("abc?def", "abcZdef", "exact"),
+    ("abc?def", "abcdef", "fail"), ("**/foo/bar", "foo/bar", "exact"), ("**/foo/bar", "dir/foo/bar", "exact"),
+    ("**/foo/bar", "dir/dir2/foo/bar", "exact"), ("abc/**", "abc", "fail"), ("abc/**", "abc/def", "exact"),
+    ("abc/**", "abc/def/ghi", "exact"), ("**/.foo", ".foo", "exact"), ("**/.foo", "bar.foo", "fail"),
+    ("a(b)c/def", "a(b)c/def", "exact"), ("a(b)c/def", "a(b)c/xyz", "fail"),
+    ("a.|)$(}+{bc", "a.|)$(}+{bc", "exact"),
+    ("dist/*.whl", "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", "exact"),
+    ("a\\\\", "a\\", "exact"), ("a\\*b", "a*b", "exact"),
+]
+
+
+@pytest.mark.parametrize("pattern,path,kind", MATCHES)
+def test_patternmatcher_table(pattern, path, kind):
+    (p,) = DI.parse_patterns(pattern)
+    assert p.match(path) == (kind == "exact")
+    assert p.matches_or_parent(path) == (kind != "fail")
+
+
+# Go's filepath.Match table as run through patternmatcher.Matches (None: ErrBadPattern).
+FILEPATH_MATCH = [
+    ("abc", "abc", True), ("*", "abc", True), ("*c", "abc", True), ("a*", "a", True), ("a*", "abc", True),
+    ("a*", "ab/c", True), ("a*/b", "abc/b", True), ("a*/b", "a/c/b", False),
+    ("a*b*c*d*e*/f", "axbxcxdxe/f", True), ("a*b*c*d*e*/f", "axbxcxdxe/xxx/f", False),
+    ("a*b?c*x", "abxbbxdbxebxczzx", True), ("a*b?c*x", "abxbbxdbxebxczzy", False),
+    ("ab[c]", "abc", True), ("ab[^c]", "abc", False), ("ab[^e-g]", "abc", True), ("a\\*b", "ab", False),
+    ("a?b", "a☺b", True), ("a???b", "a☺b", False), ("[a-ζ]*", "α", True), ("*[a-ζ]", "A", False),
+    ("a?b", "a/b", False), ("a*b", "a/b", False), ("[\\]a]", "]", True), ("[x\\-]", "-", True),
+    ("[\\-x]", "a", False), ("*x", "xxx", True),
+    ("[]a]", "]", None), ("[-]", "-", None), ("[x-]", "x", None), ("[-x]", "x", None), ("\\", "a", None),
+    ("[a-b-c]", "a", None), ("[", "a", None), ("[^", "a", None), ("[^bc", "a", None), ("a[", "a", None),
+]
+
+
+@pytest.mark.parametrize("pattern,path,expected", FILEPATH_MATCH)
+def test_filepath_match_table(pattern, path, expected):
+    if expected is None:
+        with pytest.raises(DI.PatternError):
+            DI.parse_patterns(pattern)
+    else:
+        assert DI.is_excluded(path, DI.parse_patterns(pattern)) is expected
+
+
+@pytest.mark.parametrize("patterns,path,expected", [
+    (["**", "!util/docker/web"], "util/docker/web/foo", False),
+    (["**", "!util/docker/web", "util/docker/web/foo"], "util/docker/web/foo", True),
+    (["**", "!dist/*.whl"], "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", False),
+    (["docs", "!docs/README.md"], "docs/README.md", False),
+    (["docs/", "!docs/README.md"], "docs/README.md", False),
+    (["docs/*", "!docs/README.md"], "docs/README.md", False),
+    (["!fileutils.go", "*.go"], "fileutils.go", True),
+    (["*.go", "!fileutils.go"], "fileutils.go", False),
+    (["*.go"], ".", False),  # the context root is never excluded
+])
+def test_last_match_wins_and_negation(patterns, path, expected):
+    assert DI.is_excluded(path, DI.parse_patterns("\n".join(patterns))) is expected
+
+
+def test_root_anchored_unlike_gitignore():
+    import pathspec
+
+    pats = DI.parse_patterns("*.pyc\n")
+    assert DI.is_excluded("a.pyc", pats)
+    assert not DI.is_excluded("pkg/a.pyc", pats)  # Docker: only at the root ...
+    assert pathspec.PathSpec.from_lines("gitignore", ["*.pyc"]).match_file("pkg/a.pyc")  # ... git: anywhere
+    deep = DI.parse_patterns("**/*.pyc\n")
+    assert DI.is_excluded("pkg/sub/a.pyc", deep) and DI.is_excluded("a.pyc", deep)
+
+
+def test_directory_pattern_and_reinclusion_below_it():
+    pats = DI.parse_patterns("models/\n!models/keep/config.json\n")
+    assert DI.is_excluded("models", pats)
+    assert DI.is_excluded("models/a/b.bin", pats)
+    assert not DI.is_excluded("models/keep/config.json", pats)  # git could not re-include this
+    assert not DI.is_excluded("models.txt", pats)
+
+
+def test_star_does_not_cross_slash_and_double_star_does():
+    assert not DI.is_excluded("data/x/y.csv", DI.parse_patterns("data/*.csv"))
+    assert DI.is_excluded("data/x/y.csv", DI.parse_patterns("data/**/*.csv"))
+    assert DI.is_excluded("data/y.csv", DI.parse_patterns("data/**/*.csv"))
+
+
+def test_reading_the_file_like_docker():
+    text = "\ufeff# comment\n  # not a comment: a pattern\n/abs/\n! ./neg//x/\r\n\n./a/../b\n"
+    pats = DI.parse_patterns(text)
+    assert [(str(p), p.line) for p in pats] == [
+        ("# not a comment: a pattern", 2), ("abs", 3), ("!neg/x", 4), ("b", 6)]
+    with pytest.raises(DI.PatternError) as e:
+        DI.parse_patterns("ok\n!\n")
+    assert e.value.line == 2
+
+
+@pytest.mark.parametrize("a,b,expected", [
+    ("models", "models", (True, True)),
+    ("**/*.pt", "models", (False, True)),  # a weight file could lie inside models/
+    ("models", "models/x.bin", (True, False)),  # excluding models/ takes models/x.bin with it
+    ("**/*.pt", "*.py", (False, True)),  # no *.py file is a *.pt, but a dir named x.py could hold one
+    ("*.pt", "*.py", (False, False)),
+    (".git", "src", (False, False)),
+    ("**/__pycache__", "src/__pycache__/a.pyc", (True, True)),  # a.pyc could be a dir holding __pycache__
+    ("data/*.csv", "data", (False, True)),
+    (".env.*", ".env.example", (True, True)),
+    (".env", ".env.example", (False, False)),
+])
+def test_overlap(a, b, expected):
+    assert DI.overlap(DI.segments(a), DI.segments(b)) == expected
+
+
+# -- the rule -------------------------------------------------------------------------------------------
+def _run(ctx_dir: Path, dockerfile: str = "Dockerfile", unsafe: bool = False, committed=None):
+    df = ctx_dir / dockerfile
+    ctx = Context(settings=Settings(select=("SLM006",), unsafe_fixes=unsafe), dockerfile=df, context_dir=ctx_dir)
+    if committed:
+        ctx.committed.update(committed)
+    return fix_text(read_source(df).text, ctx, str(df))
+
+
+def _write(root: Path, files: dict[str, str | bytes]) -> Path:
+    for rel, content in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return root
+
+
+def _side(result, root: Path, rel: str) -> str | None:
+    return result.side_files.get(str((root / rel).resolve()), (None, None))[1]
+
+
+def test_no_context_no_finding():
+    doc = parse("FROM python:3.11\nCOPY . .\n")
+    assert list(rule.check(doc, Context())) == []
+
+
+def test_crlf_file_stays_crlf_and_second_run_adds_no_header(tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\r\nCOPY app.py /app/\r\n", "app.py": "x=1\r\n",
+                      ".dockerignore": "# ours\r\n.git\r\n*.log"})
+    r = _run(tmp_path)
+    out = _side(r, tmp_path, ".dockerignore")
+    assert out.startswith("# ours\r\n.git\r\n*.log\r\n\r\n" + K.HEADER + "\r\n**/__pycache__\r\n")
+    assert "\n" not in out.replace("\r\n", "")  # every newline is CRLF
+    again = _run(tmp_path, committed={k: v[1] for k, v in r.side_files.items()})
+    assert again.findings == []
+    assert out.count(K.HEADER) == 1
+
+
+def test_per_dockerfile_ignore_file_is_the_one_edited():
+    case = FIXTURES / "per-dockerfile"
+    r = _run(case, "Dockerfile.cpu")
+    assert _side(r, case, "Dockerfile.cpu.dockerignore") == \
+        (case / "expected.Dockerfile.cpu.dockerignore").read_bytes().decode()
+    assert _side(r, case, ".dockerignore") is None  # BuildKit does not read it for Dockerfile.cpu
+
+
+def test_unsafe_reason_names_path_size_and_copy(tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n",
+                      "models/clf.bin": b"x" * 1500, "models/tok.json": b"{}", "src/a.safetensors": b"abc"})
+    r = _run(tmp_path)
+    (unsafe,) = [f for f in r.findings if f.fix.applicability is Applicability.UNSAFE]
+    reason = unsafe.fix.reason
+    assert "models/ (1.5 KB)" in reason and "**/*.safetensors (1 file, 3 B: src/a.safetensors)" in reason
+    assert "`COPY . .`" in reason and "run time" in reason
+    safe_text = _side(r, tmp_path, ".dockerignore")
+    assert "models/" not in safe_text and "**/*.safetensors" not in safe_text and "data/\n" in safe_text
+    # With unsafe fixes: one header, the safe block then the unsafe lines.
+    r2 = _run(tmp_path, unsafe=True)
+    text = _side(r2, tmp_path, ".dockerignore")
+    assert text.count(K.HEADER) == 1 and text.startswith(K.HEADER + "\n.git\n")
+    assert text.endswith("**/*.tflite\nmodels/\n**/*.safetensors\n")
+
+
+def test_content_used_only_by_a_builder_stage_is_worded_as_build_input(tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11 AS train\nCOPY . /src\nRUN python /src/train.py\n"
+                                    "FROM python:3.11-slim\nCOPY --from=train /out /out\n",
+                      "data/train.csv": "a\n"})
+    r = _run(tmp_path)
+    (unsafe,) = [f for f in r.findings if f.fix.applicability is Applicability.UNSAFE]
+    assert "data/ (2 B) is used by `COPY . /src`" in unsafe.fix.reason and "build step" in unsafe.fix.reason
+
+
+def test_copy_exclude_flag_means_not_copied(tmp_path):
+    _write(tmp_path, {"Dockerfile": "# syntax=docker/dockerfile:1.7-labs\nFROM python:3.11-slim\n"
+                                    "COPY --exclude=models . /app\n",
+                      "models/x.bin": "w"})
+    r = _run(tmp_path)
+    assert all(f.fix.applicability is Applicability.SAFE for f in r.findings)
+    assert "\nmodels/\n" in _side(r, tmp_path, ".dockerignore")
+
+
+@pytest.mark.parametrize("arg,blocked", [("ARG SRC", True), ("ARG SRC=src", False)])
+def test_unknown_variable_source_blocks_everything(tmp_path, arg, blocked):
+    _write(tmp_path, {"Dockerfile": f"FROM python:3.11-slim\n{arg}\nCOPY ${{SRC}} /app\n", "src/a.py": "x"})
+    r = _run(tmp_path)
+    assert (r.findings == []) is blocked
+
+
+def test_bind_mount_source_is_an_explicit_use(tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\n"
+                                    "RUN --mount=type=bind,source=.env,target=/run/.env cat /run/.env\n",
+                      ".env": "A=1\n"})
+    r = _run(tmp_path)
+    lines = _side(r, tmp_path, ".dockerignore").splitlines()
+    assert ".env" not in lines and ".env.*" in lines
+
+
+@pytest.mark.parametrize("files,run,git_unsafe", [
+    ({"pyproject.toml": "[build-system]\nrequires = [\"setuptools\", \"setuptools_scm>=8\"]\n"}, "RUN pip install .", True),
+    ({"pyproject.toml": "[project]\nname='x'\nversion='1'\n"}, "RUN pip install .", False),
+    ({}, "RUN git describe --tags > /VERSION", True),
+    ({}, "RUN git clone https://github.com/x/y /y && cd /y && git checkout v1", False),
+])
+def test_git_is_junk_unless_the_build_reads_it(tmp_path, files, run, git_unsafe):
+    _write(tmp_path, {"Dockerfile": f"FROM python:3.11-slim\nCOPY . /app\n{run}\n", ".git/HEAD": "ref: x\n", **files})
+    r = _run(tmp_path)
+    unsafe = [f for f in r.findings if f.fix.applicability is Applicability.UNSAFE]
+    safe_lines = _side(r, tmp_path, ".dockerignore").splitlines()
+    assert (".git" in safe_lines) is not git_unsafe
+    assert bool(unsafe) is git_unsafe
+    if git_unsafe:
+        assert ".git (7 B) is needed by the build" in unsafe[0].fix.reason
+
+
+def test_invalid_existing_pattern_gets_a_note_and_no_fix(tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nCOPY . /app\n", ".dockerignore": "ok\n[abc\n"})
+    r = _run(tmp_path)
+    (f,) = r.findings
+    assert f.fix is None and "line 2" in f.message and f.note
+
+
+def test_dockerfile_outside_the_context_with_its_own_ignore_file(tmp_path):
+    _write(tmp_path, {"docker/Dockerfile": "FROM python:3.11\nCOPY . /app\n", "docker/Dockerfile.dockerignore": ".git\n",
+                      "ctx/app.py": "x"})
+    ctx = Context(settings=Settings(select=("SLM006",)), dockerfile=tmp_path / "docker/Dockerfile",
+                  context_dir=tmp_path / "ctx")
+    assert list(rule.check(parse("FROM python:3.11\nCOPY . /app\n"), ctx)) == []
+
+
+def test_every_fixture_second_run_is_clean():
+    for case in sorted(p for p in FIXTURES.iterdir() if p.is_dir()):
+        df = "Dockerfile.cpu" if (case / "Dockerfile.cpu").exists() else "Dockerfile"
+        unsafe = (case / "case.toml").exists() and "unsafe-fixes = true" in (case / "case.toml").read_text()
+        r = _run(case, df, unsafe)
+        again = _run(case, df, unsafe, committed={k: v[1] for k, v in r.side_files.items()})
+        assert not [f for f in again.findings if fixable(f, unsafe)], case.name
+
+
+def test_ignored_dirs_are_not_walked_and_a_truncated_walk_adds_no_content(tmp_path, monkeypatch):
+    monkeypatch.setattr(rule, "MAX_FILES", 4)
+    files = {f".venv/lib/f{i}.py": "x" for i in range(6)}
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nCOPY . /app\n", "data/a.csv": "1", **files})
+    # Without an ignore file the walk runs out of budget inside .venv: content patterns are
+    # neither added (something might match) nor offered as unsafe (sizes unknown) ...
+    r = _run(tmp_path)
+    (first,) = r.findings  # found on the original context
+    lines = first.fix.edits[0].text.splitlines()
+    assert ".venv" in lines and "data/" not in lines and ".env" not in lines
+    # ... and once .venv is ignored (next pass) it is no longer entered: the content patterns
+    # are checked, .env added, and data/a.csv (copied by COPY . /app) offered as unsafe.
+    final = _side(r, tmp_path, ".dockerignore").splitlines()
+    assert ".env" in final and "data/" not in final
+    (unsafe,) = r.unsafe_available
+    assert "data/ (1 B)" in unsafe.fix.reason

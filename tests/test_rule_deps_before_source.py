@@ -1,0 +1,211 @@
+"""SLM004 deps-before-source: the tricky parts (pip's path rules, manifests, when not to move)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from slimml.context import Context, Settings
+from slimml.dockerfile import parse
+from slimml.engine import Applicability, fix_text
+from slimml.rules import deps_before_source as R
+
+BASE = "FROM python:3.11-slim\nWORKDIR /app\n"
+
+
+def _ctx(tmp_path: Path | None, files: dict[str, str | None] | None = None, unsafe: bool = False) -> Context:
+    if tmp_path is not None:
+        for rel, text in (files or {}).items():
+            p = tmp_path / rel
+            if text is None:
+                p.mkdir(parents=True, exist_ok=True)
+            else:
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.write_text(text)
+    return Context(settings=Settings(select=("SLM004",), unsafe_fixes=unsafe), context_dir=tmp_path)
+
+
+def _fix(text: str, ctx: Context):
+    r = fix_text(text, ctx)
+    assert not r.reverted and not r.nonconverged
+    return r
+
+
+def _only(r):
+    assert len(r.findings) == 1, r.findings
+    return r.findings[0]
+
+
+# -- pure helpers ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("spec, expected", [
+    ("numpy==1.26", None),
+    ("uvicorn[standard]>=0.30", None),
+    ("torch; platform_machine == 'x86_64'", None),
+    ("git+https://github.com/org/repo.git@v1#egg=x", None),
+    ("pkg @ https://example.com/pkg.whl", None),
+    (".", (".", [])),
+    (".[serve,gpu]", (".", ["serve", "gpu"])),
+    ("./libs/foo", ("./libs/foo", [])),
+    ("libs/foo", ("libs/foo", [])),
+    ("dist/mypkg-1.0-py3-none-any.whl", ("dist/mypkg-1.0-py3-none-any.whl", [])),
+    ("file:./vendor/x#egg=x", ("./vendor/x", [])),
+    ("mylib @ file:///app/libs/mylib", ("/app/libs/mylib", [])),
+    ("$PKG", "?"),
+])
+def test_local_path(spec, expected):
+    assert R.local_path(spec) == expected
+
+
+def test_requirement_lines_join_continuations_and_drop_comments():
+    text = "# top\nnumpy==1.0  # pinned\nonnx==1.16 \\\n    --hash=sha256:ab\n\nurl#frag\n-r base.txt\n"
+    assert R.requirement_lines(text) == ["numpy==1.0", "onnx==1.16      --hash=sha256:ab", "url#frag", "-r base.txt"]
+
+
+def test_conda_pip_entries_block_and_flow():
+    text = ("name: x\ndependencies:\n  - python=3.11\n  - pip:\n      - -r reqs.txt  # c\n      - \"-e ./pkg\"\n"
+            "  - numpy\n  - pip: [a, 'b==1']\n")
+    assert R.conda_pip_entries(text) == ["-r reqs.txt", "-e ./pkg", "a", "b==1"]
+
+
+def test_static_deps():
+    data = {"project": {"name": "x", "dependencies": ["a"], "optional-dependencies": {"s": ["b", "a"]}}}
+    assert R._static_deps(data, ["s"]) == ["a", "b"]
+    assert R._static_deps(data, ["unknown"]) == ["a"]
+    assert R._static_deps({"project": {"name": "x", "dynamic": ["dependencies"]}}, []) is None
+    assert R._static_deps({"tool": {}}, []) is None
+
+
+# -- the rule ----------------------------------------------------------------------------------------
+def test_includes_are_relative_to_the_file_but_local_dirs_to_the_working_dir(tmp_path):
+    ctx = _ctx(tmp_path, {
+        "requirements/prod.txt": "-r base.txt\n./libs/a\n",
+        "requirements/base.txt": "numpy\n",
+        "libs/a/setup.py": "",
+        "requirements/libs/a/setup.py": "",  # a decoy: pip resolves ./libs/a against the cwd
+    })
+    r = _fix(BASE + "COPY . .\nRUN pip install -r requirements/prod.txt\n", ctx)
+    assert r.output == BASE + (
+        "COPY requirements/prod.txt requirements/base.txt ./requirements/\n"
+        "COPY libs/a ./libs/a/\n"
+        "RUN pip install -r requirements/prod.txt\n"
+        "COPY . .\n")
+
+
+def test_manifests_already_copied_are_not_copied_again(tmp_path):
+    ctx = _ctx(tmp_path, {"requirements.txt": "x\n"})
+    src = BASE + "COPY requirements.txt .\nCOPY . .\nRUN pip install -r requirements.txt\nCMD [\"x\"]\n"
+    r = _fix(src, ctx)
+    assert r.output == BASE + "COPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\nCMD [\"x\"]\n"
+
+
+def test_no_trailing_newline_and_exec_form_copy(tmp_path):
+    ctx = _ctx(tmp_path, {"requirements.txt": "x\n"})
+    r = _fix(BASE + 'COPY [".", "."]\nRUN pip install -r requirements.txt', ctx)
+    assert r.output == BASE + 'COPY requirements.txt ./\nRUN pip install -r requirements.txt\nCOPY [".", "."]'
+    parse(r.output)
+
+
+def test_missing_file_and_unknown_context_are_said(tmp_path):
+    ctx = _ctx(tmp_path, {"requirements.txt": "x\n"})
+    r = _fix(BASE + "COPY . .\nRUN pip install -r requirements.txt -r requirements-dev.txt\n", ctx)
+    f = _only(r)
+    assert "not found in the build context: requirements-dev.txt" in f.fix.description
+    assert "COPY requirements.txt requirements-dev.txt ./\n" in r.output
+
+    r = _fix(BASE + "COPY . .\nRUN pip install -r requirements.txt\n", _ctx(None))
+    assert "build context unknown" in _only(r).fix.description
+    assert r.output.startswith(BASE + "COPY requirements.txt ./\n")
+
+
+def test_pyproject_fix_is_unsafe_and_not_applied_by_default(tmp_path):
+    files = {"pyproject.toml": "[project]\nname = 'svc'\nversion = '1'\ndependencies = ['httpx>=0.27']\n"}
+    src = BASE + "COPY . .\nRUN pip install --no-cache-dir .\n"
+    r = _fix(src, _ctx(tmp_path, files))
+    f = _only(r)
+    assert f.fix.applicability is Applicability.UNSAFE and "pyproject.toml" in f.fix.reason
+    assert r.output == src
+    r = _fix(src, _ctx(tmp_path, unsafe=True))
+    assert r.output == BASE + ("COPY pyproject.toml ./\nRUN pip install --no-cache-dir 'httpx>=0.27'\nCOPY . .\n"
+                               "RUN pip install --no-cache-dir .\n")
+
+
+def test_project_depending_on_itself_is_not_flattened(tmp_path):
+    files = {"pyproject.toml": "[project]\nname = 'Svc_X'\nversion = '1'\ndependencies = []\n"
+                               "[project.optional-dependencies]\nall = ['svc-x[gpu]']\ngpu = ['torch']\n"}
+    r = _fix(BASE + "COPY . .\nRUN pip install '.[all]'\n", _ctx(tmp_path, files, unsafe=True))
+    f = _only(r)
+    assert f.fix is None and "depends on the project itself" in f.note
+
+
+def test_setup_py_project_gets_a_note(tmp_path):
+    r = _fix(BASE + "COPY . .\nRUN pip install -r requirements.txt && pip install -e .\n",
+             _ctx(tmp_path, {"requirements.txt": "x\n", "setup.py": ""}))
+    f = _only(r)
+    assert f.fix is None and "installs the project itself" in f.note
+
+
+def test_project_venv_in_the_context_blocks_unless_dockerignored(tmp_path):
+    files = {"pyproject.toml": "[project]\nname = 'a'\nversion = '1'\ndependencies = []\n", "uv.lock": "",
+             ".venv/pyvenv.cfg": ""}
+    src = BASE + "COPY . .\nRUN uv sync --locked\n"
+    f = _only(_fix(src, _ctx(tmp_path, files)))
+    assert f.fix is None and ".dockerignore" in f.note
+    (tmp_path / ".dockerignore").write_text("**/.venv/\n")
+    r = _fix(src, _ctx(tmp_path))
+    # no [build-system]: uv does not install the project, so the install just moves
+    assert r.output == BASE + "COPY pyproject.toml uv.lock ./\nRUN uv sync --locked\nCOPY . .\n"
+
+
+def test_two_step_install_refuses_commands_that_fail_twice(tmp_path):
+    files = {"pyproject.toml": "[tool.poetry]\nname = 'a'\n[build-system]\nrequires = ['poetry-core']\n"}
+    f = _only(_fix(BASE + "COPY . .\nRUN useradd app && poetry install\n", _ctx(tmp_path, files)))
+    assert f.fix is None and "useradd" in f.note
+
+
+def test_between_instructions(tmp_path):
+    ctx = _ctx(tmp_path, {"requirements.txt": "x\n"})
+    ok = _fix(BASE + "COPY . .\nENV A=1\nRUN apt-get update && apt-get install -y gcc\nRUN pip install torch\n"
+              "RUN pip install -r requirements.txt\n", ctx)
+    assert ok.output.endswith("RUN pip install -r requirements.txt\nCOPY . .\n")
+    for between, word in [("USER app", "user"), ("WORKDIR /app/sub", "directory"), ("COPY x.cfg .", "COPY"),
+                          ("RUN python setup.py build_ext", "python setup.py"), ("RUN cd src && make", "cd")]:
+        f = _only(_fix(BASE + f"COPY . .\n{between}\nRUN pip install -r /app/requirements.txt\n", ctx))
+        assert f.fix is None and word in f.note and "line 4" in f.note
+
+
+def test_writes_into_the_sources_block(tmp_path):
+    ctx = _ctx(tmp_path, {"requirements.txt": "x\n", "config.ini": "a"})
+    f = _only(_fix(BASE + "COPY . .\nRUN pip install -r requirements.txt && echo b > config.ini\n", ctx))
+    assert f.fix is None and "config.ini" in f.note
+    # a file the context does not have is not overwritten by the moved COPY
+    r = _fix(BASE + "COPY . .\nRUN pip install -r requirements.txt && echo b > build.log\n", ctx)
+    assert r.output.endswith("build.log\nCOPY . .\n")
+
+
+def test_already_ordered_two_step_and_garbage_copy_are_left_alone(tmp_path):
+    ctx = _ctx(tmp_path, {"requirements.txt": "x\n", "setup.py": ""})
+    src = (BASE + "COPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\n"
+           "RUN pip install --no-deps -e .\n")
+    assert _fix(src, ctx).findings == []
+    src = BASE + "COPY . . || true\nRUN pip install -r requirements.txt\n"
+    assert _fix(src, ctx).findings == []
+    src = BASE + "COPY --from=build . .\nRUN pip install -r requirements.txt\n"
+    assert _fix(src, ctx).findings == []
+
+
+def test_only_the_first_install_per_stage_each_pass_but_converges(tmp_path):
+    ctx = _ctx(tmp_path, {"requirements.txt": "x\n", "requirements-dev.txt": "y\n"})
+    r = _fix(BASE + "COPY . .\nRUN pip install -r requirements.txt\nRUN pip install -r requirements-dev.txt\n", ctx)
+    assert r.output == BASE + ("COPY requirements.txt ./\nRUN pip install -r requirements.txt\n"
+                               "COPY requirements-dev.txt ./\nRUN pip install -r requirements-dev.txt\nCOPY . .\n")
+
+
+def test_workdir_between_is_fine_only_for_an_absolute_plain_copy(tmp_path):
+    ctx = _ctx(tmp_path, {"requirements.txt": "x\n"})
+    head = "FROM python:3.11-slim\n"
+    r = _fix(head + "COPY . /srv\nWORKDIR /srv\nRUN pip install -r requirements.txt\n", ctx)
+    assert r.output == head + "COPY requirements.txt /srv/\nWORKDIR /srv\nRUN pip install -r requirements.txt\nCOPY . /srv\n"
+    for copy in ("COPY --chown=app . /srv", "COPY . srv"):
+        f = _only(_fix(head + f"{copy}\nWORKDIR /srv\nRUN pip install -r requirements.txt\n", ctx))
+        assert f.fix is None and "directory the install runs in" in f.note
