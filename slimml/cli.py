@@ -89,9 +89,9 @@ def _json_report(reports, write: bool) -> dict:
         if rep.result is not None:
             r = rep.result
 
-            def lc(off: int) -> list[int]:
-                line = r.original.count("\n", 0, off) + 1
-                return [line, off - (r.original.rfind("\n", 0, off) + 1) + 1]
+            def lc(off: int, text: str = r.original) -> list[int]:
+                line = text.count("\n", 0, off) + 1
+                return [line, off - (text.rfind("\n", 0, off) + 1) + 1]
 
             entry.update(
                 status=("fixed" if write else "would-fix") if rep.changed else "unchanged",

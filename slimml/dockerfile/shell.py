@@ -283,5 +283,41 @@ def _run_scripts(doc: Document, instr: Instruction) -> list[Script]:
     return [_make_script(instr, args, amap, None)]
 
 
+def unwrap(values: list[str], run_wrappers: bool = True, skip: frozenset[str] = frozenset()) -> int:
+    """Index of the wrapped program in ``values`` (``sudo -E env A=1 pip ...`` -> 3).
+
+    ``run_wrappers`` also looks through ``conda run -n env``, ``poetry run`` and the like;
+    wrappers named in ``skip`` are treated as the program itself.
+    """
+    from ..knowledge.shell import RUN_WRAPPERS, WRAPPERS
+
+    i, n = 0, len(values)
+    while i < n:
+        prog = values[i].rsplit("/", 1)[-1]
+        if prog in skip:
+            break
+        if prog in WRAPPERS:
+            with_value, positionals = WRAPPERS[prog]
+            i += 1
+        elif run_wrappers and prog in RUN_WRAPPERS and i + 1 < n and values[i + 1] == "run":
+            with_value, positionals = RUN_WRAPPERS[prog], 0
+            i += 2
+        else:
+            break
+        while i < n:
+            v = values[i]
+            if v == "--":
+                i += 1
+                break
+            if v in with_value:
+                i += 2
+            elif v.startswith("-") or (prog in ("env", "sudo", "doas") and "=" in v and not v.startswith("=")):
+                i += 1
+            else:
+                break
+        i += positionals
+    return min(i, n)
+
+
 def run_commands(doc: Document, instr: Instruction) -> list[Command]:
     return [c for s in run_scripts(doc, instr) for c in s.commands]

@@ -30,11 +30,3 @@ POETRY_CACHING = {("install",), ("sync",), ("add",), ("update",)}
 POETRY_CLEAN = 'rm -rf "$(poetry config cache-dir)"'
 POETRY_CACHE_DIR = "{home}/.cache/pypoetry"
 
-# Commands that run another command given as their arguments.
-WRAPPERS = {"sudo", "env", "xargs", "time", "nice", "nohup", "exec", "command", "stdbuf", "gosu", "su-exec",
-            "timeout", "ionice", "chronic"}
-# Environment managers whose `run` subcommand runs another command (`micromamba run -n env pip ...`).
-RUN_WRAPPERS = {"conda", "mamba", "micromamba", "poetry", "uv", "pipenv", "pdm", "hatch", "pixi"}
-# Wrapper options that take a separate value.
-WRAPPER_OPTS_WITH_VALUE = {"-u", "-g", "-n", "-I", "-L", "-P", "-d", "-s", "-k", "-p", "--user", "--group",
-                           "--name", "--prefix", "--env", "-e"}

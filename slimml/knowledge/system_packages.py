@@ -2,14 +2,6 @@
 
 import re
 
-# Commands that run the command given as their arguments (``sudo -E apt-get install``).
-WRAPPERS = {"sudo", "doas", "env", "xargs", "time", "nice", "nohup", "exec", "command", "stdbuf", "timeout",
-            "ionice", "chronic", "eatmydata", "fakeroot"}
-# Wrapper options that take a separate value (``sudo -u root apt-get ...``, ``env -u VAR ...``).
-WRAPPER_OPTS_WITH_VALUE = {"-u", "-g", "-n", "-I", "-L", "-P", "-d", "-s", "-k", "-p", "-C", "-h", "-D", "-r",
-                           "-t", "-T", "--user", "--group", "--chdir", "--unset", "--signal", "--kill-after"}
-# Wrappers whose privileges a command inserted next to the wrapped one must keep (``sudo apt-get update``).
-PRIVILEGE_WRAPPERS = {"sudo", "doas"}
 # `yes | apt-get install ...` answers every prompt.
 YES_COMMAND = "yes"
 
@@ -82,3 +74,6 @@ RPM_CLEAN_WORDS = ("clean", "all")
 # `dnf group install`, `dnf module install`
 RPM_GROUPING = {"group", "groups", "module"}
 RPM_CACHE_DIRS = ("/var/cache/yum", "/var/cache/dnf", "/var/cache/libdnf5")
+
+# Wrappers that a command inserted next to the wrapped one must repeat (``sudo apt-get update && sudo apt-get install``).
+PRIVILEGE_WRAPPERS = {"sudo", "doas"}

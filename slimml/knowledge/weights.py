@@ -58,11 +58,6 @@ _PYTHON_CALL_RE = re.compile(
 
 PYTHON_RE = re.compile(r"^python(\d+(\.\d+)*)?$")
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh"})
-# Commands that run the command given as their arguments, and their options that take a value.
-WRAPPERS = frozenset({"sudo", "env", "time", "nice", "nohup", "timeout", "ionice", "stdbuf", "gosu", "su-exec",
-                      "command", "exec", "chronic"})
-WRAPPER_OPTS_WITH_VALUE = frozenset({"-u", "-g", "-n", "-C", "-c", "-p", "-s", "-k", "--user", "--group",
-                                     "--chdir"})
 GIT_OPTS_WITH_VALUE = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace"})
 
 
@@ -71,24 +66,9 @@ def _base(word: str) -> str:
 
 
 def _strip_wrappers(argv: list[str]) -> list[str]:
-    i = 0
-    while i < len(argv) and _base(argv[i]) in WRAPPERS:
-        prog = _base(argv[i])
-        i += 1
-        while i < len(argv):
-            a = argv[i]
-            if a in WRAPPER_OPTS_WITH_VALUE:
-                i += 2
-            elif a.startswith("-") or (prog in ("env", "sudo") and "=" in a and not a.startswith("=")):
-                i += 1
-            elif prog == "timeout" and re.fullmatch(r"[\d.]+[smhd]?", a):
-                i += 1  # the duration
-            elif prog == "gosu" and i + 1 < len(argv):
-                i += 1  # the user
-                break
-            else:
-                break
-    return argv[i:]
+    from ..dockerfile.shell import unwrap
+
+    return argv[unwrap(argv, run_wrappers=False):]
 
 
 def _positionals(args: list[str], with_value: frozenset[str] = frozenset()) -> list[str]:

@@ -45,7 +45,7 @@ import re
 from dataclasses import dataclass
 
 from ..dockerfile import Document, Instruction
-from ..dockerfile.shell import Command, Script, Word, run_scripts
+from ..dockerfile.shell import Command, Script, Word, run_scripts, unwrap
 from ..engine import Edit, Fix, suppressions
 from ..knowledge import system_packages as K
 from . import _helpers as H
@@ -100,19 +100,7 @@ class Call:
 def _effective(cmd: Command) -> tuple[list[Word], list[Word]]:
     """(wrapper words, the wrapped command's words)."""
     words = cmd.words
-    i = 0
-    while i < len(words):
-        if H.basename(words[i].value) not in K.WRAPPERS:
-            break
-        i += 1
-        while i < len(words):
-            v = words[i].value
-            if v in K.WRAPPER_OPTS_WITH_VALUE:
-                i += 2
-            elif v.startswith("-") or ("=" in v and not v.startswith("=")):
-                i += 1
-            else:
-                break
+    i = unwrap([w.value for w in words], run_wrappers=False)
     return words[:i], words[i:]
 
 
@@ -202,7 +190,7 @@ def apt_assumes_yes(call: Call) -> bool:
     quiet = 0
     vs = call.values
     skip = False
-    for i, v in enumerate(vs[1:], start=1):
+    for _i, v in enumerate(vs[1:], start=1):
         if skip:
             skip = False
             continue

@@ -56,7 +56,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from ..dockerfile import Document, Instruction, shell_words
-from ..dockerfile.shell import Command, Script, Word, run_scripts
+from ..dockerfile.shell import Command, Script, Word, run_scripts, unwrap
 from ..engine import Edit, Fix
 from ..knowledge import manifests as M
 from ..knowledge import python_tools as P
@@ -208,25 +208,9 @@ class RunReads:
 
 
 def _effective(words: list[Word]) -> list[Word]:
-    """Words with wrappers (``sudo -E``, ``env A=1``, ``conda run -n x``) stripped."""
-    i = 0
-    while i < len(words):
-        prog = H.basename(words[i].value)
-        if prog in P.WRAPPERS and prog != "xargs":
-            i += 1
-        elif prog in P.RUN_WRAPPERS and i + 1 < len(words) and words[i + 1].value == "run":
-            i += 2
-        else:
-            break
-        while i < len(words):
-            v = words[i].value
-            if v in P.WRAPPER_OPTS_WITH_VALUE:
-                i += 2
-            elif v.startswith("-") or ("=" in v and not v.startswith("=")):
-                i += 1
-            else:
-                break
-    return words[i:]
+    """Words with wrappers (``sudo -E``, ``env A=1``, ``conda run -n x``) stripped; ``xargs`` is kept
+    as the program, since its arguments come from stdin."""
+    return words[unwrap([w.value for w in words], skip=frozenset({"xargs"})):]
 
 
 def _split_short(v: str, with_value: set[str]) -> tuple[str, str | None] | None:

@@ -396,7 +396,7 @@ def check(doc: Document, ctx):
                 blocked = True
                 break
         neg_overlap = False
-        for neg, nsegs, neg_file in negations:
+        for _neg, nsegs, neg_file in negations:
             covers, inside = DI.overlap(segs, nsegs)
             if covers:
                 blocked = True

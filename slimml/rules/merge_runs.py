@@ -237,7 +237,7 @@ def _merge_fix(doc: Document, group: list[Instruction], between: list[list[Trivi
     scripts = [run_scripts(doc, i)[0] for i in group]
     n = len(group)
     wrap = []
-    for k, (ins, sc) in enumerate(zip(group, scripts)):
+    for k, (_ins, sc) in enumerate(zip(group, scripts)):
         w = k < n - 1 and changes_shell_state(sc)
         if k == 0:
             w = w or _ends_with_terminator(sc)

@@ -30,7 +30,7 @@ with a cache mount over the tool's cache directory.
 from __future__ import annotations
 
 from ..dockerfile import Document, Instruction
-from ..dockerfile.shell import Command, Word, run_scripts
+from ..dockerfile.shell import Command, Word, run_scripts, unwrap
 from ..engine import Edit, Fix
 from ..knowledge import python_tools as K
 from . import _helpers as H
@@ -44,26 +44,9 @@ _RULE = H.rule_of(__name__)
 
 
 def _effective(cmd: Command) -> list[Word]:
-    """The command's words with wrappers (``sudo -E``, ``env A=1``, ``xargs -n1``) stripped."""
+    """The command's words with wrappers (``sudo -E``, ``env A=1``, ``micromamba run -n x``) stripped."""
     words = cmd.words
-    i = 0
-    while i < len(words):
-        prog = H.basename(words[i].value)
-        if prog in K.WRAPPERS:
-            i += 1
-        elif prog in K.RUN_WRAPPERS and i + 1 < len(words) and words[i + 1].value == "run":
-            i += 2
-        else:
-            break
-        while i < len(words):
-            v = words[i].value
-            if v in K.WRAPPER_OPTS_WITH_VALUE:
-                i += 2
-            elif v.startswith("-") or ("=" in v and not v.startswith("=")):
-                i += 1
-            else:
-                break
-    return words[i:]
+    return words[unwrap([w.value for w in words]):]
 
 
 def _subcommand(words: list[Word], start: int, with_value=frozenset()) -> int | None:

@@ -38,10 +38,9 @@ from __future__ import annotations
 import re
 
 from ..dockerfile import Document, Instruction, Stage, shell_words
-from ..dockerfile.shell import run_scripts
+from ..dockerfile.shell import run_scripts, unwrap
 from ..engine import Edit, Fix
 from ..knowledge import python_env as K
-from ..knowledge import python_tools as PT
 from . import _helpers as H
 
 CODE = "SLM005"
@@ -61,22 +60,7 @@ def _is_python_program(word: str) -> bool:
 
 def _effective(words: list[str]) -> list[str]:
     """Drop wrappers (``sudo -E``, ``env A=1``, ``conda run -n x``) in front of the real program."""
-    i = 0
-    while i < len(words):
-        prog = H.basename(words[i])
-        if prog in PT.WRAPPERS:
-            i += 1
-        else:
-            break
-        while i < len(words):
-            v = words[i]
-            if v in PT.WRAPPER_OPTS_WITH_VALUE:
-                i += 2
-            elif v.startswith("-") or ("=" in v and not v.startswith("=")):
-                i += 1
-            else:
-                break
-    return words[i:]
+    return words[unwrap(words):]
 
 
 def _runs_python(doc: Document, ins: Instruction) -> bool:
