@@ -35,6 +35,7 @@ class Context:
     context_dir: Path | None = None  # the build context; None: unknown (nothing can be read)
     committed: dict[str, str] = field(default_factory=dict)  # side files changed earlier in this run
     overlay_view: dict[str, str] | None = None  # side files changed by the file being fixed
+    cache: dict[Any, Any] = field(default_factory=dict)  # per-file memo for rules (e.g. sibling Dockerfiles)
 
     # -- build context -------------------------------------------------------------------------
     def _abs(self, rel: str) -> Path | None:
@@ -82,6 +83,28 @@ class Context:
 
     def commit_overlay(self, side: dict[str, str]) -> None:
         self.committed.update(side)
+
+    def sibling_dockerfiles(self) -> list[tuple[Path, Any]]:
+        """Other Dockerfiles under the build context, parsed: (path, Document). A shared
+        .dockerignore must not exclude what *they* copy either. Unparseable ones are skipped."""
+        key = "sibling_dockerfiles"
+        if key not in self.cache:
+            from .discovery import find_dockerfiles
+            from .dockerfile import DockerfileError, parse
+            from .io import InputError, read_source
+
+            out = []
+            if self.context_dir is not None and self.context_dir.is_dir():
+                me = self.dockerfile.resolve() if self.dockerfile else None
+                for p in find_dockerfiles(self.context_dir):
+                    if p.resolve() == me:
+                        continue
+                    try:
+                        out.append((p, parse(read_source(p).text)))
+                    except (InputError, DockerfileError):
+                        continue
+            self.cache[key] = out
+        return self.cache[key]
 
     def walk_context(self, max_files: int = 20000):
         """Yield (relative posix path, size) of files in the context, skipping .git."""

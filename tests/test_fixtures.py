@@ -64,3 +64,19 @@ def test_every_rule_has_fixtures_and_a_noop_case():
 def test_fixture_folders_name_real_rules():
     for c in CASES:
         assert c.rule == "all" or get_rule(c.rule) is not None, c.id
+
+
+@pytest.mark.parametrize("unsafe", [False, True])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_all_rules_together_on_every_fixture(case, unsafe):
+    """Rules interact (merge-runs after apt-hygiene, deps-before-source moving RUNs ...): with every
+    rule on, each fixture still converges, never reverts, agrees with BuildKit and is idempotent."""
+    from slimml.context import Settings
+
+    case.settings = Settings(unsafe_fixes=unsafe, rule_options=case.settings.rule_options)
+    result = case.run()
+    assert not result.reverted and not result.nonconverged
+    assert_agrees(result.output)
+    again = case.run(result.output, committed={k: v[1] for k, v in result.side_files.items()})
+    assert again.output == result.output
+    assert not [f for f in again.findings if fixable(f, unsafe)]

@@ -343,6 +343,13 @@ def _plural(items: list[str], one: str, many: str) -> str:
 
 
 # -- the rule -------------------------------------------------------------------------------------------
+def _rel_to_context(ctx, path) -> str:
+    try:
+        return path.resolve().relative_to(ctx.context_dir.resolve()).as_posix()
+    except ValueError:
+        return "\0outside"  # never exists
+
+
 def check(doc: Document, ctx):
     if ctx.context_dir is None or not doc.stages:
         return
@@ -367,6 +374,15 @@ def check(doc: Document, ctx):
     negations = [(p, DI.segments(p.text), _only_file(p, ctx)) for p in existing if p.exclusion]
     tree = _Tree(ctx, existing)
     use = _usage(doc, ctx, tree)
+    if rel == ".dockerignore":
+        # The shared ignore file also serves the other Dockerfiles in this context: protect
+        # what they copy (those with their own <name>.dockerignore are not affected).
+        for path, other in ctx.sibling_dockerfiles():
+            if ctx.exists(_rel_to_context(ctx, path.with_name(path.name + ".dockerignore"))):
+                continue
+            theirs = _usage(other, ctx, tree)
+            use.explicit.extend(theirs.explicit)
+            use.whole.extend(theirs.whole)
     in_image = _image_stages(doc)
     # The whole-context user named in messages: one that ends up in the image when there is one.
     whole_ins = next((i for i, _ in use.whole if i.stage in in_image and i.keyword != "RUN"),
