@@ -74,16 +74,30 @@ def corpus(n: int) -> list[str]:
     return texts[:n]
 
 
-def throughput(n: int) -> tuple[float, float, float]:
+def _context(root: Path) -> Path:
+    """A small realistic build context, so context-reading rules (SLM004, SLM006) do real work."""
+    for rel, body in {"requirements.txt": "numpy==1.26.4\n-r base.txt\n", "base.txt": "fastapi\n",
+                      "app.py": "print(1)\n", "serve.py": "print(2)\n", "environment.yml": "name: x\n",
+                      "models/w.bin": "0" * 1000, "tests/test_app.py": "def test(): pass\n"}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(body)
+    return root
+
+
+def throughput(n: int, unsafe: bool) -> tuple[float, float, float]:
     texts = corpus(n)
-    settings = Settings(unsafe_fixes=True)
-    fix_text(texts[0], Context(settings=settings))  # warm the tree-sitter parser and imports
-    times = []
-    t0 = time.perf_counter()
-    for t in texts:
-        s = time.perf_counter()
-        fix_text(t, Context(settings=settings))
-        times.append(time.perf_counter() - s)
+    settings = Settings(unsafe_fixes=unsafe)
+    with tempfile.TemporaryDirectory() as d:
+        ctx_dir = _context(Path(d))
+        df = ctx_dir / "Dockerfile"
+        fix_text(texts[0], Context(settings=settings))  # warm the tree-sitter parser and imports
+        times = []
+        run_cache: dict = {}  # as the runner does: one per invocation
+        t0 = time.perf_counter()
+        for t in texts:
+            s = time.perf_counter()
+            fix_text(t, Context(settings=settings, dockerfile=df, context_dir=ctx_dir, run_cache=run_cache))
+            times.append(time.perf_counter() - s)
     total = time.perf_counter() - t0
     times.sort()
     return n / total, times[len(times) // 2] * 1000, times[int(len(times) * 0.99)] * 1000
@@ -108,10 +122,13 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--cli-runs", type=int, default=10)
+    ap.add_argument("--unsafe-fixes", action="store_true", help="also apply unsafe fixes (more passes)")
     a = ap.parse_args()
-    fps, p50, p99 = throughput(a.files)
+    fps, p50, p99 = throughput(a.files, a.unsafe_fixes)
     wall = cli_wall(a.cli_runs)
-    print(f"fix-check throughput: {fps:.0f} Dockerfiles/s over {a.files} files (p50 {p50:.2f} ms, p99 {p99:.2f} ms per file)")
+    mode = "safe and unsafe fixes" if a.unsafe_fixes else "default (safe) fixes"
+    print(f"fix-check throughput, {mode}, build context read: {fps:.0f} Dockerfiles/s over {a.files} files "
+          f"(p50 {p50:.2f} ms, p99 {p99:.2f} ms per file)")
     print(f"`slimml fix Dockerfile` wall time: {wall:.0f} ms (median of {a.cli_runs})")
     ok = fps >= 500 and wall < 250
     print("targets (>= 500 files/s, < 250 ms):", "met" if ok else "MISSED")

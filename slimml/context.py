@@ -35,18 +35,26 @@ class Context:
     context_dir: Path | None = None  # the build context; None: unknown (nothing can be read)
     committed: dict[str, str] = field(default_factory=dict)  # side files changed earlier in this run
     overlay_view: dict[str, str] | None = None  # side files changed by the file being fixed
-    cache: dict[Any, Any] = field(default_factory=dict)  # per-file memo for rules (e.g. sibling Dockerfiles)
+    cache: dict[Any, Any] = field(default_factory=dict)  # per-file memo for rules
+    run_cache: dict[Any, Any] = field(default_factory=dict)  # shared by every file of one run (same disk state)
 
     # -- build context -------------------------------------------------------------------------
     def _abs(self, rel: str) -> Path | None:
+        """Absolute path of ``rel`` inside the context; None when it points outside (``../x``).
+
+        Lexical (no symlink resolution): cheap, and what COPY sources mean to BuildKit too.
+        """
         if self.context_dir is None:
             return None
-        rel = rel.lstrip("/")
-        p = (self.context_dir / rel).resolve()
-        root = self.context_dir.resolve()
-        if p != root and root not in p.parents:
-            return None  # never read outside the context
-        return p
+        memo = self.cache.setdefault("abs", {})
+        if rel in memo:
+            return memo[rel]
+        root = self.cache.get("root")
+        if root is None:
+            root = self.cache["root"] = os.path.abspath(self.context_dir)
+        p = os.path.normpath(os.path.join(root, rel.lstrip("/")))
+        memo[rel] = Path(p) if p == root or p.startswith(root.rstrip(os.sep) + os.sep) else None
+        return memo[rel]
 
     def context_path(self, rel: str) -> Path | None:
         return self._abs(rel)
@@ -59,14 +67,16 @@ class Context:
         if key in self.committed:
             return self.committed[key]
         p = self._abs(rel)
-        if p is None or not p.is_file():
+        if p is None:
             return None
-        try:
-            with open(p, "rb") as fh:
-                data = fh.read(limit)
-        except OSError:
-            return None
-        return data.decode("utf-8", errors="replace")
+        disk = self.run_cache.setdefault("file-text", {})  # the disk does not change during a run
+        if (p, limit) not in disk:
+            try:
+                with open(p, "rb") as fh:
+                    disk[(p, limit)] = fh.read(limit).decode("utf-8", errors="replace")
+            except OSError:  # missing, a directory, unreadable
+                disk[(p, limit)] = None
+        return disk[(p, limit)]
 
     def exists(self, rel: str) -> bool:
         p = self._abs(rel)
@@ -86,25 +96,27 @@ class Context:
 
     def sibling_dockerfiles(self) -> list[tuple[Path, Any]]:
         """Other Dockerfiles under the build context, parsed: (path, Document). A shared
-        .dockerignore must not exclude what *they* copy either. Unparseable ones are skipped."""
-        key = "sibling_dockerfiles"
-        if key not in self.cache:
+        .dockerignore must not exclude what *they* copy either. Unparseable ones are skipped.
+        Found once per context and run (the runner shares ``run_cache`` between files)."""
+        if self.context_dir is None:
+            return []
+        key = ("dockerfiles-under", str(self.context_dir))
+        if key not in self.run_cache:
             from .discovery import find_dockerfiles
             from .dockerfile import DockerfileError, parse
             from .io import InputError, read_source
 
-            out = []
-            if self.context_dir is not None and self.context_dir.is_dir():
-                me = self.dockerfile.resolve() if self.dockerfile else None
+            found = []
+            if self.context_dir.is_dir():
                 for p in find_dockerfiles(self.context_dir):
-                    if p.resolve() == me:
-                        continue
                     try:
-                        out.append((p, parse(read_source(p).text)))
+                        found.append((p.resolve(), parse(read_source(p).text)))
                     except (InputError, DockerfileError):
                         continue
-            self.cache[key] = out
-        return self.cache[key]
+            self.run_cache[key] = found
+        if "me" not in self.cache:
+            self.cache["me"] = self.dockerfile.resolve() if self.dockerfile else None
+        return [(p, d) for p, d in self.run_cache[key] if p != self.cache["me"]]
 
     def walk_context(self, max_files: int = 20000):
         """Yield (relative posix path, size) of files in the context, skipping .git."""

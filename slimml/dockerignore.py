@@ -51,6 +51,7 @@ class PatternError(ValueError):
         super().__init__(f"line {line}: {message}" if line else message)
 
 
+@lru_cache(maxsize=8192)
 def clean(p: str) -> str:
     """Go's ``filepath.Clean`` on a slash path."""
     if p == "":
@@ -61,6 +62,7 @@ def clean(p: str) -> str:
     return out
 
 
+@lru_cache(maxsize=4096)
 def _validate(p: str) -> None:
     """Raise PatternError where Go's ``filepath.Match`` would return ErrBadPattern."""
     i, n = 0, len(p)
@@ -102,6 +104,7 @@ def _get_esc(p: str, i: int) -> int:
     return i
 
 
+@lru_cache(maxsize=4096)
 def _compile(pattern: str) -> tuple[str, re.Pattern | None]:
     """Port of ``Pattern.compile`` (slash separator): (match kind, regexp or None)."""
     reg = ["^"]
@@ -168,6 +171,7 @@ class Pattern:
     regex: re.Pattern | None = field(default=None, compare=False, repr=False)
 
     @staticmethod
+    @lru_cache(maxsize=8192)
     def make(text: str, exclusion: bool = False, line: int = 0, raw: str = "") -> Pattern:
         _validate(text)
         kind, rx = _compile(text)
@@ -201,6 +205,7 @@ class Pattern:
         return ("!" if self.exclusion else "") + self.text
 
 
+@lru_cache(maxsize=8192)
 def normalize_line(line: str) -> str | None:
     """One line as ``ignorefile.ReadAll`` turns it into a pattern string (``!`` kept), or None."""
     line = line.rstrip("\r\n")
@@ -270,6 +275,12 @@ _GLOB_CHARS = "*?[\\"
 
 
 def segments(pattern: str) -> list:
+    """Path segments of a cleaned pattern or COPY source (see ``_segments``)."""
+    return list(_segments(pattern))
+
+
+@lru_cache(maxsize=8192)
+def _segments(pattern: str) -> tuple:
     """Split a cleaned pattern (or COPY source) into path segments; ``**`` becomes STAR2.
 
     A segment that holds ``**`` among other characters (``a**``, ``**.pyc``) has Docker
@@ -277,7 +288,7 @@ def segments(pattern: str) -> list:
     which matches more, never less.
     """
     if pattern in ("", "."):
-        return []
+        return ()
     out: list = []
     for seg in pattern.split("/"):
         if seg == "**":
@@ -289,7 +300,7 @@ def segments(pattern: str) -> list:
             break
         elif seg:
             out.append(seg)
-    return out
+    return tuple(out)
 
 
 def is_literal(seg: str) -> bool:

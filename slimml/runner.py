@@ -111,7 +111,7 @@ def make_diff(report: FileReport) -> str:
     return mask("".join(lines))
 
 
-def fix_file(path: Path, opts: Options, committed: dict[str, str]) -> FileReport:
+def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: dict | None = None) -> FileReport:
     report = FileReport(path, display_path(path))
     try:
         source: Source = read_source(path)
@@ -120,7 +120,8 @@ def fix_file(path: Path, opts: Options, committed: dict[str, str]) -> FileReport
         settings = _settings(opts, cfg)
         context_dir = opts.context.resolve() if opts.context else infer_context(path, doc)
         report.context_dir = context_dir
-        ctx = Context(settings=settings, dockerfile=path.resolve(), context_dir=context_dir, committed=committed)
+        ctx = Context(settings=settings, dockerfile=path.resolve(), context_dir=context_dir, committed=committed,
+                      run_cache=run_cache if run_cache is not None else {})
         report.result = fix_text(source.text, ctx, str(path))
     except InputError as e:
         report.error = mask(str(e))
@@ -151,6 +152,7 @@ def fix_file(path: Path, opts: Options, committed: dict[str, str]) -> FileReport
 def run_fix(paths: list[Path], opts: Options) -> list[FileReport]:
     files, reports = collect(paths)
     committed: dict[str, str] = {}  # side files shared by Dockerfiles of one context
+    run_cache: dict = {}  # context walks and sibling Dockerfiles, read once per run
     for f in files:
-        reports.append(fix_file(f, opts, committed))
+        reports.append(fix_file(f, opts, committed, run_cache))
     return reports

@@ -185,6 +185,8 @@ def _walk(node):
 
 
 def _unquote_text(raw: str) -> str:
+    if "'" not in raw and '"' not in raw and "\\" not in raw:
+        return raw  # the common case: nothing to remove
     out = []
     i, n, quote = 0, len(raw), None
     while i < n:

@@ -56,6 +56,13 @@ def append_command(doc: Document, instr: Instruction, script: Script, command: s
 
 def parse_kv_words(instr: Instruction) -> list[tuple[str, str]]:
     """Key/value pairs of ENV, ARG or LABEL (``K=V ...`` and legacy ``ENV K V``)."""
+    memo = instr.__dict__.get("_kv")
+    if memo is None:
+        memo = instr.__dict__["_kv"] = _parse_kv_words(instr)
+    return list(memo)
+
+
+def _parse_kv_words(instr: Instruction) -> list[tuple[str, str]]:
     words = shell_words(instr.args, raw=False)
     if not words:
         return []

@@ -133,6 +133,9 @@ class _Tree:
 
     def __init__(self, ctx, existing: list[DI.Pattern]):
         self.files: dict[str, int] = {}
+        self._ancestry: dict[str, tuple[str, ...]] = {}
+        self._existing = existing
+        self._visible: list[str] | None = None
         self.dirs: set[str] = set()
         self.truncated = False
         root = ctx.context_dir
@@ -158,6 +161,20 @@ class _Tree:
                     self.files[prefix + fn] = os.lstat(os.path.join(dirpath, fn)).st_size
                 except OSError:
                     continue
+
+    def visible(self) -> list[str]:
+        """Files the ignore file does not exclude (computed once; a tree is per pattern set)."""
+        if self._visible is None:
+            self._visible = [f for f in self.files if not DI.is_excluded(f, self._existing)]
+        return self._visible
+
+    def ancestry(self, path: str) -> tuple[str, ...]:
+        """``a/b/c`` -> (``a/b/c``, ``a``, ``a/b``): what ``matches_or_parent`` tries, computed once."""
+        memo = self._ancestry
+        if path not in memo:
+            parts = path.split("/")
+            memo[path] = (path, *("/".join(parts[: i + 1]) for i in range(len(parts) - 1)))
+        return memo[path]
 
     def glob(self, segs: list) -> list[str]:
         """Paths (files and dirs) a COPY glob names."""
@@ -296,6 +313,12 @@ def _human(n: int) -> str:
 
 def _ignore_file(ctx) -> str | None:
     """The ignore file BuildKit reads for this Dockerfile, relative to the context (None: not ours)."""
+    if "dockerignore-file" not in ctx.cache:
+        ctx.cache["dockerignore-file"] = _find_ignore_file(ctx)
+    return ctx.cache["dockerignore-file"]
+
+
+def _find_ignore_file(ctx) -> str | None:
     if ctx.dockerfile is not None:
         df = Path(ctx.dockerfile)
         per = df.parent / (df.name + ".dockerignore")
@@ -350,12 +373,33 @@ def _rel_to_context(ctx, path) -> str:
         return "\0outside"  # never exists
 
 
+def _memo_key(doc: Document, ctx, rel: str) -> tuple:
+    """Everything the findings depend on. The engine re-checks after every pass, but most
+    passes only touch RUN commands this rule does not read, so the answer is reused."""
+    anchor = doc.stages[0].from_instruction
+    sig = []
+    for ins in doc.instructions:
+        if ins.keyword in ("COPY", "ADD", "FROM", "ARG", "ENV") or (
+                ins.keyword == "RUN" and (ins.flags or "git" in ins.args or ins.heredocs)):
+            sig.append((ins.keyword, ins.stage, ins.args, tuple(f.raw for f in ins.flags),
+                        tuple(h.body(doc.text) for h in ins.heredocs)))
+    return ("dockerignore-findings", rel, ctx.read_context_file(rel), anchor.start, anchor.end, tuple(sig))
+
+
 def check(doc: Document, ctx):
     if ctx.context_dir is None or not doc.stages:
         return
     rel = _ignore_file(ctx)
     if rel is None:
         return
+    key = _memo_key(doc, ctx, rel)
+    found = ctx.cache.get(key)
+    if found is None:
+        found = ctx.cache[key] = list(_check(doc, ctx, rel))
+    yield from found
+
+
+def _check(doc: Document, ctx, rel: str):
     anchor = doc.stages[0].from_instruction
     current = ctx.read_context_file(rel)
     text = current or ""
@@ -372,7 +416,11 @@ def check(doc: Document, ctx):
             if p.text.endswith("/**"):
                 present.add(p.text[:-3])
     negations = [(p, DI.segments(p.text), _only_file(p, ctx)) for p in existing if p.exclusion]
-    tree = _Tree(ctx, existing)
+    # The walk depends only on the context and the ignore patterns: once per run and pattern set.
+    tree_key = ("dockerignore-tree", str(ctx.context_dir), tuple((p.text, p.exclusion) for p in existing))
+    tree = ctx.run_cache.get(tree_key)
+    if tree is None:
+        tree = ctx.run_cache[tree_key] = _Tree(ctx, existing)
     use = _usage(doc, ctx, tree)
     if rel == ".dockerignore":
         # The shared ignore file also serves the other Dockerfiles in this context: protect
@@ -395,6 +443,7 @@ def check(doc: Document, ctx):
         return any(not any(x.matches_or_parent(path) for x in exc) for ins, exc in use.whole
                    if not image_only or (ins.stage in in_image and ins.keyword != "RUN"))
 
+    visible = tree.visible()  # sent to the builder today
     safe: list[str] = []
     unsafe: list[tuple[str, str]] = []  # (pattern, description for the reason)
     saved = 0
@@ -426,7 +475,7 @@ def check(doc: Document, ctx):
             probes = _probes(norm)
             if probes and all(DI.is_excluded(p, existing) for p in probes):
                 continue  # already excluded by a broader pattern (e.g. an allow-list `*`)
-        hits = [f for f in tree.files if pat.matches_or_parent(f) and not DI.is_excluded(f, existing)]
+        hits = [f for f in visible if any(pat.match(a) for a in tree.ancestry(f))]
         hits_copied = [f for f in hits if copied(f)]
         if cand == ".git" and use.whole and ctx.exists(".git") and not DI.is_excluded(".git", existing):
             why = _git_needed(doc, ctx)
