@@ -27,6 +27,14 @@ def _fmt_counts(c: Counter) -> str:
     return ", ".join(f"{code} ×{n}" if n > 1 else code for code, n in sorted(c.items()))
 
 
+def _human(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
 def _colorize_diff(diff: str) -> str:
     out = []
     for line in diff.splitlines(keepends=True):
@@ -73,6 +81,10 @@ def _summary_lines(report, write: bool) -> list[str]:
         lines.append(f"  {f.code} line {line}: {f.message}" + (f" (not fixed: {f.note})" if f.note else ""))
     if report.new_files:
         lines.append(f"  {'created' if write else 'would create'}: {', '.join(report.new_files)}")
+    saved = r.estimated_savings()
+    if saved:
+        lines.append(f"  estimated saving (offline estimate; `slimml measure` gives the real number): "
+                     f"{_human(saved[0])}-{_human(saved[1])}")
     if r.nonconverged:
         lines.append(f"  warning: fixes did not converge for {', '.join(r.nonconverged)} (please report this)")
     if r.reverted:
@@ -114,6 +126,9 @@ def _json_report(reports, write: bool) -> dict:
                 unsafe_available=dict(Counter(f.code for f in r.unsafe_available)),
                 unfixed=[{"code": f.code, "message": mask(f.message), "note": mask(f.note) or None}
                          for f in r.remaining if f.fix is None],
+                estimate=None if r.estimated_savings() is None else {
+                    "low": r.estimated_savings()[0], "high": r.estimated_savings()[1],
+                    "basis": r.estimated_savings()[2], "kind": "offline estimate"},
                 new_files=rep.new_files,
                 written=rep.written,
                 nonconverged=r.nonconverged,
@@ -216,6 +231,18 @@ def rules(code, fmt):
     for e in entries:
         click.echo(f"{e['code']}  {e['name']:<20} {e['fix']:<7} {e['summary']}")
 
+
+def _register() -> None:
+    # These modules import only click at load time; the Docker SDK, git and sqlite are imported
+    # when a command runs, so `slimml fix` stays fast.
+    from .measure.command import measure
+    from .migrate.commands import check, migrate, report
+
+    for cmd in (measure, migrate, report, check):
+        main.add_command(cmd)
+
+
+_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

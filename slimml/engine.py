@@ -87,6 +87,14 @@ class Result:
     def applied_counts(self) -> Counter:
         return Counter(f.code for f in self.applied)
 
+    def estimated_savings(self) -> tuple[int, int, list[str]] | None:
+        """Summed offline estimate (low, high bytes, bases) of the applied fixes; None when none has one."""
+        est = [f for f in self.applied if f.estimate is not None]
+        if not est:
+            return None
+        return (sum(f.estimate[0] for f in est), sum(f.estimate[1] for f in est),
+                sorted({f"{f.code}: {f.estimate_basis}" for f in est if f.estimate_basis}))
+
 
 # -- suppression ---------------------------------------------------------------------------------
 _IGNORE_RE = re.compile(r"#\s*slimml:\s*ignore(-file)?(?:\[([A-Za-z0-9_,\s-]*)\])?\s*$")

@@ -142,7 +142,11 @@ def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: di
                 report.written.append(report.display)
             for p, (before, after) in r.side_files.items():
                 if before != after:
-                    atomic_write(Path(p), after.encode("utf-8"))
+                    # A generated script (init script for weights) must be executable; an existing
+                    # file keeps its own mode.
+                    mode = 0o755 if before is None and after.startswith("#!") else None
+                    Path(p).parent.mkdir(parents=True, exist_ok=True)
+                    atomic_write(Path(p), after.encode("utf-8"), mode=mode)
                     report.written.append(display_path(Path(p)))
         except OSError as e:
             report.error = f"{report.display}: cannot write ({e.strerror or e})"

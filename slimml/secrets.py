@@ -9,49 +9,52 @@ from __future__ import annotations
 
 import re
 
+from .knowledge import secrets as K
+
 MASK = "****"
 
-# Names that hold secrets: *_TOKEN, *_KEY, *SECRET*, *PASSWORD*, credentials, HF_TOKEN, ...
-SECRET_NAME = r"[A-Za-z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|_KEY|APIKEY|API_KEY|CREDENTIALS?|AUTH)[A-Za-z0-9_]*"
-_NAME_RE = re.compile(rf"^(?:{SECRET_NAME})$", re.IGNORECASE)
-# Names that look secret by the pattern above but are not.
-_NOT_SECRET = re.compile(r"^(?:[A-Z0-9_]*_KEY_(?:ID|PATH|FILE|NAME)|.*_(?:FILE|PATH|DIR|URL_ENV)|AUTHOR|.*KEYRING.*|"
-                         r"PIP_[A-Z_]*|DEBIAN_FRONTEND|.*_TOKEN_(?:FILE|PATH))$", re.IGNORECASE)
-
-VALUE_PATTERNS = [
-    re.compile(r"\bhf_[A-Za-z0-9]{20,}"),
-    re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}"),
-    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"),
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
-    re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}"),
-    re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"),
-    re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"),
-    re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"),
-    re.compile(r"\bpypi-[A-Za-z0-9_\-]{40,}"),
-]
+VALUE_PATTERNS = [rx for rx, _ in K.VALUE_KINDS if rx is not K.URL_CREDENTIALS and "PRIVATE KEY" not in rx.pattern]
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S)
 _URL_CRED = re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"]+:)(?P<pw>[^\s@/'\"]+)(?=@)")
-# NAME=value / NAME: value / ENV NAME value / --password value
-_ASSIGN = re.compile(
-    rf"(?P<name>\b{SECRET_NAME})(?P<sep>\s*=\s*|\s*:\s+)(?P<q>[\"']?)(?P<val>[^\s\"'\\]+)",
-    re.IGNORECASE,
-)
-_LEGACY = re.compile(rf"(?im)^(?P<pre>\s*(?:[-+ ]\s*)?(?:ENV|ARG)\s+(?P<name>{SECRET_NAME})\s+)(?P<q>[\"']?)(?P<val>[^\s\"'\\]+)")
-_OPTION = re.compile(r"(?P<pre>--(?:password|passwd|token|secret|api-key)(?:=|\s+))(?P<q>[\"']?)(?P<val>[^\s\"'\\]+)",
-                     re.IGNORECASE)
+# A value: double-quoted (escapes, maybe unterminated), single-quoted, or bare with backslash escapes.
+_VALUE = r"(?P<val>\"(?:[^\"\\\n]|\\.)*\"?|'[^'\n]*'?|(?:[^\s\"'\\]|\\[^\n])+)"
+_ASSIGN = re.compile(r"(?P<name>(?<![A-Za-z0-9_$])[A-Za-z_][A-Za-z0-9_]*)=" + _VALUE)
+# ENV NAME value...  (legacy form: the value is the rest of the line, minus a continuation)
+_LEGACY = re.compile(r"(?im)^(?P<pre>[-+ ]?\s*(?:ENV|ARG)\s+)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sp>[ \t]+)"
+                     r"(?P<val>[^=\s][^\n]*?)(?P<tail>[ \t]*\\?[ \t]*)$")
+# YAML-ish ``NAME: value`` at the start of a line (compose files, env listings).
+_YAML = re.compile(r"(?m)^(?P<pre>[-+ ]?\s*(?:-\s+)?)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sep>:[ \t]+)" + _VALUE)
+_OPTION = re.compile(r"(?P<pre>--(?:password|passwd|token|api-key)(?:=|[ \t]+))" + _VALUE, re.IGNORECASE)
 
 
 def is_secret_name(name: str) -> bool:
-    return bool(_NAME_RE.match(name)) and not _NOT_SECRET.match(name)
+    """A variable name that holds a secret, judged word by word (``HF_TOKEN`` yes;
+    ``TOKENIZERS_PARALLELISM``, ``MAX_NEW_TOKENS``, ``HF_TOKEN_FILE``, ``GPG_KEY`` no)."""
+    up = name.upper()
+    if up in K.SECRET_NAMES:
+        return True
+    if up in K.NOT_SECRET_NAMES:
+        return False
+    words = [w for w in up.split("_") if w]
+    if not words or any(w in K.NOT_SECRET_WORDS for w in words) or words[-1] in K.NOT_SECRET_LAST_WORDS:
+        return False
+    return words[-1] in K.SECRET_LAST_WORDS or any(s in w for w in words for s in K.SECRET_ANYWHERE)
 
 
 def looks_secret_value(value: str) -> bool:
-    return any(p.search(value) for p in VALUE_PATTERNS) or bool(_PRIVATE_KEY.search(value))
+    return any(p.search(value) for p in VALUE_PATTERNS) or bool(_PRIVATE_KEY.search(value)) or bool(
+        K.URL_CREDENTIALS.search(value))
 
 
-def _is_reference(val: str) -> bool:
-    return val.startswith("$") or val.startswith("/run/secrets")
+def _keep(val: str) -> bool:
+    """Values that are not secrets even under a secret name: references and switches."""
+    bare = val.strip("\"'")
+    return bare.startswith("$") or bare.startswith("/run/secrets") or bare.lower() in K.HARMLESS_VALUES
+
+
+def _masked(val: str) -> str:
+    q = val[0] if val[:1] in "\"'" else ""
+    return f"{q}{MASK}{q}" if q else MASK
 
 
 def mask(text: str) -> str:
@@ -59,24 +62,23 @@ def mask(text: str) -> str:
     if not text:
         return text
 
-    def assign(m: re.Match) -> str:
-        if not is_secret_name(m.group("name")) or _is_reference(m.group("val")) or not m.group("val"):
+    def named(m: re.Match) -> str:
+        if not is_secret_name(m.group("name")) or _keep(m.group("val")):
             return m.group(0)
-        return f"{m.group('name')}{m.group('sep')}{m.group('q')}{MASK}"
+        return m.group(0)[: m.start("val") - m.start(0)] + _masked(m.group("val"))
 
     def legacy(m: re.Match) -> str:
-        if not is_secret_name(m.group("name")) or _is_reference(m.group("val")):
+        if not is_secret_name(m.group("name")) or _keep(m.group("val")):
             return m.group(0)
-        return f"{m.group('pre')}{m.group('q')}{MASK}"
+        return f"{m.group('pre')}{m.group('name')}{m.group('sp')}{_masked(m.group('val'))}{m.group('tail')}"
 
     def option(m: re.Match) -> str:
-        if _is_reference(m.group("val")):
-            return m.group(0)
-        return f"{m.group('pre')}{m.group('q')}{MASK}"
+        return m.group(0) if _keep(m.group("val")) else m.group("pre") + _masked(m.group("val"))
 
     text = _PRIVATE_KEY.sub("-----BEGIN PRIVATE KEY-----" + MASK, text)
     text = _LEGACY.sub(legacy, text)
-    text = _ASSIGN.sub(assign, text)
+    text = _ASSIGN.sub(named, text)
+    text = _YAML.sub(named, text)
     text = _OPTION.sub(option, text)
     text = _URL_CRED.sub(lambda m: m.group("pre") + MASK, text)
     for p in VALUE_PATTERNS:

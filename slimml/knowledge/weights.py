@@ -181,3 +181,149 @@ def looks_like_weight_download(argv: list[str]) -> bool:
     if PYTHON_RE.match(prog):
         return _python_download(args)
     return False
+
+
+# ------------------------------------------------------------------------------------------------
+# Moving weights out of the image (SLM010 model-weights): what the rule and the init script know.
+# ------------------------------------------------------------------------------------------------
+
+# The generated init script: its file name (next to the Dockerfile) and where the image gets it.
+# ``Dockerfile`` gets docker-entrypoint-weights.sh; ``gpu.Dockerfile``/``Dockerfile.gpu`` get
+# docker-entrypoint-weights-gpu.sh, so Dockerfiles sharing a folder never share a script.
+INIT_SCRIPT_NAME = "docker-entrypoint-weights.sh"
+INIT_SCRIPT_STEM = "docker-entrypoint-weights"
+INIT_SCRIPT_DIR = "/usr/local/bin/"
+INIT_SCRIPT_DEST = INIT_SCRIPT_DIR + INIT_SCRIPT_NAME
+# The first line of the manifest comments the script carries (one JSON source per line), so a
+# later run can regenerate the script with old and new sources.
+MANIFEST_PREFIX = "# slimml-source: "
+SCRIPT_MARKER = "written by slimml (SLM010)"
+# Prefix of the environment variables the script reads (WEIGHTS_<NAME>_PATH, _URI, _REPO ...).
+ENV_PREFIX = "WEIGHTS_"
+DOCKERIGNORE_HEADER = "# added by slimml (SLM010)"
+# Marker file inside a directory target while a download into it is under way.
+INCOMPLETE_MARKER = ".weights-download-incomplete"
+
+# Weight files smaller than this (bytes, in the build context) are not worth moving out.
+DEFAULT_MIN_BYTES = 10_000_000
+
+# Files that make a directory "code", not a weights folder (moving it out would break the app).
+CODE_EXTENSIONS = frozenset({".py", ".pyx", ".js", ".ts", ".go", ".rs", ".java", ".rb", ".sh", ".c", ".cc",
+                             ".cpp", ".h", ".ipynb"})
+
+# -- Python run at build time (libcst analysis of ``python -c``/scripts) ------------------------
+# Packages whose ``X.from_pretrained(repo)`` fetches a Hugging Face repository (first dotted part
+# of the qualified name).
+HF_FROM_PRETRAINED_ROOTS = frozenset({
+    "transformers", "diffusers", "sentence_transformers", "peft", "optimum", "setfit", "span_marker",
+    "gliner", "flair",
+})
+# Keyword naming the repository in from_pretrained-style calls (after the first positional).
+HF_REPO_KWARGS = ("pretrained_model_name_or_path", "model_name_or_path", "model_id", "repo_id")
+# Hub functions: qualified name -> kind.
+HF_HUB_CALLS = {
+    "huggingface_hub.snapshot_download": "snapshot",
+    "huggingface_hub._snapshot_download.snapshot_download": "snapshot",
+    "huggingface_hub.hf_hub_download": "file",
+    "huggingface_hub.file_download.hf_hub_download": "file",
+}
+# Constructors that take a repo id and download it into the HF cache: qualified name -> (repo
+# kwarg, cache-dir kwarg, org added to bare names).
+HF_CONSTRUCTORS = {
+    "sentence_transformers.SentenceTransformer": ("model_name_or_path", "cache_folder", "sentence-transformers"),
+    "sentence_transformers.CrossEncoder": ("model_name", "cache_folder", None),
+    "sentence_transformers.cross_encoder.CrossEncoder": ("model_name", "cache_folder", None),
+}
+HF_PIPELINE_CALLS = frozenset({"transformers.pipeline", "transformers.pipelines.pipeline"})
+# Environment variables naming the hub cache, most specific first, per library (``TRANSFORMERS_CACHE``
+# wins in transformers; sentence-transformers honours ``SENTENCE_TRANSFORMERS_HOME``).
+HF_CACHE_ENV = {
+    "transformers": ("TRANSFORMERS_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"),
+    "sentence_transformers": ("SENTENCE_TRANSFORMERS_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"),
+    "": ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"),
+}
+# Keyword arguments of from_pretrained that change *what* is downloaded (the rest -- dtype,
+# device_map, quantization -- only change how the model is loaded).
+HF_DOWNLOAD_KWARGS = frozenset({"revision", "subfolder", "cache_dir", "variant", "use_safetensors", "gguf_file",
+                                "trust_remote_code", "repo_type"})
+# Calls that are replayed as they are at container start (their own download logic and cache):
+# qualified name (or prefix ending in ".") -> (cache description, guard spec, argument that must
+# be truthy for a download -- None: always downloads).
+PY_REPLAY_CALLS = {
+    "torch.hub.load": ("torch hub", {"env": ["TORCH_HOME"], "default": "~cache/torch", "suffix": "hub"}, None),
+    "torch.hub.load_state_dict_from_url": (
+        "torch hub", {"env": ["TORCH_HOME"], "default": "~cache/torch", "suffix": "hub/checkpoints"}, None),
+    "torchvision.models.": ("torch hub", {"env": ["TORCH_HOME"], "default": "~cache/torch",
+                                          "suffix": "hub/checkpoints"}, "weights|pretrained"),
+    "timm.create_model": ("Hugging Face cache", {"env": ["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"],
+                                                 "default": "~hf/hub"}, "pretrained"),
+    "whisper.load_model": ("whisper cache", {"env": [], "default": "~cache/whisper"}, None),
+    "nltk.download": ("NLTK data", {"env": ["NLTK_DATA"], "default": "~home/nltk_data"}, None),
+}
+# Keyword of a replayed call that names its download directory (replaces the default guard).
+PY_REPLAY_DIR_KWARGS = {"whisper.load_model": "download_root", "nltk.download": "download_dir",
+                        "torch.hub.load_state_dict_from_url": "model_dir"}
+# Calls that fetch a plain URL into a file: qualified name -> (url arg index, file arg index).
+PY_URL_CALLS = {
+    "urllib.request.urlretrieve": (0, 1),
+    "torch.hub.download_url_to_file": (0, 1),
+}
+# Downloads that install a Python *package* (spaCy models): not movable to a volume by a script.
+PY_PACKAGE_DOWNLOADS = frozenset({"spacy.cli.download", "spacy.cli.download.download"})
+
+# -- what the runtime image has ----------------------------------------------------------------
+# pip distributions that install huggingface_hub (directly or as a dependency).
+HF_HUB_PROVIDERS = frozenset({
+    "huggingface-hub", "transformers", "diffusers", "sentence-transformers", "peft", "accelerate", "datasets",
+    "timm", "optimum", "tokenizers", "vllm", "text-generation", "gradio", "open-clip-torch", "faster-whisper",
+    "setfit", "huggingface-cli", "hf-transfer", "lerobot", "smolagents",
+})
+# Base images (repository prefix, lower-case) that ship a Python interpreter.
+PYTHON_BASES = (
+    "python", "library/python", "docker.io/python", "docker.io/library/python", "pytorch/pytorch",
+    "nvcr.io/nvidia/pytorch", "nvcr.io/nvidia/tensorflow", "tensorflow/tensorflow", "huggingface/",
+    "continuumio/", "condaforge/", "jupyter/", "quay.io/jupyter/", "rayproject/ray", "nvcr.io/nvidia/tritonserver",
+)
+# Base images that ship curl and wget: the full (buildpack-deps based) python images.
+CURL_WGET_BASES = ("python", "library/python", "docker.io/python", "docker.io/library/python", "buildpack-deps")
+# Tags of those images that are *not* the full variant.
+SLIM_TAG_MARKERS = ("slim", "alpine", "windowsservercore", "nanoserver")
+# Base images without /bin/sh: the init script cannot run there.
+SHELL_LESS_BASES = ("scratch", "gcr.io/distroless/", "cgr.dev/chainguard/", "mcr.microsoft.com/windows",
+                    "mcr.microsoft.com/powershell")
+# Base images known to define no ENTRYPOINT (a new one replaces nothing).
+BASES_WITHOUT_ENTRYPOINT = ("python", "library/python", "docker.io/python", "docker.io/library/python", "ubuntu",
+                            "debian", "alpine", "buildpack-deps", "pytorch/pytorch", "continuumio/", "condaforge/",
+                            "rockylinux", "fedora", "amazonlinux", "registry.access.redhat.com/ubi")
+# Base images known to define an ENTRYPOINT the rewrite would replace (prefix -> entrypoint).
+BASE_ENTRYPOINTS = {
+    "nvidia/cuda": "/opt/nvidia/nvidia_entrypoint.sh",
+    "nvcr.io/nvidia/": "/opt/nvidia/nvidia_entrypoint.sh",
+}
+
+# -- command-line downloaders ------------------------------------------------------------------
+# Options that do not change what is downloaded or where (safe to drop when moving the download).
+WGET_HARMLESS = frozenset({"-q", "--quiet", "-nv", "--no-verbose", "-v", "--verbose", "-c", "--continue",
+                           "--show-progress", "-N", "--timestamping", "--no-clobber", "-nc",
+                           "--no-check-certificate"})
+WGET_HARMLESS_VALUE = frozenset({"-t", "--tries", "-T", "--timeout", "--progress", "--wait", "--read-timeout",
+                                 "--connect-timeout", "--retry-connrefused", "--waitretry"})
+CURL_HARMLESS = frozenset({"-L", "--location", "-s", "--silent", "-S", "--show-error", "-f", "--fail",
+                           "--fail-with-body", "-#", "--progress-bar", "--create-dirs", "--compressed", "-k",
+                           "--insecure", "-v", "--verbose", "--http1.1", "--http2", "-g", "--globoff",
+                           "--retry-all-errors", "--no-progress-meter", "-R", "--remote-time"})
+CURL_HARMLESS_VALUE = frozenset({"--retry", "--retry-delay", "--retry-max-time", "--connect-timeout",
+                                 "-m", "--max-time", "-C", "--continue-at", "--max-redirs"})
+# Short curl options that take a value (for ``-fsSLo file`` clusters).
+CURL_SHORT_WITH_VALUE = frozenset("oCmHuAeEdFTxXrbcKwzYy")
+# huggingface-cli / hf download options: name -> number of values ("*": all following non-options).
+HF_CLI_OPTIONS = {
+    "--repo-type": 1, "--revision": 1, "--include": "*", "--exclude": "*", "--local-dir": 1, "--cache-dir": 1,
+    "--token": 1, "--max-workers": 1, "--local-dir-use-symlinks": 1, "--quiet": 0, "--force-download": 0,
+    "--resume-download": 0, "--dry-run": 0, "--format": 1,
+}
+# Object-store CLI options that take a value (``aws s3 cp --region x``).
+AWS_OPTS_WITH_VALUE = frozenset({"--region", "--profile", "--endpoint-url", "--exclude", "--include", "--acl",
+                                 "--storage-class", "--sse", "--cli-read-timeout", "--cli-connect-timeout",
+                                 "--request-payer", "--expected-size", "--source-region", "--page-size"})
+GSUTIL_GLOBAL_OPTS_WITH_VALUE = frozenset({"-o", "-h", "-u"})

@@ -17,6 +17,10 @@ RULE_MODULES = (
     "deps_before_source",
     "python_env",
     "dockerignore",
+    "cuda_runtime_base",
+    "multi_stage",
+    "secrets_out",
+    "model_weights",
 )
 
 

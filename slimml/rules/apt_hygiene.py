@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from ..dockerfile import Document, Instruction
 from ..dockerfile.shell import Command, Script, Word, run_scripts, unwrap
 from ..engine import Edit, Fix, suppressions
+from ..knowledge import sizes as S
 from ..knowledge import system_packages as K
 from . import _helpers as H
 
@@ -54,7 +55,7 @@ CODE = "SLM002"
 NAME = "apt-hygiene"
 SUMMARY = "System package lists and caches (apt, apk, dnf/yum) left in the layer; missing -y/update"
 OPTIONS = {}
-FIX = "safe; unsafe for --no-install-recommends"
+FIX = "safe+unsafe"
 
 _RULE = H.rule_of(__name__)
 
@@ -562,7 +563,8 @@ def _merge_finding(doc, instr, calls, plan):
         desc = "drop the `apt-get update` RUN: the install RUN below updates itself"
     yield H.finding(_RULE, f"`{update.label()}` alone in its own RUN keeps the package lists in that layer "
                            "(nothing saved by removing them later); run it in the install RUN",
-                    update.cmd.start, update.cmd.end, Fix.safe(*edits, description=desc))
+                    update.cmd.start, update.cmd.end, Fix.safe(*edits, description=desc),
+                    **S.apt_lists_estimate(doc, instr))
 
 
 def _apt(doc, instr, calls, chk: _Checker, merged: bool):
@@ -630,7 +632,7 @@ def _apt(doc, instr, calls, chk: _Checker, merged: bool):
                            "layer; remove them in the same RUN",
                     last.cmd.start, last.cmd.end,
                     Fix.safe(edit, description=f"run `{K.APT_LISTS_CLEAN}` at the end of the RUN") if edit else None,
-                    note=note)
+                    note=note, **S.apt_lists_estimate(doc, instr))
 
 
 def _apk(doc, instr, calls, chk: _Checker):

@@ -66,7 +66,7 @@ CODE = "SLM004"
 NAME = "deps-before-source"
 SUMMARY = "Whole source tree copied before the dependency install: every code change re-runs the install"
 OPTIONS = {}
-FIX = "safe; unsafe for `pip install .` with dependencies read from pyproject.toml; none when not provably equivalent"
+FIX = "safe+unsafe"
 
 _RULE = H.rule_of(__name__)
 

@@ -59,7 +59,7 @@ from . import _helpers as H
 CODE = "SLM006"
 NAME = "dockerignore"
 SUMMARY = "Build context without the standard .dockerignore exclusions (.git, caches, .env, data, weights)"
-FIX = "safe; unsafe for content `COPY . .` copies today"
+FIX = "safe+unsafe"
 OPTIONS: dict = {}
 
 _RULE = H.rule_of(__name__)

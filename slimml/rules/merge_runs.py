@@ -57,6 +57,7 @@ from . import _helpers as H
 CODE = "SLM003"
 NAME = "merge-runs"
 SUMMARY = "Consecutive RUN instructions that could be merged into one layer"
+FIX = "safe+unsafe"
 OPTIONS: dict = {}
 
 _RULE = H.rule_of(__name__)

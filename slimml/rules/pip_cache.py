@@ -33,6 +33,7 @@ from ..dockerfile import Document, Instruction
 from ..dockerfile.shell import Command, Word, run_scripts, unwrap
 from ..engine import Edit, Fix
 from ..knowledge import python_tools as K
+from ..knowledge import sizes as S
 from . import _helpers as H
 
 CODE = "SLM001"
@@ -190,7 +191,7 @@ def check(doc: Document, ctx):
                     fix = Fix.safe(H.insert_after_word(words[sub], K.PIP_NO_CACHE_FLAG),
                                    description=f"add {K.PIP_NO_CACHE_FLAG}")
                     yield H.finding(_RULE, f"`{label}` keeps pip's download cache in the layer; add --no-cache-dir",
-                                    cmd.start, cmd.end, fix)
+                                    cmd.start, cmd.end, fix, **S.pip_cache_estimate(ctx, words, sub, doc, instr))
                 elif tool == "uv":
                     fix = Fix.safe(H.insert_after_word(words[sub], K.UV_NO_CACHE_FLAG),
                                    description=f"add {K.UV_NO_CACHE_FLAG}")

@@ -1,0 +1,180 @@
+"""Rendering a measurement: text (terminal), markdown (PR comments, docs) and JSON (bulk use)."""
+
+from __future__ import annotations
+
+from .run import ImageReport, MeasureReport
+
+JSON_VERSION = 1
+TOP_LAYERS = 3
+
+
+def human(n: float | None) -> str:
+    if n is None:
+        return "-"
+    sign = "-" if n < 0 else ""
+    n = abs(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{sign}{n:.0f} {unit}" if unit == "B" else f"{sign}{n:.1f} {unit}"
+        n /= 1000
+    return f"{sign}{n:.1f} TB"  # pragma: no cover
+
+
+def _secs(s: float | None) -> str:
+    return "-" if s is None else f"{s:.1f} s"
+
+
+def _short(text: str, n: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _pipe(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def layer_rows(img: ImageReport) -> list[tuple[str, int, bool]]:
+    """(instruction, size, is_base) with the base image's layers folded into one row."""
+    rows = []
+    base = [la for la in img.layers if la.base]
+    if base:
+        rows.append((f"base image {img.base} ({len(base)} layers)", sum(la.size for la in base), True))
+    rows += [(la.instruction, la.size, False) for la in img.layers if not la.base]
+    return rows
+
+
+def largest(img: ImageReport, n: int = TOP_LAYERS) -> list[tuple[str, int]]:
+    own = [(la.instruction, la.size) for la in img.layers if not la.base]
+    return sorted(own, key=lambda r: -r[1])[:n]
+
+
+def _verdict_lines(v) -> list[str]:
+    out = []
+    for c in v.checks:
+        out.append(f"  {c.status.upper():<5} {c.name:<12} {c.summary}")
+        for e in c.evidence:
+            out.append(f"        {e}")
+    out.append(f"result: {v.verdict}")
+    return out
+
+
+def to_text(r: MeasureReport) -> str:
+    lines = [f"slimml measure: {r.dockerfile}" + (f" (context {r.context})" if r.context else "")]
+    if r.plan is not None and r.plan.applied:
+        codes = ", ".join(f"{c} ×{n}" if n > 1 else c for c, n in sorted(r.plan.applied.items()))
+        unsafe = f" (unsafe: {', '.join(r.plan.unsafe_applied)})" if r.plan.unsafe_applied else ""
+        lines.append(f"rewrite: {codes}{unsafe}; builder: {r.builder or '-'}")
+    for n in r.notes:
+        lines.append(f"note: {n}")
+    if r.before:
+        lines.append("")
+        sc = r.size_change
+        if r.after and sc:
+            lines.append(f"size      before {human(sc['before'])} ({sc['before']:,} B)   after {human(sc['after'])} "
+                         f"({sc['after']:,} B)   {-sc['saved_percent']:+.1f}% ({human(-sc['saved'])})")
+            lines.append(f"build     {'cold' if r.before.cold else 'with cache'}: before "
+                         f"{_secs(r.before.build_seconds)}, after {_secs(r.after.build_seconds)}")
+        else:
+            lines.append(f"size      before {human(r.before.size)} ({r.before.size:,} B)")
+        if r.rebuild:
+            rb = r.rebuild
+            sp = f" ({rb['speedup']}x faster)" if rb.get("speedup") else ""
+            lines.append(f"rebuild   after editing {rb['file']}: before {_secs(rb['before_seconds'])}, "
+                         f"after {_secs(rb['after_seconds'])}{sp}")
+        for img in (r.before, r.after):
+            if img is None:
+                continue
+            lines += ["", f"layers of the {'original' if img.label == 'before' else 'rewrite'} ({img.tag})",
+                      f"  {'SIZE':>9}  INSTRUCTION"]
+            for instr, size, _ in layer_rows(img):
+                lines.append(f"  {human(size):>9}  {_short(instr)}")
+            top = largest(img)
+            if top:
+                lines.append("  largest: " + "; ".join(f"{_short(i, 50)} ({human(s)})" for i, s in top))
+    if r.failure:
+        lines += ["", f"the rewritten Dockerfile does not build: {r.failure.get('step') or 'build'}",
+                  f"  {r.failure.get('error')}"]
+        lines += [f"  | {x}" for x in r.failure.get("log_tail") or []]
+        lines.append("result: FAIL (the rewrite does not build)")
+    if r.verification is not None:
+        lines += ["", "verification"] + _verdict_lines(r.verification)
+    if r.kept:
+        lines += ["", "kept: " + ", ".join(r.kept)]
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(r: MeasureReport) -> str:
+    out = [f"### slimml measure: `{r.dockerfile}`", ""]
+    if r.plan is not None and r.plan.applied:
+        codes = ", ".join(f"{c} ×{n}" if n > 1 else c for c, n in sorted(r.plan.applied.items()))
+        out.append(f"Rewrite: {codes}" + (f" (unsafe: {', '.join(r.plan.unsafe_applied)})" if r.plan.unsafe_applied
+                                          else "") + f"; builder: {r.builder or '-'}.")
+        out.append("")
+    for n in r.notes:
+        out.append(f"> {n}")
+    if r.error:
+        out += [f"**Error:** {r.error}", ""]
+    sc = r.size_change
+    if r.before and r.after and sc:
+        out += ["| | before | after | change |", "|---|---:|---:|---:|",
+                f"| image size | {human(sc['before'])} | {human(sc['after'])} | {-sc['saved_percent']:+.1f}% |",
+                f"| build ({'cold' if r.before.cold else 'cached'}) | {_secs(r.before.build_seconds)} | "
+                f"{_secs(r.after.build_seconds)} | |"]
+        if r.rebuild:
+            rb = r.rebuild
+            out.append(f"| rebuild after editing `{rb['file']}` | {_secs(rb['before_seconds'])} | "
+                       f"{_secs(rb['after_seconds'])} | {rb['speedup'] or '-'}x faster |")
+        out.append("")
+        for img in (r.before, r.after):
+            out += [f"<details><summary>Layers of the {'original' if img.label == 'before' else 'rewrite'}"
+                    f"</summary>", "", "| size | instruction |", "|---:|---|"]
+            out += [f"| {human(s)} | `{_pipe(_short(i))}` |" for i, s, _ in layer_rows(img)]
+            out += ["", "</details>", ""]
+    if r.failure:
+        out += [f"**The rewritten Dockerfile does not build:** `{r.failure.get('step')}`", "", "```",
+                *(r.failure.get("log_tail") or []), "```", ""]
+    if r.verification is not None:
+        v = r.verification
+        out += [f"**Verification: {v.verdict}**", "", "| check | result | |", "|---|---|---|"]
+        for c in v.checks:
+            out.append(f"| {c.name} | {c.status.upper()} | {_pipe(c.summary)} |")
+        ev = [(c.name, e) for c in v.checks if c.status in ("fail", "warn") for e in c.evidence]
+        if ev:
+            out += ["", "Evidence:", ""] + [f"- {n}: {e}" for n, e in ev]
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def _image_json(img: ImageReport | None) -> dict | None:
+    if img is None:
+        return None
+    return {"tag": img.tag, "id": img.image_id, "size": img.size, "build_seconds": img.build_seconds,
+            "cold": img.cold, "builder": img.builder, "base": img.base, "steps": img.steps,
+            "cached_steps": img.cached_steps,
+            "layers": [{"instruction": la.instruction, "size": la.size, "base": la.base} for la in img.layers],
+            "largest": [{"instruction": i, "size": s} for i, s in largest(img)]}
+
+
+def to_json(r: MeasureReport) -> dict:
+    plan = r.plan
+    return {
+        "version": JSON_VERSION,
+        "dockerfile": r.dockerfile,
+        "context": r.context,
+        "exit_code": r.exit_code,
+        "error": r.error,
+        "error_detail": r.error_detail or None,
+        "notes": r.notes,
+        "rewrite": None if plan is None else {
+            "changed": plan.changed, "applied": plan.applied, "unsafe_applied": plan.unsafe_applied,
+            "side_files": sorted(rel for rel, (b, a) in plan.side_files.items() if b != a), "diff": plan.diff},
+        "builder": r.builder,
+        "before": _image_json(r.before),
+        "after": _image_json(r.after),
+        "size": r.size_change,
+        "rebuild": r.rebuild,
+        "build_failure": r.failure,
+        "verification": None if r.verification is None else r.verification.to_json(),
+        "verdict": ("FAIL" if r.failure else r.verification.verdict if r.verification is not None else None),
+        "kept": r.kept,
+    }

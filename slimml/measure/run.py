@@ -1,0 +1,310 @@
+"""The whole measurement: rewrite a copy, build both, compare sizes and layers, verify, and time
+a rebuild after a source-only change. Everything created is removed at the end (or kept with
+``keep``), also on Ctrl-C and SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .engine import (
+    EXIT_ERROR,
+    EXIT_FAIL,
+    EXIT_OK,
+    BuildResult,
+    Layer,
+    MeasureError,
+    Resources,
+    build_buildkit,
+    build_classic,
+    connect,
+    find_cli,
+    layers,
+)
+from .plan import (
+    Plan,
+    RewriteOptions,
+    apply_source_change,
+    choose_source_file,
+    features,
+    final_base_image,
+    materialize,
+    name_copy_layers,
+    rewrite,
+    syntax_directive,
+)
+
+
+@dataclass
+class MeasureOptions:
+    rewrite: RewriteOptions = field(default_factory=RewriteOptions)
+    smoke: str | None = None
+    keep: bool = False
+    builder: str | None = None  # a buildx builder (remote BuildKit / build farm)
+    buildkit: bool | None = None  # None: BuildKit when a Dockerfile needs it, else the classic builder
+    cold: bool = True  # first builds without the cache
+    rebuild: bool = True  # time a rebuild after a source-only change
+    touch: str | None = None  # the file that change edits (context-relative); None: chosen
+    check_timeout: float = 120.0
+    builtin_frontend: bool = False
+    tmp_dir: str | None = None
+
+
+@dataclass
+class ImageReport:
+    label: str
+    tag: str
+    image_id: str
+    size: int
+    build_seconds: float
+    cold: bool
+    builder: str
+    base: str | None
+    layers: list[Layer]
+    steps: int
+    cached_steps: int
+
+
+@dataclass
+class MeasureReport:
+    dockerfile: str
+    context: str | None = None
+    plan: Plan | None = None
+    builder: str | None = None
+    before: ImageReport | None = None
+    after: ImageReport | None = None
+    rebuild: dict | None = None
+    verification: object | None = None  # verify.Verification
+    failure: dict | None = None  # the rewrite's failed build
+    error: str | None = None
+    error_detail: str = ""
+    notes: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    exit_code: int = EXIT_OK
+    interrupted: bool = False
+
+    @property
+    def size_change(self) -> dict | None:
+        if not (self.before and self.after):
+            return None
+        b, a = self.before.size, self.after.size
+        return {"before": b, "after": a, "saved": b - a, "saved_percent": round(100.0 * (b - a) / b, 1) if b else 0.0,
+                "ratio": round(a / b, 3) if b else None}
+
+
+class _UI:
+    """The progress interface ``run_measure`` reports to (see ui.py for the real ones)."""
+
+    def phase(self, text: str) -> None: ...
+
+    def build_start(self, label: str, detail: str) -> None: ...
+
+    def build_event(self, label: str, kind: str, text: str) -> None: ...
+
+    def build_end(self, label: str, result: BuildResult) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    try:
+        old = signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def syntax_failure_message(label: str, text: str, other_text: str, result: BuildResult) -> str | None:
+    """A clear message when a build failed because its ``# syntax=`` frontend could not be fetched."""
+    ref = syntax_directive(text)
+    if not ref:
+        return None
+    blob = "\n".join([result.error or "", result.failed_step or "", *result.log_tail])
+    low = blob.lower()
+    if not (ref.lower() in low or "frontend" in low or "resolve image config" in low):
+        return None
+    first = next((x.strip() for x in [result.error or "", *result.log_tail] if x.strip()), "")
+    newer = features(text).newer_frontend + features(other_text).newer_frontend
+    if newer:
+        hint = (f"The files use {', '.join(newer)}, which needs that frontend: give the builder registry access "
+                "(or load the image into it), or build on a builder that has it (--builder NAME).")
+    else:
+        hint = ("Give the builder registry access (or load the image into it), build on a builder that has it "
+                "(--builder NAME), or -- neither file uses a feature the engine's built-in frontend lacks -- rerun "
+                "with --builtin-frontend to build both copies without the directive.")
+    return (f"the {label} Dockerfile starts with `# syntax={ref}`: BuildKit must fetch the {ref} frontend image "
+            f"from a registry, and this builder could not ({first[:300]}). {hint}")
+
+
+def _choose_builder(plan: Plan, opts: MeasureOptions) -> tuple[str, list[str]]:
+    fb, fa = features(plan.before_text), features(plan.after_text)
+    reasons = list(dict.fromkeys(fb.buildkit + fa.buildkit))
+    if opts.builder:
+        return f"buildx:{opts.builder}", reasons
+    if opts.buildkit is True or (opts.buildkit is None and reasons):
+        return "buildkit", reasons
+    if opts.buildkit is False and reasons:
+        raise MeasureError(f"--classic: the Dockerfiles need BuildKit ({', '.join(reasons)})")
+    return "classic", reasons
+
+
+def run_measure(path: Path, opts: MeasureOptions, ui: _UI | None = None, client=None) -> MeasureReport:
+    ui = ui or _UI()
+    report = MeasureReport(dockerfile=str(path))
+    if client is None:
+        try:
+            client = connect()
+        except MeasureError as e:
+            report.error, report.error_detail, report.exit_code = e.message, e.detail, e.exit_code
+            return report
+    res = Resources(client)
+    try:
+        with _sigterm_as_interrupt():
+            _measure(path, opts, ui, client, res, report)
+    except MeasureError as e:
+        report.error, report.error_detail, report.exit_code = e.message, e.detail, e.exit_code
+    except KeyboardInterrupt:
+        report.interrupted = True
+        report.error, report.exit_code = "interrupted; everything this run created was removed", 130
+        opts.keep = False
+        raise
+    finally:
+        ui.close()
+        old = signal.getsignal(signal.SIGINT)
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not abort the clean-up
+        try:
+            if opts.keep:
+                report.kept = [*res.tags, *res.dirs]
+            res.cleanup(keep=opts.keep)
+        finally:
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signal.SIGINT, old)
+        if res.errors:
+            report.notes.append("clean-up: " + "; ".join(res.errors[:5]))
+    return report
+
+
+def _build(client, res: Resources, ui: _UI, mode: str, cli, label: str, context: Path, dockerfile: Path, tag: str,
+           no_cache: bool, builder: str | None) -> BuildResult:
+    res.tags.append(tag)  # before the build: an interrupted build's tag is removed too
+    ui.build_start(label, f"{mode}{', no cache' if no_cache else ''}")
+
+    def progress(kind: str, text: str) -> None:
+        ui.build_event(label, kind, text)
+
+    if mode == "classic":
+        result = build_classic(client, str(context), str(dockerfile), tag, no_cache=no_cache, progress=progress)
+        res.image_ids.extend(result.created_ids)
+    else:
+        result = build_buildkit(client, cli, str(context), str(dockerfile), tag, no_cache=no_cache, builder=builder,
+                                progress=progress, resources=res)
+    ui.build_end(label, result)
+    return result
+
+
+def _image_report(client, label: str, result: BuildResult, base: str | None, cold: bool, text: str) -> ImageReport:
+    info = client.api.inspect_image(result.image_id)
+    lays = layers(client, result.image_id, base)
+    name_copy_layers(lays, text)
+    return ImageReport(label=label, tag=result.tag, image_id=result.image_id, size=int(info.get("Size") or 0),
+                       build_seconds=round(result.seconds, 2), cold=cold, builder=result.builder, base=base,
+                       layers=lays, steps=len(result.steps), cached_steps=result.cached_steps)
+
+
+def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, report: MeasureReport) -> None:
+    from .verify import VerifyOptions, verify
+
+    ui.phase("rewriting a copy of the Dockerfile")
+    plan = rewrite(path, opts.rewrite)
+    report.plan, report.dockerfile, report.context = plan, str(plan.dockerfile), str(plan.context)
+    if not plan.changed:
+        report.notes.append("the rewrite changes nothing in this Dockerfile: nothing to measure")
+        return
+    mode, reasons = _choose_builder(plan, opts)
+    report.builder = mode
+    if reasons and mode != "classic":
+        report.notes.append(f"built with BuildKit: {', '.join(reasons)}")
+    cli = None
+    if mode != "classic":
+        cli = find_cli("buildx" if opts.builder else "buildkit")
+    materialize(plan, res, builtin_frontend=opts.builtin_frontend, tmp_parent=opts.tmp_dir)
+    report.notes.extend(plan.notes)
+    run_id = uuid.uuid4().hex[:12]
+    repo = f"slimml-measure/{run_id}"
+    base_b, base_a = final_base_image(plan.before_text), final_base_image(plan.after_text)
+
+    ui.phase("building the original")
+    b = _build(client, res, ui, mode, cli, "before", plan.before_context, plan.before_dockerfile, f"{repo}:before",
+               opts.cold, opts.builder)
+    if not b.ok:
+        msg = syntax_failure_message("original", plan.before_text, plan.after_text, b)
+        if msg:
+            raise MeasureError(msg, EXIT_ERROR)
+        detail = "\n".join(b.log_tail)
+        raise MeasureError(f"the original Dockerfile does not build (the rewrite is not to blame): "
+                           f"{b.failed_step or 'build'}: {b.error}", EXIT_ERROR, detail=detail)
+    report.before = _image_report(client, "before", b, base_b, opts.cold, plan.before_text)
+
+    ui.phase("building the rewrite")
+    a = _build(client, res, ui, mode, cli, "after", plan.after_context, plan.after_dockerfile, f"{repo}:after",
+               opts.cold, opts.builder)
+    if not a.ok:
+        msg = syntax_failure_message("rewritten", plan.after_text, plan.before_text, a)
+        if msg:
+            raise MeasureError(msg, EXIT_ERROR)
+        report.failure = {"step": a.failed_step, "error": a.error, "log_tail": a.log_tail}
+        report.exit_code = EXIT_FAIL
+        return
+    report.after = _image_report(client, "after", a, base_a, opts.cold, plan.after_text)
+
+    ui.phase("verifying the rewrite")
+    vopts = VerifyOptions.from_dockerfiles(
+        plan.before_text, plan.after_text, plan.before_context, dockerignore_before=plan.dockerignore_before,
+        dockerignore_after=plan.dockerignore_after, applied=plan.applied, rewrite_changed=plan.rewrite_changed,
+        smoke=opts.smoke, timeout=opts.check_timeout)
+    report.verification = verify(client, b.tag, a.tag, vopts, res, progress=lambda s: ui.phase(f"verifying: {s}"))
+    report.exit_code = EXIT_OK if report.verification.verdict == "PASS" else EXIT_FAIL
+
+    if opts.rebuild:
+        skip = set(plan.rewrite_changed) | ({plan.dockerfile_rel} if plan.dockerfile_rel else set())
+        rel = opts.touch or choose_source_file(plan.before_context, plan.before_text, plan.after_text,
+                                               plan.dockerignore_before, plan.dockerignore_after, skip=skip)
+        if rel is None:
+            report.notes.append("no application source file to edit for the rebuild timing (use --touch FILE)")
+            return
+        if not (plan.before_context / rel).is_file() or not (plan.after_context / rel).is_file():
+            raise MeasureError(f"--touch {rel}: not a file in the build context")
+        nonce = uuid.uuid4().hex[:8]
+        ui.phase(f"rebuilding both after a source-only change to {rel}")
+        apply_source_change(plan.before_context, rel, nonce)
+        apply_source_change(plan.after_context, rel, nonce)
+        rb = _build(client, res, ui, mode, cli, "before (rebuild)", plan.before_context, plan.before_dockerfile,
+                    f"{repo}:before-rebuild", False, opts.builder)
+        ra = _build(client, res, ui, mode, cli, "after (rebuild)", plan.after_context, plan.after_dockerfile,
+                    f"{repo}:after-rebuild", False, opts.builder)
+        report.rebuild = {
+            "file": rel,
+            "before_seconds": round(rb.seconds, 2) if rb.ok else None,
+            "after_seconds": round(ra.seconds, 2) if ra.ok else None,
+            "before_cached_steps": rb.cached_steps, "after_cached_steps": ra.cached_steps,
+            "speedup": round(rb.seconds / ra.seconds, 1) if rb.ok and ra.ok and ra.seconds > 0 else None,
+            "errors": [x for x in (None if rb.ok else f"before: {rb.error}", None if ra.ok else f"after: {ra.error}") if x],
+        }
+
+
+def default_tmp() -> str | None:
+    return os.environ.get("SLIMML_MEASURE_TMP") or None

@@ -1,0 +1,189 @@
+"""`slimml migrate`, `slimml report`, `slimml check`.
+
+Only click is imported at load time (``slimml fix`` must stay fast): sqlite3, rich, the git
+helpers and the runner are imported when a command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _split_codes(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(c.strip() for v in values for c in v.split(",") if c.strip())
+
+
+def _check_codes(select, ignore) -> None:
+    from ..rules import unknown_codes
+
+    bad = unknown_codes(select + ignore)
+    if bad:
+        raise click.UsageError(f"unknown rule code(s): {', '.join(bad)} (see `slimml rules`)")
+
+
+@click.command()
+@click.argument("roots", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--repos", "repos_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="File with one repo path or git URL per line (URLs are cloned into --workdir).")
+@click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=Path("."), show_default=True,
+              help="Where clones, the state (.slimml/migrate.db) and the reports go.")
+@click.option("--state", "state_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="State database (default: WORKDIR/.slimml/migrate.db). Re-run with the same one to resume.")
+@click.option("--branch", default="slimml/slim-images", show_default=True,
+              help="Branch created in each changed repo (one commit on top of its HEAD).")
+@click.option("--patches", type=click.Path(path_type=Path, file_okay=False),
+              help="Write one patch per repo into this folder instead of creating branches.")
+@click.option("--dry-run", is_flag=True, help="Write nothing at all (no branch, no patch, no state); print the report.")
+@click.option("--select", multiple=True, metavar="CODES", help="Only these rules (as for `slimml fix`).")
+@click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rules.")
+@click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply unsafe fixes (each repo's config otherwise).")
+@click.option("--cache-mounts/--no-cache-mounts", default=None, help="SLM001: BuildKit cache mounts instead of no-cache flags.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: CPU count).")
+@click.option("--retry-failed", is_flag=True, help="Also redo repos that failed in an earlier run.")
+@click.option("--retry-skipped", is_flag=True, help="Also re-check repos skipped earlier (e.g. dirty, now committed).")
+@click.option("--measure", is_flag=True, help="Build each changed Dockerfile before and after (`slimml measure`).")
+@click.option("--build-jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --measure: concurrent builds.")
+@click.option("--builder", metavar="NAME", help="With --measure: a remote BuildKit builder (default: the local engine / DOCKER_HOST).")
+@click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where migrate-report.{md,json,html} go (default: next to the state).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar (for CI); errors and the final line only.")
+def migrate(roots, repos_file, workdir, state_path, branch, patches, dry_run, select, ignore, unsafe_fixes,
+            cache_mounts, jobs, retry_failed, retry_skipped, measure, build_jobs, builder, report_dir, quiet):
+    """Apply slimml across many git repos: ROOT folders are searched recursively for repos.
+
+    Each clean repo gets a branch with one commit (or a patch file); dirty repos and repos in the
+    middle of a merge or rebase are skipped. Resumable: re-run the same command after a crash.
+    """
+    from .run import MigrateError, Plan
+    from .run import migrate as run_migrate
+
+    if not roots and repos_file is None:
+        raise click.UsageError("give ROOT folder(s) or --repos FILE")
+    if patches is not None and dry_run:
+        raise click.UsageError("--patches and --dry-run cannot be combined (--dry-run writes nothing)")
+    select, ignore = _split_codes(select), _split_codes(ignore)
+    _check_codes(select, ignore)
+    measure_cfg = None
+    if measure:
+        measure_cfg = _measure_config(build_jobs, builder)
+        measure_cfg.update(select=select, ignore=ignore, unsafe_fixes=unsafe_fixes)
+    elif builder is not None:
+        raise click.UsageError("--builder is for --measure")
+    plan = Plan(roots=list(roots), repos_file=repos_file, workdir=workdir, state_path=state_path,
+                mode="dry-run" if dry_run else ("patch" if patches is not None else "branch"), branch=branch,
+                patches=patches, select=select, ignore=ignore, unsafe_fixes=unsafe_fixes, cache_mounts=cache_mounts,
+                jobs=jobs or 0, retry_failed=retry_failed, retry_skipped=retry_skipped, quiet=quiet,
+                measure=measure_cfg, report_dir=report_dir)
+    try:
+        outcome = run_migrate(plan)
+    except MigrateError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_ERROR)
+    c = outcome.counts
+    if outcome.report_text:
+        click.echo(outcome.report_text, nl=False)
+    line = (f"{sum(c.values())} repos: {c.get('fixed', 0)} fixed, {c.get('unchanged', 0)} unchanged, "
+            f"{c.get('skipped', 0)} skipped, {c.get('failed', 0)} failed"
+            + (f", {c.get('in-progress', 0) + c.get('pending', 0)} not finished" if c.get('in-progress') or c.get('pending') else "")
+            + f" ({outcome.processed} processed in {outcome.seconds:.1f}s)")
+    click.echo(line, err=True)
+    if outcome.reports:
+        click.echo(f"reports: {', '.join(str(p) for p in outcome.reports)}", err=True)
+    if outcome.interrupted:
+        sys.exit(130)
+    sys.exit(EXIT_ERROR if c.get("failed") else EXIT_OK)
+
+
+def _measure_config(build_jobs: int, builder: str | None) -> dict:
+    from . import measuring
+
+    why = measuring.unavailable()
+    if why:
+        raise click.UsageError(f"--measure is not available: {why}")
+    return {"build_jobs": build_jobs, "builder": builder}
+
+
+@click.command()
+@click.option("--state", "state_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path(".slimml/migrate.db"), show_default=True, help="The migration's state database.")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json", "html"]), default="markdown", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to this file (default: stdout).")
+def report(state_path, fmt, output):
+    """Report on a migration: totals, per-repo table, common findings, failures."""
+    from . import report as rep
+    from . import state
+
+    if not state_path.is_file():
+        click.echo(f"error: {state_path}: no migration state here (see `slimml migrate --state`)", err=True)
+        sys.exit(EXIT_ERROR)
+    conn = None
+    try:
+        conn = state.connect(state_path, readonly=True)
+        if state.meta(conn, "schema") is None:
+            raise state.StateError("not a slimml migration state")
+        data = rep.collect(conn, state_path=state_path.resolve())
+    except Exception as e:  # noqa: BLE001 - sqlite errors on a foreign file
+        click.echo(f"error: {state_path}: not a readable migration state ({e})", err=True)
+        sys.exit(EXIT_ERROR)
+    finally:
+        if conn is not None:
+            conn.close()
+    if fmt == "json":
+        text = rep.to_json(data)
+    elif fmt == "html":
+        text = rep.html(data, base=(output.resolve().parent if output else Path.cwd()))
+    else:
+        text = rep.markdown(data)
+    if output:
+        from ..io import atomic_write
+
+        atomic_write(output, text.encode("utf-8"))
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to this file.")
+@click.option("--select", multiple=True, metavar="CODES", help="Only these rules (codes, prefixes or names).")
+@click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rules.")
+@click.option("--context", type=click.Path(path_type=Path, file_okay=False), help="Build context folder (default: inferred).")
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="Config file (default: nearest).")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings (errors still exit 2).")
+def check(paths, fmt, output, select, ignore, context, config, exit_zero):
+    """Detect only (CI): report findings in Dockerfiles (files or folders); exit 1 on findings.
+
+    Exit codes: 0 nothing found; 1 findings; 2 a file could not be checked or bad options.
+    """
+    from .. import __version__
+    from ..runner import Options
+    from . import check as chk
+
+    select, ignore = _split_codes(select), _split_codes(ignore)
+    _check_codes(select, ignore)
+    if context is not None and not context.is_dir():
+        click.echo(f"error: --context {context}: not a directory", err=True)
+        sys.exit(EXIT_ERROR)
+    opts = Options(write=False, select=select, ignore=ignore, context=context, config=config)
+    reports = chk.collect(list(paths) or [Path(".")], opts)
+    text, summary = chk.render(reports, fmt, __version__)
+    if output:
+        from ..io import atomic_write
+
+        atomic_write(output, text.encode("utf-8"))
+    elif text:
+        click.echo(text, nl=False)
+    if fmt in ("text", "github") or output:
+        click.echo(summary, err=True)
+    if any(r.error for r in reports):
+        sys.exit(EXIT_ERROR)
+    if not exit_zero and any(r.result is not None and r.result.findings for r in reports):
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_OK)

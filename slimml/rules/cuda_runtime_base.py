@@ -1,0 +1,364 @@
+"""A CUDA ``devel`` image as the base of the image that ships, when nothing in it compiles.
+
+What it does
+    Looks at the image the final stage runs on (following ``FROM <stage>`` back to the stage that
+    names an image). When that is a CUDA devel image with a runtime variant --
+    ``nvidia/cuda:<ver>[-cudnn[N]]-devel-<os>`` (also ``nvcr.io/nvidia/cuda``),
+    ``pytorch/pytorch:<ver>-cuda<x>-cudnn<N>-devel``, ``tensorflow/tensorflow:<ver>-devel-gpu`` --
+    and no stage built on it compiles CUDA code, replaces the image in that ``FROM`` by the
+    runtime variant. Only the image reference changes: ``--platform``, ``AS name``, the keyword's
+    case and a variable in the version (``nvidia/cuda:${CUDA}-devel-ubuntu22.04``) are kept; a
+    ``@sha256:`` digest is dropped (it pinned the devel image) and the finding says so.
+
+    "Compiles" is any of: ``nvcc``; a build system (``cmake``, ``ninja``, ``make``, ``meson``...);
+    ``CUDA_HOME``, ``TORCH_CUDA_ARCH_LIST``, ``FORCE_CUDA``, ``DS_BUILD_*`` and similar build
+    variables (ENV, ARG, ``export`` or a command prefix); a pip install of a package that builds
+    CUDA extensions (flash-attn, apex, mamba-ssm, causal-conv1d, auto-gptq, detectron2,
+    torch-scatter...), of xformers/bitsandbytes/vllm/deepspeed from source or with
+    ``--no-build-isolation``, also through requirements files of the build context;
+    ``setup.py build_ext|install|develop`` or ``pip install .`` of a build context holding
+    ``.cu``/``.cuh`` files; a COPY of such files. Then the finding has no fix and names what
+    compiles: the multi-stage split (SLM008) keeps devel in a builder stage there.
+
+    NGC framework images (``nvcr.io/nvidia/pytorch:24.01-py3``...) are reported without a fix:
+    they have no runtime variant.
+
+Why
+    ``devel`` adds the CUDA compiler, headers, static libraries and profilers to ``runtime``:
+    several GB (e.g. 7.37 GB for ``nvidia/cuda:11.8.0-devel-ubuntu20.04`` against ~2.5 GB for
+    its runtime). Serving pure-Python code with wheels (torch's pip wheels bring their own CUDA
+    libraries) needs none of it.
+
+    The fix is unsafe: the runtime image has no ``nvcc`` or CUDA headers, so anything that
+    builds CUDA code at build or run time (JIT extensions, ``torch.utils.cpp_extension.load``,
+    DeepSpeed ops without ``DS_BUILD_*``) fails -- triton's kernels are fine. The devel image also
+    had gcc/g++ (nvcc needs a host compiler): a pip package without a wheel for the platform no
+    longer builds. A requirements file the rule cannot find in the build context is named in the
+    fix's reason. Build the image and run it before shipping.
+
+Example
+    FROM nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04
+    RUN pip install --no-cache-dir torch fastapi uvicorn
+    COPY app.py .
+    CMD ["uvicorn", "app:app"]
+
+Use instead
+    FROM nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04
+    RUN pip install --no-cache-dir torch fastapi uvicorn
+    COPY app.py .
+    CMD ["uvicorn", "app:app"]
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import re
+
+from ..dockerfile import Document, Instruction, Stage
+from ..dockerfile.shell import Command, run_scripts, unwrap
+from ..engine import Edit, Fix
+from ..knowledge import images as K
+from ..knowledge import python_tools as PT
+from ..knowledge import sizes as S
+from . import _helpers as H
+
+CODE = "SLM007"
+NAME = "cuda-runtime-base"
+SUMMARY = "CUDA devel base image in the final stage when nothing compiles CUDA code"
+OPTIONS = {}
+FIX = "unsafe"
+
+_RULE = H.rule_of(__name__)
+
+UNSAFE_REASON = (
+    "the runtime image has no CUDA compiler or headers (nvcc, libcudart-dev...); anything that builds CUDA "
+    "code at build or run time (JIT extensions, torch.utils.cpp_extension, DeepSpeed ops) fails -- triton is "
+    "fine -- and so does a pip package without a wheel that needed the devel image's gcc; check the image runs"
+)
+
+_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-+]([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_ENV_WORD_RE = re.compile(r"\b(" + "|".join(sorted(K.CUDA_BUILD_ENV)) + r"|"
+                          + "|".join(p + r"[A-Z0-9_]+" for p in K.CUDA_BUILD_ENV_PREFIXES) + r")\b")
+_NVCC_RE = re.compile(r"\bnvcc\b")
+
+
+# -- the stage chain -----------------------------------------------------------------------------
+def _chain(doc: Document) -> list[Stage]:
+    """The final stage and the stages it is built FROM, root (the one naming an image) first."""
+    chain: list[Stage] = []
+    stage = doc.final_stage
+    while stage is not None and stage not in chain:
+        chain.append(stage)
+        ref = stage.image.lower()
+        stage = next((s for s in doc.stages[:stage.index] if s.name and s.name == ref), None)
+    return list(reversed(chain))
+
+
+def _descendants(doc: Document, root: Stage) -> list[Stage]:
+    """``root`` and every stage built FROM it, directly or through other stages."""
+    out = [root]
+    for s in doc.stages[root.index + 1:]:
+        parent = next((p for p in doc.stages[:s.index] if p.name and p.name == s.image.lower()), None)
+        if parent is not None and parent in out:
+            out.append(s)
+    return out
+
+
+def _expand(text: str, values: dict[str, str]) -> str | None:
+    """``text`` with ``${VAR}``/``$VAR``/``${VAR:-default}`` replaced by the global ARG defaults;
+    None when one has no value."""
+    missing = False
+
+    def sub(m):
+        nonlocal missing
+        name = m.group(1) or m.group(3)
+        if values.get(name):
+            return values[name]
+        if m.group(2) is not None and m.group(0).startswith("${") and ":-" in m.group(0):
+            return m.group(2)
+        missing = True
+        return ""
+
+    out = _VAR_RE.sub(sub, text)
+    return None if missing else out
+
+
+def _global_args(doc: Document) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for i in doc.global_args:
+        if i.keyword == "ARG":
+            for k, v in H.parse_kv_words(i):
+                out[k] = v
+    return out
+
+
+# -- what compiles -------------------------------------------------------------------------------
+class _Context:
+    """The build context's CUDA sources, looked up once."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self._cu: list[str] | None = None
+        self.unread: list[str] = []  # requirements files named by installs that could not be read
+
+    @property
+    def known(self) -> bool:
+        return self.ctx is not None and self.ctx.context_dir is not None and self.ctx.context_dir.is_dir()
+
+    def cuda_sources(self) -> list[str]:
+        if self._cu is None:
+            self._cu = [p for p, _ in self.ctx.walk_context() if p.endswith(K.CUDA_SOURCE_SUFFIXES)] \
+                if self.known else []
+        return self._cu
+
+    def has_cuda_sources(self, under: str = "") -> bool:
+        """True when the context holds .cu files under ``under`` (or anywhere); unknown context: True."""
+        if not self.known:
+            return True
+        under = posixpath.normpath(under.strip("/")) if under.strip("/") not in ("", ".") else ""
+        if not under:
+            return bool(self.cuda_sources())
+        return any(p == under or p.startswith(under + "/") or fnmatch.fnmatch(p, under)
+                   or fnmatch.fnmatch(p, under + "/*") for p in self.cuda_sources())
+
+
+def _truthy_build_env(key: str, value: str) -> bool:
+    if key.startswith(K.CUDA_BUILD_ENV_PREFIXES):
+        return H.env_truthy({key: value}, key)
+    return key in K.CUDA_BUILD_ENV
+
+
+def _env_reason(instr: Instruction) -> str | None:
+    for k, v in H.parse_kv_words(instr):
+        if _truthy_build_env(k, v):
+            return f"{instr.keyword} {k} (line {instr.start_line})"
+    return None
+
+
+def _pip_args(cmd: Command) -> tuple[str, list[str]] | None:
+    """(tool, words after the install subcommand) of a pip/uv install."""
+    from .pip_cache import classify
+
+    hit = classify(cmd)
+    if hit is None or hit[0] not in ("pip", "uv"):
+        return None
+    tool, words, sub = hit
+    if words[sub].value not in ("install", "wheel", "sync"):
+        return None
+    return tool, [w.value for w in words[sub + 1:]]
+
+
+_SOURCE_URL_RE = re.compile(r"^(git\+|hg\+|svn\+|bzr\+|https?://|file:)")
+
+
+def _is_local(arg: str) -> bool:
+    return arg in (".", "..") or arg.startswith(("./", "../", "/", "~")) or (
+        "/" in arg and not _SOURCE_URL_RE.match(arg) and "://" not in arg and "@" not in arg)
+
+
+def _pip_reason(args: list[str], cctx: _Context, env: dict[str, str], line: int,
+                locate) -> str | None:
+    no_isolation = "--no-build-isolation" in args
+    no_binary = any(a.startswith("--no-binary") for a in args)
+    find_links = " ".join(args)
+    ctx = cctx.ctx
+    read = getattr(ctx, "read_context_file", None) or (lambda _p: None)
+    reqs, _urls, unread = S.pip_install_requirements(args, read, locate)
+    cctx.unread.extend(u for u in unread if u not in cctx.unread)
+    raw = [a for a in args if not a.startswith("-")]
+    for r in reqs:
+        if r.name in K.CUDA_EXT_PACKAGES and not any(ix in find_links for ix in K.PREBUILT_CUDA_INDEXES):
+            return f"`pip install {r.name}` builds CUDA extensions (line {line})"
+        if r.name in K.CUDA_EXT_FROM_SOURCE:
+            from_source = no_isolation or no_binary or "://" in r.spec or "@" in r.spec
+            if r.name == "deepspeed" and any(k.startswith("DS_BUILD_") and H.env_truthy(env, k) for k in env):
+                from_source = True
+            if from_source:
+                return f"`pip install {r.name}` from source builds CUDA code (line {line})"
+    for a in raw:
+        if _SOURCE_URL_RE.match(a) and "egg=" not in a:
+            tail = a.rstrip("/").rsplit("/", 1)[-1].split("@")[0].removesuffix(".git").lower().replace("_", "-")
+            if tail in K.CUDA_EXT_PACKAGES or tail in K.CUDA_EXT_FROM_SOURCE:
+                return f"`pip install {a}` builds CUDA code (line {line})"
+    locals_ = [a for a in raw if _is_local(a) and not a.endswith(".whl")]
+    editable = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-e", "--editable")]
+    for path in locals_ + [e for e in editable if _is_local(e)]:
+        if cctx.has_cuda_sources(path if not path.startswith("/") else ""):
+            return f"`pip install {path}` builds a project with CUDA sources (line {line})"
+    if no_isolation:
+        return f"`pip install --no-build-isolation` builds against the installed toolkit (line {line})"
+    return None
+
+
+def _run_reason(doc: Document, instr: Instruction, cctx: _Context, ctx) -> str | None:
+    text = instr.text(doc.text)
+    if _NVCC_RE.search(text):
+        return f"nvcc (line {instr.start_line})"
+    for m in _ENV_WORD_RE.finditer(text):
+        if (not m.group(1).startswith(K.CUDA_BUILD_ENV_PREFIXES)
+                or re.search(re.escape(m.group(1)) + r"=['\"]?(1|true|yes|on)\b", text, re.IGNORECASE)):
+            return f"{m.group(1)} in the RUN on line {instr.start_line}"
+    if instr.json:
+        values = list(instr.json)
+        i = unwrap(values)
+        if i < len(values) and H.basename(values[i]) in K.BUILD_SYSTEMS:
+            return f"`{H.basename(values[i])}` may build CUDA code (line {instr.start_line})"
+    env = H.stage_env(doc, instr)
+    for script in run_scripts(doc, instr):
+        for cmd in script.commands:
+            values = [w.value for w in cmd.words]
+            if not values:
+                continue
+            i = unwrap(values)
+            if i >= len(values):
+                continue
+            prog = H.basename(values[i])
+            if prog in K.CUDA_COMPILERS:
+                return f"{prog} (line {instr.start_line})"
+            if prog in K.BUILD_SYSTEMS:
+                return f"`{prog}` may build CUDA code (line {instr.start_line})"
+            if PT.PYTHON_RE.match(prog) and i + 1 < len(values):
+                rest = values[i + 1:]
+                script_arg = next((a for a in rest if not a.startswith("-")), "")
+                if H.basename(script_arg) == "setup.py" and any(a in K.SETUP_PY_BUILD for a in rest):
+                    wd = posixpath.dirname(script_arg)
+                    if cctx.has_cuda_sources(wd if wd and not wd.startswith("/") else ""):
+                        return f"`setup.py {next(a for a in rest if a in K.SETUP_PY_BUILD)}` of a project with " \
+                               f"CUDA sources (line {instr.start_line})"
+            pip = _pip_args(cmd)
+            if pip is not None:
+                r = _pip_reason(pip[1], cctx, {**env, **cmd.assignments}, instr.start_line,
+                                lambda p, i=instr: S.context_sources(doc, i, p, ctx))
+                if r:
+                    return r
+    return None
+
+
+def _copy_reason(instr: Instruction, cctx: _Context) -> str | None:
+    if instr.flag("from") is not None or not cctx.known or not cctx.cuda_sources():
+        return None
+    words = list(instr.json) if instr.json is not None else instr.words()
+    srcs = words[:-1]
+    for src in srcs:
+        src = src.strip("'\"")
+        if src.startswith(("http://", "https://", "git@")):
+            continue
+        if src.endswith(K.CUDA_SOURCE_SUFFIXES) or cctx.has_cuda_sources(src):
+            return f"{instr.keyword} of CUDA sources ({src}, line {instr.start_line})"
+    return None
+
+
+def compile_reasons(doc: Document, stages: list[Stage], ctx, cctx: _Context | None = None) -> list[str]:
+    """What in ``stages`` (or the global ARGs) compiles CUDA code, in file order (one per instruction)."""
+    cctx = cctx or _Context(ctx)
+    out: list[str] = []
+    for i in doc.global_args:
+        r = _env_reason(i) if i.keyword == "ARG" else None
+        if r:
+            out.append(r)
+    for st in stages:
+        for instr in st.instructions:
+            if instr.keyword in ("ENV", "ARG"):
+                r = _env_reason(instr)
+            elif instr.keyword == "RUN":
+                r = _run_reason(doc, instr, cctx, ctx)
+            elif instr.keyword in ("COPY", "ADD"):
+                r = _copy_reason(instr, cctx)
+            elif instr.keyword in ("CMD", "ENTRYPOINT", "HEALTHCHECK") and _NVCC_RE.search(instr.args):
+                r = f"{instr.keyword} runs nvcc (line {instr.start_line})"
+            else:
+                r = None
+            if r:
+                out.append(r)
+    return out
+
+
+# -- the rule --------------------------------------------------------------------------------------
+def check(doc: Document, ctx):
+    chain = _chain(doc)
+    if not chain:
+        return
+    root = chain[0]
+    written = root.image
+    args = _global_args(doc)
+    resolved = _expand(written, args) if "$" in written else written
+    img = K.parse_image(written)
+    start, end = root.image_span
+    if K.family(img) is None:
+        # ``FROM ${BASE}``: report a devel default, the FROM itself cannot be rewritten
+        if resolved and resolved != written and K.is_devel(resolved):
+            yield H.finding(_RULE, f"the final image is built on `{resolved}` (the default of a build argument), "
+                                   "a CUDA devel image", start, end,
+                            note="the image comes from a build argument: change its default or pass a runtime "
+                                 "image with --build-arg")
+        return
+    if not K.is_devel(written):
+        return
+    variant = K.runtime_variant(written)
+    what = "the final stage" if root is chain[-1] else f"the final stage (through stage `{root.name}`)"
+    if variant.image is None:
+        yield H.finding(_RULE, f"{what} runs on the CUDA devel image `{written}`", start, end, note=variant.note)
+        return
+    cctx = _Context(ctx)
+    reasons = compile_reasons(doc, _descendants(doc, root), ctx, cctx)
+    if reasons:
+        shown = "; ".join(reasons[:3]) + ("; ..." if len(reasons) > 3 else "")
+        yield H.finding(_RULE, f"{what} runs on the CUDA devel image `{written}`; it compiles CUDA code: {shown}",
+                        start, end,
+                        note="keep devel in a builder stage that compiles, and a runtime final stage "
+                             f"(`{variant.image}`) that copies the result (see SLM008 multi-stage)")
+        return
+    if doc.text[start:end] != written:
+        yield H.finding(_RULE, f"{what} runs on the CUDA devel image `{written}`; nothing compiles CUDA code",
+                        start, end, note=f"the image reference is split across lines: use `{variant.image}` by hand")
+        return
+    est = S.runtime_saving(resolved) if resolved else None
+    kw = {"estimate": est[0], "estimate_basis": est[1]} if est else {}
+    reason_text = UNSAFE_REASON + (f"; {variant.note}" if img.digest or "$" in written else "")
+    if cctx.unread:
+        reason_text += (f"; requirements file(s) not found in the build context ({', '.join(cctx.unread)}): "
+                        "check they name no package that builds CUDA extensions (flash-attn, apex...)")
+    fix = Fix.unsafe(Edit(start, end, variant.image), reason=reason_text, description=f"use {variant.image}")
+    yield H.finding(_RULE, f"{what} runs on the CUDA devel image `{written}` but nothing compiles CUDA code: "
+                           f"use `{variant.image}`", start, end, fix, note=variant.note, **kw)

@@ -1,0 +1,642 @@
+"""Model weights baked into the image: moved out, fetched at container start by an init script.
+
+What it does
+    Finds the steps of the image's stages (the final stage and the stages it is built FROM) that
+    put model weights into a layer:
+
+    - ``COPY``/``ADD`` of weight files (``.safetensors .bin .pt .pth .ckpt .onnx .gguf .ggml .h5
+      .keras .pb .tflite .pkl .joblib .msgpack .npz .engine .plan .mar .model``) or of a folder
+      of them from the build context -- confirmed by looking at the context, sizes measured
+      (files under ``min-bytes``, 10 MB by default, are left alone) -- including what a
+      ``COPY . .`` takes along;
+
+    - downloads at build time: ``ADD https://.../model.safetensors``, ``wget``/``curl`` of weight
+      URLs, ``huggingface-cli download``/``hf download``, ``git clone`` of a Hugging Face repo,
+      ``aws s3 cp|sync``, ``gsutil``/``gcloud storage cp``, ``az storage blob download``,
+      ``python -m nltk.downloader``, and Python run at build time (``python -c "..."``,
+      ``python download.py`` read from the build context, ``python - <<EOF``) that calls
+      ``from_pretrained``, ``snapshot_download``, ``hf_hub_download``, ``SentenceTransformer``,
+      ``pipeline(model=...)``, ``torch.hub.load``, ``torchvision.models.*(weights=...)``,
+      ``timm.create_model(pretrained=True)``, ``whisper.load_model``, ``nltk.download`` ... The
+      Python is analysed with libcst: imports and aliases resolved, constants, simple variables,
+      ``os.environ`` defaults (and the Dockerfile's ENV/ARG values), loops over literal lists and
+      function parameters followed.
+
+    The fix (unsafe: opt in with ``--unsafe-fixes``) removes the baking step -- a whole
+    instruction, one source of a COPY, or one command of a RUN (``a && download && b`` becomes
+    ``a && b``) -- and writes ``docker-entrypoint-weights.sh`` next to the Dockerfile
+    (``docker-entrypoint-weights-gpu.sh`` for ``gpu.Dockerfile``): a POSIX ``sh`` script that,
+    for each weight source, fetches it when its target path is missing or empty -- from the same
+    source (URL, Hugging Face repo and revision, bucket URI), into the same path -- and then
+    ``exec "$@"``. Models loaded with ``from_pretrained`` are fetched with ``huggingface_hub`` into
+    the same cache, taking what ``from_pretrained`` loads (configs, tokenizer files, one weight
+    format) rather than every file of the repo; other loaders (``torch.hub``, ``timm``,
+    ``whisper``, ``nltk``) are replayed as the build called them, guarded by their cache
+    directory. Targets and sources are overridable by environment variables documented at the
+    top of the script (``WEIGHTS_<NAME>_PATH``, ``_URI``, ``_REPO``, ``_REVISION``; ``HF_HOME``
+    for the Hugging Face cache). Downloads use what the image has -- Python's standard library
+    or ``huggingface_hub``, else curl, else wget -- and fail clearly when nothing can download.
+    Weights that came from the build context have no URL: the script requires them mounted (or a
+    ``WEIGHTS_<NAME>_URI`` to fetch from) and says so, naming the path. The Dockerfile gets
+    ``COPY docker-entrypoint-weights.sh /usr/local/bin/`` (the file's executable bit comes from
+    git: commit it with ``git add --chmod=+x``) and
+    ``ENTRYPOINT ["/usr/local/bin/docker-entrypoint-weights.sh", <the original ENTRYPOINT>...]``
+    with CMD unchanged (a shell-form ENTRYPOINT becomes ``"/bin/sh", "-c", "..."`` -- or the
+    stage's SHELL -- which ignores CMD as before; a CMD inherited from a parent stage is
+    repeated, since a new ENTRYPOINT resets it); weights from the build context are excluded in
+    ``.dockerignore`` (block ``# added by slimml (SLM010)``). The summary says how to run it
+    (``docker run -v``, a compose ``volumes:`` entry, a Kubernetes PersistentVolumeClaim) and how
+    many bytes left the image.
+
+    No fix (a note says why) when what is downloaded cannot be determined statically (a model
+    name from an environment variable without default, computed paths), when the download is
+    entangled with other commands (``||``, pipes, loops) or a later step uses the files, when the
+    image has no way to download at start (no Python, curl or wget), when the command comes from
+    the base image (no ENTRYPOINT/CMD in the Dockerfile), or when the base image has no shell.
+
+Why
+    Weights are usually the largest part of an ML image (a 7B model in FP16 is ~14 GB): every
+    pull, push and node start moves them again, every new model version is a new image, and a
+    rebuild of the code re-uploads them. Kept outside -- in a volume, fetched once -- the image
+    stays small and the weights can change without a rebuild.
+
+    Some deployments *want* the weights inside (air-gapped production): keep them with
+    ``# slimml: ignore[SLM010]``, or bake them into a separate weights image or stage that the
+    service image copies from, or ship them on a mounted volume.
+
+Example
+    FROM python:3.11-slim
+    RUN pip install --no-cache-dir transformers torch
+    RUN python -c "from transformers import AutoModel; AutoModel.from_pretrained('bert-base-uncased')"
+    COPY serve.py .
+    CMD ["python", "serve.py"]
+
+Use instead
+    FROM python:3.11-slim
+    RUN pip install --no-cache-dir transformers torch
+    COPY serve.py .
+    COPY docker-entrypoint-weights.sh /usr/local/bin/
+    ENTRYPOINT ["/usr/local/bin/docker-entrypoint-weights.sh"]
+    CMD ["python", "serve.py"]
+
+    and run it with a volume on the Hugging Face cache, so the model is downloaded once:
+    ``docker run -v hf-cache:/root/.cache/huggingface IMAGE``.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from pathlib import Path
+
+from .. import dockerignore as DI
+from ..dockerfile import Document, Instruction
+from ..dockerfile.shell import stage_shell
+from ..engine import Edit, Fix, suppressions
+from ..knowledge import weights as K
+from . import _helpers as H
+
+CODE = "SLM010"
+NAME = "model-weights"
+SUMMARY = "Model weights baked into the image (COPY/ADD or downloaded at build time); fetch them at start"
+FIX = "unsafe"
+OPTIONS = {"min-bytes": (K.DEFAULT_MIN_BYTES, "weight files in the build context smaller than this many bytes "
+                                              "stay in the image")}
+
+_RULE = H.rule_of(__name__)
+
+
+def check(doc: Document, ctx):
+    min_bytes = int(ctx.settings.option(CODE, NAME, "min-bytes", K.DEFAULT_MIN_BYTES))
+    ignore_rel = _ignore_file(ctx)
+    ignore_text = ctx.read_context_file(ignore_rel) if ignore_rel else None
+    script_rel = _script_rel(ctx)
+    script_text = ctx.read_context_file(script_rel) if isinstance(script_rel, str) else None
+    key = ("slm010", doc.text, min_bytes, ignore_text, script_text)
+    found = ctx.cache.get(key)
+    if found is None:
+        found = ctx.cache[key] = list(_check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text))
+    yield from found
+
+
+def _check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text):
+    from ..weights import detect, runtime
+
+    if not any(i.keyword in ("COPY", "ADD", "RUN") for i in doc.instructions):
+        return
+    bakes = detect.find_bakes(doc, ctx, min_bytes, ignore_text)
+    if not bakes:
+        return
+    _, per = suppressions(doc)
+    bakes = [b for b in bakes if not _suppressed(b.instr.index, per)]
+    if not bakes:
+        return
+    rt = runtime.analyse(doc, ctx)
+    for b in bakes:
+        if not b.problem:
+            b.problem = (f"the base image {rt.base} has no /bin/sh to run an init script" if not rt.shell
+                         else _capability_problem(b, rt))
+    fixable = [b for b in bakes if not b.problem]
+    fix, note = None, ""
+    if fixable:
+        fix, note = _plan(doc, ctx, fixable, rt, ignore_rel, ignore_text, script_rel, script_text)
+    estimate_given = False
+    for b in bakes:
+        kw = {}
+        if b.problem:
+            kw["note"] = b.problem
+        elif fix is None:
+            kw["note"] = note
+        else:
+            kw["fix"] = fix
+            if not estimate_given:
+                total = sum(x.size for x in fixable if x.size)
+                if total and all(x.size for x in fixable if x.kind in ("context", "whole")):
+                    kw["estimate"] = (total, total)
+                    kw["estimate_basis"] = "size of the weight files in the build context that no longer go into the image"
+                    if any(not x.size for x in fixable):
+                        kw["estimate_basis"] += " (the downloads moved out are not counted: their size is unknown offline)"
+                estimate_given = True
+        yield H.finding(_RULE, _message(b), b.start, b.end, **kw)
+
+
+def _suppressed(index: int, per) -> bool:
+    if index not in per:
+        return False
+    codes = per[index]
+    return codes is None or any(CODE.startswith(c) for c in codes)
+
+
+def _message(b) -> str:
+    from ..weights.detect import human
+
+    label = b.label if len(b.label) <= 90 else b.label[:87] + "..."
+    if b.kind in ("context", "mixed"):
+        size = f"{human(b.size)} of " if b.size else ""
+        return f"`{label}` bakes {size}model weights from the build context into the image"
+    if b.kind == "whole":
+        what = ", ".join(b.ignore[:3]) + (", ..." if len(b.ignore) > 3 else "")
+        return f"`{label}` copies {human(b.size or 0)} of model weights ({what}) into the image"
+    srcs = []
+    for s in b.sources[:2]:
+        srcs.append(s.repo if s.kind == "hf" else s.uri or s.what or s.target)
+    what = f" ({', '.join(srcs)})" if srcs else ""
+    return f"`{label}` downloads model weights{what} into the image at build time"
+
+
+def _capability_problem(b, rt) -> str:
+    for s in b.sources:
+        if s.kind == "uri" and s.uri.startswith(("http://", "https://")) and not rt.can_http():
+            return ("the image has no python3, curl or wget to download the weights at start: install one "
+                    "(e.g. curl) in the final stage first")
+        if s.kind == "uri" and s.uri.startswith("s3://") and "aws" not in rt.have:
+            return "the image has no aws CLI to download the weights at start"
+        if s.kind == "hf" and not rt.can_hf() and not (s.mode == "files" and s.target and rt.can_http()):
+            return ("the image has no Python with huggingface_hub to download the model at start: install "
+                    "huggingface_hub in the final stage first")
+    return ""
+
+
+# -- where things go ---------------------------------------------------------------------------------------
+def _ignore_file(ctx) -> str | None:
+    """The ignore file BuildKit reads for this Dockerfile, relative to the context (None: none we may edit)."""
+    if ctx.context_dir is None:
+        return None
+    if ctx.dockerfile is not None:
+        df = Path(ctx.dockerfile)
+        per = df.parent / (df.name + ".dockerignore")
+        try:
+            rel = per.resolve().relative_to(Path(ctx.context_dir).resolve()).as_posix()
+        except ValueError:
+            rel = None
+        if rel is not None:
+            if ctx.read_context_file(rel) is not None:
+                return rel
+        elif per.is_file():
+            return None
+    return ".dockerignore"
+
+
+def script_name(dockerfile) -> str:
+    """The init script's file name for a Dockerfile (``gpu.Dockerfile`` -> ``...-gpu.sh``)."""
+    if dockerfile is None:
+        return K.INIT_SCRIPT_NAME
+    name = Path(dockerfile).name
+    tag = re.sub(r"(?i)dockerfile", "", name)
+    tag = re.sub(r"[^A-Za-z0-9_-]+", "-", tag).strip("-_").lower()
+    return f"{K.INIT_SCRIPT_STEM}-{tag}.sh" if tag else K.INIT_SCRIPT_NAME
+
+
+def _script_rel(ctx) -> str | None:
+    """Path of the init script relative to the build context (None: cannot be placed)."""
+    if ctx.context_dir is None:
+        return None
+    name = script_name(ctx.dockerfile)
+    if ctx.dockerfile is None:
+        return name
+    try:
+        folder = Path(ctx.dockerfile).resolve().parent.relative_to(Path(ctx.context_dir).resolve())
+    except ValueError:
+        return None
+    rel = folder.as_posix()
+    return name if rel in ("", ".") else f"{rel}/{name}"
+
+
+# -- the fix --------------------------------------------------------------------------------------------------
+def _plan(doc, ctx, bakes, rt, ignore_rel, ignore_text, script_rel, script_text):
+    from ..weights import detect, initscript
+
+    if script_rel is None:
+        if ctx.context_dir is None:
+            return None, "the build context is unknown: the init script has nowhere to go"
+        return None, "the Dockerfile is outside the build context: the init script next to it could not be COPY'd"
+    old_sources: list = []
+    if script_text is not None:
+        parsed = initscript.manifest(script_text)
+        if parsed is None:
+            return None, f"{script_rel} exists and was not written by slimml"
+        old_sources = parsed
+    entry = _entrypoint_edits(doc, script_rel, rt)
+    if isinstance(entry, str):
+        return None, entry
+    entry_edits, caveats = entry
+    removal = detect.removal_edits(doc, bakes)
+    if isinstance(removal, str):
+        return None, removal
+    ignore = _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel)
+    if isinstance(ignore, str):
+        return None, ignore
+    ignore_edits, ignore_caveats = ignore
+    new_sources = []
+    for b in bakes:
+        new_sources.extend(b.sources)
+    sources = initscript.merge(old_sources, _dedupe(new_sources))
+    text = initscript.generate(sources, posixpath.basename(script_rel))
+    edits = list(removal) + list(entry_edits) + list(ignore_edits)
+    if text != script_text:
+        edits.append(Edit(0, len(script_text or ""), text, path=script_rel))
+    for b in bakes:
+        caveats.extend(b.caveats)
+    caveats.extend(ignore_caveats)
+    caveats.extend(_stage_caveats(doc, bakes))
+    reason = _reason(doc, bakes, sources[len(old_sources):] or sources, script_rel, list(dict.fromkeys(caveats)),
+                     script_text is not None)
+    n = len(bakes)
+    desc = (f"move {'the model weights' if n == 1 else f'{n} weight sources'} out of the image: fetched at start "
+            f"by {script_rel}")
+    return Fix.unsafe(*edits, reason=reason, description=desc), ""
+
+
+def _dedupe(sources):
+    seen, out = set(), []
+    for s in sources:
+        if s.key() not in seen:
+            seen.add(s.key())
+            out.append(s)
+    return out
+
+
+# -- ENTRYPOINT / CMD -------------------------------------------------------------------------------------------
+def _entrypoint_edits(doc: Document, script_rel: str, rt):
+    """Edits that COPY the script and run it as the ENTRYPOINT, keeping what the image runs."""
+    from ..weights.detect import image_stages
+
+    chain = image_stages(doc)
+    final = doc.final_stage
+    BASE = "base"
+    ep, cmd = BASE, BASE
+    for si in chain:
+        cmd_set = False
+        for ins in doc.stages[si].instructions:
+            if ins.keyword == "ENTRYPOINT":
+                ep = ins
+                if not cmd_set:
+                    cmd = None
+            elif ins.keyword == "CMD":
+                cmd, cmd_set = ins, True
+    dest = K.INIT_SCRIPT_DIR + posixpath.basename(script_rel)
+    if isinstance(ep, Instruction) and ep.json and ep.json[0].startswith(K.INIT_SCRIPT_DIR + K.INIT_SCRIPT_STEM):
+        return [], []  # already wrapped by an earlier run: the script is regenerated only
+    if ep == BASE and cmd == BASE:
+        return "the image's command comes from the base image (no ENTRYPOINT or CMD here): add the init script by hand"
+    nl = doc.newline
+    lower = _lowercase_style(doc)
+    kw = (lambda k: k.lower()) if lower else (lambda k: k)
+    caveats: list[str] = []
+    copy_line = f"{kw('COPY')} {_copy_args(script_rel)}"
+    edits: list[Edit] = []
+    if isinstance(ep, Instruction) and ep.stage == final.index:
+        at = _before_comments(doc, ep)
+        indent = doc.line_indent(ep.start)
+        edits.append(Edit(at, at, indent + copy_line + nl))
+        edits.append(_wrap_in_place(doc, ep, dest))
+        return edits, caveats
+    words = [dest]
+    if isinstance(ep, Instruction):
+        words += _entry_words(doc, ep)
+    elif ep == BASE:
+        known = next((v for p, v in K.BASE_ENTRYPOINTS.items() if rt.base.startswith(p)), None)
+        repo = rt.base.split(":", 1)[0].split("@", 1)[0]
+        if known is None and any(repo == p.rstrip("/") or (p.endswith("/") and repo.startswith(p))
+                                 for p in K.BASES_WITHOUT_ENTRYPOINT):
+            pass
+        elif known:
+            caveats.append(f"the base image {rt.base} has ENTRYPOINT {known}: the new ENTRYPOINT replaces it "
+                           f"-- add it after the script if the image needs it")
+        else:
+            caveats.append("if the base image defines an ENTRYPOINT, add it after the script in the new ENTRYPOINT")
+    lines = [copy_line, f"{kw('ENTRYPOINT')} {json.dumps(words)}"]
+    if isinstance(cmd, Instruction) and cmd.stage != final.index:
+        # Setting ENTRYPOINT in this stage resets the CMD inherited from the parent stage: repeat it.
+        lines.append(f"{kw('CMD')} {json.dumps(list(cmd.json)) if cmd.json is not None else ' '.join(cmd.args.split())}")
+    anchor = next((i for i in final.instructions if i.keyword == "CMD"), None)
+    if anchor is not None:
+        at = _before_comments(doc, anchor)
+        indent = doc.line_indent(anchor.start)
+        edits.append(Edit(at, at, "".join(indent + ln + nl for ln in lines)))
+    else:
+        last = final.instructions[-1]
+        at = last.line_end
+        lead = "" if doc.text[:at].endswith(("\n", "\r")) else nl
+        indent = doc.line_indent(last.start)
+        edits.append(Edit(at, at, lead + "".join(indent + ln + nl for ln in lines)))
+    return edits, caveats
+
+
+def _copy_args(script_rel: str) -> str:
+    if any(c.isspace() for c in script_rel) or any(c in script_rel for c in "$\"'\\"):
+        return json.dumps([script_rel, K.INIT_SCRIPT_DIR])
+    return f"{script_rel} {K.INIT_SCRIPT_DIR}"
+
+
+def _lowercase_style(doc: Document) -> bool:
+    raws = [i.keyword_raw for i in doc.instructions]
+    return sum(1 for r in raws if r.islower()) > len(raws) / 2
+
+
+def _before_comments(doc: Document, ins: Instruction) -> int:
+    trivia = doc.preceding_trivia(ins)
+    if trivia and not any("slimml:" in t.content(doc.text) for t in trivia):
+        return trivia[0].line_start
+    return ins.line_start
+
+
+def _entry_words(doc: Document, ep: Instruction) -> list[str]:
+    if ep.json is not None:
+        return list(ep.json)
+    shell = stage_shell(doc, ep) or ["/bin/sh", "-c"]
+    return list(shell) + [ep.args.strip()]
+
+
+def _wrap_in_place(doc: Document, ep: Instruction, dest: str) -> Edit:
+    if ep.json is not None:
+        args = ep.args
+        lb = args.index("[")
+        q = args.find('"', lb)
+        if ep.json and q >= 0:
+            at = ep.args_offset(q)
+            return Edit(at, at, json.dumps(dest) + ", ")
+        at = ep.args_offset(lb + 1)
+        return Edit(at, at, json.dumps(dest))
+    words = [dest] + _entry_words(doc, ep)
+    s, e = ep.args_span(0, len(ep.args.rstrip()))
+    return Edit(s, e, json.dumps(words))
+
+
+# -- .dockerignore ----------------------------------------------------------------------------------------------
+def _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel):
+    from ..weights.detect import _copy_words, _norm_source
+
+    wanted = [p for b in bakes if b.kind in ("context", "whole") for p in b.ignore]
+    if not wanted:
+        return [], []
+    if ignore_rel is None:
+        if any(b.kind == "whole" for b in bakes):
+            return "the build uses an ignore file outside the build context: the weights cannot be excluded here"
+        return [], ["the build uses an ignore file outside the build context: exclude the weights there by hand"]
+    text = ignore_text or ""
+    try:
+        pats = DI.parse_patterns(text)
+    except DI.PatternError as e:
+        return f"{ignore_rel} has a pattern Docker rejects ({e})"
+    removed_idx = {b.instr.index for b in bakes if b.remove_instr}
+    removed_words = {(b.instr.index, w) for b in bakes for w in b.remove_words}
+    used: list[str] = []  # context paths other build steps name explicitly
+    for ins in doc.instructions:
+        if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None and ins.index not in removed_idx:
+            for k, (w, _, _) in enumerate(_copy_words(ins)[:-1]):
+                if (ins.index, k) not in removed_words and not w.startswith("<<") and "://" not in w:
+                    used.append(_norm_source(w))
+        if ins.keyword == "RUN":
+            for m in H.mounts(ins):
+                if m.get("type") == "bind" and "from" not in m:
+                    used.append(_norm_source(m.get("source") or m.get("src") or "."))
+    for path, other in ctx.sibling_dockerfiles():
+        if ignore_rel != ".dockerignore" and not str(path).endswith(ignore_rel[: -len(".dockerignore")]):
+            continue
+        for ins in other.instructions:
+            if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None:
+                for w, _, _ in _copy_words(ins)[:-1]:
+                    if not w.startswith("<<") and "://" not in w:
+                        used.append(_norm_source(w))
+    lines, caveats = [], []
+    whole = {p for b in bakes if b.kind == "whole" for p in b.ignore}
+    for p in dict.fromkeys(wanted):
+        bare = p.rstrip("/")
+        if any(u != "." and (u == bare or u.startswith(bare + "/") or bare.startswith(u + "/")) for u in used):
+            if p in whole:
+                return f"{p} cannot be excluded from the build context: another build step copies it by name"
+            caveats.append(f"{p} stays in the build context: another build step copies it")
+            continue
+        probe = bare if "*" not in bare else bare.replace("*", "x")
+        if DI.is_excluded(probe, pats):
+            continue
+        lines.append(p)
+    if script_rel and DI.is_excluded(script_rel, pats + [DI.Pattern.make(DI.normalize_line(x)) for x in lines
+                                                         if DI.normalize_line(x)]):
+        lines.append("!" + script_rel)
+    if not lines:
+        return [], caveats
+    return [Edit(len(text), len(text), _block(text, lines), path=ignore_rel)], caveats
+
+
+def _block(current: str, lines: list[str]) -> str:
+    nl = "\r\n" if "\r\n" in current else "\n"
+    out = []
+    if current and not current.endswith("\n"):
+        out.append(nl)
+    headers = [ln.strip() for ln in current.splitlines() if ln.strip().startswith("# added by slimml")]
+    if not headers or headers[-1] != K.DOCKERIGNORE_HEADER:
+        if current.strip():
+            out.append(nl)
+        out.append(K.DOCKERIGNORE_HEADER + nl)
+    out.extend(line + nl for line in lines)
+    return "".join(out)
+
+
+# -- the summary -------------------------------------------------------------------------------------------------
+def _stage_caveats(doc, bakes) -> list[str]:
+    out = []
+    final = doc.final_stage
+    user = None
+    for ins in final.instructions:
+        if ins.keyword == "USER" and ins.args.strip():
+            user = ins.args.strip().split(":")[0]
+    if user not in (None, "root", "0"):
+        out.append(f"the image runs as USER {user}: the target directories must be writable by {user} "
+                   f"(or be mounted volumes)")
+    for b in bakes:
+        if any(m.get("type") == "secret" for m in H.mounts(b.instr)):
+            out.append(f"line {b.instr.start_line} used a build secret: give the container the same credential "
+                       f"at run time (e.g. HF_TOKEN, AWS_* from the orchestrator)")
+    return out
+
+
+def _home(doc) -> str:
+    user = None
+    for ins in doc.final_stage.instructions:
+        if ins.keyword == "USER" and ins.args.strip():
+            user = ins.args.strip().split(":")[0]
+    if user in (None, "root", "0"):
+        return "/root"
+    return f"/home/{user}" if not user.isdigit() and "$" not in user else "$HOME"
+
+
+def _mount_points(doc, sources, bakes) -> list[tuple[str, str, str]]:
+    """(kind, container path, extra) for each place weights go. kind: "volume", "bind" (weights
+    from the build context: extra is their context path), or "shared" (the directory holds other
+    files of the image, a volume would hide them: extra is the source's variable stem)."""
+    from ..weights.detect import build_env, hf_cache_dir
+
+    env = build_env(doc, doc.final_stage.instructions[-1]) if doc.final_stage.instructions else {}
+    home = _home(doc)
+    taken = _image_dirs(doc, bakes)
+    out = []
+    for s in sources:
+        if s.kind in ("uri", "cmd") and not s.uri and s.context_path:
+            out.append(("bind", s.target, s.context_path))  # a bind mount of the host's file or folder
+            continue
+        if s.kind in ("uri", "cmd"):
+            path = s.target if s.is_dir else posixpath.dirname(s.target)
+            kind, extra = "volume", ""
+        elif s.kind == "hf" and s.target:
+            path, kind, extra = s.target, "volume", ""
+        elif s.kind == "hf":
+            kind, extra = "volume", "hf"
+            if s.guard.get("default"):
+                path = s.guard["default"]
+            else:
+                hf_home = env.get("HF_HOME") or posixpath.join(env.get("XDG_CACHE_HOME") or home + "/.cache",
+                                                               "huggingface")
+                cache = hf_cache_dir(env, tuple(s.cache_env), home)
+                path = hf_home if _inside(cache, hf_home) else cache
+        else:
+            d = s.guard.get("default", "")
+            val = next((env[n] for n in s.guard.get("env", []) if env.get(n)), None)
+            extra = ""
+            if val:
+                d = posixpath.join(val, s.guard.get("suffix", "")) if s.guard.get("suffix") else val
+            elif d.startswith("~hf"):
+                d = env.get("HF_HOME") or posixpath.join(env.get("XDG_CACHE_HOME") or home + "/.cache", "huggingface")
+                extra = "hf"
+            else:
+                d = d.replace("~cache", env.get("XDG_CACHE_HOME") or home + "/.cache").replace("~home", home)
+            path, kind = d, "volume"
+        if path == "/" or any(t == path or _inside(t, path) for t in taken):
+            kind, extra = "shared", s.name
+        out.append((kind, path, extra))
+    # a mount point inside another one is covered by it
+    paths = [p for k, p, _ in out if k == "volume"]
+    res, seen = [], set()
+    for kind, p, extra in out:
+        if (kind == "volume" and any(q != p and _inside(p, q) for q in paths)) or (kind, p) in seen:
+            continue
+        seen.add((kind, p))
+        res.append((kind, p, extra))
+    return res
+
+
+def _image_dirs(doc, bakes) -> list[str]:
+    """Directories the image fills with other things: COPY/ADD destinations that stay, WORKDIRs."""
+    from ..weights.detect import _copy_words, _dest, image_stages
+
+    removed = {b.instr.index for b in bakes if b.remove_instr}
+    chain = set(image_stages(doc))
+    out = []
+    for ins in doc.instructions:
+        if ins.stage not in chain:
+            continue
+        if ins.keyword in ("COPY", "ADD") and ins.index not in removed:
+            words = _copy_words(ins)
+            if len(words) >= 2:
+                out.append(_dest(ins, doc, words[-1][0])[0])
+        elif ins.keyword == "WORKDIR" and ins.args.strip():
+            out.append(posixpath.normpath(posixpath.join(H.workdir_at(doc, ins), ins.args.strip().strip("'\""))))
+    return out
+
+
+def _inside(p: str, root: str) -> bool:
+    return p == root or p.startswith(root.rstrip("/") + "/")
+
+
+def _reason(doc, bakes, sources, script_rel, caveats, updated: bool) -> str:
+    from ..weights.detect import human
+
+    parts = []
+    for b in bakes:
+        label = b.label if len(b.label) <= 70 else b.label[:67] + "..."
+        if b.kind == "whole":
+            parts.append(f"excludes {', '.join(b.ignore)} from `{label}` (line {b.instr.start_line}) in .dockerignore")
+        else:
+            parts.append(f"removes `{label}` (line {b.instr.start_line})")
+    removed = "; ".join(parts)
+    sizes = [b.size for b in bakes if b.size]
+    unknown = [b for b in bakes if not b.size]
+    if sizes and not unknown:
+        size = f"The image gets {human(sum(sizes))} smaller (measured in the build context)."
+    elif sizes:
+        size = (f"The image gets {human(sum(sizes))} smaller from the build-context weights, plus the size of the "
+                f"downloads (unknown offline; `slimml measure` tells).")
+    else:
+        size = "The image gets smaller by the size of the downloads (unknown offline; `slimml measure` tells)."
+    mounts = _mount_points(doc, sources, bakes)
+    vols, binds, compose, shared = [], [], [], []
+    n = 0
+    for kind, path, extra in mounts:
+        if kind == "shared":
+            shared.append(f"{path} also holds other files of the image (a volume there would hide them): the "
+                          f"weights are fetched into each new container; to keep them, set "
+                          f"{K.ENV_PREFIX}{extra}_PATH to a path in a directory of their own, point the application there "
+                          f"and mount a volume on it")
+        elif kind == "bind":
+            host = "./" + extra.rstrip("/")
+            binds.append(f"-v \"$PWD/{extra.rstrip('/')}:{path}:ro\"")
+            compose.append(f"{host}:{path}:ro")
+        else:
+            if extra != "hf":
+                n += 1
+            name = "hf-cache" if extra == "hf" else ("model-weights" if n == 1 else f"model-weights-{n}")
+            vols.append(f"-v {name}:{path}")
+            compose.append(f"{name}:{path}")
+    run = " ".join(binds + vols)
+    mounted = [p for k, p, _ in mounts if k != "shared"]
+    caveats = shared + caveats
+    lines = [
+        f"Takes the weights out of the image: {removed}.",
+        f"At start, {script_rel} ({'updated' if updated else 'new, next to the Dockerfile'}; commit it executable: "
+        f"git add --chmod=+x {script_rel}) fetches what is missing -- same sources, same paths -- then runs the "
+        f"original command; the first start takes as long as the download (allow for it in health checks "
+        f"and start-up probes).",
+        size,
+    ]
+    if mounted:
+        lines.insert(2, f"Run: docker run {run} IMAGE; compose: volumes: [{', '.join(json.dumps(c) for c in compose)}]; "
+                        f"Kubernetes: mount a PersistentVolumeClaim at {', '.join(mounted)} (ReadWriteMany to share "
+                        f"it between replicas, or an init container that fills it).")
+    if caveats:
+        lines.append("Check: " + "; ".join(caveats) + ".")
+    lines.append("To keep the weights in the image instead (air-gapped production): put `# slimml: ignore[SLM010]` "
+                 "above the line, or bake them into a separate weights image or stage the service image copies "
+                 "from, or ship them on a mounted volume.")
+    return "\n    ".join(lines)
