@@ -34,7 +34,7 @@ class _Server:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server API
+            def do_GET(self):
                 outer.requests.append(self.path)
                 body = outer.files.get(self.path)
                 if body is None:
@@ -466,3 +466,12 @@ def test_manifest_round_trip_and_merge_keep_names():
     generate(merged)
     assert [s.name for s in merged] == ["A", "A_2"]  # the old name kept, the new one made unique
     assert manifest("#!/bin/sh\necho hi\n") is None
+
+
+def test_every_fixture_script_is_valid_sh():
+    """The scripts the model-weights fixtures expect parse with dash (and bash)."""
+    scripts = sorted((Path(__file__).parent.parent / "fixtures" / "model-weights").glob("*/expected.*.sh"))
+    assert scripts
+    for s in scripts:
+        r = subprocess.run([SH, "-n", str(s)], capture_output=True, text=True)
+        assert r.returncode == 0, f"{s}: {r.stderr}"

@@ -22,7 +22,13 @@ from slimml.measure import plan as P
 from slimml.measure import probes
 from slimml.measure import verify as V
 from slimml.measure.report import to_json, to_markdown, to_text
-from slimml.measure.run import ImageReport, MeasureOptions, MeasureReport, run_measure, syntax_failure_message
+from slimml.measure.run import (
+    ImageReport,
+    MeasureOptions,
+    MeasureReport,
+    run_measure,
+    syntax_failure_message,
+)
 
 
 # -- builder choice, syntax directive ---------------------------------------------------------------------
@@ -288,6 +294,7 @@ def test_context_copy_skips_what_both_dockerignores_exclude(tmp_path):
     (src / "data" / "big.csv").write_text("x")
     (src / "keep.py").write_text("")
     (src / "junk.log").write_text("")
+    os.mkfifo(src / "a-fifo")  # would block a plain copy
     n = P.copy_context(src, tmp_path / "out", ["data/\n*.log\n", "data/\n"])
     assert sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file()) == ["junk.log", "keep.py"]
     assert n == 2
@@ -359,6 +366,12 @@ def test_config_parity_catches_behaviour_changes(change, needle):
     c = V.compare_config(CFG, _cfg(**change))
     assert c.status == V.FAIL
     assert any(needle in e for e in c.evidence), c.evidence
+
+
+def test_config_parity_loader_env_fails_even_when_the_rewrite_sets_it_openly():
+    c = V.compare_config(CFG, _cfg(Env=[*CFG["Env"], "LD_LIBRARY_PATH=/opt/lib"]), documented={"LD_LIBRARY_PATH"})
+    assert c.status == V.FAIL
+    assert c.details["failures"] == ["ENV LD_LIBRARY_PATH=/opt/lib: added; it changes what the program loads"]
 
 
 def test_config_parity_accepts_an_init_script_that_execs_the_original_command():
@@ -531,9 +544,11 @@ def test_probe_elf_finds_unresolved_libraries(tmp_path):
     subprocess.run(["cc", "-shared", "-fPIC", "-o", tmp_path / "libdep.so", tmp_path / "dep.c"], check=True)
     subprocess.run(["cc", "-shared", "-fPIC", "-o", tmp_path / "libuse.so", tmp_path / "use.c", "-L", tmp_path, "-ldep"],
                    check=True)
+    subprocess.run(["cc", "-c", "-o", tmp_path / "use.o", tmp_path / "use.c"], check=True)
     (tmp_path / "libdep.so").unlink()
     out = _probe("elf", {"roots": [str(tmp_path)], "budget": 100})
     assert out["files"][str(tmp_path / "libuse.so")]["missing"] == ["libdep.so"]
+    assert str(tmp_path / "use.o") not in out["files"]  # an object file is never loaded
 
 
 # -- the command: no engine, interrupts, reports --------------------------------------------------------------
@@ -629,7 +644,7 @@ def test_reports_carry_sizes_layers_rebuild_and_verdict():
     text = to_text(r)
     assert "before 1.0 GB (1,000,000,000 B)   after 400.0 MB (400,000,000 B)   -60.0% (-600.0 MB)" in text
     assert "rebuild   after editing app.py: before 20.0 s, after 2.0 s (10.0x faster)" in text
-    assert "800.0 MB  base image python:3.11 (1 layers)" in text
+    assert "800.0 MB  base image python:3.11 (1 layer)" in text
     assert "  FAIL  native-libs" in text and "/x/_psycopg.so: libpq.so.5 not found" in text
     assert text.rstrip().endswith("result: FAIL")
     j = to_json(r)
@@ -649,3 +664,13 @@ def test_measure_module_imports_only_click_at_load_time():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('docker', 'rich', 'requests')]; print(bad)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("touch", ["../main.py", "/etc/passwd", "nope.py"])
+def test_touch_must_name_a_file_of_the_context_and_fails_before_building(project, monkeypatch, touch):
+    def no_build(*a, **kw):
+        raise AssertionError("must not build")
+
+    monkeypatch.setattr("slimml.measure.run.build_classic", no_build)
+    report = run_measure(project, MeasureOptions(touch=touch), client=FakeClient())
+    assert report.exit_code == 2 and report.error.startswith(f"--touch {touch}: not a file in the build context")

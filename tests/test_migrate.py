@@ -30,6 +30,9 @@ FIXABLE = "FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirem
 APT = "FROM ubuntu:22.04\nRUN apt-get update\nRUN apt-get install -y curl\n"
 CLEAN = "# slimml: ignore-file\nFROM python:3.11\nRUN pip install -r requirements.txt\n"
 BROKEN = "this is not a Dockerfile at all\n"
+WEIGHTS = ("FROM python:3.11-slim\nRUN pip install --no-cache-dir \"huggingface_hub[cli]\" \\\n"
+           "    && huggingface-cli download TheBloke/Llama-2-7B-Chat-GGUF llama-2-7b-chat.Q4_K_M.gguf --local-dir /models\n"
+           "COPY app.py /app/\nCMD [\"python\", \"/app/app.py\"]\n")
 SECRET_VALUE = "hf_abcdefghijklmnopqrstuvwxyz012345"
 SECRET = f"FROM python:3.11\nENV HF_TOKEN={SECRET_VALUE}\nRUN pip install transformers\n"
 
@@ -117,6 +120,10 @@ def build_fleet(root: Path) -> dict[str, str]:
     # the repo's own config: only SLM001
     mkrepo(root / "configured", {"Dockerfile": APT + "RUN pip install flask\n", ".slimml.toml": 'select = ["SLM001"]\n'})
     exp["configured"] = "fixed"
+    # unsafe fixes on by the repo's own config: weights move to a generated, executable init script
+    mkrepo(root / "weights", {"Dockerfile": WEIGHTS, "app.py": "print(1)\n", ".slimml.toml": "unsafe-fixes = true\n"})
+    git(root / "weights", "config", "core.fileMode", "false")
+    exp["weights"] = "fixed"
     # CRLF + a secret value (must never reach the state or the reports)
     mkrepo(root / "crlf-secret", {"Dockerfile": SECRET.replace("\n", "\r\n").encode()})
     exp["crlf-secret"] = "fixed"
@@ -286,6 +293,10 @@ def test_specific_repos(fleet):
     msg = git(root / "multi-0", "log", "-1", "--format=%B", BRANCH)
     assert "Dockerfile:" in msg and "docker/gpu.Dockerfile:" in msg and "worker/Containerfile.dev:" in msg
     assert "worker/Dockerfile" not in git(root / "multi-0", "diff", "--name-only", "HEAD", BRANCH)
+    # the generated init script is executable in the commit (even with core.fileMode=false)
+    tree = git(root / "weights", "ls-tree", "-r", BRANCH).splitlines()
+    scripts = [line for line in tree if line.split()[3].endswith(".sh")]
+    assert scripts and all(line.startswith("100755 ") for line in scripts), tree
     # detached stays detached
     assert git(root / "detached", "symbolic-ref", "-q", "HEAD", check=False) == ""
 
@@ -545,7 +556,8 @@ def test_bad_input(tmp_path):
     home.mkdir()
     env = isolated_env(home)
     cp = run_migrate([tmp_path / "nope", "--workdir", tmp_path / "w"], env)
-    assert cp.returncode == 2
+    assert cp.returncode == 2 and "not a directory" in cp.stderr
+    assert not (tmp_path / "w").exists()  # nothing written on bad input
     empty = tmp_path / "empty"
     empty.mkdir()
     cp = run_migrate([empty, "--workdir", tmp_path / "w2"], env)

@@ -160,7 +160,7 @@ def test_hub_downloads_need_huggingface_hub_in_the_image(tmp_path):
     result, side = _fix(tmp_path, src)
     assert not side and "huggingface_hub" in _notes(result)[0]
     # a requirements file in the context that brings it counts
-    fixed, side = _fix(tmp_path / "r", src.replace("pip install onnxruntime", "pip install -r requirements.txt"),
+    _, side = _fix(tmp_path / "r", src.replace("pip install onnxruntime", "pip install -r requirements.txt"),
                        files={"requirements.txt": "onnxruntime\nsentence-transformers>=3\n"})
     assert SCRIPT in side
 
@@ -226,7 +226,7 @@ def test_cache_mounts_and_builder_stages_bake_nothing(tmp_path):
     src = ("FROM python:3.11 AS convert\nRUN wget -q https://x.io/m.onnx -O /m/m.onnx\n\n"
            "FROM python:3.11\nRUN --mount=type=cache,target=/m wget -q https://x.io/m.onnx -O /m/m.onnx\n"
            "CMD [\"python\", \"app.py\"]\n")
-    result, side = _fix(tmp_path, src)
+    result, _ = _fix(tmp_path, src)
     assert result.findings == []
 
 
@@ -251,7 +251,7 @@ def test_end_to_end_the_generated_script_fetches_the_same_file(tmp_path):
     hits = []
 
     class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             hits.append(self.path)
             self.send_response(200)
             self.send_header("Content-Length", str(len(payload)))
@@ -288,7 +288,7 @@ def test_python_module_downloaders(tmp_path):
            "RUN python -m nltk.downloader -d /usr/local/share/nltk_data punkt wordnet\n"
            "RUN python3 -m huggingface_hub.commands.huggingface_cli download org/m cfg.json --local-dir /m\n"
            "CMD [\"python\", \"app.py\"]\n")
-    result, side = _fix(tmp_path, src)
+    _, side = _fix(tmp_path, src)
     nltk_src, hf_src = manifest(side[SCRIPT])
     assert nltk_src.kind == "python" and nltk_src.guard == {"default": "/usr/local/share/nltk_data"}
     assert nltk_src.code == ('import nltk\nnltk.download("punkt", download_dir="/usr/local/share/nltk_data")\n'
@@ -300,7 +300,7 @@ def test_arg_values_do_not_cross_stages_but_env_does(tmp_path):
     src = ("FROM python:3.11 AS base\nARG REPO=org/from-base-arg\nENV CACHE=/hf\nRUN pip install huggingface_hub\n\n"
            "FROM base\nRUN huggingface-cli download ${REPO:-org/default} --cache-dir $CACHE\n"
            "CMD [\"python\", \"app.py\"]\n")
-    result, side = _fix(tmp_path, src)
+    _, side = _fix(tmp_path, src)
     (s,) = manifest(side[SCRIPT])
     assert s.repo == "org/default" and s.guard == {"default": "/hf"}
 
@@ -313,3 +313,13 @@ def test_weights_copied_next_to_code_are_not_moved(tmp_path):
     src2 = "FROM python:3.11\nWORKDIR /app\nCOPY weights/ .\nCOPY main.py .\nCMD [\"python\", \"main.py\"]\n"
     result, side = _fix(tmp_path / "w", src2, {"weights/model.pt": b"x" * 50, "main.py": "print(1)\n"})
     assert not side and "into /app itself" in _notes(result)[0]
+
+
+def test_script_arguments_from_unknown_build_args_are_unknown(tmp_path):
+    files = {"dl.py": "import sys\nfrom huggingface_hub import snapshot_download\nsnapshot_download(sys.argv[1])\n"}
+    src = ("FROM python:3.11\nARG MODEL\nRUN pip install huggingface_hub\nCOPY dl.py .\nRUN python dl.py $MODEL\n"
+           "CMD [\"python\", \"app.py\"]\n")
+    result, side = _fix(tmp_path, src, files)
+    assert not side and "sys.argv[1]" in _notes(result)[0]
+    result, side = _fix(tmp_path / "known", src.replace("ARG MODEL", "ARG MODEL=org/known"), files)
+    assert manifest(side[SCRIPT])[0].repo == "org/known"

@@ -172,11 +172,13 @@ def _noop(kind: str, text: str) -> None:
 class ClassicStream:
     """Parses the classic builder's JSON stream (``Step 3/8 : RUN ...``, `` ---> id``)."""
 
-    def __init__(self, progress: Progress = _noop):
+    def __init__(self, progress: Progress = _noop, created: list[str] | None = None):
         self.progress = progress
         self.lines: list[str] = []
         self.steps: list[str] = []
-        self.created: list[str] = []
+        # Images this build made, recorded as they appear (into Resources.image_ids when given),
+        # so that an interrupted build's intermediate images are removed too.
+        self.created: list[str] = created if created is not None else []
         self.cached = 0
         self.error: str | None = None
         self.image_id: str | None = None
@@ -317,22 +319,40 @@ class BuildkitLog:
 
 
 def build_classic(client, context: str, dockerfile: str, tag: str, *, no_cache: bool,
-                  progress: Progress = _noop) -> BuildResult:
+                  progress: Progress = _noop, resources=None) -> BuildResult:
     """The classic builder through the engine API (docker SDK), streaming its steps."""
     start = time.monotonic()
-    parser = ClassicStream(progress)
-    stream = client.api.build(path=context, dockerfile=dockerfile, tag=tag, nocache=no_cache, rm=True,
-                              forcerm=True, decode=True, pull=False)
+    parser = ClassicStream(progress, resources.image_ids if resources is not None else None)
+    first_created = len(parser.created)
+    api = client.api
+    responses = []
+    post = api._post
+
+    def capture(*args, **kwargs):  # keep the streaming response: closing it is what cancels the build
+        r = post(*args, **kwargs)
+        responses.append(r)
+        return r
+
+    api._post = capture
+    try:
+        stream = api.build(path=context, dockerfile=dockerfile, tag=tag, nocache=no_cache, rm=True, forcerm=True,
+                           decode=True, pull=False)
+    finally:
+        del api._post
     try:
         for chunk in stream:
             parser.feed(chunk)
     finally:
-        close = getattr(stream, "close", None)
-        if close:
-            close()
+        # On Ctrl-C (or any error) the connection is closed: the engine then cancels the build
+        # instead of finishing it and tagging an image after our clean-up.
+        for r in responses:
+            try:
+                r.close()
+            except Exception:  # noqa: BLE001
+                pass
     parser.finish()
     res = BuildResult(ok=parser.error is None, tag=tag, seconds=time.monotonic() - start, builder="classic",
-                      steps=parser.steps, created_ids=parser.created, cached_steps=parser.cached)
+                      steps=parser.steps, created_ids=parser.created[first_created:], cached_steps=parser.cached)
     if parser.error is not None:
         res.error = parser.error
         res.failed_step = parser.failed_step
@@ -501,7 +521,22 @@ class Resources:
                     if "No such image" not in str(e):
                         self.errors.append(f"image {tag}: {e}")
             self.tags.clear()
-            for iid in reversed(self.image_ids):
+            self._remove_dangling(list(reversed(self.image_ids)))
+            self.image_ids.clear()
+        for d in list(self.dirs):
+            shutil.rmtree(d, ignore_errors=True)
+        self.dirs.clear()
+        self.cleaned = True
+
+    def _remove_dangling(self, ids: list[str], wait: float = 15.0) -> None:
+        """Remove the intermediate images we made that nobody tagged. After an interrupted build the
+        engine may still be tearing down the step's container, which holds its parent image for a
+        moment: such an image is retried for up to ``wait`` seconds."""
+        deadline = time.monotonic() + wait
+        todo = ids
+        while todo:
+            busy = []
+            for iid in todo:
                 try:
                     info = self.client.api.inspect_image(iid)
                 except Exception:  # noqa: BLE001 - already gone
@@ -510,10 +545,12 @@ class Resources:
                     continue  # tagged by someone: not ours to remove
                 try:
                     self.client.api.remove_image(iid, force=False)
-                except Exception:  # noqa: BLE001 - in use / has children: leave it
-                    pass
-            self.image_ids.clear()
-        for d in list(self.dirs):
-            shutil.rmtree(d, ignore_errors=True)
-        self.dirs.clear()
-        self.cleaned = True
+                except Exception as e:  # noqa: BLE001
+                    msg = str(e).lower()
+                    if "being used" in msg or "conflict" in msg and "container" in msg:
+                        busy.append(iid)
+                    # else: it has children of someone else's, or is gone: leave it
+            if not busy or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+            todo = busy

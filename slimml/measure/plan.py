@@ -18,6 +18,7 @@ import os
 import posixpath
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,6 +320,12 @@ def copy_context(src: Path, dst: Path, ignore_texts: list[str | None], always: s
             if rel not in always and pattern_sets and all(_excluded(rel, ps) for ps in pattern_sets):
                 continue
             s = os.path.join(dirpath, f)
+            try:
+                mode = os.lstat(s).st_mode
+            except OSError:
+                continue
+            if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+                continue  # sockets, FIFOs, devices: nothing a build copies (and reading a FIFO blocks)
             try:
                 shutil.copy2(s, out_dir / f, follow_symlinks=False)
             except OSError as e:

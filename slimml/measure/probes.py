@@ -255,11 +255,16 @@ def walk_files(roots, skip_site=True):
 
 
 def is_elf(path):
+    """An ELF executable or shared object (relocatable .o files and core dumps are never loaded)."""
     try:
         with open(path, "rb") as fh:
-            return fh.read(4) == b"\x7fELF"
+            head = fh.read(18)
     except OSError:
         return False
+    if len(head) < 18 or head[:4] != b"\x7fELF":
+        return False
+    e_type = int.from_bytes(head[16:18], "big" if head[5:6] == b"\x02" else "little")
+    return e_type in (2, 3)
 
 
 def find_loader():

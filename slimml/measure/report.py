@@ -38,7 +38,8 @@ def layer_rows(img: ImageReport) -> list[tuple[str, int, bool]]:
     rows = []
     base = [la for la in img.layers if la.base]
     if base:
-        rows.append((f"base image {img.base} ({len(base)} layers)", sum(la.size for la in base), True))
+        n = len(base)
+        rows.append((f"base image {img.base} ({n} layer{'' if n == 1 else 's'})", sum(la.size for la in base), True))
     rows += [(la.instruction, la.size, False) for la in img.layers if not la.base]
     return rows
 
@@ -111,7 +112,7 @@ def to_markdown(r: MeasureReport) -> str:
                                           else "") + f"; builder: {r.builder or '-'}.")
         out.append("")
     for n in r.notes:
-        out.append(f"> {n}")
+        out += [f"> {n}", ""]
     if r.error:
         out += [f"**Error:** {r.error}", ""]
     sc = r.size_change

@@ -164,12 +164,23 @@ def _choose_builder(plan: Plan, opts: MeasureOptions) -> tuple[str, list[str]]:
 def run_measure(path: Path, opts: MeasureOptions, ui: _UI | None = None, client=None) -> MeasureReport:
     ui = ui or _UI()
     report = MeasureReport(dockerfile=str(path))
+    own_client = client is None
     if client is None:
         try:
             client = connect()
         except MeasureError as e:
+            ui.close()
             report.error, report.error_detail, report.exit_code = e.message, e.detail, e.exit_code
             return report
+    try:
+        return _run(path, opts, ui, client, report)
+    finally:
+        if own_client:
+            with contextlib.suppress(Exception):
+                client.close()
+
+
+def _run(path: Path, opts: MeasureOptions, ui: _UI, client, report: MeasureReport) -> MeasureReport:
     res = Resources(client)
     try:
         with _sigterm_as_interrupt():
@@ -207,8 +218,8 @@ def _build(client, res: Resources, ui: _UI, mode: str, cli, label: str, context:
         ui.build_event(label, kind, text)
 
     if mode == "classic":
-        result = build_classic(client, str(context), str(dockerfile), tag, no_cache=no_cache, progress=progress)
-        res.image_ids.extend(result.created_ids)
+        result = build_classic(client, str(context), str(dockerfile), tag, no_cache=no_cache, progress=progress,
+                               resources=res)
     else:
         result = build_buildkit(client, cli, str(context), str(dockerfile), tag, no_cache=no_cache, builder=builder,
                                 progress=progress, resources=res)
@@ -243,6 +254,10 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
         cli = find_cli("buildx" if opts.builder else "buildkit")
     materialize(plan, res, builtin_frontend=opts.builtin_frontend, tmp_parent=opts.tmp_dir)
     report.notes.extend(plan.notes)
+    if opts.touch is not None:
+        rel = Path(opts.touch)
+        if rel.is_absolute() or ".." in rel.parts or not (plan.before_context / rel).is_file():
+            raise MeasureError(f"--touch {opts.touch}: not a file in the build context (give a path relative to it)")
     run_id = uuid.uuid4().hex[:12]
     repo = f"slimml-measure/{run_id}"
     base_b, base_a = final_base_image(plan.before_text), final_base_image(plan.after_text)
@@ -286,8 +301,6 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
         if rel is None:
             report.notes.append("no application source file to edit for the rebuild timing (use --touch FILE)")
             return
-        if not (plan.before_context / rel).is_file() or not (plan.after_context / rel).is_file():
-            raise MeasureError(f"--touch {rel}: not a file in the build context")
         nonce = uuid.uuid4().hex[:8]
         ui.phase(f"rebuilding both after a source-only change to {rel}")
         apply_source_change(plan.before_context, rel, nonce)

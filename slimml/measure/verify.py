@@ -49,12 +49,16 @@ TOOLING_DISTS = frozenset({"pip", "setuptools", "wheel", "distribute"})
 NEUTRAL_ENV = frozenset({"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_NO_CACHE_DIR",
                          "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_ROOT_USER_ACTION", "VIRTUAL_ENV",
                          "DEBIAN_FRONTEND"})
+# ENV that changes what the program loads: never "neutral", even when the rewrite sets it openly.
+LOADER_ENV = frozenset({"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "PYTHONNOUSERSITE",
+                        "PYTHONUSERBASE", "LD_LIBRARY_PATH", "LD_PRELOAD", "PYTHONOPTIMIZE"})
 NOT_MODULES = frozenset({"test", "tests", "testing", "docs", "doc", "examples", "example", "benchmarks", "bin"})
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "busybox"})
 PY_RE = re.compile(r"^(python|pypy)(\d+(\.\d+)*)?$")
 EXEC_ARGS_RE = re.compile(r'''\bexec\s+(?:--\s+)?(?:"\$@"|"\$\{@\}"|\$@|\$\{@\})''')
 FILE_EXCLUDES = (r"/__pycache__/", r"\.py[co]$", r"/\.cache/pip(/|$)", r"/\.cache/uv(/|$)")
 MAX_EVIDENCE = 20
+INJECT_LIMIT = 2_000_000_000  # bytes of removed files put back into the rewrite for the smoke run
 
 
 @dataclass
@@ -306,6 +310,8 @@ def compare_config(cfg_b: dict, cfg_a: dict, *, documented: set[str] = frozenset
             continue
         if k == "PATH" and vb is not None and va is not None and _path_additions_only(vb, va):
             notes.append(f"ENV PATH: entries added ({va})")
+        elif vb is None and k in LOADER_ENV:
+            fails.append(f"ENV {k}={va}: added; it changes what the program loads")
         elif vb is None and (k in documented or k in NEUTRAL_ENV):
             notes.append(f"ENV {k}={va}: set by the rewrite" + (" (documented in the diff)" if k in documented else ""))
         elif base_changed("env", k):
@@ -783,14 +789,22 @@ def verify(client, before: str, after: str, options: VerifyOptions | None = None
         progress("smoke")
         inject, injected = [], []
         fc = result.check("app-files")
+        note = ""
         if opts.inject_removed and fc is not None and fc.details.get("removed") and files_a is not None:
             paths = [p for ps in fc.details["removed"].values() for p in ps]
-            injected = _missing_ancestors(paths, files_a.get("files") or {}, roots)
-            inject = copy_paths_between(client, before, injected, resources)
+            total = sum((files_b.get("files") or {}).get(p, [0] * 6)[4] for p in paths)
+            if total > INJECT_LIMIT:
+                note = (f"the {len(paths)} removed file(s) ({total / 1e9:.1f} GB) were not put back for the smoke run "
+                        f"(over {INJECT_LIMIT / 1e9:.0f} GB): mount them yourself to run it")
+            else:
+                injected = _missing_ancestors(paths, files_a.get("files") or {}, roots)
+                inject = copy_paths_between(client, before, injected, resources)
         sh = ["/bin/sh", "-c", opts.smoke]
         sb = run_container(client, before, entrypoint=sh, user=cfg_b.get("User") or None, timeout=t,
                            resources=resources, network=True)
         sa = run_container(client, after, entrypoint=sh, user=cfg_a.get("User") or None, timeout=t,
                            resources=resources, network=True, inject=inject)
         result.checks.append(compare_smoke(sb, sa, opts.smoke, injected))
+        if note:
+            result.checks[-1].add(note)
     return result

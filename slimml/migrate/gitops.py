@@ -163,6 +163,10 @@ class Snapshot:
         if paths:
             git(["update-index", "--add", "--remove", "-z", "--stdin"], self.tree, self.env,
                 input="\0".join(paths).encode("utf-8") + b"\0")
+            # A generated script must be executable in the commit even with core.fileMode=false.
+            executable = [p for p in paths if os.access(self.tree / p, os.X_OK) and (self.tree / p).is_file()]
+            if executable:
+                git(["update-index", "--chmod=+x", "--", *executable], self.tree, self.env)
         tree = out(git(["write-tree"], self.tree, self.env))
         if tree == self.base_tree:
             return None

@@ -142,6 +142,11 @@ def migrate(plan: Plan) -> Outcome:
 
     if plan.mode == "branch" and not gitops.valid_branch(plan.branch):
         raise MigrateError(f"--branch {plan.branch!r} is not a valid branch name")
+    for root in plan.roots:  # bad input is refused before anything is written
+        if not root.is_dir():
+            raise MigrateError(f"{root}: not a directory")
+    if plan.repos_file is not None:
+        read_repos_file(plan.repos_file)
     workdir = plan.workdir.resolve()
     tmpdir_obj = None
     if plan.mode == "dry-run":
@@ -229,6 +234,8 @@ def _execute(jobs: list[Job], plan: Plan, conn, total: int) -> tuple[bool, int]:
         completed[0] += 1
         if progress:
             progress.advance(res)
+        elif res.get("status") == "failed":
+            print(f"failed {res['name']}: {res.get('reason') or ''}", file=sys.stderr, flush=True)
 
     try:
         if n_workers == 1 or len(jobs) <= 1:

@@ -284,7 +284,8 @@ def _publish(conn, job: Job, repo: Path, snap, rows: list[dict], written: list[s
 
 
 def _failures_text(failed: list[dict]) -> str:
-    return "; ".join(f"{r['path']}: {r['error']}" for r in failed)
+    return "; ".join(r["error"] if r["error"].startswith(r["path"] + ":") else f"{r['path']}: {r['error']}"
+                     for r in failed)
 
 
 def _totals(rows: list[dict]) -> dict:
@@ -411,7 +412,7 @@ def commit_message(rows: list[dict], applied: list, trailer: str) -> str:
         lines.append("")
         lines.append(f"{r['path']}:")
         seen = set()
-        for f in by_path.get(r["path"], []):
+        for f in sorted(by_path.get(r["path"], []), key=lambda f: f.code):
             rule = get_rule(f.code)
             what = (f.fix.description or f.message).strip().rstrip(".")
             key = (f.code, what)
@@ -420,7 +421,7 @@ def commit_message(rows: list[dict], applied: list, trailer: str) -> str:
             seen.add(key)
             unsafe = " (unsafe: review)" if f.fix.applicability.value == "unsafe" else ""
             lines.append(f"- {f.code} {rule.NAME if rule else ''}{unsafe}: {what}")
-        if r.get("est_low") is not None:
+        if r.get("est_low") is not None and len(changed) > 1:
             lines.append(f"  estimated saving: {human_range(r['est_low'], r['est_high'])}")
     lows = [r["est_low"] for r in rows if r.get("est_low") is not None]
     if lows:

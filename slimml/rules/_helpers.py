@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import sys
+from pathlib import Path
 from types import ModuleType
 
 from ..dockerfile import Document, Instruction, shell_words
@@ -161,3 +162,37 @@ def add_syntax_directive(doc: Document) -> Edit | None:
     if "syntax" in doc.directives:
         return None
     return Edit(0, 0, "# syntax=docker/dockerfile:1" + doc.newline)
+
+
+def image_stages(doc: Document) -> set[int]:
+    """Indexes of the final stage and of the stages it is built FROM by name (what ends up in the image)."""
+    out: set[int] = set()
+    st = doc.final_stage
+    while st is not None and st.index not in out:
+        out.add(st.index)
+        image = st.image.lower()
+        st = next((s for s in doc.stages[: st.index] if s.name == image), None)
+    return out
+
+
+def ignore_file(ctx) -> str | None:
+    """The ignore file BuildKit reads for this Dockerfile, relative to the context: the
+    Dockerfile's own ``<name>.dockerignore`` when it exists, else ``.dockerignore``; None when
+    the context is unknown or BuildKit would read a file outside it (nothing we may edit)."""
+    if ctx.context_dir is None:
+        return None
+    if "ignore-file" not in ctx.cache:
+        ctx.cache["ignore-file"] = _find_ignore_file(ctx)
+    return ctx.cache["ignore-file"]
+
+
+def _find_ignore_file(ctx) -> str | None:
+    if ctx.dockerfile is not None:
+        per = Path(ctx.dockerfile).parent / (Path(ctx.dockerfile).name + ".dockerignore")
+        try:
+            rel = per.resolve().relative_to(Path(ctx.context_dir).resolve()).as_posix()
+        except ValueError:
+            return None if per.is_file() else ".dockerignore"
+        if ctx.read_context_file(rel) is not None:
+            return rel
+    return ".dockerignore"

@@ -245,17 +245,6 @@ def _usage(doc: Document, ctx, tree: _Tree) -> Usage:
     return use
 
 
-def _image_stages(doc: Document) -> set[int]:
-    """Indexes of the final stage and of the stages it is built FROM by name."""
-    out: set[int] = set()
-    st = doc.final_stage
-    while st is not None and st.index not in out:
-        out.add(st.index)
-        image = st.image.lower()
-        st = next((s for s in doc.stages[: st.index] if s.name == image), None)
-    return out
-
-
 def _summary(ins: Instruction) -> str:
     flags = " ".join(f.raw for f in ins.flags if f.name != "mount")
     args = " ".join(ins.args.split())
@@ -309,29 +298,6 @@ def _human(n: int) -> str:
             return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n} B"  # pragma: no cover
-
-
-def _ignore_file(ctx) -> str | None:
-    """The ignore file BuildKit reads for this Dockerfile, relative to the context (None: not ours)."""
-    if "dockerignore-file" not in ctx.cache:
-        ctx.cache["dockerignore-file"] = _find_ignore_file(ctx)
-    return ctx.cache["dockerignore-file"]
-
-
-def _find_ignore_file(ctx) -> str | None:
-    if ctx.dockerfile is not None:
-        df = Path(ctx.dockerfile)
-        per = df.parent / (df.name + ".dockerignore")
-        try:
-            rel = per.resolve().relative_to(ctx.context_dir.resolve()).as_posix()
-        except ValueError:
-            rel = None
-        if rel is not None:
-            if ctx.read_context_file(rel) is not None:
-                return rel
-        elif per.is_file():
-            return None  # BuildKit uses a file outside the context: nothing to edit here
-    return ".dockerignore"
 
 
 def _probes(norm: str) -> list[str] | None:
@@ -389,7 +355,7 @@ def _memo_key(doc: Document, ctx, rel: str) -> tuple:
 def check(doc: Document, ctx):
     if ctx.context_dir is None or not doc.stages:
         return
-    rel = _ignore_file(ctx)
+    rel = H.ignore_file(ctx)
     if rel is None:
         return
     key = _memo_key(doc, ctx, rel)
@@ -431,7 +397,7 @@ def _check(doc: Document, ctx, rel: str):
             theirs = _usage(other, ctx, tree)
             use.explicit.extend(theirs.explicit)
             use.whole.extend(theirs.whole)
-    in_image = _image_stages(doc)
+    in_image = H.image_stages(doc)
     # The whole-context user named in messages: one that ends up in the image when there is one.
     whole_ins = next((i for i, _ in use.whole if i.stage in in_image and i.keyword != "RUN"),
                      use.whole[0][0] if use.whole else None)

@@ -109,7 +109,7 @@ _RULE = H.rule_of(__name__)
 
 def check(doc: Document, ctx):
     min_bytes = int(ctx.settings.option(CODE, NAME, "min-bytes", K.DEFAULT_MIN_BYTES))
-    ignore_rel = _ignore_file(ctx)
+    ignore_rel = H.ignore_file(ctx)
     ignore_text = ctx.read_context_file(ignore_rel) if ignore_rel else None
     script_rel = _script_rel(ctx)
     script_text = ctx.read_context_file(script_rel) if isinstance(script_rel, str) else None
@@ -199,25 +199,6 @@ def _capability_problem(b, rt) -> str:
 
 
 # -- where things go ---------------------------------------------------------------------------------------
-def _ignore_file(ctx) -> str | None:
-    """The ignore file BuildKit reads for this Dockerfile, relative to the context (None: none we may edit)."""
-    if ctx.context_dir is None:
-        return None
-    if ctx.dockerfile is not None:
-        df = Path(ctx.dockerfile)
-        per = df.parent / (df.name + ".dockerignore")
-        try:
-            rel = per.resolve().relative_to(Path(ctx.context_dir).resolve()).as_posix()
-        except ValueError:
-            rel = None
-        if rel is not None:
-            if ctx.read_context_file(rel) is not None:
-                return rel
-        elif per.is_file():
-            return None
-    return ".dockerignore"
-
-
 def script_name(dockerfile) -> str:
     """The init script's file name for a Dockerfile (``gpu.Dockerfile`` -> ``...-gpu.sh``)."""
     if dockerfile is None:
@@ -338,18 +319,17 @@ def _entrypoint_edits(doc: Document, script_rel: str, rt):
     elif ep == BASE:
         known = next((v for p, v in K.BASE_ENTRYPOINTS.items() if rt.base.startswith(p)), None)
         repo = rt.base.split(":", 1)[0].split("@", 1)[0]
-        if known is None and any(repo == p.rstrip("/") or (p.endswith("/") and repo.startswith(p))
-                                 for p in K.BASES_WITHOUT_ENTRYPOINT):
-            pass
-        elif known:
+        none = any(repo == p.rstrip("/") or (p.endswith("/") and repo.startswith(p)) for p in K.BASES_WITHOUT_ENTRYPOINT)
+        if known:
             caveats.append(f"the base image {rt.base} has ENTRYPOINT {known}: the new ENTRYPOINT replaces it "
                            f"-- add it after the script if the image needs it")
-        else:
+        elif not none:
             caveats.append("if the base image defines an ENTRYPOINT, add it after the script in the new ENTRYPOINT")
     lines = [copy_line, f"{kw('ENTRYPOINT')} {json.dumps(words)}"]
     if isinstance(cmd, Instruction) and cmd.stage != final.index:
         # Setting ENTRYPOINT in this stage resets the CMD inherited from the parent stage: repeat it.
-        lines.append(f"{kw('CMD')} {json.dumps(list(cmd.json)) if cmd.json is not None else ' '.join(cmd.args.split())}")
+        # Exec form with the shell the parent stage used: exactly what the image ran before.
+        lines.append(f"{kw('CMD')} {json.dumps(_entry_words(doc, cmd))}")
     anchor = next((i for i in final.instructions if i.keyword == "CMD"), None)
     if anchor is not None:
         at = _before_comments(doc, anchor)

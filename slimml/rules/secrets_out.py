@@ -74,7 +74,6 @@ from ..knowledge import secrets as K
 from ..secrets import is_secret_name as _masked_name
 from ..secrets import looks_secret_value, mask
 from . import _helpers as H
-from .dockerignore import _ignore_file
 
 CODE = "SLM009"
 NAME = "secrets"
@@ -221,16 +220,6 @@ def _children(doc: Document, stage: Stage) -> list[Stage]:
             if s.image.lower() == st.name and s not in out:
                 out.append(s)
                 todo.append(s)
-    return out
-
-
-def _image_stages(doc: Document) -> set[int]:
-    out: set[int] = set()
-    st = doc.final_stage
-    while st is not None and st.index not in out:
-        out.add(st.index)
-        image = st.image.lower()
-        st = next((s for s in doc.stages[: st.index] if s.name == image), None)
     return out
 
 
@@ -458,7 +447,7 @@ def _where(doc: Document, pair: Pair) -> str:
 
 
 def _pair_findings(doc: Document):
-    image = _image_stages(doc)
+    image = H.image_stages(doc)
     for sec in classify(doc):
         p = sec.pair
         name = p.name
@@ -675,7 +664,7 @@ def _ignore_state(ctx):
     """(ignore file relative path, its text, its patterns) or None when it cannot be edited."""
     if ctx is None or ctx.context_dir is None:
         return None
-    rel = _ignore_file(ctx)
+    rel = H.ignore_file(ctx)
     if rel is None:
         return None
     text = ctx.read_context_file(rel) or ""
@@ -708,7 +697,7 @@ def _explicit_paths(doc: Document, ctx) -> set[str]:
     """Context paths that some COPY/ADD (here or in a sibling Dockerfile) names literally."""
     docs = [doc]
     if ctx is not None and ctx.context_dir is not None:
-        rel = _ignore_file(ctx)
+        rel = H.ignore_file(ctx)
         if rel == ".dockerignore":
             docs += [d for _, d in ctx.sibling_dockerfiles()]
     out: set[str] = set()

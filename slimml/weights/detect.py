@@ -10,7 +10,6 @@ A bake either carries the ``Source`` objects the init script needs and what to r
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from urllib.parse import urlsplit
 
 from .. import dockerignore as DI
 from ..dockerfile import Document, Instruction, shell_words
-from ..dockerfile.shell import Command, Script, Word, run_scripts, unwrap
+from ..dockerfile.shell import Command, Script, run_scripts, unwrap
 from ..engine import Edit
 from ..knowledge import weights as K
 from ..rules import _helpers as H
@@ -58,13 +57,7 @@ def human(n: int) -> str:
 
 def image_stages(doc: Document) -> list[int]:
     """Indexes of the final stage and the stages it is built FROM (oldest first)."""
-    out: list[int] = []
-    st = doc.final_stage
-    while st is not None and st.index not in out:
-        out.append(st.index)
-        image = st.image.lower()
-        st = next((s for s in doc.stages[: st.index] if s.name == image), None)
-    return sorted(out)
+    return sorted(H.image_stages(doc))
 
 
 def root_image(doc: Document) -> str:
@@ -167,8 +160,7 @@ def _hub_repo(url: str) -> tuple[str, str] | None:
     if not segs or len(segs) > 2 or "resolve" in segs or "blob" in segs:
         return None
     repo = "/".join(segs)
-    if repo.endswith(".git"):
-        repo = repo[:-4]
+    repo = repo.removesuffix(".git")
     return rtype, repo
 
 
@@ -307,7 +299,9 @@ def _context_bake(doc, ctx, ins, src, dest, multi, tree: _Tree, min_bytes: int, 
             pat = DI.Pattern.make(rel)
         except DI.PatternError:
             return None
-        hits = {f: s for f, s in tree.files.items() if pat.match(f) or any(pat.match(a) for a in _ancestors(f))}
+        if any(pat.match(a) for f in tree.files for a in _ancestors(f)):
+            return None  # the glob names folders: their contents land in the destination, mixed
+        hits = {f: s for f, s in tree.files.items() if pat.match(f)}
         if not hits or not all(_is_weight(f) for f in hits):
             return None
         size = sum(hits.values())
@@ -443,18 +437,6 @@ def _whole_context_bake(doc, ins, dest, tree: _Tree, min_bytes: int, label: str)
 
 
 # -- RUN --------------------------------------------------------------------------------------------------
-@dataclass
-class _Cmd:
-    """A command of a RUN with what analysis needs around it."""
-
-    cmd: Command
-    script: Script | None
-    argv: list[str]  # after wrappers, quotes removed, variables expanded (None entries: unknown)
-    words: list[Word]
-    cwd: str | None
-    env: dict[str, str]
-
-
 def _python_script_args(args: list[str]) -> tuple[str, str | None, list[str]]:
     """(mode, value, rest) of a python command line: ("c", code, argv) | ("m", module, argv) |
     ("file", path, argv) | ("stdin", None, argv)."""
@@ -564,13 +546,12 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
 
 
 def _arg_refs(doc: Document, ins: Instruction, raws: list[str]) -> list[str]:
-    """Build arguments (ARG) that words of a command refer to."""
-    names = {k for a in doc.global_args for k, _ in H.parse_kv_words(a)}
+    """Build arguments (ARG) that words of a command refer to (an ARG is visible in its stage only)."""
+    names: set[str] = set()
     stage = doc.stage_of(ins)
-    for st in doc.stages[: stage.index + 1] if stage else []:
-        for i in st.instructions:
-            if i.keyword == "ARG" and (st is not stage or i.index < ins.index):
-                names |= {k for k, _ in H.parse_kv_words(i)}
+    for i in stage.instructions if stage else []:
+        if i.keyword == "ARG" and i.index < ins.index:
+            names |= {k for k, _ in H.parse_kv_words(i)}
     out = []
     for raw in raws:
         for m in _VAR_RE.finditer(raw):
@@ -668,8 +649,11 @@ def _analyse_argv(doc, ctx, ins, cmd, argv, words, cwd, env, script) -> Bake | N
                 return None
         if code is None:
             return None
-        if any(a is None for a in argv):
-            return None
+        # Arguments with unknown values stay unknown for sys.argv (None), not "".
+        unknown = [k for k, a in enumerate(argv) if a is None]
+        if unknown and script_argv and mode in ("file", "c", "stdin"):
+            offset = len(argv) - len(script_argv)
+            script_argv = [None if (k + offset) in unknown else a for k, a in enumerate(script_argv)]
         py = raw[0]
         return _analyse_python(doc, ctx, ins, cmd, py, mode, code, script_argv, cwd, env)
     if not K.looks_like_weight_download(raw):

@@ -151,7 +151,7 @@ def render_call(qualname: str, binding: Binding, drop: frozenset[str] = frozense
 
 
 # -- the analysis ---------------------------------------------------------------------------------------
-def scan(code: str, env: dict[str, str] | None = None, argv: list[str] | None = None) -> ScanResult:
+def scan(code: str, env: dict[str, str] | None = None, argv: list[str | None] | None = None) -> ScanResult:
     """Download calls in ``code`` run with environment ``env`` and ``sys.argv`` = ``argv``."""
     import libcst as cst
 
@@ -165,8 +165,13 @@ def scan(code: str, env: dict[str, str] | None = None, argv: list[str] | None = 
 class _Analyzer:
     def __init__(self, code: str, env: dict[str, str], argv: list[str]):
         import libcst as cst
-        from libcst.metadata import (MetadataWrapper, ParentNodeProvider, PositionProvider,
-                                     QualifiedNameProvider, ScopeProvider)
+        from libcst.metadata import (
+            MetadataWrapper,
+            ParentNodeProvider,
+            PositionProvider,
+            QualifiedNameProvider,
+            ScopeProvider,
+        )
 
         self.cst = cst
         self.env = env
@@ -553,6 +558,8 @@ class _Analyzer:
                 out = []
                 for x in i:
                     if -len(self.argv) <= x < len(self.argv):
+                        if self.argv[x] is None:
+                            return Unknown(f"sys.argv[{x}] comes from a variable without a known value")
                         out.append(self.argv[x])
                     else:
                         return Unknown(f"sys.argv[{x}] is not given on the command line")
