@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .units import human_bytes as _human
 
 EXIT_OK, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
 
@@ -25,14 +26,6 @@ def _split_codes(values: tuple[str, ...]) -> tuple[str, ...]:
 
 def _fmt_counts(c: Counter) -> str:
     return ", ".join(f"{code} ×{n}" if n > 1 else code for code, n in sorted(c.items()))
-
-
-def _human(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"  # pragma: no cover
 
 
 def _colorize_diff(diff: str) -> str:

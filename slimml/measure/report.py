@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
+from ..units import human_bytes as human
 from .run import ImageReport, MeasureReport
 
 JSON_VERSION = 1
 TOP_LAYERS = 3
-
-
-def human(n: float | None) -> str:
-    if n is None:
-        return "-"
-    sign = "-" if n < 0 else ""
-    n = abs(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{sign}{n:.0f} {unit}" if unit == "B" else f"{sign}{n:.1f} {unit}"
-        n /= 1000
-    return f"{sign}{n:.1f} TB"  # pragma: no cover
 
 
 def _secs(s: float | None) -> str:

@@ -54,6 +54,7 @@ from ..dockerfile import Document, Instruction, shell_words
 from ..dockerfile.shell import run_scripts
 from ..engine import Edit, Fix
 from ..knowledge import dockerignore as K
+from ..units import human_bytes as _human
 from . import _helpers as H
 
 CODE = "SLM006"
@@ -292,14 +293,6 @@ def _dir_size(path: Path) -> int:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-def _human(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"  # pragma: no cover
-
-
 def _probes(norm: str) -> list[str] | None:
     """Concrete paths a candidate pattern excludes (for "already covered" checks)."""
     paths = [[]]

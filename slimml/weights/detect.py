@@ -21,6 +21,7 @@ from ..dockerfile.shell import Command, Script, run_scripts, unwrap
 from ..engine import Edit
 from ..knowledge import weights as K
 from ..rules import _helpers as H
+from ..units import human_bytes as human
 from .sources import Source
 
 _VAR_RE = re.compile(r"\$(?:\{(\w+)(?:(:?[-=+?])([^}]*))?\}|(\w+))")
@@ -47,14 +48,6 @@ class Bake:
 
 
 # -- small helpers ---------------------------------------------------------------------------------------
-def human(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"  # pragma: no cover
-
-
 def image_stages(doc: Document) -> list[int]:
     """Indexes of the final stage and the stages it is built FROM (oldest first)."""
     return sorted(H.image_stages(doc))
