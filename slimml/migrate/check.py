@@ -79,7 +79,7 @@ def text_lines(reports) -> list[str]:
     out = []
     for rep in reports:
         if rep.error:
-            out.append(f"{rep.display}: error: {mask(rep.error)}")
+            out.append(f"error: {mask(rep.error)}")  # the runner's message already names the file
             continue
         text = rep.result.original
         for f in rep.result.findings:
