@@ -196,3 +196,33 @@ def _find_ignore_file(ctx) -> str | None:
         if ctx.read_context_file(rel) is not None:
             return rel
     return ".dockerignore"
+
+
+def ignore_block(current: str, lines: list[str], header: str) -> str:
+    """Text appended to an ignore file: ``lines`` under ``header`` (written once per file), in the
+    file's own line-ending style, after a final newline and a blank line when needed."""
+    nl = "\r\n" if "\r\n" in current else "\n"
+    out = []
+    if current and not current.endswith("\n"):
+        out.append(nl)
+    existing = current.splitlines()
+    if not any(line.strip() == header for line in existing):
+        if existing and existing[-1].strip():
+            out.append(nl)
+        out.append(header + nl)
+    out.extend(line + nl for line in lines)
+    return "".join(out)
+
+
+def norm_path(p: str) -> str:
+    """``posixpath.normpath`` that keeps a leading ``/`` single (``//x`` -> ``/x``)."""
+    p = posixpath.normpath(p)
+    return "/" + p.lstrip("/") if p.startswith("/") else p
+
+
+def join_path(base: str, p: str) -> str:
+    return norm_path(posixpath.join(base, p))
+
+
+def path_under(p: str, root: str) -> bool:
+    return root == "/" or p == root or p.startswith(root.rstrip("/") + "/")

@@ -88,19 +88,6 @@ _METADATA_KEYWORDS = {"ENV", "ARG", "LABEL", "EXPOSE", "CMD", "ENTRYPOINT", "HEA
 
 
 # -- paths ----------------------------------------------------------------------------------------
-def _norm(p: str) -> str:
-    p = posixpath.normpath(p)
-    return "/" + p.lstrip("/") if p.startswith("/") else p
-
-
-def _join(base: str, p: str) -> str:
-    return _norm(posixpath.join(base, p))
-
-
-def _under(p: str, root: str) -> bool:
-    return root == "/" or p == root or p.startswith(root.rstrip("/") + "/")
-
-
 def _rel(p: str, root: str) -> str:
     r = posixpath.relpath(p, root)
     return "" if r == "." else r
@@ -136,7 +123,7 @@ def source_copy(doc: Document, instr: Instruction) -> SourceCopy | None:
     srcs, dest = ops[:-1], ops[-1]
     if not all(s in M.WHOLE_CONTEXT_SOURCES for s in srcs):
         return None
-    dest_abs = None if _has_var(dest) else _join(H.workdir_at(doc, instr), dest)
+    dest_abs = None if _has_var(dest) else H.join_path(H.workdir_at(doc, instr), dest)
     return SourceCopy(instr, dest, dest_abs)
 
 
@@ -388,11 +375,11 @@ class RunReader:
         if p.startswith("~"):
             home = "/root" if self.user in (None, "root", "0") else f"/home/{self.user}"
             p = home + p[1:]
-        return _join(base or self.cwd, p)
+        return H.join_path(base or self.cwd, p)
 
     def ctx_rel(self, p: str) -> str | None:
         """Context-relative path of absolute ``p`` when the source COPY puts it there."""
-        return _rel(p, self.dest) if _under(p, self.dest) else None
+        return _rel(p, self.dest) if H.path_under(p, self.dest) else None
 
     def read(self, rel: str) -> str | None:
         return self.ctx.read_context_file(rel) if self.have_context else None
@@ -408,7 +395,7 @@ class RunReader:
 
     def write(self, p: str, what: str) -> None:
         """``p`` (absolute, may be a pattern) is created/changed/removed by the RUN."""
-        if p.startswith(M.DEVICE_PREFIX) or not _under(p, self.dest):
+        if p.startswith(M.DEVICE_PREFIX) or not H.path_under(p, self.dest):
             return
         rel = _rel(p, self.dest)
         if rel == "":
@@ -591,7 +578,7 @@ class RunReader:
             self.r.block(f"redirects to or from `{val}`")
             return
         ap = self.abspath(val)
-        if op.startswith("<") and _under(ap, self.dest) and not ap.startswith(M.DEVICE_PREFIX):
+        if op.startswith("<") and H.path_under(ap, self.dest) and not ap.startswith(M.DEVICE_PREFIX):
             self.r.block(f"reads `{val}` from the sources")
         elif not op.startswith("<"):
             self.write(ap, "writes")
@@ -631,7 +618,7 @@ class RunReader:
                 if not v.startswith("-") and ("/" in v or v.endswith(M.LOCAL_PACKAGE_SUFFIXES)):
                     if _has_var(v):
                         self.r.block(f"installs `{v}` with `{prog}`, which may be a local file")
-                    elif _under(self.abspath(v), self.dest):
+                    elif H.path_under(self.abspath(v), self.dest):
                         self.r.block(f"installs `{v}` with `{prog}` from the sources")
         elif prog in M.PATH_WRITING_COMMANDS or prog in M.MODE_COMMANDS:
             paths = [w for w in args if not w.value.startswith("-")]
@@ -940,7 +927,7 @@ class RunReader:
         for w in pos[2 if env_cmd else 1:]:
             v = w.value
             if v.endswith(M.CONDA_LOCAL_PACKAGE_SUFFIXES) or v.startswith((".", "/", "file:")):
-                if _has_var(v) or _under(self.abspath(v.removeprefix("file://").removeprefix("file:")), self.dest):
+                if _has_var(v) or H.path_under(self.abspath(v.removeprefix("file://").removeprefix("file:")), self.dest):
                     self.r.block(f"installs `{v}` with `{tool}`, a local package")
 
     def env_file(self, rel: str, ap: str) -> None:
@@ -1093,19 +1080,19 @@ def _already_copied(doc: Document, stage_instrs: list[Instruction], before: Inst
             continue
         srcs, d = ops[:-1], ops[-1]
         wd = H.workdir_at(doc, ins)
-        dabs = _join(wd, d)
+        dabs = H.join_path(wd, d)
         as_dir = d.endswith("/") or len(srcs) > 1 or dabs == wd or d in (".", "./")
         for s in srcs:
             if any(ch in s for ch in "*?["):
                 continue
-            s_rel = _norm(s).lstrip("/")
+            s_rel = H.norm_path(s).lstrip("/")
             if s_rel in ("", "."):
                 continue
-            targets = {_join(dabs, posixpath.basename(s_rel))}
+            targets = {H.join_path(dabs, posixpath.basename(s_rel))}
             if not as_dir:
                 targets = {dabs}
             for t in targets:
-                if _under(t, dest) and _rel(t, dest) == s_rel:
+                if H.path_under(t, dest) and _rel(t, dest) == s_rel:
                     out.add(s_rel)
     return out
 

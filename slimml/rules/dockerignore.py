@@ -306,20 +306,6 @@ def _probes(norm: str) -> list[str] | None:
     return ["/".join(p) for p in paths if p]
 
 
-def _block(current: str, lines: list[str]) -> str:
-    nl = "\r\n" if "\r\n" in current else "\n"
-    out = []
-    if current and not current.endswith("\n"):
-        out.append(nl)
-    existing = current.splitlines()
-    if not any(line.strip() == K.HEADER for line in existing):
-        if existing and existing[-1].strip():
-            out.append(nl)
-        out.append(K.HEADER + nl)
-    out.extend(line + nl for line in lines)
-    return "".join(out)
-
-
 def _plural(items: list[str], one: str, many: str) -> str:
     return one if len(items) == 1 else many
 
@@ -457,7 +443,7 @@ def _check(doc: Document, ctx, rel: str):
         saved += sum(tree.files[f] for f in hits_copied if copied(f, image_only=True))
 
     if safe:
-        edit = Edit(len(text), len(text), _block(text, safe), path=rel)
+        edit = Edit(len(text), len(text), H.ignore_block(text, safe, K.HEADER), path=rel)
         shown = ", ".join(safe[:5]) + (f" and {len(safe) - 5} more" if len(safe) > 5 else "")
         if current is None:
             msg = f"no `{rel}`: the whole directory is sent to the builder; create it excluding {shown}"
@@ -474,7 +460,7 @@ def _check(doc: Document, ctx, rel: str):
     if unsafe:
         pats = [p for p, _ in unsafe]
         # Recomputed against the file as it is after the safe block, when that is applied first.
-        edit = Edit(len(text), len(text), _block(text, pats), path=rel)
+        edit = Edit(len(text), len(text), H.ignore_block(text, pats, K.HEADER), path=rel)
         content_descs = [d for p, d in unsafe if p != ".git"]
         parts = []
         if content_descs:

@@ -438,21 +438,7 @@ def _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel):
         lines.append("!" + script_rel)
     if not lines:
         return [], caveats
-    return [Edit(len(text), len(text), _block(text, lines), path=ignore_rel)], caveats
-
-
-def _block(current: str, lines: list[str]) -> str:
-    nl = "\r\n" if "\r\n" in current else "\n"
-    out = []
-    if current and not current.endswith("\n"):
-        out.append(nl)
-    headers = [ln.strip() for ln in current.splitlines() if ln.strip().startswith("# added by slimml")]
-    if not headers or headers[-1] != K.DOCKERIGNORE_HEADER:
-        if current.strip():
-            out.append(nl)
-        out.append(K.DOCKERIGNORE_HEADER + nl)
-    out.extend(line + nl for line in lines)
-    return "".join(out)
+    return [Edit(len(text), len(text), H.ignore_block(text, lines, K.DOCKERIGNORE_HEADER), path=ignore_rel)], caveats
 
 
 # -- the summary -------------------------------------------------------------------------------------------------

@@ -190,19 +190,6 @@ def _canon(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _norm(p: str) -> str:
-    p = posixpath.normpath(p)
-    return "/" + p.lstrip("/") if p.startswith("/") else p
-
-
-def _join(base: str, p: str) -> str:
-    return _norm(posixpath.join(base, p))
-
-
-def _under(p: str, root: str) -> bool:
-    return root == "/" or p == root or p.startswith(root.rstrip("/") + "/")
-
-
 def _has_var(s: str) -> bool:
     return "$" in s or "`" in s
 
@@ -293,7 +280,7 @@ class _RunReader:
             info.kind = "build"
             for d in self.mkdirs:
                 # a directory for the build's own outputs (or scratch space) is not something else written
-                if d is None or not (_under(d, "/tmp") or any(_under(a, d) for a, _ in info.artifacts)):
+                if d is None or not (H.path_under(d, "/tmp") or any(H.path_under(a, d) for a, _ in info.artifacts)):
                     info.others.append("mkdir")
                     break
             if info.others:
@@ -383,7 +370,7 @@ class _RunReader:
             for w in words[1:]:
                 if not w.value.startswith("-"):
                     ok = not _has_var(w.value) and (self.cwd is not None or w.value.startswith("/"))
-                    self.mkdirs.append(_join(self.cwd or "/", w.value) if ok else None)
+                    self.mkdirs.append(H.join_path(self.cwd or "/", w.value) if ok else None)
             self.cats.append("mkdir")
         elif prog == "cd":
             self.cd(words)
@@ -392,7 +379,7 @@ class _RunReader:
             self.cats.append("setup")
         elif prog == "git" and len(words) > 2 and words[1].value == "clone":
             dests = [w.value for w in words[2:] if not w.value.startswith("-")]
-            if len(dests) >= 2 and _under(_join(self.cwd or "/", dests[-1]), "/tmp"):
+            if len(dests) >= 2 and H.path_under(H.join_path(self.cwd or "/", dests[-1]), "/tmp"):
                 self.cats.append("harmless")
             else:
                 self.other("git clone")
@@ -409,10 +396,10 @@ class _RunReader:
                 self.other(prog)
         else:
             if "/" in w0 or w0.endswith(".sh"):
-                info.scripts.append(w0 if w0.startswith("/") else _join(self.cwd or "/", w0))
+                info.scripts.append(w0 if w0.startswith("/") else H.join_path(self.cwd or "/", w0))
             elif prog in ("sh", "bash", "dash", "zsh") and len(words) > 1 and not words[1].value.startswith("-"):
                 arg = words[1].value
-                info.scripts.append(arg if arg.startswith("/") else _join(self.cwd or "/", arg))
+                info.scripts.append(arg if arg.startswith("/") else H.join_path(self.cwd or "/", arg))
             self.other(prog)
 
     def other(self, name: str) -> None:
@@ -422,7 +409,7 @@ class _RunReader:
     def cd(self, words: list[Word]) -> None:
         args = [w.value for w in words[1:] if w.value != "--"]
         if len(args) == 1 and not _has_var(args[0]) and args[0] != "-" and not args[0].startswith("~"):
-            self.cwd = _join(self.cwd or "/", args[0]) if self.cwd or args[0].startswith("/") else None
+            self.cwd = H.join_path(self.cwd or "/", args[0]) if self.cwd or args[0].startswith("/") else None
         else:
             self.cwd = None
 
@@ -516,7 +503,7 @@ class _RunReader:
                 self.editable(val or "")
             elif name in M.REQUIREMENT_OPTS:
                 if val and not _has_var(val) and self.cwd:
-                    info.req_files.append((_join(self.cwd, val), self.cwd))
+                    info.req_files.append((H.join_path(self.cwd, val), self.cwd))
             elif name == "" and val:
                 m = _NAME_RE.match(val)
                 if m and not val.startswith((".", "/", "~")) and "/" not in val and \
@@ -534,7 +521,7 @@ class _RunReader:
         if _has_var(path) or self.cwd is None:
             info.problems.append(f"`pip install -e {spec}`: the directory cannot be told")
             return
-        root = _join(self.cwd, path)
+        root = H.join_path(self.cwd, path)
         if root == "/":
             info.problems.append("`pip install -e` of the root directory")
             return
@@ -581,7 +568,7 @@ class _RunReader:
             if self.cwd is None or self.cwd == "/":
                 info.problems.append("`setup.py` runs in a directory that cannot be told")
                 return
-            self.artifact(_join(self.cwd, posixpath.dirname(script) or "."), "dir")
+            self.artifact(H.join_path(self.cwd, posixpath.dirname(script) or "."), "dir")
             return
         self.other(f"{H.basename(spelled)} {script}")
 
@@ -624,7 +611,7 @@ class _RunReader:
         if out is None or _has_var(out) or (self.cwd is None and not out.startswith("/")):
             info.problems.append(f"`{prog}` writes files whose names cannot be told (no literal -o)")
             return
-        self.artifact(_join(self.cwd or "/", out), "file")
+        self.artifact(H.join_path(self.cwd or "/", out), "file")
 
 
 # -- the rule ---------------------------------------------------------------------------------------------
@@ -653,7 +640,7 @@ def _runtime_commands(doc: Document, ctx, instrs: list[Instruction], infos: dict
             used.update(progs)
             wd = H.workdir_at(doc, ins)
             for sc in scripts:
-                used |= _script_commands(doc, ctx, copies, ins, sc if sc.startswith("/") else _join(wd, sc), notes)
+                used |= _script_commands(doc, ctx, copies, ins, sc if sc.startswith("/") else H.join_path(wd, sc), notes)
     return used
 
 
@@ -722,23 +709,23 @@ def _context_rel(doc: Document, ctx, copies: list[Instruction], before: Instruct
         srcs, dest = ops[:-1], ops[-1]
         if _has_var(dest):
             continue
-        dest_abs = _join(H.workdir_at(doc, ins), dest)
+        dest_abs = H.join_path(H.workdir_at(doc, ins), dest)
         dest_dir = dest.endswith("/") or len(srcs) > 1 or dest in (".", "./")
         for src in srcs:
             s = src.rstrip("/") or "."
             if s in (".", "./") or s == "":
-                if _under(path, dest_abs):
+                if H.path_under(path, dest_abs):
                     return posixpath.relpath(path, dest_abs)
                 continue
             if any(ch in s for ch in "*?[") or _has_var(s):
                 continue
-            s = _norm(s).lstrip("/")
+            s = H.norm_path(s).lstrip("/")
             if ctx.context_dir is not None and ctx.is_dir(s):
-                if _under(path, dest_abs):
+                if H.path_under(path, dest_abs):
                     rel = posixpath.relpath(path, dest_abs)
                     return s if rel == "." else f"{s}/{rel}"
                 continue
-            target = _join(dest_abs, posixpath.basename(s)) if dest_dir or dest_abs == "/" else dest_abs
+            target = H.join_path(dest_abs, posixpath.basename(s)) if dest_dir or dest_abs == "/" else dest_abs
             if path == target:
                 return s
     return None
@@ -792,7 +779,7 @@ def _read_requirements(doc, ctx, copies, at: Instruction, path: str, cwd: str, s
         if m and m.group(1) in ("-r", "--requirement"):
             inc = m.group(3).strip()
             if inc and not _has_var(inc):
-                n, e = _read_requirements(doc, ctx, copies, at, _join(posixpath.dirname(path), inc), cwd, seen, unread)
+                n, e = _read_requirements(doc, ctx, copies, at, H.join_path(posixpath.dirname(path), inc), cwd, seen, unread)
                 names += n
                 editables += e
             continue
@@ -801,7 +788,7 @@ def _read_requirements(doc, ctx, copies, at: Instruction, path: str, cwd: str, s
             if re.match(r"^(git|hg|svn|bzr)\+", spec) or "://" in spec:
                 continue
             local = re.sub(r"\[[^\]]*\]$", "", spec)
-            editables.append(local if _has_var(local) else _join(cwd, local))
+            editables.append(local if _has_var(local) else H.join_path(cwd, local))
             continue
         if line.startswith("-"):
             continue
@@ -1114,12 +1101,12 @@ class _Planner:
                 roots = [r for r in roots if r[0] != path] + [(path, kind, info.ins.index)]
         dirs = [r for r in roots if r[1] == "dir"]
         # Outermost directories only; files inside them come along.
-        dirs = [d for d in dirs if not any(o is not d and _under(d[0], o[0]) and o[0] != d[0] for o in dirs)]
-        files = [f for f in roots if f[1] == "file" and not any(_under(f[0], d[0]) for d in dirs)]
+        dirs = [d for d in dirs if not any(o is not d and H.path_under(d[0], o[0]) and o[0] != d[0] for o in dirs)]
+        files = [f for f in roots if f[1] == "file" and not any(H.path_under(f[0], d[0]) for d in dirs)]
         replaced: set[int] = set()
         lines: dict[int, list[str]] = {}
         for path, _, at in dirs:
-            if _under(VENV, path):
+            if H.path_under(VENV, path):
                 raise _NoFix(f"the build directory {path} contains the virtualenv")
             first = None
             for c in copies:
@@ -1128,11 +1115,11 @@ class _Planner:
                 ops = _copy_operands(c)
                 if ops is None or len(ops) < 2 or _has_var(ops[-1]):
                     raise _NoFix(f"a COPY at line {c.start_line} whose destination cannot be told")
-                dest = _join(H.workdir_at(doc, c), ops[-1])
-                if _under(dest, path):
+                dest = H.join_path(H.workdir_at(doc, c), ops[-1])
+                if H.path_under(dest, path):
                     replaced.add(c.index)
                     first = c.index if first is None else first
-                elif _under(path, dest) and dest != path and self.copies_into(c, dest, path):
+                elif H.path_under(path, dest) and dest != path and self.copies_into(c, dest, path):
                     raise _NoFix(f"the COPY at line {c.start_line} fills {path} from above ({dest})")
             if first is None:
                 raise _NoFix(f"nothing is copied into {path} before it is built")

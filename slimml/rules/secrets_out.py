@@ -71,7 +71,7 @@ from ..dockerfile import Document, Instruction, Stage, shell_words
 from ..dockerfile.shell import run_scripts, unwrap
 from ..engine import Edit, Fix
 from ..knowledge import secrets as K
-from ..secrets import is_secret_name as _masked_name
+from ..secrets import is_secret_name
 from ..secrets import looks_secret_value, mask
 from . import _helpers as H
 
@@ -88,21 +88,6 @@ _PY_MODULES_NOT_CODE = frozenset({"pip", "venv", "ensurepip", "compileall", "py_
 
 
 # -- names and values ---------------------------------------------------------------------------------
-def is_secret_name(name: str) -> bool:
-    """A variable name that holds a secret (judged word by word, see knowledge.secrets)."""
-    up = name.upper()
-    if up in K.SECRET_NAMES:
-        return True
-    if up in K.NOT_SECRET_NAMES:
-        return False
-    words = [w for w in up.split("_") if w]
-    if not words or any(w in K.NOT_SECRET_WORDS for w in words) or words[-1] in K.NOT_SECRET_LAST_WORDS:
-        return False
-    hit = words[-1] in K.SECRET_LAST_WORDS or any(s in w for w in words for s in K.SECRET_ANYWHERE)
-    # Only names slimml.secrets.mask also masks: a value the rule finds must never be printed.
-    return hit and _masked_name(name)
-
-
 def value_kind(value: str) -> str | None:
     """What kind of secret a value looks like ("Hugging Face token", ...), or None."""
     for rx, label in K.VALUE_KINDS:
@@ -646,20 +631,6 @@ def file_used(doc: Document, instr: Instruction, names: set[str], kind: K.Secret
     return None
 
 
-def _block(current: str, lines: list[str]) -> str:
-    nl = "\r\n" if "\r\n" in current else "\n"
-    out = []
-    if current and not current.endswith("\n"):
-        out.append(nl)
-    existing = current.splitlines()
-    if not any(line.strip() == K.DOCKERIGNORE_HEADER for line in existing):
-        if existing and existing[-1].strip():
-            out.append(nl)
-        out.append(K.DOCKERIGNORE_HEADER + nl)
-    out.extend(line + nl for line in lines)
-    return "".join(out)
-
-
 def _ignore_state(ctx):
     """(ignore file relative path, its text, its patterns) or None when it cannot be edited."""
     if ctx is None or ctx.context_dir is None:
@@ -690,7 +661,7 @@ def _ignore_edit(state, lines: list[str]) -> Edit | None:
         new.append(norm)
     if not new:
         return None
-    return Edit(len(text), len(text), _block(text, new), path=rel)
+    return Edit(len(text), len(text), H.ignore_block(text, new, K.DOCKERIGNORE_HEADER), path=rel)
 
 
 def _explicit_paths(doc: Document, ctx) -> set[str]:
