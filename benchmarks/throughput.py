@@ -84,9 +84,9 @@ def _context(root: Path) -> Path:
     return root
 
 
-def throughput(n: int, unsafe: bool) -> tuple[float, float, float]:
+def throughput(n: int, unsafe: bool, select: tuple[str, ...] = ()) -> tuple[float, float, float]:
     texts = corpus(n)
-    settings = Settings(unsafe_fixes=unsafe)
+    settings = Settings(unsafe_fixes=unsafe, select=select)
     with tempfile.TemporaryDirectory() as d:
         ctx_dir = _context(Path(d))
         df = ctx_dir / "Dockerfile"
@@ -123,10 +123,13 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=2000)
     ap.add_argument("--cli-runs", type=int, default=10)
     ap.add_argument("--unsafe-fixes", action="store_true", help="also apply unsafe fixes (more passes)")
+    ap.add_argument("--select", default="", help="only these rules (comma-separated), e.g. the core SLM001-SLM006")
     a = ap.parse_args()
-    fps, p50, p99 = throughput(a.files, a.unsafe_fixes)
+    select = tuple(c for c in a.select.split(",") if c)
+    fps, p50, p99 = throughput(a.files, a.unsafe_fixes, select)
     wall = cli_wall(a.cli_runs)
     mode = "safe and unsafe fixes" if a.unsafe_fixes else "default (safe) fixes"
+    mode += f", rules {a.select}" if select else ", all rules"
     print(f"fix-check throughput, {mode}, build context read: {fps:.0f} Dockerfiles/s over {a.files} files "
           f"(p50 {p50:.2f} ms, p99 {p99:.2f} ms per file)")
     print(f"`slimml fix Dockerfile` wall time: {wall:.0f} ms (median of {a.cli_runs})")

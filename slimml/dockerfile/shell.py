@@ -285,12 +285,23 @@ def _run_scripts(doc: Document, instr: Instruction) -> list[Script]:
     return [_make_script(instr, args, amap, None)]
 
 
+def _wrapper_names() -> frozenset[str]:
+    from ..knowledge.shell import RUN_WRAPPERS, WRAPPERS
+
+    return frozenset(WRAPPERS) | frozenset(RUN_WRAPPERS)
+
+
+_WRAPPER_NAMES = _wrapper_names()
+
+
 def unwrap(values: list[str], run_wrappers: bool = True, skip: frozenset[str] = frozenset()) -> int:
     """Index of the wrapped program in ``values`` (``sudo -E env A=1 pip ...`` -> 3).
 
     ``run_wrappers`` also looks through ``conda run -n env``, ``poetry run`` and the like;
     wrappers named in ``skip`` are treated as the program itself.
     """
+    if not values or values[0].rsplit("/", 1)[-1] not in _WRAPPER_NAMES:
+        return 0  # the common case: the command is not wrapped
     from ..knowledge.shell import RUN_WRAPPERS, WRAPPERS
 
     i, n = 0, len(values)
