@@ -281,6 +281,19 @@ def _add_url(doc, ins, url, dest, multi, label) -> Bake | None:
     return b
 
 
+def _file_bake(doc, ins, rel, dest, multi, label, origin, size) -> Bake:
+    """A bake of one context file copied to ``dest`` (a folder when ``multi`` or ``dest`` is one)."""
+    b = Bake(ins, ins.start, ins.end, label, size=size, kind="context", ignore=[rel])
+    if dest is None:
+        b.problem = "its destination uses a build argument with no default"
+        return b
+    dest_abs, is_dir = _dest(ins, doc, dest)
+    t = posixpath.join(dest_abs, posixpath.basename(rel)) if (is_dir or multi) else dest_abs
+    b.sources.append(Source("uri", target=t, context_path=rel, origin=origin))
+    b.targets.append(t)
+    return b
+
+
 def _context_bake(doc, ctx, ins, src, dest, multi, tree: _Tree, min_bytes: int, label: str) -> Bake | None:
     rel = _norm_source(src)
     origin = f"{label} (line {ins.start_line})"
@@ -318,15 +331,7 @@ def _context_bake(doc, ctx, ins, src, dest, multi, tree: _Tree, min_bytes: int, 
         size = tree.files[rel]
         if size < min_bytes:
             return None
-        b = Bake(ins, ins.start, ins.end, label, size=size, kind="context", ignore=[rel])
-        if dest is None:
-            b.problem = "its destination uses a build argument with no default"
-            return b
-        dest_abs, is_dir = _dest(ins, doc, dest)
-        t = posixpath.join(dest_abs, posixpath.basename(rel)) if (is_dir or multi) else dest_abs
-        b.sources.append(Source("uri", target=t, context_path=rel, origin=origin))
-        b.targets.append(t)
-        return b
+        return _file_bake(doc, ins, rel, dest, multi, label, origin, size)
     if under:
         weights = {f: s for f, s in under.items() if _is_weight(f)}
         wsize = sum(weights.values())
@@ -354,15 +359,7 @@ def _context_bake(doc, ctx, ins, src, dest, multi, tree: _Tree, min_bytes: int, 
         return b
     if not tree.ok and _is_weight(rel):
         # No build context to look at (stdin): the extension is all there is; size unknown.
-        b = Bake(ins, ins.start, ins.end, label, kind="context", ignore=[rel])
-        if dest is None:
-            b.problem = "its destination uses a build argument with no default"
-            return b
-        dest_abs, is_dir = _dest(ins, doc, dest)
-        t = posixpath.join(dest_abs, posixpath.basename(rel)) if (is_dir or multi) else dest_abs
-        b.sources.append(Source("uri", target=t, context_path=rel, origin=origin))
-        b.targets.append(t)
-        return b
+        return _file_bake(doc, ins, rel, dest, multi, label, origin, None)
     return None
 
 
