@@ -56,6 +56,27 @@ class Context:
         memo[rel] = Path(p) if p == root or p.startswith(root.rstrip(os.sep) + os.sep) else None
         return memo[rel]
 
+    def realpath(self, path) -> str:
+        """``os.path.realpath``, memoised for the run (the disk does not change during one)."""
+        memo = self.run_cache.setdefault("realpath", {})
+        key = os.fspath(path)
+        real = memo.get(key)
+        if real is None:
+            real = memo[key] = os.path.realpath(key)
+        return real
+
+    def relative(self, path) -> str | None:
+        """``path`` (symlinks resolved) relative to the context root, POSIX; None when outside it
+        or the context is unknown. ``"."`` for the root itself."""
+        if self.context_dir is None:
+            return None
+        root, real = self.realpath(self.context_dir), self.realpath(path)
+        if real == root:
+            return "."
+        if not real.startswith(root.rstrip(os.sep) + os.sep):
+            return None
+        return real[len(root.rstrip(os.sep)) + 1:].replace(os.sep, "/")
+
     def context_path(self, rel: str) -> Path | None:
         return self._abs(rel)
 
@@ -114,9 +135,8 @@ class Context:
                     except (InputError, DockerfileError):
                         continue
             self.run_cache[key] = found
-        if "me" not in self.cache:
-            self.cache["me"] = self.dockerfile.resolve() if self.dockerfile else None
-        return [(p, d) for p, d in self.run_cache[key] if p != self.cache["me"]]
+        me = Path(self.realpath(self.dockerfile)) if self.dockerfile else None
+        return [(p, d) for p, d in self.run_cache[key] if p != me]
 
     def walk_context(self, max_files: int = 20000):
         """Yield (relative posix path, size) of files in the context, skipping .git."""

@@ -303,9 +303,12 @@ def _segments(pattern: str) -> tuple:
     return tuple(out)
 
 
+_GLOB_CHAR_RE = re.compile(r"[*?\[\\]")
+
+
 def is_literal(seg: str) -> bool:
     """No wildcard, class or escape: the glob names exactly itself."""
-    return not any(c in seg for c in _GLOB_CHARS)
+    return _GLOB_CHAR_RE.search(seg) is None
 
 
 @lru_cache(maxsize=4096)
@@ -362,6 +365,11 @@ def overlap(a: list, b: list) -> tuple[bool, bool]:
     ``b`` names, Docker matching parents); ``b_completes`` the other way round. Wildcards
     inside a segment are compared conservatively (see ``seg_intersect``).
     """
+    return _overlap(tuple(a), tuple(b))
+
+
+@lru_cache(maxsize=16384)  # pure; the same candidate/source pairs come back for every Dockerfile
+def _overlap(a: tuple, b: tuple) -> tuple[bool, bool]:
     na, nb = len(a), len(b)
 
     def closure(states):

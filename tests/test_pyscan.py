@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from slimml.weights.pyscan import Ref, Unknown, render_call, scan
+from slimml.knowledge import weights as K
+from slimml.weights.pyscan import Ref, Unknown, may_download, render_call, scan
 
 
 def _scan(code: str, env=None, argv=None):
@@ -191,3 +192,22 @@ def test_spacy_downloads_are_reported_as_packages():
 def test_code_that_does_not_parse():
     res = scan("def (:\n", {}, None)
     assert res.error and res.downloads == []
+
+
+def test_prefilter_never_hides_a_known_download():
+    """``may_download`` skips libcst only for code that cannot name a known call: every known
+    call, imported under an alias, still passes it and is found by ``scan``."""
+    names = [*K.HF_HUB_CALLS, *K.HF_CONSTRUCTORS, *K.HF_PIPELINE_CALLS, *K.PY_URL_CALLS, *K.PY_PACKAGE_DOWNLOADS,
+             *(k for k in K.PY_REPLAY_CALLS if not k.endswith("."))]
+    names += [f"{root}.AutoModel.from_pretrained" for root in K.HF_FROM_PRETRAINED_ROOTS]
+    for qn in names:
+        mod, _, attr = qn.rpartition(".")
+        code = f"from {mod} import {attr} as z\nz('org/model', 'out')\n"
+        assert may_download(code), qn
+        assert scan(code, {}, None).downloads, qn
+
+
+def test_prefilter_skips_plain_code():
+    assert not may_download("import app; app.main()")
+    assert not may_download("print('ready')")
+    assert may_download("import transformers as t\nt.pipeline('x')")

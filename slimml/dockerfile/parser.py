@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 from .model import (
     KNOWN_INSTRUCTIONS,
@@ -72,6 +73,11 @@ def shell_words(s: str, raw: bool = True) -> list[tuple[str, int, int]]:
 
     With ``raw`` the quotes and escapes stay in the word (RawQuotes/RawEscapes).
     """
+    return list(_shell_words(s, raw))
+
+
+@lru_cache(maxsize=8192)  # pure; rules split the same instruction again on every pass
+def _shell_words(s: str, raw: bool) -> tuple[tuple[str, int, int], ...]:
     words = []
     i, n = 0, len(s)
     while i < n:
@@ -101,7 +107,7 @@ def shell_words(s: str, raw: bool = True) -> list[tuple[str, int, int]]:
                 buf.append(ch)
             i += 1
         words.append(("".join(buf), start, i))
-    return words
+    return tuple(words)
 
 
 def _extract_flags(rest: str) -> tuple[list[tuple[str, int, int]], int]:

@@ -189,9 +189,8 @@ def ignore_file(ctx) -> str | None:
 def _find_ignore_file(ctx) -> str | None:
     if ctx.dockerfile is not None:
         per = Path(ctx.dockerfile).parent / (Path(ctx.dockerfile).name + ".dockerignore")
-        try:
-            rel = per.resolve().relative_to(Path(ctx.context_dir).resolve()).as_posix()
-        except ValueError:
+        rel = ctx.relative(per)
+        if rel is None:
             return None if per.is_file() else ".dockerignore"
         if ctx.read_context_file(rel) is not None:
             return rel

@@ -47,6 +47,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from .. import dockerignore as DI
@@ -137,6 +138,8 @@ class _Tree:
         self._ancestry: dict[str, tuple[str, ...]] = {}
         self._existing = existing
         self._visible: list[str] | None = None
+        self._hits: dict[str, list[str]] = {}
+        self._covered: dict[str, bool] = {}
         self.dirs: set[str] = set()
         self.truncated = False
         root = ctx.context_dir
@@ -168,6 +171,22 @@ class _Tree:
         if self._visible is None:
             self._visible = [f for f in self.files if not DI.is_excluded(f, self._existing)]
         return self._visible
+
+    def hits(self, norm: str, pat: DI.Pattern) -> list[str]:
+        """Visible files a candidate pattern excludes (itself or a parent): per pattern set, not per
+        Dockerfile, so every Dockerfile of a run sharing this context reuses it."""
+        found = self._hits.get(norm)
+        if found is None:
+            found = self._hits[norm] = [f for f in self.visible() if any(pat.match(a) for a in self.ancestry(f))]
+        return found
+
+    def covered(self, norm: str) -> bool:
+        """The existing patterns already exclude what ``norm`` would (e.g. an allow-list ``*``)."""
+        c = self._covered.get(norm)
+        if c is None:
+            probes = _probes(norm)
+            c = self._covered[norm] = bool(probes) and all(DI.is_excluded(p, self._existing) for p in probes)
+        return c
 
     def ancestry(self, path: str) -> tuple[str, ...]:
         """``a/b/c`` -> (``a/b/c``, ``a``, ``a/b``): what ``matches_or_parent`` tries, computed once."""
@@ -310,12 +329,20 @@ def _plural(items: list[str], one: str, many: str) -> str:
     return one if len(items) == 1 else many
 
 
+@lru_cache(maxsize=1)
+def _candidates() -> list[tuple[str, bool, str, DI.Pattern, list]]:
+    """The standard exclusions, compiled once: (line, is content, normalized, pattern, segments)."""
+    out = []
+    for cand in K.JUNK + K.CONTENT:
+        norm = DI.normalize_line(cand)
+        out.append((cand, cand in K.CONTENT, norm, DI.Pattern.make(norm), DI.segments(norm)))
+    return out
+
+
 # -- the rule -------------------------------------------------------------------------------------------
 def _rel_to_context(ctx, path) -> str:
-    try:
-        return path.resolve().relative_to(ctx.context_dir.resolve()).as_posix()
-    except ValueError:
-        return "\0outside"  # never exists
+    rel = ctx.relative(path)
+    return "\0outside" if rel is None else rel  # never exists
 
 
 def _memo_key(doc: Document, ctx, rel: str) -> tuple:
@@ -388,17 +415,12 @@ def _check(doc: Document, ctx, rel: str):
         return any(not any(x.matches_or_parent(path) for x in exc) for ins, exc in use.whole
                    if not image_only or (ins.stage in in_image and ins.keyword != "RUN"))
 
-    visible = tree.visible()  # sent to the builder today
     safe: list[str] = []
     unsafe: list[tuple[str, str]] = []  # (pattern, description for the reason)
     saved = 0
-    for cand in K.JUNK + K.CONTENT:
-        content = cand in K.CONTENT
-        norm = DI.normalize_line(cand)
+    for cand, content, norm, pat, segs in _candidates():
         if norm in present:
             continue
-        pat = DI.Pattern.make(norm)
-        segs = DI.segments(norm)
         blocked = False
         for src in use.explicit:
             covers, inside = DI.overlap(segs, src.segs)
@@ -416,11 +438,9 @@ def _check(doc: Document, ctx, rel: str):
                     blocked = True
         if blocked:
             continue
-        if not neg_overlap:
-            probes = _probes(norm)
-            if probes and all(DI.is_excluded(p, existing) for p in probes):
-                continue  # already excluded by a broader pattern (e.g. an allow-list `*`)
-        hits = [f for f in visible if any(pat.match(a) for a in tree.ancestry(f))]
+        if not neg_overlap and tree.covered(norm):
+            continue  # already excluded by a broader pattern (e.g. an allow-list `*`)
+        hits = tree.hits(norm, pat)
         hits_copied = [f for f in hits if copied(f)]
         if cand == ".git" and use.whole and ctx.exists(".git") and not DI.is_excluded(".git", existing):
             why = _git_needed(doc, ctx)

@@ -86,6 +86,7 @@ Use instead
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import re
 from pathlib import Path
@@ -216,11 +217,9 @@ def _script_rel(ctx) -> str | None:
     name = script_name(ctx.dockerfile)
     if ctx.dockerfile is None:
         return name
-    try:
-        folder = Path(ctx.dockerfile).resolve().parent.relative_to(Path(ctx.context_dir).resolve())
-    except ValueError:
+    rel = ctx.relative(os.path.dirname(ctx.realpath(ctx.dockerfile)))
+    if rel is None:
         return None
-    rel = folder.as_posix()
     return name if rel in ("", ".") else f"{rel}/{name}"
 
 

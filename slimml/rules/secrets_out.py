@@ -65,6 +65,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 from .. import dockerignore as DI
 from ..dockerfile import Document, Instruction, Stage, shell_words
@@ -88,6 +89,7 @@ _PY_MODULES_NOT_CODE = frozenset({"pip", "venv", "ensurepip", "compileall", "py_
 
 
 # -- names and values ---------------------------------------------------------------------------------
+@lru_cache(maxsize=8192)  # pure, and asked again for the same instruction text on every pass
 def value_kind(value: str) -> str | None:
     """What kind of secret a value looks like ("Hugging Face token", ...), or None."""
     for rx, label in K.VALUE_KINDS:

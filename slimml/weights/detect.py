@@ -1155,6 +1155,8 @@ def _stdin_heredoc(doc: Document, ins: Instruction, cmd: Command) -> str | None:
 def _analyse_python(doc, ctx, ins, cmd, py, mode, code, argv, cwd, env, label=None) -> Bake | None:
     from . import pyscan
 
+    if not pyscan.may_download(code):
+        return None
     key = ("slm010-pyscan", code, tuple(sorted(env.items())), tuple(argv))
     res = ctx.run_cache.get(key)
     if res is None:

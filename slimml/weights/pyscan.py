@@ -23,6 +23,7 @@ import itertools
 import json
 import posixpath
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..knowledge import weights as K
@@ -150,6 +151,21 @@ def render_call(qualname: str, binding: Binding, drop: frozenset[str] = frozense
     return f"{head}\n{qualname}({', '.join(parts)})"
 
 
+@lru_cache(maxsize=1)
+def _roots() -> tuple[str, ...]:
+    """Top-level packages of every call ``classify`` knows."""
+    names = [*K.HF_FROM_PRETRAINED_ROOTS, *K.HF_HUB_CALLS, *K.HF_CONSTRUCTORS, *K.HF_PIPELINE_CALLS,
+             *K.PY_REPLAY_CALLS, *K.PY_URL_CALLS, *K.PY_PACKAGE_DOWNLOADS]
+    return tuple(sorted({n.split(".", 1)[0] for n in names}))
+
+
+def may_download(code: str) -> bool:
+    """False when ``code`` cannot contain a download ``scan`` would report: a call is only named
+    through an import, and an import spells the package. Saves the libcst parse for the
+    common ``python -c 'import app'``."""
+    return any(r in code for r in _roots())
+
+
 # -- the analysis ---------------------------------------------------------------------------------------
 def scan(code: str, env: dict[str, str] | None = None, argv: list[str | None] | None = None) -> ScanResult:
     """Download calls in ``code`` run with environment ``env`` and ``sys.argv`` = ``argv``."""
@@ -178,10 +194,12 @@ class _Analyzer:
         self.argv = argv
         wrapper = MetadataWrapper(cst.parse_module(code))
         self.module = wrapper.module
-        self.qn = wrapper.resolve(QualifiedNameProvider)
-        self.scopes = wrapper.resolve(ScopeProvider)
-        self.parents = wrapper.resolve(ParentNodeProvider)
-        self.pos = wrapper.resolve(PositionProvider)
+        # One batched resolve: each separate resolve() walks the tree again.
+        meta = wrapper.resolve_many([QualifiedNameProvider, ScopeProvider, ParentNodeProvider, PositionProvider])
+        self.qn = meta[QualifiedNameProvider]
+        self.scopes = meta[ScopeProvider]
+        self.parents = meta[ParentNodeProvider]
+        self.pos = meta[PositionProvider]
         calls: list = []
 
         class _Collect(cst.CSTVisitor):
