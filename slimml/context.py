@@ -46,12 +46,12 @@ class Context:
         """
         if self.context_dir is None:
             return None
-        memo = self.cache.setdefault("abs", {})
+        memo = self.cache.get("abs")
+        if memo is None:  # shared by every Dockerfile of the run with this context
+            memo = self.cache["abs"] = self.run_cache.setdefault(("abs", str(self.context_dir)), {})
         if rel in memo:
             return memo[rel]
-        root = self.cache.get("root")
-        if root is None:
-            root = self.cache["root"] = os.path.abspath(self.context_dir)
+        root = os.path.abspath(self.context_dir)
         p = os.path.normpath(os.path.join(root, rel.lstrip("/")))
         memo[rel] = Path(p) if p == root or p.startswith(root.rstrip(os.sep) + os.sep) else None
         return memo[rel]
@@ -139,7 +139,17 @@ class Context:
         return [(p, d) for p, d in self.run_cache[key] if p != me]
 
     def walk_context(self, max_files: int = 20000):
-        """Yield (relative posix path, size) of files in the context, skipping .git."""
+        """Yield (relative posix path, size) of files in the context, skipping .git. Walked once
+        per run (the disk does not change during one)."""
+        if self.context_dir is None:
+            return iter(())
+        key = ("walk-context", str(self.context_dir), max_files)
+        found = self.run_cache.get(key)
+        if found is None:
+            found = self.run_cache[key] = list(self._walk_context(max_files))
+        return iter(found)
+
+    def _walk_context(self, max_files: int):
         if self.context_dir is None or not self.context_dir.is_dir():
             return
         root = str(self.context_dir)

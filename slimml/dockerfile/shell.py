@@ -212,8 +212,12 @@ def _make_script(instr: Instruction, source: str, offsets: list[int], heredoc: H
         for i, ch in enumerate(source):
             b2c.extend([i] * len(ch.encode("utf-8")))
         b2c.append(len(source))
-    tree = _parser().parse(data)
-    return Script(instr, source, offsets, heredoc, tree, b2c)
+    return Script(instr, source, offsets, heredoc, _parse(data), b2c)
+
+
+@lru_cache(maxsize=4096)  # the engine re-parses every pass, and RUN lines repeat across a repo fleet
+def _parse(data: bytes):
+    return _parser().parse(data)  # trees are never edited, so one can be shared
 
 
 def stage_shell(doc: Document, instr: Instruction) -> list[str] | None:

@@ -15,6 +15,8 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from . import images as I
 
@@ -473,24 +475,40 @@ def _read_requirements(read: Callable[[str], str | None], path: str, depth: int 
     reqs: list[Requirement] = []
     urls: list[str] = []
     base = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
+    for kind, val in _requirement_lines(text):
+        if kind == "include":
+            if depth < _MAX_NESTED:
+                sub = _read_requirements(read, base + val, depth + 1)
+                if sub is not None:
+                    reqs += sub[0]
+                    urls += sub[1]
+        elif kind == "url":
+            urls.append(val)
+        else:
+            reqs.append(val)
+    return reqs, urls, True
+
+
+@lru_cache(maxsize=1024)  # pure; every rule reading the same requirements file asks again
+def _requirement_lines(text: str) -> tuple[tuple[str, Any], ...]:
+    """The lines of a requirements file that matter: ("req", Requirement), ("include", path of a
+    ``-r``) and ("url", an index URL), in order."""
+    out: list[tuple[str, Any]] = []
     for raw in text.replace("\\\n", " ").splitlines():
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
             continue
         if line.startswith("-"):
             opt, val = _split_option(line)
-            if opt in ("-r", "--requirement") and val and depth < _MAX_NESTED:
-                sub = _read_requirements(read, base + val, depth + 1)
-                if sub is not None:
-                    reqs += sub[0]
-                    urls += sub[1]
+            if opt in ("-r", "--requirement") and val:
+                out.append(("include", val))
             elif opt in ("-i", "--index-url", "--extra-index-url"):
-                urls.append(val)
+                out.append(("url", val))
             continue
         r = parse_requirement(line.split(";", 1)[0].split(" --hash", 1)[0])
         if r is not None:
-            reqs.append(r)
-    return reqs, urls, True
+            out.append(("req", r))
+    return tuple(out)
 
 
 def pip_install_requirements(words: list[str], read: Callable[[str], str | None],

@@ -139,6 +139,12 @@ def _shell_download(code: str) -> bool:
     return False
 
 
+def could_download(prog: str) -> bool:
+    """A command whose program (basename) is ``prog`` may be one ``looks_like_weight_download``
+    accepts or a Python run whose code is analysed: the cheap test before expanding arguments."""
+    return prog in _DOWNLOAD_PROGRAMS or PYTHON_RE.match(prog) is not None
+
+
 def looks_like_weight_download(argv: list[str]) -> bool:
     """True when the command (argv, quotes removed) downloads model weights at build time."""
     argv = _strip_wrappers(list(argv))
@@ -327,3 +333,8 @@ AWS_OPTS_WITH_VALUE = frozenset({"--region", "--profile", "--endpoint-url", "--e
                                  "--storage-class", "--sse", "--cli-read-timeout", "--cli-connect-timeout",
                                  "--request-payer", "--expected-size", "--source-region", "--page-size"})
 GSUTIL_GLOBAL_OPTS_WITH_VALUE = frozenset({"-o", "-h", "-u"})
+
+
+# Every program ``looks_like_weight_download`` looks into (Python aside).
+_DOWNLOAD_PROGRAMS = frozenset(SHELLS | DOWNLOAD_SUBCOMMANDS.keys() | {"git"} | OBJECT_STORE_COPIES.keys()
+                               | HTTP_DOWNLOADERS)

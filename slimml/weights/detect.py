@@ -482,9 +482,12 @@ def find_bakes(doc: Document, ctx, min_bytes: int, ignore_text: str | None) -> l
 
 
 def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
+    out: list[Bake] = []
+    scripts = run_scripts(doc, ins) if ins.json is None else []
+    if ins.json is None and not ins.heredocs and not any(_may_bake(c) for s in scripts for c in s.commands):
+        return out  # the common RUN (apt-get, pip install): no need for its environment
     env0 = build_env(doc, ins)
     wd = H.workdir_at(doc, ins)
-    out: list[Bake] = []
     if ins.json is not None:
         argv = list(ins.json)
         b = _analyse_argv(doc, ctx, ins, None, argv, [], wd, env0, None)
@@ -492,7 +495,6 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
             b.remove_instr = True
             out.append(b)
         return out
-    scripts = run_scripts(doc, ins)
     if not scripts and ins.heredocs and re.fullmatch(r"\s*\d*<<-?\S+\s*", ins.args):
         body = ins.heredocs[0].body(doc.text)
         first = body.split("\n", 1)[0]
@@ -511,6 +513,8 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
             k = unwrap(values)
             eff = words[k:]
             if not eff:
+                continue
+            if H.basename(eff[0].value) != "cd" and not _may_download(eff[0].value):
                 continue
             env = {**env0, **cmd.assignments}
             argv = []
@@ -533,6 +537,20 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
                     _absorb_cleanup(script, cmd, b)
                 out.append(b)
     return out
+
+
+def _may_bake(cmd: Command) -> bool:
+    """Cheap pre-test of a command: its program (as written, when no variable names it) could
+    download."""
+    values = [w.value for w in cmd.words]
+    eff = values[unwrap(values):]
+    return bool(eff) and _may_download(eff[0])
+
+
+def _may_download(first: str) -> bool:
+    if "$" in first or "`" in first:
+        return True  # the program comes from a variable: expand it first
+    return K.could_download(H.basename(first))
 
 
 def _arg_refs(doc: Document, ins: Instruction, raws: list[str]) -> list[str]:

@@ -181,33 +181,38 @@ def scan(code: str, env: dict[str, str] | None = None, argv: list[str | None] | 
 class _Analyzer:
     def __init__(self, code: str, env: dict[str, str], argv: list[str]):
         import libcst as cst
-        from libcst.metadata import (
-            MetadataWrapper,
-            ParentNodeProvider,
-            PositionProvider,
-            QualifiedNameProvider,
-            ScopeProvider,
-        )
+        from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameProvider, ScopeProvider
 
         self.cst = cst
         self.env = env
         self.argv = argv
         wrapper = MetadataWrapper(cst.parse_module(code))
         self.module = wrapper.module
-        # One batched resolve: each separate resolve() walks the tree again.
-        meta = wrapper.resolve_many([QualifiedNameProvider, ScopeProvider, ParentNodeProvider, PositionProvider])
+        # One batched resolve (each resolve() walks the tree again); parents come from the walk
+        # below rather than ParentNodeProvider, which would cost another batched visitor.
+        meta = wrapper.resolve_many([QualifiedNameProvider, ScopeProvider, PositionProvider])
         self.qn = meta[QualifiedNameProvider]
         self.scopes = meta[ScopeProvider]
-        self.parents = meta[ParentNodeProvider]
         self.pos = meta[PositionProvider]
         calls: list = []
+        parents: dict = {}
+        stack: list = []
 
         class _Collect(cst.CSTVisitor):
-            def visit_Call(self, node):
-                calls.append(node)
+            def on_visit(self, node) -> bool:
+                if stack:
+                    parents[node] = stack[-1]
+                stack.append(node)
+                if isinstance(node, cst.Call):
+                    calls.append(node)
+                return True
+
+            def on_leave(self, original_node) -> None:
+                stack.pop()
 
         self.module.visit(_Collect())
         self.calls = calls
+        self.parents = parents
 
     # -- names ---------------------------------------------------------------------------------------
     def qualname(self, node) -> str | None:
