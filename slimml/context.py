@@ -8,6 +8,7 @@ see each other's changes.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,13 +100,30 @@ class Context:
                 disk[(p, limit)] = None
         return disk[(p, limit)]
 
-    def exists(self, rel: str) -> bool:
+    def _mode(self, rel: str) -> int | None:
+        """``st_mode`` of a context path (symlinks followed), None when missing; memoised per run."""
         p = self._abs(rel)
-        return p is not None and p.exists()
+        if p is None:
+            return None
+        memo = self.run_cache.setdefault("stat", {})
+        key = str(p)
+        if key not in memo:
+            try:
+                memo[key] = os.stat(key).st_mode
+            except (OSError, ValueError):
+                memo[key] = None
+        return memo[key]
+
+    def exists(self, rel: str) -> bool:
+        return self._mode(rel) is not None
 
     def is_dir(self, rel: str) -> bool:
-        p = self._abs(rel)
-        return p is not None and p.is_dir()
+        m = self._mode(rel)
+        return m is not None and stat.S_ISDIR(m)
+
+    def is_file(self, rel: str) -> bool:
+        m = self._mode(rel)
+        return m is not None and stat.S_ISREG(m)
 
     def side_key(self, rel: str) -> str:
         """Side files are keyed by their absolute path when the context is known."""

@@ -226,6 +226,11 @@ def normalize_line(line: str) -> str | None:
 
 def parse_patterns(text: str) -> list[Pattern]:
     """The patterns of a ``.dockerignore`` file, in order. Raises PatternError like Docker."""
+    return list(_parse_patterns(text))
+
+
+@lru_cache(maxsize=256)  # pure (errors are raised again: lru_cache does not keep them)
+def _parse_patterns(text: str) -> tuple[Pattern, ...]:
     out: list[Pattern] = []
     for no, line in enumerate(text.split("\n"), 1):
         if no == 1 and line.startswith(_BOM):
@@ -245,7 +250,7 @@ def parse_patterns(text: str) -> list[Pattern]:
             out.append(Pattern.make(p, exclusion, no, raw))
         except PatternError as e:
             raise PatternError(str(e), no) from None
-    return out
+    return tuple(out)
 
 
 def is_excluded(path: str, patterns: list[Pattern]) -> bool:

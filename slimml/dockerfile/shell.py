@@ -70,6 +70,7 @@ class Script:
     tree: object = field(repr=False)
     _b2c: list[int] | None = field(default=None, repr=False)
     _commands: list[Command] | None = field(default=None, repr=False)
+    _parsed: _Parsed | None = field(default=None, repr=False)
 
     # -- offsets ---------------------------------------------------------------------------
     def _char(self, byte: int) -> int:
@@ -94,10 +95,16 @@ class Script:
     def has_error(self) -> bool:
         return self.tree.root_node.has_error
 
+    def nodes(self, *types: str) -> list:
+        """Nodes of these types, in document order (one walk per distinct source, shared)."""
+        if self._parsed is None:
+            self._parsed = _Parsed(self.tree)
+        return self._parsed.nodes(types)
+
     @property
     def commands(self) -> list[Command]:
         if self._commands is None:
-            self._commands = [self._command(n) for n in _walk(self.tree.root_node) if n.type == "command"]
+            self._commands = [self._command(n) for n in self.nodes("command")]
         return self._commands
 
     def _command(self, node) -> Command:
@@ -158,7 +165,7 @@ class Script:
         return ops
 
     def has_comment(self) -> bool:
-        return any(n.type == "comment" for n in _walk(self.tree.root_node))
+        return bool(self.nodes("comment"))
 
     def toplevel_commands(self) -> list[Command]:
         """Commands that run in the script's own shell (not in a subshell or substitution)."""
@@ -174,6 +181,28 @@ class Script:
             if not inside:
                 out.append(c)
         return out
+
+
+class _Parsed:
+    """A parsed source and its nodes by type, indexed on first use. Shared by every Script with
+    the same source (tree-sitter's Python nodes are created anew on each ``children`` access, so
+    walking once beats each rule walking the tree again)."""
+
+    __slots__ = ("tree", "_order", "_by_type")
+
+    def __init__(self, tree):
+        self.tree = tree
+        self._order: list | None = None
+        self._by_type: dict[str, list] = {}
+
+    def nodes(self, types: tuple[str, ...]) -> list:
+        if self._order is None:
+            self._order = list(_walk(self.tree.root_node))
+            for n in self._order:
+                self._by_type.setdefault(n.type, []).append(n)
+        if len(types) == 1:
+            return self._by_type.get(types[0], [])
+        return [n for n in self._order if n.type in types]
 
 
 def _walk(node):
@@ -212,12 +241,13 @@ def _make_script(instr: Instruction, source: str, offsets: list[int], heredoc: H
         for i, ch in enumerate(source):
             b2c.extend([i] * len(ch.encode("utf-8")))
         b2c.append(len(source))
-    return Script(instr, source, offsets, heredoc, _parse(data), b2c)
+    parsed = _parse(data)
+    return Script(instr, source, offsets, heredoc, parsed.tree, b2c, _parsed=parsed)
 
 
-@lru_cache(maxsize=4096)  # the engine re-parses every pass, and RUN lines repeat across a repo fleet
-def _parse(data: bytes):
-    return _parser().parse(data)  # trees are never edited, so one can be shared
+@lru_cache(maxsize=1024)  # the engine re-parses every pass, and RUN lines repeat across a repo fleet
+def _parse(data: bytes) -> _Parsed:
+    return _Parsed(_parser().parse(data))  # trees are never edited, so one can be shared
 
 
 def stage_shell(doc: Document, instr: Instruction) -> list[str] | None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # -- the reference grammar ---------------------------------------------------------------------------
 _VAR = r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*"
@@ -66,6 +67,7 @@ def _mask(s: str) -> str:
     return _VAR_RE.sub(lambda m: "#" * len(m.group(0)), s)
 
 
+@lru_cache(maxsize=1024)  # pure; every rule asks again for the same FROM
 def parse_image(ref: str) -> ImageRef:
     """Split an image reference as written into registry, repository, tag and digest."""
     ref = ref.strip()

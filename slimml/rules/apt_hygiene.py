@@ -66,9 +66,9 @@ RECOMMENDS_REASON = (
 
 
 # -- classifying commands ------------------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
 class Call:
-    """One package-manager invocation inside a RUN."""
+    """One package-manager invocation inside a RUN (frozen: shared by every check of the RUN)."""
 
     family: str  # "apt" | "apk" | "rpm"
     tool: str  # basename of the program: apt-get, apk, dnf, ...
@@ -143,7 +143,15 @@ def classify(cmd: Command, script: Script) -> Call | None:
 
 
 def run_calls(doc: Document, instr: Instruction) -> list[Call]:
-    """Package-manager calls of a shell-form RUN, in file order."""
+    """Package-manager calls of a shell-form RUN, in file order (found once per instruction:
+    the checks below ask for them several times)."""
+    memo = instr.__dict__.get("_apt_calls")
+    if memo is None:
+        memo = instr.__dict__["_apt_calls"] = _run_calls(doc, instr)
+    return list(memo)
+
+
+def _run_calls(doc: Document, instr: Instruction) -> list[Call]:
     out = []
     for script in run_scripts(doc, instr):
         for cmd in script.commands:

@@ -144,7 +144,7 @@ class _Context:
 
     @property
     def known(self) -> bool:
-        return self.ctx is not None and self.ctx.context_dir is not None and self.ctx.context_dir.is_dir()
+        return self.ctx is not None and self.ctx.context_dir is not None and self.ctx.is_dir(".")
 
     def cuda_sources(self) -> list[str]:
         if self._cu is None:

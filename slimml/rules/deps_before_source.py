@@ -557,14 +557,11 @@ class RunReader:
         return self.r
 
     def script(self, s: Script) -> None:
-        stack = [s.tree.root_node]
-        while stack:
-            n = stack.pop()
+        for n in s.nodes("test_command", "file_redirect"):
             if n.type == "test_command":
                 self.r.block(f"tests files (`{s.node_text(n)}`)")
-            elif n.type == "file_redirect":
+            else:
                 self.redirect(s, n)
-            stack.extend(n.children)
         for cmd in s.commands:
             self.command(cmd)
 

@@ -220,8 +220,7 @@ def _source(display: str, path: str | None, tree: _Tree, ctx) -> Source | None:
     if not segs or all(s is DI.STAR2 or s == "*" for s in segs):
         return None
     if all(s is not DI.STAR2 and DI.is_literal(s) for s in segs):
-        ap = ctx.context_path(p)
-        only_files = ap is not None and ap.is_file()
+        only_files = ctx.is_file(p)
     else:
         hits = tree.glob(segs)
         only_files = bool(hits) and all(h in tree.files for h in hits)

@@ -118,13 +118,7 @@ def changes_shell_state(script: Script) -> bool:
 
 
 def _has_background(script: Script) -> bool:
-    stack = [script.tree.root_node]
-    while stack:
-        n = stack.pop()
-        if n.type == "&" and not n.is_named:
-            return True
-        stack.extend(n.children)
-    return False
+    return any(not n.is_named for n in script.nodes("&"))
 
 
 def _starts_daemon(script: Script) -> bool:

@@ -299,12 +299,7 @@ class _RunReader:
         return info
 
     def _redirects(self, s: Script) -> None:
-        stack = [s.tree.root_node]
-        while stack:
-            n = stack.pop()
-            stack.extend(n.children)
-            if n.type != "file_redirect":
-                continue
+        for n in s.nodes("file_redirect"):
             ops = [c for c in n.children if not c.is_named]
             if not any(">" in s.node_text(o) for o in ops):
                 continue
