@@ -195,6 +195,7 @@ class CudaTag:
     flavor_index: int  # index of the flavor segment
 
 
+@lru_cache(maxsize=1024)
 def cuda_tag(tag: str | None) -> CudaTag | None:
     if not tag:
         return None
@@ -253,6 +254,7 @@ def _notes(img: ImageRef, *extra: str) -> str:
     return "; ".join(parts)
 
 
+@lru_cache(maxsize=1024)
 def runtime_variant(ref: str) -> Variant:
     """The runtime (no compiler) counterpart of a CUDA devel image."""
     img = parse_image(ref)
@@ -304,6 +306,7 @@ def runtime_variant(ref: str) -> Variant:
     return Variant(None, "not a devel image")
 
 
+@lru_cache(maxsize=1024)
 def is_devel(ref: str) -> bool:
     """The image carries a CUDA compiler (nvcc) and headers."""
     img = parse_image(ref)
@@ -338,6 +341,7 @@ class PythonTag:
     os: str | None  # "bookworm", None
 
 
+@lru_cache(maxsize=1024)
 def python_tag(tag: str | None) -> PythonTag | None:
     if tag is None or tag == "latest":
         return PythonTag(None, None, None)
@@ -370,6 +374,7 @@ def python_tag(tag: str | None) -> PythonTag | None:
     return PythonTag(version, variant, os_)
 
 
+@lru_cache(maxsize=1024)
 def slim_variant(ref: str) -> Variant:
     """A smaller image with the same language runtime: ``python:3.11`` -> ``python:3.11-slim``;
     CUDA/pytorch devel images -> their runtime variant."""
@@ -411,6 +416,7 @@ def _version_tuple(v: str) -> tuple[int, ...] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+@lru_cache(maxsize=1024)
 def os_release(ref: str) -> str | None:
     """Release the image is built on (``bookworm``, ``jammy``, ``alpine3.19``, ``ubi8``) or None."""
     img = parse_image(ref)

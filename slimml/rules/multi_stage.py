@@ -828,7 +828,6 @@ class _Planner:
         build_runs = [i for i in infos if i.kind == "build"]
         build_only = sorted({n for i in infos if i.kind in ("apt", "build") for n in i.apt_names if A.is_build_only(n)})
         apk_build = sorted({n for i in infos for n in i.apk_build})
-        base = self.base()
         if apk_build and not build_only:
             if not pip_runs and not build_runs:
                 return
@@ -846,6 +845,7 @@ class _Planner:
                             note="remove them if the application does not use them at run time (compilers for JIT, "
                                  "git for GitPython); there is nothing to move to a builder stage")
             return
+        base = self.base()
         if not build_only and base.same:
             return  # the same base and nothing to drop: a builder stage gains nothing
         message = self.message(base, build_only)

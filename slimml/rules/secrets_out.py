@@ -85,6 +85,7 @@ OPTIONS: dict = {}
 _RULE = H.rule_of(__name__)
 _SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh"}
 _HEREDOC_ONLY = re.compile(r"\s*\d*<<-?\S+\s*")
+_LOGIN_PROGRAMS = frozenset(cmd[0] for cmd in K.LOGIN_COMMANDS)
 _PY_MODULES_NOT_CODE = frozenset({"pip", "venv", "ensurepip", "compileall", "py_compile", "site", "virtualenv"})
 
 
@@ -255,6 +256,13 @@ def _run_source(doc: Document, run: Instruction) -> str:
 
 def _programs(doc: Document, run: Instruction) -> list[list[str]]:
     """argv of every command a RUN runs (wrappers such as ``sudo``/``uv run`` stripped)."""
+    memo = run.__dict__.get("_slm009_programs")  # asked by several checks of one pass
+    if memo is None:
+        memo = run.__dict__["_slm009_programs"] = _find_programs(doc, run)
+    return [list(a) for a in memo]
+
+
+def _find_programs(doc: Document, run: Instruction) -> list[list[str]]:
     out: list[list[str]] = []
     if run.json is not None:
         out.append(list(run.json))
@@ -532,6 +540,8 @@ def _login_findings(doc: Document):
         if instr.keyword != "RUN":
             continue
         for argv in _programs(doc, instr):
+            if not argv or H.basename(argv[0]) not in _LOGIN_PROGRAMS:
+                continue
             words = [H.basename(argv[0])] + [a for a in argv[1:] if not a.startswith("-")]
             for cmd, path in K.LOGIN_COMMANDS.items():
                 if tuple(words[: len(cmd)]) == cmd:
