@@ -80,11 +80,7 @@ class Script:
         return self._char(node.start_byte), self._char(node.end_byte)
 
     def file_span(self, node) -> tuple[int, int]:
-        s, e = self.src_span(node)
-        if e <= s:
-            off = self.offsets[s] if s < len(self.offsets) else self.offsets[-1] + 1
-            return off, off
-        return self.offsets[s], self.offsets[e - 1] + 1
+        return self._file_span_of(*self.src_span(node))
 
     def node_text(self, node) -> str:
         s, e = self.src_span(node)
@@ -104,12 +100,16 @@ class Script:
     @property
     def commands(self) -> list[Command]:
         if self._commands is None:
-            self._commands = [self._command(n) for n in self.nodes("command")]
+            if self._parsed is None:
+                self._parsed = _Parsed(self.tree)
+            self._commands = [self._instantiate(t) for t in self._parsed.command_templates(self)]
         return self._commands
 
-    def _command(self, node) -> Command:
+    def _template(self, node) -> tuple:
+        """A command as positions in ``source`` (no file offsets): shared by every Script with
+        this source, whatever its place in the file."""
         name = None
-        args: list[Word] = []
+        args: list[tuple] = []
         assigns: dict[str, str] = {}
         for ch in node.children:
             t = ch.type
@@ -117,18 +117,32 @@ class Script:
                 key, _, val = self.node_text(ch).partition("=")
                 assigns[key] = _unquote_text(val)
             elif t == "command_name":
-                name = self._word(ch.children[0] if ch.children else ch)
+                name = self._word_template(ch.children[0] if ch.children else ch)
             elif t in _REDIRECTS or not ch.is_named or t == "comment":
                 continue
             elif name is not None:
-                args.append(self._word(ch))
-        s, e = self.file_span(node)
-        return Command(name, args, assigns, s, e, node, self)
+                args.append(self._word_template(ch))
+        s, e = self.src_span(node)
+        return node, name, tuple(args), assigns, s, e
 
-    def _word(self, node) -> Word:
+    def _word_template(self, node) -> tuple:
         raw = self.node_text(node)
-        s, e = self.file_span(node)
-        return Word(raw, _unquote_text(raw), s, e, node.type)
+        s, e = self.src_span(node)
+        return raw, _unquote_text(raw), s, e, node.type
+
+    def _instantiate(self, t: tuple) -> Command:
+        node, name_t, args_t, assigns, s, e = t
+        span = self._file_span_of
+        name = Word(name_t[0], name_t[1], *span(name_t[2], name_t[3]), name_t[4]) if name_t else None
+        args = [Word(r, v, *span(a, b), k) for r, v, a, b, k in args_t]
+        return Command(name, args, dict(assigns), *span(s, e), node, self)
+
+    def _file_span_of(self, s: int, e: int) -> tuple[int, int]:
+        """File span of source positions ``[s, e)`` (see ``file_span``)."""
+        if e <= s:
+            off = self.offsets[s] if s < len(self.offsets) else self.offsets[-1] + 1
+            return off, off
+        return self.offsets[s], self.offsets[e - 1] + 1
 
     def statements(self) -> list:
         """Top-level statement nodes (comments excluded)."""
@@ -188,12 +202,19 @@ class _Parsed:
     the same source (tree-sitter's Python nodes are created anew on each ``children`` access, so
     walking once beats each rule walking the tree again)."""
 
-    __slots__ = ("tree", "_order", "_by_type")
+    __slots__ = ("tree", "_order", "_by_type", "_commands")
 
     def __init__(self, tree):
         self.tree = tree
         self._order: list | None = None
         self._by_type: dict[str, list] = {}
+        self._commands: list[tuple] | None = None
+
+    def command_templates(self, script: Script) -> list[tuple]:
+        """The commands of ``script`` (whose source this is) as source positions, built once."""
+        if self._commands is None:
+            self._commands = [script._template(n) for n in self.nodes(("command",))]
+        return self._commands
 
     def nodes(self, types: tuple[str, ...]) -> list:
         if self._order is None:
