@@ -45,10 +45,27 @@ class Command:
     end: int
     node: object = field(repr=False)
     script: Script = field(repr=False)
+    template: _Template | None = field(default=None, repr=False, compare=False)
 
     @property
     def argv(self) -> list[str]:
+        if self.template is not None:
+            return list(self.template.values)
         return ([self.name.value] if self.name else []) + [w.value for w in self.args]
+
+    def cached(self, key: object, compute):
+        """``compute()`` memoised for every command with the same source text (in any pass, at
+        any offset): it must depend on the words' *values* only, never on their offsets."""
+        if self.template is None:
+            return compute()
+        memo = self.template.memo
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
+
+    def unwrapped(self, run_wrappers: bool = True) -> int:
+        """``unwrap`` of this command's values, memoised (see ``cached``)."""
+        return self.cached(("unwrap", run_wrappers), lambda: unwrap(self.argv, run_wrappers=run_wrappers))
 
     @property
     def words(self) -> list[Word]:
@@ -105,7 +122,7 @@ class Script:
             self._commands = [self._instantiate(t) for t in self._parsed.command_templates(self)]
         return self._commands
 
-    def _template(self, node) -> tuple:
+    def _template(self, node) -> _Template:
         """A command as positions in ``source`` (no file offsets): shared by every Script with
         this source, whatever its place in the file."""
         name = None
@@ -123,19 +140,19 @@ class Script:
             elif name is not None:
                 args.append(self._word_template(ch))
         s, e = self.src_span(node)
-        return node, name, tuple(args), assigns, s, e
+        return _Template(node, name, tuple(args), assigns, s, e)
 
     def _word_template(self, node) -> tuple:
         raw = self.node_text(node)
         s, e = self.src_span(node)
         return raw, _unquote_text(raw), s, e, node.type
 
-    def _instantiate(self, t: tuple) -> Command:
-        node, name_t, args_t, assigns, s, e = t
+    def _instantiate(self, t: _Template) -> Command:
         span = self._file_span_of
+        name_t = t.name
         name = Word(name_t[0], name_t[1], *span(name_t[2], name_t[3]), name_t[4]) if name_t else None
-        args = [Word(r, v, *span(a, b), k) for r, v, a, b, k in args_t]
-        return Command(name, args, dict(assigns), *span(s, e), node, self)
+        args = [Word(r, v, *span(a, b), k) for r, v, a, b, k in t.args]
+        return Command(name, args, dict(t.assigns), *span(t.s, t.e), t.node, self, t)
 
     def _file_span_of(self, s: int, e: int) -> tuple[int, int]:
         """File span of source positions ``[s, e)`` (see ``file_span``)."""
@@ -197,6 +214,18 @@ class Script:
         return out
 
 
+class _Template:
+    """A command of a shell source, offset-free: its words as (raw, value, source start, source
+    end, node type), and a memo for what depends on the values alone (``Command.cached``)."""
+
+    __slots__ = ("node", "name", "args", "assigns", "s", "e", "values", "memo")
+
+    def __init__(self, node, name: tuple | None, args: tuple, assigns: dict, s: int, e: int):
+        self.node, self.name, self.args, self.assigns, self.s, self.e = node, name, args, assigns, s, e
+        self.values = ((name[1],) if name else ()) + tuple(a[1] for a in args)
+        self.memo: dict = {}
+
+
 class _Parsed:
     """A parsed source and its nodes by type, indexed on first use. Shared by every Script with
     the same source (tree-sitter's Python nodes are created anew on each ``children`` access, so
@@ -208,9 +237,9 @@ class _Parsed:
         self.tree = tree
         self._order: list | None = None
         self._by_type: dict[str, list] = {}
-        self._commands: list[tuple] | None = None
+        self._commands: list[_Template] | None = None
 
-    def command_templates(self, script: Script) -> list[tuple]:
+    def command_templates(self, script: Script) -> list[_Template]:
         """The commands of ``script`` (whose source this is) as source positions, built once."""
         if self._commands is None:
             self._commands = [script._template(n) for n in self.nodes(("command",))]

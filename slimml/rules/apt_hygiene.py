@@ -45,7 +45,7 @@ import re
 from dataclasses import dataclass
 
 from ..dockerfile import Document, Instruction
-from ..dockerfile.shell import Command, Script, Word, run_scripts, unwrap
+from ..dockerfile.shell import Command, Script, Word, run_scripts
 from ..engine import Edit, Fix, suppressions
 from ..knowledge import sizes as S
 from ..knowledge import system_packages as K
@@ -101,7 +101,7 @@ class Call:
 def _effective(cmd: Command) -> tuple[list[Word], list[Word]]:
     """(wrapper words, the wrapped command's words)."""
     words = cmd.words
-    i = unwrap([w.value for w in words], run_wrappers=False)
+    i = cmd.unwrapped(run_wrappers=False)
     return words[:i], words[i:]
 
 
@@ -121,6 +121,20 @@ def _subcommand(words: list[Word], with_value: set[str]) -> int | None:
 
 
 def classify(cmd: Command, script: Script) -> Call | None:
+    shape = cmd.cached("slm002-classify", lambda: _shape(cmd, script))  # depends on the values only
+    if shape is None:
+        return None
+    family, prog, sub, i = shape
+    wrappers, words = _effective(cmd)
+    return Call(family, prog, sub, i, words, wrappers, cmd, script)
+
+
+def _shape(cmd: Command, script: Script) -> tuple[str, str, str | None, int | None] | None:
+    c = _classify(cmd, script)
+    return None if c is None else (c.family, c.tool, c.sub, c.sub_index)
+
+
+def _classify(cmd: Command, script: Script) -> Call | None:
     wrappers, words = _effective(cmd)
     if not words:
         return None

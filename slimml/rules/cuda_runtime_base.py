@@ -247,10 +247,10 @@ def _run_reason(doc: Document, instr: Instruction, cctx: _Context, ctx) -> str |
     env = H.stage_env(doc, instr)
     for script in run_scripts(doc, instr):
         for cmd in script.commands:
-            values = [w.value for w in cmd.words]
+            values = cmd.argv
             if not values:
                 continue
-            i = unwrap(values)
+            i = cmd.unwrapped()
             if i >= len(values):
                 continue
             prog = H.basename(values[i])

@@ -183,7 +183,8 @@ def _status(doc: Document, instr: Instruction, suppressed: dict) -> tuple[str, s
     if not instr.args.strip():
         return "never", "no command"
     scripts = run_scripts(doc, instr)
-    if any(looks_like_weight_download(c.argv) for s in scripts for c in s.commands):
+    if any(c.cached("weights-download", lambda c=c: looks_like_weight_download(c.argv))
+           for s in scripts for c in s.commands):
         return "never", "downloads model weights (kept in its own RUN so they can be moved out)"
     stage = doc.stage_of(instr)
     if stage and any(i.keyword == "SHELL" and i.index < instr.index for i in stage.instructions):

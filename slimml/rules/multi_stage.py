@@ -315,10 +315,10 @@ class _RunReader:
     # -- one command ----------------------------------------------------------------------------
     def command(self, cmd: Command, script: Script) -> None:
         info = self.info
-        values = [w.value for w in cmd.words]
+        values = cmd.argv
         if not values:
             return
-        i = unwrap(values, run_wrappers=False)
+        i = cmd.unwrapped(run_wrappers=False)
         wrappers = [H.basename(v) for v in values[:i]]
         words = cmd.words[i:]
         if not words:

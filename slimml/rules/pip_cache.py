@@ -30,7 +30,7 @@ with a cache mount over the tool's cache directory.
 from __future__ import annotations
 
 from ..dockerfile import Document, Instruction
-from ..dockerfile.shell import Command, Word, run_scripts, unwrap
+from ..dockerfile.shell import Command, Word, run_scripts
 from ..engine import Edit, Fix
 from ..knowledge import python_tools as K
 from ..knowledge import sizes as S
@@ -46,8 +46,7 @@ _RULE = H.rule_of(__name__)
 
 def _effective(cmd: Command) -> list[Word]:
     """The command's words with wrappers (``sudo -E``, ``env A=1``, ``micromamba run -n x``) stripped."""
-    words = cmd.words
-    return words[unwrap([w.value for w in words]):]
+    return cmd.words[cmd.unwrapped():]
 
 
 def _subcommand(words: list[Word], start: int, with_value=frozenset()) -> int | None:
@@ -65,6 +64,19 @@ def _subcommand(words: list[Word], start: int, with_value=frozenset()) -> int | 
 
 def classify(cmd: Command) -> tuple[str, list[Word], int] | None:
     """(tool, words, index of the subcommand word whose invocation caches) or None."""
+    shape = cmd.cached("slm001-classify", lambda: _shape(cmd))  # depends on the values only
+    if shape is None:
+        return None
+    tool, i = shape
+    return tool, _effective(cmd), i
+
+
+def _shape(cmd: Command) -> tuple[str, int] | None:
+    hit = _classify(cmd)
+    return None if hit is None else (hit[0], hit[2])
+
+
+def _classify(cmd: Command) -> tuple[str, list[Word], int] | None:
     words = _effective(cmd)
     if not words:
         return None

@@ -69,7 +69,7 @@ from functools import lru_cache
 
 from .. import dockerignore as DI
 from ..dockerfile import Document, Instruction, Stage, shell_words
-from ..dockerfile.shell import run_scripts, unwrap
+from ..dockerfile.shell import run_scripts
 from ..engine import Edit, Fix
 from ..knowledge import secrets as K
 from ..secrets import is_secret_name
@@ -270,8 +270,7 @@ def _find_programs(doc: Document, run: Instruction) -> list[list[str]]:
     body_parsed = any(s.heredoc is not None for s in scripts)
     for s in scripts:
         for c in s.commands:
-            argv = [w.value for w in c.words]
-            argv = argv[unwrap(argv):]
+            argv = c.argv[c.unwrapped():]
             if argv and body_parsed and s.heredoc is None and H.basename(argv[0]) in _SHELLS:
                 continue  # `bash <<EOF`: the body is one of the scripts, read as such
             out.append(argv)

@@ -509,9 +509,7 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
         cwd: str | None = wd
         for cmd in script.commands:
             words = cmd.words
-            values = [w.value for w in words]
-            k = unwrap(values)
-            eff = words[k:]
+            eff = words[cmd.unwrapped():]
             if not eff:
                 continue
             if H.basename(eff[0].value) != "cd" and not _may_download(eff[0].value):
@@ -542,9 +540,11 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
 def _may_bake(cmd: Command) -> bool:
     """Cheap pre-test of a command: its program (as written, when no variable names it) could
     download."""
-    values = [w.value for w in cmd.words]
-    eff = values[unwrap(values):]
-    return bool(eff) and _may_download(eff[0])
+    def compute() -> bool:
+        eff = cmd.argv[cmd.unwrapped():]
+        return bool(eff) and _may_download(eff[0])
+
+    return cmd.cached("slm010-may-bake", compute)
 
 
 def _may_download(first: str) -> bool:
