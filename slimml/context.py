@@ -153,8 +153,10 @@ class Context:
                     except (InputError, DockerfileError):
                         continue
             self.run_cache[key] = found
-        me = Path(self.realpath(self.dockerfile)) if self.dockerfile else None
-        return [(p, d) for p, d in self.run_cache[key] if p != me]
+        if "siblings" not in self.cache:
+            me = self.realpath(self.dockerfile) if self.dockerfile else None
+            self.cache["siblings"] = [(p, d) for p, d in self.run_cache[key] if str(p) != me]
+        return list(self.cache["siblings"])
 
     def walk_context(self, max_files: int = 20000):
         """Yield (relative posix path, size) of files in the context, skipping .git. Walked once

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 import sys
-from pathlib import Path
 from types import ModuleType
 
 from ..dockerfile import Document, Instruction, shell_words
@@ -188,10 +188,10 @@ def ignore_file(ctx) -> str | None:
 
 def _find_ignore_file(ctx) -> str | None:
     if ctx.dockerfile is not None:
-        per = Path(ctx.dockerfile).parent / (Path(ctx.dockerfile).name + ".dockerignore")
+        per = os.fspath(ctx.dockerfile) + ".dockerignore"  # <name>.dockerignore next to it
         rel = ctx.relative(per)
         if rel is None:
-            return None if per.is_file() else ".dockerignore"
+            return None if os.path.isfile(per) else ".dockerignore"
         if ctx.read_context_file(rel) is not None:
             return rel
     return ".dockerignore"

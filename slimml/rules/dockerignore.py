@@ -250,7 +250,7 @@ def _usage(doc: Document, ctx, tree: _Tree) -> Usage:
                     use.whole.append((ins, excludes))
                 else:
                     use.explicit.append(src)
-        elif ins.keyword == "RUN":
+        elif ins.keyword == "RUN" and ins.flags:
             env = _env_for(doc, ins)
             for m in H.mounts(ins):
                 if m.get("type") != "bind" or "from" in m:
