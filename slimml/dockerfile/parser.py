@@ -177,11 +177,14 @@ def _maybe_json(args: str) -> tuple[str, ...] | None:
     return None
 
 
+_KEYWORD_RE = re.compile(r"[^\t\v\f\r ]+")
+
+
 def _build_instruction(logical: str, lmap: list[int]) -> tuple[str, int, tuple[Flag, ...], str, tuple[int, ...]]:
     """Split a logical line into keyword, flags and args (with their file offsets)."""
     lead = len(logical) - len(logical.lstrip(_WS))
     body = logical.rstrip(_WS)
-    m = re.match(r"[^\t\v\f\r ]+", body[lead:])
+    m = _KEYWORD_RE.match(body, lead)
     kw_raw = m.group(0) if m else ""
     after = lead + len(kw_raw)
     while after < len(body) and body[after] in _WS:

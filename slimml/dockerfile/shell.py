@@ -64,8 +64,15 @@ class Command:
         return memo[key]
 
     def unwrapped(self, run_wrappers: bool = True) -> int:
-        """``unwrap`` of this command's values, memoised (see ``cached``)."""
-        return self.cached(("unwrap", run_wrappers), lambda: unwrap(self.argv, run_wrappers=run_wrappers))
+        """``unwrap`` of this command's values, memoised (see ``cached``; spelled out: it is hot)."""
+        t = self.template
+        if t is None:
+            return unwrap(self.argv, run_wrappers=run_wrappers)
+        key = "unwrap" if run_wrappers else "unwrap-no-run"
+        i = t.memo.get(key)
+        if i is None:
+            i = t.memo[key] = unwrap(list(t.values), run_wrappers=run_wrappers)
+        return i
 
     @property
     def words(self) -> list[Word]:
