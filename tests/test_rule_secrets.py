@@ -325,3 +325,17 @@ def test_messages_carry_no_value_and_survive_masking(leaky):
         assert mask(t) == t, t
         for value in SECRETS.values():
             assert value not in t
+
+
+def test_file_kind_by_name_and_folder():
+    """A public key is never a secret, even inside .ssh; other files there are; a private key
+    is recognised by its content, an unknown name is not a secret."""
+    from slimml.rules.secrets_out import file_kind
+
+    assert file_kind(None, ".ssh/id_ed25519.pub") == (None, True)
+    kind, certain = file_kind(None, ".ssh/known_hosts")
+    assert kind is not None and kind.label == "SSH directory" and certain
+    assert file_kind(None, "deploy/.env.example") == (None, True)
+    kind, _ = file_kind(None, "deploy/.env")
+    assert kind is not None
+    assert file_kind(None, "app/main.py") == (None, True)

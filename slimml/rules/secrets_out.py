@@ -563,16 +563,24 @@ def _norm_source(path: str) -> str:
     return p
 
 
+@lru_cache(maxsize=4096)  # pure: file names repeat across Dockerfiles and passes
+def _name_kind(base: str) -> K.SecretFile | bool | None:
+    """The secret-file kind a file name matches; False for an example/template file (never a
+    secret, wherever it is); None when no pattern matches."""
+    if any(fnmatchcase(base, p) for p in K.NOT_SECRET_FILES):
+        return False
+    return next((kind for kind in K.SECRET_FILES if any(fnmatchcase(base, p) for p in kind.patterns)), None)
+
+
 def file_kind(ctx, rel: str) -> tuple[K.SecretFile | None, bool]:
     """(kind, certain) of a context path: certain=False when its content could not be checked."""
     base = posixpath.basename(rel)
     if base in K.SECRET_DIRS:
         return K.SECRET_DIRS[base], True
-    if any(fnmatchcase(base, p) for p in K.NOT_SECRET_FILES):
+    kind = _name_kind(base)
+    if kind is False:
         return None, True
-    for kind in K.SECRET_FILES:
-        if not any(fnmatchcase(base, p) for p in kind.patterns):
-            continue
+    if kind is not None:
         if kind.marker is None:
             return kind, True
         text = ctx.read_context_file(rel, limit=200_000) if ctx is not None and ctx.context_dir is not None else None
