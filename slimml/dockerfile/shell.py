@@ -309,15 +309,17 @@ def _parse(data: bytes) -> _Parsed:
 
 def stage_shell(doc: Document, instr: Instruction) -> list[str] | None:
     """The SHELL in effect for ``instr`` (None: the default ``/bin/sh -c``)."""
-    stage = doc.stage_of(instr)
-    shell = None
-    if stage:
-        for i in stage.instructions:
-            if i.index >= instr.index:
-                break
-            if i.keyword == "SHELL" and i.json:
-                shell = list(i.json)
-    return shell
+    memo = doc.__dict__.get("_shells")  # {instruction index: SHELL before it}, one walk per document
+    if memo is None:
+        memo = doc.__dict__["_shells"] = {}
+        for stage in doc.stages:
+            shell = None
+            for i in stage.instructions:
+                memo[i.index] = shell
+                if i.keyword == "SHELL" and i.json:
+                    shell = tuple(i.json)
+    shell = memo.get(instr.index) if instr.stage >= 0 else None
+    return list(shell) if shell is not None else None
 
 
 def run_scripts(doc: Document, instr: Instruction) -> list[Script]:

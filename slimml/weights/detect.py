@@ -61,6 +61,13 @@ def root_image(doc: Document) -> str:
 
 def build_env(doc: Document, instr: Instruction) -> dict[str, str]:
     """ENV and ARG values known at ``instr`` (ARGs without a default are unknown: left out)."""
+    memo = doc.__dict__.setdefault("_slm010_env", {})  # a document is never edited in place
+    if instr.index not in memo:
+        memo[instr.index] = _build_env(doc, instr)
+    return dict(memo[instr.index])
+
+
+def _build_env(doc: Document, instr: Instruction) -> dict[str, str]:
     glob: dict[str, str] = {}
     for a in doc.global_args:
         for k, v in H.parse_kv_words(a):
