@@ -142,6 +142,8 @@ def suppressions(doc: Document) -> tuple[frozenset[str] | None | bool, dict[int,
 def _suppressed(f: Finding, doc: Document, file_codes, per) -> bool:
     if file_codes is not False and _matches(f.code, file_codes):
         return True
+    if not per:
+        return False
     for ins in doc.instructions:
         if ins.index in per and ins.line_start <= max(f.start, f.end - 1) and f.start < max(ins.line_end, ins.line_start + 1):
             if _matches(f.code, per[ins.index]):
