@@ -201,3 +201,20 @@ def test_generated_files_fix_without_crash_and_stay_valid(text, unsafe):
     assert again.output == result.output
     # Our boundaries of the output agree with BuildKit's, instruction for instruction.
     assert [k for k, _, _ in buildkit_boundaries(result.output)] == [i.keyword for i in parse(result.output).instructions]
+
+
+def test_same_run_text_at_two_places_shares_analysis_but_not_offsets():
+    """Commands are built once per shell source (an offset-free template) and mapped to each
+    instruction's own file offsets, through continuations and non-ASCII text."""
+    run = "RUN é=1 pip install a && \\\n    sudo pip install b\n"
+    text = "FROM x\n" + run + "ENV A=1\n  " + run
+    doc = parse(text)
+    r1, r2 = [i for i in doc.instructions if i.keyword == "RUN"]
+    c1, c2 = run_scripts(doc, r1)[0].commands, run_scripts(doc, r2)[0].commands
+    assert [c.argv for c in c1] == [c.argv for c in c2] == [["pip", "install", "a"], ["sudo", "pip", "install", "b"]]
+    assert c1[0].template is c2[0].template
+    for a, b in zip(c1, c2):
+        assert b.start > a.start and text[a.start:a.end] == text[b.start:b.end]
+        for wa, wb in zip(a.words, b.words):
+            assert text[wa.start:wa.end] == text[wb.start:wb.end] == wa.raw
+    assert c1[1].unwrapped() == c2[1].unwrapped() == 1
