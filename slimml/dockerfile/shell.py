@@ -115,18 +115,19 @@ class Script:
     def has_error(self) -> bool:
         return self.tree.root_node.has_error
 
-    def nodes(self, *types: str) -> list:
-        """Nodes of these types, in document order (one walk per distinct source, shared)."""
+    def _index(self) -> _Parsed:
         if self._parsed is None:
             self._parsed = _Parsed(self.tree)
-        return self._parsed.nodes(types)
+        return self._parsed
+
+    def nodes(self, *types: str) -> list:
+        """Nodes of these types, in document order (one walk per distinct source, shared)."""
+        return self._index().nodes(types)
 
     @property
     def commands(self) -> list[Command]:
         if self._commands is None:
-            if self._parsed is None:
-                self._parsed = _Parsed(self.tree)
-            self._commands = [self._instantiate(t) for t in self._parsed.command_templates(self)]
+            self._commands = [self._instantiate(t) for t in self._index().command_templates(self)]
         return self._commands
 
     def _template(self, node) -> _Template:
@@ -258,7 +259,7 @@ class _Parsed:
             for n in self._order:
                 self._by_type.setdefault(n.type, []).append(n)
         if len(types) == 1:
-            return self._by_type.get(types[0], [])
+            return list(self._by_type.get(types[0], ()))  # a copy: the index is shared
         return [n for n in self._order if n.type in types]
 
 
@@ -309,17 +310,14 @@ def _parse(data: bytes) -> _Parsed:
 
 def stage_shell(doc: Document, instr: Instruction) -> list[str] | None:
     """The SHELL in effect for ``instr`` (None: the default ``/bin/sh -c``)."""
-    memo = doc.__dict__.get("_shells")  # {instruction index: SHELL before it}, one walk per document
-    if memo is None:
-        memo = doc.__dict__["_shells"] = {}
-        for stage in doc.stages:
-            shell = None
-            for i in stage.instructions:
-                memo[i.index] = shell
-                if i.keyword == "SHELL" and i.json:
-                    shell = tuple(i.json)
-    shell = memo.get(instr.index) if instr.stage >= 0 else None
+    if instr.stage < 0:
+        return None
+    shell = doc.fold_stages("_shell", _shell_step, None).get(instr.index)
     return list(shell) if shell is not None else None
+
+
+def _shell_step(shell: tuple[str, ...] | None, i: Instruction) -> tuple[str, ...] | None:
+    return tuple(i.json) if i.keyword == "SHELL" and i.json else shell
 
 
 def run_scripts(doc: Document, instr: Instruction) -> list[Script]:

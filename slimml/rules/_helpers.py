@@ -78,21 +78,6 @@ def _parse_kv_words(instr: Instruction) -> list[tuple[str, str]]:
     return out
 
 
-def _per_instruction(doc: Document, key: str, step, start):
-    """``{instruction index: state before it}`` for a state folded over each stage's instructions
-    (``step(state, instr) -> state``, from ``start``): one walk per document instead of one per
-    question, since every rule asks for the WORKDIR/ENV/USER at each RUN."""
-    memo = doc.__dict__.get(key)
-    if memo is None:
-        memo = doc.__dict__[key] = {}
-        for stage in doc.stages:
-            state = start
-            for i in stage.instructions:
-                memo[i.index] = state
-                state = step(state, i)
-    return memo
-
-
 def _env_step(env: dict[str, str], i: Instruction) -> dict[str, str]:
     return {**env, **dict(parse_kv_words(i))} if i.keyword in ("ENV", "ARG") else env
 
@@ -101,7 +86,7 @@ def stage_env(doc: Document, instr: Instruction) -> dict[str, str]:
     """ENV and ARG values set in ``instr``'s stage before it (the base image's are unknown)."""
     if instr.stage < 0:
         return {}
-    return dict(_per_instruction(doc, "_stage_env", _env_step, {}).get(instr.index, {}))
+    return dict(doc.fold_stages("_stage_env", _env_step, {}).get(instr.index, {}))
 
 
 def env_truthy(env: dict[str, str], name: str) -> bool:
@@ -119,7 +104,7 @@ def workdir_at(doc: Document, instr: Instruction) -> str:
     """The WORKDIR in effect for ``instr`` ("/" when none is set in the stage)."""
     if instr.stage < 0:
         return "/"
-    return _per_instruction(doc, "_workdir", _workdir_step, "/").get(instr.index, "/")
+    return doc.fold_stages("_workdir", _workdir_step, "/").get(instr.index, "/")
 
 
 def _user_step(user: str | None, i: Instruction) -> str | None:
@@ -129,7 +114,7 @@ def _user_step(user: str | None, i: Instruction) -> str | None:
 def user_at(doc: Document, instr: Instruction) -> str | None:
     if instr.stage < 0:
         return None
-    return _per_instruction(doc, "_user", _user_step, None).get(instr.index)
+    return doc.fold_stages("_user", _user_step, None).get(instr.index)
 
 
 def mounts(instr: Instruction) -> list[dict[str, str]]:
