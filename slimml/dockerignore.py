@@ -62,6 +62,15 @@ def clean(p: str) -> str:
     return out
 
 
+def context_source(path: str) -> str:
+    """A COPY/ADD source (or bind-mount source) as the context path it names: relative and
+    cleaned, with ``..`` clamped at the context root as BuildKit does."""
+    p = clean(path.lstrip("/") or ".")
+    while p == ".." or p.startswith("../"):
+        p = clean(p[3:] or ".")
+    return p
+
+
 @lru_cache(maxsize=4096)
 def _validate(p: str) -> None:
     """Raise PatternError where Go's ``filepath.Match`` would return ErrBadPattern."""

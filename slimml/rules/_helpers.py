@@ -7,6 +7,7 @@ import posixpath
 import sys
 from types import ModuleType
 
+from .. import dockerignore as DI
 from ..dockerfile import Document, Instruction, shell_words
 from ..dockerfile.shell import Script, Word
 from ..engine import Edit, Finding, Fix
@@ -115,6 +116,17 @@ def user_at(doc: Document, instr: Instruction) -> str | None:
     if instr.stage < 0:
         return None
     return doc.fold_stages("_user", _user_step, None).get(instr.index)
+
+
+def copy_excludes(instr: Instruction) -> list[DI.Pattern]:
+    """The ``--exclude`` patterns of a COPY/ADD (a pattern Docker would reject is left out)."""
+    out = []
+    for f in instr.flags_of("exclude"):
+        try:
+            out.append(DI.Pattern.make(DI.clean((f.value or "").lstrip("/") or ".")))
+        except DI.PatternError:
+            pass
+    return out
 
 
 def mounts(instr: Instruction) -> list[dict[str, str]]:

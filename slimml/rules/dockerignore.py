@@ -117,13 +117,6 @@ def _expand(word: str, env: dict[str, str]) -> str | None:
     return None if unknown else out
 
 
-def _norm_source(path: str) -> str:
-    p = DI.clean(path.lstrip("/") or ".")
-    while p == ".." or p.startswith("../"):  # BuildKit clamps sources to the context root
-        p = DI.clean(p[3:] or ".")
-    return p
-
-
 class _Tree:
     """The context's files (with sizes) and directories, as far as they matter.
 
@@ -215,7 +208,7 @@ def _source(display: str, path: str | None, tree: _Tree, ctx) -> Source | None:
     """A source path as segments; None for the whole context."""
     if path is None:  # unknown variable: could be anything
         return Source(display, [DI.STAR2], False)
-    p = _norm_source(path)
+    p = DI.context_source(path)
     segs = DI.segments(p)
     if not segs or all(s is DI.STAR2 or s == "*" for s in segs):
         return None
@@ -236,12 +229,7 @@ def _usage(doc: Document, ctx, tree: _Tree) -> Usage:
             else:
                 words = [w for w, _, _ in shell_words(ins.args, raw=False)]
             env = _env_for(doc, ins)
-            excludes = []
-            for f in ins.flags_of("exclude"):
-                try:
-                    excludes.append(DI.Pattern.make(DI.clean((f.value or "").lstrip("/") or ".")))
-                except DI.PatternError:
-                    pass
+            excludes = H.copy_excludes(ins)
             for w in words[:-1]:
                 if w.startswith("<<") or "://" in w or w.startswith("git@"):
                     continue  # heredoc, URL or git remote: not the context

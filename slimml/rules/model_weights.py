@@ -385,7 +385,7 @@ def _wrap_in_place(doc: Document, ep: Instruction, dest: str) -> Edit:
 
 # -- .dockerignore ----------------------------------------------------------------------------------------------
 def _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel):
-    from ..weights.detect import _copy_words, _norm_source
+    from ..weights.detect import _copy_words
 
     wanted = [p for b in bakes if b.kind in ("context", "whole") for p in b.ignore]
     if not wanted:
@@ -406,11 +406,11 @@ def _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel):
         if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None and ins.index not in removed_idx:
             for k, (w, _, _) in enumerate(_copy_words(ins)[:-1]):
                 if (ins.index, k) not in removed_words and not w.startswith("<<") and "://" not in w:
-                    used.append(_norm_source(w))
+                    used.append(DI.context_source(w))
         if ins.keyword == "RUN":
             for m in H.mounts(ins):
                 if m.get("type") == "bind" and "from" not in m:
-                    used.append(_norm_source(m.get("source") or m.get("src") or "."))
+                    used.append(DI.context_source(m.get("source") or m.get("src") or "."))
     for path, other in ctx.sibling_dockerfiles():
         if ignore_rel != ".dockerignore" and not str(path).endswith(ignore_rel[: -len(".dockerignore")]):
             continue
@@ -418,7 +418,7 @@ def _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel):
             if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None:
                 for w, _, _ in _copy_words(ins)[:-1]:
                     if not w.startswith("<<") and "://" not in w:
-                        used.append(_norm_source(w))
+                        used.append(DI.context_source(w))
     lines, caveats = [], []
     whole = {p for b in bakes if b.kind == "whole" for p in b.ignore}
     for p in dict.fromkeys(wanted):

@@ -556,13 +556,6 @@ def _glob(s: str) -> bool:
     return any(c in s for c in "*?[")
 
 
-def _norm_source(path: str) -> str:
-    p = DI.clean(path.lstrip("/") or ".")
-    while p == ".." or p.startswith("../"):
-        p = DI.clean(p[3:] or ".")
-    return p
-
-
 @lru_cache(maxsize=4096)  # pure: file names repeat across Dockerfiles and passes
 def _name_kind(base: str) -> K.SecretFile | bool | None:
     """The secret-file kind a file name matches; False for an example/template file (never a
@@ -620,7 +613,7 @@ def copy_sources(instr: Instruction) -> tuple[list[Source], str]:
         if w.startswith(("<<", "git@")) or "://" in w or "$" in w:
             out.append(Source(w, None, s, e))
         else:
-            out.append(Source(w, _norm_source(w), s, e))
+            out.append(Source(w, DI.context_source(w), s, e))
     return out, words[-1][0]
 
 
@@ -800,16 +793,6 @@ def _secret_files(ctx, files: list[str]) -> list[tuple[str, K.SecretFile]]:
     return ctx.run_cache[key]
 
 
-def _excludes(instr: Instruction) -> list[DI.Pattern]:
-    out = []
-    for f in instr.flags_of("exclude"):
-        try:
-            out.append(DI.Pattern.make(DI.clean((f.value or "").lstrip("/") or ".")))
-        except DI.PatternError:
-            pass
-    return out
-
-
 def _whole_context(doc: Document, ctx, state, whole: list[tuple[Instruction, Source]]):
     rel_ignore, _text, pats = state
     explicit = _explicit_paths(doc, ctx)
@@ -819,7 +802,7 @@ def _whole_context(doc: Document, ctx, state, whole: list[tuple[Instruction, Sou
         if DI.is_excluded(path, pats):
             continue
         for instr, src in whole:
-            if any(x.matches_or_parent(path) for x in _excludes(instr)):
+            if any(x.matches_or_parent(path) for x in H.copy_excludes(instr)):
                 continue
             if src.rel == "." or DI.Pattern.make(src.rel).matches_or_parent(path):
                 found.setdefault(path, (kind, instr))

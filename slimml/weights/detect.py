@@ -195,13 +195,6 @@ def context_tree(ctx, ignore_text: str | None) -> _Tree:
     return tree
 
 
-def _norm_source(path: str) -> str:
-    p = DI.clean(path.lstrip("/") or ".")
-    while p == ".." or p.startswith("../"):
-        p = DI.clean(p[3:] or ".")
-    return p
-
-
 def _is_weight(rel: str) -> bool:
     return K.looks_like_weight_file(rel)
 
@@ -302,7 +295,7 @@ def _file_bake(doc, ins, rel, dest, multi, label, origin, size) -> Bake:
 
 
 def _context_bake(doc, ctx, ins, src, dest, multi, tree: _Tree, min_bytes: int, label: str) -> Bake | None:
-    rel = _norm_source(src)
+    rel = DI.context_source(src)
     origin = f"{label} (line {ins.start_line})"
     if rel == ".":
         return _whole_context_bake(doc, ins, dest, tree, min_bytes, label)
@@ -1124,7 +1117,7 @@ def _script_text(doc: Document, ctx, ins: Instruction, path: str, cwd: str | Non
         if m.get("type") == "bind" and "from" not in m and m.get("target"):
             t = _abs(m["target"], "/")
             if _under(image_path, t):
-                rel = _norm_source(posixpath.join(m.get("source", m.get("src", ".")) or ".", image_path[len(t):].lstrip("/")))
+                rel = DI.context_source(posixpath.join(m.get("source", m.get("src", ".")) or ".", image_path[len(t):].lstrip("/")))
                 return ctx.read_context_file(rel)
     stage = doc.stage_of(ins)
     chain = image_stages(doc)
@@ -1146,7 +1139,7 @@ def _script_text(doc: Document, ctx, ins: Instruction, path: str, cwd: str | Non
                 if h is not None and (image_path == dest_abs or image_path == posixpath.join(dest_abs, name)):
                     return h.body(doc.text)
                 continue
-            rel = _norm_source(w)
+            rel = DI.context_source(w)
             if rel == "." or ctx.is_dir(rel):
                 if _under(image_path, dest_abs) and image_path != dest_abs:
                     sub = image_path[len(dest_abs.rstrip("/")) + 1:]
