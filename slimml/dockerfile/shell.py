@@ -53,6 +53,10 @@ class Command:
             return list(self.template.values)
         return ([self.name.value] if self.name else []) + [w.value for w in self.args]
 
+    def effective_argv(self, run_wrappers: bool = True) -> list[str]:
+        """The argv of the wrapped program (``sudo -E env A=1 pip install x`` -> ``pip install x``)."""
+        return self.argv[self.unwrapped(run_wrappers):]
+
     def cached(self, key: object, compute):
         """``compute()`` memoised for every command with the same source text (in any pass, at
         any offset): it must depend on the words' *values* only, never on their offsets."""

@@ -270,7 +270,7 @@ def _find_programs(doc: Document, run: Instruction) -> list[list[str]]:
     body_parsed = any(s.heredoc is not None for s in scripts)
     for s in scripts:
         for c in s.commands:
-            argv = c.argv[c.unwrapped():]
+            argv = c.effective_argv()
             if argv and body_parsed and s.heredoc is None and H.basename(argv[0]) in _SHELLS:
                 continue  # `bash <<EOF`: the body is one of the scripts, read as such
             out.append(argv)

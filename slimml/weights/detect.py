@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from .. import dockerignore as DI
 from ..dockerfile import Document, Instruction, shell_words
-from ..dockerfile.shell import Command, Script, run_scripts, unwrap
+from ..dockerfile.shell import Command, Script, run_scripts
 from ..engine import Edit
 from ..knowledge import weights as K
 from ..rules import _helpers as H
@@ -541,7 +541,7 @@ def _may_bake(cmd: Command) -> bool:
     """Cheap pre-test of a command: its program (as written, when no variable names it) could
     download."""
     def compute() -> bool:
-        eff = cmd.argv[cmd.unwrapped():]
+        eff = cmd.effective_argv()
         return bool(eff) and _may_download(eff[0])
 
     return cmd.cached("slm010-may-bake", compute)
@@ -581,8 +581,7 @@ def _absorb_cleanup(script: Script, cmd: Command, b: Bake) -> None:
             continue
         if not after or not _toplevel(c):
             continue
-        vals = [w.value for w in c.words]
-        eff = vals[unwrap(vals):]
+        eff = c.effective_argv()
         if len(eff) < 2 or H.basename(eff[0]) != "rm":
             continue
         paths = [v for v in eff[1:] if not v.startswith("-")]
@@ -1420,8 +1419,7 @@ def _check_later_uses(doc: Document, bake: Bake, all_bakes: list[Bake]) -> None:
                 for cmd in script.commands:
                     if (id(cmd.script), _nkey(cmd.node)) in removed or (ins is bake.instr and cmd.start < bake.start):
                         continue
-                    vals = [w.value for w in cmd.words]
-                    eff = vals[unwrap(vals):]
+                    eff = cmd.effective_argv()
                     if not eff:
                         continue
                     prog = H.basename(eff[0])

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..dockerfile import Document
-from ..dockerfile.shell import run_scripts, unwrap
+from ..dockerfile.shell import run_scripts
 from ..knowledge import weights as K
 from ..rules import _helpers as H
 from .detect import image_stages, root_image
@@ -105,8 +105,7 @@ def analyse(doc: Document, ctx) -> Runtime:
             continue
         for script in run_scripts(doc, ins):
             for cmd in script.commands:
-                vals = [w.value for w in cmd.words]
-                eff = vals[unwrap(vals):]
+                eff = cmd.effective_argv()
                 if not eff:
                     continue
                 prog = H.basename(eff[0])
@@ -167,8 +166,7 @@ def _builder_packages(doc: Document, ctx, ins, rt: Runtime) -> None:
     """Python packages a builder stage installs: they reach the image with the copied venv."""
     for script in run_scripts(doc, ins):
         for cmd in script.commands:
-            vals = [w.value for w in cmd.words]
-            eff = vals[unwrap(vals):]
+            eff = cmd.effective_argv()
             if not eff:
                 continue
             prog, args = H.basename(eff[0]), eff[1:]
