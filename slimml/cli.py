@@ -79,7 +79,8 @@ def _summary_lines(report, write: bool) -> list[str]:
         lines.append(f"  estimated saving (offline estimate; `slimml measure` gives the real number): "
                      f"{_human(saved[0])}-{_human(saved[1])}")
     if r.nonconverged:
-        lines.append(f"  warning: fixes did not converge for {', '.join(r.nonconverged)} (please report this)")
+        lines.append(f"  warning: fixes of {', '.join(r.nonconverged)} were withheld: they kept producing new fixes "
+                     "(a slimml defect; please report it); the other fixes were applied")
     if r.reverted:
         lines.append(f"  warning: fixes from {', '.join(sorted(set(r.reverted)))} were reverted: they broke the file (please report this)")
     return [mask(x) for x in lines]

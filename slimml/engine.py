@@ -8,6 +8,7 @@ is reverted and its fixes retried one by one, so a buggy rule cannot emit a brok
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,6 +20,13 @@ from .dockerfile import Document, DockerfileError, parse, require_stages
 from .dockerfile.shell import run_scripts
 
 MAX_PASSES = 12
+# Tests set this (tests/conftest.py): a rule that keeps firing on its own output is a defect that
+# must fail the run, not be papered over.
+STRICT_ENV = "SLIMML_STRICT_CONVERGENCE"
+
+
+class NonConvergence(RuntimeError):
+    """Fixes kept producing new fixes (a rule fires on its own output)."""
 
 
 class Applicability(str, Enum):
@@ -221,8 +229,27 @@ def fixable(f: Finding, unsafe: bool) -> bool:
 def fix_text(text: str, ctx: Context, path: str = "<string>", rules=None) -> Result:
     """Check and fix ``text``; pure apart from reading the build context through ``ctx``.
 
+    When fixes do not converge, the rules that kept firing are withheld and the text is fixed again
+    without them: a non-converged text is never returned (``Result.nonconverged`` names them).
     Raises DockerfileError when the input itself is not a Dockerfile.
     """
+    withheld: set[str] = set()
+    committed = dict(ctx.committed)
+    while True:
+        result = _fix_text(text, ctx, path, rules, withheld)
+        if not result.nonconverged:
+            break
+        if os.environ.get(STRICT_ENV):
+            raise NonConvergence(f"{path}: fixes of {', '.join(result.nonconverged)} did not converge "
+                                 f"in {MAX_PASSES} passes")
+        withheld |= set(result.nonconverged)
+        ctx.committed.clear()
+        ctx.committed.update(committed)
+    result.nonconverged = sorted(withheld)
+    return result
+
+
+def _fix_text(text: str, ctx: Context, path: str, rules, banned_codes: set[str]) -> Result:
     doc = require_stages(parse(text))
     baseline_errors = _shell_errors(doc)
     unsafe = ctx.settings.unsafe_fixes
@@ -230,7 +257,7 @@ def fix_text(text: str, ctx: Context, path: str = "<string>", rules=None) -> Res
     side_before: dict[str, str | None] = {}
     ctx.overlay_view = side
     result = Result(path=path, original=text, output=text, findings=[])
-    banned: set[str] = set()
+    banned: set[str] = set(banned_codes)
     current = text
     for npass in range(MAX_PASSES + 1):
         findings = check(doc, ctx, rules)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import types
 
+import pytest
+
 from slimml.context import Context, Settings
-from slimml.engine import MAX_PASSES, Edit, Finding, Fix, fix_text
+from slimml.engine import STRICT_ENV, Edit, Finding, Fix, NonConvergence, fix_text
 
 
 def _rule(code, check):
@@ -28,13 +30,28 @@ def test_overlapping_fixes_are_applied_in_later_passes():
     assert len(r.applied) == 2
 
 
-def test_nonconverging_rule_is_reported():
-    def check(doc, ctx):
-        yield Finding("T002", "t", "grow", 0, 0, Fix.safe(Edit(len(doc.text), len(doc.text), "# more\n")))
+def _grow(doc, ctx):
+    yield Finding("T002", "t", "grow", 0, 0, Fix.safe(Edit(len(doc.text), len(doc.text), "# more\n")))
 
-    r = fix_text("FROM a\n", Context(), rules=[_rule("T002", check)])
+
+def _once(doc, ctx):
+    run = doc.instructions[-1]
+    if "y" not in doc.text:
+        yield Finding("T005", "t", "add y", run.start, run.end, Fix.safe(Edit(run.end, run.end, " y")))
+
+
+def test_nonconverging_rule_fails_the_run_in_tests():
+    with pytest.raises(NonConvergence, match="T002"):
+        fix_text("FROM a\n", Context(), rules=[_rule("T002", _grow)])
+
+
+def test_nonconverging_rule_is_withheld_and_the_rest_applied(monkeypatch):
+    monkeypatch.delenv(STRICT_ENV, raising=False)
+    r = fix_text("FROM a\nRUN x\n", Context(), rules=[_rule("T002", _grow), _rule("T005", _once)])
     assert r.nonconverged == ["T002"]
-    assert r.output.count("# more") == MAX_PASSES
+    # Never a non-converged text: none of T002's edits is in the output, T005's is.
+    assert r.output == "FROM a\nRUN x y\n"
+    assert [f.code for f in r.applied] == ["T005"]
 
 
 def test_fix_that_breaks_the_file_is_reverted_and_others_kept():

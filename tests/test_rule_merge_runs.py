@@ -68,10 +68,10 @@ def test_different_flags_and_stages_are_never_merged():
 
 
 # -- semantics: run the shell ----------------------------------------------------------------------
-def _sequential(scripts: list[str], cwd) -> tuple[bool, str]:
+def _sequential(scripts: list[str], cwd, shell=("/bin/sh", "-c")) -> tuple[bool, str]:
     out = ""
     for s in scripts:  # every RUN is a fresh `/bin/sh -c`, the next one only if this one succeeded
-        p = subprocess.run(["/bin/sh", "-c", s], capture_output=True, text=True, cwd=cwd, timeout=10)
+        p = subprocess.run([*shell, s], capture_output=True, text=True, cwd=cwd, timeout=10)
         out += p.stdout
         if p.returncode != 0:
             return False, out
@@ -88,14 +88,115 @@ SECOND = ["echo b; false", "echo b || false", "echo \"x=$X\"; pwd", "false && ec
 @pytest.mark.parametrize("a", FIRST)
 @pytest.mark.parametrize("b", SECOND)
 def test_merged_run_behaves_like_the_separate_runs(a, b, tmp_path):
-    src = f"FROM x\nRUN {a}\nRUN {b}\nRUN echo end\n"
+    # debian keeps Docker's default SHELL (/bin/sh -c without -e): known, so only a RUN that sets
+    # errexit itself stops a merge (it may only come last).
+    src = f"FROM debian:bookworm\nRUN {a}\nRUN {b}\nRUN echo end\n"
     res = _fix(src, unsafe=True)
     assert_agrees(res.output)
     _, runs = _runs(res.output)
-    # Only a RUN that sets errexit stops a merge (it may only come last).
     assert len(runs) == 1 + ("set -e" in a) + ("set -e" in b), res.output
     merged = _sequential([r.args for r in runs], tmp_path)
     assert merged == _sequential([a, b, "echo end"], tmp_path), res.output
+
+
+ERREXIT_SHELLS = {
+    # SHELL with -e set in a parent stage: inherited through `FROM base`.
+    "inherited": ('FROM debian:bookworm AS base\nSHELL ["/bin/sh", "-e", "-c"]\nFROM base\n', ("/bin/sh", "-e", "-c")),
+    "own": ('FROM debian:bookworm\nSHELL ["/bin/sh", "-eu", "-c"]\n', ("/bin/sh", "-eu", "-c")),
+}
+
+
+@pytest.mark.parametrize("shell", sorted(ERREXIT_SHELLS))
+@pytest.mark.parametrize("a", FIRST)
+@pytest.mark.parametrize("b", SECOND)
+def test_merge_under_an_errexit_shell_keeps_failing_where_the_runs_failed(shell, a, b, tmp_path):
+    head, argv = ERREXIT_SHELLS[shell]
+    src = f"{head}RUN {a}\nRUN {b}\nRUN echo end\n"
+    res = _fix(src, unsafe=True)
+    assert_agrees(res.output)
+    _, runs = _runs(res.output)
+    merged = _sequential([r.args for r in runs if r.stage == runs[-1].stage], tmp_path, argv)
+    assert merged == _sequential([a, b, "echo end"], tmp_path, argv), res.output
+
+
+@pytest.mark.parametrize("a", FIRST)
+@pytest.mark.parametrize("b", SECOND)
+def test_merge_on_an_unknown_base_image_holds_with_and_without_errexit(a, b, tmp_path):
+    # `FROM x`: the base image's SHELL is unknown; the merge must mean the same either way.
+    res = _fix(f"FROM x\nRUN {a}\nRUN {b}\nRUN echo end\n", unsafe=True)
+    assert_agrees(res.output)
+    _, runs = _runs(res.output)
+    for argv in (("/bin/sh", "-c"), ("/bin/sh", "-e", "-c")):
+        merged = _sequential([r.args for r in runs], tmp_path, argv)
+        assert merged == _sequential([a, b, "echo end"], tmp_path, argv), (argv, res.output)
+
+
+def test_the_reported_errexit_case_is_not_merged_into_a_subshell():
+    # `A && ( B ) && C` would switch -e off inside B: the check in B must still fail the build.
+    src = ('FROM debian:bookworm AS base\nSHELL ["/bin/bash", "-e", "-c"]\nFROM base\n'
+           "RUN echo a\nRUN false; echo checked\nRUN echo c\n")
+    res = _fix(src)
+    assert "RUN false; echo checked\nRUN echo c" in res.output or "&& ( false; echo checked )\n" in res.output
+    assert "( false; echo checked ) \\" not in res.output
+    [note] = [f for f in res.remaining if f.fix is None]
+    assert "errexit" in note.note
+
+
+def test_a_login_shell_does_not_merge_a_run_that_writes_a_startup_file():
+    src = ('FROM debian:bookworm\nSHELL ["/bin/bash", "--login", "-c"]\n'
+           "RUN conda init bash\nRUN conda activate env && python -V\n")
+    res = _fix(src)
+    assert res.output == src
+    [note] = res.findings
+    assert "startup file" in note.note
+
+
+@pytest.mark.parametrize("shell", ['["pwsh", "-Command"]', '["cmd", "/S", "/C"]'])
+def test_a_non_posix_shell_is_never_merged(shell):
+    src = f"FROM debian:bookworm\nSHELL {shell}\nRUN echo a\nRUN echo b\n"
+    res = _fix(src)
+    assert res.output == src
+
+
+def test_a_merged_run_stays_under_64_kib_of_shell_text():
+    big = "echo " + "x" * 40_000
+    src = f"FROM debian:bookworm\nRUN {big}\nRUN {big}\nRUN echo small\n"
+    res = _fix(src)
+    _, runs = _runs(res.output)
+    assert all(len(r.args.encode()) <= merge_runs.MAX_MERGED_BYTES for r in runs)
+    assert len(runs) == 2  # the second big RUN and the small one still merge
+    assert any("64 KiB" in f.note for f in res.remaining if f.fix is None)
+
+
+def test_reads_of_shell_history_start_a_new_merge():
+    src = "FROM debian:bookworm\nRUN echo a\nRUN echo $_\n"
+    res = _fix(src)
+    assert res.output == src
+
+
+@pytest.mark.parametrize("heavy", [
+    "pip install flash-attn --no-build-isolation",
+    "git clone https://github.com/NVIDIA/apex && cd apex && pip install -v --no-build-isolation .",
+    "cd /src/pytorch && python setup.py install",
+    "TORCH_CUDA_ARCH_LIST=8.0 pip install git+https://github.com/facebookresearch/detectron2.git",
+    "DS_BUILD_OPS=1 pip install deepspeed",
+    "cmake --build build -j8",
+])
+def test_separately_cached_source_builds_are_not_merged(heavy):
+    src = f"FROM debian:bookworm\nRUN pip install numpy\nRUN {heavy}\nRUN pip install einops\n"
+    res = _fix(src)
+    assert res.output == src
+    assert not [f for f in res.findings if f.fix is not None]
+
+
+def test_a_cleanup_of_what_a_source_build_wrote_is_still_merged():
+    src = ("FROM debian:bookworm\nRUN git clone https://github.com/NVIDIA/apex /tmp/apex && cd /tmp/apex && make\n"
+           "RUN rm -rf /tmp/apex\n")
+    res = _fix(src)
+    assert len(_runs(res.output)[1]) == 1
+    src = ("FROM debian:bookworm\nRUN git clone https://github.com/NVIDIA/apex /tmp/apex && cd /tmp/apex && make\n"
+           "RUN rm -rf /var/log/unrelated\n")
+    assert _fix(src).output == src
 
 
 def test_errexit_run_only_comes_last():
@@ -118,10 +219,16 @@ def test_errexit_run_as_last_part_keeps_failing(last, tmp_path):
     assert len(_runs(res.output)[1]) == 2
 
 
+def _facts(cmd):
+    from slimml.semantics.shellstate import facts
+
+    doc = parse(f"FROM x\nRUN {cmd}\n")
+    return facts(run_scripts(doc, doc.instructions[1])[0])
+
+
 def test_errexit_detection():
     def errexit(cmd):
-        doc = parse(f"FROM x\nRUN {cmd}\n")
-        return merge_runs.sets_errexit(run_scripts(doc, doc.instructions[1])[0])
+        return _facts(cmd).sets_errexit
 
     for cmd in ["set -eux", "set -Eeuo pipefail", "set -o errexit", "f() { set -e; }", "trap 'exit 1' ERR",
                 "command set -e"]:
@@ -140,12 +247,12 @@ def test_wrapping_decisions():
 
 def test_state_detection():
     def state(cmd):
-        doc = parse(f"FROM x\nRUN {cmd}\n")
-        return merge_runs.changes_shell_state(run_scripts(doc, doc.instructions[1])[0])
+        return bool(_facts(cmd).leaves_state)
 
     for cmd in ["cd /x", "if true; then cd /x; fi", "X=1", "export A=1", "declare -x A", "unset A",
                 ". /etc/profile", "source x", "set -o pipefail", "command cd /x", "f() { :; }", "a && umask 0",
-                "for f in a b; do echo $f; done"]:
+                "for f in a b; do echo $f; done", ': "${VAR:=default}"', "echo ${B=x}", "echo $((i=1))",
+                "((i++))", "let x=1", "printf -v X %s a", "read x < /etc/hostname", "mapfile -t L < f"]:
         assert state(cmd), cmd
     for cmd in ["(cd /x && make)", "echo $(cd /x; pwd)", "X=1 make", "echo a | read b", "pip install x"]:
         assert not state(cmd), cmd

@@ -243,10 +243,11 @@ class _Parsed:
     the same source (tree-sitter's Python nodes are created anew on each ``children`` access, so
     walking once beats each rule walking the tree again)."""
 
-    __slots__ = ("tree", "_order", "_by_type", "_commands")
+    __slots__ = ("tree", "_order", "_by_type", "_commands", "memo")
 
     def __init__(self, tree):
         self.tree = tree
+        self.memo: dict = {}  # analyses that depend on the source alone (semantics.shellstate)
         self._order: list | None = None
         self._by_type: dict[str, list] = {}
         self._commands: list[_Template] | None = None
@@ -313,15 +314,12 @@ def _parse(data: bytes) -> _Parsed:
 
 
 def stage_shell(doc: Document, instr: Instruction) -> list[str] | None:
-    """The SHELL in effect for ``instr`` (None: the default ``/bin/sh -c``)."""
-    if instr.stage < 0:
-        return None
-    shell = doc.fold_stages("_shell", _shell_step, None).get(instr.index)
-    return list(shell) if shell is not None else None
+    """The SHELL in effect for ``instr``, inherited from parent stages (None: the default
+    ``/bin/sh -c``, or a base image's SHELL slimml cannot know -- see ``semantics.build``)."""
+    from ..semantics.build import state_before
 
-
-def _shell_step(shell: tuple[str, ...] | None, i: Instruction) -> tuple[str, ...] | None:
-    return tuple(i.json) if i.keyword == "SHELL" and i.json else shell
+    st = state_before(doc, instr)
+    return list(st.shell) if st is not None and st.shell is not None else None
 
 
 def run_scripts(doc: Document, instr: Instruction) -> list[Script]:
@@ -332,6 +330,13 @@ def run_scripts(doc: Document, instr: Instruction) -> list[Script]:
     scripts = _run_scripts(doc, instr)
     object.__setattr__(instr, "_scripts", scripts)
     return scripts
+
+
+@lru_cache(maxsize=1)
+def _wrapper_shells() -> frozenset[str]:
+    from ..knowledge.image_config import POSIX_WRAPPER_SHELLS
+
+    return frozenset(POSIX_WRAPPER_SHELLS)
 
 
 def _is_shell_body(body: str) -> bool:
@@ -348,7 +353,7 @@ def _run_scripts(doc: Document, instr: Instruction) -> list[Script]:
     if instr.keyword != "RUN" or instr.is_exec_form:
         return []
     shell = stage_shell(doc, instr)
-    if shell and shell[0].rsplit("/", 1)[-1] not in _POSIX_SHELLS:
+    if shell and shell[0].rsplit("/", 1)[-1] not in _POSIX_SHELLS and shell[0] not in _wrapper_shells():
         return []
     text = doc.text
     args, amap = instr.args, list(instr.args_map)

@@ -15,18 +15,25 @@ PIP_CACHE_DIR = "{home}/.cache/pip"
 
 UV_CACHING = {("pip", "install"), ("pip", "sync"), ("sync",), ("tool", "install")}
 UV_NO_CACHE_FLAG = "--no-cache"
+# Every spelling uv accepts for "no cache" (clap aliases; uv exits 2 when the option is given twice).
+UV_NO_CACHE_SPELLINGS = frozenset({"--no-cache", "--no-cache-dir", "-n"})
+# uv's short flags that take no value: a cluster of them (``-qn``) may hold ``-n``.
+UV_SHORT_BOOLEAN_FLAGS = frozenset("nqvU")
 UV_CACHE_DIR = "{home}/.cache/uv"
 
 CONDA_TOOLS = {
-    # tool -> the command that empties its package cache and index
-    "conda": "conda clean -afy",
-    "mamba": "mamba clean -afy",
-    "micromamba": "micromamba clean --all --yes",
+    # tool -> the arguments that empty its package cache and index (run with the program exactly as
+    # the install spelled it: `/opt/conda/bin/conda` need not be on PATH)
+    "conda": "clean -afy",
+    "mamba": "clean -afy",
+    "micromamba": "clean --all --yes",
 }
 CONDA_CACHING = {("install",), ("create",), ("update",), ("env", "create"), ("env", "update")}
 CONDA_PKGS_DIRS = ("/opt/conda/pkgs", "{home}/.cache/mamba", "{home}/micromamba/pkgs")
 
 POETRY_CACHING = {("install",), ("sync",), ("add",), ("update",)}
-POETRY_CLEAN = 'rm -rf "$(poetry config cache-dir)"'
+# Poetry keeps its virtualenvs under {cache-dir}/virtualenvs by default: only the download caches
+# (``cache/`` and ``artifacts/``) may go, never the whole cache dir.
+POETRY_CLEAN = 'rm -rf "$({poetry} config cache-dir)/cache" "$({poetry} config cache-dir)/artifacts"'
 POETRY_CACHE_DIR = "{home}/.cache/pypoetry"
 

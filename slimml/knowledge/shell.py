@@ -33,3 +33,45 @@ RUN_WRAPPERS: dict[str, frozenset[str]] = {
     tool: frozenset({"-n", "--name", "-p", "--prefix", "-e", "--env", "--cwd", "--python", "--with"})
     for tool in ("conda", "mamba", "micromamba", "poetry", "uv", "pipenv", "pdm", "hatch", "pixi")
 }
+
+# -- SHELL instructions -------------------------------------------------------------------------------
+POSIX_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "busybox"})
+# Options that do not change what a script does or whether it fails (tracing, no globbing is NOT here).
+HARMLESS_SHORT_OPTIONS = frozenset("xv")
+HARMLESS_LONG_OPTIONS = frozenset({"--noprofile", "--norc", "--posix"})
+HARMLESS_SHELL_OPTIONS = frozenset({"xtrace", "verbose"})
+# Options that make the shell read profile/rc files at every start (state that a RUN may have
+# written for the *next* RUN: conda init, nvm, .bashrc exports).
+STARTUP_SHORT_OPTIONS = frozenset("li")
+STARTUP_LONG_OPTIONS = frozenset({"--login", "-l", "-i"})
+
+# -- shell state a script leaves behind ----------------------------------------------------------------
+# Builtins whose effect outlives the command: a following command in the same shell sees it.
+STATE_BUILTINS = frozenset({
+    "cd", "pushd", "popd", "export", "unset", "source", ".", "set", "shopt", "umask", "ulimit", "alias",
+    "unalias", "trap", "exec", "exit", "return", "read", "declare", "typeset", "local", "readonly",
+    "eval", "hash", "shift", "getopts", "enable", "setopt", "let", "mapfile", "readarray", "bind",
+    "builtin", "disown", "wait", "jobs", "fc", "history", "dirs", "complete", "compopt",
+})
+# `printf -v NAME` assigns a variable.
+ASSIGNING_OPTIONS = {"printf": frozenset({"-v"})}
+# Prefixes that run a builtin (``command cd /x``, ``builtin export X``).
+BUILTIN_RUNNERS = frozenset({"command", "builtin"})
+# tree-sitter-bash statement nodes that change the shell itself (a `for` leaves its variable set).
+STATE_NODES = frozenset({"declaration_command", "unset_command", "function_definition", "for_statement",
+                         "c_style_for_statement", "select_statement"})
+# Nodes that run their content in a child shell: state set inside them does not leak.
+CHILD_SHELL_NODES = frozenset({"subshell", "command_substitution", "process_substitution", "pipeline"})
+# ``${V:=w}`` / ``${V=w}`` assign V.
+ASSIGNING_EXPANSION_OPS = frozenset({":=", "="})
+# Arithmetic operators that assign (``$((x=1))``, ``((i++))``).
+ARITH_ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=", "++", "--"})
+# Variables whose value depends on what ran before in the same shell (a fresh RUN resets them).
+SHELL_HISTORY_VARS = frozenset({"_", "SECONDS", "BASH_COMMAND", "OLDPWD", "!", "BASH_REMATCH", "PIPESTATUS",
+                                "REPLY", "OPTIND", "OPTARG"})
+# `set -o <name>` options and trap conditions that make a failing command end the script.
+ERREXIT_OPTIONS = frozenset({"errexit"})
+ERR_TRAP_SIGNALS = frozenset({"ERR"})
+# Commands that start a daemon which outlives the command (argv prefixes, program basename first).
+DAEMON_STARTS = (("service", None, "start"), ("service", None, "restart"), ("rc-service", None, "start"),
+                 ("start-stop-daemon", "--start"), ("systemctl", "start"), ("dockerd",))

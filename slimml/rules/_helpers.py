@@ -11,6 +11,7 @@ from .. import dockerignore as DI
 from ..dockerfile import Document, Instruction, shell_words
 from ..dockerfile.shell import Script, Word
 from ..engine import Edit, Finding, Fix
+from ..semantics import build as B
 
 TRUTHY = {"1", "true", "yes", "on", "y"}
 
@@ -79,15 +80,11 @@ def _parse_kv_words(instr: Instruction) -> list[tuple[str, str]]:
     return out
 
 
-def _env_step(env: dict[str, str], i: Instruction) -> dict[str, str]:
-    return {**env, **dict(parse_kv_words(i))} if i.keyword in ("ENV", "ARG") else env
-
-
 def stage_env(doc: Document, instr: Instruction) -> dict[str, str]:
-    """ENV and ARG values set in ``instr``'s stage before it (the base image's are unknown)."""
-    if instr.stage < 0:
-        return {}
-    return dict(doc.fold_stages("_stage_env", _env_step, {}).get(instr.index, {}))
+    """ENV and ARG values in effect for ``instr``: its stage's and, for ENV, the stages it is built
+    FROM (the external base image's are unknown). See ``semantics.build`` for certainty."""
+    st = B.state_before(doc, instr)
+    return st.values() if st is not None else {}
 
 
 def env_truthy(env: dict[str, str], name: str) -> bool:
@@ -95,27 +92,15 @@ def env_truthy(env: dict[str, str], name: str) -> bool:
     return v is not None and v.strip().strip("'\"").lower() in TRUTHY
 
 
-def _workdir_step(wd: str, i: Instruction) -> str:
-    if i.keyword == "WORKDIR" and i.args.strip():
-        return posixpath.normpath(posixpath.join(wd, i.args.strip().strip("'\"")))
-    return wd
-
-
 def workdir_at(doc: Document, instr: Instruction) -> str:
-    """The WORKDIR in effect for ``instr`` ("/" when none is set in the stage)."""
-    if instr.stage < 0:
-        return "/"
-    return doc.fold_stages("_workdir", _workdir_step, "/").get(instr.index, "/")
-
-
-def _user_step(user: str | None, i: Instruction) -> str | None:
-    return i.args.strip().split(":")[0] if i.keyword == "USER" and i.args.strip() else user
+    """The WORKDIR in effect for ``instr``, inherited from parent stages ("/" when none is set)."""
+    st = B.state_before(doc, instr)
+    return st.workdir if st is not None else "/"
 
 
 def user_at(doc: Document, instr: Instruction) -> str | None:
-    if instr.stage < 0:
-        return None
-    return doc.fold_stages("_user", _user_step, None).get(instr.index)
+    st = B.state_before(doc, instr)
+    return st.user if st is not None else None
 
 
 def copy_excludes(instr: Instruction) -> list[DI.Pattern]:
@@ -170,15 +155,7 @@ def add_syntax_directive(doc: Document) -> Edit | None:
     return Edit(0, 0, "# syntax=docker/dockerfile:1" + doc.newline)
 
 
-def image_stages(doc: Document) -> set[int]:
-    """Indexes of the final stage and of the stages it is built FROM by name (what ends up in the image)."""
-    out: set[int] = set()
-    st = doc.final_stage
-    while st is not None and st.index not in out:
-        out.add(st.index)
-        image = st.image.lower()
-        st = next((s for s in doc.stages[: st.index] if s.name == image), None)
-    return out
+image_stages = B.image_stages
 
 
 def ignore_file(ctx) -> str | None:

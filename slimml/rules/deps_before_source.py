@@ -160,6 +160,7 @@ class ProjectInstall:
     # edits turning the command into its dependencies-only form (None: no such form)
     splices: list[tuple[int, int, str]] | None
     unsafe: str = ""
+    deps: tuple[str, ...] = ()  # pip: the dependency list the dependencies-only install names
 
 
 @dataclass
@@ -748,7 +749,8 @@ class RunReader:
         if not deps:
             start = len(self.doc.text[:start].rstrip(" \t"))
         text = " ".join(_quote(d) for d in deps)
-        self.r.projects.append(ProjectInstall("pip", [(start, end, text)], unsafe=PYPROJECT_REASON))
+        self.r.projects.append(ProjectInstall("pip", [(start, end, text)], unsafe=PYPROJECT_REASON,
+                                              deps=tuple(deps)))
 
     def python(self, words: list[Word], args: list[Word]) -> None:
         i = 0
@@ -1163,6 +1165,7 @@ def _satisfied(doc, ctx, instrs, fc, run, reads: RunReads, dest: str) -> bool:
     """A project install after the sources whose dependencies were installed before them."""
     splices = [s for p in reads.projects if p.splices for s in p.splices]
     pre = _pre_run_text(doc, run, splices) if splices else None
+    deps = {d.strip() for p in reads.projects for d in p.deps}
     for ins in instrs:
         if ins.index >= fc.index:
             break
@@ -1170,9 +1173,32 @@ def _satisfied(doc, ctx, instrs, fc, run, reads: RunReads, dest: str) -> bool:
             continue
         if pre is not None and _same_run(_line_text(doc, ins), pre):
             return True
+        # The dependencies-only install as a later pass left it (other fixes add flags to it).
+        if deps and deps <= _pip_requirements(doc, ins):
+            return True
         if RunReader(doc, ctx, ins, dest).run().installs:
             return True
     return False
+
+
+def _pip_requirements(doc: Document, ins: Instruction) -> set[str]:
+    """The requirement arguments of the pip installs in a RUN (options and their values left out)."""
+    out: set[str] = set()
+    value_opts = (M.REQUIREMENT_OPTS | M.CONSTRAINT_OPTS | M.EDITABLE_OPTS | M.FIND_LINKS_OPTS | M.GROUP_OPTS
+                  | M.PIP_WRITE_OPTS | M.PIP_OPTS_WITH_VALUE | P.PIP_GLOBAL_OPTS_WITH_VALUE)
+    for s in run_scripts(doc, ins):
+        for cmd in s.commands:
+            words = _effective(cmd.words)
+            vals = [w.value for w in words]
+            if not vals or "install" not in vals:
+                continue
+            prog = H.basename(vals[0])
+            k = vals.index("install")
+            if not (P.PIP_RE.match(prog) or P.PYTHON_RE.match(prog) and "pip" in vals[1:k]):
+                continue
+            _, pos = _parse_args(words[k + 1:], value_opts, M.PIP_SHORT_WITH_VALUE)
+            out.update(w.value.strip() for w in pos)
+    return out
 
 
 def _finding(doc: Document, ctx, instrs, sc: SourceCopy, run: Instruction, reads: RunReads,

@@ -10,18 +10,35 @@ What it does
     The merge keeps what the build does. ``RUN A`` then ``RUN B`` runs B only when A succeeded
     and fails the build when either fails: ``A && B`` does the same when B is one ``&&`` chain,
     otherwise B becomes ``( B )``. Each RUN starts in a fresh shell, so a RUN that changes shell
-    state (``cd``, ``export``, ``umask``, a bare ``X=1``, ...) and is followed by another one
-    runs in a subshell ``( A )``, and so does a first RUN ending in ``;`` or ``&``. A RUN that
-    turns on errexit (``set -e``, ``set -o errexit``, an ``ERR`` trap) can only be the *last*
-    RUN of a merge: sh ignores ``-e`` inside any command that ``&&`` follows, even a subshell.
+    state (``cd``, ``export``, ``umask``, a bare ``X=1``, ``${X:=1}``, ``$((i=1))``, ``read``,
+    a function, ...) and is followed by another one runs in a subshell ``( A )``, and so does a
+    first RUN ending in ``;`` or ``&``; a RUN reading what earlier commands left (``$_``,
+    ``$SECONDS``, ``$OLDPWD``) starts a new merge.
+
+    The effective SHELL decides the rest -- the stage's own, or the one inherited through
+    ``FROM <stage>``, or the base image's. POSIX shells ignore ``-e`` in every command of an
+    AND-OR list but the last, subshells included: where the SHELL runs with errexit (``-e``),
+    or where the base image's SHELL is unknown, only a RUN that is one ``&&``/``||`` chain of
+    simple commands may come before ``&&``; a RUN that turns on errexit itself (``set -e``)
+    can only be the *last* RUN of a merge. A SHELL that reads startup files (``--login``,
+    ``-i``, ``BASH_ENV``; the micromamba image's activating SHELL) never merges a RUN that
+    writes one (``conda init``, ``>> ~/.bashrc``) with the RUN after it. A non-POSIX SHELL
+    (pwsh, cmd) is never merged.
+
+    Merging pays where a later RUN removes what an earlier one wrote, or joins ordinary steps;
+    separately cached source builds (a build system or compiler, CUDA extensions such as
+    flash-attn/apex/detectron2/DeepSpeed ops, VCS packages, ``--no-build-isolation``) are kept
+    apart -- one failure or one edit would re-run all of them -- unless the next RUN only cleans
+    up what they wrote. A merged RUN stays under 64 KiB of shell text (Linux refuses a single
+    argument over 128 KiB).
 
     Never merged: exec-form and heredoc RUNs, RUNs whose flags (``--mount``, ``--network``,
     ``--security``) differ, RUNs that download model weights (they must stay separable so the
     weights can be moved out of the image), RUNs with a ``# slimml: ignore`` comment, and
-    ``ONBUILD RUN``. RUNs whose shell has a trailing ``#`` comment or does not parse, or that
-    follow a ``SHELL`` instruction, are reported without a fix. Merging a RUN that leaves a
-    background job or a started service running is offered as an unsafe fix only: the process
-    would now live on while the following commands run.
+    ``ONBUILD RUN``. RUNs whose shell has a trailing ``#`` comment or does not parse are
+    reported without a fix. Merging a RUN that leaves a background job or a started service
+    running is offered as an unsafe fix only: the process would now live on while the following
+    commands run.
 
 Why
     Every RUN is a layer. Files a later RUN deletes stay in the earlier layer and in the image
@@ -49,9 +66,12 @@ import re
 
 from ..dockerfile import Document, Instruction
 from ..dockerfile.model import Trivia
-from ..dockerfile.shell import Script, run_scripts
+from ..dockerfile.shell import run_scripts
 from ..engine import Edit, Fix, suppressions
 from ..knowledge.weights import looks_like_weight_download
+from ..semantics import build as B
+from ..semantics import shellspec, steps
+from ..semantics.shellstate import facts
 from . import _helpers as H
 
 CODE = "SLM003"
@@ -62,112 +82,21 @@ OPTIONS: dict = {}
 
 _RULE = H.rule_of(__name__)
 
-# Shell builtins whose effect outlives the command: the next RUN would not have seen it.
-STATE_BUILTINS = frozenset({
-    "cd", "pushd", "popd", "export", "unset", "source", ".", "set", "shopt", "umask", "ulimit", "alias",
-    "unalias", "trap", "exec", "exit", "return", "read", "declare", "typeset", "local", "readonly",
-    "eval", "hash", "shift", "getopts", "enable", "setopt",
-})
-# Prefixes that run a builtin (``command cd /x``, ``builtin export X``).
-BUILTIN_RUNNERS = frozenset({"command", "builtin"})
-# tree-sitter-bash statement nodes that change the shell itself (a `for` leaves its variable set).
-STATE_NODES = frozenset({"declaration_command", "unset_command", "function_definition", "for_statement",
-                         "c_style_for_statement"})
-# Nodes that run their content in a child shell: state set inside them does not leak.
-CHILD_SHELL_NODES = frozenset({"subshell", "command_substitution", "process_substitution", "pipeline"})
-# Commands that start a daemon which outlives the command (argv prefixes, program basename first).
-DAEMON_STARTS = (("service", None, "start"), ("service", None, "restart"), ("rc-service", None, "start"),
-                 ("start-stop-daemon", "--start"), ("systemctl", "start"), ("dockerd",))
-# `set -o <name>` options and trap conditions that make a failing command end the script.
-ERREXIT_OPTIONS = frozenset({"errexit"})
-ERR_TRAP_SIGNALS = frozenset({"ERR"})
-_INIT_SCRIPT_RE = re.compile(r"^/etc/(rc\.d/)?init\.d/[^/]+$")
+# Linux limits one argument -- a RUN's whole `sh -c` string -- to 128 KiB (MAX_ARG_STRLEN); a merged
+# RUN stays at half of that.
+MAX_MERGED_BYTES = 64 * 1024
 _SLIMML_COMMENT_RE = re.compile(r"#\s*slimml\s*:", re.IGNORECASE)
 
 
 # -- per-RUN analysis ------------------------------------------------------------------------------
-def _walk_own_shell(node):
-    """Nodes executed by the script's own shell (child shells not entered)."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        if n.type in CHILD_SHELL_NODES:
-            continue
-        stack.extend(reversed(n.children))
-
-
-def changes_shell_state(script: Script) -> bool:
-    """The script changes its shell's state (cwd, variables, options, traps, ...)."""
-    for cmd in script.toplevel_commands():
-        argv = cmd.argv
-        if not argv:
-            continue  # a bare `X=1` statement is a variable_assignment node, handled below
-        name = argv[0]
-        if name in BUILTIN_RUNNERS and len(argv) > 1:
-            name = argv[1]
-        if name in STATE_BUILTINS:
-            return True
-    for n in _walk_own_shell(script.tree.root_node):
-        if n.type in STATE_NODES:
-            return True
-        if n.type in ("variable_assignment", "variable_assignments") and n.parent is not None and \
-                n.parent.type not in ("command", "declaration_command", "variable_assignments"):
-            return True
-    return False
-
-
-def _has_background(script: Script) -> bool:
-    return any(not n.is_named for n in script.nodes("&"))
-
-
-def _starts_daemon(script: Script) -> bool:
-    for cmd in script.commands:
-        argv = [H.basename(cmd.argv[0])] + cmd.argv[1:] if cmd.argv else []
-        if not argv:
-            continue
-        if _INIT_SCRIPT_RE.match(cmd.argv[0]) and len(argv) > 1 and argv[1] in ("start", "restart"):
-            return True
-        for pat in DAEMON_STARTS:
-            if len(argv) >= len(pat) and all(p is None or p == a for p, a in zip(pat, argv)):
-                return True
-    return False
-
-
-def sets_errexit(script: Script) -> bool:
-    """The script turns on ``set -e`` (or an ERR trap) anywhere in its own process.
-
-    POSIX ignores ``-e`` in every command of an AND-OR list but the last (subshells included),
-    so such a RUN keeps its meaning only as the *last* part of ``... && ...``.
-    """
-    for cmd in script.commands:
-        argv = cmd.argv
-        if argv[:1] in (["command"], ["builtin"]):
-            argv = argv[1:]
-        if not argv:
-            continue
-        if argv[0] == "set":
-            for k, a in enumerate(argv[1:], 1):
-                if a == "--":
-                    break
-                if a == "-o" and k + 1 < len(argv) and argv[k + 1] in ERREXIT_OPTIONS:
-                    return True
-                if a.startswith("-") and not a.startswith("--") and "e" in a[1:]:
-                    return True
-        elif argv[0] == "trap" and any(a in ERR_TRAP_SIGNALS for a in argv[2:]):
-            return True
-    return False
-
-
-def _ends_with_terminator(script: Script) -> bool:
-    """``a;`` / ``a &``: ``&&`` cannot follow without a subshell around the script."""
-    kids = [c for c in script.tree.root_node.children if c.type != "comment"]
-    return bool(kids) and not kids[-1].is_named and kids[-1].type in (";", "&")
-
-
 def _odd_trailing_backslashes(s: str) -> bool:
     n = len(s) - len(s.rstrip("\\"))
     return n % 2 == 1
+
+
+def _shell(doc: Document, instr: Instruction) -> shellspec.ShellSpec:
+    st = B.state_before(doc, instr)
+    return shellspec.spec(st.effective_shell, st.values())
 
 
 def _status(doc: Document, instr: Instruction, suppressed: dict) -> tuple[str, str]:
@@ -186,9 +115,9 @@ def _status(doc: Document, instr: Instruction, suppressed: dict) -> tuple[str, s
     if any(c.cached("weights-download", lambda c=c: looks_like_weight_download(c.argv))
            for s in scripts for c in s.commands):
         return "never", "downloads model weights (kept in its own RUN so they can be moved out)"
-    stage = doc.stage_of(instr)
-    if stage and any(i.keyword == "SHELL" and i.index < instr.index for i in stage.instructions):
-        return "blocked", "the stage sets SHELL, so the shell's `&&` and `( )` cannot be assumed"
+    sh = _shell(doc, instr)
+    if sh.known and not sh.posix:
+        return "blocked", sh.reason
     if len(scripts) != 1:
         return "blocked", "its command line is not one shell script"
     script = scripts[0]
@@ -198,7 +127,48 @@ def _status(doc: Document, instr: Instruction, suppressed: dict) -> tuple[str, s
         return "blocked", "it ends with a shell `#` comment that would swallow the following commands"
     if _odd_trailing_backslashes(instr.args):
         return "blocked", "it ends with a backslash"
+    if len(instr.args.encode("utf-8")) > MAX_MERGED_BYTES:
+        return "never", "its shell text alone is over 64 KiB"
     return "ok", ""
+
+
+def _last_only(doc: Document, instr: Instruction) -> str:
+    """Why ``instr`` can only be the *last* RUN of a merge ("" when it can be anywhere)."""
+    sh = _shell(doc, instr)
+    f = facts(run_scripts(doc, instr)[0])
+    if f.sets_errexit:
+        return "it sets errexit (`set -e`), which `&&` after it would switch off"
+    if (sh.errexit or not sh.known) and not f.flat:
+        why = "the SHELL runs with errexit (-e)" if sh.known else "the base image's SHELL may run with errexit (-e)"
+        return (f"{why}, and its commands are not one `&&` chain: followed by `&&`, the shell would "
+                "ignore -e inside it and go on after a failing command")
+    if (sh.startup_files or not sh.known) and steps.writes_startup_files(doc, instr):
+        why = sh.reason if sh.known else "the base image's SHELL may read startup files"
+        return f"it writes a shell startup file, and {why}: the next RUN starts from it"
+    return ""
+
+
+def _first_only(doc: Document, instr: Instruction) -> str:
+    """Why ``instr`` must start a merge ("" when it may follow another RUN)."""
+    f = facts(run_scripts(doc, instr)[0])
+    if f.reads_history:
+        return f"it reads ${f.reads_history[0]}, which depends on what ran before it in the same shell"
+    return ""
+
+
+def _cost_split(doc: Document, group: list[Instruction], nxt: Instruction) -> bool:
+    """Merging ``nxt`` into ``group`` joins independent expensive steps without removing anything
+    they wrote (no byte saved; one edit or failure would re-run all of them)."""
+    heavy = [i for i in group + [nxt] if steps.source_build(doc, i)]
+    if not heavy:
+        return False
+    removed = steps.cleanup(doc, nxt)
+    if removed is None:
+        return True
+    written: set[str] = set()
+    for i in group:
+        written |= steps.written_paths(doc, i)
+    return not steps.removes_written(removed, written)
 
 
 # -- building the fix ------------------------------------------------------------------------------
@@ -231,14 +201,15 @@ def _comment_lines_in(doc: Document, start: int, end: int) -> list[str]:
 
 def _merge_fix(doc: Document, group: list[Instruction], between: list[list[Trivia]]) -> Fix:
     scripts = [run_scripts(doc, i)[0] for i in group]
+    fs = [facts(sc) for sc in scripts]
     n = len(group)
     wrap = []
-    for k, (_ins, sc) in enumerate(zip(group, scripts)):
-        w = k < n - 1 and changes_shell_state(sc)
+    for k, f in enumerate(fs):
+        w = k < n - 1 and bool(f.leaves_state)
         if k == 0:
-            w = w or _ends_with_terminator(sc)
+            w = w or f.ends_with_terminator
         else:
-            w = w or bool(sc.toplevel_operators() & {";", "||", "&"})
+            w = w or bool(f.toplevel_ops & {";", "||", "&"})
         wrap.append(w)
     indent = _continuation_indent(doc, group[0])
     nl, esc = doc.newline, doc.escape
@@ -265,7 +236,7 @@ def _merge_fix(doc: Document, group: list[Instruction], between: list[list[Trivi
         e = last.args_offset(len(last.args))
         edits.append(Edit(e, e, " )"))
     description = f"merge {n} RUN instructions into one"
-    lingering = [k for k in range(n - 1) if _has_background(scripts[k]) or _starts_daemon(scripts[k])]
+    lingering = [k for k in range(n - 1) if fs[k].background or fs[k].daemon]
     if lingering:
         lines = ", ".join(str(group[k].start_line) for k in lingering)
         return Fix.unsafe(*edits, description=description,
@@ -280,24 +251,34 @@ def _report(doc: Document, members: list[tuple[Instruction, str, str]], between:
     """Findings for one maximal sequence of adjacent, compatible RUNs."""
     if len(members) < 2:
         return
-    # Fixable groups: sub-runs of "ok" members, each ending at the latest at a RUN that sets
-    # errexit (`( set -e; a ) && b` ignores the -e: such a RUN can only come last).
-    groups: list[tuple[int, int]] = []
+    groups: list[tuple[int, int]] = []  # member index ranges, inclusive
+    splits: list[str] = []  # why adjacent mergeable RUNs were kept apart (reported)
     cur: int | None = None
-    errexit_splits: list[Instruction] = []
+    size = 0
     for k, (ins, status, _) in enumerate(members):
         if status != "ok":
             if cur is not None:
                 groups.append((cur, k - 1))
             cur = None
             continue
+        own = len(ins.args.encode("utf-8")) + 16
+        if cur is not None:
+            prev = members[k - 1][0]
+            why = _last_only(doc, prev) or _first_only(doc, ins)
+            if why:
+                splits.append(f"line {prev.start_line if _last_only(doc, prev) else ins.start_line}: {why}")
+            elif size + own > MAX_MERGED_BYTES:
+                splits.append(f"line {ins.start_line}: the merged RUN would pass 64 KiB of shell text "
+                              "(Linux refuses a single argument over 128 KiB)")
+                why = "size"
+            elif _cost_split(doc, [m[0] for m in members[cur:k]], ins):
+                why = "cost"  # the right structure: separately cached builds (not reported)
+            if why:
+                groups.append((cur, k - 1))
+                cur = None
         if cur is None:
-            cur = k
-        if sets_errexit(run_scripts(doc, ins)[0]):
-            groups.append((cur, k))
-            cur = None
-            if k + 1 < len(members):
-                errexit_splits.append(ins)
+            cur, size = k, 0
+        size += own
     if cur is not None:
         groups.append((cur, len(members) - 1))
     for start, end in groups:
@@ -306,13 +287,11 @@ def _report(doc: Document, members: list[tuple[Instruction, str, str]], between:
             fix = _merge_fix(doc, group, between[start:end])
             yield H.finding(_RULE, f"{len(group)} consecutive RUN instructions make {len(group)} layers; "
                                    "merge them into one RUN", group[0].start, group[-1].end, fix)
-    reasons = [f"line {i.start_line}: {r}" for i, st, r in members if st == "blocked"]
-    reasons += [f"line {i.start_line}: it sets errexit (`set -e`), which `&&` after it would switch off"
-                for i in errexit_splits]
+    reasons = [f"line {i.start_line}: {r}" for i, st, r in members if st == "blocked"] + splits
     if reasons:
         yield H.finding(_RULE, f"{len(members)} consecutive RUN instructions could be one layer",
                         members[0][0].start, members[-1][0].end,
-                        note=f"not merged automatically ({'; '.join(reasons)}); merge them by hand")
+                        note=f"not merged automatically ({'; '.join(dict.fromkeys(reasons))}); merge them by hand")
 
 
 def check(doc: Document, ctx):

@@ -146,7 +146,7 @@ def _exempt(tool: str, cmd: Command, words: list[Word], env: dict, instr: Instru
             cache_dirs = [values[values.index("--cache-dir") + 1]]
         return H.cache_mount_covers(instr, *cache_dirs)
     if tool == "uv":
-        if K.UV_NO_CACHE_FLAG in values or "-n" in values or H.env_truthy(env, "UV_NO_CACHE"):
+        if _uv_no_cache(values) or H.env_truthy(env, "UV_NO_CACHE"):
             return True
         dirs = [K.UV_CACHE_DIR.format(home=home)] + ([env["UV_CACHE_DIR"]] if env.get("UV_CACHE_DIR") else [])
         return H.cache_mount_covers(instr, *dirs)
@@ -158,6 +158,19 @@ def _exempt(tool: str, cmd: Command, words: list[Word], env: dict, instr: Instru
     if env.get("CONDA_PKGS_DIRS"):
         dirs.append(env["CONDA_PKGS_DIRS"].split(",")[0])
     return H.cache_mount_covers(instr, *dirs)
+
+
+def _uv_no_cache(values: list[str]) -> bool:
+    """uv already has its no-cache option in one of its spellings (adding it again is an error)."""
+    for v in values:
+        if v == "--":
+            return False
+        if v in K.UV_NO_CACHE_SPELLINGS or v.split("=", 1)[0] in K.UV_NO_CACHE_SPELLINGS:
+            return True
+        if v.startswith("-") and not v.startswith("--") and len(v) > 2 and "n" in v[1:] and \
+                set(v[1:]) <= K.UV_SHORT_BOOLEAN_FLAGS:
+            return True
+    return False
 
 
 def _cleaned(doc: Document, instr: Instruction, tool: str) -> bool:
@@ -212,7 +225,8 @@ def check(doc: Document, ctx):
                     if tool in appended or _cleaned(doc, instr, tool):
                         continue
                     appended.add(tool)
-                    clean = K.CONDA_TOOLS.get(tool, K.POETRY_CLEAN)
+                    prog = words[0].raw
+                    clean = f"{prog} {K.CONDA_TOOLS[tool]}" if tool in K.CONDA_TOOLS else K.POETRY_CLEAN.format(poetry=prog)
                     edit = H.append_command(doc, instr, script, clean)
                     fix = Fix.safe(edit, description=f"run `{clean}` at the end of the RUN") if edit else None
                     yield H.finding(_RULE, f"`{label}` leaves its package cache in the layer; clean it in the same RUN",

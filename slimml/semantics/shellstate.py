@@ -1,0 +1,183 @@
+"""The shell state a RUN's script leaves behind or depends on, and how its meaning survives ``&&``.
+
+Each RUN starts in a fresh shell. Joined into one RUN, a script that changes its shell (``cd``,
+``export``, a bare ``X=1``, ``${X:=1}``, ``$((i=1))``, ``umask``, a trap, a function) would leak
+that change into the scripts after it; a script that reads what earlier commands left (``$_``,
+``$SECONDS``, ``$OLDPWD``) would read something else. And POSIX shells ignore ``-e`` in every
+command of an AND-OR list but the last, subshells included, so under errexit only a *flat* script
+-- one AND-OR list of simple commands and pipelines, whose outcome is the same with or without
+``-e`` -- keeps its meaning when ``&&`` follows it.
+
+Facts depend on the source text only and are memoised on the parsed source (shared by passes).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..dockerfile.shell import Script
+from ..knowledge import shell as K
+
+_INIT_SCRIPT_RE = re.compile(r"^/etc/(rc\.d/)?init\.d/[^/]+$")
+_FLAT_LEAVES = frozenset({"command", "test_command", "variable_assignment"})
+
+
+@dataclass(frozen=True)
+class ScriptFacts:
+    leaves_state: tuple[str, ...]  # what it changes in its own shell (for messages), empty: nothing
+    reads_history: tuple[str, ...]  # shell variables whose value depends on earlier commands
+    sets_errexit: bool  # turns on `set -e` / an ERR trap in its own process
+    background: bool  # starts a background job (`&`)
+    daemon: bool  # starts a service that outlives the command
+    ends_with_terminator: bool  # ``a;`` / ``a &``: ``&&`` cannot follow without a subshell
+    flat: bool  # one AND-OR list of simple commands / pipelines: same outcome with or without -e
+    toplevel_ops: frozenset[str]
+
+
+def facts(script: Script) -> ScriptFacts:
+    memo = script._index().memo
+    f = memo.get("shellstate")
+    if f is None:
+        f = memo["shellstate"] = _facts(script)
+    return f
+
+
+def _walk_own_shell(node):
+    """Nodes executed by the script's own shell (child shells not entered)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if n.type in K.CHILD_SHELL_NODES:
+            continue
+        stack.extend(reversed(n.children))
+
+
+def _argv_of_builtin(argv: list[str]) -> list[str]:
+    if argv and argv[0] in K.BUILTIN_RUNNERS and len(argv) > 1:
+        return argv[1:]
+    return argv
+
+
+def _facts(script: Script) -> ScriptFacts:
+    leaves: list[str] = []
+    for cmd in script.toplevel_commands():
+        argv = _argv_of_builtin(cmd.argv)
+        if not argv:
+            continue
+        name = argv[0]
+        if name in K.STATE_BUILTINS:
+            leaves.append(f"`{name}`")
+        elif name in K.ASSIGNING_OPTIONS and any(a in K.ASSIGNING_OPTIONS[name] for a in argv[1:]):
+            leaves.append(f"`{name} -v`")
+    for n in _walk_own_shell(script.tree.root_node):
+        t = n.type
+        if t in K.STATE_NODES:
+            leaves.append(f"a {t.replace('_', ' ')}")
+        elif t in ("variable_assignment", "variable_assignments") and n.parent is not None and \
+                n.parent.type not in ("command", "declaration_command", "variable_assignments"):
+            leaves.append(f"`{script.node_text(n).split('=', 1)[0]}=`")
+        elif t == "expansion":
+            if any(not c.is_named and c.type in K.ASSIGNING_EXPANSION_OPS for c in n.children):
+                leaves.append(f"`{script.node_text(n)}`")
+        elif t in ("binary_expression", "postfix_expression", "unary_expression") and _in_arithmetic(n):
+            if any(not c.is_named and c.type in K.ARITH_ASSIGN_OPS for c in n.children):
+                leaves.append(f"`{script.node_text(n)}`")
+    history = sorted({_var_name(script, n) for n in script.nodes("simple_expansion", "expansion")}
+                     & K.SHELL_HISTORY_VARS)
+    return ScriptFacts(
+        leaves_state=tuple(dict.fromkeys(leaves)),
+        reads_history=tuple(history),
+        sets_errexit=_sets_errexit(script),
+        background=any(not n.is_named for n in script.nodes("&")),
+        daemon=_starts_daemon(script),
+        ends_with_terminator=_ends_with_terminator(script),
+        flat=_flat(script),
+        toplevel_ops=frozenset(script.toplevel_operators()),
+    )
+
+
+def _in_arithmetic(n) -> bool:
+    p = n.parent
+    while p is not None:
+        if p.type == "arithmetic_expansion" or (p.type == "compound_statement" and p.children
+                                               and p.children[0].type == "(("):
+            return True
+        if p.type in ("command", "program", "list"):
+            return False
+        p = p.parent
+    return False
+
+
+def _var_name(script: Script, n) -> str:
+    for c in n.children:
+        if c.type in ("variable_name", "special_variable_name"):
+            return script.node_text(c)
+    return ""
+
+
+def _sets_errexit(script: Script) -> bool:
+    for cmd in script.commands:
+        argv = _argv_of_builtin(cmd.argv)
+        if not argv:
+            continue
+        if argv[0] == "set":
+            for k, a in enumerate(argv[1:], 1):
+                if a == "--":
+                    break
+                if a == "-o" and k + 1 < len(argv) and argv[k + 1] in K.ERREXIT_OPTIONS:
+                    return True
+                if a.startswith("-") and not a.startswith("--") and "e" in a[1:]:
+                    return True
+        elif argv[0] == "trap" and any(a in K.ERR_TRAP_SIGNALS for a in argv[2:]):
+            return True
+    return False
+
+
+def _starts_daemon(script: Script) -> bool:
+    for cmd in script.commands:
+        argv = [cmd.argv[0].rsplit("/", 1)[-1]] + cmd.argv[1:] if cmd.argv else []
+        if not argv:
+            continue
+        if _INIT_SCRIPT_RE.match(cmd.argv[0]) and len(argv) > 1 and argv[1] in ("start", "restart"):
+            return True
+        for pat in K.DAEMON_STARTS:
+            if len(argv) >= len(pat) and all(p is None or p == a for p, a in zip(pat, argv)):
+                return True
+    return False
+
+
+def _ends_with_terminator(script: Script) -> bool:
+    kids = [c for c in script.tree.root_node.children if c.type != "comment"]
+    return bool(kids) and not kids[-1].is_named and kids[-1].type in (";", "&")
+
+
+def _flat(script: Script) -> bool:
+    stmts = script.statements()
+    if len(stmts) != 1:
+        return False
+    for n in _walk_own_shell(stmts[0]):
+        t = n.type
+        if t in ("command_substitution", "process_substitution"):
+            inner = [c for c in n.named_children if c.type != "comment"]
+            if len(inner) > 1 or any(c.type not in _FLAT_LEAVES | {"pipeline"} for c in inner):
+                return False
+    return _flat_node(stmts[0])
+
+
+def _flat_node(n) -> bool:
+    t = n.type
+    if t in _FLAT_LEAVES:
+        return True
+    if t == "list":
+        return all(_flat_node(c) for c in n.named_children if c.type != "comment")
+    if t == "pipeline":
+        return all(c.type in _FLAT_LEAVES or c.type == "redirected_statement" and _flat_node(c)
+                   for c in n.named_children)
+    if t == "redirected_statement":
+        body = n.child_by_field_name("body")
+        return body is not None and body.type in _FLAT_LEAVES
+    if t == "negated_command":
+        return all(_flat_node(c) for c in n.named_children)
+    return False
