@@ -191,3 +191,89 @@ def test_offline_install_gets_no_update_and_keeps_earlier_lists():
     assert len(upd) == 1 and upd[0].fix is None and "--network=none" in upd[0].note
     rm = [f for f in fs if "/var/lib/apt/lists" in f.message and f.start < text.index("--network")]
     assert len(rm) == 1 and rm[0].fix is None and "line 3" in rm[0].note
+
+
+# -- later steps that read the lists (semantics.apt) -------------------------------------------------
+def _fix_in(tmp_path, dockerfile: str, files: dict[str, str] | None = None) -> str:
+    for name, text in (files or {}).items():
+        p = tmp_path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    df = tmp_path / "Dockerfile"
+    df.write_text(dockerfile)
+    ctx = Context(settings=Settings(select=("SLM002",)), dockerfile=df, context_dir=tmp_path)
+    out = fix_text(dockerfile, ctx).output
+    ctx2 = Context(settings=Settings(select=("SLM002",)), dockerfile=df, context_dir=tmp_path)
+    assert fix_text(out, ctx2).output == out, "not idempotent"
+    return out
+
+
+LISTS = "rm -rf /var/lib/apt/lists/*"
+
+
+@pytest.mark.parametrize("later,files", [
+    # a script from the build context that installs without an update of its own
+    ("COPY install.sh /install.sh\nRUN sh /install.sh", {"install.sh": "set -e\napt-get install -y curl\n"}),
+    ("COPY scripts/ /opt/scripts/\nRUN bash /opt/scripts/setup.sh --fast",
+     {"scripts/setup.sh": "#!/bin/bash\nif true; then apt-get install -y jq; fi\n"}),
+    ("COPY . /src\nWORKDIR /src\nRUN ./tools/bootstrap", {"tools/bootstrap": "#!/bin/sh\nexec apt-get -y install git\n"}),
+    ("COPY install.sh /install.sh\nRUN [\"/bin/sh\", \"/install.sh\"]", {"install.sh": "apt-get install -y curl\n"}),
+    # nested: a script that runs another script
+    ("COPY a.sh b.sh /s/\nRUN sh /s/a.sh", {"a.sh": "sh /s/b.sh\n", "b.sh": "apt-get install -y zip\n"}),
+    # python and make are read as text
+    ("COPY setup_env.py /setup_env.py\nRUN python3 /setup_env.py",
+     {"setup_env.py": "import subprocess\nsubprocess.run(['apt-get', 'install', '-y', 'git'])\n"}),
+    ("COPY Makefile /w/Makefile\nWORKDIR /w\nRUN make deps", {"Makefile": "deps:\n\tapt-get install -y libpq-dev\n"}),
+    # sh -c text is shell
+    ("RUN sh -c 'apt-cache policy curl'", {}),
+    # code slimml cannot see: a script piped from the network, one a RUN wrote, one it cannot find
+    ("RUN curl -fsSL https://deb.nodesource.com/setup_20.x | bash -", {}),
+    ("RUN echo 'apt-get install -y x' > /x.sh && sh /x.sh", {}),
+    ("RUN /opt/vendor/install-deps", {}),
+    ("RUN eval \"$INSTALL\"", {}),
+    # reads the lists, and this rule adds no update before it
+    ("RUN apt list --upgradable", {}),
+    # the running container: an entrypoint script, an ONBUILD trigger
+    ("COPY entrypoint.sh /entrypoint.sh\nENTRYPOINT [\"/entrypoint.sh\"]",
+     {"entrypoint.sh": "#!/bin/sh\napt-get install -y \"$EXTRA\"\nexec \"$@\"\n"}),
+    ("ONBUILD RUN apt-get install -y curl", {}),
+])
+def test_lists_stay_when_a_later_step_reads_them(tmp_path, later, files):
+    src = f"FROM debian:bookworm\nRUN apt-get update\n{later}\n"
+    out = _fix_in(tmp_path, src, files)
+    first = out.split("\n")[1]
+    assert LISTS not in first, out
+
+
+@pytest.mark.parametrize("later,files", [
+    # the script updates before it installs
+    ("COPY install.sh /install.sh\nRUN sh /install.sh", {"install.sh": "apt-get update\napt-get install -y curl\n"}),
+    # plain programs and Python code without apt
+    ("RUN pip install flask && useradd app", {}),
+    ("COPY app.py /app.py\nCMD [\"python3\", \"/app.py\"]", {"app.py": "print('hi')\n"}),
+    # a later install that this rule gives its own update
+    ("RUN apt-get install -y curl", {}),
+    ("RUN apt-get upgrade -y", {}),
+])
+def test_lists_are_removed_when_no_later_step_needs_them(tmp_path, later, files):
+    src = f"FROM debian:bookworm\nRUN apt-get update && apt-get install -y tzdata\n{later}\n"
+    out = _fix_in(tmp_path, src, files)
+    assert LISTS in out.split("\n")[1], out
+
+
+def test_a_later_upgrade_gets_its_own_update():
+    out = _fix("FROM debian\nRUN apt-get update && apt-get install -y curl\nRUN apt-get upgrade -y\n")
+    assert "RUN apt-get update && apt-get upgrade -y && rm -rf /var/lib/apt/lists/*" in out
+
+
+def test_lone_update_is_not_moved_past_a_script_that_reads_the_lists(tmp_path):
+    src = "FROM debian\nRUN apt-get update\nCOPY i.sh /i.sh\nRUN sh /i.sh && apt-get install -y curl\n"
+    out = _fix_in(tmp_path, src, {"i.sh": "apt-get install -y jq\n"})
+    assert out.startswith("FROM debian\nRUN apt-get update\n"), out
+
+
+def test_the_lists_of_a_parent_stage_stay_for_a_child_stage_script(tmp_path):
+    src = ("FROM debian AS base\nRUN apt-get update\n"
+           "FROM base\nCOPY i.sh /i.sh\nRUN sh /i.sh\n")
+    out = _fix_in(tmp_path, src, {"i.sh": "apt-get install -y jq\n"})
+    assert LISTS not in out, out

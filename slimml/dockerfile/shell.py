@@ -313,6 +313,12 @@ def _parse(data: bytes) -> _Parsed:
     return _Parsed(_parser().parse(data))  # trees are never edited, so one can be shared
 
 
+def parse_script_text(instr: Instruction, text: str) -> Script:
+    """A shell program that is not in the Dockerfile (a script file, ``sh -c`` text), parsed like
+    a RUN's. Its offsets are positions in ``text``, not file offsets: read values, never edit."""
+    return _make_script(instr, text, list(range(len(text))), None)
+
+
 def stage_shell(doc: Document, instr: Instruction) -> list[str] | None:
     """The SHELL in effect for ``instr``, inherited from parent stages (None: the default
     ``/bin/sh -c``, or a base image's SHELL slimml cannot know -- see ``semantics.build``)."""

@@ -10,7 +10,10 @@ APT_TOOLS = {"apt-get", "apt"}
 APT_UPDATE = "update"
 # Subcommands that resolve packages from the lists under /var/lib/apt/lists: they fail when the
 # lists are missing (a slim Debian/Ubuntu base image ships none; a RUN may have deleted them).
-APT_NEEDS_LISTS = {"install", "reinstall", "build-dep"}
+APT_INSTALLS = {"install", "reinstall", "build-dep"}
+# `upgrade` without lists upgrades nothing, silently: it needs them as much as `install` does.
+APT_UPGRADES = {"upgrade", "dist-upgrade", "full-upgrade"}
+APT_NEEDS_LISTS = APT_INSTALLS | APT_UPGRADES
 # Other readers of the lists, which this rule cannot give an update of their own.
 APT_CACHE_TOOL = "apt-cache"  # policy, show, madison, depends, search: every subcommand reads the lists
 APT_OTHER_READERS = {"download", "source", "changelog", "showsrc", "policy", "show", "search", "list",

@@ -12,8 +12,16 @@ What it does
 
     - adds ``--no-install-recommends`` (an *unsafe* fix: the recommended packages disappear);
 
-    - removes ``/var/lib/apt/lists/*`` at the end of every RUN that updates or installs
-      (unless a later RUN reads those lists without an update that slimml can add).
+    - runs ``apt-get update &&`` before an ``apt-get upgrade`` that has no update in its RUN
+      (without lists, an upgrade silently upgrades nothing);
+
+    - removes ``/var/lib/apt/lists/*`` at the end of every RUN that updates or installs,
+      unless a later step may read those lists without an update slimml can add: a later RUN
+      of the stage or of a stage built FROM it, an ONBUILD trigger, or the container's own
+      CMD/ENTRYPOINT -- directly, or through a script it runs (read through when the build
+      context has it: ``sh install.sh``, ``./tools/x``, ``bash -c '...'``, a Makefile, Python
+      code). A step that runs code slimml cannot see (``curl ... | bash``, a script a RUN wrote)
+      keeps the lists, with the reason.
 
     ``apk add`` gets ``--no-cache``, ``apk update`` gets ``rm -rf /var/cache/apk/*``;
     ``yum``/``dnf``/``microdnf install`` get ``-y`` and ``<tool> clean all``.
@@ -47,6 +55,7 @@ from dataclasses import dataclass
 from ..dockerfile import Document, Instruction
 from ..dockerfile.shell import Command, Script, Word, run_scripts
 from ..engine import Edit, Fix, suppressions
+from ..semantics import apt as A
 from ..knowledge import sizes as S
 from ..knowledge import system_packages as K
 from . import _helpers as H
@@ -397,21 +406,6 @@ def append(doc: Document, instr: Instruction, script: Script, command: str) -> E
 
 
 # -- later RUNs that rely on what we would delete --------------------------------------------------
-def _later_runs(doc: Document, instr: Instruction) -> list[Instruction]:
-    """RUNs after ``instr`` in its stage and in every stage built FROM it."""
-    stage = doc.stage_of(instr)
-    if stage is None:
-        return []
-    out = [i for i in stage.instructions if i.index > instr.index and i.keyword == "RUN"]
-    names = {stage.name} if stage.name else set()
-    for st in doc.stages[stage.index + 1:]:
-        if names and st.image.lower() in names:
-            out.extend(i for i in st.instructions if i.keyword == "RUN")
-            if st.name:
-                names.add(st.name)
-    return out
-
-
 def _earlier_in_build(doc: Document, instr: Instruction) -> list[Instruction]:
     """Instructions before ``instr`` in its stage and in the stages it is built FROM."""
     stage = doc.stage_of(instr)
@@ -426,14 +420,12 @@ def _earlier_in_build(doc: Document, instr: Instruction) -> list[Instruction]:
     return out
 
 
-_OPAQUE_APT_RE = re.compile(r"\bapt(?:-get)?\b[^;&|]*\b(?:install|reinstall|build-dep|download|source)\b|\bapt-cache\b")
-_OPAQUE_APT_UPDATE_RE = re.compile(r"\bapt(?:-get)?\b[^;&|]*\bupdate\b")
 _OPAQUE_APK_RE = re.compile(r"\bapk\b[^;&|]*\badd\b")
 
 
 class _Checker:
-    def __init__(self, doc: Document):
-        self.doc = doc
+    def __init__(self, doc: Document, ctx):
+        self.doc, self.ctx = doc, ctx
         self.per = suppressions(doc)[1]
 
     def suppressed(self, instr: Instruction) -> bool:
@@ -459,21 +451,18 @@ class _Checker:
                 return c
         return None
 
-    def needs_earlier_lists(self, instr: Instruction) -> bool:
-        """This RUN installs with apt, has no update of its own, and this rule cannot give it one."""
-        text = self._opaque_text(instr)
-        if text is not None:
-            m = _OPAQUE_APT_RE.search(text)
-            return bool(m) and not _OPAQUE_APT_UPDATE_RE.search(text, 0, m.start())
-        calls = [c for c in run_calls(self.doc, instr) if c.family == "apt"]
-        for c in calls:
-            if c.sub == K.APT_UPDATE:
-                return False
-            if c.tool == K.APT_CACHE_TOOL or c.sub in K.APT_OTHER_READERS:
-                return True  # reads the lists, and nothing here adds an update for it
-            if c.sub in K.APT_NEEDS_LISTS:
-                return self.suppressed(instr) or _offline(instr) or insertion_point(c.cmd) is None
-        return False
+    def needs_earlier_lists(self, instr: Instruction) -> str:
+        """Why ``instr`` reads the lists an earlier layer left ("" when it does not, or when this
+        rule gives it an `apt-get update` of its own before its first reader)."""
+        use = A.list_use(self.doc, self.ctx, instr)
+        if not use.needs_earlier:
+            return ""
+        if use.direct and instr.keyword == "RUN":
+            c = self.first_unupdated_install(instr)
+            if c is not None and not self.suppressed(instr) and not _offline(instr) and \
+                    insertion_point(c.cmd) is not None:
+                return ""  # this rule adds `apt-get update &&` right before it
+        return use.needs_earlier
 
     def needs_earlier_apk_index(self, instr: Instruction) -> bool:
         text = self._opaque_text(instr)
@@ -541,6 +530,9 @@ def _merge_plans(doc: Document, chk: _Checker) -> dict[int, tuple[Instruction, C
         calls = run_calls(doc, nxt)
         if not any(c.family == "apt" and c.sub in K.APT_NEEDS_LISTS for c in calls):
             continue
+        use = A.list_use(doc, chk.ctx, nxt)
+        if use.needs_earlier and not use.direct:
+            continue  # something in that RUN reads the lists before its first install
         target = chk.first_unupdated_install(nxt)
         at = None
         if target is not None:
@@ -553,7 +545,7 @@ def _merge_plans(doc: Document, chk: _Checker) -> dict[int, tuple[Instruction, C
 
 # -- the rule ------------------------------------------------------------------------------------
 def check(doc: Document, ctx):
-    chk = _Checker(doc)
+    chk = _Checker(doc, ctx)
     plans = _merge_plans(doc, chk)
     merge_targets = {plan[0].index for plan in plans.values()}
     for instr in doc.instructions:
@@ -640,12 +632,18 @@ def _apt(doc, instr, calls, chk: _Checker, merged: bool):
     last = users[-1]
     if _removes(doc, instr, K.APT_LISTS_REMOVED_BY, last.cmd.end):
         return
-    blocker = next((r for r in _later_runs(doc, instr) if chk.needs_earlier_lists(r)), None)
+    blocker = next(((r, why) for r in A.later_users(doc, instr) if (why := chk.needs_earlier_lists(r))), None)
     note = ""
     edit = None
     if blocker is not None:
-        note = (f"the RUN on line {blocker.start_line} reads these lists without an `apt-get update` of its own "
-                "(which slimml cannot add there); update there first")
+        r, why = blocker
+        use = A.list_use(doc, chk.ctx, r)
+        if use.reads:
+            note = (f"the {r.keyword} on line {r.start_line} reads these lists without an `apt-get update` of its "
+                    f"own ({why}), which slimml cannot add there; update there first")
+        else:
+            note = (f"the {r.keyword} on line {r.start_line} may read these lists and slimml cannot tell ({why}); "
+                    "remove them by hand once you know it does not")
     else:
         edit = append(doc, instr, last.script, last.privilege_prefix() + K.APT_LISTS_CLEAN)
         if edit is None:
@@ -673,7 +671,8 @@ def _apk(doc, instr, calls, chk: _Checker):
     last = updates[-1]
     if _removes(doc, instr, K.APK_CACHE_REMOVED_BY, last.cmd.end):
         return
-    blocker = next((r for r in _later_runs(doc, instr) if chk.needs_earlier_apk_index(r)), None)
+    blocker = next((r for r in A.later_users(doc, instr) if r.keyword == "RUN" and chk.needs_earlier_apk_index(r)),
+                   None)
     edit, note = None, ""
     if blocker is not None:
         note = f"the RUN on line {blocker.start_line} runs `apk add` with the index from this layer"

@@ -1,0 +1,153 @@
+"""What a command runs that is more than one program: a script, inline code, a Makefile.
+
+``resolve(doc, ctx, instr, argv, piped)`` says what ``argv`` hands control to:
+
+- ``shell``: a shell script (``sh x.sh``, ``./x``, ``. x``, ``bash -c '...'``) -- its text, to be
+  parsed and read through like the RUN itself;
+- ``python`` / ``make`` / ``text``: code slimml reads as text only;
+- ``opaque``: something that runs code slimml cannot see (a script downloaded and piped into a
+  shell, a file a RUN wrote, a program at a path the build context does not provide) -- with why;
+  Python code that cannot be read is taken for a plain program (the one assumption made here);
+- None: a plain program (``pip``, ``useradd``, ``curl``): nothing more to read.
+
+A script's text comes from where the build put it (``semantics.files.origin``).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+from ..dockerfile import Document, Instruction
+from ..knowledge import programs as K
+from ..knowledge import shell as SK
+from . import build as B
+from .files import origin
+
+
+@dataclass(frozen=True)
+class Resolved:
+    kind: str  # "shell" | "python" | "make" | "text" | "opaque"
+    label: str  # for messages: "`sh /install.sh`"
+    text: str | None = None
+    why: str = ""  # for "opaque"
+
+
+def _prog(word: str) -> str:
+    return word.rsplit("/", 1)[-1]
+
+
+def _label(argv: list[str]) -> str:
+    return "`" + " ".join(argv[:3]) + (" ..." if len(argv) > 3 else "") + "`"
+
+
+def _kind_of(text: str, path: str) -> str:
+    first = text.split("\n", 1)[0]
+    if first.startswith("#!"):
+        interp = first[2:].split()
+        prog = _prog(interp[-1] if interp and interp[0].endswith("/env") and len(interp) > 1 else
+                     (interp[0] if interp else ""))
+        if prog in SK.POSIX_SHELLS:
+            return "shell"
+        if prog.startswith("python"):
+            return "python"
+        return "text"
+    if path.endswith(".py"):
+        return "python"
+    if path.endswith((".sh", ".bash")) or "." not in posixpath.basename(path):
+        return "shell"
+    return "text"
+
+
+def _from_image(doc: Document, ctx, instr: Instruction, path: str, argv: list[str], kind: str | None) -> Resolved:
+    st = B.state_before(doc, instr)
+    ap = posixpath.normpath(posixpath.join(st.workdir if st else "/", path))
+    o = origin(doc, ctx, instr, ap)
+    if o.kind == "unknown" or o.text is None:
+        return Resolved("opaque", _label(argv), why=o.why or f"`{ap}` could not be read")
+    return Resolved(kind or _kind_of(o.text, ap), _label(argv), o.text)
+
+
+def resolve(doc: Document, ctx, instr: Instruction, argv: list[str], piped: bool = False) -> Resolved | None:
+    """What ``argv`` (wrappers already removed) runs beyond itself; ``piped``: its stdin is the
+    output of an earlier command of a pipeline."""
+    if not argv:
+        return None
+    prog = _prog(argv[0])
+    if "$" in argv[0] or "`" in argv[0]:
+        return Resolved("opaque", _label(argv), why=f"the program `{argv[0]}` is a variable")
+    if prog in SK.POSIX_SHELLS:
+        return _shell(doc, ctx, instr, argv, piped)
+    if prog in ("source", "."):
+        if len(argv) < 2:
+            return None
+        return _from_image(doc, ctx, instr, argv[1], argv, "shell")
+    if prog == "eval":
+        return Resolved("opaque", _label(argv), why="`eval` runs text built at run time")
+    if K.PYTHON_RE.match(prog):
+        return _python(doc, ctx, instr, argv, piped)
+    if prog in K.MAKE_PROGRAMS:
+        return _make(doc, ctx, instr, argv)
+    if "/" in argv[0]:
+        if prog in K.TRANSPARENT_PROGRAMS or K.PYTHON_RE.match(prog) or K.PIP_RE.match(prog):
+            return None
+        return _from_image(doc, ctx, instr, argv[0], argv, None)
+    return None
+
+
+def _shell(doc, ctx, instr, argv, piped) -> Resolved | None:
+    i = 1
+    while i < len(argv):
+        a = argv[i]
+        if a == "-c" or (a.startswith("-") and not a.startswith("--") and a.endswith("c")):
+            if i + 1 < len(argv):
+                return Resolved("shell", _label(argv), argv[i + 1])
+            return None
+        if a in ("-o", "+o"):
+            i += 2
+            continue
+        if a.startswith(("-", "+")):
+            i += 1
+            continue
+        return _from_image(doc, ctx, instr, a, argv, "shell")
+    if piped:
+        return Resolved("opaque", _label(argv), why="it runs a script piped into the shell at build time")
+    return None
+
+
+def _python(doc, ctx, instr, argv, piped) -> Resolved | None:
+    i = 1
+    while i < len(argv):
+        a = argv[i]
+        if a == "-c":
+            return Resolved("python", _label(argv), argv[i + 1] if i + 1 < len(argv) else "")
+        if a == "-m" or a.startswith("-m"):
+            return None  # an installed module (pip, venv, ...)
+        if a in ("-W", "-X"):
+            i += 2
+            continue
+        if a.startswith("-"):
+            i += 1
+            continue
+        r = _from_image(doc, ctx, instr, a, argv, "python")
+        # Python code is read when the build context has it; a Python program slimml cannot read is
+        # taken for a program (code that shells out to apt is rare enough that refusing every
+        # clean-up before `CMD python app.py` from another stage would help no one).
+        return None if r.kind == "opaque" else r
+    if piped:
+        return Resolved("opaque", _label(argv), why="it runs Python code piped in at build time")
+    return None
+
+
+def _make(doc, ctx, instr, argv) -> Resolved:
+    makefile, cdir = None, "."
+    for k, a in enumerate(argv[1:], 1):
+        if a in ("-f", "--file", "--makefile") and k + 1 < len(argv):
+            makefile = argv[k + 1]
+        elif a.startswith("--file="):
+            makefile = a.split("=", 1)[1]
+        elif a in ("-C", "--directory") and k + 1 < len(argv):
+            cdir = argv[k + 1]
+    if makefile is None:
+        makefile = posixpath.join(cdir, "Makefile")
+    return _from_image(doc, ctx, instr, makefile, argv, "make")
