@@ -34,6 +34,9 @@ class Context:
     settings: Settings = field(default_factory=Settings)
     dockerfile: Path | None = None  # None for text checked without a file
     context_dir: Path | None = None  # the build context; None: unknown (nothing can be read)
+    # Why ``context_dir`` is only a guess (discovery.infer could not tell the real context): rules
+    # may read from it but must not place side files there. Empty: the context is known.
+    context_note: str = ""
     committed: dict[str, str] = field(default_factory=dict)  # side files changed earlier in this run
     overlay_view: dict[str, str] | None = None  # side files changed by the file being fixed
     cache: dict[Any, Any] = field(default_factory=dict)  # per-file memo for rules
@@ -124,6 +127,14 @@ class Context:
     def is_file(self, rel: str) -> bool:
         m = self._mode(rel)
         return m is not None and stat.S_ISREG(m)
+
+    def side_files_problem(self) -> str | None:
+        """Why a side file (``.dockerignore``, an init script) cannot be placed, or None."""
+        if self.context_dir is None:
+            return "the build context is unknown"
+        if self.context_note:
+            return f"{self.context_note}: pass `--context DIR` so that slimml writes it where the build reads it"
+        return None
 
     def side_key(self, rel: str) -> str:
         """Side files are keyed by their absolute path when the context is known."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .config import ConfigError, FileConfig, find_config, load_file
 from .context import Context, Settings
-from .discovery import find_dockerfiles, infer_context
+from .discovery import find_dockerfiles, infer
 from .dockerfile import DockerfileError, parse, require_stages
 from .engine import Result, fix_text
 from .io import InputError, Source, atomic_write, read_source
@@ -118,10 +118,13 @@ def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: di
         doc = require_stages(parse(source.text))
         cfg = load_file(opts.config) or FileConfig() if opts.config else find_config(path)
         settings = _settings(opts, cfg)
-        context_dir = opts.context.resolve() if opts.context else infer_context(path, doc)
+        # An inferred context may be a guess (discovery.infer): rules then place no side files.
+        guess = None if opts.context else infer(path, doc)
+        context_dir = opts.context.resolve() if opts.context else guess.path
         report.context_dir = context_dir
         ctx = Context(settings=settings, dockerfile=path.resolve(), context_dir=context_dir, committed=committed,
-                      run_cache=run_cache if run_cache is not None else {})
+                      run_cache=run_cache if run_cache is not None else {},
+                      context_note=guess.reason if guess is not None else "")
         report.result = fix_text(source.text, ctx, str(path))
     except InputError as e:
         report.error = mask(str(e))

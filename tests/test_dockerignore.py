@@ -174,7 +174,7 @@ def test_no_context_no_finding():
 
 def test_crlf_file_stays_crlf_and_second_run_adds_no_header(tmp_path):
     _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\r\nCOPY app.py /app/\r\n", "app.py": "x=1\r\n",
-                      ".dockerignore": "# ours\r\n.git\r\n*.log"})
+                      "pkg/__pycache__/a.cpython-311.pyc": b"\0", ".dockerignore": "# ours\r\n.git\r\n*.log"})
     r = _run(tmp_path)
     out = _side(r, tmp_path, ".dockerignore")
     assert out.startswith("# ours\r\n.git\r\n*.log\r\n\r\n" + K.HEADER + "\r\n**/__pycache__\r\n")
@@ -243,21 +243,38 @@ def test_bind_mount_source_is_an_explicit_use(tmp_path):
     assert ".env" not in lines and ".env.*" in lines
 
 
-@pytest.mark.parametrize("files,run,git_unsafe", [
-    ({"pyproject.toml": "[build-system]\nrequires = [\"setuptools\", \"setuptools_scm>=8\"]\n"}, "RUN pip install .", True),
-    ({"pyproject.toml": "[project]\nname='x'\nversion='1'\n"}, "RUN pip install .", False),
-    ({}, "RUN git describe --tags > /VERSION", True),
-    ({}, "RUN git clone https://github.com/x/y /y && cd /y && git checkout v1", False),
+@pytest.mark.parametrize("files,run,verdict", [
+    ({"pyproject.toml": "[build-system]\nrequires = [\"setuptools\", \"setuptools_scm>=8\"]\n"}, "RUN pip install .",
+     "needed"),
+    ({"pyproject.toml": "[project]\nname='x'\nversion='1'\n"}, "RUN pip install .", "junk"),
+    ({}, "RUN git describe --tags > /VERSION", "needed"),
+    ({}, "RUN git clone https://github.com/x/y /y && cd /y && git checkout v1", "junk"),
+    # A script the build runs, followed into what it runs.
+    ({"scripts/version.sh": "#!/bin/sh\nsh /app/scripts/inner.sh\n", "scripts/inner.sh": "git rev-parse HEAD > /V\n"},
+     "RUN sh scripts/version.sh", "needed"),
+    ({"scripts/version.sh": "#!/bin/sh\necho 1 > /V\n"}, "RUN ./scripts/version.sh", "junk"),
+    ({"setup.py": "import subprocess\nv = subprocess.check_output(['git', 'describe'])\n"}, "RUN pip install .",
+     "needed"),
+    ({"gen.py": "import os\nos.system('git log -1 > /V')\n"}, "RUN python gen.py", "needed"),
+    ({"Makefile": "version:\n\tgit describe --always > VERSION\n"}, "RUN make version", "needed"),
+    ({"Makefile": "all:\n\techo hi\n"}, "RUN make", "junk"),
+    # A program from the context slimml cannot read: it cannot tell.
+    ({"tools/build": b"\x7fELF\0\0\0"}, "RUN ./tools/build", "unknown"),
+    # The app itself shows its git version at start (.git is copied into the image).
+    ({"app.py": "import git\nprint(git.Repo('.').head.commit)\n"}, "CMD python app.py", "needed"),
 ])
-def test_git_is_junk_unless_the_build_reads_it(tmp_path, files, run, git_unsafe):
-    _write(tmp_path, {"Dockerfile": f"FROM python:3.11-slim\nCOPY . /app\n{run}\n", ".git/HEAD": "ref: x\n", **files})
-    r = _run(tmp_path)
-    unsafe = [f for f in r.findings if f.fix.applicability is Applicability.UNSAFE]
-    safe_lines = _side(r, tmp_path, ".dockerignore").splitlines()
-    assert (".git" in safe_lines) is not git_unsafe
-    assert bool(unsafe) is git_unsafe
-    if git_unsafe:
-        assert ".git (7 B) is needed by the build" in unsafe[0].fix.reason
+def test_git_exclusion_is_never_offered_where_the_build_needs_it(tmp_path, files, run, verdict):
+    _write(tmp_path, {"Dockerfile": f"FROM python:3.11-slim\nWORKDIR /app\nCOPY . /app\n{run}\n",
+                      ".git/HEAD": "ref: x\n", **files})
+    for unsafe_fixes in (False, True):
+        r = _run(tmp_path, unsafe=unsafe_fixes)
+        unsafe = [f for f in r.findings if f.fix.applicability is Applicability.UNSAFE]
+        safe_lines = _side(r, tmp_path, ".dockerignore").splitlines()
+        assert (".git" in safe_lines) is (verdict == "junk" or (verdict == "unknown" and unsafe_fixes))
+        git_unsafe = [f for f in unsafe if ".git" in f.fix.description]
+        assert bool(git_unsafe) is (verdict == "unknown")
+        if verdict == "unknown":
+            assert "`./tools/build`, a binary slimml cannot read" in git_unsafe[0].fix.reason
 
 
 def test_invalid_existing_pattern_gets_a_note_and_no_fix(tmp_path):
@@ -300,3 +317,125 @@ def test_ignored_dirs_are_not_walked_and_a_truncated_walk_adds_no_content(tmp_pa
     assert ".env" in final and "data/" not in final
     (unsafe,) = r.unsafe_available
     assert "data/ (1 B)" in unsafe.fix.reason
+
+
+# -- minimal and true: an existing file is extended only with what matches something ----------------------
+def test_a_curated_file_gets_nothing_for_files_the_context_does_not_have(tmp_path):
+    curated = "# ours\n.git\n__pycache__\n*.pyc\n.env\n"
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD python app.py\n",
+                      "app.py": "print(1)\n", "requirements.txt": "flask\n", ".dockerignore": curated})
+    for unsafe in (False, True):
+        r = _run(tmp_path, unsafe=unsafe)
+        assert r.findings == [] and not r.changed
+    # Once the context holds an editor folder and a notebook, only those patterns are offered.
+    _write(tmp_path, {".idea/workspace.xml": "<x/>", "notebooks/a.ipynb": "{}"})
+    r = _run(tmp_path)
+    assert _side(r, tmp_path, ".dockerignore") == curated + "\n" + K.HEADER + "\n.idea\n"
+    (unsafe,) = r.unsafe_available
+    assert unsafe.fix.description == "exclude notebooks/, **/*.ipynb"
+
+
+def test_a_new_file_never_excludes_what_another_dockerfile_of_the_context_copies(tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY app.py .\n",
+                      "docker/gpu.Dockerfile": "FROM python:3.11-slim\nCOPY notebooks/demo.ipynb /demo.ipynb\n"
+                                               "COPY .env.defaults /app/\n",
+                      "app.py": "x", "notebooks/demo.ipynb": "{}", ".env.defaults": "A=1\n"})
+    r = _run(tmp_path)
+    lines = _side(r, tmp_path, ".dockerignore").splitlines()
+    assert ".git" in lines and "data/" in lines
+    for kept in ("notebooks/", "**/*.ipynb", ".env.*"):
+        assert kept not in lines
+    pats = DI.parse_patterns(_side(r, tmp_path, ".dockerignore"))
+    assert not DI.is_excluded("notebooks/demo.ipynb", pats) and not DI.is_excluded(".env.defaults", pats)
+
+
+# -- what the build's own files name is never excluded, not even as an unsafe fix ---------------------------
+NAMED = [
+    ({"app.py": "from keras.models import load_model\nm = load_model('colormodel.h5')\n"}, "**/*.h5", "colormodel.h5"),
+    ({"app.py": "import onnxruntime\ns = onnxruntime.InferenceSession(f'models/{NAME}.onnx')\n"}, "**/*.onnx",
+     "models/x.onnx"),
+    ({"start.sh": "#!/bin/sh\nexec python serve.py --model \"$ROOT/weights/m.pt\"\n"}, "**/*.pt", "weights/m.pt"),
+    ({"start": "#!/bin/bash\npython serve.py --ckpt=ckpt/last.ckpt\n"}, "**/*.ckpt", "ckpt/last.ckpt"),
+    ({"config.yaml": "serving:\n  model_path: weights/model.safetensors  # the model\n"}, "**/*.safetensors",
+     "weights/model.safetensors"),
+    ({"settings.json": '{"model": {"path": "/app/models/m.gguf"}}'}, "**/*.gguf", "models/m.gguf"),
+    ({"pyproject.toml": "[tool.app]\nweights = 'w/m.tflite'\n"}, "**/*.tflite", "w/m.tflite"),
+    ({"app.ini": "[model]\nfile = data/table.parquet\n"}, "data/", "data/table.parquet"),
+    ({"app.py": "from dotenv import load_dotenv\nload_dotenv('.env')\n"}, ".env", ".env"),
+]
+
+
+@pytest.mark.parametrize("files,pattern,target", NAMED)
+def test_an_exclusion_of_a_file_the_copied_code_names_is_never_offered(tmp_path, files, pattern, target):
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD [\"sh\", \"start.sh\"]\n",
+                      target: b"\0" * 64, **files})
+    for unsafe in (False, True):
+        r = _run(tmp_path, unsafe=unsafe)
+        offered = [f for f in r.findings if f.fix and pattern in f.fix.edits[0].text.splitlines()]
+        assert offered == [], (pattern, [f.fix.applicability for f in offered])
+        assert not DI.is_excluded(target, DI.parse_patterns(_side(r, tmp_path, ".dockerignore") or ""))
+    # The same file, named by nothing: the exclusion is offered (unsafe: COPY . . copies it today).
+    for rel in files:
+        (tmp_path / rel).write_text("print('nothing named here')\n")
+    r = _run(tmp_path)
+    assert any(pattern in f.fix.edits[0].text.splitlines() for f in r.unsafe_available)
+
+
+def test_a_named_file_that_is_not_in_the_tree_is_not_excluded_preventively(tmp_path):
+    # CI downloads model.onnx before `docker build`; the committed tree does not have it.
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD python app.py\n",
+                      "app.py": "import onnxruntime as ort\nsess = ort.InferenceSession('model.onnx')\n"})
+    r = _run(tmp_path)
+    lines = _side(r, tmp_path, ".dockerignore").splitlines()
+    assert "**/*.onnx" not in lines and "**/*.pt" in lines
+    assert not [f for f in r.findings if f.fix and "**/*.onnx" in f.fix.edits[0].text]
+
+
+def test_the_dockerfile_itself_names_a_file(tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n"
+                                    "CMD [\"python\", \"serve.py\", \"--weights\", \"runs/best.pt\"]\n",
+                      "serve.py": "import sys\n", "runs/best.pt": b"\0"})
+    r = _run(tmp_path, unsafe=True)
+    assert not DI.is_excluded("runs/best.pt", DI.parse_patterns(_side(r, tmp_path, ".dockerignore")))
+
+
+# -- a real checkout holds what .gitignore hides -------------------------------------------------------
+def test_gitignored_paths_a_whole_copy_takes_are_never_excluded_as_safe(tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD python app.py\n",
+                      "app.py": "import os\n", ".gitignore": "models/\n*.onnx\n.env\n__pycache__/\n.venv/\n"})
+    r = _run(tmp_path)
+    safe_lines = _side(r, tmp_path, ".dockerignore").splitlines()
+    for risky in ("models/", "**/*.onnx", ".env"):
+        assert risky not in safe_lines
+    assert "**/*.gguf" not in safe_lines  # the hidden models/ may hold any weight format
+    # Junk stays junk, and content no hidden path can hold stays preventive.
+    assert ".git" in safe_lines and "**/__pycache__" in safe_lines and "notebooks/" in safe_lines
+    (unsafe,) = r.unsafe_available
+    assert "hidden by .gitignore:1 `models/`" in unsafe.fix.reason and ".env (hidden by .gitignore:3" in unsafe.fix.reason
+
+
+def test_gitignore_overlap_is_about_what_the_pattern_can_select(tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n", "app.py": "x",
+                      ".gitignore": "*.csv\nbuild/\n", "sub/.gitignore": "*.gguf\n"})
+    lines = _side(_run(tmp_path), tmp_path, ".dockerignore").splitlines()
+    # data/ does not exist and is not hidden: a hidden *.csv elsewhere does not make it risky.
+    assert "data/" in lines and ".env" in lines
+    # build/ may hold exported weights of any format; sub/ hides *.gguf.
+    assert "**/*.onnx" not in lines and "**/*.gguf" not in lines
+
+
+def test_gitignore_of_the_repository_above_the_context(tmp_path):
+    _write(tmp_path, {".git/HEAD": "ref: x\n", ".gitignore": "/svc/weights/\n/other/\n",
+                      "svc/Dockerfile": "FROM python:3.11-slim\nCOPY . /app\n", "svc/app.py": "x"})
+    ctx_dir = tmp_path / "svc"
+    ctx = Context(settings=Settings(select=("SLM006",)), dockerfile=ctx_dir / "Dockerfile", context_dir=ctx_dir)
+    r = fix_text((ctx_dir / "Dockerfile").read_text(), ctx, "Dockerfile")
+    lines = _side(r, ctx_dir, ".dockerignore").splitlines()
+    assert "**/*.pt" not in lines and "data/" in lines  # svc/weights/ may hold weights; /other/ is elsewhere
+
+
+def test_gitignored_paths_nothing_copies_are_fine_to_exclude(tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nCOPY app.py /app/\n", "app.py": "x",
+                      ".gitignore": "models/\n.env\n"})
+    lines = _side(_run(tmp_path), tmp_path, ".dockerignore").splitlines()
+    assert "models/" in lines and ".env" in lines and "**/*.onnx" in lines

@@ -66,7 +66,6 @@ OPTIONS: dict = {}
 
 _RULE = H.rule_of(__name__)
 MAX_FILES = 20000
-_VAR_RE = re.compile(r"\$(?:\{(\w+)(?::?[-=]([^}]*))?\}|(\w+))")
 
 
 # -- what the Dockerfile takes from the context ----------------------------------------------------
@@ -81,40 +80,6 @@ class Source:
 class Usage:
     explicit: list[Source] = field(default_factory=list)
     whole: list[tuple[Instruction, list[DI.Pattern]]] = field(default_factory=list)  # (instr, --exclude)
-
-
-def _env_for(doc: Document, instr: Instruction) -> dict[str, str]:
-    """Build args/ENV values known at ``instr`` (defaults only; empty means unknown)."""
-    glob: dict[str, str] = {}
-    for a in doc.global_args:
-        glob.update(H.parse_kv_words(a))
-    env: dict[str, str] = {}
-    stage = doc.stage_of(instr)
-    for i in stage.instructions if stage else ():
-        if i.index >= instr.index:
-            break
-        if i.keyword in ("ARG", "ENV"):
-            for k, v in H.parse_kv_words(i):
-                if i.keyword == "ARG" and not v and glob.get(k):
-                    v = glob[k]
-                env[k] = v
-    return env
-
-
-def _expand(word: str, env: dict[str, str]) -> str | None:
-    """Expand ``$VAR``/``${VAR:-x}``; None when a variable has no known value."""
-    unknown = False
-
-    def sub(m: re.Match) -> str:
-        nonlocal unknown
-        name = m.group(1) or m.group(3)
-        val = env.get(name) or (m.group(2) if m.group(2) is not None else "")
-        if not val:
-            unknown = True
-        return val
-
-    out = _VAR_RE.sub(sub, word)
-    return None if unknown else out
 
 
 class _Tree:
@@ -221,34 +186,15 @@ def _source(display: str, path: str | None, tree: _Tree, ctx) -> Source | None:
 
 
 def _usage(doc: Document, ctx, tree: _Tree) -> Usage:
+    from ..discovery import context_sources
+
     use = Usage()
-    for ins in doc.instructions:
-        if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None:
-            if ins.json is not None:
-                words = list(ins.json)
-            else:
-                words = [w for w, _, _ in shell_words(ins.args, raw=False)]
-            env = _env_for(doc, ins)
-            excludes = H.copy_excludes(ins)
-            for w in words[:-1]:
-                if w.startswith("<<") or "://" in w or w.startswith("git@"):
-                    continue  # heredoc, URL or git remote: not the context
-                src = _source(w, _expand(w, env), tree, ctx)
-                if src is None:
-                    use.whole.append((ins, excludes))
-                else:
-                    use.explicit.append(src)
-        elif ins.keyword == "RUN" and ins.flags:
-            env = _env_for(doc, ins)
-            for m in H.mounts(ins):
-                if m.get("type") != "bind" or "from" in m:
-                    continue
-                raw = m.get("source") or m.get("src") or ""
-                src = _source(raw, _expand(raw, env), tree, ctx) if raw else None
-                if src is None:
-                    use.whole.append((ins, []))
-                else:
-                    use.explicit.append(src)
+    for sw in context_sources(doc):
+        src = _source(sw.word, sw.path, tree, ctx)
+        if src is None:
+            use.whole.append((sw.instr, H.copy_excludes(sw.instr) if sw.instr.keyword != "RUN" else []))
+        else:
+            use.explicit.append(src)
     return use
 
 
@@ -262,29 +208,26 @@ def _summary(ins: Instruction) -> str:
 
 
 # -- .git ---------------------------------------------------------------------------------------------
-def _git_needed(doc: Document, ctx) -> str | None:
-    """Why the build may need the context's ``.git`` (None: it does not)."""
-    for name in K.PROJECT_FILES:
-        text = ctx.read_context_file(name) or ""
-        for marker in K.VCS_VERSION_MARKERS:
-            if re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(marker), text):
-                return f"{name} uses {marker} (the version comes from git metadata)"
-    for ins in doc.instructions:
-        for script in run_scripts(doc, ins):
-            gits = [c for c in script.commands if c.name and H.basename(c.name.value) == "git"]
-            subs = []
-            for c in gits:
-                args = [w.value for w in c.args]
-                i = 0
-                while i < len(args) and args[i].startswith("-"):
-                    i += 2 if args[i] in ("-C", "-c") else 1
-                subs.append(args[i] if i < len(args) else "")
-            if "clone" in subs:
-                continue  # git commands next to a clone work on the clone
-            for s in subs:
-                if s and s not in K.GIT_SUBCOMMANDS_WITHOUT_WORKTREE:
-                    return f"a RUN calls `git {s}`"
-    return None
+def _runs_seeing_context(doc: Document, whole: list) -> list[Instruction]:
+    """RUNs that see a copy of the whole context holding ``.git``: after such a COPY in its stage or a
+    stage built FROM it, or with the context bind-mounted."""
+    from ..gitneeds import descendants
+
+    out: dict[int, Instruction] = {}
+    for ins, excludes in whole:
+        if any(x.matches_or_parent(".git") for x in excludes):
+            continue
+        if ins.keyword == "RUN":
+            out[ins.index] = ins
+            continue
+        stage = doc.stage_of(ins)
+        if stage is None:
+            continue
+        for st in [stage, *descendants(doc, stage)]:
+            for i in st.instructions:
+                if i.keyword == "RUN" and (st is not stage or i.index > ins.index):
+                    out[i.index] = i
+    return [out[k] for k in sorted(out)]
 
 
 def _dir_size(path: Path) -> int:
@@ -358,8 +301,21 @@ def check(doc: Document, ctx):
     yield from found
 
 
+def _copied_files(tree: _Tree, use: Usage, copied) -> list[str]:
+    """Visible context files some COPY/ADD/bind mount takes (what the build and the app can read)."""
+    explicit = [DI.Pattern.make("/".join("**" if s is DI.STAR2 else s for s in src.segs)) for src in use.explicit]
+    return [f for f in tree.visible() if copied(f) or any(p.matches_or_parent(f) for p in explicit)]
+
+
 def _check(doc: Document, ctx, rel: str):
+    from .. import gitignore, gitneeds, refs
+
     anchor = doc.stages[0].from_instruction
+    if ctx.context_note:
+        if any(True for _ in _context_uses(doc)):
+            yield H.finding(_RULE, f"cannot tell where the build reads `{rel}`", anchor.start, anchor.end,
+                            note=ctx.side_files_problem())
+        return
     current = ctx.read_context_file(rel)
     text = current or ""
     try:
@@ -381,6 +337,7 @@ def _check(doc: Document, ctx, rel: str):
     if tree is None:
         tree = ctx.run_cache[tree_key] = _Tree(ctx, existing)
     use = _usage(doc, ctx, tree)
+    docs = [(ctx.dockerfile.name if ctx.dockerfile else "Dockerfile", doc)]
     if rel == ".dockerignore":
         # The shared ignore file also serves the other Dockerfiles in this context: protect
         # what they copy (those with their own <name>.dockerignore are not affected).
@@ -390,6 +347,7 @@ def _check(doc: Document, ctx, rel: str):
             theirs = _usage(other, ctx, tree)
             use.explicit.extend(theirs.explicit)
             use.whole.extend(theirs.whole)
+            docs.append((_rel_to_context(ctx, path), other))
     in_image = H.image_stages(doc)
     # The whole-context user named in messages: one that ends up in the image when there is one.
     whole_ins = next((i for i, _ in use.whole if i.stage in in_image and i.keyword != "RUN"),
@@ -402,6 +360,13 @@ def _check(doc: Document, ctx, rel: str):
         return any(not any(x.matches_or_parent(path) for x in exc) for ins, exc in use.whole
                    if not image_only or (ins.stage in in_image and ins.keyword != "RUN"))
 
+    names_key = ("dockerignore-names", str(ctx.context_dir), tree_key, tuple(id(d) for _, d in docs))
+    names = ctx.run_cache.get(names_key)
+    if names is None:
+        names = ctx.run_cache[names_key] = refs.Names(ctx, _copied_files(tree, use, copied), docs)
+    # A file that existed before this run is extended only with what matches something; one this
+    # run creates (in an earlier pass) is still the standard block being written.
+    curated = ctx.is_file(rel)
     safe: list[str] = []
     unsafe: list[tuple[str, str]] = []  # (pattern, description for the reason)
     saved = 0
@@ -429,19 +394,40 @@ def _check(doc: Document, ctx, rel: str):
             continue  # already excluded by a broader pattern (e.g. an allow-list `*`)
         hits = tree.hits(norm, pat)
         hits_copied = [f for f in hits if copied(f)]
-        if cand == ".git" and use.whole and ctx.exists(".git") and not DI.is_excluded(".git", existing):
-            why = _git_needed(doc, ctx)
-            if why:
-                size = _dir_size(ctx.context_path(".git"))
-                unsafe.append((cand, f".git ({_human(size)}) is needed by the build: {why}"))
+        if names.naming(segs, refs.needles(norm)) is not None:
+            continue  # a file the build copies names what this would exclude: never offered
+        if cand == ".git" and ctx.exists(".git") and not DI.is_excluded(".git", existing):
+            verdict = _git_verdict(doc, ctx, docs, tree, use, names, in_image)
+            if verdict.needed:
+                continue  # slimml would say it breaks that step: never offered
+            if verdict.unknown:
+                unsafe.append((cand, f".git ({_human(_dir_size(ctx.context_path('.git')))}) may be needed by the "
+                                     f"build: {verdict.unknown}"))
                 continue
-        if content and hits_copied:
+        elif cand == ".git" and curated:
+            continue  # no .git to exclude
+        if cand == ".git":
+            safe.append(cand)
+            continue
+        if names.truncated and use.whole:
+            continue  # could not read every file the build copies: cannot tell
+        hidden = gitignore.overlapping(ctx, segs) if content and use.whole else None
+        if hidden is not None and not (copied(_probe(hidden.segs)) and not DI.is_excluded(_probe(hidden.segs), existing)):
+            hidden = None  # hidden, but no whole-context COPY would take it
+        if curated and not hits:
+            continue  # nothing in the context matches it: adding it would change nothing
+        if content and (hits_copied or hidden is not None):
             size = sum(tree.files[f] for f in hits_copied)
-            if "*" in norm:
+            if hits_copied and "*" in norm:
                 shown = ", ".join(hits_copied[:3]) + (", ..." if len(hits_copied) > 3 else "")
                 desc = f"{cand} ({len(hits_copied)} {_plural(hits_copied, 'file', 'files')}, {_human(size)}: {shown})"
-            else:
+            elif hits_copied:
                 desc = f"{cand} ({_human(size)})"
+            else:
+                desc = cand
+            if hidden is not None:
+                desc += (f" (hidden by {hidden.origin}: checkouts that build the image may hold files there that "
+                         f"this tree does not show)")
             unsafe.append((cand, desc))
             continue
         if content and tree.truncated and use.whole:
@@ -479,11 +465,42 @@ def _check(doc: Document, ctx, rel: str):
             else:
                 parts.append(f"{'; '.join(content_descs)} {verb} used by `{whole_desc}` today; excluding {it} "
                              f"hides {it} from that build step -- the build may read {it}")
-        parts += [f"{d}; excluding it breaks that step" for p, d in unsafe if p == ".git"]
+        parts += [f"{d}; check that step before excluding it" for p, d in unsafe if p == ".git"]
         verb, it = _plural(pats, "is", "are"), _plural(pats, "it", "them")
-        yield H.finding(_RULE, f"{', '.join(pats)} {verb} not excluded by `{rel}`; the build uses {it} today",
+        yield H.finding(_RULE, f"{', '.join(pats)} {verb} not excluded by `{rel}`; the build may use {it}",
                         anchor.start, anchor.end,
                         Fix.unsafe(edit, reason=". ".join(parts), description=f"exclude {', '.join(pats)}"))
+
+
+def _probe(segs) -> str:
+    """A concrete path the segments match (wildcards filled in)."""
+    return "/".join("slimml_probe" if x is DI.STAR2 else x.replace("*", "slimml_probe").replace("?", "q")
+                    for x in segs) or "slimml_probe"
+
+
+def _git_verdict(doc: Document, ctx, docs, tree, use: Usage, names, in_image: set[int]):
+    """Whether the build (or the app, when .git is copied into the image) needs the context's .git."""
+    from .. import gitneeds
+
+    verdict = gitneeds.Verdict()
+    if not use.whole:
+        return verdict
+    for _, d in docs:
+        whole = _usage(d, ctx, tree).whole
+        runs = _runs_seeing_context(d, whole)
+        v = gitneeds.git_needed(d, ctx, runs, names.files, image=d is doc and any(
+            i.stage in in_image and i.keyword != "RUN" for i, _ in whole))
+        verdict.needed = verdict.needed or v.needed
+        verdict.unknown = verdict.unknown or v.unknown
+        if verdict.needed:
+            break
+    return verdict
+
+
+def _context_uses(doc: Document):
+    from ..discovery import context_sources
+
+    return iter(context_sources(doc))
 
 
 def _only_file(p: DI.Pattern, ctx) -> bool:

@@ -227,6 +227,8 @@ def _script_rel(ctx) -> str | None:
 def _plan(doc, ctx, bakes, rt, ignore_rel, ignore_text, script_rel, script_text):
     from ..weights import detect, initscript
 
+    if ctx.context_note:  # the context folder is a guess: a script placed there may never be sent
+        return None, f"the init script has nowhere certain to go: {ctx.side_files_problem()}"
     if script_rel is None:
         if ctx.context_dir is None:
             return None, "the build context is unknown: the init script has nowhere to go"

@@ -645,7 +645,7 @@ def file_used(doc: Document, instr: Instruction, names: set[str], kind: K.Secret
 
 def _ignore_state(ctx):
     """(ignore file relative path, its text, its patterns) or None when it cannot be edited."""
-    if ctx is None or ctx.context_dir is None:
+    if ctx is None or ctx.context_dir is None or ctx.context_note:
         return None
     rel = H.ignore_file(ctx)
     if rel is None:
@@ -766,8 +766,12 @@ def _file_findings(doc: Document, ctx):
         yield H.finding(_RULE, msg, instr.start, instr.end,
                         Fix.unsafe(*edits, reason=f"the image no longer contains {gone}; if the app reads {it} at run "
                                                   f"time, {advice}. Rotate what {'they' if len(secret) > 1 else 'it'} "
-                                                  f"held: images built before contain {it}",
-                                   description=f"remove {gone} from {instr.keyword} and add {it} to .dockerignore"))
+                                                  f"held: images built before contain {it}" + (
+                                                      "" if side is not None else
+                                                      f". Not added to .dockerignore: {ctx.side_files_problem()}"
+                                                      if ctx is not None and ctx.side_files_problem() else ""),
+                                   description=f"remove {gone} from {instr.keyword}" + (
+                                       f" and add {it} to .dockerignore" if side is not None else "")))
     if whole and state is not None:
         yield from _whole_context(doc, ctx, state, whole)
 
