@@ -209,3 +209,91 @@ def test_workdir_between_is_fine_only_for_an_absolute_plain_copy(tmp_path):
     for copy in ("COPY --chown=app . /srv", "COPY . srv"):
         f = _only(_fix(head + f"{copy}\nWORKDIR /srv\nRUN pip install -r requirements.txt\n", ctx))
         assert f.fix is None and "directory the install runs in" in f.note
+
+
+# -- what the installer reads besides its command line (semantics.installers) ----------------------------
+def _early_copy(out: str) -> str:
+    """The COPY lines before the first RUN (what the move copies early)."""
+    head = out.split("\nRUN ", 1)[0]
+    return "\n".join(line for line in head.splitlines() if line.upper().startswith("COPY"))
+
+
+REQ = {"requirements.txt": "flask\n"}
+
+
+@pytest.mark.parametrize("pre,files,early", [
+    # a constraints file named by the environment (absolute, relative to WORKDIR, exported in the RUN)
+    ("ENV PIP_CONSTRAINT=/app/constraints.txt\n", {"constraints.txt": "flask<3\n"}, ["constraints.txt"]),
+    ("ENV PIP_CONSTRAINT=constraints.txt\n", {"constraints.txt": "flask<3\n"}, ["constraints.txt"]),
+    # pip.conf named by PIP_CONFIG_FILE: a private index, no-index + find-links into the sources
+    ("ENV PIP_CONFIG_FILE=/app/pip.conf\n",
+     {"pip.conf": "[global]\nindex-url = https://pypi.internal.example/simple\n"}, ["pip.conf"]),
+    ("ENV PIP_CONFIG_FILE=/app/pip.conf\n",
+     {"pip.conf": "[global]\nno-index = true\nfind-links =\n    /app/wheels\n", "wheels/flask-3.0-py3-none-any.whl": "x"},
+     ["pip.conf", "wheels/"]),
+    ("ENV PIP_FIND_LINKS=/app/wheels PIP_NO_INDEX=1\n", {"wheels/flask-3.0-py3-none-any.whl": "x"}, ["wheels/"]),
+])
+def test_the_early_copy_brings_what_the_installer_config_names(tmp_path, pre, files, early):
+    text = BASE + pre + "COPY . .\nRUN pip install -r requirements.txt\n"
+    r = _fix(text, _ctx(tmp_path, {**REQ, **files}))
+    f = _only(r)
+    assert f.fix is not None and f.fix.applicability is Applicability.SAFE, f.note
+    copied = _early_copy(r.output)
+    for name in ["requirements.txt", *early]:
+        assert name in copied, r.output
+
+
+def test_an_installer_setting_from_a_build_arg_withdraws_the_move(tmp_path):
+    text = BASE + "ARG PIP_CONSTRAINT=/app/constraints.txt\nCOPY . .\nRUN pip install -r requirements.txt\n"
+    r = _fix(text, _ctx(tmp_path, {**REQ, "constraints.txt": "flask<3\n"}))
+    f = _only(r)
+    assert f.fix is None and "build argument" in f.note
+
+
+def test_an_exported_setting_in_the_install_run_counts(tmp_path):
+    text = BASE + "COPY . .\nRUN export PIP_CONSTRAINT=/app/c.txt && pip install -r requirements.txt\n"
+    r = _fix(text, _ctx(tmp_path, {**REQ, "c.txt": "flask<3\n"}))
+    assert "c.txt" in _early_copy(r.output), r.output
+
+
+def test_a_pip_conf_copied_earlier_can_point_into_the_sources(tmp_path):
+    text = ("FROM python:3.11-slim\nCOPY pip.conf /etc/pip.conf\nWORKDIR /app\n"
+            "COPY . .\nRUN pip install -r requirements.txt\n")
+    r = _fix(text, _ctx(tmp_path, {**REQ, "pip.conf": "[global]\nfind-links = /app/vendor\n", "vendor/x.whl": "x"}))
+    assert "vendor/" in _early_copy(r.output.split("WORKDIR /app\n", 1)[1]), r.output
+
+
+def test_a_pip_conf_written_by_an_earlier_run_withdraws_the_move(tmp_path):
+    text = ("FROM python:3.11-slim\nRUN printf '[global]\\nfind-links=/app/w\\n' > /etc/pip.conf\nWORKDIR /app\n"
+            "COPY . .\nRUN pip install -r requirements.txt\n")
+    r = _fix(text, _ctx(tmp_path, REQ))
+    assert _only(r).fix is None and "pip.conf" in _only(r).note
+
+
+@pytest.mark.parametrize("files,early", [
+    ({"pyproject.toml": '[project]\nname="x"\nversion="0"\n[tool.uv]\nindex-url = "https://pypi.internal/simple"\n'},
+     ["pyproject.toml"]),
+    ({"uv.toml": 'find-links = ["./vendor"]\n', "vendor/x.whl": "x"}, ["uv.toml", "vendor/"]),
+])
+def test_uv_project_config_is_copied_early(tmp_path, files, early):
+    text = BASE + "COPY . .\nRUN uv pip install --system --no-cache -r requirements.txt\n"
+    r = _fix(text, _ctx(tmp_path, {**REQ, **files}))
+    copied = _early_copy(r.output)
+    for name in early:
+        assert name in copied, r.output
+
+
+def test_a_pyproject_without_uv_settings_is_not_copied_for_uv_pip(tmp_path):
+    text = BASE + "COPY . .\nRUN uv pip install --system --no-cache -r requirements.txt\n"
+    r = _fix(text, _ctx(tmp_path, {**REQ, "pyproject.toml": '[project]\nname="x"\nversion="0"\n'}))
+    assert "pyproject.toml" not in _early_copy(r.output)
+
+
+def test_poetry_local_config_is_copied_early(tmp_path):
+    text = BASE + "COPY . .\nRUN poetry install --no-root\n"
+    files = {"pyproject.toml": '[tool.poetry]\nname="x"\nversion="0"\n[[tool.poetry.source]]\nname="corp"\n'
+                               'url="https://pypi.corp/simple"\npriority="primary"\n',
+             "poetry.lock": "", "poetry.toml": "[virtualenvs]\nin-project = true\n"}
+    r = _fix(text, _ctx(tmp_path, files))
+    copied = _early_copy(r.output)
+    assert "pyproject.toml" in copied and "poetry.toml" in copied, r.output

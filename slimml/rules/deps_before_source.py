@@ -10,6 +10,15 @@ What it does
     ``--chown``/``--chmod``/``--link``, grouped by directory because a multi-source COPY
     flattens) and moves the source COPY after the install.
 
+    What the installer reads besides its command line is copied early too: files named by its
+    environment (``PIP_CONSTRAINT``, ``PIP_FIND_LINKS``, ``PIP_CONFIG_FILE``, ``UV_CONFIG_FILE``,
+    ``export``-ed in the RUN or set by ENV, also in a parent stage) and its config files where
+    the sources put them (pip.conf, uv.toml and a pyproject.toml with ``[tool.uv]`` from the
+    working directory up, poetry.toml, pdm.toml, .condarc), with the files and ``find-links``
+    directories *they* name -- a private index or ``no-index`` that the sources configure must
+    not turn into public PyPI. A setting from a build argument, or a config file an earlier RUN
+    wrote, cannot be read: the move is withdrawn with the reason.
+
     Tools that also install the project itself get their documented two-step form: a
     dependencies-only install before the sources (``poetry install --no-root``,
     ``uv sync --no-install-project`` (+ ``--frozen`` when a uv.lock is there), ``pdm install
@@ -60,6 +69,10 @@ from ..dockerfile.shell import Command, Script, Word, run_scripts, unwrap
 from ..engine import Edit, Fix
 from ..knowledge import manifests as M
 from ..knowledge import python_tools as P
+from ..semantics import build as B
+from ..semantics.files import origin
+from ..semantics.installers import command_env
+from ..semantics.installers import inputs as installer_inputs
 from . import _helpers as H
 
 CODE = "SLM004"
@@ -582,6 +595,7 @@ class RunReader:
             self.write(ap, "writes")
 
     def command(self, cmd: Command) -> None:
+        self._cmd = cmd
         words = _effective(cmd.words)
         if not words:
             return
@@ -644,6 +658,50 @@ class RunReader:
             return
         self.write(self.abspath(v), what)
 
+    # installer configuration (semantics.installers) -------------------------------------------
+    def image_text(self, p: str) -> str | None:
+        """A file as the install sees it: from the sources for paths the source COPY fills, else
+        from where an earlier instruction put it (None: absent, or written by a RUN -- see below)."""
+        rel = self.ctx_rel(p)
+        if rel is not None:
+            if not self.have_context or rel == "" or not self.ctx.is_file(rel) or _ignored(self.ctx, rel):
+                return None
+            return self.read(rel)
+        o = origin(self.doc, self.ctx, self.instr, p)
+        if o.kind in ("context", "heredoc"):
+            return o.text
+        name = posixpath.basename(p)
+        for ins in self.doc.stages[self.instr.stage].instructions if self.instr.stage >= 0 else []:
+            if ins.index >= self.instr.index:
+                break
+            if ins.keyword == "RUN" and name in ins.args:
+                self.r.block(f"reads `{p}`, which the RUN on line {ins.start_line} writes (its content cannot be "
+                             "read here)")
+                break
+        return None
+
+    def installer_config(self, tool: str, project_dir: str | None = None) -> None:
+        """Copy early what the installer's environment and config files name inside the sources."""
+        cmd = getattr(self, "_cmd", None)
+        env = command_env(self.doc, self.instr, cmd) if cmd is not None else dict(B.state_before(self.doc, self.instr).env)
+        home = "/root" if self.user in (None, "root", "0") else f"/home/{self.user}"
+        if env.get("HOME") is not None and env["HOME"].certain:
+            home = env["HOME"].value or home
+        inp = installer_inputs(tool, env, self.cwd, home, self.image_text, project_dir, stop_at=self.dest)
+        for why in inp.unknown:
+            self.r.block(f"runs `{tool}` with {why}")
+        for p in inp.files:
+            rel = self.ctx_rel(p)
+            if rel is None or rel == "":
+                continue
+            if not self.have_context:
+                self.r.block(f"may read `{rel}` (installer configuration), and the build context is unknown")
+            elif self.ctx.is_file(rel) and not _ignored(self.ctx, rel):
+                self.r.add_file(rel)
+        for p in inp.links:
+            if H.path_under(p, self.dest):
+                self.local_dir_or_file(p, p)
+
     # pip ------------------------------------------------------------------------------------------
     def pip(self, words: list[Word], args: list[Word], uv: bool = False) -> None:
         i = 0
@@ -666,10 +724,12 @@ class RunReader:
             for w in pos:
                 self.requirements_file(w.value)
             self.pip_options(opts)
+            self.installer_config("uv")
             return
         if sub not in M.PIP_INSTALL_SUBCOMMANDS:
             self.r.block(f"runs `{words[0].raw} {sub}`, which may read the sources")
             return
+        self.installer_config("uv" if uv else "pip")
         value_opts = (M.REQUIREMENT_OPTS | M.CONSTRAINT_OPTS | M.EDITABLE_OPTS | M.FIND_LINKS_OPTS
                       | M.GROUP_OPTS | M.PIP_WRITE_OPTS | M.PIP_OPTS_WITH_VALUE | P.PIP_GLOBAL_OPTS_WITH_VALUE)
         if uv:
@@ -834,6 +894,7 @@ class RunReader:
         prel = self.ctx_rel(pdir)
         if prel is None:
             return  # a project that the source COPY does not provide
+        self.installer_config("uv-project" if tool == "uv" else tool, pdir)
         required, optional = M.PROJECT_TOOL_FILES[tool]
         manifest_rel = posixpath.join(prel, required) if prel else required
         self.r.add_file(manifest_rel)
@@ -904,6 +965,7 @@ class RunReader:
                 return
             self.r.block(f"runs `{tool} {'env ' if env_cmd else ''}{sub}`, which may read the sources")
             return
+        self.installer_config("conda")
         files = [o.value for o in opts if o.name in M.CONDA_FILE_OPTS and o.value]
         if env_cmd and not files:
             files = [M.CONDA_DEFAULT_ENV_FILE]
@@ -930,6 +992,7 @@ class RunReader:
                     self.r.block(f"installs `{v}` with `{tool}`, a local package")
 
     def env_file(self, rel: str, ap: str) -> None:
+        self.installer_config("pip", posixpath.dirname(ap))  # conda runs pip for the `pip:` section
         if not self.have_context:
             self.r.note(f"build context unknown: the pip section of {rel} was not checked")
             return

@@ -1,0 +1,45 @@
+"""Where Python installers read their configuration: environment variables and config files.
+
+Each entry is what the tool's own documentation says it reads (pip's "Configuration" page, uv's
+"Configuration files" and "Environment variables", poetry's "Configuration", pdm's, pipenv's,
+conda's ".condarc"). A dependency install moved before the source COPY must still find every one of
+them that the sources would have provided, or it silently installs from somewhere else.
+"""
+
+# -- pip ----------------------------------------------------------------------------------------------
+# Variables naming a config file, and options whose value is a file or directory (PIP_<OPTION>).
+PIP_CONFIG_FILE_VAR = "PIP_CONFIG_FILE"
+PIP_FILE_VARS = ("PIP_CONSTRAINT", "PIP_REQUIREMENT", "PIP_BUILD_CONSTRAINT")  # space-separated lists
+PIP_LINK_VARS = ("PIP_FIND_LINKS",)
+# Config files, in pip's order (later ones override): global, user, site ({prefix} = sys.prefix).
+PIP_CONFIG_FILES = ("/etc/xdg/pip/pip.conf", "/etc/pip.conf", "{home}/.pip/pip.conf", "{home}/.config/pip/pip.conf",
+                    "{prefix}/pip.conf")
+# Keys of a pip config file whose value names files or directories.
+PIP_CONFIG_FILE_KEYS = frozenset({"constraint", "requirement", "build-constraint"})
+PIP_CONFIG_LINK_KEYS = frozenset({"find-links"})
+PIP_CONFIG_SECTIONS = ("global", "install", "download", "wheel")
+
+# -- uv -----------------------------------------------------------------------------------------------
+UV_CONFIG_FILE_VAR = "UV_CONFIG_FILE"
+UV_NO_CONFIG_VAR = "UV_NO_CONFIG"
+UV_FILE_VARS = ("UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT", "UV_REQUIRE_HASHES_FILE")
+UV_LINK_VARS = ("UV_FIND_LINKS",)
+# Project-level config: in the working directory or any parent (the first found wins).
+UV_PROJECT_CONFIG = ("uv.toml", "pyproject.toml")
+UV_USER_CONFIG = ("{home}/.config/uv/uv.toml",)
+UV_SYSTEM_CONFIG = ("/etc/uv/uv.toml", "/etc/xdg/uv/uv.toml")
+UV_CONFIG_LINK_KEYS = frozenset({"find-links"})
+UV_CONFIG_FILE_KEYS = frozenset({"constraint", "override", "build-constraint"})
+
+# -- poetry, pdm, pipenv, conda ---------------------------------------------------------------------
+POETRY_LOCAL_CONFIG = "poetry.toml"
+POETRY_CONFIG_DIR_VAR = "POETRY_CONFIG_DIR"
+PDM_LOCAL_CONFIG = ("pdm.toml", ".pdm-python", ".pdm.toml")
+PIPENV_FILE_VARS = ("PIPENV_PIPFILE",)
+CONDA_FILE_VARS = ("CONDARC",)
+CONDA_CONFIG_FILES = ("/etc/conda/.condarc", "/etc/conda/condarc", "/opt/conda/.condarc", "{home}/.condarc",
+                      "{home}/.config/conda/.condarc", "{home}/.conda/.condarc")
+
+# Installer config file names worth copying early wherever the sources have them.
+CONFIG_FILE_NAMES = frozenset({"pip.conf", "pip.ini", "uv.toml", "poetry.toml", "pdm.toml", ".pdm-python",
+                               ".condarc", "condarc"})
