@@ -92,11 +92,11 @@ def _shell_ok(text: str) -> None:
 @pytest.mark.parametrize("run, expected", [
     # && chain and a pipeline: one export in front of everything
     ("RUN huggingface-cli download m | tee log && echo ok",
-     ('RUN --mount=type=secret,id=hf_token export HF_TOKEN="$(cat /run/secrets/hf_token)" && '
+     ('RUN --mount=type=secret,id=hf_token,required=true export HF_TOKEN="$(cat /run/secrets/hf_token)" && '
       "huggingface-cli download m | tee log && echo ok")),
     # a background job at top level: `;` so the export is not run in the background subshell
     ("RUN huggingface-cli download m & wait",
-     ('RUN --mount=type=secret,id=hf_token export HF_TOKEN="$(cat /run/secrets/hf_token)"; '
+     ('RUN --mount=type=secret,id=hf_token,required=true export HF_TOKEN="$(cat /run/secrets/hf_token)"; '
       "huggingface-cli download m & wait")),
     # already mounted, not read: only the export is added, with the mount's target
     ("RUN --mount=type=secret,id=hf_token,target=/tok python -c 'import os'",
@@ -118,7 +118,7 @@ def test_runs_that_do_not_read_it_are_untouched_and_env_reaches_child_stages():
     lines = out.splitlines()
     assert lines[1] == "RUN apt-get update && apt-get install -y git"
     assert lines[2] == "RUN python -m pip install --no-cache-dir torch"
-    assert lines[4].startswith("RUN --mount=type=secret,id=hf_token export HF_TOKEN=")
+    assert lines[4].startswith("RUN --mount=type=secret,id=hf_token,required=true export HF_TOKEN=")
     assert "HF_TOKEN=hf_" not in out
 
 
@@ -126,7 +126,7 @@ def test_pip_index_url_with_credentials_moves_to_a_secret_for_pip():
     text = ("FROM python:3.11\nENV PIP_EXTRA_INDEX_URL=https://build:FAKEpassw0rd@pypi.acme.dev/simple\n"
             "RUN pip install --no-cache-dir acme-models\n")
     out = _fix(text).output
-    assert out == ("FROM python:3.11\nRUN --mount=type=secret,id=pip_extra_index_url export "
+    assert out == ("FROM python:3.11\nRUN --mount=type=secret,id=pip_extra_index_url,required=true export "
                    'PIP_EXTRA_INDEX_URL="$(cat /run/secrets/pip_extra_index_url)" && pip install --no-cache-dir acme-models\n')
 
 
@@ -134,7 +134,7 @@ def test_global_arg_default_and_stage_redeclaration():
     text = ("ARG HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\nFROM python:3.11\nARG HF_TOKEN\n"
             "RUN huggingface-cli download org/m\n")
     out = _fix(text).output
-    assert out == ("FROM python:3.11\nRUN --mount=type=secret,id=hf_token export "
+    assert out == ("FROM python:3.11\nRUN --mount=type=secret,id=hf_token,required=true export "
                    'HF_TOKEN="$(cat /run/secrets/hf_token)" && huggingface-cli download org/m\n')
 
 
@@ -339,3 +339,52 @@ def test_file_kind_by_name_and_folder():
     kind, _ = file_kind(None, "deploy/.env")
     assert kind is not None
     assert file_kind(None, "app/main.py") == (None, True)
+
+
+# -- a secret mount is required where the build always had the value -------------------------------------------
+_INDEX = "https://build:FAKEpassw0rd@pypi.acme.dev/simple"
+
+
+_PIP = "RUN python -m pip install --no-cache-dir acme-models"
+_HF = "RUN huggingface-cli download org/private-model --local-dir /models"
+
+
+@pytest.mark.parametrize("head,sid,run,required", [
+    (f"ENV PIP_INDEX_URL={_INDEX}", "pip_index_url", _PIP, True),  # a literal value: every build had it
+    (f"ARG PIP_INDEX_URL={_INDEX}", "pip_index_url", _PIP, True),  # a default: every build had one
+    ("ARG HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\nENV HF_TOKEN=${HF_TOKEN}", "hf_token", _HF, True),
+    ("ARG HF_TOKEN\nENV HF_TOKEN=${HF_TOKEN}", "hf_token", _HF, False),  # optional: builds ran without it
+])
+def test_mount_is_required_where_the_build_always_had_the_secret(head, sid, run, required):
+    text = (f"FROM python:3.11-slim\n{head}\n{run}\n"
+            "RUN apt-get update && apt-get install -y --no-install-recommends libgomp1\n"
+            "RUN echo done > /done\nCMD [\"acme-serve\"]\n")
+    r = _fix(text)
+    runs = [line for line in r.output.splitlines() if line.startswith("RUN")]
+    # (`python -m pip` reads PIP_* like pip: it gets the secret -- before, it silently lost the index.)
+    assert runs[0].startswith(f"RUN --mount=type=secret,id={sid}" + (",required=true" if required else "") + " ")
+    assert f'="$(cat /run/secrets/{sid})" && {run[4:]}' in runs[0]
+    assert runs[1:] == ["RUN apt-get update && apt-get install -y --no-install-recommends libgomp1",
+                        "RUN echo done > /done"]  # they never read it: no mount
+    fixes = [f for f in r.applied if f.code == "SLM009" and "BuildKit secret" in f.fix.reason]
+    assert fixes and all(("required=true" in f.fix.reason) is required for f in fixes)
+    assert all(("was optional" in f.fix.reason) is not required for f in fixes)
+    assert "FAKE" not in r.output
+
+
+def test_a_secrets_file_the_app_names_is_never_taken_out(tmp_path):
+    (tmp_path / ".env").write_text("DB_PASSWORD=FAKEpass\n")
+    (tmp_path / "app.py").write_text("from dotenv import load_dotenv\nload_dotenv('.env')\n")
+    text = "FROM python:3.11-slim\nWORKDIR /app\nCOPY .env app.py ./\nCMD [\"python\", \"app.py\"]\n"
+    r = _fix(text, tmp_path)
+    assert r.output == text and not r.side_files
+    (f,) = r.findings
+    assert f.fix is None and "`app.py` names `.env`" in f.note
+    # The whole-context form: reported, not excluded.
+    text = "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"app.py\"]\n"
+    r = _fix(text, tmp_path)
+    assert not r.side_files and "`app.py` names it" in r.findings[0].note
+    # Named by nothing: the usual unsafe fix.
+    (tmp_path / "app.py").write_text("import os\nprint(os.environ.get('DB_PASSWORD'))\n")
+    r = _fix(text, tmp_path)
+    assert r.side_files

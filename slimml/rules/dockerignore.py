@@ -360,7 +360,7 @@ def _check(doc: Document, ctx, rel: str):
         return any(not any(x.matches_or_parent(path) for x in exc) for ins, exc in use.whole
                    if not image_only or (ins.stage in in_image and ins.keyword != "RUN"))
 
-    names_key = ("dockerignore-names", str(ctx.context_dir), tree_key, tuple(id(d) for _, d in docs))
+    names_key = ("dockerignore-names", str(ctx.context_dir), tree_key, tuple(d.text for _, d in docs))
     names = ctx.run_cache.get(names_key)
     if names is None:
         names = ctx.run_cache[names_key] = refs.Names(ctx, _copied_files(tree, use, copied), docs)

@@ -67,7 +67,6 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
-from .. import dockerignore as DI
 from ..dockerfile import Document, Instruction, Stage, shell_words
 from ..dockerfile.shell import run_scripts
 from ..engine import Edit, Fix
@@ -304,7 +303,10 @@ def run_uses(doc: Document, run: Instruction, name: str) -> bool:
     for argv in _programs(doc, run):
         if _runs_code(argv):
             return True
-        pats = K.ENV_CONSUMERS.get(H.basename(argv[0]), ())
+        prog = H.basename(argv[0])
+        if prog.startswith("python") and "-m" in argv[1:-1]:
+            prog = argv[argv.index("-m", 1) + 1]  # `python -m pip` is pip: it reads PIP_* like pip does
+        pats = K.ENV_CONSUMERS.get(prog, ())
         if any(fnmatchcase(up, p.upper()) for p in pats):
             return True
     return False
@@ -334,8 +336,12 @@ def handled(doc: Document, run: Instruction, name: str, sid: str) -> bool:
     return m.get("env") == name or _secret_path(m, sid) in _run_source(doc, run)
 
 
-def conversion(doc: Document, run: Instruction, name: str, sid: str) -> tuple[list[Edit] | None, str]:
-    """Edits that give one RUN ``name`` from a secret mount, or (None, why not)."""
+def conversion(doc: Document, run: Instruction, name: str, sid: str,
+               required: bool = False) -> tuple[list[Edit] | None, str]:
+    """Edits that give one RUN ``name`` from a secret mount, or (None, why not). ``required``: the
+    original build always had a value, so the mount is ``required=true`` -- a build without
+    ``--secret`` fails at that step instead of running it without (a private index silently
+    replaced by public PyPI)."""
     if run.is_exec_form:
         return None, f"the exec-form RUN at line {run.start_line} has no shell to read the secret in"
     scripts = run_scripts(doc, run)
@@ -347,7 +353,7 @@ def conversion(doc: Document, run: Instruction, name: str, sid: str) -> tuple[li
     edits: list[Edit] = []
     if m is None:
         at = run.start + len(run.keyword_raw)
-        edits.append(Edit(at, at, f" --mount=type=secret,id={sid}"))
+        edits.append(Edit(at, at, f" --mount=type=secret,id={sid}" + (",required=true" if required else "")))
     export = f'export {name}="$(cat {_secret_path(m, sid)})"'
     body = next((s for s in scripts if s.heredoc is not None), None) if alone else None
     if alone and body is None:
@@ -432,6 +438,19 @@ def _classify_pair(p: Pair, args_in_scope: set[str], secret_in_scope: set[str]) 
     return Secret(p, "env" if kw == "ENV" else "arg-default", kind)
 
 
+def _always_set(doc: Document, sec: Secret) -> bool:
+    """The original build always had a non-empty value: a literal ENV value or ARG default, or an
+    ENV copying a build arg that has a default."""
+    if sec.kind in ("env", "arg-default"):
+        return True
+    if sec.kind != "env-ref":
+        return False
+    from ..discovery import env_at
+
+    known = env_at(doc, sec.pair.instr)
+    return all(known.get(r) for r in _refs(sec.pair.value or ""))
+
+
 def _where(doc: Document, pair: Pair) -> str:
     if pair.instr.stage < 0:
         return "global ARG"
@@ -480,8 +499,9 @@ def _pair_findings(doc: Document):
             msg += f"; RUN at line {lines} reads it at build time"
         problems = []
         edits = [removal(doc, p)]
+        required = _always_set(doc, sec)
         for u in pending:
-            conv, why = conversion(doc, u, name, sid)
+            conv, why = conversion(doc, u, name, sid, required)
             if conv is None:
                 problems.append(why)
             else:
@@ -501,6 +521,12 @@ def _pair_findings(doc: Document):
             # (worded so that slimml.secrets.mask, which hides whatever follows `--secret `, keeps it)
             reason.append(f"the build must now provide the BuildKit secret `{sid}`: `docker build` with `--secret` "
                           f"`id={sid},env={name}` (or `src=<file>`; compose: `build.secrets`)")
+            if required:
+                reason.append("the mount is `required=true` (the build always had the value): a build without it "
+                              "fails at that step instead of running it without the secret")
+            else:
+                reason.append(f"`{name}` was optional (a build arg without a default): a build without the secret "
+                              "runs the step without it, as a build without `--build-arg` did")
         if sec.kind in ("arg", "arg-default"):
             reason.append(f"`--build-arg {name}` no longer has any effect")
         if kw == "ENV":
@@ -551,313 +577,11 @@ def _login_findings(doc: Document):
                                          "same RUN")
 
 
-# -- files ------------------------------------------------------------------------------------------------
-def _glob(s: str) -> bool:
-    return any(c in s for c in "*?[")
+def file_kind(ctx, rel: str):
+    """(kind, certain) of a context path (see ``_secret_files.file_kind``)."""
+    from ._secret_files import file_kind as kind
 
-
-@lru_cache(maxsize=4096)  # pure: file names repeat across Dockerfiles and passes
-def _name_kind(base: str) -> K.SecretFile | bool | None:
-    """The secret-file kind a file name matches; False for an example/template file (never a
-    secret, wherever it is); None when no pattern matches."""
-    if any(fnmatchcase(base, p) for p in K.NOT_SECRET_FILES):
-        return False
-    return next((kind for kind in K.SECRET_FILES if any(fnmatchcase(base, p) for p in kind.patterns)), None)
-
-
-def file_kind(ctx, rel: str) -> tuple[K.SecretFile | None, bool]:
-    """(kind, certain) of a context path: certain=False when its content could not be checked."""
-    base = posixpath.basename(rel)
-    if base in K.SECRET_DIRS:
-        return K.SECRET_DIRS[base], True
-    kind = _name_kind(base)
-    if kind is False:
-        return None, True
-    if kind is not None:
-        if kind.marker is None:
-            return kind, True
-        text = ctx.read_context_file(rel, limit=200_000) if ctx is not None and ctx.context_dir is not None else None
-        if text is None:
-            return (kind, True) if kind.unreadable_is_secret else (kind, False)
-        return (kind, True) if kind.marker.search(text) else (None, True)
-    parts = rel.split("/")
-    for d in parts[:-1]:
-        if d in K.SECRET_DIRS:
-            return K.SECRET_DIRS[d], True
-    return None, True
-
-
-@dataclass
-class Source:
-    word: str
-    rel: str | None  # normalized context path; None for URLs, heredocs, variables
-    start: int | None  # file span of the word (None in exec form)
-    end: int | None
-
-
-def copy_sources(instr: Instruction) -> tuple[list[Source], str]:
-    """(sources, destination) of a COPY/ADD from the build context."""
-    if instr.json is not None:
-        words = [(w, None, None) for w in instr.json]
-    else:
-        raw = shell_words(instr.args, raw=True)
-        plain = shell_words(instr.args, raw=False)
-        words = []
-        for (_, a, b), (w, _, _) in zip(raw, plain):
-            s, e = instr.args_span(a, b)
-            words.append((w, s, e))
-    if len(words) < 2:
-        return [], ""
-    out = []
-    for w, s, e in words[:-1]:
-        if w.startswith(("<<", "git@")) or "://" in w or "$" in w:
-            out.append(Source(w, None, s, e))
-        else:
-            out.append(Source(w, DI.context_source(w), s, e))
-    return out, words[-1][0]
-
-
-def _after(doc: Document, instr: Instruction) -> list[Instruction]:
-    stage = doc.stage_of(instr)
-    if stage is None:
-        return []
-    pos = stage.instructions.index(instr)
-    out = list(stage.instructions[pos + 1:])
-    for child in _children(doc, stage):
-        out.extend(child.instructions)
-    return out
-
-
-def file_used(doc: Document, instr: Instruction, names: set[str], kind: K.SecretFile) -> Instruction | None:
-    """A RUN after ``instr`` that reads the copied file at build time (names it or runs its reader)."""
-    pats = [re.compile(r"(?<![\w.\-])" + re.escape(n) + r"(?![\w.\-])") for n in names if n and n not in (".", "/")]
-    for i in _after(doc, instr):
-        if i.keyword != "RUN":
-            continue
-        src = _run_source(doc, i)
-        if any(p.search(src) for p in pats):
-            return i
-        for argv in _programs(doc, i):
-            if H.basename(argv[0]) in kind.consumers:
-                return i
-    return None
-
-
-def _ignore_state(ctx):
-    """(ignore file relative path, its text, its patterns) or None when it cannot be edited."""
-    if ctx is None or ctx.context_dir is None or ctx.context_note:
-        return None
-    rel = H.ignore_file(ctx)
-    if rel is None:
-        return None
-    text = ctx.read_context_file(rel) or ""
-    try:
-        pats = DI.parse_patterns(text)
-    except DI.PatternError:
-        return None
-    return rel, text, pats
-
-
-def _ignore_edit(state, lines: list[str]) -> Edit | None:
-    if state is None:
-        return None
-    rel, text, pats = state
-    present = {p.text for p in pats if not p.exclusion}
-    new = []
-    for line in lines:
-        norm = DI.normalize_line(line)
-        if norm is None or norm in present or norm in new:
-            continue
-        if not _glob(norm) and DI.is_excluded(norm, pats):
-            continue
-        new.append(norm)
-    if not new:
-        return None
-    return Edit(len(text), len(text), H.ignore_block(text, new, K.DOCKERIGNORE_HEADER), path=rel)
-
-
-def _explicit_paths(doc: Document, ctx) -> set[str]:
-    """Context paths that some COPY/ADD (here or in a sibling Dockerfile) names literally."""
-    docs = [doc]
-    if ctx is not None and ctx.context_dir is not None:
-        rel = H.ignore_file(ctx)
-        if rel == ".dockerignore":
-            docs += [d for _, d in ctx.sibling_dockerfiles()]
-    out: set[str] = set()
-    for d in docs:
-        for i in d.instructions:
-            if i.keyword in ("COPY", "ADD") and i.flag("from") is None:
-                for s in copy_sources(i)[0]:
-                    if s.rel and not _glob(s.rel):
-                        out.add(s.rel)
-    return out
-
-
-def _escape(path: str) -> bool:
-    return not any(c in path for c in "*?[\\!#") and not path.startswith(" ")
-
-
-def _file_findings(doc: Document, ctx):
-    state = _ignore_state(ctx)
-    whole: list[tuple[Instruction, Source]] = []
-    copies = [i for i in doc.instructions if i.keyword in ("COPY", "ADD") and i.flag("from") is None]
-    for instr in copies:
-        sources, dest = copy_sources(instr)
-        secret: list[tuple[Source, K.SecretFile]] = []
-        unsure: list[tuple[Source, K.SecretFile]] = []
-        for s in sources:
-            if s.rel is None:
-                continue
-            if s.rel == "." or _glob(s.rel) or (ctx is not None and ctx.is_dir(s.rel) and
-                                                posixpath.basename(s.rel) not in K.SECRET_DIRS):
-                whole.append((instr, s))
-                continue
-            kind, certain = file_kind(ctx, s.rel)
-            if kind is None:
-                continue
-            (secret if certain else unsure).append((s, kind))
-        for s, kind in unsure:
-            yield H.finding(_RULE, f"`{s.word}` may be a {kind.label}: {instr.keyword} would put it into a filesystem "
-                                   f"layer", instr.start, instr.end,
-                            note="its content could not be read to tell; if it holds a secret, "
-                                 f"{kind.advice} and add it to .dockerignore")
-        if not secret:
-            continue
-        names_desc = ", ".join(f"`{s.word}` ({k.label})" for s, k in secret)
-        it = "them" if len(secret) > 1 else "it"
-        msg = (f"{instr.keyword} puts {names_desc} into a filesystem layer: anyone who can pull the image can read "
-               f"{it}, even if a later RUN deletes {it}")
-        dest_base = posixpath.basename(dest.rstrip("/")) if dest and not dest.endswith("/") else ""
-        users = []
-        for s, kind in secret:
-            names = {posixpath.basename(s.rel)}
-            if len(sources) == 1 and any(fnmatchcase(dest_base, pat) for pat in kind.patterns):
-                names.add(dest_base)
-            u = file_used(doc, instr, names, kind)
-            if u is not None:
-                users.append((s, kind, u))
-        if users:
-            s, kind, u = users[0]
-            yield H.finding(_RULE, msg, instr.start, instr.end,
-                            note=f"the RUN at line {u.start_line} reads `{s.word}` at build time: {kind.advice}, "
-                                 "then remove this COPY by hand")
-            continue
-        edits: list[Edit] = []
-        if len(secret) == len(sources):
-            edits.append(Edit(instr.line_start, instr.line_end, ""))
-        elif instr.json is not None:
-            yield H.finding(_RULE, msg, instr.start, instr.end,
-                            note="remove the secrets file from the JSON source list by hand and add it to .dockerignore")
-            continue
-        else:
-            order = [s for s in sources] + [None]
-            words = shell_words(instr.args, raw=True)
-            dest_start = instr.args_span(words[-1][1], words[-1][2])[0]
-            for s, _ in secret:
-                k = order.index(s)
-                nxt = order[k + 1]
-                edits.append(Edit(s.start, nxt.start if nxt is not None else dest_start, ""))
-        lines = [s.rel for s, _ in secret if _escape(s.rel)]
-        side = _ignore_edit(state, lines)
-        if side is not None:
-            edits.append(side)
-        gone = ", ".join(f"`{s.word}`" for s, _ in secret)
-        advice = "; ".join(f"for `{s.word}`: {k.advice}" for s, k in secret) if len(secret) > 1 else secret[0][1].advice
-        yield H.finding(_RULE, msg, instr.start, instr.end,
-                        Fix.unsafe(*edits, reason=f"the image no longer contains {gone}; if the app reads {it} at run "
-                                                  f"time, {advice}. Rotate what {'they' if len(secret) > 1 else 'it'} "
-                                                  f"held: images built before contain {it}" + (
-                                                      "" if side is not None else
-                                                      f". Not added to .dockerignore: {ctx.side_files_problem()}"
-                                                      if ctx is not None and ctx.side_files_problem() else ""),
-                                   description=f"remove {gone} from {instr.keyword}" + (
-                                       f" and add {it} to .dockerignore" if side is not None else "")))
-    if whole and state is not None:
-        yield from _whole_context(doc, ctx, state, whole)
-
-
-def _context_files(ctx) -> list[str]:
-    """Paths of the context's files (walked once per run: the disk does not change meanwhile)."""
-    key = ("slm009-files", str(ctx.context_dir))
-    if key not in ctx.run_cache:
-        ctx.run_cache[key] = [p for p, _ in ctx.walk_context()]
-    return ctx.run_cache[key]
-
-
-def _secret_files(ctx, files: list[str]) -> list[tuple[str, K.SecretFile]]:
-    """The context files that certainly are secrets files (once per run)."""
-    key = ("slm009-secret-files", str(ctx.context_dir))
-    if key not in ctx.run_cache:
-        out = []
-        for path in files:
-            kind, certain = file_kind(ctx, path)
-            if kind is not None and certain:
-                out.append((path, kind))
-        ctx.run_cache[key] = out
-    return ctx.run_cache[key]
-
-
-def _whole_context(doc: Document, ctx, state, whole: list[tuple[Instruction, Source]]):
-    rel_ignore, _text, pats = state
-    explicit = _explicit_paths(doc, ctx)
-    found: dict[str, tuple[K.SecretFile, Instruction]] = {}
-    files = _context_files(ctx)
-    for path, kind in _secret_files(ctx, files):
-        if DI.is_excluded(path, pats):
-            continue
-        for instr, src in whole:
-            if any(x.matches_or_parent(path) for x in H.copy_excludes(instr)):
-                continue
-            if src.rel == "." or DI.Pattern.make(src.rel).matches_or_parent(path):
-                found.setdefault(path, (kind, instr))
-                break
-    kept: list[tuple[str, Instruction]] = []
-    lines: list[str] = []
-    for path, (kind, instr) in sorted(found.items()):
-        if path in explicit or any(path.startswith(e.rstrip("/") + "/") for e in explicit) or not _escape(path):
-            continue
-        u = file_used(doc, instr, {posixpath.basename(path)}, kind)
-        if u is not None:
-            kept.append((path, u))
-            continue
-        lines.append(path)
-    if kept:
-        path, u = kept[0]
-        first = next(i for i, _ in whole)
-        yield H.finding(_RULE, f"`{path}` (a secrets file in the build context) is copied into a filesystem layer",
-                        first.start, first.end,
-                        note=f"the RUN at line {u.start_line} reads it at build time: give that RUN a secret mount "
-                             "with the file's path instead, then add it to .dockerignore")
-    if not lines:
-        return
-    root_env = [p for p in lines if "/" not in p and (p == ".env" or p.startswith(".env."))]
-    out_lines = [p for p in lines if p not in root_env]
-    if root_env:
-        visible_root = [p for p in files if "/" not in p and p.startswith(".env.")
-                        and not DI.is_excluded(p, pats)]
-        star_ok = all(p in root_env for p in visible_root) and not any(
-            e.startswith(".env.") and "/" not in e for e in explicit)
-        head = [".env"] if ".env" in root_env else []
-        if star_ok:
-            head.append(".env.*")
-        else:
-            head += [p for p in root_env if p != ".env"]
-        out_lines = head + out_lines
-    edit = _ignore_edit(state, out_lines)
-    if edit is None:
-        return
-    instr = found[lines[0]][1]
-    copied = ", ".join(f"`{p}`" for p in lines[:5]) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
-    summary = " ".join(instr.args.split())
-    env_note = ""
-    if root_env:
-        env_note = ("the app may read `.env` at run time: pass its variables with `docker run --env-file .env`, "
-                    "compose `env_file:` or a Kubernetes secret instead; ")
-    yield H.finding(_RULE, f"`{instr.keyword} {summary}` copies secrets files from the build context into a "
-                           f"filesystem layer: {copied}", instr.start, instr.end,
-                    Fix.unsafe(edit, reason=f"{env_note}excluding them from the context removes them from the image "
-                                            "-- mount what the app needs at run time; rotate what they hold",
-                               description=f"exclude {', '.join(out_lines)} in {rel_ignore}"))
+    return kind(ctx, rel)
 
 
 # -- the rule ---------------------------------------------------------------------------------------------
@@ -867,4 +591,6 @@ def check(doc: Document, ctx):
     yield from _pair_findings(doc)
     yield from _literal_findings(doc)
     yield from _login_findings(doc)
-    yield from _file_findings(doc, ctx)
+    from ._secret_files import file_findings
+
+    yield from file_findings(doc, ctx)
