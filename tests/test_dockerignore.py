@@ -439,3 +439,48 @@ def test_gitignored_paths_nothing_copies_are_fine_to_exclude(tmp_path):
                       ".gitignore": "models/\n.env\n"})
     lines = _side(_run(tmp_path), tmp_path, ".dockerignore").splitlines()
     assert "models/" in lines and ".env" in lines and "**/*.onnx" in lines
+
+
+# -- SLM006, SLM009 and SLM010 edit one file: one run reaches the fixpoint ------------------------------------
+FIXPOINT_CONTEXTS = {
+    "weights+secrets+junk": {
+        "Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\n"
+                      "RUN pip install --no-cache-dir huggingface_hub\n"
+                      "RUN huggingface-cli download org/model --local-dir /models\n"
+                      "COPY . .\nCMD [\"python\", \"serve.py\"]\n",
+        "serve.py": "import os\nprint(os.listdir('/models'))\n",
+        "models/big.safetensors": "w" * 4096, ".env": "DB_PASSWORD=FAKEpass\n", "id_rsa": "-----BEGIN OPENSSH "
+        "PRIVATE KEY-----\nFAKE\n-----END OPENSSH PRIVATE KEY-----\n", ".vscode/settings.json": "{}",
+        ".slimml.toml": "[rules.SLM010]\nmin-bytes = 0\n",
+    },
+    "curated+negation": {
+        "Dockerfile": "FROM python:3.11-slim\nCOPY . /srv\nCMD [\"python\", \"/srv/app.py\"]\n",
+        ".dockerignore": "*.md\n!README.md\nmodels/*\n!models/labels.json\n",
+        "app.py": "x", "README.md": "r", "models/labels.json": "{}", "weights/m.onnx": "w" * 4096,
+        ".env.production": "API_KEY=FAKE\n", "notebooks/a.ipynb": "{}", ".DS_Store": "x", ".slimml.toml": "[rules.SLM010]\nmin-bytes = 0\n",
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIXPOINT_CONTEXTS))
+@pytest.mark.parametrize("unsafe", [False, True])
+def test_slimml_fix_twice_changes_nothing_the_second_time(tmp_path, name, unsafe):
+    from slimml.runner import Options, run_fix
+
+    _write(tmp_path, FIXPOINT_CONTEXTS[name])
+    opts = Options(write=True, select=("SLM006", "SLM009", "SLM010"), unsafe_fixes=unsafe)
+    (first,) = run_fix([tmp_path / "Dockerfile"], opts)
+    assert first.error is None and first.changed and not first.result.nonconverged
+    codes = {f.code for f in first.result.applied}
+    assert "SLM006" in codes and (not unsafe or "SLM010" in codes)
+    snapshot = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    (second,) = run_fix([tmp_path / "Dockerfile"], opts)
+    assert second.error is None and not second.changed, second.diff
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == snapshot
+    # The written ignore file is one Docker accepts, and still ships what the image needs.
+    pats = DI.parse_patterns((tmp_path / ".dockerignore").read_text())
+    for needed in ("Dockerfile", "app.py", "serve.py", "docker-entrypoint-weights.sh"):
+        assert not (tmp_path / needed).exists() or not DI.is_excluded(needed, pats), needed
+    if unsafe:  # the secrets files are out (SLM009's or SLM006's line, whichever came first)
+        for secret in (".env", "id_rsa", ".env.production"):
+            assert not (tmp_path / secret).exists() or DI.is_excluded(secret, pats), secret

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from slimml import dockerignore as DI
 from slimml.runner import Options, run_fix
 
 BRANCH = "slimml/slim-images"
@@ -640,3 +641,33 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     assert all(r["status"] == "fixed" for r in rows.values())
     for name in rows:
         assert len(git(root / name, "reflog", "show", f"refs/heads/{BRANCH}").splitlines()) == 1
+
+
+def test_context_fixes_are_judged_against_a_real_checkout_not_the_committed_tree(tmp_path):
+    """The committed tree lacks what .gitignore hides, but checkouts that build the image hold it:
+    weights/ fetched before the build, *.onnx exports, .env. A whole-context COPY copies them, so
+    excluding them is never a safe fix -- and an already curated .dockerignore gets no pull request."""
+    root = tmp_path / "repos"
+    app = "import os\nimport onnxruntime\nsess = onnxruntime.InferenceSession(os.environ['MODEL'])\n"
+    r = mkrepo(root / "ml-app", {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n"
+                                                "CMD [\"python\", \"app.py\"]\n",
+                                 "app.py": app, ".gitignore": "weights/\n*.onnx\n.env\n"})
+    (r / "weights").mkdir()
+    (r / "weights" / "model.onnx").write_bytes(b"\0" * 128)  # ignored: the repo is not dirty
+    (r / ".env").write_text("MODEL=weights/model.onnx\n")
+    mkrepo(root / "curated", {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n"
+                                            "CMD [\"python\", \"app.py\"]\n",
+                              "app.py": "print(1)\n", ".dockerignore": "# ours\n.git\n*.md\nnotebooks/\n"})
+    home = tmp_path / "home"
+    home.mkdir()
+    env = isolated_env(home)
+    cp = run_migrate([root, "--workdir", tmp_path / "work", "--jobs", "1", "--quiet", "--select", "SLM006"], env)
+    assert cp.returncode == 0, cp.stderr
+    rows = db_rows(tmp_path / "work" / ".slimml" / "migrate.db")
+    assert rows["ml-app"]["status"] == "fixed" and rows["curated"]["status"] == "unchanged"
+    ignore = git(r, "show", f"{BRANCH}:.dockerignore")
+    pats = DI.parse_patterns(ignore)
+    for kept in ("weights/model.onnx", ".env", "app.py"):
+        assert not DI.is_excluded(kept, pats), kept
+    assert DI.is_excluded(".git", pats) and DI.is_excluded("pkg/__pycache__/m.pyc", pats)
+    assert git(root / "curated", "branch", "--list", BRANCH) == ""
