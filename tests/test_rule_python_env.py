@@ -51,7 +51,7 @@ def test_base_image_from_global_arg_default():
     "RUN uv pip install --system --no-cache flask",
 ])
 def test_python_detected_from_run(run):
-    text = f"FROM debian:bookworm-slim\n{run}\n"
+    text = f"FROM debian:bookworm-slim\n{run}\nCOPY app /app\n"
     out, findings = _fix(text)
     assert [f.code for f in findings] == ["SLM005"]
     assert _final_env(out)["PYTHONUNBUFFERED"] == "1"
@@ -60,24 +60,24 @@ def test_python_detected_from_run(run):
 def test_env_of_an_unrelated_stage_does_not_count_but_the_base_stage_does():
     text = ("FROM python:3.11 AS a\nENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1\n\n"
             "FROM python:3.11-slim AS b\nENV PYTHONUNBUFFERED=1\n\n"
-            "FROM b\nCOPY --from=a /x /x\n")
+            "FROM b\nCOPY --from=a /x /x\nCMD [\"python\", \"/x\"]\n")
     out, findings = _fix(text)
     assert len(findings) == 1
     # Only the missing variable, in a new ENV right after the final FROM.
-    assert out.endswith("FROM b\nENV PYTHONDONTWRITEBYTECODE=1\nCOPY --from=a /x /x\n")
+    assert out.endswith("FROM b\nENV PYTHONDONTWRITEBYTECODE=1\nCOPY --from=a /x /x\nCMD [\"python\", \"/x\"]\n")
 
 
 def test_other_value_is_the_authors_choice():
-    text = "FROM python:3.11\nENV PYTHONUNBUFFERED=0 A=1\n"
+    text = "FROM python:3.11\nENV PYTHONUNBUFFERED=0 A=1\nCMD python app.py\n"
     out, _ = _fix(text)
     assert _final_env(out) == {"PYTHONUNBUFFERED": "0", "A": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def test_merges_into_first_key_value_env_not_the_legacy_one():
-    text = "FROM python:3.11\nENV LANG C.UTF-8\nRUN true\nENV A=1\nENV B=2\n"
+    text = "FROM python:3.11\nENV LANG C.UTF-8\nRUN true\nENV A=1\nENV B=2\nCOPY . .\n"
     out, _ = _fix(text)
     assert out == ("FROM python:3.11\nENV LANG C.UTF-8\nRUN true\n"
-                   "ENV A=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1\nENV B=2\n")
+                   "ENV A=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1\nENV B=2\nCOPY . .\n")
     assert _final_env(out)["LANG"] == "C.UTF-8"
 
 
@@ -91,17 +91,19 @@ def test_keyword_case_follows_the_majority():
 
 
 def test_multiline_merge_uses_the_continuation_indent_and_escape():
-    text = "# escape=`\nFROM python:3.11\nENV A=1 `\n\tB=2\n"
+    text = "# escape=`\nFROM python:3.11\nENV A=1 `\n\tB=2\nCOPY . .\n"
     out, _ = _fix(text)
-    assert out == "# escape=`\nFROM python:3.11\nENV A=1 `\n\tB=2 `\n\tPYTHONDONTWRITEBYTECODE=1 `\n\tPYTHONUNBUFFERED=1\n"
+    assert out == ("# escape=`\nFROM python:3.11\nENV A=1 `\n\tB=2 `\n\tPYTHONDONTWRITEBYTECODE=1 `\n"
+                   "\tPYTHONUNBUFFERED=1\nCOPY . .\n")
     assert _final_env(out) == {"A": "1", "B": "2", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
 
 
 def test_only_the_final_stage_is_changed():
-    text = "FROM python:3.11 AS build\nENV X=1\nRUN pip wheel --no-cache-dir .\nFROM python:3.11-slim\nCMD python\n"
+    text = ("FROM python:3.11 AS build\nENV X=1\nRUN pip wheel --no-cache-dir .\nFROM python:3.11-slim\n"
+            "CMD python app.py\n")
     out, _ = _fix(text)
     assert out.startswith("FROM python:3.11 AS build\nENV X=1\n")
-    assert "FROM python:3.11-slim\nENV PYTHONDONTWRITEBYTECODE=1 \\\n    PYTHONUNBUFFERED=1\nCMD python\n" in out
+    assert "FROM python:3.11-slim\nENV PYTHONDONTWRITEBYTECODE=1 \\\n    PYTHONUNBUFFERED=1\nCMD python app.py\n" in out
 
 
 def test_finding_spans_the_final_from():
@@ -109,3 +111,33 @@ def test_finding_spans_the_final_from():
     doc = parse(text)
     (f,) = list(python_env.check(doc, Context()))
     assert text[f.start:f.end] == "FROM python:3.11-slim"
+
+
+# -- base images (issue: the variables reached every image built FROM them) -------------------------
+@pytest.mark.parametrize("text,why", [
+    ("FROM python:3.11-slim\nRUN pip install --no-cache-dir x\nONBUILD COPY . /app\nCMD [\"python3\"]\n", "ONBUILD"),
+    ("FROM debian:bookworm\nRUN ./configure --enable-optimizations && make install\nCMD [\"python3\"]\n",
+     "builds Python"),
+])
+def test_base_images_get_a_note_not_a_fix(text, why):
+    out, findings = _fix(text)
+    assert out == text
+    [f] = findings
+    assert f.fix is None and why in f.note
+
+
+@pytest.mark.parametrize("cmd", ['CMD ["python3"]', "CMD bash", ""])
+def test_an_image_without_an_application_gets_only_an_unsafe_fix(cmd):
+    text = f"FROM python:3.11-slim\nRUN pip install --no-cache-dir numpy\n{cmd}\n"
+    out, findings = _fix(text)
+    assert out == text
+    [f] = findings
+    assert f.fix is not None and f.fix.applicability.value == "unsafe" and "base image" in f.fix.reason
+
+
+def test_bytecode_removal_keeps_pythondontwritebytecode_out():
+    text = ("FROM python:3.11-slim\nCOPY . /app\nRUN find / -name '*.pyc' -delete\n"
+            "CMD [\"python\", \"/app/x.py\"]\n")
+    out, findings = _fix(text)
+    assert "PYTHONDONTWRITEBYTECODE" not in out and "PYTHONUNBUFFERED=1" in out
+    assert "recompile" in findings[0].note

@@ -24,3 +24,15 @@ ENV_SETTINGS: tuple[tuple[str, str], ...] = (
     ("PYTHONDONTWRITEBYTECODE", "1"),
     ("PYTHONUNBUFFERED", "1"),
 )
+
+# A final stage whose command is one of these alone starts an interpreter or a shell: the image is
+# an environment to build FROM or to run other commands in, not an application.
+BARE_COMMANDS = frozenset({"python", "python3", "python2", "ipython", "ipython3", "bash", "sh", "zsh", "dash",
+                           "jupyter", "conda", "micromamba"})
+# A RUN that removes compiled bytecode: with PYTHONDONTWRITEBYTECODE=1 every process would then
+# recompile those modules at every start.
+PYC_MARKERS = (".pyc", "__pycache__")
+PYC_REMOVERS = ("rm ", "-delete", "-exec rm", "xargs rm")
+# A RUN that builds CPython itself (the official python image's own Dockerfile and its kin).
+BUILDS_PYTHON_MARKERS = ("--enable-optimizations", "--with-lto", "python.org/ftp/python", "make altinstall",
+                         "--enable-shared --with-ensurepip")

@@ -11,7 +11,12 @@ What it does
     character and CRLF line endings follow the file.
 
     A variable already set to another value (``PYTHONUNBUFFERED=0``) is left alone: that is the
-    author's choice. Legacy ``ENV KEY value`` instructions cannot hold more pairs and are never
+    author's choice. Base images are not touched: a file with ONBUILD triggers or one that builds
+    Python itself gets a note, not a fix (the variables would reach every image built FROM it); a
+    final image with no application command (none, or a bare ``python3``/``bash``) that copies no
+    code from the build context may be one, so there the fix is *unsafe*. A file that deletes
+    compiled bytecode (``find ... -name '*.pyc' -delete``) never gets PYTHONDONTWRITEBYTECODE:
+    every process would recompile those modules at each start. Legacy ``ENV KEY value`` instructions cannot hold more pairs and are never
     merged into. Builder stages are not touched: the settings matter where the service runs.
 
 Why
@@ -159,6 +164,42 @@ def _fix(doc: Document, stage: Stage, pairs: list[str]) -> tuple[Edit, str]:
     return Edit(fi.line_end, fi.line_end, f"{lead}{indent}{kw} {body}{nl}"), f"add `ENV {' '.join(pairs)}`"
 
 
+def _run_texts(doc: Document, chain: list[Stage]) -> list[str]:
+    return [doc.text[i.start:i.end] for st in chain for i in st.instructions if i.keyword == "RUN"]
+
+
+def _base_image(doc: Document, chain: list[Stage]) -> str:
+    """Why the image is one others are built FROM ("" when nothing says so)."""
+    if any(i.keyword == "ONBUILD" for st in chain for i in st.instructions):
+        return "it has ONBUILD triggers: it is an image meant to be built FROM"
+    if any(m in t for t in _run_texts(doc, chain) for m in K.BUILDS_PYTHON_MARKERS):
+        return "it builds Python itself: a base image"
+    return ""
+
+
+def _deletes_bytecode(doc: Document, chain: list[Stage]) -> bool:
+    return any(any(m in t for m in K.PYC_MARKERS) and any(r in t for r in K.PYC_REMOVERS)
+               for t in _run_texts(doc, chain))
+
+
+def _application(doc: Document, chain: list[Stage]) -> bool:
+    """The final image runs an application: its command is more than an interpreter or a shell, or
+    it copies code from the build context."""
+    cmd = None
+    for st in chain:
+        for ins in reversed(st.instructions):
+            if ins.keyword in ("CMD", "ENTRYPOINT") and cmd is None:
+                cmd = ins
+        if cmd is not None:
+            break
+    if cmd is not None:
+        words = list(cmd.json) if cmd.json is not None else [w for w, _, _ in shell_words(cmd.args, raw=False)]
+        words = _effective(words)
+        if words and not (len(words) == 1 and H.basename(words[0]) in K.BARE_COMMANDS):
+            return True
+    return any(i.keyword in ("COPY", "ADD") and i.flag("from") is None for st in chain for i in st.instructions)
+
+
 def check(doc: Document, ctx):
     stage = doc.final_stage
     if stage is None:
@@ -167,11 +208,34 @@ def check(doc: Document, ctx):
     if not _is_python(doc, chain):
         return
     have = _set_vars(chain)
-    missing = [f"{k}={v}" for k, v in K.ENV_SETTINGS if k not in have]
-    if not missing:
-        return
-    edit, desc = _fix(doc, stage, missing)
-    names = " and ".join(m.split("=")[0] for m in missing)
+    missing = [(k, v) for k, v in K.ENV_SETTINGS if k not in have]
     fi = stage.from_instruction
-    yield H.finding(_RULE, f"Python image without {' and '.join(missing)}: set {names} in the final stage",
-                    fi.start, fi.end, Fix.safe(edit, description=desc))
+    base = _base_image(doc, chain)
+    if base:
+        if missing:
+            yield H.finding(_RULE, f"Python image without {' and '.join(f'{k}={v}' for k, v in missing)}",
+                            fi.start, fi.end, None,
+                            note=f"{base}; these variables would apply to every image built FROM it -- set them "
+                                 "in the application images instead")
+        return
+    notes = []
+    if _deletes_bytecode(doc, chain) and any(k == "PYTHONDONTWRITEBYTECODE" for k, _ in missing):
+        missing = [(k, v) for k, v in missing if k != "PYTHONDONTWRITEBYTECODE"]
+        notes.append("PYTHONDONTWRITEBYTECODE is left out: the file removes compiled bytecode, which every process "
+                     "would then recompile at each start")
+    if not missing:
+        if notes:
+            yield H.finding(_RULE, "Python image without PYTHONDONTWRITEBYTECODE=1", fi.start, fi.end, None,
+                            note=notes[0])
+        return
+    pairs = [f"{k}={v}" for k, v in missing]
+    edit, desc = _fix(doc, stage, pairs)
+    names = " and ".join(k for k, _ in missing)
+    if _application(doc, chain):
+        fix = Fix.safe(edit, description=desc)
+    else:
+        fix = Fix.unsafe(edit, description=desc,
+                         reason="the image has no application command and copies no code, so it may be a base image: "
+                                "the variables would apply to every image built FROM it")
+    yield H.finding(_RULE, f"Python image without {' and '.join(pairs)}: set {names} in the final stage",
+                    fi.start, fi.end, fix, note="; ".join(notes))
