@@ -297,3 +297,53 @@ def test_poetry_local_config_is_copied_early(tmp_path):
     r = _fix(text, _ctx(tmp_path, files))
     copied = _early_copy(r.output)
     assert "pyproject.toml" in copied and "poetry.toml" in copied, r.output
+
+
+@pytest.mark.parametrize("pre,files,early", [
+    # a CA bundle for a private index, and credentials in the home the sources fill
+    ("ENV REQUESTS_CA_BUNDLE=/app/certs/corp.pem\n", {"certs/corp.pem": "PEM"}, ["certs/corp.pem"]),
+    ("ENV PIP_CERT=certs/corp.pem\n", {"certs/corp.pem": "PEM"}, ["certs/corp.pem"]),
+    ("ENV NETRC=/app/.netrc\n", {".netrc": "machine pypi.corp login x password y\n"}, [".netrc"]),
+])
+def test_credentials_and_ca_bundles_in_the_sources_are_copied_early(tmp_path, pre, files, early):
+    text = BASE + pre + "COPY . .\nRUN pip install -r requirements.txt\n"
+    r = _fix(text, _ctx(tmp_path, {**REQ, **files}))
+    copied = _early_copy(r.output)
+    for name in early:
+        assert name in copied, r.output
+
+
+@pytest.mark.parametrize("pre,run,module", [
+    # PYTHONPATH puts the sources before the standard library: a build with `logging.py` there
+    # fails (checked with the engine: pip exits 1), the moved install would not.
+    ("ENV PYTHONPATH=/app\n", "python -m pip install -r requirements.txt", "email.py"),
+    ("ENV PYTHONPATH=/app:/opt/lib\n", "pip3 install -r requirements.txt", "tokenize.py"),
+    ("ENV PYTHONPATH=/app\n", "pip install -r requirements.txt", "sitecustomize.py"),
+    ("ENV PYTHONPATH=/app\n", "pip install -r requirements.txt", "logging/__init__.py"),
+])
+def test_a_source_module_that_shadows_what_the_installer_imports_withdraws_the_move(tmp_path, pre, run, module):
+    text = BASE + pre + f"COPY . .\nRUN {run}\n"
+    r = _fix(text, _ctx(tmp_path, {**REQ, module: "x = 1\n"}))
+    f = _only(r)
+    assert f.fix is None and "sys.path" in f.note, r.output
+
+
+def test_a_module_pip_never_imports_does_not_withdraw_the_move(tmp_path):
+    text = BASE + "ENV PYTHONPATH=/app\nCOPY . .\nRUN python -m pip install -r requirements.txt\n"
+    r = _fix(text, _ctx(tmp_path, {**REQ, "test.py": "x = 1\n", "code.py": "y = 2\n"}))
+    assert _only(r).fix is not None
+
+
+@pytest.mark.parametrize("run", ["pip install -r requirements.txt", "python -m pip install -r requirements.txt"])
+def test_pip_does_not_see_the_working_directory(tmp_path, run):
+    # `python -m pip` drops the working directory from sys.path before importing (pip/__main__.py).
+    text = BASE + f"COPY . .\nRUN {run}\n"
+    r = _fix(text, _ctx(tmp_path, {**REQ, "logging.py": "x = 1\n"}))
+    assert _only(r).fix is not None
+
+
+def test_pip_target_inside_the_sources_withdraws_the_move(tmp_path):
+    text = BASE + "ENV PIP_TARGET=/app/vendor\nCOPY . .\nRUN pip install -r requirements.txt\n"
+    r = _fix(text, _ctx(tmp_path, {**REQ, "vendor/keep.txt": "x"}))
+    f = _only(r)
+    assert f.fix is None and "vendor" in f.note

@@ -43,3 +43,20 @@ CONDA_CONFIG_FILES = ("/etc/conda/.condarc", "/etc/conda/condarc", "/opt/conda/.
 # Installer config file names worth copying early wherever the sources have them.
 CONFIG_FILE_NAMES = frozenset({"pip.conf", "pip.ini", "uv.toml", "poetry.toml", "pdm.toml", ".pdm-python",
                                ".condarc", "condarc"})
+
+# -- read by every installer that talks HTTPS (requests, urllib3, reqwest, conda) ------------------------
+# Credentials and CA bundles: a private index behind them fails -- or falls back to public PyPI --
+# when the file is not there yet.
+NETRC_VAR = "NETRC"
+NETRC_FILE = "{home}/.netrc"
+TLS_FILE_VARS = ("PIP_CERT", "PIP_CLIENT_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE",
+                 "UV_CERT", "SSL_CERT_DIR")
+# Variables naming where pip writes (a target inside the sources would be overwritten by them).
+PIP_WRITE_VARS = ("PIP_TARGET", "PIP_PREFIX", "PIP_ROOT", "PIP_SRC")
+# Python-based installers import their code at start-up; a module of the sources on sys.path (the
+# working directory for `python -m pip`, PYTHONPATH for any of them) with one of these names, or a
+# standard-library name, would be imported instead of the real one.
+SHADOWABLE_EXTRA = frozenset({"pip", "setuptools", "wheel", "pkg_resources", "_distutils_hack", "distutils",
+                              "sitecustomize", "usercustomize", "requests", "urllib3", "certifi", "packaging",
+                              "poetry", "pdm", "pipenv", "conda", "virtualenv", "keyring"})
+PYTHON_INSTALLERS = frozenset({"pip", "poetry", "pdm", "pipenv", "conda"})

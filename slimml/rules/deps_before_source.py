@@ -52,10 +52,12 @@ Use instead
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import shlex
 import sys
+from functools import lru_cache
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
@@ -68,6 +70,8 @@ from ..dockerfile import Document, Instruction, shell_words
 from ..dockerfile.shell import Command, Script, Word, run_scripts, unwrap
 from ..engine import Edit, Fix
 from ..knowledge import manifests as M
+from ..knowledge import installer_config as IK
+from ..knowledge.pip_imports import PIP_IMPORTS
 from ..knowledge import python_tools as P
 from ..semantics import build as B
 from ..semantics.files import origin
@@ -98,6 +102,11 @@ _BETWEEN = {
 }
 _METADATA_KEYWORDS = {"ENV", "ARG", "LABEL", "EXPOSE", "CMD", "ENTRYPOINT", "HEALTHCHECK", "STOPSIGNAL",
                       "MAINTAINER", "ONBUILD"}
+
+
+@lru_cache(maxsize=1)
+def _stdlib_names() -> frozenset[str]:
+    return frozenset(getattr(sys, "stdlib_module_names", ()))
 
 
 # -- paths ----------------------------------------------------------------------------------------
@@ -690,6 +699,13 @@ class RunReader:
         inp = installer_inputs(tool, env, self.cwd, home, self.image_text, project_dir, stop_at=self.dest)
         for why in inp.unknown:
             self.r.block(f"runs `{tool}` with {why}")
+        for p in inp.writes:
+            self.write(p, f"makes `{tool}` write into")
+        for d in inp.path_dirs:
+            shadow = self.shadowing_modules(d, tool)
+            if shadow:
+                self.r.block(f"runs `{tool}` with `{d}` on its sys.path, where the sources have `{shadow}`, which "
+                             f"{tool} would import in place of its own module")
         for p in inp.files:
             rel = self.ctx_rel(p)
             if rel is None or rel == "":
@@ -701,6 +717,27 @@ class RunReader:
         for p in inp.links:
             if H.path_under(p, self.dest):
                 self.local_dir_or_file(p, p)
+
+    def shadowing_modules(self, d: str, tool: str) -> str:
+        """A top-level module or package of the sources in directory ``d`` whose name a Python
+        installer imports (measured for pip; the whole standard library for the others)."""
+        rel = self.ctx_rel(d)
+        if rel is None:
+            return ""
+        if not self.have_context:
+            return "(unknown: the build context is unknown)"
+        names = (PIP_IMPORTS if tool == "pip" else _stdlib_names()) | IK.SHADOWABLE_EXTRA
+        base = self.ctx.context_path(rel or ".")
+        try:
+            entries = sorted(os.listdir(base)) if base is not None else []
+        except OSError:
+            return ""
+        for e in entries:
+            mod = e[:-3] if e.endswith(".py") else e
+            if mod in names and (e.endswith(".py") or self.ctx.is_dir(posixpath.join(rel, e) if rel else e)):
+                if not _ignored(self.ctx, posixpath.join(rel, e) if rel else e):
+                    return e
+        return ""
 
     # pip ------------------------------------------------------------------------------------------
     def pip(self, words: list[Word], args: list[Word], uv: bool = False) -> None:

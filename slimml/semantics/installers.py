@@ -36,6 +36,8 @@ Reader = Callable[[str], "str | None"]
 class Inputs:
     files: list[str] = field(default_factory=list)  # read when they exist (config, constraints)
     links: list[str] = field(default_factory=list)  # local find-links / index paths
+    writes: list[str] = field(default_factory=list)  # where the environment makes it write
+    path_dirs: list[str] = field(default_factory=list)  # directories on its interpreter's sys.path
     unknown: list[str] = field(default_factory=list)  # why something read cannot be established
 
     def add_file(self, p: str) -> None:
@@ -173,9 +175,22 @@ def inputs(tool: str, env: Mapping[str, B.Var], cwd: str, home: str, read: Reade
     """What ``tool`` (pip, uv, uv-project, poetry, pdm, pipenv, conda) reads besides its arguments.
 
     ``stop_at``: uv's upward search for project config is followed only this far (above it, the
-    sources cannot have put anything)."""
+    sources cannot have put anything). (``python -m pip`` removes the working directory from
+    sys.path before it imports anything, so only PYTHONPATH can put the sources there.)"""
     out = Inputs()
     project_dir = project_dir or cwd
+    # What every installer reads: credentials and CA bundles, and (Python-based ones) sys.path.
+    netrc = env.get(K.NETRC_VAR)
+    if netrc is not None and not netrc.certain:
+        out.unknown.append(f"{K.NETRC_VAR} comes from a build argument")
+    out.add_file(_abs(netrc.value, cwd, home) if netrc is not None and netrc.value else K.NETRC_FILE.format(home=home))
+    _var_paths(env, K.TLS_FILE_VARS, cwd, home, out, links=False)
+    if tool in K.PYTHON_INSTALLERS:
+        pp = env.get("PYTHONPATH")
+        if pp is not None:
+            if not pp.certain:
+                out.unknown.append("PYTHONPATH comes from a build argument")
+            out.path_dirs.extend(_abs(d, cwd, home) for d in pp.value.split(":") if d)
     if tool == "pip":
         cfg = env.get(K.PIP_CONFIG_FILE_VAR)
         configs: list[str] = []
@@ -195,6 +210,13 @@ def inputs(tool: str, env: Mapping[str, B.Var], cwd: str, home: str, read: Reade
             _read_config(c, read, cwd, home, out, K.PIP_CONFIG_FILE_KEYS, K.PIP_CONFIG_LINK_KEYS)
         _var_paths(env, K.PIP_FILE_VARS, cwd, home, out, links=False)
         _var_paths(env, K.PIP_LINK_VARS, cwd, home, out, links=True)
+        for name in K.PIP_WRITE_VARS:
+            v = env.get(name)
+            if v is not None and v.value.strip():
+                if not v.certain:
+                    out.unknown.append(f"{name} comes from a build argument")
+                else:
+                    out.writes.append(_abs(v.value.strip(), cwd, home))
     elif tool in ("uv", "uv-project"):
         _var_paths(env, K.UV_FILE_VARS, cwd, home, out, links=False)
         _var_paths(env, K.UV_LINK_VARS, cwd, home, out, links=True)
