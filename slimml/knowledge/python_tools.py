@@ -37,3 +37,10 @@ POETRY_CACHING = {("install",), ("sync",), ("add",), ("update",)}
 POETRY_CLEAN = 'rm -rf "$({poetry} config cache-dir)/cache" "$({poetry} config cache-dir)/artifacts"'
 POETRY_CACHE_DIR = "{home}/.cache/pypoetry"
 
+
+# A later install that reads the cache instead of the network: removing the cache breaks it.
+OFFLINE_FLAGS = {"uv": frozenset({"--offline"}), "conda": frozenset({"--offline", "--use-local"}),
+                 "mamba": frozenset({"--offline", "--use-local"}), "micromamba": frozenset({"--offline"}),
+                 "poetry": frozenset(), "pip": frozenset()}
+OFFLINE_VARS = {"uv": ("UV_OFFLINE",), "conda": ("CONDA_OFFLINE",), "mamba": ("CONDA_OFFLINE", "MAMBA_OFFLINE"),
+                "micromamba": ("MAMBA_OFFLINE", "CONDA_OFFLINE"), "poetry": (), "pip": ()}

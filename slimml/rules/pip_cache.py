@@ -23,8 +23,11 @@ Use instead
 
     RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt
 
-Exempt: ``PIP_NO_CACHE_DIR``/``UV_NO_CACHE`` set truthy in the stage or on the command, and RUNs
-with a cache mount over the tool's cache directory.
+Exempt: ``PIP_NO_CACHE_DIR``/``UV_NO_CACHE`` set truthy in the stage or on the command (uv's
+``--no-cache-dir``/``-n`` spellings included: uv refuses the option twice), RUNs with a cache mount
+over the tool's cache directory, and installs whose cache a later install reads without the network
+(``uv ... --offline``, ``UV_OFFLINE=1``, ``conda install --offline``, ``RUN --network=none``):
+those keep their cache, with a note.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from ..dockerfile.shell import Command, Word, run_scripts
 from ..engine import Edit, Fix
 from ..knowledge import python_tools as K
 from ..knowledge import sizes as S
+from ..semantics import apt as A
 from . import _helpers as H
 
 CODE = "SLM001"
@@ -191,6 +195,35 @@ def _cleaned(doc: Document, instr: Instruction, tool: str) -> bool:
 _MOUNT_TARGETS = {"pip": K.PIP_CACHE_DIR, "uv": K.UV_CACHE_DIR, "poetry": K.POETRY_CACHE_DIR}
 
 
+def _offline_reader(doc: Document, instr: Instruction, cmd: Command, tool: str) -> str:
+    """A later install of the same tool that reads its cache instead of the network (``--offline``,
+    ``UV_OFFLINE=1``, a RUN with ``--network=none``): "" when there is none."""
+    if tool == "pip":
+        return ""  # pip never installs from its HTTP cache without an index
+    later: list[tuple[Instruction, Command]] = [
+        (instr, c) for s in run_scripts(doc, instr) for c in s.commands if c.start > cmd.end]
+    for r in A.later_users(doc, instr):
+        if r.keyword == "RUN":
+            later.extend((r, c) for s in run_scripts(doc, r) for c in s.commands)
+    for ins, c in later:
+        hit = classify(c)
+        if hit is None or (hit[0] != tool and not (tool in K.CONDA_TOOLS and hit[0] in K.CONDA_TOOLS)):
+            continue
+        if _offline(doc, ins, c, hit[0], hit[1]):
+            values = [w.value for w in hit[1]]
+            return f"`{' '.join(values[:3])}` on line {ins.start_line} installs from this cache without the network"
+    return ""
+
+
+def _offline(doc: Document, ins: Instruction, c: Command, tool: str, words: list[Word]) -> bool:
+    """``c`` installs from the tool's cache instead of the network."""
+    env = {**H.stage_env(doc, ins), **c.assignments}
+    net = ins.flag("network")
+    return any(w.value in K.OFFLINE_FLAGS.get(tool, ()) for w in words) or \
+        any(H.env_truthy(env, var) for var in K.OFFLINE_VARS.get(tool, ())) or \
+        (net is not None and (net.value or "").strip().lower() == "none")
+
+
 def check(doc: Document, ctx):
     use_mounts = bool(ctx.settings.option(CODE, NAME, "cache-mounts", False))
     for instr in doc.instructions:
@@ -206,6 +239,16 @@ def check(doc: Document, ctx):
                     continue
                 tool, words, sub = hit
                 if _exempt(tool, cmd, words, env, instr, doc):
+                    continue
+                if tool == "uv" and _offline(doc, instr, cmd, tool, words):
+                    continue  # it reads the cache: --no-cache would leave it nothing to install from
+                if tool not in ("pip", "uv") and _cleaned(doc, instr, tool):
+                    continue
+                offline = _offline_reader(doc, instr, cmd, tool)
+                if offline:
+                    yield H.finding(_RULE, f"`{' '.join(w.value for w in words[: sub + 1])}` keeps its package cache "
+                                           "in the layer", cmd.start, cmd.end, None,
+                                    note=f"kept: {offline}")
                     continue
                 home = _home(doc, instr)
                 if use_mounts and home and tool in _MOUNT_TARGETS:
