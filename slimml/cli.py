@@ -110,6 +110,7 @@ def _json_report(reports, write: bool) -> dict:
                             "applicability": f.fix.applicability.value,
                             "description": mask(f.fix.description),
                             "reason": mask(f.fix.reason) or None,
+                            "relies_on": [mask(x) for x in f.fix.relies_on],
                         },
                         "estimate": None if f.estimate is None else {
                             "low": f.estimate[0], "high": f.estimate[1], "basis": f.estimate_basis},

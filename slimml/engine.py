@@ -48,14 +48,17 @@ class Fix:
     applicability: Applicability = Applicability.SAFE
     reason: str = ""  # why it is unsafe / what the user should check
     description: str = ""  # what the fix does, for the summary
+    # The facts the fix relies on, as established from the Dockerfile and the build context
+    # (a fact that cannot be established makes the fix unsafe or withdraws it instead).
+    relies_on: tuple[str, ...] = ()
 
     @staticmethod
-    def safe(*edits: Edit, description: str = "") -> Fix:
-        return Fix(tuple(edits), Applicability.SAFE, "", description)
+    def safe(*edits: Edit, description: str = "", relies_on: tuple[str, ...] = ()) -> Fix:
+        return Fix(tuple(edits), Applicability.SAFE, "", description, tuple(relies_on))
 
     @staticmethod
-    def unsafe(*edits: Edit, reason: str, description: str = "") -> Fix:
-        return Fix(tuple(edits), Applicability.UNSAFE, reason, description)
+    def unsafe(*edits: Edit, reason: str, description: str = "", relies_on: tuple[str, ...] = ()) -> Fix:
+        return Fix(tuple(edits), Applicability.UNSAFE, reason, description, tuple(relies_on))
 
 
 @dataclass(frozen=True)

@@ -651,8 +651,18 @@ def _apt(doc, instr, calls, chk: _Checker, merged: bool):
     yield H.finding(_RULE, f"`{last.label()}` leaves the package lists (/var/lib/apt/lists, tens of MB) in the "
                            "layer; remove them in the same RUN",
                     last.cmd.start, last.cmd.end,
-                    Fix.safe(edit, description=f"run `{K.APT_LISTS_CLEAN}` at the end of the RUN") if edit else None,
+                    Fix.safe(edit, description=f"run `{K.APT_LISTS_CLEAN}` at the end of the RUN",
+                             relies_on=(_no_later_reader(doc, instr),)) if edit else None,
                     note=note, **S.apt_lists_estimate(doc, instr))
+
+
+def _no_later_reader(doc: Document, instr: Instruction) -> str:
+    later = A.later_users(doc, instr)
+    if not later:
+        return "nothing runs after this RUN in the image's build or at start (no later RUN, ONBUILD, CMD or ENTRYPOINT)"
+    lines = ", ".join(str(i.start_line) for i in later[:8]) + (" ..." if len(later) > 8 else "")
+    return (f"no later step reads the apt lists without an update of its own (checked lines {lines}, "
+            "and the scripts they run)")
 
 
 def _apk(doc, instr, calls, chk: _Checker):

@@ -1380,5 +1380,10 @@ def _build_fix(doc: Document, ctx, instrs, sc: SourceCopy, run: Instruction, rea
         else:
             edits.append(Edit(end, end, copy_text))
         desc = f"{what}; move the source COPY after the install on line {doc.line_col(run.start)[0]}{tail}"
-    fix = Fix.unsafe(*edits, reason=unsafe, description=desc) if unsafe else Fix.safe(*edits, description=desc)
+    facts = (f"the install reads from the sources only: {_summary(copied) or 'files already copied'} (its command "
+             "line, the requirements files it includes, and what its environment and config files name)",
+             f"nothing between the COPY and the install reads or changes the sources"
+             if between else "the install comes right after the COPY")
+    fix = (Fix.unsafe(*edits, reason=unsafe, description=desc, relies_on=facts) if unsafe
+           else Fix.safe(*edits, description=desc, relies_on=facts))
     return H.finding(_RULE, message, fc.start, fc.end, fix)

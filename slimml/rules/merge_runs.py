@@ -243,7 +243,27 @@ def _merge_fix(doc: Document, group: list[Instruction], between: list[list[Trivi
                           reason=f"the RUN on line {lines} leaves a background process or service running; "
                                  "once merged it keeps running while the following commands run "
                                  "(separate RUNs stop it at the end of its RUN)")
-    return Fix.safe(*edits, description=description)
+    return Fix.safe(*edits, description=description, relies_on=_facts_relied_on(doc, group, wrap))
+
+
+def _facts_relied_on(doc: Document, group: list[Instruction], wrap: list[bool]) -> tuple[str, ...]:
+    st = B.state_before(doc, group[0])
+    sh = _shell(doc, group[0])
+    if sh.known:
+        where = "SHELL instruction" if st.shell is not None else f"`{st.root_image}` keeps Docker's default SHELL"
+        shell = " ".join(st.effective_shell)
+        facts = [f"every RUN runs through `{shell}` ({where}){', with errexit' if sh.errexit else ''}"]
+        if sh.errexit:
+            facts.append("every RUN but the last is one `&&`/`||` chain, so `-e` being ignored there changes nothing")
+    else:
+        facts = [f"the base image's SHELL is unknown: every RUN but the last is one `&&`/`||` chain (its outcome "
+                 "is the same with or without errexit) and no RUN writes a shell startup file; a POSIX shell is "
+                 "assumed, as for reading any RUN"]
+    kept = [str(group[k].start_line) for k, w in enumerate(wrap) if w]
+    facts.append("each RUN's shell state stays its own" + (f" (lines {', '.join(kept)} run in a subshell)" if kept else
+                                                           " (none changes its shell's state)"))
+    facts.append(f"the merged RUN is {sum(len(i.args.encode()) for i in group)} bytes of shell text (limit 64 KiB)")
+    return tuple(facts)
 
 
 # -- the rule --------------------------------------------------------------------------------------

@@ -257,12 +257,15 @@ def check(doc: Document, ctx):
                 label = " ".join(w.value for w in words[: sub + 1])
                 if tool == "pip":
                     fix = Fix.safe(H.insert_after_word(words[sub], K.PIP_NO_CACHE_FLAG),
-                                   description=f"add {K.PIP_NO_CACHE_FLAG}")
+                                   description=f"add {K.PIP_NO_CACHE_FLAG}",
+                                   relies_on=("pip never installs from its HTTP cache without an index",))
                     yield H.finding(_RULE, f"`{label}` keeps pip's download cache in the layer; add --no-cache-dir",
                                     cmd.start, cmd.end, fix, **S.pip_cache_estimate(ctx, words, sub, doc, instr))
                 elif tool == "uv":
                     fix = Fix.safe(H.insert_after_word(words[sub], K.UV_NO_CACHE_FLAG),
-                                   description=f"add {K.UV_NO_CACHE_FLAG}")
+                                   description=f"add {K.UV_NO_CACHE_FLAG}",
+                                   relies_on=("the command has none of uv's no-cache spellings (--no-cache, "
+                                              "--no-cache-dir, -n)", "no later uv install reads the cache offline"))
                     yield H.finding(_RULE, f"`{label}` keeps uv's cache in the layer; add --no-cache", cmd.start, cmd.end, fix)
                 else:
                     if tool in appended or _cleaned(doc, instr, tool):

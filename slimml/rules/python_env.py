@@ -232,7 +232,9 @@ def check(doc: Document, ctx):
     edit, desc = _fix(doc, stage, pairs)
     names = " and ".join(k for k, _ in missing)
     if _application(doc, chain):
-        fix = Fix.safe(edit, description=desc)
+        fix = Fix.safe(edit, description=desc, relies_on=(
+            "the final image runs an application (its command, or code copied from the build context), not an "
+            "environment that others are built FROM",))
     else:
         fix = Fix.unsafe(edit, description=desc,
                          reason="the image has no application command and copies no code, so it may be a base image: "
