@@ -19,6 +19,9 @@ class Settings:
     select: tuple[str, ...] = ()  # empty: all rules
     ignore: tuple[str, ...] = ()
     unsafe_fixes: bool = False
+    # With unsafe_fixes: only these rules' unsafe fixes are applied (None: every rule's). `--verify`
+    # uses it to keep the unsafe fixes a build proved and drop the others.
+    unsafe_codes: frozenset[str] | None = None
     rule_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # code or name -> options
 
     def option(self, code: str, name: str, key: str, default: Any = None) -> Any:

@@ -225,8 +225,12 @@ def _valid(text: str, baseline_errors: int) -> Document | None:
     return doc
 
 
-def fixable(f: Finding, unsafe: bool) -> bool:
-    return f.fix is not None and (unsafe or f.fix.applicability is Applicability.SAFE)
+def fixable(f: Finding, unsafe: bool, unsafe_codes: frozenset[str] | None = None) -> bool:
+    if f.fix is None:
+        return False
+    if f.fix.applicability is Applicability.SAFE:
+        return True
+    return unsafe and (unsafe_codes is None or f.code in unsafe_codes)
 
 
 def fix_text(text: str, ctx: Context, path: str = "<string>", rules=None) -> Result:
@@ -266,7 +270,7 @@ def _fix_text(text: str, ctx: Context, path: str, rules, banned_codes: set[str])
         findings = check(doc, ctx, rules)
         if npass == 0:
             result.findings = findings
-        todo = [f for f in findings if fixable(f, unsafe) and f.code not in banned]
+        todo = [f for f in findings if fixable(f, unsafe, ctx.settings.unsafe_codes) and f.code not in banned]
         if not todo:
             result.remaining = findings
             break

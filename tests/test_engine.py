@@ -116,3 +116,24 @@ def test_select_and_ignore():
     text = "FROM a\nRUN pip install a\n"
     assert fix_text(text, Context(settings=Settings(ignore=("SLM001",)))).output.count("--no-cache-dir") == 0
     assert fix_text(text, Context(settings=Settings(select=("pip-no-cache",)))).output.count("--no-cache-dir") == 1
+
+
+def test_unsafe_codes_limit_which_unsafe_fixes_apply():
+    def a(doc, ctx):
+        if not doc.text.rstrip().endswith(" a"):
+            run = doc.instructions[1]
+            yield Finding("T006", "t", "a", run.start, run.end, Fix.unsafe(Edit(run.end, run.end, " a"), reason="r"))
+
+    def b(doc, ctx):
+        if "#b" not in doc.text:
+            run = doc.instructions[1]
+            yield Finding("T007", "t", "b", run.start, run.end, Fix.unsafe(Edit(run.start, run.start, "#b\n"),
+                                                                           reason="r"))
+
+    rules = [_rule("T006", a), _rule("T007", b)]
+    only_a = Settings(unsafe_fixes=True, unsafe_codes=frozenset({"T006"}))
+    r = fix_text("FROM x\nRUN x\n", Context(settings=only_a), rules=rules)
+    assert r.output == "FROM x\nRUN x a\n"
+    assert [f.code for f in r.unsafe_available] == ["T007"]
+    r = fix_text("FROM x\nRUN x\n", Context(settings=Settings(unsafe_fixes=True)), rules=rules)
+    assert r.output == "FROM x\n#b\nRUN x a\n"
