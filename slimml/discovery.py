@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .dockerfile import Document, Instruction, shell_words
+from .shellvars import VarRefs
 
-DOCKERFILE_GLOBS = ("Dockerfile", "Dockerfile.*", "*.Dockerfile", "Containerfile", "Containerfile.*", "*.Containerfile")
+DOCKERFILE_GLOBS = ("Dockerfile", "Dockerfile.*", "Dockerfile-*", "*.Dockerfile", "Containerfile", "Containerfile.*",
+                    "Containerfile-*", "*.Containerfile")
 # Not Dockerfiles even though the name matches: templates, backups, ignore files, docs.
 _NOT_DOCKERFILE = re.compile(r"\.(dockerignore|md|rst|txt|orig|rej|bak|swp|j2|jinja2?|tmpl|tpl|template|in|erb|mustache|sh|py|json|ya?ml)$",
                              re.IGNORECASE)
@@ -65,7 +67,7 @@ def find_dockerfiles(root: Path) -> list[Path]:
 
 
 
-_VAR_RE = re.compile(r"\$(?:\{(\w+)(?::?[-=]([^}]*))?\}|(\w+))")
+_VAR_RE = VarRefs(r"\w+", ":?[-=]")  # linear-time \$(?:\{(\w+)(?::?[-=]([^}]*))?\}|(\w+))
 MAX_CLIMB = 4  # folders above the Dockerfile's own that may be its context
 
 

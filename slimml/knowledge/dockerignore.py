@@ -61,7 +61,8 @@ HEADER = "# added by slimml (SLM006)"
 VCS_VERSION_MARKERS: tuple[str, ...] = (
     "setuptools_scm", "setuptools-scm", "hatch-vcs", "hatch_vcs", "versioneer", "dunamai",
     "poetry-dynamic-versioning", "pdm-backend-scm", "vcs-versioning", "uv-dynamic-versioning",
-    "pbr",
+    "pbr", "versioningit", "setuptools-git-versioning", "setuptools_git_versioning", "miniver", "flit_scm",
+    "flit-scm", "dynamic-versioning",
 )
 # Project files where those markers show up.
 PROJECT_FILES: tuple[str, ...] = ("pyproject.toml", "setup.cfg", "setup.py")

@@ -2,22 +2,40 @@
 
 What it does
     Reads the ignore file BuildKit uses for this Dockerfile (``<Dockerfile>.dockerignore`` next
-    to it when that exists, else ``.dockerignore`` at the context root) and appends the standard
+    to it when that exists, else ``.dockerignore`` at the context root) and adds the standard
     exclusions it lacks: junk that no build or service needs (``.git``, ``**/__pycache__``,
     ``**/*.pyc``, caches, ``.venv``, editor folders) and content an application *may* read
     (``.env``, notebooks, ``data/``, ``models/``, weight files such as ``**/*.safetensors``).
-    The file is created when absent; CRLF files stay CRLF; the block starts with a
-    ``# added by slimml (SLM006)`` comment.
+    CRLF files stay CRLF; the block starts with a ``# added by slimml (SLM006)`` comment.
 
-    Never excluded: anything a ``COPY``/``ADD`` (without ``--from``, in any stage) or a RUN bind
-    mount names explicitly (``COPY models/ /models`` keeps ``models/`` and every weight pattern
-    that could match inside it), and anything a ``!`` line of the existing file re-includes.
-    Patterns follow Docker's semantics (root-anchored, ``**`` for any depth), not git's.
+    Minimal and true: an existing (curated) file is extended only with patterns that match
+    something in the build context (``.git`` when there is one); patterns for files the context
+    does not have are not added. A new file gets the standard block, less what the build needs.
 
-    Safe: junk, and content patterns that match nothing the build copies today (preventive).
-    Unsafe (separate finding): content patterns matching files that ``COPY . .`` copies today --
-    excluding them changes what the image contains, and the app may read them at run time.
-    Likewise ``.git`` when the build needs it (setuptools-scm and friends, ``git describe``).
+    The build context is the one ``docker build`` sends: inferred from the COPY sources
+    (``COPY ../x`` means a parent folder; ``$VARS`` resolved from ARG defaults). When it cannot be
+    told, nothing is written and the finding asks for ``--context``.
+
+    Never excluded:
+
+    - anything a ``COPY``/``ADD`` (without ``--from``, in any stage, of any Dockerfile sharing the
+      file) or a RUN bind mount names (``COPY models/ /models`` keeps ``models/`` and every weight
+      pattern that could match inside it), and anything a ``!`` line re-includes;
+    - a path that a file the build copies *names* -- a string literal in Python (read with libcst:
+      ``load_model('colormodel.h5')`` keeps ``**/*.h5``; f-strings with their holes as wildcards), a
+      word of a shell script (tree-sitter-bash), a value of a config file (YAML, JSON, TOML, INI,
+      ``.env``), a word of the Dockerfile's RUN/CMD/ENTRYPOINT/ENV -- not even as an unsafe fix;
+    - ``.git`` when a step needs it: setuptools-scm and friends in a project file, ``git describe``
+      / ``git rev-parse`` in a RUN, in a script, Python file or Makefile the build runs, or in the
+      app's own code when ``.git`` is copied into the image. A RUN that runs a program from the
+      context slimml cannot read makes the ``.git`` exclusion unsafe, with that reason.
+
+    Safe: junk, and content patterns that match nothing the build copies -- in the tree *and* in
+    any checkout: a path the repository's ``.gitignore`` files hide (``weights/``, ``*.onnx``,
+    ``.env``; read with git's semantics, overlap judged pattern against pattern) exists where the
+    image is built, so an exclusion that can select it while a whole-context ``COPY`` copies it is
+    not safe. Unsafe (separate finding): content patterns matching files that ``COPY . .`` copies
+    today or that such a hidden path may hold -- excluding them changes what the image contains.
     Needs the build context; a Dockerfile read from stdin is not checked.
 
 Why
@@ -36,10 +54,11 @@ Use instead
     WORKDIR /app
     COPY . .
 
-    next to a ``.dockerignore`` whose block ``# added by slimml (SLM006)`` lists ``.git``,
+    next to a new ``.dockerignore`` whose block ``# added by slimml (SLM006)`` lists ``.git``,
     ``**/__pycache__``, ``**/*.pyc``, ``.venv``, ``.env``, ``notebooks/``, ``data/``, ``**/*.safetensors``
-    ... -- and ``models/`` only if nothing the build copies today lives there (or with
-    ``--unsafe-fixes``, after reading why).
+    ... -- and ``models/`` only if nothing the build copies today lives there, nothing the repo's
+    ``.gitignore`` hides may lie there and no copied file names it (or with ``--unsafe-fixes``,
+    after reading why).
 """
 
 from __future__ import annotations
@@ -409,6 +428,14 @@ def _check(doc: Document, ctx, rel: str):
         if cand == ".git":
             safe.append(cand)
             continue
+        if cand in ("**/*.pyc", "**/*.pyo"):
+            sourceless = [f for f in hits if "__pycache__" not in f.split("/") and not _has_source(f, tree)]
+            if sourceless:  # bytecode shipped without its source is the module itself: not junk
+                copied_ones = [f for f in sourceless if copied(f)]
+                if copied_ones:
+                    unsafe.append((cand, f"{cand} ({', '.join(copied_ones[:3])}: bytecode without a .py source, "
+                                         "which Python imports)"))
+                continue
         if names.truncated and use.whole:
             continue  # could not read every file the build copies: cannot tell
         hidden = gitignore.overlapping(ctx, segs) if content and use.whole else None
@@ -470,6 +497,11 @@ def _check(doc: Document, ctx, rel: str):
         yield H.finding(_RULE, f"{', '.join(pats)} {verb} not excluded by `{rel}`; the build may use {it}",
                         anchor.start, anchor.end,
                         Fix.unsafe(edit, reason=". ".join(parts), description=f"exclude {', '.join(pats)}"))
+
+
+def _has_source(pyc: str, tree: _Tree) -> bool:
+    """``x.pyc`` has its ``x.py`` beside it (then it is a cache, not the module)."""
+    return pyc[:-1] in tree.files
 
 
 def _probe(segs) -> str:

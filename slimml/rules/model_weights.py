@@ -52,7 +52,9 @@ What it does
     name from an environment variable without default, computed paths), when the download is
     entangled with other commands (``||``, pipes, loops) or a later step uses the files, when the
     image has no way to download at start (no Python, curl or wget), when the command comes from
-    the base image (no ENTRYPOINT/CMD in the Dockerfile), or when the base image has no shell.
+    the base image (no ENTRYPOINT/CMD in the Dockerfile), when the base image has no shell, or
+    when the build context cannot be inferred from the COPY sources (the init script and the
+    ``.dockerignore`` lines would have no certain place: pass ``--context``).
 
 Why
     Weights are usually the largest part of an ML image (a 7B model in FP16 is ~14 GB): every

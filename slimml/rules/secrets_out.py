@@ -17,15 +17,22 @@ What it does
       ``PIP_*``, interpreters and scripts) -- gets it from a BuildKit secret instead:
       ``--mount=type=secret,id=hf_token`` after ``RUN`` and
       ``export HF_TOKEN="$(cat /run/secrets/hf_token)"`` as the first command of its shell (the
-      first line of a heredoc script). The ``/run/secrets/<id>`` form works with the Dockerfile
-      frontend built into Docker 20.10+, so no ``# syntax=`` line is added.
+      first line of a heredoc script). Where the original build always had the value (an ENV
+      value, an ARG default) the mount is ``required=true``: a build without ``--secret`` fails at
+      that step instead of running it without (a private index silently replaced by public PyPI);
+      a build arg without a default stays optional. RUNs that never read the variable get no
+      mount (``python -m pip`` reads ``PIP_*`` like ``pip``). The ``/run/secrets/<id>`` form works
+      with the Dockerfile frontend built into Docker 20.10+, so no ``# syntax=`` line is added.
 
     * ``COPY``/``ADD`` of secrets files (``.env``, ``.env.*`` but not ``.env.example``,
       ``id_rsa``, private-key ``*.pem``/``*.key``, ``.netrc``, ``credentials``, ``.aws/``,
       service-account JSON, ``.npmrc``/``.pypirc`` holding tokens): the source is removed (the
       instruction when it copied nothing else) and the file is added to ``.dockerignore``
       under ``# added by slimml (SLM009)``. ``COPY . .`` of a context holding such files gets
-      the ``.dockerignore`` lines only (``.env`` and ``.env.*`` for dotenv files).
+      the ``.dockerignore`` lines only (``.env`` and ``.env.*`` for dotenv files). A file that the
+      copied code, a script or a config names (``load_dotenv('.env')``) is reported, not taken
+      out: the app reads it from the image. With an unknown build context no ``.dockerignore``
+      line is written.
 
     All fixes are unsafe: the build and the container must now receive the secret from outside
     (``docker build --secret id=hf_token,env=HF_TOKEN``; ``docker run -e HF_TOKEN`` /
@@ -53,7 +60,7 @@ Example
 Use instead
     FROM python:3.11-slim
     RUN pip install --no-cache-dir huggingface_hub
-    RUN --mount=type=secret,id=hf_token export HF_TOKEN="$(cat /run/secrets/hf_token)" && huggingface-cli download org/model --local-dir /models
+    RUN --mount=type=secret,id=hf_token,required=true export HF_TOKEN="$(cat /run/secrets/hf_token)" && huggingface-cli download org/model --local-dir /models
 
     built with ``docker build --secret id=hf_token,env=HF_TOKEN .``, run with
     ``docker run --env-file .env ...``, and ``.env`` in ``.dockerignore``.

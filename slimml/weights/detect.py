@@ -23,8 +23,9 @@ from ..knowledge import weights as K
 from ..rules import _helpers as H
 from ..units import human_bytes as human
 from .sources import Source
+from ..shellvars import VarRefs
 
-_VAR_RE = re.compile(r"\$(?:\{(\w+)(?:(:?[-=+?])([^}]*))?\}|(\w+))")
+_VAR_RE = VarRefs(r"\w+", ":?[-=+?]", op_group=True)  # linear-time \$(?:\{(\w+)(?:(:?[-=+?])([^}]*))?\}|(\w+))
 _TRIVIAL = frozenset({"true", ":", "echo", "printf", "set"})
 
 
@@ -477,7 +478,7 @@ def find_bakes(doc: Document, ctx, min_bytes: int, ignore_text: str | None) -> l
                          sum(v for f, v in tree.files.items() if f.startswith(p)) for p in b.ignore)
     out = [b for b in out if b.kind != "whole" or b.sources]
     for b in out:
-        _check_later_uses(doc, b, out)
+        _check_later_uses(doc, b, out, ctx)
     return out
 
 
@@ -1402,7 +1403,39 @@ def _merge_sources(sources: list[Source]) -> list[Source]:
 _HARMLESS_LATER = frozenset({"rm", "mkdir", "echo", "printf", "true", ":"})
 
 
-def _check_later_uses(doc: Document, bake: Bake, all_bakes: list[Bake]) -> None:
+def _script_names(doc: Document, ctx, ins: Instruction, argv: list[str], cwd: str, targets: list[str]) -> str:
+    """The script a command runs from the build context (``python x.py``, ``sh x.sh``, ``./x``), when
+    its text names a path under ``targets``: "`x.py`, which names /models/m.onnx"; else ""."""
+    from .. import refs
+    from ..gitneeds import image_to_context
+
+    if ctx is None or ctx.context_dir is None:
+        return ""
+    prog = H.basename(argv[0])
+    if prog.startswith("python") or prog in ("sh", "bash", "dash", "ash", "zsh"):
+        script = next((a for a in argv[1:] if not a.startswith("-")), None)
+        if script is None or "-c" in argv[1:] or "-m" in argv[1:]:
+            return ""
+    elif "/" in argv[0]:
+        script = argv[0]
+    else:
+        return ""
+    rel = image_to_context(doc, ctx, ins, _abs(script, cwd))
+    text = ctx.read_context_file(rel, overlay=False) if rel else None
+    how = refs.kind(rel, (text or "")[:128].encode("utf-8", "replace")) if text else None
+    if not text or how is None:
+        return ""
+    for s in refs.strings_of(rel, text, how):
+        for tok in refs.tokens(s):
+            if "\0" in tok:
+                continue
+            p = _abs(tok, cwd)
+            if any(_under(p, t) and p != "/" for t in targets):
+                return f"`{rel}`, which names {p}"
+    return ""
+
+
+def _check_later_uses(doc: Document, bake: Bake, all_bakes: list[Bake], ctx=None) -> None:
     """A build step after the bake that reads what it wrote breaks once it is gone."""
     if bake.problem or not bake.targets or bake.kind in ("whole",):
         return
@@ -1441,6 +1474,11 @@ def _check_later_uses(doc: Document, bake: Bake, all_bakes: list[Bake]) -> None:
                             bake.problem = (f"a later build step uses what it downloaded: "
                                             f"`{_short(' '.join(cmd.text().split()))}` (line {ins.start_line})")
                             return
+                    named = _script_names(doc, ctx, ins, eff, cwd, targets)
+                    if named:
+                        bake.problem = (f"a later build step reads what it baked: `{_short(' '.join(eff))}` "
+                                        f"(line {ins.start_line}) runs {named}")
+                        return
         elif ins.keyword in ("COPY", "ADD") and ins.index > bake.instr.index:
             pass
     for ins in doc.instructions:
