@@ -484,3 +484,19 @@ def test_slimml_fix_twice_changes_nothing_the_second_time(tmp_path, name, unsafe
     if unsafe:  # the secrets files are out (SLM009's or SLM006's line, whichever came first)
         for secret in (".env", "id_rsa", ".env.production"):
             assert not (tmp_path / secret).exists() or DI.is_excluded(secret, pats), secret
+
+
+def test_sourceless_bytecode_is_not_junk(tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD python app.py\n",
+                      "app.py": "import licensing\n", "licensing.pyc": b"\0" * 16, "util.py": "x", "util.pyc": b"\0"})
+    r = _run(tmp_path)
+    assert not DI.is_excluded("licensing.pyc", DI.parse_patterns(_side(r, tmp_path, ".dockerignore")))
+    assert any("licensing.pyc: bytecode without a .py source" in f.fix.reason for f in r.unsafe_available)
+
+
+def test_versioningit_needs_git_and_dash_named_siblings_are_seen(tmp_path):
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11\nWORKDIR /src\nCOPY . .\nRUN pip install .\n", ".git/HEAD": "x",
+                      "pyproject.toml": "[build-system]\nrequires = ['setuptools', 'versioningit']\n",
+                      "Dockerfile-train": "FROM python:3.11\nCOPY data/ /data/\n", "data/t.csv": "1"})
+    lines = _side(_run(tmp_path, unsafe=True), tmp_path, ".dockerignore").splitlines()
+    assert ".git" not in lines and "data/" not in lines

@@ -323,3 +323,13 @@ def test_script_arguments_from_unknown_build_args_are_unknown(tmp_path):
     assert not side and "sys.argv[1]" in _notes(result)[0]
     result, side = _fix(tmp_path / "known", src.replace("ARG MODEL", "ARG MODEL=org/known"), files)
     assert manifest(side[SCRIPT])[0].repo == "org/known"
+
+
+def test_a_later_step_whose_script_names_the_weights_blocks_the_fix(tmp_path):
+    files = {"models/encoder.onnx": "w" * 64, "check_model.py": "import onnx\nonnx.load('/models/encoder.onnx')\n",
+             "serve.py": "print(1)\n"}
+    src = ("FROM python:3.11-slim\nWORKDIR /app\nCOPY models/ /models/\nCOPY check_model.py serve.py ./\n"
+           "RUN python check_model.py\nCMD [\"python\", \"serve.py\"]\n")
+    result, side = _fix(tmp_path, src, files)
+    assert result.output == src and not side
+    assert any("`check_model.py`, which names /models/encoder.onnx" in f.note for f in result.findings)
