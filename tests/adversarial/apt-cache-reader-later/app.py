@@ -1,0 +1,2 @@
+lines = open("/app/jq-sources.txt").read().splitlines()
+print("jq sources:", len(lines))

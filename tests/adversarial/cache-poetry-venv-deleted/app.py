@@ -1,0 +1,2 @@
+import six
+print('worker ready, six', six.__version__)

@@ -1,0 +1,4 @@
+import six
+
+def main():
+    print('report ok, six', six.__version__)

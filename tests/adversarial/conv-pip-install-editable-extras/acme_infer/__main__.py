@@ -1,0 +1,2 @@
+import six
+print('infer', six.__version__)

@@ -1,0 +1,2 @@
+import six
+print('app', six.__version__)

@@ -1,0 +1,2 @@
+import six
+print('acme', six.__version__)

@@ -1,0 +1,2 @@
+import acme_tokenizer
+print(acme_tokenizer.split('a b c'))

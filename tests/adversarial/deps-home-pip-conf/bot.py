@@ -1,0 +1,2 @@
+import acme_chat_sdk
+print(acme_chat_sdk.hello())

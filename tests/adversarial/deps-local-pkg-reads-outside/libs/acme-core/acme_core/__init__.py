@@ -1,0 +1,4 @@
+from importlib.metadata import version as _v
+
+def version():
+    return _v('acme-core')

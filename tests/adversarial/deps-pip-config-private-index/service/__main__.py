@@ -1,0 +1,2 @@
+from utils import ORIGIN
+print("utils from", ORIGIN)

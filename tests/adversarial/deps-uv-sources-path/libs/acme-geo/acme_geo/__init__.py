@@ -1,0 +1,1 @@
+NAME = "acme-geo from libs/"

@@ -1,0 +1,2 @@
+import licensing
+print(licensing.check('acme'))

@@ -1,0 +1,2 @@
+import acme_vendor
+print(acme_vendor.NAME)

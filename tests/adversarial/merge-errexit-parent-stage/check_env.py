@@ -1,0 +1,2 @@
+import sys
+sys.exit("refusing to build: FEATURE_STORE_URL is not configured")

@@ -1,0 +1,1 @@
+KERNELS = "apex (stand-in for the CUDA build)"

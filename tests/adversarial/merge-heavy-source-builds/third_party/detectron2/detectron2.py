@@ -1,0 +1,1 @@
+KERNELS = "detectron2 (stand-in for the CUDA build)"

@@ -1,0 +1,1 @@
+KERNELS = "flash-attn (stand-in for the CUDA build)"

@@ -1,0 +1,1 @@
+KERNELS = "deepspeed (stand-in for the CUDA build)"

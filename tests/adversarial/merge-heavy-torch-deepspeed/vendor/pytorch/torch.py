@@ -1,0 +1,1 @@
+KERNELS = "torch (stand-in for the CUDA build)"

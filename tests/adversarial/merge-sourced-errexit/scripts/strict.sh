@@ -1,0 +1,2 @@
+# shared by every build script: stop at the first error
+set -eu

@@ -1,0 +1,2 @@
+import sys
+sys.exit("verification failed: checksum mismatch")

@@ -1,0 +1,2 @@
+import six
+print('six', six.__version__)

@@ -1,0 +1,2 @@
+import getpass, os, six
+print(getpass.getuser(), os.getcwd(), six.__version__)

@@ -1,0 +1,2 @@
+import sys, six
+print('acme', six.__version__, sys.argv[1:])

@@ -1,0 +1,3 @@
+import ctypes
+lib = ctypes.CDLL('/tmp/libkernel.so')
+print('kernel says', lib.add(2, 3))

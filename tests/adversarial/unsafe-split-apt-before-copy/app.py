@@ -1,0 +1,2 @@
+import six
+print('api', six.__version__)
