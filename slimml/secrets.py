@@ -15,15 +15,21 @@ MASK = "****"
 
 VALUE_PATTERNS = [rx for rx, _ in K.VALUE_KINDS if rx is not K.URL_CREDENTIALS and "PRIVATE KEY" not in rx.pattern]
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S)
-_URL_CRED = re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"]+:)(?P<pw>[^\s@/'\"]+)(?=@)")
+# A match starts only where a run of scheme characters starts (the leading non-letters of the run go into
+# ``pre`` unchanged): started at every letter, the scheme scan made ``sub`` quadratic on long words.
+_URL_CRED = re.compile(r"(?P<pre>(?<![a-zA-Z0-9+.\-])[0-9+.\-]*[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"]+:)"
+                       r"(?P<pw>[^\s@/'\"]+)(?=@)")
 # A value: double-quoted (escapes, maybe unterminated), single-quoted, or bare with backslash escapes.
 _VALUE = r"(?P<val>\"(?:[^\"\\\n]|\\.)*\"?|'[^'\n]*'?|(?:[^\s\"'\\]|\\[^\n])+)"
 _ASSIGN = re.compile(r"(?P<name>(?<![A-Za-z0-9_$])[A-Za-z_][A-Za-z0-9_]*)=" + _VALUE)
 # ENV NAME value...  (legacy form: the value is the rest of the line, minus a continuation)
-_LEGACY = re.compile(r"(?im)^(?P<pre>[-+ ]?\s*(?:ENV|ARG)\s+)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sp>[ \t]+)"
-                     r"(?P<val>[^=\s][^\n]*?)(?P<tail>[ \t]*\\?[ \t]*)$")
+# (``rest`` is split into value and continuation tail by _split_tail: a lazy value followed by an optional
+# tail, ``([^=\s][^\n]*?)([ \t]*\\?[ \t]*)$``, was cubic on long runs of blanks; leading blanks do not
+# cross lines, so a run of blank lines is not rescanned from each of its lines.)
+_LEGACY = re.compile(r"(?im)^(?P<pre>[-+ ]?[^\S\n]*(?:ENV|ARG)\s+)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sp>[ \t]+)"
+                     r"(?P<rest>[^=\s][^\n]*)$")
 # YAML-ish ``NAME: value`` at the start of a line (compose files, env listings).
-_YAML = re.compile(r"(?m)^(?P<pre>[-+ ]?\s*(?:-\s+)?)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sep>:[ \t]+)" + _VALUE)
+_YAML = re.compile(r"(?m)^(?P<pre>[-+ ]?[^\S\n]*(?:-[^\S\n]+)?)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sep>:[ \t]+)" + _VALUE)
 _OPTION = re.compile(r"(?P<pre>--(?:password|passwd|token|api-key)(?:=|[ \t]+))" + _VALUE, re.IGNORECASE)
 
 
@@ -68,9 +74,10 @@ def mask(text: str) -> str:
         return m.group(0)[: m.start("val") - m.start(0)] + _masked(m.group("val"))
 
     def legacy(m: re.Match) -> str:
-        if not is_secret_name(m.group("name")) or _keep(m.group("val")):
+        val, tail = _split_tail(m.group("rest"))
+        if not is_secret_name(m.group("name")) or _keep(val):
             return m.group(0)
-        return f"{m.group('pre')}{m.group('name')}{m.group('sp')}{_masked(m.group('val'))}{m.group('tail')}"
+        return f"{m.group('pre')}{m.group('name')}{m.group('sp')}{_masked(val)}{tail}"
 
     def option(m: re.Match) -> str:
         return m.group(0) if _keep(m.group("val")) else m.group("pre") + _masked(m.group("val"))
@@ -84,6 +91,19 @@ def mask(text: str) -> str:
     for p in VALUE_PATTERNS:
         text = p.sub(lambda m: m.group(0)[: _prefix_len(m.group(0))] + MASK, text)
     return text
+
+
+def _split_tail(rest: str) -> tuple[str, str]:
+    """(value, tail) as ``(?P<val>[^=\\s][^\\n]*?)(?P<tail>[ \\t]*\\\\?[ \\t]*)$`` splits a line's rest: the
+    tail is the longest run of blanks, one continuation backslash and blanks at the end (never the first char)."""
+    j = len(rest)
+    while j > 1 and rest[j - 1] in " \t":
+        j -= 1
+    if j > 1 and rest[j - 1] == "\\":
+        j -= 1
+        while j > 1 and rest[j - 1] in " \t":
+            j -= 1
+    return rest[:j], rest[j:]
 
 
 def _prefix_len(token: str) -> int:

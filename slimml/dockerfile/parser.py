@@ -34,7 +34,9 @@ from .model import (
     Trivia,
 )
 
-_DIRECTIVE_RE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
+# The name part of ``^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$``; the value is cut in _directive (the
+# lazy ``(.+?)\s*$`` is quadratic on a long run of spaces followed by a non-space).
+_DIRECTIVE_RE = re.compile(r"#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=")
 _VALID_DIRECTIVES = ("syntax", "escape", "check")
 _WS = " \t\v\f\r"
 _HEREDOC_RE = re.compile(r"^(\d*)<<(-?)([^<]*)$")
@@ -56,6 +58,19 @@ def _split_lines(text: str) -> list[tuple[int, int, int]]:
         out.append((pos, ce, nl + 1))
         pos = nl + 1
     return out
+
+
+def _directive(content: str) -> tuple[str, str] | None:
+    """(name, value) of a parser directive line, as ``^#\\s*(name)\\s*=\\s*(.+?)\\s*$`` would give them."""
+    m = _DIRECTIVE_RE.match(content)
+    if m is None:
+        return None
+    rest = content[m.end():]
+    if not rest:
+        return None  # (.+?) needs a character
+    value = rest.strip()  # str.strip and \s agree on what whitespace is
+    # all whitespace: \s* gives back its last character to (.+?)
+    return m.group(1), value or rest[-1]
 
 
 def _continuation(s: str, esc: str) -> int:
@@ -219,14 +234,14 @@ def parse(text: str) -> Document:
         lead = len(raw) - len(raw.lstrip(_WS))
         content = raw[lead:]
         if not directives_done:
-            m = _DIRECTIVE_RE.match(content)
-            key = m.group(1).lower() if m else None
+            d = _directive(content)
+            key = d[0].lower() if d else None
             if key in _VALID_DIRECTIVES and key not in directives:
-                directives[key] = m.group(2)
+                directives[key] = d[1]
                 if key == "escape":
-                    if m.group(2) not in ("\\", "`"):
-                        raise DockerfileError(f"invalid escape token {m.group(2)!r}", k + 1)
-                    escape = m.group(2)
+                    if d[1] not in ("\\", "`"):
+                        raise DockerfileError(f"invalid escape token {d[1]!r}", k + 1)
+                    escape = d[1]
                 items.append(Trivia("directive", ls, le, ls + lead, ce, k + 1))
                 k += 1
                 continue

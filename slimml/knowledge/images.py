@@ -29,9 +29,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..shellvars import VarRefs
+
 # -- the reference grammar ---------------------------------------------------------------------------
 _VAR = r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*"
-_VAR_RE = re.compile(_VAR)
+_VAR_RE = VarRefs(None)  # the matches of _VAR, found in linear time (re.sub of _VAR is quadratic on `${${${...`)
 DOCKER_HUB = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 
 

@@ -39,9 +39,43 @@ ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".
 # A requirement that starts with a package name (PEP 508): name, extras, then a version or marker.
 NAMED_REQUIREMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*($|[<>=!~;(,])")
 # ``name @ url`` (a PEP 508 direct reference).
-DIRECT_REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*@\s*(.+)$")
+class _DirectReference:
+    """``re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\\[[^\\]]*\\])?\\s*@\\s*(.+)$").match`` in linear time: the regex
+    backtracks through the blanks after ``@`` once per blank when ``(.+)$`` fails (a newline further on)."""
+
+    _HEAD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*@")
+
+    def match(self, s: str) -> "_Ref | None":
+        h = self._HEAD.match(s)
+        if h is None:
+            return None
+        t = s[h.end():]
+        end = len(t) - 1 if t.endswith("\n") else len(t)  # where ``$`` can match
+        k = len(t) - len(t.lstrip())  # \s* greedy (str.isspace is \s)
+        if k < end:
+            start = h.end() + k if "\n" not in t[k:end] else None
+        else:  # nothing but blanks: \s* gives back one character to (.+)
+            start = h.end() + end - 1 if end > 0 and t[end - 1] != "\n" else None
+        if start is None:
+            return None
+        return _Ref((s[:h.end() + end], h.group(1), s[start:h.end() + end]))
+
+
+class _Ref:
+    """The groups of the regex's match: 0 the whole, 1 the extras, 2 the URL."""
+
+    def __init__(self, groups: tuple[str, str | None, str]):
+        self._g = groups
+
+    def group(self, i: int = 0) -> str | None:
+        return self._g[i]
+
+
+DIRECT_REFERENCE_RE = _DirectReference()
 # Lines of a requirements file: comments start at a ``#`` preceded by whitespace (pip's COMMENT_RE).
-REQUIREMENTS_COMMENT_RE = re.compile(r"(^|\s+)#.*$")
+# (a whitespace run is tried from its first character only: the same leftmost match as pip's ``(^|\s+)#.*$``,
+# which rescans the run from each of its characters -- quadratic on a long run of blanks)
+REQUIREMENTS_COMMENT_RE = re.compile(r"(^|(?<!\s)\s+)#.*$")
 # Files that ``uv pip install -r`` reads as project metadata rather than as a requirements list.
 PROJECT_METADATA_FILES = {"pyproject.toml"}
 SETUP_FILES = {"setup.py", "setup.cfg"}

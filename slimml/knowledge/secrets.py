@@ -43,7 +43,9 @@ HARMLESS_VALUES = frozenset({"", "0", "1", "true", "false", "yes", "no", "on", "
                              "disabled", "enabled"})
 
 # ``scheme://user:password@host`` with a literal password (``$VAR`` references are not secrets).
-URL_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"$]+:(?!\$)[^\s@/'\"]+@")
+# (tried only where a run of scheme characters starts -- its leading non-letters are skipped -- so a long
+# word is not rescanned from each of its letters: the same verdicts, in linear time)
+URL_CREDENTIALS = re.compile(r"(?<![A-Za-z0-9+.\-])[0-9+.\-]*[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"$]+:(?!\$)[^\s@/'\"]+@")
 # A value made only of variable references: ``$HF_TOKEN``, ``${HF_TOKEN}``, ``${HF_TOKEN:-}``.
 PURE_REFERENCE = re.compile(r"(?:\$[A-Za-z_][A-Za-z0-9_]*|\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[-+=?])?\})+")
 REFERENCE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
@@ -141,7 +143,7 @@ SECRET_FILES: tuple[SecretFile, ...] = (
     SecretFile("npm config with a token", (".npmrc",), marker=r"_authToken|_auth\s*=|_password|npm_[A-Za-z0-9]{36}",
                unreadable_is_secret=False, consumers=("npm", "npx", "yarn", "pnpm"),
                advice="use `RUN --mount=type=secret,id=npmrc,target=/root/.npmrc` for build steps that need it"),
-    SecretFile("PyPI config with a password", (".pypirc",), marker=r"^\s*password\s*[=:]|pypi-[A-Za-z0-9_\-]{20,}",
+    SecretFile("PyPI config with a password", (".pypirc",), marker=r"^[^\S\n]*password\s*[=:]|pypi-[A-Za-z0-9_\-]{20,}",
                unreadable_is_secret=False, consumers=("twine",),
                advice="use `RUN --mount=type=secret,id=pypirc,target=/root/.pypirc` for build steps that need it"),
     SecretFile("service-account key", ("gcp-key.json", "*service-account*.json", "*service_account*.json",

@@ -376,7 +376,11 @@ def canonical_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-_REQ_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?\s*(.*)$")
+# ``^\s*(name)\s*(?:\[(extras)\])?\s*(.*)$`` with its blanks and name atomic (``(?=(?P<g>X))(?P=g)``): only the
+# greedy split can match (``.*`` stops at a newline, so giving characters back never helps), and the
+# backtracking form was cubic on a word with newlines (`pip install "a   [ ...`).
+_REQ_RE = re.compile(r"^(?=(?P<w1>\s*))(?P=w1)(?=(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*))(?P=name)"
+                     r"(?=(?P<w2>\s*))(?P=w2)(?:\[(?P<extras>[^\]]*)\])?(?=(?P<w3>\s*))(?P=w3)(?P<rest>.*)$")
 _EGG_RE = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -399,8 +403,8 @@ def parse_requirement(text: str) -> Requirement | None:
     m = _REQ_RE.match(t)
     if not m:
         return None
-    extras = tuple(canonical_name(e) for e in (m.group(2) or "").split(",") if e.strip())
-    return Requirement(canonical_name(m.group(1)), extras, m.group(3) or "")
+    extras = tuple(canonical_name(e) for e in (m.group("extras") or "").split(",") if e.strip())
+    return Requirement(canonical_name(m.group("name")), extras, m.group("rest") or "")
 
 
 @dataclass(frozen=True)

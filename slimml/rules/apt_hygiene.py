@@ -341,7 +341,7 @@ def _removes(doc: Document, instr: Instruction, paths: tuple[str, ...], after: i
                 v = w.value
                 if not v.startswith("/"):
                     continue
-                v = re.sub(r"(/\*|/\.\*|/)+$", "", v) or "/"
+                v = _strip_glob_tail(v) or "/"
                 if posixpath.normpath(v) in targets:
                     return True
     return False
@@ -420,7 +420,9 @@ def _earlier_in_build(doc: Document, instr: Instruction) -> list[Instruction]:
     return out
 
 
-_OPAQUE_APK_RE = re.compile(r"\bapk\b[^;&|]*\badd\b")
+# (``[^;&|]*`` stops at the next `apk`: the same verdict as ``\bapk\b[^;&|]*\badd\b``, which rescanned the
+# rest of the command from every `apk` in it -- quadratic)
+_OPAQUE_APK_RE = re.compile(r"\bapk\b(?:(?!\bapk\b)[^;&|])*\badd\b")
 
 
 class _Checker:
@@ -723,3 +725,15 @@ def _rpm(doc, instr, calls):
                         last.cmd.start, last.cmd.end,
                         Fix.safe(edit, description=f"run `{clean}` at the end of the RUN") if edit else None,
                         note="" if edit else f"the RUN mixes heredocs and commands; add `{clean}` by hand")
+
+
+def _strip_glob_tail(v: str) -> str:
+    """``re.sub(r"(/\\*|/\\.\\*|/)+$", "", v)`` in linear time (the regex rescans from every `/`): the
+    trailing ``/*``, ``/.*`` and ``/`` pieces, peeled from the right (each suffix peels one way only)."""
+    while True:
+        for tail in ("/*", "/.*", "/"):
+            if v.endswith(tail):
+                v = v[: -len(tail)]
+                break
+        else:
+            return v

@@ -62,6 +62,7 @@ from ..knowledge import images as K
 from ..knowledge import python_tools as PT
 from ..knowledge import sizes as S
 from . import _helpers as H
+from ..shellvars import VarRefs
 
 CODE = "SLM007"
 NAME = "cuda-runtime-base"
@@ -77,7 +78,7 @@ UNSAFE_REASON = (
     "fine -- and so does a pip package without a wheel that needed the devel image's gcc; check the image runs"
 )
 
-_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-+]([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_VAR_RE = VarRefs(r"[A-Za-z_][A-Za-z0-9_]*", ":?[-+]")  # linear-time ${NAME}, ${NAME:-x}, ${NAME:+x}, $NAME
 _ENV_WORD_RE = re.compile(r"\b(" + "|".join(sorted(K.CUDA_BUILD_ENV)) + r"|"
                           + "|".join(p + r"[A-Z0-9_]+" for p in K.CUDA_BUILD_ENV_PREFIXES) + r")\b")
 _NVCC_RE = re.compile(r"\bnvcc\b")

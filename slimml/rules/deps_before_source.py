@@ -285,7 +285,6 @@ def _parse_args(words: list[Word], value_opts: set[str], short_with_value: set[s
     return opts, pos
 
 
-_EXTRAS_RE = re.compile(r"^(.*?)(\[([^\]]*)\])?$")
 
 
 def local_path(spec: str) -> tuple[str, list[str]] | str | None:
@@ -319,9 +318,22 @@ def local_path(spec: str) -> tuple[str, list[str]] | str | None:
         return None
     if _has_var(s):
         return "?"
-    m = _EXTRAS_RE.match(s)
-    path, extras = m.group(1), [e.strip() for e in (m.group(3) or "").split(",") if e.strip()]
+    path, inner = _split_extras(s)
+    extras = [e.strip() for e in (inner or "").split(",") if e.strip()]
     return path, extras
+
+
+def _split_extras(s: str) -> tuple[str, str | None]:
+    """(path, text inside a trailing ``[extras]``), as ``^(.*?)(\\[([^\\]]*)\\])?$`` splits ``s`` (groups 1 and 3),
+    in linear time: the lazy regex rescanned the rest of ``s`` from every ``[``. Where the regex finds no
+    match (a newline inside ``s``), ``s`` is all path."""
+    end = len(s) - 1 if s.endswith("\n") else len(s)  # where ``$`` matches
+    if end > 0 and s[end - 1] == "]":
+        q = end - 1
+        p = s.find("[", s.rfind("]", 0, q) + 1, q)  # the first `[` with no `]` between it and the last
+        if p >= 0 and "\n" not in s[:p]:
+            return s[:p], s[p + 1:q]
+    return (s[:end], None) if "\n" not in s[:end] else (s, None)
 
 
 def requirement_lines(text: str) -> list[str]:
@@ -487,7 +499,7 @@ class RunReader:
             elif o.name in M.FIND_LINKS_OPTS:
                 self.find_links(o.value, fdir)
         if pos:
-            spec = re.split(r"\s+--?[A-Za-z]", line, maxsplit=1)[0].strip()
+            spec = re.split(r"(?<!\s)\s+--?[A-Za-z]", line, maxsplit=1)[0].strip()  # (?<!\s): linear, same split
             self.local_spec(spec if M.DIRECT_REFERENCE_RE.match(spec) else pos[0].value, f"`{spec}` in {rel}")
 
     def find_links(self, value: str, fdir: str | None) -> None:
@@ -1053,11 +1065,12 @@ def conda_pip_entries(text: str) -> list[str]:
     lines = text.splitlines()
     i = 0
     while i < len(lines):
-        m = re.match(r"^(\s*)-\s*pip\s*:\s*(.*?)\s*(#.*)?$", lines[i])
+        m = re.match(r"(\s*)-\s*pip\s*:", lines[i])
         if not m:
             i += 1
             continue
-        indent, rest = len(m.group(1)), m.group(2)
+        # what ``\s*(.*?)\s*(#.*)?$`` leaves as the value (that regex is cubic on long runs of blanks)
+        indent, rest = len(m.group(1)), lines[i][m.end():].lstrip().split("#", 1)[0].rstrip()
         if rest.startswith("["):
             out.extend(e.strip().strip("'\"") for e in rest.strip("[]").split(",") if e.strip())
             i += 1
@@ -1071,9 +1084,9 @@ def conda_pip_entries(text: str) -> list[str]:
             cur = len(ln) - len(ln.lstrip())
             if cur <= indent:
                 break
-            e = re.match(r"^\s*-\s*(.*?)\s*$", ln)
+            e = re.match(r"\s*-", ln)  # ``^\s*-\s*(.*?)\s*$`` without its cubic lazy middle
             if e:
-                val = re.sub(r"\s+#.*$", "", e.group(1)).strip()
+                val = re.sub(r"(?<!\s)\s+#.*$", "", ln[e.end():].strip()).strip()
                 if len(val) >= 2 and val[0] == val[-1] and val[0] in "'\"":
                     val = val[1:-1]
                 out.append(val)
