@@ -437,7 +437,9 @@ class Layer:
 
 
 _NOP_RE = re.compile(r"^/bin/sh -c #\(nop\)\s*")
-_ARGS_PREFIX_RE = re.compile(r"^\|\d+(\s+\S+=\S*)*\s+")
+# ``\S[^\s=]*=`` is ``\S+=`` without its ambiguity (which `=` ends the name): the old form backtracked
+# quadratically through a long word full of `=`.
+_ARGS_PREFIX_RE = re.compile(r"^\|\d+(\s+\S[^\s=]*=\S*)*\s+")
 
 
 def instruction_of(created_by: str) -> str:

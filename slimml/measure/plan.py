@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine import MeasureError
+from ..shellvars import VarRefs
 
 # Flags and constructs only BuildKit understands (the classic builder rejects them).
 BUILDKIT_RUN_FLAGS = frozenset({"mount", "network", "security", "device"})
@@ -62,7 +63,9 @@ def syntax_directive(text: str) -> str | None:
     return _doc(text).directives.get("syntax") or None
 
 
-_DIRECTIVE_RE = re.compile(r"^[ \t]*#[ \t]*([A-Za-z]+)[ \t]*=[ \t]*(.*?)[ \t]*$")
+# (only the name is read; a value part ``[ \t]*(.*?)[ \t]*$`` always matched the rest of the line, and was
+# quadratic on a long run of blanks followed by a non-blank)
+_DIRECTIVE_RE = re.compile(r"^[ \t]*#[ \t]*([A-Za-z]+)[ \t]*=")
 
 
 def strip_syntax_directive(text: str) -> str:
@@ -107,7 +110,7 @@ def features(text: str) -> Features:
     return Features(tuple(dict.fromkeys(bk)), tuple(dict.fromkeys(newer)))
 
 
-_VAR_RE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+_VAR_RE = VarRefs(r"[A-Za-z_][A-Za-z0-9_]*", ":?-")  # linear-time ${NAME}, ${NAME:-x}, $NAME
 
 
 def _subst(s: str, env: dict[str, str]) -> str:
