@@ -75,6 +75,7 @@ from ..dockerfile.shell import run_scripts
 from ..engine import Edit, Fix
 from ..knowledge import dockerignore as K
 from ..units import human_bytes as _human
+from ..semantics import build as B
 from . import _helpers as H
 
 CODE = "SLM006"
@@ -230,8 +231,6 @@ def _summary(ins: Instruction) -> str:
 def _runs_seeing_context(doc: Document, whole: list) -> list[Instruction]:
     """RUNs that see a copy of the whole context holding ``.git``: after such a COPY in its stage or a
     stage built FROM it, or with the context bind-mounted."""
-    from ..gitneeds import descendants
-
     out: dict[int, Instruction] = {}
     for ins, excludes in whole:
         if any(x.matches_or_parent(".git") for x in excludes):
@@ -242,7 +241,7 @@ def _runs_seeing_context(doc: Document, whole: list) -> list[Instruction]:
         stage = doc.stage_of(ins)
         if stage is None:
             continue
-        for st in [stage, *descendants(doc, stage)]:
+        for st in [stage, *B.descendants(doc, stage)]:
             for i in st.instructions:
                 if i.keyword == "RUN" and (st is not stage or i.index > ins.index):
                     out[i.index] = i

@@ -46,8 +46,8 @@ from ..dockerfile import Document, Instruction, Stage, shell_words
 from ..dockerfile.shell import run_scripts, unwrap
 from ..engine import Edit, Fix
 from ..knowledge import python_env as K
+from ..semantics import build as B
 from . import _helpers as H
-from ..shellvars import VarRefs
 
 CODE = "SLM005"
 NAME = "python-env"
@@ -56,7 +56,6 @@ OPTIONS: dict = {}
 
 _RULE = H.rule_of(__name__)
 _PROGRAM_RES = tuple(re.compile(r) for r in K.PYTHON_PROGRAM_RES)
-_VAR_RE = VarRefs(r"\w+", ":?-")  # linear-time stand-in for \$(?:\{(\w+)(?::?-([^}]*))?\}|(\w+))
 
 
 def _is_python_program(word: str) -> bool:
@@ -87,35 +86,12 @@ def _runs_python(doc: Document, ins: Instruction) -> bool:
     return False
 
 
-def _global_args(doc: Document) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for a in doc.global_args:
-        env.update(H.parse_kv_words(a))
-    return env
-
-
 def _image(doc: Document, stage: Stage) -> str:
     """The base image reference with global ARG defaults expanded (lower-cased, no digest)."""
-    args = _global_args(doc)
-
-    def sub(m: re.Match) -> str:
-        name = m.group(1) or m.group(3)
-        return args.get(name) or m.group(2) or ""
-
-    return _VAR_RE.sub(sub, stage.image).split("@", 1)[0].lower()
+    return B.from_image(doc, stage).split("@", 1)[0].lower()
 
 
-def _chain(doc: Document, stage: Stage) -> list[Stage]:
-    """The stage and the stages it is built FROM by name, nearest first."""
-    out = [stage]
-    seen = {stage.index}
-    while True:
-        image = _image(doc, out[-1])
-        parent = next((s for s in doc.stages[: out[-1].index] if s.name and s.name == image), None)
-        if parent is None or parent.index in seen:
-            return out
-        seen.add(parent.index)
-        out.append(parent)
+_chain = B.stage_chain
 
 
 def _is_python(doc: Document, chain: list[Stage]) -> bool:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..dockerfile import Document, Instruction, shell_words
-from ..dockerfile.shell import parse_script_text, run_scripts, unwrap
+from ..dockerfile import Document, Instruction
 from ..knowledge import programs as PK
 from ..knowledge import system_packages as K
 from . import build as B
-from .programs import Resolved, resolve
+from .programs import Resolved, Visitor, walk
 
 MAX_DEPTH = 4
 
@@ -58,95 +57,43 @@ def _apt_sub(argv: list[str]) -> tuple[str, str | None] | None:
     return prog, None
 
 
-class _Walk:
-    def __init__(self, doc: Document, ctx, instr: Instruction):
-        self.doc, self.ctx, self.instr = doc, ctx, instr
+class _Walk(Visitor):
+    def __init__(self):
         self.reads = ""
         self.unknown = ""
         self.updated = False
         self.direct = False
 
-    def done(self) -> bool:
-        return bool(self.reads or self.unknown or self.updated)
-
-    def argv(self, argv: list[str], piped: bool, depth: int, via: str) -> None:
-        if self.done() or not argv:
-            return
-        argv = argv[unwrap(argv):]
-        if not argv:
-            return
+    def command(self, argv: list[str], via: str, depth: int) -> bool:
         apt = _apt_sub(argv)
-        if apt is not None:
-            tool, sub = apt
-            if sub == K.APT_UPDATE:
-                self.updated = True
-            elif sub == "read" or sub in K.APT_NEEDS_LISTS or sub in K.APT_OTHER_READERS:
-                # (a simulated install, `-s`, still resolves packages from the lists)
-                self.reads = f"{via}`{tool}{' ' + sub if sub and sub != 'read' else ''}`"
-                self.direct = depth == 0 and sub in K.APT_NEEDS_LISTS
-            return
-        r = resolve(self.doc, self.ctx, self.instr, argv, piped)
-        if r is not None:
-            self.resolved(r, depth, via)
+        if apt is None:
+            return False
+        tool, sub = apt
+        if sub == K.APT_UPDATE:
+            self.updated = True
+            return True
+        if sub == "read" or sub in K.APT_NEEDS_LISTS or sub in K.APT_OTHER_READERS:
+            # (a simulated install, `-s`, still resolves packages from the lists)
+            self.reads = f"{via}`{tool}{' ' + sub if sub and sub != 'read' else ''}`"
+            self.direct = depth == 0 and sub in K.APT_NEEDS_LISTS
+            return True
+        return False
 
-    def resolved(self, r: Resolved, depth: int, via: str) -> None:
-        label = f"{via}{r.label} runs "
-        if r.kind == "opaque":
-            self.unknown = f"{via}{r.label}: {r.why}"
-            return
-        if r.kind == "shell" and r.text is not None:
-            if depth >= MAX_DEPTH:
-                self.unknown = f"{via}{r.label}: scripts nested too deep to follow"
-                return
-            script = parse_script_text(self.instr, r.text)
-            if script.has_error:
-                self.unknown = f"{via}{r.label}: its shell does not parse"
-                return
-            self.script(script, depth + 1, label)
-            return
+    def code(self, r: Resolved, via: str) -> bool:
         text = r.text or ""
         m = PK.APT_TEXT_READ_RE.search(text)
         if m is None:
-            return
+            return False
         u = PK.APT_TEXT_UPDATE_RE.search(text)
         if u is not None and u.start() < m.start():
             self.updated = True
         else:
-            self.reads = f"{label}`{m.group(0).strip()}`"
+            self.reads = f"{via}{r.label} runs `{m.group(0).strip()}`"
+        return True
 
-    def script(self, script, depth: int, via: str) -> None:
-        for cmd in script.commands:
-            if self.done():
-                return
-            piped = cmd.node.parent is not None and cmd.node.parent.type == "pipeline" and \
-                cmd.node.parent.named_children and cmd.node.parent.named_children[0] != cmd.node
-            self.argv(cmd.argv, piped, depth, via)
-
-    def run(self) -> ListUse:
-        ins = self.instr
-        if ins.keyword == "RUN":
-            scripts = run_scripts(self.doc, ins)
-            if scripts:
-                bodies = any(s.heredoc is not None for s in scripts)
-                for s in scripts:
-                    if s.has_error and bodies and s.heredoc is None:
-                        continue  # `bash <<EOF` alone: the body is the next script
-                    if s.has_error:
-                        self.unknown = f"line {ins.start_line}: its shell does not parse"
-                        break
-                    self.script(s, 0, "")
-            elif ins.is_exec_form:
-                self.argv(list(ins.json or ()), False, 0, "")
-            else:
-                self.unknown = f"line {ins.start_line} runs through a SHELL slimml cannot read"
-        elif ins.keyword in ("CMD", "ENTRYPOINT"):
-            if ins.is_exec_form:
-                self.argv(list(ins.json or ()), False, 0, "")
-            elif ins.args.strip():
-                s = parse_script_text(ins, ins.args)
-                if not s.has_error:
-                    self.script(s, 0, "")
-        return self.result()
+    def opaque(self, r: Resolved, via: str) -> bool:
+        self.unknown = f"{via}{r.label}: {r.why}"
+        return True
 
     def result(self) -> ListUse:
         return ListUse(self.reads, self.unknown, self.updated and not self.reads, self.direct)
@@ -157,21 +104,9 @@ def list_use(doc: Document, ctx, instr: Instruction) -> ListUse:
     memo = instr.__dict__.setdefault("_apt_list_use", {})
     key = id(ctx)
     if key not in memo:
-        target = instr.inner if instr.keyword == "ONBUILD" and instr.inner is not None else instr
-        if target is not instr and target.keyword == "RUN":
-            words = [w for w, _, _ in shell_words(target.args, raw=False)]
-            w = _Walk(doc, ctx, instr)
-            if target.json is not None:
-                w.argv(list(target.json), False, 0, "")
-            else:
-                s = parse_script_text(instr, target.args)
-                if not s.has_error:
-                    w.script(s, 0, "")
-                elif words:
-                    w.unknown = f"line {instr.start_line}: an ONBUILD RUN slimml cannot parse"
-            memo[key] = w.result()
-        else:
-            memo[key] = _Walk(doc, ctx, target).run()
+        w = _Walk()
+        walk(doc, ctx, instr, w, MAX_DEPTH)
+        memo[key] = w.result()
     return memo[key]
 
 

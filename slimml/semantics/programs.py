@@ -31,6 +31,10 @@ class Resolved:
     label: str  # for messages: "`sh /install.sh`"
     text: str | None = None
     why: str = ""  # for "opaque"
+    # for "opaque": "absent" (not copied from the build context: the base image or a RUN made it),
+    # "unreadable" (from the context, but not readable), "binary", "dynamic" (piped, eval, a variable)
+    opacity: str = ""
+    rel: str | None = None  # the context file it was read from, when it was
 
 
 def _prog(word: str) -> str:
@@ -59,13 +63,19 @@ def _kind_of(text: str, path: str) -> str:
     return "text"
 
 
-def _from_image(doc: Document, ctx, instr: Instruction, path: str, argv: list[str], kind: str | None) -> Resolved:
-    st = B.state_before(doc, instr)
-    ap = posixpath.normpath(posixpath.join(st.workdir if st else "/", path))
+def _from_image(doc: Document, ctx, instr: Instruction, path: str, argv: list[str], kind: str | None,
+                cwd: str | None = None) -> Resolved:
+    if cwd is None:
+        st = B.state_before(doc, instr)
+        cwd = st.workdir if st else "/"
+    ap = posixpath.normpath(posixpath.join(cwd, path))
     o = origin(doc, ctx, instr, ap)
     if o.kind == "unknown" or o.text is None:
-        return Resolved("opaque", _label(argv), why=o.why or f"`{ap}` could not be read")
-    return Resolved(kind or _kind_of(o.text, ap), _label(argv), o.text)
+        opacity = "unreadable" if o.rel is not None or o.instr is not None else "absent"
+        return Resolved("opaque", _label(argv), why=o.why or f"`{ap}` could not be read", opacity=opacity, rel=o.rel)
+    if "\0" in o.text[:4096]:
+        return Resolved("opaque", _label(argv), why=f"`{ap}` is a binary", opacity="binary", rel=o.rel)
+    return Resolved(kind or _kind_of(o.text, ap), _label(argv), o.text, rel=o.rel)
 
 
 def resolve(doc: Document, ctx, instr: Instruction, argv: list[str], piped: bool = False) -> Resolved | None:
@@ -75,7 +85,7 @@ def resolve(doc: Document, ctx, instr: Instruction, argv: list[str], piped: bool
         return None
     prog = _prog(argv[0])
     if "$" in argv[0] or "`" in argv[0]:
-        return Resolved("opaque", _label(argv), why=f"the program `{argv[0]}` is a variable")
+        return Resolved("opaque", _label(argv), why=f"the program `{argv[0]}` is a variable", opacity="dynamic")
     if prog in SK.POSIX_SHELLS:
         return _shell(doc, ctx, instr, argv, piped)
     if prog in ("source", "."):
@@ -83,7 +93,7 @@ def resolve(doc: Document, ctx, instr: Instruction, argv: list[str], piped: bool
             return None
         return _from_image(doc, ctx, instr, argv[1], argv, "shell")
     if prog == "eval":
-        return Resolved("opaque", _label(argv), why="`eval` runs text built at run time")
+        return Resolved("opaque", _label(argv), why="`eval` runs text built at run time", opacity="dynamic")
     if K.PYTHON_RE.match(prog):
         return _python(doc, ctx, instr, argv, piped)
     if prog in K.MAKE_PROGRAMS:
@@ -111,7 +121,8 @@ def _shell(doc, ctx, instr, argv, piped) -> Resolved | None:
             continue
         return _from_image(doc, ctx, instr, a, argv, "shell")
     if piped:
-        return Resolved("opaque", _label(argv), why="it runs a script piped into the shell at build time")
+        return Resolved("opaque", _label(argv), why="it runs a script piped into the shell at build time",
+                        opacity="dynamic")
     return None
 
 
@@ -135,7 +146,7 @@ def _python(doc, ctx, instr, argv, piped) -> Resolved | None:
         # clean-up before `CMD python app.py` from another stage would help no one).
         return None if r.kind == "opaque" else r
     if piped:
-        return Resolved("opaque", _label(argv), why="it runs Python code piped in at build time")
+        return Resolved("opaque", _label(argv), why="it runs Python code piped in at build time", opacity="dynamic")
     return None
 
 
@@ -151,3 +162,94 @@ def _make(doc, ctx, instr, argv) -> Resolved:
     if makefile is None:
         makefile = posixpath.join(cdir, "Makefile")
     return _from_image(doc, ctx, instr, makefile, argv, "make")
+
+
+# -- walking everything a step runs -------------------------------------------------------------------
+class Visitor:
+    """What a walk reports; each method returns True to stop the walk."""
+
+    def command(self, argv: list[str], via: str, depth: int) -> bool:  # every command (wrappers removed)
+        return False
+
+    def code(self, r: Resolved, via: str) -> bool:  # Python, Makefile or other text it runs
+        return False
+
+    def opaque(self, r: Resolved, via: str) -> bool:  # code it runs that cannot be read
+        return False
+
+
+def walk(doc: Document, ctx, instr: Instruction, visitor: Visitor, max_depth: int = 4, *,
+         text: str | None = None, via: str = "", depth: int = 0) -> None:
+    """Visit every command ``instr`` (a RUN, CMD, ENTRYPOINT or ONBUILD RUN) runs, in order, and
+    the scripts those run (read through up to ``max_depth`` levels), with ``via`` naming the chain.
+    With ``text``: walk that shell text instead (run where ``instr`` runs), e.g. Makefile recipes."""
+    from ..dockerfile.shell import parse_script_text, run_scripts, unwrap
+
+    def argv(a: list[str], piped: bool, depth: int, via: str) -> bool:
+        a = a[unwrap(a):] if a else a
+        if not a:
+            return False
+        if visitor.command(a, via, depth):
+            return True
+        r = resolve(doc, ctx, instr, a, piped)
+        if r is None:
+            return False
+        if r.kind == "opaque":
+            return visitor.opaque(r, via)
+        if r.kind != "shell":
+            return visitor.code(r, via)
+        if depth >= max_depth:
+            return visitor.opaque(Resolved("opaque", r.label, why="scripts nested too deep to follow",
+                                           opacity="unreadable"), via)
+        s = parse_script_text(instr, r.text or "")
+        if s.has_error:
+            return visitor.opaque(Resolved("opaque", r.label, why="its shell does not parse", opacity="unreadable"),
+                                  via)
+        return script(s, depth + 1, f"{via}{r.label} runs ")
+
+    def script(s, depth: int, via: str) -> bool:
+        for cmd in s.commands:
+            p = cmd.node.parent
+            piped = p is not None and p.type == "pipeline" and bool(p.named_children) and p.named_children[0] != cmd.node
+            if argv(cmd.argv, piped, depth, via):
+                return True
+        return False
+
+    if text is not None:
+        s = parse_script_text(instr, text)
+        if s.has_error:
+            visitor.opaque(Resolved("opaque", via.strip() or f"line {instr.start_line}", why="its shell does not parse",
+                                    opacity="unreadable"), via)
+        else:
+            script(s, depth, via)
+        return
+    target = instr.inner if instr.keyword == "ONBUILD" and instr.inner is not None else instr
+    if target.keyword == "RUN" and target is instr:
+        scripts = run_scripts(doc, instr)
+        if scripts:
+            bodies = any(s.heredoc is not None for s in scripts)
+            for s in scripts:
+                if s.has_error and bodies and s.heredoc is None:
+                    continue  # `bash <<EOF` alone: the body is the next script
+                if s.has_error:
+                    visitor.opaque(Resolved("opaque", f"line {instr.start_line}", why="its shell does not parse",
+                                            opacity="unreadable"), "")
+                    return
+                if script(s, 0, ""):
+                    return
+        elif instr.is_exec_form:
+            argv(list(instr.json or ()), False, 0, "")
+        else:
+            visitor.opaque(Resolved("opaque", f"line {instr.start_line}", why="it runs through a SHELL slimml cannot "
+                                    "read", opacity="unreadable"), "")
+        return
+    if target.keyword in ("RUN", "CMD", "ENTRYPOINT"):
+        if target.json is not None:
+            argv(list(target.json), False, 0, "")
+        elif target.args.strip():
+            s = parse_script_text(instr, target.args)
+            if s.has_error:
+                visitor.opaque(Resolved("opaque", f"line {instr.start_line}", why="its shell does not parse",
+                                        opacity="unreadable"), "")
+            else:
+                script(s, 0, "")

@@ -1407,7 +1407,7 @@ def _script_names(doc: Document, ctx, ins: Instruction, argv: list[str], cwd: st
     """The script a command runs from the build context (``python x.py``, ``sh x.sh``, ``./x``), when
     its text names a path under ``targets``: "`x.py`, which names /models/m.onnx"; else ""."""
     from .. import refs
-    from ..gitneeds import image_to_context
+    from ..semantics.files import origin
 
     if ctx is None or ctx.context_dir is None:
         return ""
@@ -1420,8 +1420,9 @@ def _script_names(doc: Document, ctx, ins: Instruction, argv: list[str], cwd: st
         script = argv[0]
     else:
         return ""
-    rel = image_to_context(doc, ctx, ins, _abs(script, cwd))
-    text = ctx.read_context_file(rel, overlay=False) if rel else None
+    o = origin(doc, ctx, ins, _abs(script, cwd))
+    rel = o.rel if o.kind == "context" else None
+    text = o.text if rel else None
     how = refs.kind(rel, (text or "")[:128].encode("utf-8", "replace")) if text else None
     if not text or how is None:
         return ""
