@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Any
 
 KNOWN_INSTRUCTIONS = frozenset(
     {
@@ -160,21 +159,6 @@ class Document:
     @property
     def final_stage(self) -> Stage | None:
         return self.stages[-1] if self.stages else None
-
-    def fold_stages(self, key: str, step, start) -> dict[int, Any]:
-        """``{instruction index: state before it}`` for a state folded over each stage's
-        instructions (``step(state, instr) -> state``, from ``start`` at each FROM), computed once
-        per document under ``key``: every rule asks for the WORKDIR/ENV/USER/SHELL at each RUN,
-        and a document is never edited in place."""
-        memo = self.__dict__.get(key)
-        if memo is None:
-            memo = self.__dict__[key] = {}
-            for stage in self.stages:
-                state = start
-                for i in stage.instructions:
-                    memo[i.index] = state
-                    state = step(state, i)
-        return memo
 
     def stage_of(self, instr: Instruction) -> Stage | None:
         return self.stages[instr.stage] if instr.stage >= 0 else None
