@@ -90,11 +90,18 @@ def differential_outcomes(request):
         with open(report, "w", encoding="utf-8") as fh:
             json.dump({n: {"status": o.status, "class": o.klass, "rules": o.rules, "detail": o.detail,
                            "seconds": round(o.seconds, 1)} for n, o in outcomes.items()}, fh, indent=2)
-    tr = request.config.pluginmanager.getplugin("terminalreporter")
-    if tr is not None and outcomes:
-        tr.write_line("")
-        for line in harness.summary_lines(list(outcomes.values())):
-            tr.write_line(line)
+    if outcomes:  # printed in pytest's terminal summary (output of a fixture teardown is captured)
+        request.config.pluginmanager.register(_Summary(list(outcomes.values())), "slimml-adversarial-summary")
+
+
+class _Summary:
+    def __init__(self, outcomes):
+        self.outcomes = outcomes
+
+    def pytest_terminal_summary(self, terminalreporter):
+        terminalreporter.section("slimml adversarial suite: safe rewrites, original vs rewrite")
+        for line in harness.summary_lines(self.outcomes):
+            terminalreporter.write_line(line)
 
 
 @pytest.mark.docker

@@ -743,7 +743,7 @@ def differential(case: Case) -> Outcome:
                 if err:
                     return Outcome(case.name, case.klass, case.rules, "error", f"migrate: {err}")
             else:
-                r = run_cli(new, ["fix", "--write", *case.fix_paths], timeout=max(case.time_limit, 120))
+                r = run_cli(new, ["fix", "--write", *case.fix_paths], timeout=case.time_limit * 3)
                 if r is None:
                     return Outcome(case.name, case.klass, case.rules, "error", "slimml fix --write did not finish")
                 if r.returncode not in (0, 2) or (r.returncode == 2 and not case.invalid):
@@ -829,8 +829,13 @@ def _main(argv: list[str]) -> int:
     ap.add_argument("-j", "--jobs", type=int, default=3)
     ap.add_argument("-k", default=None, help="only cases whose name contains this")
     ap.add_argument("--json", type=Path, help="write per-case results here")
+    ap.add_argument("--list", action="store_true", help="list the cases (name, class, description) and stop")
     a = ap.parse_args(argv)
     cases = load_cases(a.k)
+    if a.list:
+        for c in sorted(cases, key=lambda c: (c.klass, c.name)):
+            print(f"{c.klass:<20} {c.name:<36} {c.description}")
+        return 0
     report: dict = {"cases": {}}
     failing = 0
     if not a.no_static:
