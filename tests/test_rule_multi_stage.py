@@ -245,3 +245,102 @@ def test_added_packages_skip_an_update_only_run():
             "HEALTHCHECK CMD wget -qO- http://localhost:5000/ || exit 1\n")
     rt = _runtime_text(_run(text).output)
     assert "RUN apt-get update\nRUN apt-get install -y wget\n" in rt
+
+
+# -- the runtime stage installs its system packages before the application ---------------------------------
+def _runtime_order(out: str) -> list[str]:
+    return [i.keyword + " " + i.args.split()[0] if i.args.split() else i.keyword
+            for i in parse(out).stages[-1].instructions]
+
+
+def test_runtime_apt_install_comes_before_the_application_copy():
+    """The issue's case: the install RUN came after `COPY . .`; its runtime apt install must not (a code edit
+    would re-run apt, and need the Debian mirror)."""
+    text = ("FROM python:3.11\nWORKDIR /app\nCOPY . .\n"
+            "RUN apt-get update && apt-get install -y libpq-dev gcc && pip install --no-cache-dir -r requirements.txt\n"
+            "CMD [\"python\", \"app.py\"]\n")
+    rt = _runtime_text(_run(text).output)
+    assert rt.index("apt-get install -y libpq5") < rt.index("COPY --from=builder") < rt.index("COPY . .")
+
+
+def test_apt_run_after_the_copy_moves_with_its_comment_and_continuations():
+    text = ("FROM python:3.11\nWORKDIR /app\nCOPY . .\n# runtime libraries\nRUN apt-get update \\\n"
+            "    && apt-get install -y --no-install-recommends gcc libxml2-dev \\\n    && rm -rf /var/lib/apt/lists/*\n"
+            "RUN pip install --no-cache-dir lxml\nEXPOSE 80\nCMD [\"python\", \"-m\", \"x\"]\n")
+    out = _run(text).output
+    assert "FROM python:3.11-slim\n# runtime libraries\nRUN apt-get update \\\n" in out
+    assert _runtime_order(out)[1:5] == ["RUN apt-get", "COPY /opt/venv", "ENV PATH=\"/opt/venv/bin:$PATH\"",
+                                       "WORKDIR /app"]
+
+
+@pytest.mark.parametrize("between,why", [
+    ("ENV DEBIAN_FRONTEND=noninteractive\n", "an ENV the install may read"),
+    ("ARG APT_PROXY\n", "a build argument the install sees"),
+    ("RUN echo 'deb http://example.com/debian bookworm main' > /etc/apt/sources.list.d/x.list\n", "a RUN"),
+    ("USER nobody\n", "a USER"),
+    ("COPY sources.list /etc/apt/sources.list\n", "a COPY apt reads"),
+    ("COPY certs/ /usr/local/share/ca-certificates/\n", "a COPY into a system directory"),
+])
+def test_apt_install_stays_after_what_it_may_depend_on(between, why):
+    text = ("FROM python:3.11\nWORKDIR /app\nCOPY . .\n" + between
+            + "RUN apt-get update && apt-get install -y libxml2-dev && rm -rf /var/lib/apt/lists/*\n"
+              "RUN pip install --no-cache-dir lxml\nCMD [\"python\", \"-m\", \"x\"]\n")
+    r = _run(text)
+    rt = _runtime_text(r.output)
+    assert rt.index(between.strip()) < rt.index("apt-get install -y libxml2"), why
+    # ... and the reason says a code edit re-runs it
+    assert "stays after the COPY at line" in r.findings[0].fix.reason
+
+
+@pytest.mark.parametrize("run,moves_past", [
+    # names a path under the COPY's destination: the COPY's files matter to it
+    ("RUN apt-get update && apt-get install -y libxml2-dev && rm -rf /app/.cache\n", None),
+    ("RUN debconf-set-selections /app/debconf.txt && apt-get update && apt-get install -y libxml2-dev\n", None),
+    # a relative path: the working directory matters, so it stays after WORKDIR (and the COPY)
+    ("RUN apt-get update && apt-get install -y libxml2-dev && rm -f *.deb\n", None),
+    ("RUN apt-get -c apt.conf update && apt-get install -y libxml2-dev\n", None),
+    # absolute paths elsewhere: free to move before the application
+    ("RUN apt-get update && apt-get install -y libxml2-dev && rm -rf /var/lib/apt/lists/* /tmp/*\n", "COPY . ."),
+])
+def test_apt_install_paths_decide_whether_it_moves(run, moves_past):
+    text = ("FROM python:3.11\nWORKDIR /app\nCOPY . .\n" + run + "RUN pip install --no-cache-dir lxml\n"
+            "CMD [\"python\", \"-m\", \"x\"]\n")
+    rt = _runtime_text(_run(text).output)
+    apt = rt.index("apt-get install -y libxml2")
+    if moves_past:
+        assert apt < rt.index(moves_past) and apt < rt.index("WORKDIR /app")
+    else:
+        assert apt > rt.index("COPY . .")
+
+
+def test_apt_install_keeps_its_order_with_other_apt_runs():
+    text = ("FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN apt-get update\n"
+            "RUN apt-get install -y libxml2-dev gcc && rm -rf /var/lib/apt/lists/*\n"
+            "RUN pip install --no-cache-dir lxml\n")
+    rt = _runtime_text(_run(text).output)
+    assert rt.index("RUN apt-get update\n") < rt.index("apt-get install -y libxml2 ") < rt.index("COPY . .")
+
+
+def test_added_packages_do_not_join_an_apt_run_that_comes_after_a_copy():
+    # the psycopg2 library the slim image lacks gets a RUN of its own before the application, even though the
+    # file's first apt RUN comes after an ENV that keeps it after the COPY
+    text = ("FROM python:3.12\nWORKDIR /app\nCOPY . .\nENV X=1\nRUN apt-get update && apt-get install -y gcc "
+            "&& rm -rf /var/lib/apt/lists/*\nRUN pip install --no-cache-dir psycopg2==2.9.9\n")
+    rt = _runtime_text(_run(text).output)
+    assert rt.index("libpq5") < rt.index("COPY . .")
+
+
+def test_import_check_with_arguments_is_read_in_linear_time():
+    """The issue's hang: a 26-character name in print(...) made the old regex backtrack for a minute."""
+    import time
+
+    text = ("FROM python:3.11\nRUN pip install torch && python -c \"import torch; "
+            "print(torch.cuda.get_device_properties(0))\"\n")
+    t = time.monotonic()
+    r = _run(text)
+    assert time.monotonic() - t < 30  # a bound, not a benchmark: the old regex took ~60 s here
+    assert r.findings and r.findings[0].fix is None  # a call with arguments is a program, not an import check
+    assert multi_stage.runs._is_import_check("import torch; print(torch.__version__, torch.cuda.is_available())")
+    assert not multi_stage.runs._is_import_check("print(f\"{open('/x', 'w').write('y')}\")")
+    assert not multi_stage.runs._is_import_check("print(1, file=open('/x', 'w'))")
+    assert not multi_stage.runs._is_import_check("(" * 5000 + ")" * 5000)
