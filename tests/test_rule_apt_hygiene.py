@@ -277,3 +277,26 @@ def test_the_lists_of_a_parent_stage_stay_for_a_child_stage_script(tmp_path):
            "FROM base\nCOPY i.sh /i.sh\nRUN sh /i.sh\n")
     out = _fix_in(tmp_path, src, {"i.sh": "apt-get install -y jq\n"})
     assert LISTS not in out, out
+
+
+@pytest.mark.parametrize("later,files", [
+    # a script the Dockerfile puts on PATH, run by its bare name
+    ("COPY scripts/deps.sh /usr/local/bin/install-system-deps\nRUN install-system-deps",
+     {"scripts/deps.sh": "#!/bin/sh\napt-get install -y jq\n"}),
+    # the container's entrypoint behind an init process (tini, dumb-init)
+    ("COPY entry.sh /usr/local/bin/entry.sh\nENTRYPOINT [\"tini\", \"--\", \"entry.sh\"]",
+     {"entry.sh": "#!/bin/sh\n[ -n \"$X\" ] && apt-get install -y $X\nexec \"$@\"\n"}),
+    ("COPY entry.sh /entry.sh\nENTRYPOINT [\"/usr/bin/dumb-init\", \"--\", \"/entry.sh\"]",
+     {"entry.sh": "#!/bin/sh\napt-get install -y $X\nexec \"$@\"\n"}),
+])
+def test_lists_stay_for_programs_on_path_and_behind_init_processes(tmp_path, later, files):
+    out = _fix_in(tmp_path, f"FROM debian:bookworm\nRUN apt-get update && apt-get install -y tini\n{later}\n", files)
+    assert LISTS not in out, out
+
+
+def test_a_console_script_from_another_stage_is_a_program(tmp_path):
+    src = ("FROM python:3.11 AS build\nRUN python -m venv /opt/venv && /opt/venv/bin/pip install uvicorn\n"
+           "FROM python:3.11-slim\nRUN apt-get update && apt-get install -y libpq5\n"
+           "COPY --from=build /opt/venv /opt/venv\nENV PATH=/opt/venv/bin:$PATH\nCMD [\"uvicorn\", \"app:app\"]\n")
+    out = _fix_in(tmp_path, src)
+    assert LISTS in out, out

@@ -26,6 +26,15 @@ WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
     "gosu": (frozenset(), 1),
     "su-exec": (frozenset(), 1),
     "setpriv": (frozenset({"--reuid", "--regid", "--groups", "--inh-caps", "--bounding-set"}), 0),
+    # init processes that run the container's command (`ENTRYPOINT ["tini", "--", "entry.sh"]`)
+    "tini": (frozenset({"-p", "-e"}), 0),
+    "tini-static": (frozenset({"-p", "-e"}), 0),
+    "dumb-init": (frozenset({"-r", "--rewrite"}), 0),
+    "catatonit": (frozenset(), 0),
+    "chpst": (frozenset({"-u", "-U", "-b", "-e", "-/", "-n", "-l", "-L", "-m", "-d", "-o", "-p", "-f", "-c"}), 0),
+    "s6-setuidgid": (frozenset(), 1),
+    "runuser": (frozenset({"-u", "-g", "-G", "--user", "--group", "--supp-group"}), 0),
+    "setsid": (frozenset(), 0),
 }
 
 # Environment managers whose `run` subcommand runs another command (`micromamba run -n env pip ...`).
@@ -33,6 +42,9 @@ RUN_WRAPPERS: dict[str, frozenset[str]] = {
     tool: frozenset({"-n", "--name", "-p", "--prefix", "-e", "--env", "--cwd", "--python", "--with"})
     for tool in ("conda", "mamba", "micromamba", "poetry", "uv", "pipenv", "pdm", "hatch", "pixi")
 }
+
+# Where a program named without a path is looked up when PATH is not set (Docker's default).
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # -- SHELL instructions -------------------------------------------------------------------------------
 POSIX_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "busybox"})

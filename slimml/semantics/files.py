@@ -31,6 +31,7 @@ class Origin:
     text: str | None = None  # heredoc body, or the context file's text when readable
     why: str = ""  # for "unknown": what put it there
     instr: Instruction | None = None
+    from_stage: bool = False  # "unknown" because a COPY --from (another stage or image) put it there
 
 
 def _operands(instr: Instruction) -> list[str] | None:
@@ -99,8 +100,11 @@ def origin(doc: Document, ctx, instr: Instruction, path: str) -> Origin:
         entries = copies(doc, ins)
         if entries is None:
             if _may_cover(doc, ins, path):
-                return Origin("unknown", why=f"line {ins.start_line} ({ins.keyword} with a variable, a URL, a "
-                                              "wildcard or another stage) may have put it there", instr=ins)
+                if ins.flag("from") is not None:
+                    return Origin("unknown", why=f"line {ins.start_line} copies it from another stage or image",
+                                  instr=ins, from_stage=True)
+                return Origin("unknown", why=f"line {ins.start_line} ({ins.keyword} with a variable, a URL or a "
+                                              "wildcard) may have put it there", instr=ins)
             continue
         for e in reversed(entries):
             rel = _match(ctx, e, path)

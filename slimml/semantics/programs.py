@@ -102,7 +102,28 @@ def resolve(doc: Document, ctx, instr: Instruction, argv: list[str], piped: bool
         if prog in K.TRANSPARENT_PROGRAMS or K.PYTHON_RE.match(prog) or K.PIP_RE.match(prog):
             return None
         return _from_image(doc, ctx, instr, argv[0], argv, None)
-    return None
+    if prog in K.TRANSPARENT_PROGRAMS:
+        return None
+    return _on_path(doc, ctx, instr, argv)
+
+
+def _on_path(doc: Document, ctx, instr: Instruction, argv: list[str]) -> Resolved | None:
+    """A program named without a path that the Dockerfile itself put on PATH (``COPY x.sh
+    /usr/local/bin/x``): its text; None when nothing in the Dockerfile put it there (a tool of the
+    base image or of a package)."""
+    st = B.state_before(doc, instr)
+    path = st.value("PATH") if st is not None else None
+    # (``ENV PATH=/opt/venv/bin:$PATH`` extends the base image's PATH, which is Docker's default
+    # for the images slimml knows: look there too)
+    dirs = list(dict.fromkeys(d for d in f"{path or ''}:{SK.DEFAULT_PATH}".split(":") if d.startswith("/")))
+    for d in dirs:
+        ap = posixpath.join(d, argv[0])
+        o = origin(doc, ctx, instr, ap)
+        if o.kind in ("context", "heredoc") and o.text is not None:
+            return Resolved(_kind_of(o.text, ap), _label(argv), o.text, rel=o.rel)
+        if o.kind == "unknown" and not o.from_stage and (o.rel is not None or o.instr is not None):
+            return Resolved("opaque", _label(argv), why=o.why, opacity="unreadable", rel=o.rel)
+    return None  # (a program another stage built, e.g. a venv's console script, is a program like any)
 
 
 def _shell(doc, ctx, instr, argv, piped) -> Resolved | None:
