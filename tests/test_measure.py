@@ -332,172 +332,6 @@ def test_choose_source_file_prefers_the_cmd_module_and_skips_manifests(project):
     assert P.choose_source_file(project, text, text, None, "main.py\n") == "util.py"
 
 
-# -- comparisons ---------------------------------------------------------------------------------------------
-CFG = {"Entrypoint": None, "Cmd": ["python", "main.py"], "WorkingDir": "/app", "User": "",
-       "ExposedPorts": {"8000/tcp": {}}, "Volumes": None, "Labels": {"org.x": "1"}, "Healthcheck": None,
-       "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "MODEL=small"]}
-
-
-def _cfg(**kw):
-    return {**CFG, **kw}
-
-
-def test_config_parity_accepts_what_a_rewrite_may_change():
-    c = V.compare_config(CFG, _cfg(Env=["PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
-                                        "MODEL=small", "PYTHONUNBUFFERED=1", "WEIGHTS_DIR=/w"]),
-                         documented={"WEIGHTS_DIR"})
-    assert c.status == V.PASS, c.evidence
-    assert any("WEIGHTS_DIR" in e and "documented" in e for e in c.evidence)
-
-
-@pytest.mark.parametrize("change, needle", [
-    ({"Cmd": ["python", "other.py"]}, "ENTRYPOINT/CMD"),
-    ({"WorkingDir": "/srv"}, "WORKDIR"),
-    ({"User": "nobody"}, "USER"),
-    ({"ExposedPorts": None}, "EXPOSE"),
-    ({"Labels": {}}, "LABEL org.x"),
-    ({"Healthcheck": {"Test": ["CMD", "true"]}}, "HEALTHCHECK"),
-    ({"Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"]}, "ENV MODEL: removed"),
-    ({"Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "MODEL=large"]}, "ENV MODEL: 'small' -> 'large'"),
-    ({"Env": ["PATH=/usr/bin:/usr/local/bin:/bin", "LANG=C.UTF-8", "MODEL=small"]}, "ENV PATH"),
-    ({"Env": [*CFG["Env"], "PYTHONPATH=/x"]}, "ENV PYTHONPATH=/x: added"),
-])
-def test_config_parity_catches_behaviour_changes(change, needle):
-    c = V.compare_config(CFG, _cfg(**change))
-    assert c.status == V.FAIL
-    assert any(needle in e for e in c.evidence), c.evidence
-
-
-def test_config_parity_loader_env_fails_even_when_the_rewrite_sets_it_openly():
-    c = V.compare_config(CFG, _cfg(Env=[*CFG["Env"], "LD_LIBRARY_PATH=/opt/lib"]), documented={"LD_LIBRARY_PATH"})
-    assert c.status == V.FAIL
-    assert c.details["failures"] == ["ENV LD_LIBRARY_PATH=/opt/lib: added; it changes what the program loads"]
-
-
-def test_config_parity_accepts_an_init_script_that_execs_the_original_command():
-    files = {"/usr/local/bin/init.sh": '#!/bin/sh\nset -eu\n[ -s /w ] || fetch\nexec "$@"\n',
-             "/usr/local/bin/bad.sh": "#!/bin/sh\nfetch\nexec python main.py --other\n"}
-    ok = V.compare_config(CFG, _cfg(Entrypoint=["/usr/local/bin/init.sh"]), read_file_after=files.get)
-    assert ok.status == V.PASS and "wrapped by /usr/local/bin/init.sh" in ok.evidence[0]
-    sh = V.compare_config(CFG, _cfg(Entrypoint=["/bin/sh", "/usr/local/bin/init.sh"]), read_file_after=files.get)
-    assert sh.status == V.PASS
-    bad = V.compare_config(CFG, _cfg(Entrypoint=["/usr/local/bin/bad.sh"]), read_file_after=files.get)
-    assert bad.status == V.FAIL
-    args = V.compare_config(CFG, _cfg(Entrypoint=["/usr/local/bin/init.sh", "--x"]), read_file_after=files.get)
-    assert args.status == V.FAIL
-
-
-def test_config_parity_env_from_a_new_base_image_is_a_note():
-    base_b = {"Env": ["PATH=/usr/bin", "NV_CUDA_LIB_VERSION=12.1.0-1", "LIBRARY_PATH=/usr/local/cuda/lib64/stubs"]}
-    base_a = {"Env": ["PATH=/usr/bin"]}
-    before = _cfg(Env=[*CFG["Env"], "NV_CUDA_LIB_VERSION=12.1.0-1", "LIBRARY_PATH=/usr/local/cuda/lib64/stubs"])
-    c = V.compare_config(before, CFG, base_b=base_b, base_a=base_a)
-    assert c.status == V.PASS
-    assert sum("comes with the new base image" in e for e in c.evidence) == 2
-
-
-def _d(name, version, top=()):
-    return {"name": name, "version": version, "top": list(top), "location": "/x"}
-
-
-def test_python_parity():
-    before = {"numpy": _d("numpy", "1.26.4", ["numpy"]), "pip": _d("pip", "23.0.1"), "psycopg2": _d("psycopg2", "2.9.9")}
-    same = V.compare_dists(before, {"numpy": _d("numpy", "1.26.4"), "psycopg2": _d("psycopg2", "2.9.9"),
-                                    "pip": _d("pip", "24.0")})
-    assert same.status == V.PASS and any("pip: 23.0.1 -> 24.0 (packaging tool)" in e for e in same.evidence)
-    missing = V.compare_dists(before, {"numpy": _d("numpy", "1.26.4")})
-    assert missing.status == V.FAIL and missing.details["failures"] == ["psycopg2 2.9.9: missing in the rewrite"]
-    moved = V.compare_dists(before, {**before, "numpy": _d("numpy", "2.0.0")})
-    assert moved.status == V.FAIL and "numpy: 1.26.4 -> 2.0.0" in moved.evidence
-    py = V.compare_dists(before, before, {"version": "3.11.2", "executable": "/usr/bin/python3"},
-                         {"version": "3.12.1", "executable": "/opt/venv/bin/python"})
-    assert py.status == V.FAIL
-
-
-def test_modules_to_import_skip_tooling_and_non_modules():
-    dists = {"pip": _d("pip", "1", ["pip"]), "scikit-learn": _d("scikit-learn", "1", ["sklearn"]),
-             "weird": _d("weird", "1", ["tests", "__pycache__", "ok_mod", "not-valid"])}
-    assert V.modules_to_import(dists) == ["ok_mod", "sklearn"]
-
-
-def test_import_parity():
-    b = {"numpy": {"ok": True}, "psycopg2": {"ok": True}, "broken": {"ok": False, "error": "x"}}
-    ok = V.compare_imports(b, {"numpy": {"ok": True}, "psycopg2": {"ok": True}})
-    assert ok.status == V.PASS and ok.summary == "all 2 top-level modules import"
-    bad = V.compare_imports(b, {"numpy": {"ok": True}, "psycopg2": {
-        "ok": False, "error": "ImportError: libpq.so.5: cannot open shared object file"}})
-    assert bad.status == V.FAIL and "psycopg2: ImportError: libpq.so.5" in bad.evidence[0]
-
-
-def test_elf_parity_matches_files_across_site_folders():
-    info_b = {"real_executable": "/usr/bin/python3.11", "stdlib": ["/usr/lib/python3.11"], "prefix": "/usr"}
-    info_a = {**info_b, "prefix": "/opt/venv"}
-    so = "psycopg2/_psycopg.cpython-311-x86_64-linux-gnu.so"
-    eb = {"python": info_b, "files": {f"/usr/local/lib/python3.11/dist-packages/{so}": {"missing": []},
-                                      "/usr/lib/python3.11/lib-dynload/_ssl.so": {"missing": []},
-                                      "/app/ops/lib.so": {"missing": ["libgomp.so.1"]}}}
-    ea = {"python": info_a, "files": {f"/opt/venv/lib/python3.11/site-packages/{so}": {"missing": ["libpq.so.5"]},
-                                      "/usr/lib/python3.11/lib-dynload/_ssl.so": {"missing": []},
-                                      "/app/ops/lib.so": {"missing": ["libgomp.so.1"]}}}
-    c = V.compare_elf(eb, ea, ["/app"])
-    assert c.status == V.FAIL
-    assert c.details["failures"] == [f"/opt/venv/lib/python3.11/site-packages/{so}: libpq.so.5 not found"]
-    assert any("already had unresolved" in e for e in c.evidence)  # lib.so was broken in the original too
-    fixed = {**ea, "files": {**ea["files"], f"/opt/venv/lib/python3.11/site-packages/{so}": {"missing": []}}}
-    assert V.compare_elf(eb, fixed, ["/app"]).status == V.PASS
-
-
-def _f(content="x", mode=0o644, kind="file"):
-    return [kind, mode, 0, 0, len(content), hashlib.sha256(content.encode()).hexdigest()]
-
-
-def test_app_file_parity_lists_deliberate_removals_and_fails_on_others():
-    entries = [P.CopyEntry(".", "/app", "dir")]
-    opts = V.VerifyOptions(copy_map=entries, dockerignore_before=None, dockerignore_after="notebooks/\n",
-                           weights_moved=True, rewrite_changed={"Dockerfile"})
-    b = {"/app/main.py": _f("print()"), "/app/Dockerfile": _f("FROM a"), "/app/models/w.safetensors": _f("w"),
-         "/app/notebooks/n.ipynb": _f("{}"), "/app/run.sh": _f("#!", 0o755)}
-    a = {"/app/main.py": _f("print()"), "/app/Dockerfile": _f("FROM b"), "/app/run.sh": _f("#!", 0o755),
-         "/app/.dockerignore": _f("notebooks/")}
-    c = V.compare_files({"files": b}, {"files": a}, opts)
-    assert c.status == V.PASS, c.evidence
-    assert c.details["removed"] == {"model weights moved out of the image (SLM010)": ["/app/models/w.safetensors"],
-                                    "excluded by the rewritten .dockerignore": ["/app/notebooks/n.ipynb"]}
-    assert c.details["changed_by_rewrite"] == ["/app/Dockerfile"] and c.details["added"] == ["/app/.dockerignore"]
-    broken = {**a, "/app/run.sh": _f("#!", 0o644)}
-    del broken["/app/main.py"]
-    c = V.compare_files({"files": b}, {"files": broken}, opts)
-    assert c.status == V.FAIL
-    assert c.details["failures"] == ["/app/main.py: missing in the rewrite", "/app/run.sh: mode 755 -> 644"]
-    # Without SLM010 a dropped weight file is a failure.
-    opts.weights_moved = False
-    c = V.compare_files({"files": b}, {"files": a}, opts)
-    assert "/app/models/w.safetensors: missing in the rewrite" in c.details["failures"]
-
-
-def test_missing_ancestors_are_the_highest_missing_folders():
-    after = {"/app/main.py": 1, "/app/models/keep.txt": 1}
-    paths = ["/app/models/a/w.bin", "/app/models/a/b/x.bin", "/app/data/d.csv", "/app/models/top.bin"]
-    assert V._missing_ancestors(paths, after, ["/app"]) == ["/app/models/a", "/app/data", "/app/models/top.bin"]
-
-
-@pytest.mark.parametrize("argv, resolved, expected", [
-    (["uvicorn", "app:app"], {"uvicorn": ("/opt/venv/bin/uvicorn", "#!/opt/venv/bin/python"),
-                              "python3": ("/usr/bin/python3", "")}, "/opt/venv/bin/python"),
-    (["python3", "-m", "uvicorn", "server:app"], {"python3": ("/usr/bin/python3", "")}, "/usr/bin/python3"),
-    (["/bin/sh", "-c", "exec gunicorn -b 0.0.0.0:80 app:app"],
-     {"gunicorn": ("/usr/local/bin/gunicorn", "#!/usr/bin/env python3"), "python3": ("/usr/local/bin/python3", "")},
-     "/usr/local/bin/python3"),
-    (["/usr/local/bin/init.sh", "python", "main.py"],
-     {"/usr/local/bin/init.sh": ("/usr/local/bin/init.sh", "#!/bin/sh"), "python": ("/usr/bin/python", "")},
-     "/usr/bin/python"),
-    (["./server"], {"./server": ("./server", ""), "python3": ("/usr/bin/python3", "")}, "/usr/bin/python3"),
-    (["node", "x.js"], {"node": ("/usr/bin/node", "")}, None),
-])
-def test_pick_interpreter(argv, resolved, expected):
-    assert V.pick_interpreter(argv, resolved)[0] == expected
-
-
 # -- the probe script (run with this interpreter: it is plain Python) ---------------------------------------
 def _probe(mode: str, args: dict, env: dict | None = None) -> dict:
     r = subprocess.run([sys.executable, "-c", probes.PROBE_PY, mode], capture_output=True, text=True, timeout=120,
@@ -589,13 +423,15 @@ def test_ctrl_c_during_a_build_removes_everything(project, monkeypatch):
     client = FakeClient()
     seen = {}
 
-    def interrupted_build(client_, context, dockerfile, tag, **kw):
+    def interrupted_build(client_, *args, **kw):
+        context, dockerfile, tag = args[-3:]  # build_buildkit also takes the CLI first
         seen["context"] = Path(context)
         seen["tag"] = tag
         assert Path(context).exists()
         raise KeyboardInterrupt
 
     monkeypatch.setattr("slimml.measure.run.build_classic", interrupted_build)
+    monkeypatch.setattr("slimml.measure.run.build_buildkit", interrupted_build)
     with pytest.raises(KeyboardInterrupt):
         run_measure(project, MeasureOptions(keep=True), client=client)
     assert not seen["context"].exists()  # the temp copies are gone (even with --keep)
@@ -635,7 +471,9 @@ def _report() -> MeasureReport:
         dockerfile="/p/Dockerfile", context="/p", plan=plan, builder="classic",
         before=ImageReport("before", "t:before", "sha256:1", 1_000_000_000, 30.0, True, "classic", "python:3.11", layers_b, 3, 0),
         after=ImageReport("after", "t:after", "sha256:2", 400_000_000, 35.5, True, "classic", "python:3.11-slim", layers_a, 5, 0),
-        rebuild={"file": "app.py", "before_seconds": 20.0, "after_seconds": 2.0, "speedup": 10.0, "errors": []},
+        rebuild={"file": "app.py", "verified": True, "before_seconds": 20.0, "after_seconds": 2.0, "speedup": 10.0,
+                 "no_speedup_reason": None, "before_steps": 4, "before_cached_steps": 2, "after_steps": 6,
+                 "after_cached_steps": 5, "warnings": [], "errors": []},
         verification=v, exit_code=1)
 
 
@@ -643,7 +481,8 @@ def test_reports_carry_sizes_layers_rebuild_and_verdict():
     r = _report()
     text = to_text(r)
     assert "before 1.0 GB (1,000,000,000 B)   after 400.0 MB (400,000,000 B)   -60.0% (-600.0 MB)" in text
-    assert "rebuild   after editing app.py: before 20.0 s, after 2.0 s (10.0x faster)" in text
+    assert ("rebuild   after editing app.py: before 20.0 s (2 of 4 steps cached), after 2.0 s (5 of 6 steps cached), "
+            "10.0x faster (warm cache verified)") in text
     assert "800.0 MB  base image python:3.11 (1 layer)" in text
     assert "  FAIL  native-libs" in text and "/x/_psycopg.so: libpq.so.5 not found" in text
     assert text.rstrip().endswith("result: FAIL")
@@ -674,3 +513,224 @@ def test_touch_must_name_a_file_of_the_context_and_fails_before_building(project
     monkeypatch.setattr("slimml.measure.run.build_classic", no_build)
     report = run_measure(project, MeasureOptions(touch=touch), client=FakeClient())
     assert report.exit_code == 2 and report.error.startswith(f"--touch {touch}: not a file in the build context")
+
+
+# -- `--after`: any two Dockerfiles -------------------------------------------------------------------------
+def _two(tmp_path: Path) -> Path:
+    d = tmp_path / "ctx"
+    d.mkdir()
+    (d / "Dockerfile").write_text("FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"main.py\"]\n")
+    (d / "main.py").write_text("print('hi')\n")
+    return d
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.Dockerfile", None, "missing.Dockerfile: no such file"),
+    ("", None, "ctx: is a directory"),
+    ("bin.Dockerfile", b"FROM x\x00\x01", "bin.Dockerfile: binary file (contains NUL bytes), not a Dockerfile"),
+    ("empty.Dockerfile", b"\n  \n", "empty.Dockerfile: empty file"),
+    ("notes.txt", b"hello world\n", "notes.txt: not a valid Dockerfile: line 1: unknown instruction 'hello'"),
+])
+def test_after_bad_input_is_one_line_exit_2_and_nothing_written(name, content, message, tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")  # checked before any engine is needed
+    d = _two(tmp_path)
+    other = d / name if name else d
+    if content is not None:
+        other.write_bytes(content)
+    before = _tree_digest(d)
+    r = CliRunner().invoke(main, ["measure", str(d / "Dockerfile"), "--after", str(other)], catch_exceptions=False)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: ") and r.stderr.rstrip().endswith(message)
+    assert _tree_digest(d) == before
+
+
+def test_after_with_rewrite_options_is_a_usage_error(tmp_path):
+    d = _two(tmp_path)
+    r = CliRunner().invoke(main, ["measure", str(d), "--after", str(d / "Dockerfile"), "--unsafe-fixes"])
+    assert r.exit_code == 2 and "--after compares two given Dockerfiles" in r.stderr
+
+
+def test_pair_plan_reads_both_files_and_their_own_ignore_files(tmp_path):
+    d = _two(tmp_path)
+    (d / "docker").mkdir()
+    (d / "docker" / "slim.Dockerfile").write_text("FROM python:3.11-slim\nWORKDIR /app\nCOPY main.py .\n"
+                                                  "CMD [\"python\", \"main.py\"]\n")
+    (d / ".dockerignore").write_text(".git\n")
+    (d / "docker" / "slim.Dockerfile.dockerignore").write_text("*.md\n")
+    plan = P.pair(d / "Dockerfile", d / "docker" / "slim.Dockerfile", d)
+    assert plan.changed and plan.other_rel == "docker/slim.Dockerfile" and plan.dockerfile_rel == "Dockerfile"
+    assert (plan.dockerignore_before, plan.dockerignore_after) == (".git\n", "*.md\n")
+    assert plan.rewrite_changed == set()  # both files come from the user: neither is "the rewrite's"
+    assert "-COPY . .\n+COPY main.py .\n" in plan.diff
+    # The same text with another .dockerignore is another image: something to measure.
+    (d / "same.Dockerfile").write_text((d / "Dockerfile").read_text())
+    (d / "same.Dockerfile.dockerignore").write_text("main.py\n")
+    assert P.pair(d / "Dockerfile", d / "same.Dockerfile", d).changed
+    (d / "same.Dockerfile.dockerignore").unlink()
+    assert not P.pair(d / "Dockerfile", d / "same.Dockerfile", d).changed
+    res = E.Resources()
+    try:
+        P.materialize(plan, res)
+        assert plan.after_dockerfile == plan.after_context / "docker" / "slim.Dockerfile"
+        assert plan.after_dockerfile.read_text() == (d / "docker" / "slim.Dockerfile").read_text()
+    finally:
+        res.cleanup()
+
+
+def test_builder_is_buildkit_whenever_the_engine_has_it(tmp_path, monkeypatch):
+    from slimml.measure.run import choose_builder
+
+    old = _fake_cli(tmp_path / "old", "20.10.24", buildx=False)  # builds with DOCKER_BUILDKIT=1
+    monkeypatch.setenv("SLIMML_DOCKER", str(old))
+    plain = "FROM python:3.11\nCOPY ../requirements.txt .\n"
+    mode, reasons, cli, notes = choose_builder([plain])
+    assert (mode, reasons, notes) == ("buildkit", [], []) and cli.path == str(old)
+    assert choose_builder([plain], buildkit=False)[0] == "classic"  # only when asked
+    mount = "FROM python:3.11\nRUN --mount=type=cache,target=/root/.cache pip install x\n"
+    with pytest.raises(E.MeasureError):
+        choose_builder([mount], buildkit=False)
+    monkeypatch.setenv("SLIMML_DOCKER", str(_fake_cli(tmp_path / "new", "28.2.2", buildx=False)))
+    mode, _, _, notes = choose_builder([plain])  # no BuildKit here, and the file does not need it
+    assert mode == "classic" and notes[0].startswith("BuildKit is not available")
+    with pytest.raises(E.MeasureError):
+        choose_builder([mount])
+
+
+def test_rebuild_line_withholds_an_unverified_speedup():
+    r = _report()
+    r.rebuild.update(verified=False, speedup=None, warnings=["before: 1 step(s) expected from the cache were rebuilt: "
+                                                            "[2/4] RUN pip install -r requirements.txt"],
+                     no_speedup_reason="the build cache was not verified warm: no speed-up is reported")
+    text = to_text(r)
+    assert "after 2.0 s (5 of 6 steps cached); the build cache was not verified warm: no speed-up is reported" in text
+    assert "  warning: before: 1 step(s) expected from the cache were rebuilt: [2/4] RUN pip install" in text
+    assert "x faster" not in text and "x faster" not in to_markdown(r)
+
+
+def test_probe_sources_reads_small_text_sources_only(tmp_path):
+    app = tmp_path / "app"
+    (app / "conf").mkdir(parents=True)
+    (app / "main.py").write_text("load('m.h5')\n")
+    (app / "conf" / "app.yaml").write_text("model: m.h5\n")
+    (app / "run").write_text("#!/bin/sh\nexec python main.py\n")
+    (app / "weights.bin").write_bytes(b"\x00" * 100)
+    (app / "big.py").write_text("x = 1\n" * 200_000)
+    (app / "notes.md").write_text("m.h5\n")
+    extra = tmp_path / "entrypoint.sh"
+    extra.write_text("#!/bin/sh\nexec \"$@\"\n")
+    out = _probe("sources", {"roots": [str(app)], "extra": [str(extra)], "exts": [".py", ".yaml"],
+                             "max_file": 100_000})
+    assert sorted(out["sources"]) == sorted(str(p) for p in (app / "main.py", app / "conf" / "app.yaml", app / "run", extra))
+    assert out["sources"][str(app / "main.py")] == "load('m.h5')\n" and not out["truncated"]
+
+
+def test_probe_dists_reports_which_paths_exist_and_imports_use_extra_paths(tmp_path):
+    out = _probe("dists", {"exists": [str(tmp_path), str(tmp_path / "nope")]})
+    assert out["exists"] == {str(tmp_path): True, str(tmp_path / "nope"): False}
+    (tmp_path / "own_mod_for_test.py").write_text("VALUE = 1\n")
+    got = _probe("imports", {"modules": ["own_mod_for_test"], "per_module": 10, "paths": [str(tmp_path)],
+                             "budget": 30})
+    assert got["imports"]["own_mod_for_test"]["ok"] is True
+
+
+def test_netwatch_reads_listening_ports_and_the_first_answer():
+    import http.server
+    import threading
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            data = b'{"label": "cat", "scores": [0.1, 0.9]}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    port = str(srv.server_address[1])
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        r = subprocess.run([sys.executable, "-c", probes.NETWATCH_PY], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "SLIMML_PROBE_ARGS": json.dumps(
+                               {"expected": [port], "only": [port], "budget": 20})})
+    finally:
+        srv.shutdown()
+    out = probes.parse_output(r.stdout)
+    assert out is not None, r.stderr
+    assert out["ports"] == {port: ["127.0.0.1"]}
+    answer = out["responses"][port]
+    assert answer["status"] == 200 and answer["ctype"] == "application/json"
+    assert answer["shape"] == {"label": "string", "scores": ["number"]}
+
+
+# -- rebuild timing on a verified warm cache (the build function faked: which steps hit the cache) ----------
+REB = "FROM python:3.11-slim\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\n"
+REB_STEPS = ["[1/5] FROM docker.io/library/python:3.11-slim", "[2/5] WORKDIR /app", "[3/5] COPY requirements.txt .",
+             "[4/5] RUN pip install -r requirements.txt", "[5/5] COPY . ."]
+
+
+def _rebuild_plan(tmp_path: Path) -> P.Plan:
+    for side in ("b", "a"):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "main.py").write_text("print(1)\n")
+        (tmp_path / side / "requirements.txt").write_text("six\n")
+    return P.Plan(dockerfile=tmp_path / "Dockerfile", context=tmp_path, before_context=tmp_path / "b",
+                  after_context=tmp_path / "a", before_text=REB, after_text=REB, changed=True)
+
+
+def _fake_builds(misses: dict[str, set[int]], seconds: dict[str, float]):
+    """A build function: (label) -> BuildResult whose steps miss the cache as ``misses[label]`` says."""
+    calls = []
+
+    def build(label, side, tag, no_cache):
+        calls.append(label)
+        kind = "warm" if "warm" in label else "rebuild"
+        miss = misses.get(f"{side} {kind}", set())
+        steps = [(s, i + 1 not in miss and i > 0) for i, s in enumerate(REB_STEPS)]
+        return E.BuildResult(ok=True, tag=tag, seconds=seconds.get(side, 1.0), step_cache=steps)
+
+    return build, calls
+
+
+def test_rebuild_speedup_comes_from_a_verified_warm_cache(tmp_path):
+    from slimml.measure.run import _UI, _rebuild
+
+    plan, report = _rebuild_plan(tmp_path), MeasureReport(dockerfile="x")
+    build, calls = _fake_builds({"before rebuild": {5}, "after rebuild": {5}}, {"before": 12.0, "after": 1.5})
+    _rebuild(plan, MeasureOptions(touch="main.py"), _UI(), build, report)
+    rb = report.rebuild
+    assert rb["verified"] and rb["speedup"] == 8.0 and rb["warnings"] == []
+    assert (rb["before_steps"], rb["before_cached_steps"]) == (4, 3)
+    assert calls == ["before (warm)", "after (warm)", "before (rebuild)", "after (rebuild)"]
+    # The two copies got different edits: a step both files share is not built once for both.
+    assert (tmp_path / "b" / "main.py").read_text() != (tmp_path / "a" / "main.py").read_text()
+
+
+def test_rebuild_says_when_the_cache_did_not_hold_and_gives_no_speedup(tmp_path):
+    from slimml.measure.run import _UI, _rebuild
+
+    plan, report = _rebuild_plan(tmp_path), MeasureReport(dockerfile="x")
+    build, _ = _fake_builds({"after warm": {4}, "before rebuild": {5}, "after rebuild": {5}}, {"before": 12.0})
+    _rebuild(plan, MeasureOptions(touch="main.py"), _UI(), build, report)
+    rb = report.rebuild
+    assert not rb["verified"] and rb["speedup"] is None
+    assert rb["warm"]["after"]["rebuilt"] == ["[4/5] RUN pip install -r requirements.txt"]
+    assert rb["warnings"] == ["after: 1 step(s) rebuilt without any change (the build cache did not hold): "
+                              "[4/5] RUN pip install -r requirements.txt"]
+
+
+def test_rebuild_retries_once_when_a_step_expected_cached_was_rebuilt(tmp_path):
+    from slimml.measure.run import _UI, _rebuild
+
+    plan, report = _rebuild_plan(tmp_path), MeasureReport(dockerfile="x")
+    # The install step misses the cache on both rebuild attempts (a cache pruned meanwhile, say).
+    build, calls = _fake_builds({"before rebuild": {4, 5}, "after rebuild": {5}}, {"before": 12.0})
+    _rebuild(plan, MeasureOptions(touch="main.py"), _UI(), build, report)
+    rb = report.rebuild
+    assert calls.count("before (rebuild)") == 2 and rb["speedup"] is None and not rb["verified"]
+    assert rb["unexpected"] == {"before": ["[4/5] RUN pip install -r requirements.txt"], "after": []}
+    assert rb["no_speedup_reason"] == "the build cache was not verified warm: no speed-up is reported"

@@ -160,6 +160,7 @@ class BuildResult:
     log_tail: list[str] = field(default_factory=list)
     created_ids: list[str] = field(default_factory=list)  # intermediate images this build made (classic)
     cached_steps: int = 0
+    step_cache: list[tuple[str, bool]] = field(default_factory=list)  # (step, came from the cache), in order
 
 
 Progress = Callable[[str, str], None]  # (kind: "step" | "log", text)
@@ -186,6 +187,7 @@ class ClassicStream:
         self._step_is_from = False
         self._from_id_seen = False
         self._using_cache = False
+        self.step_cache: list[tuple[str, bool]] = []
 
     def feed(self, chunk: dict) -> None:
         if "error" in chunk or "errorDetail" in chunk:
@@ -210,6 +212,7 @@ class ClassicStream:
         m = re.match(r"^Step (\d+)/(\d+) : (.*)$", line)
         if m:
             self.steps.append(line)
+            self.step_cache.append((line, False))
             self._step_is_from = m.group(3).split(None, 1)[0].upper() == "FROM"
             self._from_id_seen = False
             self._using_cache = False
@@ -219,6 +222,8 @@ class ClassicStream:
         if s == "---> Using cache":
             self._using_cache = True
             self.cached += 1
+            if self.step_cache:
+                self.step_cache[-1] = (self.step_cache[-1][0], True)
             return
         m = re.match(r"^---> ([0-9a-f]{12,64})$", s)
         if m:
@@ -266,6 +271,7 @@ class BuildkitLog:
         self.order: list[str] = []
         self.errors: dict[str, str] = {}
         self.cached = 0
+        self.cached_ids: set[str] = set()
         self.lines: list[str] = []
 
     def feed_line(self, line: str) -> None:
@@ -286,8 +292,11 @@ class BuildkitLog:
         if m:
             self.errors[m.group(1)] = m.group(2)
             return
-        if self._CACHED.match(line):
-            self.cached += 1
+        m = self._CACHED.match(line)
+        if m:
+            if m.group(1) not in self.cached_ids:
+                self.cached_ids.add(m.group(1))
+                self.cached += 1
             return
         m = self._OUTPUT.match(line)
         if m:
@@ -305,6 +314,12 @@ class BuildkitLog:
     @property
     def steps(self) -> list[str]:
         return [self.names[v] for v in self.order if v in self.names]
+
+    @property
+    def step_cache(self) -> list[tuple[str, bool]]:
+        """(step, cached) for the Dockerfile's steps (``[stage i/n] ...``; internal vertices left out)."""
+        return [(self.names[v], v in self.cached_ids) for v in self.order
+                if v in self.names and self.names[v].startswith("[") and not self.names[v].startswith("[internal]")]
 
     def failure(self) -> tuple[str | None, str | None, list[str]]:
         """(failing step, error message, log tail) -- the first vertex that reported an ERROR."""
@@ -352,7 +367,8 @@ def build_classic(client, context: str, dockerfile: str, tag: str, *, no_cache: 
                 pass
     parser.finish()
     res = BuildResult(ok=parser.error is None, tag=tag, seconds=time.monotonic() - start, builder="classic",
-                      steps=parser.steps, created_ids=parser.created[first_created:], cached_steps=parser.cached)
+                      steps=parser.steps, created_ids=parser.created[first_created:], cached_steps=parser.cached,
+                      step_cache=list(parser.step_cache))
     if parser.error is not None:
         res.error = parser.error
         res.failed_step = parser.failed_step
@@ -396,7 +412,7 @@ def build_buildkit(client, cli: Cli, context: str, dockerfile: str, tag: str, *,
             resources.procs.remove(proc)
     label = f"buildx:{builder}" if builder else "buildkit"
     res = BuildResult(ok=rc == 0, tag=tag, seconds=time.monotonic() - start, builder=label, steps=log.steps,
-                      cached_steps=log.cached)
+                      cached_steps=log.cached, step_cache=log.step_cache)
     if rc != 0:
         res.failed_step, res.error, res.log_tail = log.failure()
         res.error = res.error or f"docker build exited with status {rc}"

@@ -392,6 +392,8 @@ class Plan:
     before_dockerfile: Path | None = None
     after_dockerfile: Path | None = None
     dockerfile_rel: str | None = None  # the Dockerfile's path inside the context (None: outside)
+    other: Path | None = None  # --after: the user's other Dockerfile (read only); None: slimml's rewrite
+    other_rel: str | None = None  # its path inside the context (None: outside)
     before_text: str = ""
     after_text: str = ""
     changed: bool = False
@@ -408,7 +410,7 @@ class Plan:
     def rewrite_changed(self) -> set[str]:
         """Context-relative paths whose content the rewrite itself changed."""
         out = {rel for rel, (b, a) in self.side_files.items() if b != a}
-        if self.dockerfile_rel and self.before_text != self.after_text:
+        if self.other is None and self.dockerfile_rel and self.before_text != self.after_text:
             out.add(self.dockerfile_rel)
         return out
 
@@ -464,6 +466,57 @@ def rewrite(path: Path, opts: RewriteOptions) -> Plan:
     return plan
 
 
+def read_dockerfile(path: Path):
+    """A Dockerfile given on the command line, checked: (Source, Document) or a MeasureError with
+    one line (a missing file, a folder, binary or empty content, not a Dockerfile)."""
+    from ..dockerfile import DockerfileError, parse, require_stages
+    from ..io import InputError, read_source
+
+    try:
+        source = read_source(path)
+        return source, require_stages(parse(source.text))
+    except InputError as e:
+        raise MeasureError(str(e)) from None
+    except DockerfileError as e:
+        raise MeasureError(f"{path}: not a valid Dockerfile: {e}") from None
+
+
+def ignore_file_for(dockerfile: Path, context: Path) -> str | None:
+    """The .dockerignore BuildKit applies to a build of ``dockerfile``: ``<Dockerfile>.dockerignore``
+    next to it when there is one, else the context's."""
+    for p in (dockerfile.parent / f"{dockerfile.name}.dockerignore", context / ".dockerignore"):
+        if p.is_file():
+            return p.read_text(encoding="utf-8", errors="replace")
+    return None
+
+
+def pair(before: Path, after: Path, context: Path | None = None) -> Plan:
+    """Two given Dockerfiles built from the same context (``slimml measure A --after B``)."""
+    import difflib
+
+    from ..discovery import infer_context
+    from ..secrets import mask
+
+    before = resolve_dockerfile(before)
+    src_b, doc_b = read_dockerfile(before)
+    src_a, _ = read_dockerfile(after)
+    ctx = (context or infer_context(before, doc_b)).resolve()
+    plan = Plan(dockerfile=before.resolve(), context=ctx, before_text=src_b.text, after_text=src_a.text,
+                changed=src_b.text != src_a.text, other=after.resolve())
+    for attr, path in (("dockerfile_rel", plan.dockerfile), ("other_rel", plan.other)):
+        try:
+            setattr(plan, attr, path.relative_to(ctx).as_posix())
+        except ValueError:
+            setattr(plan, attr, None)
+    plan.dockerignore_before = ignore_file_for(plan.dockerfile, ctx)
+    plan.dockerignore_after = ignore_file_for(plan.other, ctx)
+    # Same text, another .dockerignore (BuildKit's <Dockerfile>.dockerignore): other images all the same.
+    plan.changed = plan.changed or plan.dockerignore_before != plan.dockerignore_after
+    plan.diff = mask("".join(difflib.unified_diff(src_b.text.splitlines(keepends=True), src_a.text.splitlines(
+        keepends=True), f"a/{before.name}", f"b/{after.name}")))
+    return plan
+
+
 def materialize(plan: Plan, resources, builtin_frontend: bool = False, tmp_parent: str | None = None) -> None:
     """Write the two build trees into a temp folder (registered with ``resources`` for removal)."""
     from ..io import read_source
@@ -486,19 +539,24 @@ def materialize(plan: Plan, resources, builtin_frontend: bool = False, tmp_paren
     resources.dirs.append(str(root))
     plan.root = root
     plan.before_context, plan.after_context = root / "before", root / "after"
-    always = {plan.dockerfile_rel} if plan.dockerfile_rel else set()
+    after_rel = plan.other_rel if plan.other is not None else plan.dockerfile_rel
+    always = {r for r in (plan.dockerfile_rel, after_rel) if r}
     plan.files_copied = copy_context(plan.context, plan.before_context,
                                      [plan.dockerignore_before, plan.dockerignore_after], always=always)
     link_tree(plan.before_context, plan.after_context)
     source = read_source(plan.dockerfile)
-    if plan.dockerfile_rel:
-        plan.before_dockerfile = plan.before_context / plan.dockerfile_rel
-        plan.after_dockerfile = plan.after_context / plan.dockerfile_rel
-    else:
-        plan.before_dockerfile = root / "before.Dockerfile"
-        plan.after_dockerfile = root / "after.Dockerfile"
+    source_after = read_source(plan.other) if plan.other is not None else source
+    plan.before_dockerfile = plan.before_context / plan.dockerfile_rel if plan.dockerfile_rel \
+        else root / "before.Dockerfile"
+    plan.after_dockerfile = plan.after_context / after_rel if after_rel else root / "after.Dockerfile"
     replace_file(plan.before_dockerfile, source.encode(before_text))
-    replace_file(plan.after_dockerfile, source.encode(after_text))
+    replace_file(plan.after_dockerfile, source_after.encode(after_text))
+    # A Dockerfile written outside the context keeps its own .dockerignore next to it (BuildKit reads it there).
+    for df, path, rel in ((plan.before_dockerfile, plan.dockerfile, plan.dockerfile_rel),
+                          (plan.after_dockerfile, plan.other or plan.dockerfile, after_rel)):
+        own = path.parent / f"{path.name}.dockerignore"
+        if rel is None and own.is_file():
+            replace_file(df.parent / f"{df.name}.dockerignore", own.read_bytes())
     for rel, (before, after) in plan.side_files.items():
         if before == after:
             continue
@@ -508,25 +566,29 @@ def materialize(plan: Plan, resources, builtin_frontend: bool = False, tmp_paren
 
 
 # -- the source-only change -----------------------------------------------------------------------------
-def _is_manifest(name: str) -> bool:
+def is_manifest(name: str) -> bool:
     return name in MANIFEST_NAMES or bool(MANIFEST_RE.match(name)) or name.endswith(".lock")
+
+
+def source_covers(src: str, rel: str) -> bool:
+    """A COPY/ADD source (or a bind mount's source) takes in the context file ``rel``."""
+    s = posixpath.normpath(src.lstrip("/")) if src.strip("/") else "."
+    if s == "." or rel == s or rel.startswith(s.rstrip("/") + "/"):
+        return True
+    return any(c in s for c in "*?[") and (fnmatch.fnmatchcase(rel, s) or any(
+        fnmatch.fnmatchcase(rel[: i], s) for i in range(len(rel)) if rel[i] == "/"))
+
+
+def copies_from_context(ins, rel: str) -> bool:
+    """This COPY/ADD copies the context file ``rel``."""
+    if ins.keyword not in ("COPY", "ADD") or ins.flag("from") or ins.heredocs:
+        return False
+    return any(source_covers(src, rel) for src in _copy_words(ins)[:-1])
 
 
 def _copied_by(rel: str, text: str) -> bool:
     """Some COPY/ADD from the context (any stage) copies ``rel``."""
-    doc = _doc(text)
-    for ins in doc.instructions:
-        if ins.keyword not in ("COPY", "ADD") or ins.flag("from") or ins.heredocs:
-            continue
-        words = _copy_words(ins)
-        for src in words[:-1]:
-            s = posixpath.normpath(src.lstrip("/")) if src.strip("/") else "."
-            if s == "." or rel == s or rel.startswith(s.rstrip("/") + "/"):
-                return True
-            if any(c in s for c in "*?[") and (fnmatch.fnmatchcase(rel, s) or any(
-                    fnmatch.fnmatchcase(rel[: i], s) for i in range(len(rel)) if rel[i] == "/")):
-                return True
-    return False
+    return any(copies_from_context(ins, rel) for ins in _doc(text).instructions)
 
 
 def choose_source_file(context: Path, before_text: str, after_text: str, ignore_before: str | None,
@@ -552,7 +614,7 @@ def choose_source_file(context: Path, before_text: str, after_text: str, ignore_
         for f in sorted(filenames):
             rel = f"{rel_dir}/{f}" if rel_dir else f
             ext = os.path.splitext(f)[1].lower()
-            if rel in skip or _is_manifest(f) or f.startswith(".") or COMMENT_PREFIX.get(ext) is None:
+            if rel in skip or is_manifest(f) or f.startswith(".") or COMMENT_PREFIX.get(ext) is None:
                 continue
             if os.path.islink(os.path.join(dirpath, f)):
                 continue

@@ -11,7 +11,12 @@ whatever the image prints on its own is ignored. Modes:
   charged to the module that caused it and the rest go on in a new child);
 - ``elf``: every ELF file under the Python prefix/site folders and the app folders, and the
   libraries it cannot resolve (``ldd``, or the dynamic loader's ``--list`` where there is no ldd);
-- ``files``: path -> (kind, mode, uid, gid, size, sha256) under the app folders.
+- ``files``: path -> (kind, mode, uid, gid, size, sha256) under the app folders;
+- ``sources``: the text of the app's small source, script and config files (what ``appscan`` reads).
+
+``NETWATCH_PY`` runs in a sidecar container that shares the network namespace of a container
+running the image's real command: it waits for the listening TCP ports (``/proc/net/tcp{,6}``)
+to settle, sends ``GET /`` to each, and reports the ports and the shape of each answer.
 
 The probe is plain Python 3.6+ with the standard library only; it never writes to the image.
 """
@@ -143,7 +148,10 @@ def dists():
 
 
 CHILD = r"""
-import importlib, json, sys, time
+import importlib, json, os, sys, time
+for p in reversed([p for p in os.environ.get("SLIMML_IMPORT_PATHS", "").split(os.pathsep) if p]):
+    if p not in sys.path:
+        sys.path.insert(0, p)
 out = sys.stdout
 sys.stdout = sys.stderr
 for m in sys.argv[1:]:
@@ -159,8 +167,10 @@ for m in sys.argv[1:]:
 """
 
 
-def imports(modules, per_module):
+def imports(modules, per_module, paths=()):
     import threading
+    if paths:
+        os.environ["SLIMML_IMPORT_PATHS"] = os.pathsep.join(paths)
     results = {}
     todo = list(modules)
     while todo and time.time() < DEADLINE:
@@ -390,12 +400,42 @@ def files(roots, excludes):
     return {"files": out, "truncated": truncated, "roots": [r for r in roots if os.path.lexists(r)]}
 
 
+def sources(roots, extra, exts, max_file, max_total):
+    out, total, truncated = {}, 0, False
+    exts = tuple(exts)
+    # Symlinks are followed (an entrypoint script is often a link); only regular files are read.
+    for path in [p for p, _ in walk_files(roots)] + [p for p in extra if os.path.isfile(p)]:
+        if time.time() > DEADLINE - 5 or total > max_total:
+            truncated = True
+            break
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if path in out or not stat.S_ISREG(st.st_mode) or st.st_size > max_file:
+            continue
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(max_file + 1)
+        except OSError:
+            continue
+        if not (path.lower().endswith(exts) or data.startswith(b"#!")) or b"\0" in data[:4096]:
+            continue
+        out[path] = data.decode("utf-8", "replace")
+        total += len(data)
+    return {"sources": out, "truncated": truncated}
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else "dists"
     if mode == "dists":
-        emit({"info": info(), "dists": dists()})
+        emit({"info": info(), "dists": dists(), "exists": dict((p, os.path.exists(p)) for p in ARGS.get("exists", []))})
     elif mode == "imports":
-        emit({"info": info(), "imports": imports(ARGS.get("modules", []), float(ARGS.get("per_module", 60)))})
+        emit({"info": info(), "imports": imports(ARGS.get("modules", []), float(ARGS.get("per_module", 60)),
+                                                 ARGS.get("paths", []))})
+    elif mode == "sources":
+        emit(sources(ARGS.get("roots", []), ARGS.get("extra", []), ARGS.get("exts", []),
+                     int(ARGS.get("max_file", 524288)), int(ARGS.get("max_total", 16777216))))
     elif mode == "elf":
         emit(elf(ARGS.get("roots", [])))
     elif mode == "files":
@@ -406,6 +446,137 @@ def main():
 
 main()
 '''
+
+
+NETWATCH_PY = r"""
+import http.client, json, os, socket, sys, time
+
+ARGS = json.loads(os.environ.get("SLIMML_PROBE_ARGS") or "{}")
+
+
+def addr4(h):
+    return ".".join(str(int(h[i:i + 2], 16)) for i in (6, 4, 2, 0))
+
+
+def addr6(h):
+    words = []
+    for i in range(0, 32, 8):
+        w = h[i:i + 8]
+        words.append(w[6:8] + w[4:6] + w[2:4] + w[0:2])
+    full = "".join(words)
+    groups = [full[i:i + 4].lstrip("0") or "0" for i in range(0, 32, 4)]
+    text = ":".join(groups)
+    if text == "0:0:0:0:0:0:0:0":
+        return "::"
+    if text == "0:0:0:0:0:0:0:1":
+        return "::1"
+    return text
+
+
+def listening():
+    only = set(str(p) for p in ARGS.get("only") or ())
+    out = {}
+    for fam, name in (("tcp", "/proc/net/tcp"), ("tcp6", "/proc/net/tcp6")):
+        try:
+            with open(name) as fh:
+                lines = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) < 4 or parts[3] != "0A":
+                continue
+            addr, port = parts[1].split(":")
+            if only and str(int(port, 16)) not in only:
+                continue
+            a = addr4(addr) if fam == "tcp" else addr6(addr)
+            out.setdefault(str(int(port, 16)), [])
+            if a not in out[str(int(port, 16))]:
+                out[str(int(port, 16))].append(a)
+    return out
+
+
+def shape(v, depth=0):
+    if depth > 4:
+        return "..."
+    if isinstance(v, dict):
+        return dict((str(k), shape(v[k], depth + 1)) for k in sorted(v)[:50])
+    if isinstance(v, list):
+        return [shape(v[0], depth + 1)] if v else []
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    return "null" if v is None else type(v).__name__
+
+
+def request(port, addrs, timeout):
+    host = "127.0.0.1" if any(":" not in a for a in addrs) else "::1"
+    for a in addrs:
+        if a not in ("0.0.0.0", "::") and not a.startswith("127.") and a != "::1":
+            host = a
+    try:
+        c = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        c.request("GET", "/", headers={"User-Agent": "slimml-measure", "Accept": "*/*"})
+        r = c.getresponse()
+        body = r.read(262144)
+        c.close()
+    except socket.timeout:
+        return {"kind": "timeout"}
+    except ConnectionRefusedError:
+        return {"kind": "refused"}
+    except (http.client.HTTPException, OSError) as e:
+        return {"kind": "not-http", "error": type(e).__name__}
+    ctype = (r.getheader("Content-Type") or "").split(";")[0].strip().lower()
+    res = {"kind": "http", "status": r.status, "ctype": ctype, "length": len(body)}
+    text = body.decode("utf-8", "replace")
+    try:
+        res["shape"] = shape(json.loads(text))
+        res["body"] = "json"
+    except ValueError:
+        res["body"] = "empty" if not text.strip() else ("html" if text.lstrip().startswith("<") else "text")
+    res["sample"] = text[:200]
+    return res
+
+
+def main():
+    start = time.time()
+    deadline = start + float(ARGS.get("budget", 60))
+    expected = ARGS.get("expected")
+    settle = float(ARGS.get("settle", 2.0))
+    give_up = ARGS.get("give_up_after")
+    last, since = None, start
+    while True:
+        now = time.time()
+        ports = listening()
+        key = sorted(ports)
+        if key != last:
+            last, since = key, now
+        stable = now - since
+        if expected is None:
+            if key and stable >= settle:
+                break
+        else:
+            if set(expected) <= set(key) and stable >= 0.5:
+                break
+            if give_up is not None and key and now - start >= float(give_up) and stable >= settle:
+                break
+        if now >= deadline:
+            break
+        time.sleep(0.2)
+    responses = {}
+    for port in sorted(ports, key=int)[:8]:
+        responses[port] = request(port, ports[port], float(ARGS.get("request_timeout", 15)))
+    sys.stdout.write("SLIMML-PROBE " + json.dumps({"ports": ports, "listen_seconds": round(since - start, 2),
+                                                   "waited": round(time.time() - start, 2),
+                                                   "responses": responses}) + "\n")
+    sys.stdout.flush()
+
+
+main()
+"""
 
 
 def parse_output(stdout: str) -> dict | None:

@@ -48,12 +48,37 @@ def _verdict_lines(v) -> list[str]:
     return out
 
 
+def _rebuild_text(rb: dict) -> list[str]:
+    def side(name: str) -> str:
+        n, k = rb.get(f"{name}_steps"), rb.get(f"{name}_cached_steps")
+        cached = f" ({k} of {n} steps cached)" if n is not None else ""
+        return f"{_secs(rb.get(f'{name}_seconds'))}{cached}"
+
+    if rb.get("speedup"):
+        tail = f", {rb['speedup']}x faster (warm cache verified)"
+    else:
+        tail = f"; {rb['no_speedup_reason']}" if rb.get("no_speedup_reason") else ""
+    out = [f"rebuild   after editing {rb['file']}: before {side('before')}, after {side('after')}{tail}"]
+    out += [f"  warning: {w}" for w in rb.get("warnings") or []]
+    return out
+
+
+def _other_line(r: MeasureReport) -> str | None:
+    plan = r.plan
+    if plan is not None and plan.other is not None:
+        return f"comparing with: {plan.other}; builder: {r.builder or '-'}"
+    if plan is not None and plan.applied:
+        codes = ", ".join(f"{c} ×{n}" if n > 1 else c for c, n in sorted(plan.applied.items()))
+        unsafe = f" (unsafe: {', '.join(plan.unsafe_applied)})" if plan.unsafe_applied else ""
+        return f"rewrite: {codes}{unsafe}; builder: {r.builder or '-'}"
+    return None
+
+
 def to_text(r: MeasureReport) -> str:
     lines = [f"slimml measure: {r.dockerfile}" + (f" (context {r.context})" if r.context else "")]
-    if r.plan is not None and r.plan.applied:
-        codes = ", ".join(f"{c} ×{n}" if n > 1 else c for c, n in sorted(r.plan.applied.items()))
-        unsafe = f" (unsafe: {', '.join(r.plan.unsafe_applied)})" if r.plan.unsafe_applied else ""
-        lines.append(f"rewrite: {codes}{unsafe}; builder: {r.builder or '-'}")
+    other = _other_line(r)
+    if other:
+        lines.append(other)
     for n in r.notes:
         lines.append(f"note: {n}")
     if r.before:
@@ -67,14 +92,11 @@ def to_text(r: MeasureReport) -> str:
         else:
             lines.append(f"size      before {human(r.before.size)} ({r.before.size:,} B)")
         if r.rebuild:
-            rb = r.rebuild
-            sp = f" ({rb['speedup']}x faster)" if rb.get("speedup") else ""
-            lines.append(f"rebuild   after editing {rb['file']}: before {_secs(rb['before_seconds'])}, "
-                         f"after {_secs(rb['after_seconds'])}{sp}")
+            lines += _rebuild_text(r.rebuild)
         for img in (r.before, r.after):
             if img is None:
                 continue
-            lines += ["", f"layers of the {'original' if img.label == 'before' else 'rewrite'} ({img.tag})",
+            lines += ["", f"layers of the {'original' if img.label == 'before' else r.other_label} ({img.tag})",
                       f"  {'SIZE':>9}  INSTRUCTION"]
             for instr, size, _ in layer_rows(img):
                 lines.append(f"  {human(size):>9}  {_short(instr)}")
@@ -82,10 +104,11 @@ def to_text(r: MeasureReport) -> str:
             if top:
                 lines.append("  largest: " + "; ".join(f"{_short(i, 50)} ({human(s)})" for i, s in top))
     if r.failure:
-        lines += ["", f"the rewritten Dockerfile does not build: {r.failure.get('step') or 'build'}",
+        what = "the other Dockerfile" if r.other_label != "rewrite" else "the rewritten Dockerfile"
+        lines += ["", f"{what} does not build: {r.failure.get('step') or 'build'}",
                   f"  {r.failure.get('error')}"]
         lines += [f"  | {x}" for x in r.failure.get("log_tail") or []]
-        lines.append("result: FAIL (the rewrite does not build)")
+        lines.append(f"result: FAIL (the {r.other_label} does not build)")
     if r.verification is not None:
         lines += ["", "verification"] + _verdict_lines(r.verification)
     if r.kept:
@@ -95,7 +118,9 @@ def to_text(r: MeasureReport) -> str:
 
 def to_markdown(r: MeasureReport) -> str:
     out = [f"### slimml measure: `{r.dockerfile}`", ""]
-    if r.plan is not None and r.plan.applied:
+    if r.plan is not None and r.plan.other is not None:
+        out += [f"Compared with `{r.plan.other}`; builder: {r.builder or '-'}.", ""]
+    elif r.plan is not None and r.plan.applied:
         codes = ", ".join(f"{c} ×{n}" if n > 1 else c for c, n in sorted(r.plan.applied.items()))
         out.append(f"Rewrite: {codes}" + (f" (unsafe: {', '.join(r.plan.unsafe_applied)})" if r.plan.unsafe_applied
                                           else "") + f"; builder: {r.builder or '-'}.")
@@ -112,16 +137,20 @@ def to_markdown(r: MeasureReport) -> str:
                 f"{_secs(r.after.build_seconds)} | |"]
         if r.rebuild:
             rb = r.rebuild
+            change = f"{rb['speedup']}x faster" if rb.get("speedup") else (rb.get("no_speedup_reason") or "-")
             out.append(f"| rebuild after editing `{rb['file']}` | {_secs(rb['before_seconds'])} | "
-                       f"{_secs(rb['after_seconds'])} | {rb['speedup'] or '-'}x faster |")
+                       f"{_secs(rb['after_seconds'])} | {_pipe(change)} |")
         out.append("")
+        if r.rebuild and r.rebuild.get("warnings"):
+            out += [f"> warning: {w}" for w in r.rebuild["warnings"]] + [""]
         for img in (r.before, r.after):
-            out += [f"<details><summary>Layers of the {'original' if img.label == 'before' else 'rewrite'}"
+            out += [f"<details><summary>Layers of the {'original' if img.label == 'before' else r.other_label}"
                     f"</summary>", "", "| size | instruction |", "|---:|---|"]
             out += [f"| {human(s)} | `{_pipe(_short(i))}` |" for i, s, _ in layer_rows(img)]
             out += ["", "</details>", ""]
     if r.failure:
-        out += [f"**The rewritten Dockerfile does not build:** `{r.failure.get('step')}`", "", "```",
+        what = "other" if r.other_label != "rewrite" else "rewritten"
+        out += [f"**The {what} Dockerfile does not build:** `{r.failure.get('step')}`", "", "```",
                 *(r.failure.get("log_tail") or []), "```", ""]
     if r.verification is not None:
         v = r.verification
@@ -155,6 +184,8 @@ def to_json(r: MeasureReport) -> dict:
         "error": r.error,
         "error_detail": r.error_detail or None,
         "notes": r.notes,
+        "mode": "after" if plan is not None and plan.other is not None else "rewrite",
+        "other": str(plan.other) if plan is not None and plan.other is not None else None,
         "rewrite": None if plan is None else {
             "changed": plan.changed, "applied": plan.applied, "unsafe_applied": plan.unsafe_applied,
             "side_files": sorted(rel for rel, (b, a) in plan.side_files.items() if b != a), "diff": plan.diff},

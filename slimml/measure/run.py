@@ -1,6 +1,7 @@
-"""The whole measurement: rewrite a copy, build both, compare sizes and layers, verify, and time
-a rebuild after a source-only change. Everything created is removed at the end (or kept with
-``keep``), also on Ctrl-C and SIGTERM."""
+"""The whole measurement: rewrite a copy (or take the other Dockerfile given with ``--after``), build
+both, compare sizes and layers, verify, and time a rebuild after a source-only change on a build
+cache verified warm. Everything created is removed at the end (or kept with ``keep``), also on
+Ctrl-C and SIGTERM."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from .plan import (
     final_base_image,
     materialize,
     name_copy_layers,
+    pair,
     rewrite,
     syntax_directive,
 )
@@ -45,13 +47,16 @@ class MeasureOptions:
     smoke: str | None = None
     keep: bool = False
     builder: str | None = None  # a buildx builder (remote BuildKit / build farm)
-    buildkit: bool | None = None  # None: BuildKit when a Dockerfile needs it, else the classic builder
+    buildkit: bool | None = None  # None: BuildKit whenever the engine has it; False: the classic builder
     cold: bool = True  # first builds without the cache
     rebuild: bool = True  # time a rebuild after a source-only change
     touch: str | None = None  # the file that change edits (context-relative); None: chosen
     check_timeout: float = 120.0
+    run: bool = True  # run the images' real command
+    run_timeout: float = 60.0
     builtin_frontend: bool = False
     tmp_dir: str | None = None
+    after: Path | None = None  # verify this other Dockerfile (same context) instead of slimml's rewrite
 
 
 @dataclass
@@ -86,6 +91,11 @@ class MeasureReport:
     kept: list[str] = field(default_factory=list)
     exit_code: int = EXIT_OK
     interrupted: bool = False
+
+    @property
+    def other_label(self) -> str:
+        """What the second image is: slimml's rewrite, or the other Dockerfile of ``--after``."""
+        return "other Dockerfile" if self.plan is not None and self.plan.other is not None else "rewrite"
 
     @property
     def size_change(self) -> dict | None:
@@ -149,16 +159,26 @@ def syntax_failure_message(label: str, text: str, other_text: str, result: Build
             f"from a registry, and this builder could not ({first[:300]}). {hint}")
 
 
-def _choose_builder(plan: Plan, opts: MeasureOptions) -> tuple[str, list[str]]:
-    fb, fa = features(plan.before_text), features(plan.after_text)
-    reasons = list(dict.fromkeys(fb.buildkit + fa.buildkit))
-    if opts.builder:
-        return f"buildx:{opts.builder}", reasons
-    if opts.buildkit is True or (opts.buildkit is None and reasons):
-        return "buildkit", reasons
-    if opts.buildkit is False and reasons:
-        raise MeasureError(f"--classic: the Dockerfiles need BuildKit ({', '.join(reasons)})")
-    return "classic", reasons
+def choose_builder(texts: list[str], buildkit: bool | None = None, builder: str | None = None
+                   ) -> tuple[str, list[str], object, list[str]]:
+    """(mode, why BuildKit is needed, docker CLI or None, notes). BuildKit whenever the engine has it
+    (the classic builder reads files differently: ``COPY ../x``, ``RUN --mount``); the classic
+    builder only when asked (``--classic``), or when no BuildKit-capable CLI exists and the files
+    do not need it."""
+    reasons = list(dict.fromkeys(r for t in texts for r in features(t).buildkit))
+    if builder:
+        return f"buildx:{builder}", reasons, find_cli("buildx"), []
+    if buildkit is False:
+        if reasons:
+            raise MeasureError(f"--classic: the Dockerfiles need BuildKit ({', '.join(reasons)})")
+        return "classic", reasons, None, ["built with the classic builder (--classic)"]
+    try:
+        cli = find_cli("buildkit")
+    except MeasureError as e:
+        if buildkit or reasons:
+            raise
+        return "classic", reasons, None, [f"BuildKit is not available ({e.message}); built with the classic builder"]
+    return "buildkit", reasons, cli, []
 
 
 def run_measure(path: Path, opts: MeasureOptions, ui: _UI | None = None, client=None) -> MeasureReport:
@@ -209,8 +229,8 @@ def _run(path: Path, opts: MeasureOptions, ui: _UI, client, report: MeasureRepor
     return report
 
 
-def _build(client, res: Resources, ui: _UI, mode: str, cli, label: str, context: Path, dockerfile: Path, tag: str,
-           no_cache: bool, builder: str | None) -> BuildResult:
+def build_one(client, res: Resources, ui: _UI, mode: str, cli, label: str, context: Path, dockerfile: Path, tag: str,
+              no_cache: bool, builder: str | None) -> BuildResult:
     res.tags.append(tag)  # before the build: an interrupted build's tag is removed too
     ui.build_start(label, f"{mode}{', no cache' if no_cache else ''}")
 
@@ -239,19 +259,24 @@ def _image_report(client, label: str, result: BuildResult, base: str | None, col
 def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, report: MeasureReport) -> None:
     from .verify import VerifyOptions, verify
 
-    ui.phase("rewriting a copy of the Dockerfile")
-    plan = rewrite(path, opts.rewrite)
+    if opts.after is not None:
+        ui.phase("reading both Dockerfiles")
+        plan = pair(path, opts.after, opts.rewrite.context)
+    else:
+        ui.phase("rewriting a copy of the Dockerfile")
+        plan = rewrite(path, opts.rewrite)
     report.plan, report.dockerfile, report.context = plan, str(plan.dockerfile), str(plan.context)
+    other = report.other_label
     if not plan.changed:
-        report.notes.append("the rewrite changes nothing in this Dockerfile: nothing to measure")
+        report.notes.append("the two Dockerfiles are identical: nothing to measure" if plan.other is not None
+                            else "the rewrite changes nothing in this Dockerfile: nothing to measure")
         return
-    mode, reasons = _choose_builder(plan, opts)
+    report.builder = f"buildx:{opts.builder}" if opts.builder else None
+    mode, reasons, cli, notes = choose_builder([plan.before_text, plan.after_text], opts.buildkit, opts.builder)
     report.builder = mode
+    report.notes.extend(notes)
     if reasons and mode != "classic":
         report.notes.append(f"built with BuildKit: {', '.join(reasons)}")
-    cli = None
-    if mode != "classic":
-        cli = find_cli("buildx" if opts.builder else "buildkit")
     materialize(plan, res, builtin_frontend=opts.builtin_frontend, tmp_parent=opts.tmp_dir)
     report.notes.extend(plan.notes)
     if opts.touch is not None:
@@ -262,23 +287,27 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
     repo = f"slimml-measure/{run_id}"
     base_b, base_a = final_base_image(plan.before_text), final_base_image(plan.after_text)
 
+    def build(label: str, side: str, tag: str, no_cache: bool) -> BuildResult:
+        ctx, df = (plan.before_context, plan.before_dockerfile) if side == "before" else \
+            (plan.after_context, plan.after_dockerfile)
+        return build_one(client, res, ui, mode, cli, label, ctx, df, f"{repo}:{tag}", no_cache, opts.builder)
+
     ui.phase("building the original")
-    b = _build(client, res, ui, mode, cli, "before", plan.before_context, plan.before_dockerfile, f"{repo}:before",
-               opts.cold, opts.builder)
+    b = build("before", "before", "before", opts.cold)
     if not b.ok:
         msg = syntax_failure_message("original", plan.before_text, plan.after_text, b)
         if msg:
             raise MeasureError(msg, EXIT_ERROR)
         detail = "\n".join(b.log_tail)
-        raise MeasureError(f"the original Dockerfile does not build (the rewrite is not to blame): "
+        raise MeasureError(f"the original Dockerfile does not build (the {other} is not to blame): "
                            f"{b.failed_step or 'build'}: {b.error}", EXIT_ERROR, detail=detail)
     report.before = _image_report(client, "before", b, base_b, opts.cold, plan.before_text)
 
-    ui.phase("building the rewrite")
-    a = _build(client, res, ui, mode, cli, "after", plan.after_context, plan.after_dockerfile, f"{repo}:after",
-               opts.cold, opts.builder)
+    ui.phase(f"building the {other}")
+    a = build("after", "after", "after", opts.cold)
     if not a.ok:
-        msg = syntax_failure_message("rewritten", plan.after_text, plan.before_text, a)
+        msg = syntax_failure_message("other" if plan.other is not None else "rewritten", plan.after_text,
+                                     plan.before_text, a)
         if msg:
             raise MeasureError(msg, EXIT_ERROR)
         report.failure = {"step": a.failed_step, "error": a.error, "log_tail": a.log_tail}
@@ -286,37 +315,68 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
         return
     report.after = _image_report(client, "after", a, base_a, opts.cold, plan.after_text)
 
-    ui.phase("verifying the rewrite")
+    ui.phase(f"verifying the {other}")
     vopts = VerifyOptions.from_dockerfiles(
         plan.before_text, plan.after_text, plan.before_context, dockerignore_before=plan.dockerignore_before,
-        dockerignore_after=plan.dockerignore_after, applied=plan.applied, rewrite_changed=plan.rewrite_changed,
-        smoke=opts.smoke, timeout=opts.check_timeout)
+        dockerignore_after=plan.dockerignore_after, rewrite_changed=plan.rewrite_changed,
+        smoke=opts.smoke, timeout=opts.check_timeout, run=opts.run, run_timeout=opts.run_timeout)
     report.verification = verify(client, b.tag, a.tag, vopts, res, progress=lambda s: ui.phase(f"verifying: {s}"))
     report.exit_code = EXIT_OK if report.verification.verdict == "PASS" else EXIT_FAIL
-
     if opts.rebuild:
-        skip = set(plan.rewrite_changed) | ({plan.dockerfile_rel} if plan.dockerfile_rel else set())
-        rel = opts.touch or choose_source_file(plan.before_context, plan.before_text, plan.after_text,
-                                               plan.dockerignore_before, plan.dockerignore_after, skip=skip)
-        if rel is None:
-            report.notes.append("no application source file to edit for the rebuild timing (use --touch FILE)")
-            return
-        nonce = uuid.uuid4().hex[:8]
+        _rebuild(plan, opts, ui, build, report)
+
+
+def _rebuild(plan: Plan, opts: MeasureOptions, ui: _UI, build, report: MeasureReport) -> None:
+    """Rebuild times after a source-only change, on a build cache verified warm (see cache.py)."""
+    from .cache import classify, speedup, unexpected
+
+    skip = set(plan.rewrite_changed) | {r for r in (plan.dockerfile_rel, plan.other_rel) if r}
+    rel = opts.touch or choose_source_file(plan.before_context, plan.before_text, plan.after_text,
+                                           plan.dockerignore_before, plan.dockerignore_after, skip=skip)
+    if rel is None:
+        report.notes.append("no application source file to edit for the rebuild timing (use --touch FILE)")
+        return
+    texts = {"before": plan.before_text, "after": plan.after_text}
+    ui.phase("building both again without a change (the build cache must hold every step)")
+    warm, warnings = {}, []
+    for side in ("before", "after"):
+        r = build(f"{side} (warm)", side, f"{side}-warm", False)
+        steps = classify(r.step_cache, texts[side], None) if r.ok else []
+        warm[side] = {"ok": r.ok, "steps": len(steps), "rebuilt": [s.name for s in steps if not s.cached]}
+        if not r.ok:
+            warnings.append(f"{side}: the warm build failed ({r.error})")
+        elif warm[side]["rebuilt"]:
+            warnings.append(f"{side}: {len(warm[side]['rebuilt'])} step(s) rebuilt without any change (the build "
+                            f"cache did not hold): {'; '.join(warm[side]['rebuilt'][:3])}")
+    verified = not warnings
+    timed: dict = {}
+    for attempt in (1, 2):
         ui.phase(f"rebuilding both after a source-only change to {rel}")
-        apply_source_change(plan.before_context, rel, nonce)
-        apply_source_change(plan.after_context, rel, nonce)
-        rb = _build(client, res, ui, mode, cli, "before (rebuild)", plan.before_context, plan.before_dockerfile,
-                    f"{repo}:before-rebuild", False, opts.builder)
-        ra = _build(client, res, ui, mode, cli, "after (rebuild)", plan.after_context, plan.after_dockerfile,
-                    f"{repo}:after-rebuild", False, opts.builder)
-        report.rebuild = {
-            "file": rel,
-            "before_seconds": round(rb.seconds, 2) if rb.ok else None,
-            "after_seconds": round(ra.seconds, 2) if ra.ok else None,
-            "before_cached_steps": rb.cached_steps, "after_cached_steps": ra.cached_steps,
-            "speedup": round(rb.seconds / ra.seconds, 1) if rb.ok and ra.ok and ra.seconds > 0 else None,
-            "errors": [x for x in (None if rb.ok else f"before: {rb.error}", None if ra.ok else f"after: {ra.error}") if x],
-        }
+        # Different edits on each side: a step both files share must not be built once for both.
+        apply_source_change(plan.before_context, rel, uuid.uuid4().hex[:8])
+        apply_source_change(plan.after_context, rel, uuid.uuid4().hex[:8])
+        timed = {side: build(f"{side} (rebuild)", side, f"{side}-rebuild", False) for side in ("before", "after")}
+        steps = {side: classify(r.step_cache, texts[side], rel) for side, r in timed.items()}
+        missed = {side: unexpected(st) for side, st in steps.items()}
+        if not any(missed.values()) or attempt == 2:
+            break
+        ui.phase("a step expected from the cache was rebuilt: rebuilding once more")
+    for side, names in missed.items():
+        if names:
+            warnings.append(f"{side}: {len(names)} step(s) expected from the cache were rebuilt: {'; '.join(names[:3])}")
+    verified = verified and not any(missed.values())
+    rb, ra = timed["before"], timed["after"]
+    sb, sa = (round(rb.seconds, 2) if rb.ok else None), (round(ra.seconds, 2) if ra.ok else None)
+    ratio, why = speedup(sb, sa, verified)
+    report.rebuild = {
+        "file": rel, "verified": verified, "before_seconds": sb, "after_seconds": sa, "speedup": ratio,
+        "no_speedup_reason": why,
+        "before_cached_steps": sum(s.cached for s in steps["before"]), "before_steps": len(steps["before"]),
+        "after_cached_steps": sum(s.cached for s in steps["after"]), "after_steps": len(steps["after"]),
+        "steps": {side: [s.to_json() for s in st] for side, st in steps.items()},
+        "warm": warm, "unexpected": missed, "warnings": warnings,
+        "errors": [x for x in (None if rb.ok else f"before: {rb.error}", None if ra.ok else f"after: {ra.error}") if x],
+    }
 
 
 def default_tmp() -> str | None:
