@@ -300,3 +300,19 @@ def test_a_console_script_from_another_stage_is_a_program(tmp_path):
            "COPY --from=build /opt/venv /opt/venv\nENV PATH=/opt/venv/bin:$PATH\nCMD [\"uvicorn\", \"app:app\"]\n")
     out = _fix_in(tmp_path, src)
     assert LISTS in out, out
+
+
+@pytest.mark.parametrize("head,line,safe", [
+    ("FROM debian", "apt-get purge python3-pip || true", False),  # the abort is swallowed: -y changes the image
+    ("FROM debian", "if apt-get install curl; then echo ok; fi", False),
+    ("FROM debian", "apt-get install curl; echo done", False),
+    ("FROM debian", "apt-get install curl && echo done", True),  # the build fails today: -y repairs it
+    ("FROM debian", "apt-get install curl", True),
+    ("FROM debian", "set -e; apt-get install curl; echo done", True),
+    ('FROM debian\nSHELL ["/bin/bash", "-e", "-c"]', "apt-get install curl; echo done", True),
+    ("FROM my/unknown-base", "apt-get install curl; echo done", False),  # errexit unknown
+])
+def test_adding_yes_is_safe_only_where_the_prompt_fails_the_build(head, line, safe):
+    fs = [f for f in _findings(f"{head}\nRUN {line}\n") if f.fix and f.fix.description == "add -y"]
+    assert len(fs) == 1
+    assert (fs[0].fix.applicability is Applicability.SAFE) is safe, fs[0].fix

@@ -56,6 +56,9 @@ from ..dockerfile import Document, Instruction
 from ..dockerfile.shell import Command, Script, Word, run_scripts
 from ..engine import Edit, Fix, suppressions
 from ..semantics import apt as A
+from ..semantics import build as B
+from ..semantics import shellspec
+from ..semantics.shellstate import failure_fails
 from ..knowledge import sizes as S
 from ..knowledge import system_packages as K
 from . import _helpers as H
@@ -612,7 +615,7 @@ def _apt(doc, instr, calls, chk: _Checker, merged: bool):
             yield H.finding(_RULE, f"`{c.label()}` without -y: the build has no terminal and aborts at the "
                                    "confirmation prompt",
                             c.cmd.start, c.cmd.end,
-                            Fix.safe(H.insert_after_word(c.sub_word, K.APT_YES_FLAG), description="add -y"))
+                            _yes_fix(doc, instr, c, K.APT_YES_FLAG))
         # 4. --no-install-recommends
         if c.sub in K.APT_RECOMMENDS and not apt_no_recommends(c):
             if recommends_off is None:
@@ -656,6 +659,25 @@ def _apt(doc, instr, calls, chk: _Checker, merged: bool):
                     Fix.safe(edit, description=f"run `{K.APT_LISTS_CLEAN}` at the end of the RUN",
                              relies_on=(_no_later_reader(doc, instr),)) if edit else None,
                     note=note, **S.apt_lists_estimate(doc, instr))
+
+
+def _yes_fix(doc: Document, instr: Instruction, c: Call, flag: str) -> Fix:
+    """``-y`` repairs a build that aborts at the prompt; where the abort is swallowed (``|| true``,
+    an ``if``, a statement followed by others without errexit) the build succeeded without the
+    command's effect, and ``-y`` would now carry it out: unsafe."""
+    st = B.state_before(doc, instr)
+    sh = shellspec.spec(st.effective_shell, st.values()) if st is not None else shellspec.UNKNOWN
+    fails = failure_fails(c.script, c.cmd, sh.errexit if sh.known else None)
+    edit = H.insert_after_word(c.sub_word, flag)
+    if fails:
+        return Fix.safe(edit, description=f"add {flag}", relies_on=(
+            f"`{c.label()}` failing fails the RUN, so today the build stops at the prompt whenever there is "
+            "something to do: the fix only repairs a build that fails",))
+    why = ("its failure is ignored" if fails is False else
+           "whether its failure stops the RUN depends on the base image's SHELL (errexit), which is unknown")
+    return Fix.unsafe(edit, description=f"add {flag}",
+                      reason=f"{why}: today `{c.label()}` aborts at the prompt and the build goes on without its "
+                             f"effect; with {flag} it runs, and the image changes")
 
 
 def _no_later_reader(doc: Document, instr: Instruction) -> str:
@@ -709,7 +731,7 @@ def _rpm(doc, instr, calls):
             yield H.finding(_RULE, f"`{c.label()}` without -y: the build has no terminal and aborts at the "
                                    "confirmation prompt",
                             c.cmd.start, c.cmd.end,
-                            Fix.safe(H.insert_after_word(c.sub_word, K.RPM_YES_FLAG), description="add -y"))
+                            _yes_fix(doc, instr, c, K.RPM_YES_FLAG))
     if not installs or H.cache_mount_covers(instr, *K.RPM_CACHE_DIRS):
         return
     last_by_tool: dict[str, Call] = {}

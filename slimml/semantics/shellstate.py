@@ -181,3 +181,73 @@ def _flat_node(n) -> bool:
     if t == "negated_command":
         return all(_flat_node(c) for c in n.named_children)
     return False
+
+
+# -- does a command's failure fail the RUN? -------------------------------------------------------------
+_BLOCKS = frozenset({"do_group", "compound_statement", "subshell", "program", "else_clause", "elif_clause",
+                     "case_item", "function_definition"})
+
+
+def failure_fails(script: Script, cmd, errexit: bool | None) -> bool | None:
+    """Whether ``cmd`` exiting non-zero makes the script exit non-zero (the RUN fails): False when
+    the failure is swallowed (``|| true``, an ``if`` condition, a pipeline's non-last command, a
+    statement followed by others without errexit), None when it depends on errexit and that is not
+    known. ``errexit``: the SHELL's -e (None: unknown); ``set -e`` earlier in the script counts."""
+    if errexit is not True and _errexit_before(script, cmd.start):
+        errexit = True
+    node = cmd.node
+    while node.parent is not None:
+        p = node.parent
+        t = p.type
+        if t in ("redirected_statement", "negated_command") and t != "negated_command":
+            node = p
+            continue
+        if t == "negated_command":
+            return False
+        if t == "pipeline":
+            kids = [c for c in p.named_children]
+            if kids and kids[-1] != node:
+                return False  # (pipefail aside: a non-last command's status is dropped)
+            node = p
+            continue
+        if t == "list":
+            ops = [c.type for c in p.children if not c.is_named]
+            left = p.named_children[0] if p.named_children else None
+            if node == left and ops and ops[0] == "||":
+                return False
+            node = p
+            continue
+        if t in ("if_statement", "while_statement", "elif_clause") and p.child_by_field_name("condition") == node:
+            return False
+        if t in ("command_substitution", "process_substitution"):
+            return False
+        if t in _BLOCKS or t in ("if_statement", "while_statement", "for_statement", "case_statement"):
+            stmts = [c for c in p.named_children if c.type not in ("comment", "heredoc_body")]
+            if t in ("program", "do_group", "compound_statement", "subshell", "else_clause", "case_item"):
+                if stmts and stmts[-1] != node:
+                    if errexit is None:
+                        return None
+                    if not errexit:
+                        return False
+            if t == "program":
+                return True
+            node = p
+            continue
+        node = p
+    return True
+
+
+def _errexit_before(script: Script, start: int) -> bool:
+    for c in script.toplevel_commands():
+        if c.start >= start:
+            return False
+        argv = _argv_of_builtin(c.argv)
+        if argv and argv[0] == "set":
+            for a in argv[1:]:
+                if a == "--":
+                    break
+                if a.startswith("-") and not a.startswith("--") and "e" in a[1:]:
+                    return True
+            if "-o" in argv and "errexit" in argv:
+                return True
+    return False
