@@ -316,3 +316,9 @@ def test_adding_yes_is_safe_only_where_the_prompt_fails_the_build(head, line, sa
     fs = [f for f in _findings(f"{head}\nRUN {line}\n") if f.fix and f.fix.description == "add -y"]
     assert len(fs) == 1
     assert (fs[0].fix.applicability is Applicability.SAFE) is safe, fs[0].fix
+
+
+def test_an_update_before_an_install_whose_failure_is_ignored_is_unsafe():
+    fs = [f for f in _findings("FROM debian\nRUN apt-get install -y curl || true\n")
+          if f.fix and "apt-get update" in f.fix.description]
+    assert fs and fs[0].fix.applicability is Applicability.UNSAFE

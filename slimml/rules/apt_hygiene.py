@@ -601,8 +601,18 @@ def _apt(doc, instr, calls, chk: _Checker, merged: bool):
             elif at is None:
                 note = "it runs only when the command before `||` fails; add `apt-get update` by hand"
             else:
-                fix = Fix.safe(Edit(at, at, f"{c.privilege_prefix()}{K.APT_UPDATE_CMD} && "),
-                               description="run `apt-get update` in the same RUN")
+                edit = Edit(at, at, f"{c.privilege_prefix()}{K.APT_UPDATE_CMD} && ")
+                st = B.state_before(doc, instr)
+                sh = shellspec.spec(st.effective_shell, st.values())
+                if failure_fails(c.script, c.cmd, sh.errexit if sh.known else None):
+                    fix = Fix.safe(edit, description="run `apt-get update` in the same RUN", relies_on=(
+                        f"`{c.label()}` failing fails the RUN: with or without lists it either installs from "
+                        "current lists or stops the build",))
+                else:
+                    fix = Fix.unsafe(edit, description="run `apt-get update` in the same RUN",
+                                     reason=f"the failure of `{c.label()}` is ignored: where no earlier layer left "
+                                            "package lists it silently installs nothing today, and with the update "
+                                            "it installs -- the image changes")
             yield H.finding(_RULE, f"`{c.label()}` without `apt-get update` in the same RUN relies on package "
                                    "lists from an earlier layer (and fails once they are removed)",
                             c.cmd.start, c.cmd.end, fix, note=note)
