@@ -347,3 +347,64 @@ def test_pip_target_inside_the_sources_withdraws_the_move(tmp_path):
     r = _fix(text, _ctx(tmp_path, {**REQ, "vendor/keep.txt": "x"}))
     f = _only(r)
     assert f.fix is None and "vendor" in f.note
+
+
+@pytest.mark.parametrize("setup,static", [
+    ("from setuptools import setup\nsetup(name='x', version='1', packages=['x'])\n", True),
+    ("from setuptools import setup, find_packages\nNAME = 'x'\nsetup(name=NAME, packages=find_packages('src'))\n", True),
+    ("import setuptools\nif __name__ == '__main__':\n    setuptools.setup(name='x')\n", True),
+    ("from pathlib import Path\nfrom setuptools import setup\n"
+     "setup(name='x', version=(Path(__file__).parents[2] / 'VERSION').read_text())\n", False),
+    ("from setuptools import setup\nsetup(name='x', version=open('../VERSION').read())\n", False),
+    ("import os\nfrom setuptools import setup\nsetup(name='x')\n", False),
+])
+def test_static_setup_py(setup, static):
+    assert R.static_setup_py(setup) is static
+
+
+@pytest.mark.parametrize("files", [
+    {"libs/core/setup.py": "from pathlib import Path\nfrom setuptools import setup\n"
+                           "setup(name='core', version=(Path(__file__).parents[2] / 'VERSION').read_text())\n"},
+    {"libs/core/pyproject.toml": '[project]\nname = "core"\ndynamic = ["version"]\n'
+                                 '[tool.setuptools.dynamic]\nversion = {file = "../../VERSION"}\n'},
+])
+def test_a_local_package_whose_build_reads_outside_its_folder_withdraws_the_move(tmp_path, files):
+    text = BASE + "COPY . .\nRUN pip install -r requirements.txt\n"
+    r = _fix(text, _ctx(tmp_path, {"requirements.txt": "./libs/core\n", "VERSION": "1.0\n", **files}))
+    f = _only(r)
+    assert f.fix is None and "libs/core" in f.note
+
+
+def test_a_local_index_and_the_files_its_pages_link_to_are_copied_early(tmp_path):
+    files = {"requirements.txt": "--index-url file:///app/pypi/simple\nacme\n",
+             "pypi/simple/acme/index.html": '<a href="../../packages/acme-1.0-py3-none-any.whl#sha256=0">acme</a>',
+             "pypi/packages/acme-1.0-py3-none-any.whl": "x"}
+    r = _fix(BASE + "COPY . .\nRUN pip install -r requirements.txt\n", _ctx(tmp_path, files))
+    copied = _early_copy(r.output)
+    assert "pypi/simple/" in copied and "acme-1.0-py3-none-any.whl" in copied, r.output
+
+
+def test_uv_reads_path_sources_of_a_pyproject_given_with_r(tmp_path):
+    files = {"pyproject.toml": '[project]\nname = "app"\nversion = "1"\ndependencies = ["geo"]\n'
+                               '[tool.uv.sources]\ngeo = { path = "libs/geo" }\n',
+             "libs/geo/pyproject.toml": '[project]\nname = "geo"\nversion = "1"\n'}
+    r = _fix(BASE + "COPY . .\nRUN uv pip install --system --no-cache -r pyproject.toml\n", _ctx(tmp_path, files))
+    assert "libs/geo" in _early_copy(r.output), r.output
+
+
+def test_uv_sync_of_a_dynamic_project_without_a_lock_keeps_the_sources_first(tmp_path):
+    files = {"pyproject.toml": '[project]\nname = "api"\ndynamic = ["version"]\ndependencies = ["six"]\n'
+                               '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+                               '[tool.hatch.version]\npath = "src/api/__about__.py"\n'}
+    r = _fix(BASE + "COPY . .\nRUN uv sync --no-cache\n", _ctx(tmp_path, files))
+    f = _only(r)
+    assert f.fix is None and "dynamic" in f.note
+
+
+def test_xdg_config_home_moves_pip_conf_into_the_sources(tmp_path):
+    files = {**REQ, ".config/pip/pip.conf": "[global]\nno-index = true\nfind-links = /app/wheels\n",
+             "wheels/x.whl": "x"}
+    r = _fix(BASE + "ENV XDG_CONFIG_HOME=/app/.config\nCOPY . .\nRUN pip install -r requirements.txt\n",
+             _ctx(tmp_path, files))
+    copied = _early_copy(r.output)
+    assert ".config/pip/pip.conf" in copied and "wheels/" in copied, r.output

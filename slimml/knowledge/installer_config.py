@@ -12,7 +12,8 @@ PIP_CONFIG_FILE_VAR = "PIP_CONFIG_FILE"
 PIP_FILE_VARS = ("PIP_CONSTRAINT", "PIP_REQUIREMENT", "PIP_BUILD_CONSTRAINT")  # space-separated lists
 PIP_LINK_VARS = ("PIP_FIND_LINKS",)
 # Config files, in pip's order (later ones override): global, user, site ({prefix} = sys.prefix).
-PIP_CONFIG_FILES = ("/etc/xdg/pip/pip.conf", "/etc/pip.conf", "{home}/.pip/pip.conf", "{home}/.config/pip/pip.conf",
+# ({xdg_dir}: each of XDG_CONFIG_DIRS, default /etc/xdg; {xdg_home}: XDG_CONFIG_HOME, default ~/.config)
+PIP_CONFIG_FILES = ("{xdg_dir}/pip/pip.conf", "/etc/pip.conf", "{home}/.pip/pip.conf", "{xdg_home}/pip/pip.conf",
                     "{prefix}/pip.conf")
 # Keys of a pip config file whose value names files or directories.
 PIP_CONFIG_FILE_KEYS = frozenset({"constraint", "requirement", "build-constraint"})
@@ -26,8 +27,8 @@ UV_FILE_VARS = ("UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT", "UV_REQUI
 UV_LINK_VARS = ("UV_FIND_LINKS",)
 # Project-level config: in the working directory or any parent (the first found wins).
 UV_PROJECT_CONFIG = ("uv.toml", "pyproject.toml")
-UV_USER_CONFIG = ("{home}/.config/uv/uv.toml",)
-UV_SYSTEM_CONFIG = ("/etc/uv/uv.toml", "/etc/xdg/uv/uv.toml")
+UV_USER_CONFIG = ("{xdg_home}/uv/uv.toml",)
+UV_SYSTEM_CONFIG = ("/etc/uv/uv.toml", "{xdg_dir}/uv/uv.toml")
 UV_CONFIG_LINK_KEYS = frozenset({"find-links"})
 UV_CONFIG_FILE_KEYS = frozenset({"constraint", "override", "build-constraint"})
 
@@ -38,7 +39,8 @@ PDM_LOCAL_CONFIG = ("pdm.toml", ".pdm-python", ".pdm.toml")
 PIPENV_FILE_VARS = ("PIPENV_PIPFILE",)
 CONDA_FILE_VARS = ("CONDARC",)
 CONDA_CONFIG_FILES = ("/etc/conda/.condarc", "/etc/conda/condarc", "/opt/conda/.condarc", "{home}/.condarc",
-                      "{home}/.config/conda/.condarc", "{home}/.conda/.condarc")
+                      "{xdg_home}/conda/.condarc", "{home}/.conda/.condarc")
+XDG_HOME_VAR, XDG_DIRS_VAR = "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS"
 
 # Installer config file names worth copying early wherever the sources have them.
 CONFIG_FILE_NAMES = frozenset({"pip.conf", "pip.ini", "uv.toml", "poetry.toml", "pdm.toml", ".pdm-python",

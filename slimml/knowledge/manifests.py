@@ -185,3 +185,10 @@ CARRIED_COPY_FLAGS = ("chown", "chmod", "link")
 IGNORABLE_COPY_FLAGS = {"keep-git-dir", "checksum"}
 # Paths we write into a new COPY line (anything else needs quoting or is a pattern).
 PLAIN_PATH_RE = re.compile(r"^[A-Za-z0-9._+@%=,:/-]+$")
+
+# A path leaving the package directory in its build configuration (``version = {file = "../VERSION"}``,
+# ``readme = "../../README.md"``, ``long_description = file: ../README.rst``).
+OUTSIDE_PATH_RE = re.compile(r"""(?:^|[\s"'=:,\[{])\.\.[/\\]""", re.MULTILINE)
+# Index options: a `file://` URL or a path is a local index the install reads.
+INDEX_URL_OPTS = {"-i", "--index-url", "--extra-index-url"}
+HREF_RE = re.compile(r"""href\s*=\s*["']([^"']{1,4096})["']""", re.IGNORECASE)

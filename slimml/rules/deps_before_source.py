@@ -467,6 +467,13 @@ class RunReader:
             data = self.toml(rel)
             if data is not None and _static_deps(data, []) is None:
                 self.r.block(f"reads `{rel}`, which has no static [project] dependencies (they may need the sources)")
+            elif data is not None and getattr(self, "_uv", False):
+                # uv honours [tool.uv.sources]: path dependencies are read from the sources too
+                for path in _path_dependencies("uv", data):
+                    if _has_var(path):
+                        self.r.block(f"installs the path dependency `{path}`, a path with a variable")
+                    else:
+                        self.local_dir_or_file(self.abspath(path, posixpath.dirname(ap)), path, package=True)
             return
         if not self.have_context:
             self.r.note(f"build context unknown: files included by {rel} were not followed")
@@ -496,13 +503,16 @@ class RunReader:
                 self.requirements_file(o.value, fdir)
             elif o.name in M.EDITABLE_OPTS:
                 self.local_spec(o.value, f"`-e {o.value}` in {rel}")
-            elif o.name in M.FIND_LINKS_OPTS:
-                self.find_links(o.value, fdir)
+            elif o.name in M.FIND_LINKS_OPTS or o.name in M.INDEX_URL_OPTS:
+                self.find_links(o.value, fdir, index=o.name in M.INDEX_URL_OPTS)
         if pos:
             spec = re.split(r"(?<!\s)\s+--?[A-Za-z]", line, maxsplit=1)[0].strip()  # (?<!\s): linear, same split
             self.local_spec(spec if M.DIRECT_REFERENCE_RE.match(spec) else pos[0].value, f"`{spec}` in {rel}")
 
-    def find_links(self, value: str, fdir: str | None) -> None:
+    def find_links(self, value: str, fdir: str | None, index: bool = False) -> None:
+        """A find-links location (or, with ``index``, a package index) that may be local."""
+        if index and not value.startswith("file:") and not value.startswith((".", "/", "~")):
+            return  # an index is a URL; only file:// and paths are local
         lp = local_path(value) if not value.startswith(("http:", "https:")) else None
         if lp is None:
             return
@@ -518,8 +528,27 @@ class RunReader:
             rel = self.ctx_rel(ap)
             if rel is not None and self.have_context and self.ctx.exists(rel):
                 self.local_dir_or_file(ap, value)
+                if index:
+                    self.index_links(rel)
                 return
         self.local_dir_or_file(cands[-1], value)
+
+    def index_links(self, rel: str) -> None:
+        """The files the pages of a local (PEP 503) index link to: ``../../packages/x.whl`` lies
+        outside the index folder."""
+        prefix = rel.rstrip("/") + "/"
+        for path, _ in self.ctx.walk_context():
+            if not path.startswith(prefix) or not path.endswith((".html", ".htm")):
+                continue
+            for href in M.HREF_RE.findall(self.read(path) or ""):
+                target = href.split("#", 1)[0]
+                if not target or "://" in target or target.startswith("/"):
+                    if target.startswith("file://"):
+                        self.local_dir_or_file(target[len("file://"):], href)
+                    continue
+                ap = posixpath.normpath(posixpath.join(self.dest, posixpath.dirname(path), target))
+                if H.path_under(ap, self.dest):
+                    self.local_dir_or_file(ap, href)
 
     def local_spec(self, spec: str, where: str, project_cb=None) -> None:
         """A requirement that may be a local path (relative to the working directory, as pip does)."""
@@ -541,15 +570,19 @@ class RunReader:
                 self.r.projects.append(ProjectInstall("pip", None))
                 self.r.block(f"installs the project itself ({where}), which needs the sources")
             return
-        self.local_dir_or_file(ap, spec)
+        self.local_dir_or_file(ap, spec, package=True)
 
-    def local_dir_or_file(self, ap: str, spec: str) -> None:
+    def local_dir_or_file(self, ap: str, spec: str, package: bool = False) -> None:
         rel = self.ctx_rel(ap)
         if rel is None:
             return
         if rel == "":
             self.r.block(f"reads `{spec}`, the whole source directory")
             return
+        if package and self.have_context and self.ctx.is_dir(rel):
+            why = self.package_build_reads_outside(rel)
+            if why:
+                self.r.block(f"builds the local package `{rel}`, whose {why}")
         if not self.have_context:
             if rel.lower().endswith(M.ARCHIVE_SUFFIXES):
                 self.r.add_file(rel)
@@ -563,6 +596,19 @@ class RunReader:
         else:
             self.r.add_file(rel)
             self.check_exists(rel)
+
+    def package_build_reads_outside(self, rel: str) -> str:
+        """Why building the package in directory ``rel`` may read sources outside it ("" when its
+        build files say it does not): a setup.py that runs more than a literal ``setup(...)``, or
+        build configuration naming a path outside the directory."""
+        setup = self.read(posixpath.join(rel, "setup.py"))
+        if setup is not None and not static_setup_py(setup):
+            return "setup.py runs code at build time (it may read files outside its directory)"
+        for name in ("pyproject.toml", "setup.cfg"):
+            text = self.read(posixpath.join(rel, name))
+            if text is not None and M.OUTSIDE_PATH_RE.search(text):
+                return f"{name} names a path outside its directory"
+        return ""
 
     def toml(self, rel: str) -> dict | None:
         text = self.read(rel)
@@ -753,6 +799,7 @@ class RunReader:
 
     # pip ------------------------------------------------------------------------------------------
     def pip(self, words: list[Word], args: list[Word], uv: bool = False) -> None:
+        self._uv = uv
         i = 0
         while i < len(args) and args[i].value.startswith("-"):
             v = args[i].value
@@ -798,8 +845,8 @@ class RunReader:
                 continue
             if o.name in M.REQUIREMENT_OPTS | M.CONSTRAINT_OPTS | M.UV_REQUIREMENT_LIKE_OPTS:
                 self.requirements_file(o.value)
-            elif o.name in M.FIND_LINKS_OPTS:
-                self.find_links(o.value, None)
+            elif o.name in M.FIND_LINKS_OPTS or o.name in M.INDEX_URL_OPTS:
+                self.find_links(o.value, None, index=o.name in M.INDEX_URL_OPTS)
             elif o.name in M.GROUP_OPTS:
                 path = o.value.rsplit(":", 1)[0] if ":" in o.value else "pyproject.toml"
                 ap = self.abspath(path)
@@ -968,7 +1015,7 @@ class RunReader:
                 self.r.projects.append(ProjectInstall(tool, None))
                 self.r.block(f"installs the project directory itself (a path dependency in {required})")
                 continue
-            self.local_dir_or_file(ap, path)
+            self.local_dir_or_file(ap, path, package=True)
         if tool == "uv" and "workspace" in (((data or {}).get("tool") or {}).get("uv") or {}):
             self.r.block("installs a uv workspace, whose members come from the sources")
         # the environment the tool may create inside the project
@@ -992,10 +1039,19 @@ class RunReader:
         if flags & M.ALREADY_DEPS_ONLY[tool] or (data is not None and not _installs_project(tool, data)):
             return  # reads the manifests only
         splices = [(sub_w.end, sub_w.end, " " + M.DEPS_ONLY_FLAG[tool])]
+        frozen = bool(flags & {M.UV_FROZEN})
         if tool == "uv" and not flags & M.UV_LOCK_FLAGS:
             lock = posixpath.join(prel, "uv.lock") if prel else "uv.lock"
             if lock in self.r.files:
                 splices = [(sub_w.end, sub_w.end, f" {M.UV_FROZEN} {M.DEPS_ONLY_FLAG[tool]}")]
+                frozen = True
+        dynamic = ((data or {}).get("project") or {}).get("dynamic") if isinstance((data or {}).get("project"), dict) \
+            else None
+        if tool in ("uv", "pdm") and dynamic and not frozen:
+            self.r.block(f"runs `{tool} {sub}` on a project whose metadata is dynamic ({', '.join(map(str, dynamic))}): "
+                         "without a frozen lock the dependencies-only install still builds the project's metadata, "
+                         "which may read the sources")
+            return
         self.r.projects.append(ProjectInstall(tool, splices))
 
     # conda -----------------------------------------------------------------------------------------
@@ -1057,6 +1113,56 @@ class RunReader:
                 self.requirement_line(entry, fdir, rel)
         finally:
             self.cwd = saved
+
+
+_SETUP_MODULES = ("setuptools", "distutils")
+_SETUP_CALLS = frozenset({"setup", "find_packages", "find_namespace_packages"})
+
+
+def static_setup_py(text: str) -> bool:
+    """A setup.py that only imports setuptools and calls ``setup(...)`` with literal arguments (and
+    ``find_packages(...)``): its build reads nothing but the package's own files."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    bound: set[str] = set()
+
+    def literal(node) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in bound
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+            return name in _SETUP_CALLS and all(literal(a) for a in node.args) and \
+                all(literal(k.value) for k in node.keywords)
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            return all(literal(e) for e in node.elts)
+        if isinstance(node, ast.Dict):
+            return all(k is not None and literal(k) and literal(v) for k, v in zip(node.keys, node.values))
+        try:
+            ast.literal_eval(node)
+            return True
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return False
+
+    def ok(stmt) -> bool:
+        if isinstance(stmt, ast.Import):
+            return all(a.name.split(".")[0] in _SETUP_MODULES for a in stmt.names)
+        if isinstance(stmt, ast.ImportFrom):
+            return (stmt.module or "").split(".")[0] in _SETUP_MODULES
+        if isinstance(stmt, ast.Expr):
+            return literal(stmt.value)
+        if isinstance(stmt, ast.Assign) and literal(stmt.value):
+            bound.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
+            return all(isinstance(t, ast.Name) for t in stmt.targets)
+        if isinstance(stmt, ast.If):  # if __name__ == "__main__": setup(...)
+            return all(ok(s) for s in stmt.body) and all(ok(s) for s in stmt.orelse)
+        return False
+
+    return all(ok(s) for s in tree.body)
 
 
 def conda_pip_entries(text: str) -> list[str]:

@@ -179,6 +179,24 @@ def inputs(tool: str, env: Mapping[str, B.Var], cwd: str, home: str, read: Reade
     sys.path before it imports anything, so only PYTHONPATH can put the sources there.)"""
     out = Inputs()
     project_dir = project_dir or cwd
+    xdg_home = env.get(K.XDG_HOME_VAR)
+    xdg_dirs = env.get(K.XDG_DIRS_VAR)
+    for v, name in ((xdg_home, K.XDG_HOME_VAR), (xdg_dirs, K.XDG_DIRS_VAR)):
+        if v is not None and not v.certain:
+            out.unknown.append(f"{name} comes from a build argument")
+
+    def paths(template: str) -> list[str]:
+        """A config location with the XDG base directories (and ~) filled in."""
+        homes = [_abs(xdg_home.value, cwd, home)] if xdg_home is not None and xdg_home.value else [f"{home}/.config"]
+        dirs = [d for d in (xdg_dirs.value.split(":") if xdg_dirs is not None and xdg_dirs.value else ["/etc/xdg"]) if d]
+        out_: list[str] = []
+        for h in homes:
+            for d in dirs:
+                p = template.format(home=home, xdg_home=h, xdg_dir=d, prefix="{prefix}")
+                if p not in out_:
+                    out_.append(p)
+        return out_
+
     # What every installer reads: credentials and CA bundles, and (Python-based ones) sys.path.
     netrc = env.get(K.NETRC_VAR)
     if netrc is not None and not netrc.certain:
@@ -200,9 +218,10 @@ def inputs(tool: str, env: Mapping[str, B.Var], cwd: str, home: str, read: Reade
             configs = []
         else:
             prefixes = [env["VIRTUAL_ENV"].value] if env.get("VIRTUAL_ENV") else ["/usr/local", "/usr"]
-            for p in K.PIP_CONFIG_FILES:
-                for prefix in prefixes if "{prefix}" in p else [""]:
-                    configs.append(p.format(home=home, prefix=prefix))
+            for t in K.PIP_CONFIG_FILES:
+                for p in paths(t):
+                    for prefix in prefixes if "{prefix}" in p else [""]:
+                        configs.append(p.format(prefix=prefix))
             if cfg is not None and cfg.value.strip():
                 configs.append(_abs(cfg.value.strip(), cwd, home))
         for c in configs:
@@ -245,8 +264,7 @@ def inputs(tool: str, env: Mapping[str, B.Var], cwd: str, home: str, read: Reade
             if d == "/" or d == stop_at or not d.startswith(stop_at.rstrip("/") + "/"):
                 break
             d = posixpath.dirname(d)
-        for p in K.UV_USER_CONFIG + K.UV_SYSTEM_CONFIG:
-            path = p.format(home=home)
+        for path in (p for t in K.UV_USER_CONFIG + K.UV_SYSTEM_CONFIG for p in paths(t)):
             out.add_file(path)
             _read_config(path, read, cwd, home, out, K.UV_CONFIG_FILE_KEYS, K.UV_CONFIG_LINK_KEYS,
                          frozenset({"index-url", "extra-index-url", "index"}))
@@ -266,6 +284,7 @@ def inputs(tool: str, env: Mapping[str, B.Var], cwd: str, home: str, read: Reade
         _var_paths(env, K.PIPENV_FILE_VARS, cwd, home, out, links=False)
     elif tool == "conda":
         _var_paths(env, K.CONDA_FILE_VARS, cwd, home, out, links=False)
-        for p in K.CONDA_CONFIG_FILES:
-            out.add_file(p.format(home=home))
+        for t in K.CONDA_CONFIG_FILES:
+            for p in paths(t):
+                out.add_file(p)
     return out
