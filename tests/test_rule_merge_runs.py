@@ -330,3 +330,26 @@ def test_looks_like_weight_file():
     assert looks_like_weight_file("https://x/y/tokenizer.model?raw=1")
     assert not looks_like_weight_file("/usr/local/bin")
     assert not looks_like_weight_file("requirements.txt")
+
+
+def test_a_run_that_sources_a_file_turning_on_errexit_only_comes_last(tmp_path):
+    (tmp_path / "strict.sh").write_text("# stop at the first error\nset -eu\n")
+    src = ("FROM debian:bookworm\nCOPY strict.sh /etc/strict.sh\nRUN echo a\n"
+           "RUN . /etc/strict.sh; false; echo verified\nRUN touch /ready\n")
+    ctx = Context(settings=Settings(select=("merge-runs",)), dockerfile=tmp_path / "Dockerfile", context_dir=tmp_path)
+    out = fix_text(src, ctx).output
+    _, runs = _runs(out)
+    # `echo a` and the sourcing RUN merge (it comes last there); `touch` stays apart
+    assert [r.args for r in runs] == ["echo a     && ( . /etc/strict.sh; false; echo verified )", "touch /ready"], out
+
+
+def test_sourcing_an_unreadable_file_is_treated_as_turning_on_errexit():
+    src = "FROM debian:bookworm\nRUN . /opt/vendor/env.sh; make\nRUN echo b\n"
+    res = _fix(src)
+    assert res.output == src
+    assert any("sources" in f.note for f in res.findings if f.fix is None)
+
+
+def test_sourcing_a_venv_activate_script_does_not_stop_a_merge():
+    src = "FROM debian:bookworm\nRUN . /opt/venv/bin/activate && pip install x\nRUN echo b\n"
+    assert len(_runs(_fix(src).output)[1]) == 1

@@ -87,3 +87,10 @@ ERR_TRAP_SIGNALS = frozenset({"ERR"})
 # Commands that start a daemon which outlives the command (argv prefixes, program basename first).
 DAEMON_STARTS = (("service", None, "start"), ("service", None, "restart"), ("rc-service", None, "start"),
                  ("start-stop-daemon", "--start"), ("systemctl", "start"), ("dockerd",))
+
+# Files commonly sourced in RUNs that do not turn on errexit (activation and profile scripts); a
+# sourced file that the build context provides is read instead, and any other may (merge-runs
+# then keeps the RUN last in a merge).
+SOURCED_WITHOUT_ERREXIT = ("/bin/activate", "/etc/profile.d/conda.sh", "/etc/profile.d/mamba.sh", "/etc/profile",
+                           "/.bashrc", "/.profile", "/.bash_profile", "/.cargo/env", "/nvm.sh", "/etc/os-release",
+                           "/etc/lsb-release", "/etc/environment")

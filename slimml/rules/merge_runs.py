@@ -66,11 +66,13 @@ import re
 
 from ..dockerfile import Document, Instruction
 from ..dockerfile.model import Trivia
-from ..dockerfile.shell import run_scripts
+from ..dockerfile.shell import parse_script_text, run_scripts
+from ..knowledge import shell as SK
 from ..engine import Edit, Fix, suppressions
 from ..knowledge.weights import looks_like_weight_download
 from ..semantics import build as B
 from ..semantics import shellspec, steps
+from ..semantics.programs import resolve
 from ..semantics.shellstate import facts
 from . import _helpers as H
 
@@ -132,12 +134,41 @@ def _status(doc: Document, instr: Instruction, suppressed: dict) -> tuple[str, s
     return "ok", ""
 
 
-def _last_only(doc: Document, instr: Instruction) -> str:
+def _sourced_errexit(doc: Document, ctx, instr: Instruction, script, depth: int = 0) -> str:
+    """A file the script sources (``. x``, ``source x``) that turns on errexit, or may: "" when none."""
+    for cmd in script.commands:  # (inside a subshell too: a merged RUN holds `( . x; ... )`)
+        argv = cmd.argv
+        if len(argv) < 2 or argv[0] not in (".", "source"):
+            continue
+        r = resolve(doc, ctx, instr, argv)
+        if r is None:
+            continue
+        if r.kind == "opaque":
+            if r.opacity == "absent" and argv[1].endswith(SK.SOURCED_WITHOUT_ERREXIT):
+                continue  # an activation/profile script of the base image or a RUN
+            return f"it sources `{argv[1]}`, which may turn on errexit ({r.why})"
+        sub = parse_script_text(instr, r.text or "")
+        if sub.has_error:
+            return f"it sources `{argv[1]}`, whose shell does not parse"
+        if facts(sub).sets_errexit:
+            return f"it sources `{argv[1]}`, which turns on errexit (`set -e`)"
+        if depth < 3:
+            nested = _sourced_errexit(doc, ctx, instr, sub, depth + 1)
+            if nested:
+                return nested
+    return ""
+
+
+def _last_only(doc: Document, ctx, instr: Instruction) -> str:
     """Why ``instr`` can only be the *last* RUN of a merge ("" when it can be anywhere)."""
     sh = _shell(doc, instr)
-    f = facts(run_scripts(doc, instr)[0])
+    script = run_scripts(doc, instr)[0]
+    f = facts(script)
     if f.sets_errexit:
         return "it sets errexit (`set -e`), which `&&` after it would switch off"
+    sourced = _sourced_errexit(doc, ctx, instr, script)
+    if sourced:
+        return f"{sourced}, which `&&` after it would switch off"
     if (sh.errexit or not sh.known) and not f.flat:
         why = "the SHELL runs with errexit (-e)" if sh.known else "the base image's SHELL may run with errexit (-e)"
         return (f"{why}, and its commands are not one `&&` chain: followed by `&&`, the shell would "
@@ -267,7 +298,7 @@ def _facts_relied_on(doc: Document, group: list[Instruction], wrap: list[bool]) 
 
 
 # -- the rule --------------------------------------------------------------------------------------
-def _report(doc: Document, members: list[tuple[Instruction, str, str]], between: list[list[Trivia]]):
+def _report(doc: Document, ctx, members: list[tuple[Instruction, str, str]], between: list[list[Trivia]]):
     """Findings for one maximal sequence of adjacent, compatible RUNs."""
     if len(members) < 2:
         return
@@ -284,9 +315,10 @@ def _report(doc: Document, members: list[tuple[Instruction, str, str]], between:
         own = len(ins.args.encode("utf-8")) + 16
         if cur is not None:
             prev = members[k - 1][0]
-            why = _last_only(doc, prev) or _first_only(doc, ins)
+            last_only = _last_only(doc, ctx, prev)
+            why = last_only or _first_only(doc, ins)
             if why:
-                splits.append(f"line {prev.start_line if _last_only(doc, prev) else ins.start_line}: {why}")
+                splits.append(f"line {prev.start_line if last_only else ins.start_line}: {why}")
             elif size + own > MAX_MERGED_BYTES:
                 splits.append(f"line {ins.start_line}: the merged RUN would pass 64 KiB of shell text "
                               "(Linux refuses a single argument over 128 KiB)")
@@ -325,7 +357,7 @@ def check(doc: Document, ctx):
             continue
         status, reason = _status(doc, item, suppressed)
         if status == "never":
-            yield from _report(doc, members, between)
+            yield from _report(doc, ctx, members, between)
             members, between, pending = [], [], []
             continue
         compatible = bool(members) and members[-1][0].stage == item.stage and \
@@ -334,8 +366,8 @@ def check(doc: Document, ctx):
         if compatible:
             between.append(pending)
         else:
-            yield from _report(doc, members, between)
+            yield from _report(doc, ctx, members, between)
             members, between = [], []
         members.append((item, status, reason))
         pending = []
-    yield from _report(doc, members, between)
+    yield from _report(doc, ctx, members, between)
