@@ -141,3 +141,13 @@ def test_bytecode_removal_keeps_pythondontwritebytecode_out():
     out, findings = _fix(text)
     assert "PYTHONDONTWRITEBYTECODE" not in out and "PYTHONUNBUFFERED=1" in out
     assert "recompile" in findings[0].note
+
+
+def test_no_run_of_the_build_sees_the_variables():
+    # a warm-up import writes .pyc files into the image; PYTHONDONTWRITEBYTECODE before it would not
+    text = ("FROM python:3.11-slim\nENV APP=1\nWORKDIR /app\nCOPY app/ /app/app/\n"
+            "RUN python -c \"import app.main\"\nCMD [\"python\", \"-m\", \"app.main\"]\n")
+    out, _ = _fix(text)
+    assert out == ("FROM python:3.11-slim\nENV APP=1\nWORKDIR /app\nCOPY app/ /app/app/\n"
+                   "RUN python -c \"import app.main\"\nENV PYTHONDONTWRITEBYTECODE=1 \\\n    PYTHONUNBUFFERED=1\n"
+                   "CMD [\"python\", \"-m\", \"app.main\"]\n")

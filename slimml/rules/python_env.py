@@ -5,35 +5,42 @@ What it does
     conda/mamba image, or it (or a stage it is built ``FROM`` by name) runs pip, python, uv,
     poetry or conda in a RUN, or its CMD/ENTRYPOINT runs Python -- adds whichever of
     ``PYTHONDONTWRITEBYTECODE=1`` and ``PYTHONUNBUFFERED=1`` no ENV of that stage (or of the
-    stages it is built from) sets. They are merged into the stage's first ``ENV KEY=value``
-    instruction (same line, or a new continued line with the same indentation); when there is
-    none, a new ``ENV`` goes right after the stage's ``FROM``. Keyword case, indentation, escape
-    character and CRLF line endings follow the file.
+    stages it is built from) sets.
+
+    No RUN sees them: they join the first ``ENV KEY=value`` after the stage's last RUN (same
+    line, or a new continued line with the same indentation), else a new ``ENV`` goes right after
+    that RUN (after the ``FROM`` when the stage has no RUN). A RUN that imports code to warm its
+    bytecode, or ``setup.py install`` (which skips byte-compiling under the variable), builds the
+    same image as before. Keyword case, indentation, escape character and CRLF line endings
+    follow the file; legacy ``ENV KEY value`` instructions cannot hold more pairs and are never
+    merged into.
 
     A variable already set to another value (``PYTHONUNBUFFERED=0``) is left alone: that is the
-    author's choice. Base images are not touched: a file with ONBUILD triggers or one that builds
-    Python itself gets a note, not a fix (the variables would reach every image built FROM it); a
+    author's choice. Builder stages are not touched: the settings matter where the service runs.
+    Base images are not touched either: a file with ONBUILD triggers, or one that builds Python
+    itself, gets a note, not a fix (the variables would reach every image built FROM it); a
     final image with no application command (none, or a bare ``python3``/``bash``) that copies no
     code from the build context may be one, so there the fix is *unsafe*. A file that deletes
     compiled bytecode (``find ... -name '*.pyc' -delete``) never gets PYTHONDONTWRITEBYTECODE:
-    every process would recompile those modules at each start. Legacy ``ENV KEY value`` instructions cannot hold more pairs and are never
-    merged into. Builder stages are not touched: the settings matter where the service runs.
+    every process would recompile those modules at each start.
 
 Why
-    Without ``PYTHONDONTWRITEBYTECODE`` the interpreter writes ``__pycache__/*.pyc`` files at run
-    time into the container's writable layer (and into the image when later RUN steps import
-    code). Without ``PYTHONUNBUFFERED`` stdout/stderr are block-buffered when not a terminal:
-    logs show up late in ``docker logs`` and the last lines are lost when the process crashes.
+    Without ``PYTHONDONTWRITEBYTECODE`` the service writes ``__pycache__/*.pyc`` files at run
+    time into the container's writable layer. Without ``PYTHONUNBUFFERED`` stdout/stderr are
+    block-buffered when not a terminal: logs show up late in ``docker logs`` and the last lines
+    are lost when the process crashes.
 
 Example
     FROM python:3.11-slim
-    ENV APP_HOME=/app
+    RUN pip install --no-cache-dir flask
     COPY . /app
     CMD ["python", "/app/serve.py"]
 
 Use instead
     FROM python:3.11-slim
-    ENV APP_HOME=/app PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+    RUN pip install --no-cache-dir flask
+    ENV PYTHONDONTWRITEBYTECODE=1 \\
+        PYTHONUNBUFFERED=1
     COPY . /app
     CMD ["python", "/app/serve.py"]
 """
@@ -125,20 +132,28 @@ def _lowercase_file(doc: Document) -> bool:
 
 
 def _fix(doc: Document, stage: Stage, pairs: list[str]) -> tuple[Edit, str]:
+    """The variables go where no RUN of the build sees them -- after the stage's last RUN: a RUN
+    that imports code to warm its bytecode (``python -c "import app"``) or ``setup.py install``
+    (which skips byte-compiling under PYTHONDONTWRITEBYTECODE) would otherwise ship without .pyc
+    files. They join an ENV there, else a new ENV follows that RUN (or the FROM)."""
     nl, esc = doc.newline, doc.escape
-    target = next((i for i in stage.instructions if i.keyword == "ENV" and i.args.strip() and _kv_form(i)), None)
+    runs = [i for i in stage.instructions if i.keyword in ("RUN", "ONBUILD")]
+    after = runs[-1] if runs else stage.from_instruction
+    target = next((i for i in stage.instructions if i.index > after.index and i.keyword == "ENV"
+                   and i.args.strip() and _kv_form(i)), None)
     if target is not None:
         at = target.args_offset(len(target.args))
         if target.multiline:
             join = H.continuation_joiner(doc, target, at)
             return Edit(at, at, "".join(join + p for p in pairs)), f"add {' '.join(pairs)} to the ENV"
         return Edit(at, at, " " + " ".join(pairs)), f"add {' '.join(pairs)} to the ENV"
-    fi = stage.from_instruction
-    indent = doc.line_indent(fi.start)
+    indent = doc.line_indent(stage.from_instruction.start)
     kw = "env" if _lowercase_file(doc) else "ENV"
     body = f" {esc}{nl}{indent}    ".join(pairs)
-    lead = "" if doc.text[fi.line_end - 1: fi.line_end] == "\n" else nl
-    return Edit(fi.line_end, fi.line_end, f"{lead}{indent}{kw} {body}{nl}"), f"add `ENV {' '.join(pairs)}`"
+    lead = "" if doc.text[after.line_end - 1: after.line_end] == "\n" else nl
+    where = "after the last RUN" if runs else "after the FROM"
+    return Edit(after.line_end, after.line_end, f"{lead}{indent}{kw} {body}{nl}"), \
+        f"add `ENV {' '.join(pairs)}` {where}"
 
 
 def _run_texts(doc: Document, chain: list[Stage]) -> list[str]:
