@@ -161,13 +161,116 @@ def _compile(pattern: str) -> tuple[str, re.Pattern | None]:
         it += 1
     if kind != "regexp":
         return kind, None
+    tokens = _glob_tokens(reg[1:])
     reg.append(r"\Z")  # Go's "$" (no trailing-newline quirk)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Go's RE2 has no "possible nested set" warning
         try:
-            return kind, re.compile("".join(reg))
+            rx = re.compile("".join(reg))
         except re.error as e:
             raise PatternError(f"bad pattern {pattern!r}: {e}") from None
+    # Go runs this regexp in linear time (RE2); Python's backtracking takes O(n^k) on k stars
+    # (`*a*a*a*a*b` against a long name: minutes). The same language, matched by simulating it.
+    return kind, (_Glob(tokens) if tokens is not None else rx)
+
+
+def _glob_tokens(reg: list[str]) -> list[tuple] | None:
+    """The pieces _compile emitted, as tokens for _Glob; None when a piece is not a plain one-character matcher
+    (character classes holding stars, zero-width or back-reference escapes): the regexp is kept for those."""
+    tokens: list[tuple] = []
+    i = 0
+    while i < len(reg):
+        piece = reg[i]
+        i += 1
+        if piece == "[^/]*":
+            tokens.append(("star",))
+        elif piece == ".*":
+            tokens.append(("any",))
+        elif piece == "(.*/)?":
+            tokens.append(("dirs",))
+        elif piece == "[^/]":
+            tokens.append(("one", _not_slash))
+        elif piece == "[":
+            j = i
+            while j < len(reg) and reg[j] != "]":
+                j += 1
+            inner = reg[i:j]
+            if j >= len(reg) or any(len(x) > 2 or x in ("[", "(", ")") for x in inner):
+                return None
+            try:
+                cls = re.compile("[" + "".join(inner) + "]")
+            except re.error:
+                return None
+            tokens.append(("one", cls.fullmatch))
+            i = j + 1
+        elif len(piece) == 2 and piece[0] == "\\":
+            c = piece[1]
+            if c.isalnum():
+                if c in "AbBZ" or c.isdigit():
+                    return None  # zero-width or a back-reference: not one character
+                tokens.append(("one", re.compile(piece).fullmatch))  # \d, \w, \s ... (as Go and Python read them)
+            else:
+                tokens.append(("one", c.__eq__))
+        elif len(piece) == 1 and piece not in "^$|()+{}.*?[\\":
+            tokens.append(("one", piece.__eq__))
+        else:
+            return None
+    return tokens
+
+
+def _not_slash(c: str) -> bool:
+    return c != "/"
+
+
+class _Glob:
+    """A full match of the tokens, by simulating them (a set of states per character: O(len(path) * tokens)).
+    ``star`` is ``[^/]*``, ``any`` is ``.*`` (no newline), ``dirs`` is ``(.*/)?``, ``one`` a one-character test."""
+
+    def __init__(self, tokens: list[tuple]):
+        self.tokens = tokens
+
+    def _closure(self, states: set) -> set:
+        todo, out = list(states), set(states)
+        toks = self.tokens
+        while todo:
+            s = todo.pop()
+            if isinstance(s, int) and s < len(toks) and toks[s][0] in ("star", "any", "dirs") and s + 1 not in out:
+                out.add(s + 1)
+                todo.append(s + 1)
+        return out
+
+    def match(self, path: str) -> bool | None:
+        toks = self.tokens
+        states = self._closure({0})
+        for c in path:
+            nxt: set = set()
+            for s in states:
+                if isinstance(s, tuple):  # inside the ``.*`` of ``(.*/)?``
+                    if c != "\n":
+                        nxt.add(s)
+                        if c == "/":
+                            nxt.add(s[1] + 1)
+                    continue
+                if s >= len(toks):
+                    continue
+                kind = toks[s][0]
+                if kind == "one":
+                    if toks[s][1](c):
+                        nxt.add(s + 1)
+                elif kind == "star":
+                    if c != "/":
+                        nxt.add(s)
+                elif kind == "any":
+                    if c != "\n":
+                        nxt.add(s)
+                elif c != "\n":  # dirs
+                    nxt.add(("L", s))
+                    if c == "/":
+                        nxt.add(s + 1)
+            states = self._closure(nxt)
+            if not states:
+                return None
+        return True if len(toks) in states else None
 
 
 @dataclass(frozen=True)
@@ -177,7 +280,7 @@ class Pattern:
     line: int = 0  # 1-based line in the file (0: built in code)
     raw: str = ""  # the line as written
     kind: str = field(default="exact", compare=False)
-    regex: re.Pattern | None = field(default=None, compare=False, repr=False)
+    regex: re.Pattern | _Glob | None = field(default=None, compare=False, repr=False)  # .match(path)
 
     @staticmethod
     @lru_cache(maxsize=8192)
@@ -326,7 +429,7 @@ def is_literal(seg: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def segment_regex(seg: str) -> re.Pattern | None:
+def segment_regex(seg: str) -> re.Pattern | _Glob | None:
     """A compiled matcher for one glob segment (None: Docker would reject the glob)."""
     try:
         _validate(seg)

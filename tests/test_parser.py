@@ -138,6 +138,9 @@ def _run_body(draw):
     seps = []
     for _ in parts[:-1]:
         seps.append(draw(st.sampled_from([" ", " ", " ", " \\\n    ", " \\  \n  ", " \\\n# note\n  ", " \\\n\n  "])))
+    if parts[0].startswith("--"):
+        parts.insert(0, "pip")  # a leading --word is a RUN flag for BuildKit (an unknown one: refused)
+        seps.insert(0, " ")
     out = parts[0]
     for sep, p in zip(seps, parts[1:]):
         out += sep + p

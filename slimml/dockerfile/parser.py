@@ -23,6 +23,7 @@ import json
 import re
 from functools import lru_cache
 
+from .validate import validate
 from .model import (
     KNOWN_INSTRUCTIONS,
     Document,
@@ -340,8 +341,10 @@ def parse(text: str) -> Document:
         items.append(ins)
         k += 1
     newline = "\r\n" if "\r\n" in text[: (text.find("\n") + 1) or len(text)] else "\n"
-    return Document(text=text, items=items, instructions=instructions, stages=stages,
-                    directives=directives, escape=escape, newline=newline)
+    doc = Document(text=text, items=items, instructions=instructions, stages=stages,
+                   directives=directives, escape=escape, newline=newline)
+    validate(doc)  # what BuildKit's instruction parser refuses (the lexing above only splits instructions)
+    return doc
 
 
 def require_stages(doc: Document) -> Document:
