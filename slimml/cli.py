@@ -164,7 +164,13 @@ def main() -> None:
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="Config file (default: nearest .slimml.toml / pyproject.toml).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--color/--no-color", default=None, help="Colour the diff (default: when stdout is a terminal).")
-def fix(paths, write, check, diff_only, select, ignore, unsafe_fixes, cache_mounts, context, config, fmt, color):
+@click.option("--verify", is_flag=True,
+              help="Build the original and the rewrites (Docker engine) and keep each rule's unsafe fixes only if "
+                   "the image still verifies; the safe rewrite is verified too.")
+@click.option("--build-jobs", type=click.IntRange(min=1), default=2, show_default=True,
+              help="With --verify: builds at a time.")
+def fix(paths, write, check, diff_only, select, ignore, unsafe_fixes, cache_mounts, context, config, fmt, color,
+        verify, build_jobs):
     """Fix Dockerfiles (files or folders). Dry run by default: prints the diff and a summary."""
     from .rules import unknown_codes
     from .runner import Options, run_fix
@@ -180,6 +186,10 @@ def fix(paths, write, check, diff_only, select, ignore, unsafe_fixes, cache_moun
         sys.exit(EXIT_ERROR)
     opts = Options(write=write, select=select, ignore=ignore, unsafe_fixes=unsafe_fixes,
                    cache_mounts=cache_mounts, context=context, config=config)
+    if verify:
+        if check:
+            raise click.UsageError("--verify and --check cannot be combined")
+        _fix_verified(list(paths) or [Path(".")], opts, build_jobs, fmt, write, color, diff_only)
     reports = run_fix(list(paths) or [Path(".")], opts)
 
     if fmt == "json":
@@ -199,6 +209,25 @@ def fix(paths, write, check, diff_only, select, ignore, unsafe_fixes, cache_moun
     if check and any(r.changed for r in reports):
         sys.exit(EXIT_CHANGES)
     sys.exit(EXIT_OK)
+
+
+def _fix_verified(paths, opts, jobs: int, fmt: str, write: bool, color, diff_only: bool) -> None:
+    from . import proof
+
+    quiet = fmt == "json"
+    proofs = proof.run(paths, opts, jobs, None if quiet else (lambda text: click.echo(text, err=True)))
+    if fmt == "json":
+        click.echo(json.dumps({"version": 1, "files": [proof.to_json(p) for p in proofs]}, indent=2))
+    else:
+        use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+        for p in proofs:
+            if p.report is not None and p.report.diff and not write:
+                click.echo(_colorize_diff(p.report.diff) if use_color else p.report.diff, nl=False)
+        for p in proofs:
+            if not diff_only or p.error:
+                for line in proof.summary_lines(p, write):
+                    click.echo(line, err=True)
+    sys.exit(max((p.exit_code for p in proofs), default=EXIT_OK))
 
 
 @main.command()

@@ -111,9 +111,16 @@ def covers(pattern: list, ref: tuple) -> bool:
     for k in range(len(ref)):
         if ref[k] is DI.STAR2 and k:
             continue
+        if k and not any(_literal(seg) for seg in ref[k:]):
+            continue  # a bare wildcard tail (`/var/lib/apt/lists/*` -> `*`) names no path of its own
         if DI.overlap(pattern, list(ref[k:]))[0]:
             return True
     return False
+
+
+def _literal(seg) -> bool:
+    """A path segment with at least one literal character (not only `*`, `?`, `**`)."""
+    return seg is not DI.STAR2 and isinstance(seg, str) and bool(seg.replace("*", "").replace("?", ""))
 
 
 # -- extraction ------------------------------------------------------------------------------------------

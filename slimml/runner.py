@@ -25,6 +25,7 @@ class Options:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     unsafe_fixes: bool | None = None
+    unsafe_codes: frozenset[str] | None = None  # with unsafe_fixes: only these rules' unsafe fixes
     cache_mounts: bool | None = None
     context: Path | None = None
     config: Path | None = None
@@ -83,6 +84,7 @@ def _settings(opts: Options, cfg: FileConfig) -> Settings:
         select=opts.select or cfg.select,
         ignore=tuple(cfg.ignore) + tuple(opts.ignore),
         unsafe_fixes=opts.unsafe_fixes if opts.unsafe_fixes is not None else bool(cfg.unsafe_fixes),
+        unsafe_codes=opts.unsafe_codes,
         rule_options=rule_options,
     )
 

@@ -501,3 +501,12 @@ def test_versioningit_needs_git_and_dash_named_siblings_are_seen(tmp_path):
                       "Dockerfile-train": "FROM python:3.11\nCOPY data/ /data/\n", "data/t.csv": "1"})
     lines = _side(_run(tmp_path, unsafe=True), tmp_path, ".dockerignore").splitlines()
     assert ".git" not in lines and "data/" not in lines
+
+
+def test_a_wildcard_system_path_in_a_run_names_nothing_of_the_context(tmp_path):
+    # `rm -rf /var/lib/apt/lists/*` used to "name" every context path through its bare `*` tail
+    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nRUN rm -rf /var/lib/apt/lists/*\n"
+                                    "COPY . .\nCMD [\"python3\", \"app.py\"]\n",
+                      "app.py": "import os\nprint(os.listdir(os.environ['D']))\n", "data/x.json": "{}"})
+    r = _run(tmp_path, unsafe=True)
+    assert "data/" in _side(r, tmp_path, ".dockerignore").splitlines()
