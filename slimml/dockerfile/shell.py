@@ -16,6 +16,7 @@ from .model import Document, Heredoc, Instruction
 _POSIX_SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh"}
 _SHELL_HEREDOC_RE = re.compile(r"^\s*(?:/usr)?(?:/bin/)?(?:ba|da|a)?sh(?:\s+-[a-zA-Z]+)*\s+(\d*<<-?\S+)\s*$")
 _REDIRECTS = {"file_redirect", "heredoc_redirect", "herestring_redirect"}
+_CHILD_SHELLS = frozenset({"subshell", "command_substitution", "process_substitution", "pipeline"})
 
 
 @lru_cache(maxsize=1)
@@ -195,16 +196,13 @@ class Script:
             if ch.type in ("&", ";"):
                 ops.add(ch.type)
 
-        def visit(n):
-            for ch in n.children:
+        stack = [st for st in stmts if st.type == "list"]  # iterative: `a && b && ...` nests deep
+        while stack:
+            for ch in stack.pop().children:
                 if not ch.is_named and ch.type in ("&&", "||", ";", "&"):
                     ops.add(ch.type)
                 elif ch.type == "list":
-                    visit(ch)
-
-        for st in stmts:
-            if st.type == "list":
-                visit(st)
+                    stack.append(ch)
         return ops
 
     def has_comment(self) -> bool:
@@ -212,18 +210,8 @@ class Script:
 
     def toplevel_commands(self) -> list[Command]:
         """Commands that run in the script's own shell (not in a subshell or substitution)."""
-        out = []
-        for c in self.commands:
-            p = c.node.parent
-            inside = False
-            while p is not None:
-                if p.type in ("subshell", "command_substitution", "process_substitution", "pipeline"):
-                    inside = True
-                    break
-                p = p.parent
-            if not inside:
-                out.append(c)
-        return out
+        own = self._index().own_shell_commands()
+        return [c for c in self.commands if (c.node.start_byte, c.node.end_byte) in own]
 
 
 class _Template:
@@ -243,11 +231,12 @@ class _Parsed:
     the same source (tree-sitter's Python nodes are created anew on each ``children`` access, so
     walking once beats each rule walking the tree again)."""
 
-    __slots__ = ("tree", "_order", "_by_type", "_commands", "memo")
+    __slots__ = ("tree", "_order", "_by_type", "_commands", "memo", "_own")
 
     def __init__(self, tree):
         self.tree = tree
         self.memo: dict = {}  # analyses that depend on the source alone (semantics.shellstate)
+        self._own: set | None = None
         self._order: list | None = None
         self._by_type: dict[str, list] = {}
         self._commands: list[_Template] | None = None
@@ -257,6 +246,22 @@ class _Parsed:
         if self._commands is None:
             self._commands = [script._template(n) for n in self.nodes(("command",))]
         return self._commands
+
+    def own_shell_commands(self) -> set[tuple[int, int]]:
+        """(start, end) bytes of the commands the script's own shell runs: one walk that does not
+        enter child shells (asking each command for its parents is quadratic in the nesting)."""
+        if self._own is None:
+            own: set[tuple[int, int]] = set()
+            stack = [self.tree.root_node]
+            while stack:
+                n = stack.pop()
+                if n.type in _CHILD_SHELLS:
+                    continue
+                if n.type == "command":
+                    own.add((n.start_byte, n.end_byte))
+                stack.extend(n.children)
+            self._own = own
+        return self._own
 
     def nodes(self, types: tuple[str, ...]) -> list:
         if self._order is None:

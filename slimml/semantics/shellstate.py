@@ -166,21 +166,29 @@ def _flat(script: Script) -> bool:
     return _flat_node(stmts[0])
 
 
-def _flat_node(n) -> bool:
-    t = n.type
-    if t in _FLAT_LEAVES:
-        return True
-    if t == "list":
-        return all(_flat_node(c) for c in n.named_children if c.type != "comment")
-    if t == "pipeline":
-        return all(c.type in _FLAT_LEAVES or c.type == "redirected_statement" and _flat_node(c)
-                   for c in n.named_children)
-    if t == "redirected_statement":
-        body = n.child_by_field_name("body")
-        return body is not None and body.type in _FLAT_LEAVES
-    if t == "negated_command":
-        return all(_flat_node(c) for c in n.named_children)
-    return False
+def _flat_node(root) -> bool:
+    """Iterative (a RUN of thousands of ``&&`` links nests that deep)."""
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        t = n.type
+        if t in _FLAT_LEAVES:
+            continue
+        if t in ("list", "negated_command"):
+            stack.extend(c for c in n.named_children if c.type != "comment")
+        elif t == "pipeline":
+            for c in n.named_children:
+                if c.type == "redirected_statement":
+                    stack.append(c)
+                elif c.type not in _FLAT_LEAVES:
+                    return False
+        elif t == "redirected_statement":
+            body = n.child_by_field_name("body")
+            if body is None or body.type not in _FLAT_LEAVES:
+                return False
+        else:
+            return False
+    return True
 
 
 # -- does a command's failure fail the RUN? -------------------------------------------------------------
