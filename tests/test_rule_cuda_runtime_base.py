@@ -182,3 +182,24 @@ def test_exec_form_and_commands_that_run_nvcc(tmp_path):
     assert _findings(f'FROM {DEVEL}\nRUN ["cmake", "--build", "build"]\n', tmp_path)[0].fix is None
     assert _findings(f'FROM {DEVEL}\nCMD ["nvcc", "--version"]\n', tmp_path)[0].fix is None
     assert _findings(f'FROM {DEVEL}\nCMD ["python3", "serve.py"]\n', tmp_path)[0].fix is not None
+
+
+@pytest.mark.parametrize("files,tail", [
+    ({"kernel.c": "int add(int a, int b) { return a + b; }\n"},
+     'COPY kernel.c ./\nCMD ["sh", "-c", "gcc -shared -o /tmp/k.so kernel.c && python3 -c 1"]\n'),
+    ({"app.py": "from torch.utils.cpp_extension import load\nops = load(name='ops', sources=['ops.cu'])\n"},
+     'COPY . /app\nCMD ["python3", "/app/app.py"]\n'),
+    ({"start.sh": "#!/bin/sh\nnvcc -o /tmp/k k.cu && exec \"$@\"\n"},
+     'COPY start.sh /start.sh\nENTRYPOINT ["/start.sh"]\nCMD ["python3"]\n'),
+])
+def test_no_runtime_base_for_a_container_that_compiles_when_it_runs(tmp_path, files, tail):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    src = "FROM nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04\nRUN pip install --no-cache-dir torch\n" + tail
+    (tmp_path / "Dockerfile").write_text(src)
+    ctx = Context(settings=Settings(select=("SLM007",), unsafe_fixes=True), dockerfile=tmp_path / "Dockerfile",
+                  context_dir=tmp_path)
+    r = fix_text(src, ctx)
+    assert r.output == src
+    [f] = r.findings
+    assert f.fix is None and "compiles when it runs" in f.message

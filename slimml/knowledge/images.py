@@ -493,3 +493,12 @@ PREBUILT_CUDA_INDEXES = ("data.pyg.org",)
 CUDA_SOURCE_SUFFIXES = (".cu", ".cuh")
 # `python setup.py <cmd>` commands that compile extensions.
 SETUP_PY_BUILD = frozenset({"build_ext", "build", "install", "develop", "bdist_wheel", "bdist_egg"})
+
+# -- compiling when the container runs (the runtime image has no compiler, no CUDA headers) ---------------
+RUNTIME_COMPILERS = frozenset({"gcc", "g++", "cc", "c++", "clang", "clang++", "nvcc", "make", "gmake", "cmake",
+                               "ninja", "ld"})
+# Python that compiles C++/CUDA when it runs (the JIT extension loaders; numba's CUDA target needs
+# NVVM, which only the devel image has). Triton, CuPy (NVRTC) and torch.compile work on runtime.
+JIT_COMPILE_MARKERS = ("cpp_extension.load", "load_inline(", "from torch.utils.cpp_extension import load",
+                       "numba.cuda", "from numba import cuda", "cuda.jit", "pycuda.compiler", "SourceModule(",
+                       "op_builder", "spconv.pytorch", "torch.utils.cpp_extension")

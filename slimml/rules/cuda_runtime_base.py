@@ -20,6 +20,12 @@ What it does
     ``.cu``/``.cuh`` files; a COPY of such files. Then the finding has no fix and names what
     compiles: the multi-stage split (SLM008) keeps devel in a builder stage there.
 
+    The container compiling when it runs -- its CMD/ENTRYPOINT (or a script they run) calls a
+    compiler (gcc, nvcc, make...), or the app's Python copied into the image uses a JIT extension
+    loader (``torch.utils.cpp_extension.load``, ``load_inline``, numba's CUDA target, pycuda) --
+    also gets a finding without a fix: the runtime image would break it, which this rule's own
+    reason says, so the fix is not offered even as unsafe.
+
     NGC framework images (``nvcr.io/nvidia/pytorch:24.01-py3``...) are reported without a fix:
     they have no runtime variant.
 
@@ -61,6 +67,7 @@ from ..engine import Edit, Fix
 from ..knowledge import images as K
 from ..knowledge import python_tools as PT
 from ..knowledge import sizes as S
+from ..semantics import build as B
 from . import _helpers as H
 from ..shellvars import VarRefs
 
@@ -87,23 +94,12 @@ _NVCC_RE = re.compile(r"\bnvcc\b")
 # -- the stage chain -----------------------------------------------------------------------------
 def _chain(doc: Document) -> list[Stage]:
     """The final stage and the stages it is built FROM, root (the one naming an image) first."""
-    chain: list[Stage] = []
-    stage = doc.final_stage
-    while stage is not None and stage not in chain:
-        chain.append(stage)
-        ref = stage.image.lower()
-        stage = next((s for s in doc.stages[:stage.index] if s.name and s.name == ref), None)
-    return list(reversed(chain))
+    return list(reversed(B.stage_chain(doc, doc.final_stage))) if doc.final_stage is not None else []
 
 
 def _descendants(doc: Document, root: Stage) -> list[Stage]:
     """``root`` and every stage built FROM it, directly or through other stages."""
-    out = [root]
-    for s in doc.stages[root.index + 1:]:
-        parent = next((p for p in doc.stages[:s.index] if p.name and p.name == s.image.lower()), None)
-        if parent is not None and parent in out:
-            out.append(s)
-    return out
+    return [root, *B.descendants(doc, root)]
 
 
 def _expand(text: str, values: dict[str, str]) -> str | None:
@@ -315,6 +311,63 @@ def compile_reasons(doc: Document, stages: list[Stage], ctx, cctx: _Context | No
     return out
 
 
+def _compiles_at_run_time(doc: Document, ctx, chain: list[Stage]) -> str:
+    """What compiles when the container runs: a compiler its command (or a script that runs)
+    calls, or the app's Python using a JIT extension loader (``cpp_extension.load``...)."""
+    from ..semantics.programs import Resolved, Visitor, walk
+
+    class Compiles(Visitor):
+        found = ""
+
+        def command(self, argv, via, depth):
+            if H.basename(argv[0]) in K.RUNTIME_COMPILERS:
+                self.found = f"{via}`{' '.join(argv[:3])}`"
+                return True
+            return False
+
+        def code(self, r: Resolved, via):
+            m = next((m for m in K.JIT_COMPILE_MARKERS if m in (r.text or "")), None)
+            if m:
+                self.found = f"{via}{r.label} uses `{m}`"
+                return True
+            return False
+
+    final = chain[-1] if chain else None
+    commands = [i for st in chain for i in st.instructions if i.keyword in ("CMD", "ENTRYPOINT")]
+    for ins in commands:
+        v = Compiles()
+        walk(doc, ctx, ins, v)
+        if v.found:
+            return v.found
+    if ctx is None or ctx.context_dir is None or final is None:
+        return ""
+    for rel in _app_python(doc, ctx, chain):
+        text = ctx.read_context_file(rel, limit=400_000) or ""
+        m = next((m for m in K.JIT_COMPILE_MARKERS if m in text), None)
+        if m:
+            return f"`{rel}` uses `{m}`"
+    return ""
+
+
+def _app_python(doc: Document, ctx, chain: list[Stage]) -> list[str]:
+    """Python files of the build context that the final image's stages copy (at most 2000)."""
+    from ..semantics.files import copies
+
+    prefixes: list[str] = []
+    for st in chain:
+        for ins in st.instructions:
+            for e in copies(doc, ins) or []:
+                if e.heredoc is None:
+                    prefixes.append("" if e.src == "." else e.src)
+    out = []
+    for rel, _size in ctx.walk_context():
+        if rel.endswith(".py") and any(p == "" or rel == p or rel.startswith(p.rstrip("/") + "/") for p in prefixes):
+            out.append(rel)
+            if len(out) >= 2000:
+                break
+    return out
+
+
 # -- the rule --------------------------------------------------------------------------------------
 def check(doc: Document, ctx):
     chain = _chain(doc)
@@ -343,6 +396,14 @@ def check(doc: Document, ctx):
         return
     cctx = _Context(ctx)
     reasons = compile_reasons(doc, _descendants(doc, root), ctx, cctx)
+    at_start = _compiles_at_run_time(doc, ctx, chain)
+    if at_start:
+        # The fix's own reason says this breaks: it is not offered, not even as unsafe.
+        yield H.finding(_RULE, f"{what} runs on the CUDA devel image `{written}`; the container compiles when it "
+                               f"runs: {at_start}", start, end,
+                        note="the runtime image has no compiler or CUDA headers: keep devel for this image, or "
+                             "compile at build time in a devel builder stage and copy the result")
+        return
     if reasons:
         shown = "; ".join(reasons[:3]) + ("; ..." if len(reasons) > 3 else "")
         yield H.finding(_RULE, f"{what} runs on the CUDA devel image `{written}`; it compiles CUDA code: {shown}",
