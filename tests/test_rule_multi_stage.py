@@ -344,3 +344,47 @@ def test_import_check_with_arguments_is_read_in_linear_time():
     assert not multi_stage.runs._is_import_check("print(f\"{open('/x', 'w').write('y')}\")")
     assert not multi_stage.runs._is_import_check("print(1, file=open('/x', 'w'))")
     assert not multi_stage.runs._is_import_check("(" * 5000 + ")" * 5000)
+
+
+# -- Docker tier: a code edit does not re-run the runtime stage's apt install --------------------------------
+@pytest.mark.docker
+def test_code_edit_rebuild_hits_the_cache_for_the_runtime_apt_install(tmp_path):
+    import re
+    import uuid
+
+    from .dockerutil import docker
+
+    (tmp_path / "requirements.txt").write_text("")  # nothing from PyPI: the point is apt's place
+    (tmp_path / "app.py").write_text("print('v1')\n")
+    original = ("FROM python:3.11\nWORKDIR /app\nCOPY . .\n"
+                "RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev "
+                "&& pip install --no-cache-dir -r requirements.txt && rm -rf /var/lib/apt/lists/*\n"
+                "CMD [\"python\", \"app.py\"]\n")
+    split = _run(original, tmp_path).output
+    (tmp_path / "Dockerfile").write_text(split)
+    tag = f"slimml-test/split-{uuid.uuid4().hex[:10]}"
+
+    def build(*flags: str) -> str:
+        r = docker("build", "--progress=plain", *flags, "-t", tag, str(tmp_path), check=False, timeout=1200)
+        assert r.returncode == 0, r.stderr[-3000:]
+        return r.stderr + r.stdout
+
+    def runtime_apt_step(log: str) -> list[str]:
+        """The log lines of the runtime stage's apt install (BuildKit numbers each step: `#N ...`)."""
+        m = re.search(r"^#(\d+) \[stage-1 \d+/\d+\] RUN apt-get update && .*libpq5", log, re.M)
+        assert m, f"no runtime apt step in the build log:\n{log[-3000:]}"
+        return [ln for ln in log.splitlines() if ln.startswith(f"#{m.group(1)} ")]
+
+    try:
+        first = runtime_apt_step(build("--no-cache"))  # the shared engine may hold this step from other builds
+        assert not any(ln.endswith(" CACHED") for ln in first)
+        (tmp_path / "app.py").write_text("print('v2')\n")  # a code edit
+        second = runtime_apt_step(build())
+        assert any(ln.endswith(" CACHED") for ln in second), "the code edit re-ran the runtime apt install:\n" + \
+            "\n".join(second)
+        out = docker("run", "--rm", tag, check=False, timeout=120)
+        assert out.stdout.strip() == "v2", out.stderr
+        libpq = docker("run", "--rm", "--entrypoint", "sh", tag, "-c", "ls /usr/lib/*/libpq.so.5", check=False)
+        assert libpq.returncode == 0, "libpq5 is missing from the runtime stage"
+    finally:
+        docker("rmi", "-f", tag, check=False)
