@@ -37,6 +37,9 @@ USER_SITE = ORIGINAL.replace(  # the distributions in root's --user site instead
     "RUN python3 -m pip install --user --break-system-packages --no-index --no-build-isolation "
     "./packages/palette ./native").replace("COPY --from=build /opt/venv /opt/venv", "COPY --from=build /root/.local "
                                            "/root/.local").replace("ENV PATH=/opt/venv/bin:$PATH", "ENV")
+ACTIVATED = ORIGINAL.replace("ENV PATH=/opt/venv/bin:$PATH PORT=8000", "ENV PORT=8000").replace(
+    'ENTRYPOINT ["docker-entrypoint.sh"]', 'ENTRYPOINT ["venv-entrypoint.sh"]')  # the entrypoint activates the venv
+
 
 @dataclass
 class Case:
@@ -82,6 +85,9 @@ SABOTAGE = [
          "the command exits with code 1 in the rewrite, 0 in the original", original=BATCH),
     Case("user-site-deleted", "RUN rm -rf /root/.local\n", "test -d /root/.local", "python",
          "palette 1.2.0: missing in the rewrite", original=USER_SITE),
+    Case("activated-venv-package-missing", "RUN /opt/venv/bin/pip uninstall -y palette\n",
+         "/opt/venv/bin/python -c 'import palette'", "python", "palette 1.2.0: missing in the rewrite",
+         original=ACTIVATED),
 ]
 HONEST = [
     Case("unused-requirements-dropped", "", "test -e /app/requirements.txt",
@@ -90,12 +96,10 @@ HONEST = [
     Case("batch-python-env-added", "ENV PYTHONUNBUFFERED=1\n", 'test -z "$PYTHONUNBUFFERED"', original=BATCH),
     Case("user-site-python-env-added", "ENV PYTHONUNBUFFERED=1\n", 'test -z "$PYTHONUNBUFFERED"',
          original=USER_SITE),
+    Case("activated-venv-python-env-added", "ENV PYTHONUNBUFFERED=1\n", 'test -z "$PYTHONUNBUFFERED"',
+         original=ACTIVATED),
 ]
-ORIGINALS = {"server": ORIGINAL, "batch": BATCH, "user-site": USER_SITE}
-
-
-def _original_name(case: Case) -> str:
-    return next(k for k, v in ORIGINALS.items() if v == case.original)
+ORIGINALS = {"server": ORIGINAL, "batch": BATCH, "user-site": USER_SITE, "activated": ACTIVATED}
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +179,10 @@ def test_the_honest_runs_really_exercised_the_app(verified):
     assert "'model': 'colormodel-v2'" in batch.details["after"]["stdout"]
     user = verified["user-site-python-env-added"][0].verification.check("python")
     assert user.details["before"]["palette"] == "1.2.0"
+    # The venv is only on the PATH the entrypoint script sets: the command's Python is still the venv's.
+    activated = verified["activated-venv-python-env-added"][0].verification.check("python")
+    assert activated.details["interpreter"]["before"] == "/opt/venv/bin/python", activated.details["interpreter"]
+    assert "with the PATH its entrypoint script sets" in activated.details["interpreter"]["how_before"]
 
 
 # -- the command: `slimml measure Dockerfile --after other.Dockerfile` ---------------------------------

@@ -19,6 +19,9 @@ from .configparity import SHELLS, effective_argv
 from .containers import RunResult, read_image_file, run_container
 
 PY_RE = re.compile(r"^(python|pypy)(\d+(\.\d+)*)?$")
+# An entrypoint script that changes the environment before it execs the command (a venv or conda
+# env activated, PATH exported): the command's words are looked up through it.
+ACTIVATES_RE = re.compile(r"\b(export|activate|source|conda|micromamba|mamba)\b|\bPATH=|^\s*\.\s+\S", re.MULTILINE)
 RUNNER_MARK = "SLIMML-PY "
 RUNNER_PROBE = f"import sys; print({RUNNER_MARK!r} + sys.executable)"
 
@@ -149,6 +152,11 @@ def resolve_interpreter(client, image: str, cfg: dict, timeout: float, resources
                 return Resolution(path, f"the CMD runs under `{' '.join(prefix)}`, whose Python is {path}", resolved)
             return Resolution(None, f"`{' '.join(prefix)}` finds no environment in the image and makes a new, empty "
                                     f"one at every start ({path})", resolved)
+    through = _through_entrypoint(client, image, cfg, resolved, words, user, timeout, resources)
+    if through:
+        py, how = pick_interpreter(argv, through, fallback=False)
+        if py:
+            return Resolution(py, f"{how}, with the PATH its entrypoint script sets", {**resolved, **through})
     py, how = pick_interpreter(argv, resolved, fallback=False)
     if py:
         return Resolution(py, how, resolved)
@@ -164,6 +172,28 @@ def resolve_interpreter(client, image: str, cfg: dict, timeout: float, resources
             return Resolution(py, f"{how} (in the entrypoint script)", resolved)
     py, how = pick_interpreter(argv, resolved)
     return Resolution(py, how, resolved)
+
+
+def _through_entrypoint(client, image: str, cfg: dict, resolved: dict, words: list[str], user: str | None,
+                        timeout: float, resources) -> dict | None:
+    """The command's words looked up by a shell the image's ENTRYPOINT script execs (``exec "$@"``)
+    after changing the environment; None when the entrypoint is no such script or the lookup fails
+    (an entrypoint that needs the network, say)."""
+    from .configparity import EXEC_ARGS_RE
+
+    entry = list(cfg.get("Entrypoint") or [])
+    if not entry:
+        return None
+    path, first = resolved.get(entry[0], ("", ""))
+    if not (path.startswith("/") and first.startswith("#!")):
+        return None
+    text = read_image_file(client, image, path, resources) or ""
+    if not (EXEC_ARGS_RE.search(text) and ACTIVATES_RE.search(text)):
+        return None
+    r = run_container(client, image, entrypoint=entry, command=["/bin/sh", "-c", probes.RESOLVE_SH, "sh", *words,
+                                                                "python3", "python"],
+                      user=user, timeout=min(timeout, 60.0), resources=resources)
+    return probes.parse_resolve(r.stdout) or None
 
 
 def _script_words(text: str | None) -> list[str]:
