@@ -47,14 +47,17 @@ def _check_codes(select, ignore) -> None:
 @click.option("--retry-failed", is_flag=True, help="Also redo repos that failed in an earlier run.")
 @click.option("--retry-skipped", is_flag=True, help="Also re-check repos skipped earlier (e.g. dirty, now committed).")
 @click.option("--measure", is_flag=True, help="Build each changed Dockerfile before and after (`slimml measure`).")
+@click.option("--verify", is_flag=True,
+              help="Keep each rule's unsafe fixes only where a real build verifies them (as `slimml fix --verify`); "
+                   "the safe rewrite is verified too, and a file that does not verify is left unchanged.")
 @click.option("--build-jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="With --measure: concurrent builds.")
+              help="With --measure/--verify: concurrent builds.")
 @click.option("--builder", metavar="NAME", help="With --measure: a remote BuildKit builder (default: the local engine / DOCKER_HOST).")
 @click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where migrate-report.{md,json,html} go (default: next to the state).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar (for CI); errors and the final line only.")
 def migrate(roots, repos_file, workdir, state_path, branch, patches, dry_run, select, ignore, unsafe_fixes,
-            cache_mounts, jobs, retry_failed, retry_skipped, measure, build_jobs, builder, report_dir, quiet):
+            cache_mounts, jobs, retry_failed, retry_skipped, measure, verify, build_jobs, builder, report_dir, quiet):
     """Apply slimml across many git repos: ROOT folders are searched recursively for repos.
 
     Each clean repo gets a branch with one commit (or a patch file); dirty repos and repos in the
@@ -70,9 +73,11 @@ def migrate(roots, repos_file, workdir, state_path, branch, patches, dry_run, se
     select, ignore = _split_codes(select), _split_codes(ignore)
     _check_codes(select, ignore)
     measure_cfg = None
-    if measure:
-        measure_cfg = _measure_config(build_jobs, builder)
-        measure_cfg.update(select=select, ignore=ignore, unsafe_fixes=unsafe_fixes)
+    if verify and builder is not None:
+        raise click.UsageError("--verify builds with the local engine (DOCKER_HOST); --builder is for --measure")
+    if measure or verify:
+        measure_cfg = _measure_config(build_jobs, builder, "--verify" if verify else "--measure")
+        measure_cfg.update(select=select, ignore=ignore, unsafe_fixes=unsafe_fixes, verify=verify)
     elif builder is not None:
         raise click.UsageError("--builder is for --measure")
     plan = Plan(roots=list(roots), repos_file=repos_file, workdir=workdir, state_path=state_path,
@@ -100,12 +105,12 @@ def migrate(roots, repos_file, workdir, state_path, branch, patches, dry_run, se
     sys.exit(EXIT_ERROR if c.get("failed") else EXIT_OK)
 
 
-def _measure_config(build_jobs: int, builder: str | None) -> dict:
+def _measure_config(build_jobs: int, builder: str | None, flag: str = "--measure") -> dict:
     from . import measuring
 
     why = measuring.unavailable()
     if why:
-        raise click.UsageError(f"--measure is not available: {why}")
+        raise click.UsageError(f"{flag} is not available: {why}")
     return {"build_jobs": build_jobs, "builder": builder}
 
 

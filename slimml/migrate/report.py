@@ -76,8 +76,9 @@ def collect(conn, state_path: Path | None = None) -> dict:
             "base": r["base_sha"], "branch": r["branch"] if r["status"] == "fixed" else None,
             "commit": r["commit_sha"] if r["status"] == "fixed" else None, "patch": r["patch"],
             "attempts": r["attempts"],
-            "files": [{k: f[k] for k in ("path", "status", "findings", "fixes", "unfixed", "est_low", "est_high",
-                                         "measured_before", "measured_after", "measure_error", "error")} for f in rf],
+            "files": [{**{k: f[k] for k in ("path", "status", "findings", "fixes", "unfixed", "est_low", "est_high",
+                                            "measured_before", "measured_after", "measure_error", "error")},
+                       "verification": f.get("verification")} for f in rf],
         }
         per_repo.append(entry)
         if r["status"] == "failed":
@@ -87,6 +88,8 @@ def collect(conn, state_path: Path | None = None) -> dict:
                 failures.append({"repo": r["name"], "file": f["path"], "reason": f["error"]})
             if f["measure_error"]:
                 failures.append({"repo": r["name"], "file": f["path"], "reason": f"measure: {f['measure_error']}"})
+    verified = [{"repo": r["name"], "file": f["path"], **f["verification"]} for r in per_repo for f in r["files"]
+                if f.get("verification")]
     common = [{"code": c, "name": names.get(c, ("", ""))[0], "summary": names.get(c, ("", ""))[1],
                "found": n, "fixed": fixed.get(c, 0), "repos": len(in_repos.get(c, ()))}
               for c, n in sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))]
@@ -99,6 +102,7 @@ def collect(conn, state_path: Path | None = None) -> dict:
         "repos": per_repo,
         "findings": common,
         "failures": failures,
+        "verified": verified,
     }
 
 
@@ -159,6 +163,15 @@ def markdown(data: dict) -> str:
             out.append(f"| {f['code']} | {_md(f['name'])} | {f['found']} | {f['fixed']} | {f['repos']} |")
     else:
         out.append("None.")
+    if data.get("verified"):
+        out += ["", "## Unsafe fixes, proven per file (--verify)", "",
+                "| repo | file | before | after | kept (verified by a build) | dropped, and why |",
+                "|---|---|---:|---:|---|---|"]
+        for v in data["verified"]:
+            dropped = "; ".join(f"{d['code']}: {d['why'][:160]}" for d in v.get("dropped") or []) or "-"
+            before, after = v.get("measured_before"), v.get("measured_after")
+            out.append(f"| {_md(v['repo'])} | {_md(v['file'])} | {human(before) if before else '-'} | "
+                       f"{human(after) if after else '-'} | {', '.join(v.get('kept') or []) or '-'} | {_md(dropped)} |")
     out += ["", "## Failures", ""]
     if data["failures"]:
         out += ["| repo | file | reason |", "|---|---|---|"]
@@ -351,6 +364,19 @@ def html(data: dict, base: Path | None = None) -> str:
         out.append("</tbody></table>")
     else:
         out.append("<p>None.</p>")
+    if data.get("verified"):
+        out.append("<h2>Unsafe fixes, proven per file (--verify)</h2>")
+        out.append('<table class="sortable" id="verified"><thead><tr><th>repo</th><th>file</th><th>before</th>'
+                   "<th>after</th><th>kept</th><th>dropped, and why</th></tr></thead><tbody>")
+        for v in data["verified"]:
+            dropped = "; ".join(f"{d['code']}: {d['why']}" for d in v.get("dropped") or []) or "-"
+            b, a = v.get("measured_before"), v.get("measured_after")
+            out.append(f'<tr><td data-v="{_e(v["repo"])}">{_e(v["repo"])}</td><td data-v="{_e(v["file"])}">'
+                       f'{_e(v["file"])}</td><td class="num" data-v="{b or 0}">{_e(human(b) if b else "-")}</td>'
+                       f'<td class="num" data-v="{a or 0}">{_e(human(a) if a else "-")}</td>'
+                       f'<td data-v="{_e(",".join(v.get("kept") or []))}">{_e(", ".join(v.get("kept") or []) or "-")}'
+                       f'</td><td data-v="{_e(dropped)}">{_e(dropped)}</td></tr>')
+        out.append("</tbody></table>")
     out.append("<h2>Failures</h2>")
     if data["failures"]:
         out.append('<table class="sortable" id="failures"><thead><tr><th>repo</th><th>file</th><th>reason</th>'

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..secrets import mask
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: files.verification (slimml migrate --verify)
 FINAL = ("fixed", "unchanged", "skipped", "failed")
 
 SCHEMA = """
@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS files (
     measure_error TEXT,
     error TEXT,
     diff TEXT,                          -- masked unified diff
+    verification TEXT,                  -- JSON: unsafe fixes kept/dropped by --verify, and why
     PRIMARY KEY (repo_id, path)
 );
 """
@@ -105,6 +106,11 @@ def init(conn: sqlite3.Connection) -> str:
             conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             conn.execute("INSERT INTO meta VALUES ('id', ?)", (uuid.uuid4().hex[:16],))
             conn.execute("INSERT INTO meta VALUES ('created', ?)", (str(time.time()),))
+        elif int(row[0]) == 1:  # version 1 lacks files.verification: add it, keep everything else
+            cols = {r[1] for r in conn.execute("PRAGMA table_info(files)")}
+            if "verification" not in cols:
+                conn.execute("ALTER TABLE files ADD COLUMN verification TEXT")
+            conn.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
         elif int(row[0]) != SCHEMA_VERSION:
             raise StateError(f"state file has schema version {row[0]}, this slimml needs {SCHEMA_VERSION}")
     return meta(conn, "id")
@@ -176,6 +182,7 @@ def files(conn: sqlite3.Connection, repo_id: int | None = None) -> list[dict]:
         d = dict(r)
         for k in ("findings", "fixes", "unfixed"):
             d[k] = json.loads(d[k] or "{}")
+        d["verification"] = json.loads(d["verification"]) if d.get("verification") else None
         out.append(d)
     return out
 
@@ -200,11 +207,13 @@ def finish(conn: sqlite3.Connection, repo_id: int, file_rows: list[dict], **fiel
         for f in file_rows:
             conn.execute(
                 "INSERT INTO files (repo_id, path, status, findings, fixes, unfixed, est_low, est_high, "
-                "measured_before, measured_after, measure_error, error, diff) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "measured_before, measured_after, measure_error, error, diff, verification) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (repo_id, f["path"], f["status"], json.dumps(f.get("findings", {})), json.dumps(f.get("fixes", {})),
                  json.dumps(f.get("unfixed", {})), f.get("est_low"), f.get("est_high"), f.get("measured_before"),
                  f.get("measured_after"), mask(f.get("measure_error") or "") or None, mask(f.get("error") or "") or None,
-                 mask(f.get("diff") or "") or None))
+                 mask(f.get("diff") or "") or None,
+                 mask(json.dumps(f["verification"])) if f.get("verification") is not None else None))
         fields.setdefault("finished", time.time())
         _update(conn, repo_id, fields)
 

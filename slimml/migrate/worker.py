@@ -20,7 +20,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..secrets import mask
@@ -204,7 +204,7 @@ def _run(job: Job, conn) -> dict:
         (snap.tree / ".git").mkdir(exist_ok=True)
         (work / "empty.slimml.toml").write_text("", encoding="utf-8")
         rows, written, applied = fix_tree(snap.tree, job, work / "empty.slimml.toml")
-        if _MEASURE is not None and any(r["status"] == "fixed" for r in rows):
+        if _MEASURE is not None and not _verifying() and any(r["status"] == "fixed" for r in rows):
             measure_rows(repo, st, work, rows)
         return _publish(conn, job, repo, snap, rows, written, applied)
     finally:
@@ -351,14 +351,27 @@ def fix_tree(tree: Path, job: Job, empty_cfg: Path) -> tuple[list[dict], list[st
             continue
         opts = Options(write=True, select=job.select, ignore=job.ignore, unsafe_fixes=job.unsafe_fixes,
                        cache_mounts=job.cache_mounts, config=cfg)
+        verification = None
         try:
-            rep = fix_file(df, opts, committed, run_cache)
+            if _verifying():
+                verification, rep = _verified(df, opts, committed, run_cache)
+            else:
+                rep = fix_file(df, opts, committed, run_cache)
         except Exception as e:  # noqa: BLE001 - a rule bug on one file must not sink the repo
             rows.append({"path": rel, "status": "failed", "error": f"internal error: {type(e).__name__}: {e}",
                          "findings": {}, "fixes": {}, "unfixed": {}})
             continue
+        if rep is None:  # --verify could not prove even the safe rewrite: the file stays as it is
+            rows.append({"path": rel, "status": "failed", "error": _relative(verification.pop("error"), tree),
+                         "findings": {}, "fixes": {}, "unfixed": {}, "verification": verification,
+                         **{k: verification.get(k) for k in ("measured_before", "measured_after")}})
+            continue
         r = rep.result
         row: dict = {"path": rel, "findings": {}, "fixes": {}, "unfixed": {}}
+        if verification is not None:
+            row["verification"] = verification
+            row["measured_before"], row["measured_after"] = (verification.get("measured_before"),
+                                                             verification.get("measured_after"))
         if r is not None:
             row["findings"] = dict(Counter(f.code for f in r.findings))
             row["fixes"] = dict(r.applied_counts())
@@ -392,6 +405,32 @@ def fix_tree(tree: Path, job: Job, empty_cfg: Path) -> tuple[list[dict], list[st
     return rows, written, applied
 
 
+def _verifying() -> bool:
+    return _MEASURE is not None and bool(_MEASURE[0].get("verify"))
+
+
+def _verified(df: Path, opts, committed: dict, run_cache: dict):
+    """``slimml fix --verify`` for one Dockerfile of the snapshot: (verification record, the written
+    report), or (record with an "error", None) when not even the safe rewrite could be proven."""
+    from .. import proof
+
+    cfg, sem = _MEASURE
+    if sem is not None:
+        sem.acquire()
+    try:
+        p = proof.prove(df, replace(opts, write=False), jobs=max(1, cfg.get("build_jobs") or 1))
+    finally:
+        if sem is not None:
+            sem.release()
+    record = {"kept": sorted(p.kept), "safe_verified": p.safe_verified,
+              "dropped": [{"code": d.code, "what": "; ".join(d.descriptions), "why": d.why} for d in p.dropped],
+              "measured_before": p.size_before, "measured_after": p.size_after}
+    if p.error or p.exit_code != 0:
+        record["error"] = p.error or ("the safe rewrite did not verify: " + "; ".join(p.safe_reasons[:5]))
+        return record, None
+    return record, proof.write(p, opts, committed, run_cache)
+
+
 def _relative(msg: str, tree: Path) -> str:
     """Errors name the file relative to the repo, not the snapshot folder."""
     for p in {str(tree.resolve()), str(tree), os.path.relpath(tree)}:
@@ -419,8 +458,14 @@ def commit_message(rows: list[dict], applied: list, trailer: str) -> str:
             if key in seen:
                 continue
             seen.add(key)
-            unsafe = " (unsafe: review)" if f.fix.applicability.value == "unsafe" else ""
+            unsafe = ""
+            if f.fix.applicability.value == "unsafe":
+                kept = (r.get("verification") or {}).get("kept") or []
+                unsafe = " (unsafe, verified by a build)" if f.code in kept else " (unsafe: review)"
             lines.append(f"- {f.code} {rule.NAME if rule else ''}{unsafe}: {what}")
+        for d in (r.get("verification") or {}).get("dropped") or []:
+            lines.append(f"- {d['code']} not applied: {d['what'] or 'its unsafe fixes'} -- the build did not verify "
+                         f"({d['why'][:200]})")
         if r.get("est_low") is not None and len(changed) > 1:
             lines.append(f"  estimated saving: {human_range(r['est_low'], r['est_high'])}")
     lows = [r["est_low"] for r in rows if r.get("est_low") is not None]
