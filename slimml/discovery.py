@@ -254,6 +254,11 @@ def infer(dockerfile: Path, doc: Document | None) -> Inference:
         spec = _ignored_in(folder)
         if spec is not None and all(_holds(folder, p) or spec.match_file(p) for _, p in srcs):
             return Inference(folder)
+    # BuildKit clamps `..` at the context root: `COPY ../x` built from the Dockerfile's own folder
+    # reads `x` there. When only a nearer folder holds the sources, that is the context.
+    for folder in reversed(folders[:min(min_up, len(folders))]):
+        if srcs and all(_holds(folder, p) for _, p in srcs):
+            return Inference(folder)
     missing = next(w for w, p in srcs if not _holds(guess, p))
     return Inference(guess, f"no folder from {guess} up holds every COPY source (`{missing}` is missing: "
                             "generated before the build?)")

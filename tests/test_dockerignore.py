@@ -510,3 +510,14 @@ def test_a_wildcard_system_path_in_a_run_names_nothing_of_the_context(tmp_path):
                       "app.py": "import os\nprint(os.listdir(os.environ['D']))\n", "data/x.json": "{}"})
     r = _run(tmp_path, unsafe=True)
     assert "data/" in _side(r, tmp_path, ".dockerignore").splitlines()
+
+
+def test_a_parent_copy_whose_file_lies_next_to_the_dockerfile_means_the_dockerfile_folder(tmp_path):
+    # BuildKit clamps `..` at the context root: built from svc/, `COPY ../r.txt` reads svc/r.txt
+    from slimml.discovery import infer
+    from slimml.dockerfile import parse
+
+    _write(tmp_path, {"svc/Dockerfile": "FROM python:3.11-slim\nCOPY ../r.txt /r.txt\n", "svc/r.txt": "x\n"})
+    df = tmp_path / "svc" / "Dockerfile"
+    got = infer(df, parse(df.read_text()))
+    assert got.path == (tmp_path / "svc").resolve() and not got.reason
