@@ -521,3 +521,10 @@ def test_a_parent_copy_whose_file_lies_next_to_the_dockerfile_means_the_dockerfi
     df = tmp_path / "svc" / "Dockerfile"
     got = infer(df, parse(df.read_text()))
     assert got.path == (tmp_path / "svc").resolve() and not got.reason
+
+
+def test_a_copy_source_go_rejects_as_a_pattern_does_not_crash_the_rule(tmp_path):
+    # found by tests/test_fuzz.py: `COPY \\ /app/` (a lone backslash) is no valid pattern
+    _write(tmp_path, {"Dockerfile": 'FROM python:3.11\nCOPY \\\\ /app/\nCMD ["python", "app.py"]\n'})
+    r = _run(tmp_path, unsafe=True)
+    assert r.output.startswith("FROM python:3.11\n")

@@ -321,7 +321,12 @@ def check(doc: Document, ctx):
 
 def _copied_files(tree: _Tree, use: Usage, copied) -> list[str]:
     """Visible context files some COPY/ADD/bind mount takes (what the build and the app can read)."""
-    explicit = [DI.Pattern.make("/".join("**" if s is DI.STAR2 else s for s in src.segs)) for src in use.explicit]
+    explicit = []
+    for src in use.explicit:
+        try:
+            explicit.append(DI.Pattern.make("/".join("**" if s is DI.STAR2 else s for s in src.segs)))
+        except DI.PatternError:
+            continue  # a source Go's filepath.Match rejects (`COPY \\ /x`): that COPY fails in the build
     return [f for f in tree.visible() if copied(f) or any(p.matches_or_parent(f) for p in explicit)]
 
 
