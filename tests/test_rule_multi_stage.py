@@ -330,15 +330,12 @@ def test_added_packages_do_not_join_an_apt_run_that_comes_after_a_copy():
     assert rt.index("libpq5") < rt.index("COPY . .")
 
 
-def test_import_check_with_arguments_is_read_in_linear_time():
-    """The issue's hang: a 26-character name in print(...) made the old regex backtrack for a minute."""
-    import time
-
+def test_import_check_with_arguments_is_read_by_the_parser():
+    """The issue's hang: a 26-character name in print(...) made the old regex backtrack for a minute (the time
+    limit is asserted by tests/test_fuzz.py, which runs this file in a worker)."""
     text = ("FROM python:3.11\nRUN pip install torch && python -c \"import torch; "
             "print(torch.cuda.get_device_properties(0))\"\n")
-    t = time.monotonic()
     r = _run(text)
-    assert time.monotonic() - t < 30  # a bound, not a benchmark: the old regex took ~60 s here
     assert r.findings and r.findings[0].fix is None  # a call with arguments is a program, not an import check
     assert multi_stage.runs._is_import_check("import torch; print(torch.__version__, torch.cuda.is_available())")
     assert not multi_stage.runs._is_import_check("print(f\"{open('/x', 'w').write('y')}\")")
