@@ -221,3 +221,15 @@ def test_same_run_text_at_two_places_shares_analysis_but_not_offsets():
         for wa, wb in zip(a.words, b.words):
             assert text[wa.start:wa.end] == text[wb.start:wb.end] == wa.raw
     assert c1[1].unwrapped() == c2[1].unwrapped() == 1
+
+
+@pytest.mark.parametrize("line", ['CMD ["a"] hi', 'CMD ["a"] ["b"]', 'CMD ["a",] x', 'CMD ["a"', 'CMD  ["a"]  ',
+                                  'RUN ["a"] && b', "ENTRYPOINT ['x']", 'SHELL ["/bin/bash", "-c"] extra'])
+def test_exec_form_is_read_as_buildkit_reads_it(line):
+    import dockerfile
+
+    bk = dockerfile.parse_string(f"FROM x\n{line}\n")[1]
+    ours = parse(f"FROM x\n{line}\n").instructions[1]
+    assert (ours.json is not None) is bk.json
+    if bk.json:
+        assert ours.json == bk.value

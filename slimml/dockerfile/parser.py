@@ -180,12 +180,17 @@ def _parse_heredoc_word(word: str) -> Heredoc | None:
                    body_start=-1, body_end=-1, end=-1)
 
 
+_JSON = json.JSONDecoder()
+
+
 def _maybe_json(args: str) -> tuple[str, ...] | None:
+    """The exec form, read as BuildKit reads it: the *first* JSON value decides, and whatever
+    follows it is dropped (``CMD ["echo"] hi`` runs ``echo``; checked against BuildKit's parser)."""
     s = args.lstrip()
     if not s.startswith("["):
         return None
     try:
-        val = json.loads(s)
+        val, _ = _JSON.raw_decode(s)
     except ValueError:
         return None
     if isinstance(val, list) and all(isinstance(v, str) for v in val):
