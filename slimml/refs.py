@@ -247,6 +247,24 @@ class Names:
                     if segs:
                         self._df_refs.append(Ref(segs, f"{label}:{line}", t.replace(_HOLE, "$…")))
 
+    def _df_candidates(self, needles: tuple[str, ...]) -> list[Ref]:
+        """The Dockerfile refs a pattern with these literal parts may select: a literal path that
+        does not spell one of them cannot be (refs with wildcards always may). Once per needle."""
+        memo = self.__dict__.setdefault("_df_by_needle", {})
+        if needles not in memo:
+            idx = self.__dict__.get("_df_idx")
+            if idx is None:  # (ref, its literal segments joined, has a wildcard); all literal text
+                rows = [(r, "/".join(s for s in r.segs if s is not DI.STAR2),
+                         any(s is DI.STAR2 or "*" in s or "?" in s or "[" in s for s in r.segs)) for r in self._df_refs]
+                idx = self.__dict__["_df_idx"] = (rows, "\n".join(j for _, j, w in rows if not w),
+                                                  [r for r, _, w in rows if w])
+            rows, blob, wild_refs = idx
+            if needles and not any(n in blob for n in needles):
+                memo[needles] = wild_refs  # the common case: no literal ref spells it
+            else:
+                memo[needles] = [r for r, joined, wild in rows if not needles or wild or any(n in joined for n in needles)]
+        return memo[needles]
+
     def _head(self, rel: str) -> bytes:
         p = self.ctx.context_path(rel)
         try:
@@ -287,7 +305,7 @@ class Names:
     def naming(self, pattern: list, needles: list[str]) -> Ref | None:
         """A token that names a path ``pattern`` selects. Only files whose text contains one of
         ``needles`` (fragments any such path must spell) are parsed."""
-        for r in self._df_refs:
+        for r in self._df_candidates(tuple(needles)):
             if covers(pattern, r.segs):
                 return r
         for rel, how in self._readable:
