@@ -161,7 +161,7 @@ def _compile(pattern: str) -> tuple[str, re.Pattern | None]:
         it += 1
     if kind != "regexp":
         return kind, None
-    tokens = _glob_tokens(reg[1:])
+    pieces = reg[1:]
     reg.append(r"\Z")  # Go's "$" (no trailing-newline quirk)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Go's RE2 has no "possible nested set" warning
@@ -171,6 +171,7 @@ def _compile(pattern: str) -> tuple[str, re.Pattern | None]:
             raise PatternError(f"bad pattern {pattern!r}: {e}") from None
     # Go runs this regexp in linear time (RE2); Python's backtracking takes O(n^k) on k stars
     # (`*a*a*a*a*b` against a long name: minutes). The same language, matched by simulating it.
+    tokens = _glob_tokens(pieces)
     return kind, (_Glob(tokens) if tokens is not None else rx)
 
 
@@ -208,7 +209,10 @@ def _glob_tokens(reg: list[str]) -> list[tuple] | None:
             if c.isalnum():
                 if c in "AbBZ" or c.isdigit():
                     return None  # zero-width or a back-reference: not one character
-                tokens.append(("one", re.compile(piece).fullmatch))  # \d, \w, \s ... (as Go and Python read them)
+                try:
+                    tokens.append(("one", re.compile(piece).fullmatch))  # \d, \w, \s ... (as Go and Python read them)
+                except re.error:
+                    return None
             else:
                 tokens.append(("one", c.__eq__))
         elif len(piece) == 1 and piece not in "^$|()+{}.*?[\\":
