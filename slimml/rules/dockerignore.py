@@ -479,8 +479,15 @@ def _check(doc: Document, ctx, rel: str):
         if saved:
             kw = {"estimate": (saved, saved),
                   "estimate_basis": "size of the newly excluded files a whole-context COPY puts in the image"}
+        facts = (f"`{rel}` is the ignore file the build reads (the build context: {ctx.context_dir})",
+                 "no Dockerfile of the context copies what these patterns exclude, and no file the build copies "
+                 "(code, scripts, configs) or the Dockerfile names it",
+                 "nothing the repository's .gitignore hides (present in real checkouts, not in this tree) "
+                 "overlaps them where a whole-context COPY would take it",
+                 ".git is excluded only where no step of the build needs it")
         yield H.finding(_RULE, msg, anchor.start, anchor.end,
-                        Fix.safe(edit, description=f"{'extend' if current is not None else 'create'} {rel}"), **kw)
+                        Fix.safe(edit, description=f"{'extend' if current is not None else 'create'} {rel}",
+                                 relies_on=facts), **kw)
     if unsafe:
         pats = [p for p, _ in unsafe]
         # Recomputed against the file as it is after the safe block, when that is applied first.
