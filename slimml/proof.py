@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from .engine import Applicability
@@ -60,13 +61,16 @@ class Proof:
 Progress = Callable[[str], None]
 
 
-def _variant(path: Path, opts: Options, codes: frozenset[str] | None, every: bool = False) -> FileReport:
-    """The rewrite with the unsafe fixes of ``codes`` (``every``: of every rule), computed, never written."""
+def _variant(path: Path, opts: Options, codes: frozenset[str] | None, every: bool = False,
+             run_cache: dict | None = None) -> FileReport:
+    """The rewrite with the unsafe fixes of ``codes`` (``every``: of every rule), computed, never
+    written. ``run_cache``: the disk reads of one prove, shared by its variants (the disk does not
+    change while they are computed; each gets its own side-file overlay)."""
     if every:
         o = replace(opts, write=False, unsafe_fixes=True, unsafe_codes=None)
     else:
         o = replace(opts, write=False, unsafe_fixes=bool(codes), unsafe_codes=codes or None)
-    return fix_file(path, o, {}, {})
+    return fix_file(path, o, {}, run_cache if run_cache is not None else {})
 
 
 def _side_files(rep: FileReport) -> dict[str, str]:
@@ -90,12 +94,14 @@ def _unsafe_codes(rep: FileReport) -> list[str]:
 def prove(path: Path, opts: Options, jobs: int = 2, progress: Progress | None = None, session_factory=None) -> Proof:
     """Decide which unsafe fixes ``path`` keeps, by building and verifying (see the module doc)."""
     say = progress or (lambda text: None)
-    safe = _variant(path, opts, None)
+    disk: dict = {}
+    variant = partial(_variant, run_cache=disk)
+    safe = variant(path, opts, None)
     proof = Proof(path, safe.display)
     if safe.error:
         proof.error, proof.exit_code = safe.error, 2
         return proof
-    codes = _unsafe_codes(_variant(path, opts, None, every=True)) if opts.unsafe_fixes is not False else []
+    codes = _unsafe_codes(variant(path, opts, None, every=True)) if opts.unsafe_fixes is not False else []
     if not safe.changed and not codes:
         proof.report = safe
         return proof
@@ -124,7 +130,7 @@ def prove(path: Path, opts: Options, jobs: int = 2, progress: Progress | None = 
         with session_factory(context, safe.result.original, dockerfile_rel=rel, jobs=jobs, progress=events) as s:
             say(f"{safe.display}: building the original, the safe rewrite and {len(codes)} variant(s) with "
                 "unsafe fixes")
-            singles = {c: _variant(path, opts, frozenset({c})) for c in codes}
+            singles = {c: variant(path, opts, frozenset({c})) for c in codes}
             results = s.verify_many([cand(safe, "safe")] + [cand(singles[c], f"with-{c}") for c in codes])
             proof.size_before = _size(s, s.original())
             safe_r, single_r = results[0], dict(zip(codes, results[1:]))
@@ -140,18 +146,18 @@ def prove(path: Path, opts: Options, jobs: int = 2, progress: Progress | None = 
                     proof.decisions.append(Decision(c, False, "; ".join(single_r[c].reasons) or "did not verify",
                                                     _descriptions(singles[c], c), single_r[c].size))
             passed = [c for c in codes if single_r[c].verified]
-            kept, final_r = _combine(path, opts, s, cand, passed, single_r, singles, proof)
+            kept, final_r = _combine(variant, path, opts, s, cand, passed, single_r, singles, proof)
             proof.size_after = final_r.size if final_r is not None else safe_r.size
     except MeasureError as e:
         proof.error, proof.exit_code = f"{safe.display}: {e.message}", e.exit_code
         return proof
     proof.decisions.sort(key=lambda d: codes.index(d.code))
     proof.kept = frozenset(kept)
-    proof.report = _variant(path, opts, proof.kept) if kept else safe
+    proof.report = variant(path, opts, proof.kept) if kept else safe
     return proof
 
 
-def _combine(path, opts, s, cand, passed, single_r, singles, proof):
+def _combine(variant, path, opts, s, cand, passed, single_r, singles, proof):
     """The rules that verified alone, kept together if that verifies, else one at a time (largest
     saving first) while the build still verifies: (kept codes, the last verified result)."""
     if not passed:
@@ -160,7 +166,7 @@ def _combine(path, opts, s, cand, passed, single_r, singles, proof):
         proof.decisions.append(Decision(passed[0], True, "verified", _descriptions(singles[passed[0]], passed[0]),
                                         single_r[passed[0]].size))
         return passed, single_r[passed[0]]
-    together = s.verify(cand(_variant(path, opts, frozenset(passed)), "kept-together"))
+    together = s.verify(cand(variant(path, opts, frozenset(passed)), "kept-together"))
     if together.verified:
         for c in passed:
             proof.decisions.append(Decision(c, True, "verified", _descriptions(singles[c], c), single_r[c].size))
@@ -168,7 +174,7 @@ def _combine(path, opts, s, cand, passed, single_r, singles, proof):
     kept: list[str] = []
     last = None
     for c in sorted(passed, key=lambda c: single_r[c].size or 0):
-        r = single_r[c] if not kept else s.verify(cand(_variant(path, opts, frozenset(kept + [c])), f"plus-{c}"))
+        r = single_r[c] if not kept else s.verify(cand(variant(path, opts, frozenset(kept + [c])), f"plus-{c}"))
         if r.verified:
             kept.append(c)
             last = r

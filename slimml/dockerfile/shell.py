@@ -16,7 +16,6 @@ from .model import Document, Heredoc, Instruction
 _POSIX_SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh"}
 _SHELL_HEREDOC_RE = re.compile(r"^\s*(?:/usr)?(?:/bin/)?(?:ba|da|a)?sh(?:\s+-[a-zA-Z]+)*\s+(\d*<<-?\S+)\s*$")
 _REDIRECTS = {"file_redirect", "heredoc_redirect", "herestring_redirect"}
-_CHILD_SHELLS = frozenset({"subshell", "command_substitution", "process_substitution", "pipeline"})
 
 
 @lru_cache(maxsize=1)
@@ -251,11 +250,13 @@ class _Parsed:
         """(start, end) bytes of the commands the script's own shell runs: one walk that does not
         enter child shells (asking each command for its parents is quadratic in the nesting)."""
         if self._own is None:
+            from ..knowledge.shell import CHILD_SHELL_NODES
+
             own: set[tuple[int, int]] = set()
             stack = [self.tree.root_node]
             while stack:
                 n = stack.pop()
-                if n.type in _CHILD_SHELLS:
+                if n.type in CHILD_SHELL_NODES:
                     continue
                 if n.type == "command":
                     own.add((n.start_byte, n.end_byte))

@@ -66,7 +66,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from ..dockerfile import Document, Instruction, shell_words
+from ..dockerfile import Document, Instruction
 from ..dockerfile.shell import Command, Script, Word, run_scripts, unwrap
 from ..engine import Edit, Fix
 from ..knowledge import manifests as M
@@ -74,7 +74,7 @@ from ..knowledge import installer_config as IK
 from ..knowledge.pip_imports import PIP_IMPORTS
 from ..knowledge import python_tools as P
 from ..semantics import build as B
-from ..semantics.files import origin
+from ..semantics.files import operands, origin
 from ..semantics.installers import command_env
 from ..semantics.installers import inputs as installer_inputs
 from . import _helpers as H
@@ -128,11 +128,9 @@ class SourceCopy:
 
 
 def _copy_operands(instr: Instruction) -> list[str] | None:
-    if instr.is_exec_form:
-        return list(instr.json)
-    if instr.heredocs:
+    if instr.heredocs and not instr.is_exec_form:
         return None
-    return [w for w, _, _ in shell_words(instr.args, raw=False)]
+    return operands(instr)
 
 
 def source_copy(doc: Document, instr: Instruction) -> SourceCopy | None:
@@ -1501,7 +1499,7 @@ def _build_fix(doc: Document, ctx, instrs, sc: SourceCopy, run: Instruction, rea
         desc = f"{what}; move the source COPY after the install on line {doc.line_col(run.start)[0]}{tail}"
     facts = (f"the install reads from the sources only: {_summary(copied) or 'files already copied'} (its command "
              "line, the requirements files it includes, and what its environment and config files name)",
-             f"nothing between the COPY and the install reads or changes the sources"
+             "nothing between the COPY and the install reads or changes the sources"
              if between else "the install comes right after the COPY")
     fix = (Fix.unsafe(*edits, reason=unsafe, description=desc, relies_on=facts) if unsafe
            else Fix.safe(*edits, description=desc, relies_on=facts))

@@ -64,14 +64,12 @@ Use instead
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from .. import dockerignore as DI
-from ..dockerfile import Document, Instruction, shell_words
-from ..dockerfile.shell import run_scripts
+from ..dockerfile import Document, Instruction
 from ..engine import Edit, Fix
 from ..knowledge import dockerignore as K
 from ..units import human_bytes as _human
@@ -331,7 +329,7 @@ def _copied_files(tree: _Tree, use: Usage, copied) -> list[str]:
 
 
 def _check(doc: Document, ctx, rel: str):
-    from .. import gitignore, gitneeds, refs
+    from .. import gitignore, refs
 
     anchor = doc.stages[0].from_instruction
     if ctx.context_note:

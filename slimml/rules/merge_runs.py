@@ -287,7 +287,7 @@ def _facts_relied_on(doc: Document, group: list[Instruction], wrap: list[bool]) 
         if sh.errexit:
             facts.append("every RUN but the last is one `&&`/`||` chain, so `-e` being ignored there changes nothing")
     else:
-        facts = [f"the base image's SHELL is unknown: every RUN but the last is one `&&`/`||` chain (its outcome "
+        facts = ["the base image's SHELL is unknown: every RUN but the last is one `&&`/`||` chain (its outcome "
                  "is the same with or without errexit) and no RUN writes a shell startup file; a POSIX shell is "
                  "assumed, as for reading any RUN"]
     kept = [str(group[k].start_line) for k, w in enumerate(wrap) if w]

@@ -34,7 +34,8 @@ class Origin:
     from_stage: bool = False  # "unknown" because a COPY --from (another stage or image) put it there
 
 
-def _operands(instr: Instruction) -> list[str] | None:
+def operands(instr: Instruction) -> list[str]:
+    """The words of a COPY/ADD (sources and destination), quotes removed as BuildKit does."""
     if instr.is_exec_form:
         return list(instr.json or ())
     return [w for w, _, _ in shell_words(instr.args, raw=False)]
@@ -45,7 +46,7 @@ def copies(doc: Document, instr: Instruction) -> list[CopyEntry] | None:
     variable, a URL, ``--from``, a wildcard)."""
     if instr.keyword not in ("COPY", "ADD") or instr.flag("from") is not None:
         return None
-    ops = _operands(instr)
+    ops = operands(instr)
     if not ops or len(ops) < 2:
         return None
     st = B.state_before(doc, instr)
@@ -147,7 +148,7 @@ def _match(ctx, e: CopyEntry, path: str) -> str | None:
 
 
 def _may_cover(doc: Document, ins: Instruction, path: str) -> bool:
-    ops = _operands(ins) or []
+    ops = operands(ins) or []
     if not ops:
         return True
     dest = ops[-1]

@@ -117,20 +117,26 @@ def _var_name(script: Script, n) -> str:
     return ""
 
 
+def _set_errexit(argv: list[str]) -> bool:
+    """``set -e`` / ``set -eux`` / ``set -o errexit`` (options end at ``--``)."""
+    if not argv or argv[0] != "set":
+        return False
+    for k, a in enumerate(argv[1:], 1):
+        if a == "--":
+            break
+        if a == "-o" and k + 1 < len(argv) and argv[k + 1] in K.ERREXIT_OPTIONS:
+            return True
+        if a.startswith("-") and not a.startswith("--") and "e" in a[1:]:
+            return True
+    return False
+
+
 def _sets_errexit(script: Script) -> bool:
     for cmd in script.commands:
         argv = _argv_of_builtin(cmd.argv)
-        if not argv:
-            continue
-        if argv[0] == "set":
-            for k, a in enumerate(argv[1:], 1):
-                if a == "--":
-                    break
-                if a == "-o" and k + 1 < len(argv) and argv[k + 1] in K.ERREXIT_OPTIONS:
-                    return True
-                if a.startswith("-") and not a.startswith("--") and "e" in a[1:]:
-                    return True
-        elif argv[0] == "trap" and any(a in K.ERR_TRAP_SIGNALS for a in argv[2:]):
+        if _set_errexit(argv):
+            return True
+        if argv and argv[0] == "trap" and any(a in K.ERR_TRAP_SIGNALS for a in argv[2:]):
             return True
     return False
 
@@ -249,13 +255,6 @@ def _errexit_before(script: Script, start: int) -> bool:
     for c in script.toplevel_commands():
         if c.start >= start:
             return False
-        argv = _argv_of_builtin(c.argv)
-        if argv and argv[0] == "set":
-            for a in argv[1:]:
-                if a == "--":
-                    break
-                if a.startswith("-") and not a.startswith("--") and "e" in a[1:]:
-                    return True
-            if "-o" in argv and "errexit" in argv:
-                return True
+        if _set_errexit(_argv_of_builtin(c.argv)):
+            return True
     return False
