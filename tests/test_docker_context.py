@@ -102,8 +102,9 @@ def test_secret_mount_is_required_where_the_build_always_had_the_value(tmp_path,
     assert "--mount=type=secret,id=hf_token,required=true" in text and token not in text
     assert "RUN echo hi > /hi" in text  # never reads it: no mount
     tag = f"slimml-test/{uuid.uuid4().hex[:12]}"
-    # Without the secret the rewritten build fails loudly at that step ...
-    r = docker("build", "-t", tag, str(after), check=False, timeout=600)
+    # Without the secret the rewritten build fails loudly at that step. --no-cache: a secret is not part
+    # of BuildKit's cache key, so a step cached by an earlier run (with the secret) would not ask for it.
+    r = docker("build", "--no-cache", "-t", tag, str(after), check=False, timeout=600)
     assert r.returncode != 0 and "hf_token" in (r.stderr + r.stdout)
     # ... with it, it builds and the step saw the same value as the original build did.
     secret = tmp_path / "tok"
