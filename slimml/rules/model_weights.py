@@ -389,7 +389,7 @@ def _wrap_in_place(doc: Document, ep: Instruction, dest: str) -> Edit:
 
 # -- .dockerignore ----------------------------------------------------------------------------------------------
 def _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel):
-    from ..weights.detect import _copy_words
+    from ..weights.detect import copy_words
 
     wanted = [p for b in bakes if b.kind in ("context", "whole") for p in b.ignore]
     if not wanted:
@@ -408,7 +408,7 @@ def _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel):
     used: list[str] = []  # context paths other build steps name explicitly
     for ins in doc.instructions:
         if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None and ins.index not in removed_idx:
-            for k, (w, _, _) in enumerate(_copy_words(ins)[:-1]):
+            for k, (w, _, _) in enumerate(copy_words(ins)[:-1]):
                 if (ins.index, k) not in removed_words and not w.startswith("<<") and "://" not in w:
                     used.append(DI.context_source(w))
         if ins.keyword == "RUN":
@@ -420,7 +420,7 @@ def _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel):
             continue
         for ins in other.instructions:
             if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None:
-                for w, _, _ in _copy_words(ins)[:-1]:
+                for w, _, _ in copy_words(ins)[:-1]:
                     if not w.startswith("<<") and "://" not in w:
                         used.append(DI.context_source(w))
     lines, caveats = [], []
@@ -528,7 +528,7 @@ def _mount_points(doc, sources, bakes) -> list[tuple[str, str, str]]:
 
 def _image_dirs(doc, bakes) -> list[str]:
     """Directories the image fills with other things: COPY/ADD destinations that stay, WORKDIRs."""
-    from ..weights.detect import _copy_words, _dest, image_stages
+    from ..weights.detect import copy_words, dest_of, image_stages
 
     removed = {b.instr.index for b in bakes if b.remove_instr}
     chain = set(image_stages(doc))
@@ -537,9 +537,9 @@ def _image_dirs(doc, bakes) -> list[str]:
         if ins.stage not in chain:
             continue
         if ins.keyword in ("COPY", "ADD") and ins.index not in removed:
-            words = _copy_words(ins)
+            words = copy_words(ins)
             if len(words) >= 2:
-                out.append(_dest(ins, doc, words[-1][0])[0])
+                out.append(dest_of(ins, doc, words[-1][0])[0])
         elif ins.keyword == "WORKDIR" and ins.args.strip():
             out.append(posixpath.normpath(posixpath.join(H.workdir_at(doc, ins), ins.args.strip().strip("'\""))))
     return out
