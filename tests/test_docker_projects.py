@@ -24,7 +24,12 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PROJECTS = Path(__file__).resolve().parent.parent / "fixtures" / "projects"
-SPLIT_PROJECTS = ["fastapi-sklearn", "psycopg2-api"]
+SPLIT_PROJECTS = [
+    "fastapi-sklearn", "psycopg2-api",
+    # one per installer SLM008 splits (issue 11), each with a C extension built at install time
+    "uv-sync", "uv-pip-system", "poetry-app", "pdm-app", "pipenv-app", "self-venv",
+    "cuda-compile",  # a devel base that compiles an extension (flash-attn / apex stand-in)
+]
 
 pytestmark = pytest.mark.docker
 
