@@ -155,14 +155,14 @@ def test_artifact_directory_replaces_the_source_copies():
     ("RUN pip install flask\nCMD [\"/usr/local/bin/python\", \"app.py\"]\n", "bypass the virtualenv"),
     ("ENV PATH=/usr/local/bin:/usr/bin:/bin\nRUN pip install flask\n", "PATH"),
     ("ENV PIP_USER=1\nRUN pip install flask\n", "PIP_USER"),
-    ("RUN python -m venv /venv && /venv/bin/pip install flask\n", "own virtualenv"),
+    ("RUN python -m venv /venv && pip install flask\n", "installs into the base's Python"),
     ("RUN pip install -r requirements.txt && make -C native\n", "make"),
-    ("RUN uv pip install --system flask\n", "uv"),
+    ("RUN uv pip install --system --python /usr/bin/python3 flask\n", "chooses its own interpreter"),
     ("RUN apt-get update && apt-get install -y gcc libwhatever-dev\nRUN pip install flask\n", "libwhatever-dev"),
     ("WORKDIR /app\nCOPY . .\nRUN chmod +x build.sh\nRUN python setup.py build_ext -i\n", "runs between"),
     ("RUN useradd -m u\nUSER u\nWORKDIR /home/u/app\nCOPY . .\nRUN python setup.py build_ext --inplace\n", "USER u"),
     ("RUN sh -c \"pip install flask\"\n", "string"),
-    ("RUN conda install -y numpy\n", "environment prefix"),
+    ("RUN conda install -y numpy\n", "base environment"),
 ])
 def test_no_fix_with_a_reason(body, why):
     text = "FROM python:3.11\n" + body

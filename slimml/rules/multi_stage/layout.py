@@ -83,19 +83,22 @@ class Layout:
         if venv_cmd is not None:
             runs_before = [i.index for i in self.instrs if i.keyword == "RUN" and i.index < first_pip]
             venv_at = max(runs_before) if runs_before else -1
+        env = self.p.env
+        env_text = "".join(line(f"{kw('ENV')} {k}={v}") for k, v in env.env_lines)
         if venv_at == -1:
-            out.append(line(f"{kw('RUN')} {venv_cmd}") + line(f"{kw('ENV')} PATH={VENV_PATH_VALUE}"))
+            out.append(line(f"{kw('RUN')} {venv_cmd}") + env_text)
         for ins in self.instrs:
             if ins.index > last_b:
                 break
             k = ins.keyword
             if k in ("ARG", "ENV", "SHELL", "WORKDIR", "COPY", "ADD", "RUN"):
                 lead, body = blocks[ins.index]
-                if k == "RUN" and self.infos[ins.index].drop_words:
-                    body = splice(doc, ins, [(p.end, w.end, "") for p, w in self.infos[ins.index].drop_words])
+                if k == "RUN" and (self.infos[ins.index].drop_words or ins.index in env.edits):
+                    body = splice(doc, ins, [(p.end, w.end, "") for p, w in self.infos[ins.index].drop_words]
+                                  + env.edits.get(ins.index, []))
                 out.append(lead + ensure_nl(body))
             if ins.index == venv_at:
-                out.append(line(f"{kw('RUN')} {venv_cmd}") + line(f"{kw('ENV')} PATH={VENV_PATH_VALUE}"))
+                out.append(line(f"{kw('RUN')} {venv_cmd}") + env_text)
         builder_text = "".join(out)
 
         # Runtime stage.
@@ -113,11 +116,11 @@ class Layout:
             pieces.append(_Piece(line(f"{kw('RUN')} apt-get update && {APT_INSTALL_DEFAULT} {' '.join(extra)} && {APT_CLEAN}"),
                                  "apt", reads=PathUse()))
             extra = []
-        venv_done = venv_cmd is None
+        venv_done = venv_cmd is None and not (env.paths and not env.make)
+        blocked = env.after is not None  # the copy must follow the COPY that filled its directory first
 
         def venv_piece() -> _Piece:
-            return _Piece(line(f"{kw('COPY')} --from={builder} {VENV} {VENV}") + line(f"{kw('ENV')} PATH={VENV_PATH_VALUE}"),
-                          "venv")
+            return _Piece("".join(line(f"{kw('COPY')} --from={builder} {q} {q}") for q in env.paths) + env_text, "venv")
 
         for ins in self.instrs:
             k = ins.keyword
@@ -138,7 +141,7 @@ class Layout:
                         pieces.append(_Piece(line(f"{kw('RUN')} apt-get update && {prefix} {' '.join(pkgs)} && {APT_CLEAN}"),
                                              "apt", ins, reads))
                     paths = art_lines.get(ins.index, [])
-                    if paths and not venv_done:
+                    if paths and not venv_done and not blocked:
                         pieces.append(venv_piece())
                         venv_done = True
                     pieces.extend(_Piece(line(f"{kw('COPY')} --from={builder} {p} {p}"), "artifact", dest=p) for p in paths)
@@ -157,10 +160,15 @@ class Layout:
                 piece = _Piece(lead + ensure_nl(body), "ins", ins)
             if piece is None:
                 continue
-            if not is_meta and not venv_done:
+            if not is_meta and not venv_done and not blocked:
                 pieces.append(venv_piece())
                 venv_done = True
             pieces.append(piece)
+            if blocked and ins.index == env.after:
+                blocked = False
+                if not venv_done:
+                    pieces.append(venv_piece())
+                    venv_done = True
         if not venv_done:
             pieces.append(venv_piece())
         pieces = self.hoist(pieces)

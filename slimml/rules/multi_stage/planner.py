@@ -14,6 +14,7 @@ from ...knowledge import images as IMG
 from ...knowledge import python_tools as P
 from ...shellvars import VarRefs
 from .. import _helpers as H
+from . import installers
 from .common import APT_CLEAN, APT_INSTALL_DEFAULT, REASON, VENV, NoFix, Nothing, has_var, is_requirements_name
 from .layout import Layout
 from .packages import RuntimePackages
@@ -57,6 +58,7 @@ class Planner:
         self.desc: list[str] = []
         self.removed: set[str] = set()
         self.emitted: list[str] = []  # runtime packages the runtime stage installs that the file did not
+        self.env: installers.Env | None = None  # where the Python environment lives (installers.plan)
 
     # -- entry ----------------------------------------------------------------------------------
     def run(self):
@@ -88,7 +90,7 @@ class Planner:
                                  "git for GitPython); there is nothing to move to a builder stage")
             return
         base = self.base()
-        if not build_only and base.same:
+        if not build_only and base.same and not installers.gain(self):
             return  # the same base and nothing to drop: a builder stage gains nothing
         message = self.message(base, build_only)
         try:
@@ -113,6 +115,8 @@ class Planner:
             parts.append(f"build-only packages ({shown})")
         if not base.same:
             parts.append(f"the full base image {base.image}")
+        if not parts:
+            parts.append(installers.gain(self) or "build leftovers")
         return ("single-stage build keeps " + " and ".join(parts) + " in the image: build in a builder stage, run on "
                 + (base.runtime if not base.same else "the same base without them"))
 
@@ -153,16 +157,19 @@ class Planner:
         copies = [i for i in self.instrs if i.keyword in ("COPY", "ADD")]
 
         self.read_requirements(pip_runs, copies)
+        # Where the Python environment lives and how it reaches the runtime stage (one strategy per installer).
+        self.env = env = installers.plan(self, base)
         # Instructions that cannot be moved or whose meaning a split changes.
         self.check_instructions(last_b, pip_runs)
 
         # Python provisioning.
-        venv_cmd = self.venv_command(base, pip_runs, first_pip) if pip_runs else None
+        venv_cmd = self.venv_command(base, pip_runs, first_pip) if pip_runs and env.make else None
 
         # What the runtime stage still runs.
         runtime_instrs = [i for i in self.instrs if not (i.keyword == "RUN" and infos[i.index].kind in ("build", "setup"))]
         used = runtime_commands(doc, self.ctx, runtime_instrs, infos, copies, self.notes)
         self.check_absolute_python(runtime_instrs)
+        installers.runtime_tools(env, used, [c for c in copies if c.index > last_b or c.flag("from") is not None])
 
         # Packages: what is dropped, what each dropped one leaves needed, what the new base lacks.
         installed_build_only = {n for i in infos.values() if i.kind in ("apt", "build") for n in i.apt_names
@@ -170,7 +177,7 @@ class Planner:
         keep = {n for n in installed_build_only if set(A.package_commands(n)) & used}
         remove = installed_build_only - keep
         self.removed = remove
-        if not remove and base.same:
+        if not remove and base.same and not env.gain:
             raise Nothing()  # the runtime stage would need every build-only package: nothing to gain
         counterparts: dict[str, tuple[str, ...]] = {}
         for n in sorted(remove):
@@ -186,7 +193,12 @@ class Planner:
 
         # Artifacts and the COPYs they replace.
         replaced, art_lines = self.artifacts(last_b, copies)
-        manifest_only = {c.index for c in copies if first_pip is not None and c.index < last_pip and self.manifest_only(c)}
+        # Manifests copied for the installs stay in the builder when the runtime stage gets the whole context anyway
+        # and runs no installer that reads them (`uv run`, `poetry run`); else the app still finds them.
+        whole = [c for c in copies if c.flag("from") is None and any(o.rstrip("/") in (".", "") for o in (copy_operands(c) or [])[:-1])]
+        keep_manifests = bool(used & installers.INSTALLER_TOOLS)
+        manifest_only = {c.index for c in copies if first_pip is not None and c.index < last_pip and self.manifest_only(c)
+                         and not keep_manifests and any(w.index > c.index for w in whole)}
 
         pk = RuntimePackages(doc, remove, counterparts, set(A.preinstalled(base.release, base.family == "python")))
         text = Layout(self, pk).render(base, last_b, first_pip, venv_cmd, additions, replaced, art_lines, manifest_only)
@@ -215,6 +227,7 @@ class Planner:
                 if info.kind == "build" and info.artifacts:
                     raise NoFix(f"files are built as USER {non_root_user}; the builder stage runs as root")
             if kw == "ENV":
+                env_paths = set(self.env.paths) if not self.env.make else set()
                 for k, v in H.parse_kv_words(ins):
                     if k == "PATH" and "$PATH" not in v and "${PATH}" not in v:
                         raise NoFix("an ENV sets PATH without $PATH, which would hide the virtualenv")
@@ -222,10 +235,10 @@ class Planner:
                         raise NoFix(f"ENV {k} makes pip install outside the virtualenv")
                     if k == "PIP_USER" and H.env_truthy({k: v}, k):
                         raise NoFix("ENV PIP_USER=1 makes pip refuse to install into a virtualenv")
-                    if k == "VIRTUAL_ENV":
-                        raise NoFix("the file sets up its own virtualenv")
-                    if k in ("CONDA_PREFIX", "CONDA_DEFAULT_ENV", "MAMBA_ROOT_PREFIX"):
-                        raise NoFix("a conda environment: copy its prefix to a runtime stage by hand")
+                    if k == "VIRTUAL_ENV" and H.norm_path(v.strip("'\"") or ".") not in env_paths:
+                        raise NoFix("the file sets VIRTUAL_ENV to a virtualenv it does not make")
+                    if k in ("CONDA_PREFIX", "CONDA_DEFAULT_ENV") and self.env.kind != "conda":
+                        raise NoFix("a conda environment the file does not make")
             if kw in ("COPY", "ADD") and ins.heredocs and ins.index < last_b:
                 raise NoFix("a COPY with a heredoc before an install step")
         if any(i.keyword == "USER" for i in self.instrs if i.index < last_b) and pip_runs:
@@ -245,7 +258,8 @@ class Planner:
                 progs = list(ins.json) if ins.json else [w for w, _, _ in shell_words(ins.args, raw=False)]
             for p in progs:
                 b = H.basename(p)
-                if p.startswith("/") and (P.PYTHON_RE.match(b) or P.PIP_RE.match(b)) and not p.startswith(VENV + "/"):
+                if p.startswith("/") and (P.PYTHON_RE.match(b) or P.PIP_RE.match(b)) and \
+                        not any(p.startswith(q.rstrip("/") + "/") for q in self.env.paths):
                     raise NoFix(f"`{p}` is an absolute interpreter path that would bypass the virtualenv")
 
     def venv_command(self, base: Base, pip_runs: list[RunInfo], first_pip: int) -> str:
@@ -344,7 +358,7 @@ class Planner:
         replaced: set[int] = set()
         lines: dict[int, list[str]] = {}
         for path, _, at in dirs:
-            if H.path_under(VENV, path):
+            if any(H.path_under(q, path) for q in self.env.paths):
                 raise NoFix(f"the build directory {path} contains the virtualenv")
             first = None
             for c in copies:
@@ -388,8 +402,10 @@ class Planner:
     def description(self, base: Base, remove: set[str], keep: set[str], pip_runs: list[RunInfo],
                     art_lines: dict[int, list[str]]) -> str:
         parts = [f"split into a builder stage ({base.image}) and a runtime stage ({base.runtime})"]
-        if pip_runs:
+        if pip_runs and self.env.make:
             parts.append(f"Python packages installed into {VENV} and copied")
+        parts += self.env.desc
+        self.notes += self.env.notes
         if remove:
             parts.append("runtime stage drops " + ", ".join(sorted(remove)))
         if self.emitted:

@@ -15,6 +15,8 @@ from ...knowledge import python_tools as P
 from ...knowledge import system_packages as S
 from .. import _helpers as H
 from .common import NAME_RE, VENV, canon, has_var, strip_extras
+from . import installers
+from .installers import venv as _venv  # noqa: F401 - installers.venv is used as an attribute
 from .programs import line_programs
 
 
@@ -214,6 +216,7 @@ class RunInfo:
     problems: list[str] = field(default_factory=list)
     writes: list[str] = field(default_factory=list)  # redirect targets outside /dev and /tmp
     reads: PathUse = field(default_factory=PathUse)  # paths its apt and harmless commands and redirects name
+    uses: list = field(default_factory=list)  # installers.Use: each install command and where it installs
 
     @property
     def apt_names(self) -> list[str]:
@@ -227,6 +230,7 @@ class RunReader:
         self.cwd: str | None = H.workdir_at(doc, ins)
         self.cats: list[str] = []
         self.mkdirs: list[str | None] = []
+        self.active: str | None = None  # a virtualenv activated earlier in this RUN
 
     def read(self) -> RunInfo:
         info, ins = self.info, self.ins
@@ -332,11 +336,11 @@ class RunReader:
         elif P.PYTHON_RE.match(prog):
             self.python(words, w0, wrappers)
         elif prog == "virtualenv":
-            info.problems.append("it creates its own virtualenv (copy it to a runtime stage by hand)")
-            self.cats.append("build")
-        elif prog in _CONDA:
-            info.problems.append(f"it installs with {prog}: copy the environment prefix to a runtime stage by hand")
-            self.cats.append("build")
+            installers.venv.read_make(self, words, 1)
+        elif installers.read(self, prog, words):
+            pass
+        elif prog in (".", "source") and installers.venv.read_activate(self, words):
+            pass
         elif prog in _OTHER_PY_TOOLS:
             info.problems.append(f"it installs with {prog}, which slimml does not move into a virtualenv")
             self.cats.append("build")
@@ -476,8 +480,9 @@ class RunReader:
         info.spellings.append(spelled)
         if any(w in ("sudo", "doas") for w in wrappers):
             info.problems.append(f"`sudo {spelled}` resets PATH, so pip would bypass the virtualenv")
-        if spelled.startswith("/") and not spelled.startswith(VENV + "/"):
-            info.problems.append(f"`{spelled}` is an absolute path outside the virtualenv")
+        use = installers.Use("pip", self.ins.index, self.ins.start_line, path=self.active, cwd=self.cwd, sub=sub)
+        use.detail["spelled"] = spelled
+        info.uses.append(use)
         if sub != "install":
             return
         i = j + 1
@@ -497,6 +502,9 @@ class RunReader:
                 if m and not val.startswith((".", "/", "~")) and "/" not in val and \
                         not val.lower().endswith(M.ARCHIVE_SUFFIXES):
                     info.reqs.append(canon(m.group(1)))
+                    use.names.append(canon(m.group(1)))
+                else:
+                    use.names.append(val)  # a path or URL: not an installer package
             i += step
 
     def editable(self, spec: str) -> None:
@@ -564,8 +572,7 @@ class RunReader:
         if mod == "pip":
             self.pip(words, k, spelled, wrappers)
         elif mod in M.VENV_MODULES:
-            self.info.problems.append("it creates its own virtualenv (copy it to a runtime stage by hand)")
-            self.cats.append("build")
+            installers.venv.read_make(self, words, k)
         elif mod == "build":
             self.cats.append("build")
             if self.cwd and self.cwd != "/":
@@ -577,8 +584,8 @@ class RunReader:
             self.cats.append("build")
             self.info.installs_python = True
             self.info.spellings.append(spelled)
-        elif mod in _CONDA:
-            self.info.problems.append(f"it installs with {mod}")
+        elif mod in _CONDA or mod in ("uv", "poetry", "pipenv", "pdm"):
+            self.info.problems.append(f"it runs `{H.basename(spelled)} -m {mod}`")
             self.cats.append("build")
         else:
             self.other(f"{H.basename(spelled)} -m {mod}")

@@ -1,0 +1,50 @@
+"""Command-line reading the installer strategies share."""
+
+from __future__ import annotations
+
+from ....dockerfile.shell import Word
+from .. import common as C
+from ... import _helpers as H
+
+
+def options(words: list[Word], start: int, with_value: frozenset[str]) -> tuple[dict[str, str | None], list[str], int]:
+    """({option: value or None}, positionals, index of the first word after the options' run) from ``words[start:]``.
+
+    ``--opt=value`` and ``--opt value`` (for names in ``with_value``) are both read; ``--`` ends the options."""
+    opts: dict[str, str | None] = {}
+    pos: list[str] = []
+    i = start
+    while i < len(words):
+        v = words[i].value
+        if v == "--":
+            pos += [w.value for w in words[i + 1:]]
+            break
+        if v.startswith("--") and "=" in v:
+            k, _, val = v.partition("=")
+            opts[k] = val
+        elif v in with_value:
+            opts[v] = words[i + 1].value if i + 1 < len(words) else None
+            i += 1
+        elif v.startswith("-") and len(v) > 1:
+            opts[v] = None
+        else:
+            pos.append(v)
+        i += 1
+    return opts, pos, i
+
+
+def absolute(reader, path: str | None) -> str | None:
+    """``path`` made absolute against the RUN's working directory; None when that cannot be told."""
+    if path is None or C.has_var(path) or path.startswith("~"):
+        return None
+    if path.startswith("/"):
+        return H.norm_path(path)
+    return H.join_path(reader.cwd, path) if reader.cwd else None
+
+
+def prefix_of(spelled: str) -> str | None:
+    """The environment an absolutely spelled interpreter or pip belongs to: ``/opt/venv/bin/pip`` -> ``/opt/venv``."""
+    if not spelled.startswith("/") or C.has_var(spelled):
+        return None
+    d = H.norm_path(spelled).rsplit("/", 1)[0] or "/"
+    return (d.rsplit("/", 1)[0] or "/") if d.endswith("/bin") else d
