@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .runs import RunInfo
 
 def runtime_commands(doc: Document, ctx, instrs: list[Instruction], infos: dict[int, RunInfo],
-                      copies: list[Instruction], notes: list[str]) -> set[str]:
+                      copies: list[Instruction], notes: list[str], envs: tuple[str, ...] = ()) -> set[str]:
     """Programs the stage still runs: RUNs kept in it, CMD/ENTRYPOINT/HEALTHCHECK, scripts they start."""
     used: set[str] = set()
     for ins in instrs:
@@ -26,13 +26,14 @@ def runtime_commands(doc: Document, ctx, instrs: list[Instruction], infos: dict[
             if info.kind in ("other", "apt"):
                 used.update(info.programs)
                 for sc in info.scripts:
-                    used |= script_commands(doc, ctx, copies, ins, sc, notes)
+                    used |= script_commands(doc, ctx, copies, ins, sc, notes, envs)
         elif ins.keyword in ("CMD", "ENTRYPOINT", "HEALTHCHECK"):
             progs, scripts = instruction_programs(ins)
             used.update(progs)
             wd = H.workdir_at(doc, ins)
             for sc in scripts:
-                used |= script_commands(doc, ctx, copies, ins, sc if sc.startswith("/") else H.join_path(wd, sc), notes)
+                used |= script_commands(doc, ctx, copies, ins, sc if sc.startswith("/") else H.join_path(wd, sc), notes,
+                                        envs)
     return used
 
 
@@ -133,7 +134,9 @@ def copy_operands(ins: Instruction) -> list[str] | None:
 
 
 def script_commands(doc: Document, ctx, copies: list[Instruction], at: Instruction, path: str,
-                     notes: list[str]) -> set[str]:
+                     notes: list[str], envs: tuple[str, ...] = ()) -> set[str]:
+    if any(H.path_under(path, H.join_path(e, "bin")) for e in envs):
+        return set()  # an environment's own interpreter or entry point: the environment is copied whole
     rel = context_rel(doc, ctx, copies, at, path)
     text = ctx.read_context_file(rel) if rel is not None and ctx.context_dir is not None else None
     if text is None:

@@ -1,0 +1,182 @@
+"""SLM008's installer strategies (slimml/rules/multi_stage/installers/): where each installer's environment lives,
+that the split copies exactly that, and the cases where an install would land outside it (refused, with why)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .test_rule_multi_stage import _run, _runtime_text, _stages
+
+PY = "FROM python:3.11\n"
+
+
+def _builder_text(out: str) -> str:
+    st = _stages(out)[0]
+    return "".join(i.text(out) + "\n" for i in st.instructions)
+
+
+def _fix(text, tmp_path=None, files=None):
+    r = _run(text, tmp_path, files)
+    assert len(r.findings) == 1, r.findings
+    return r.findings[0], r.output
+
+
+# -- a virtualenv the file makes -------------------------------------------------------------------------------
+def test_own_virtualenv_on_path_is_copied_whole_and_no_second_venv_is_made():
+    f, out = _fix(PY + "RUN python -m venv /opt/app-venv\nENV PATH=/opt/app-venv/bin:$PATH\n"
+                  "RUN pip install flask\nCOPY . /app\nCMD [\"python\", \"/app/app.py\"]\n")
+    assert f.fix is not None
+    rt = _runtime_text(out)
+    assert "COPY --from=builder /opt/app-venv /opt/app-venv" in rt and "/opt/venv" not in out
+    assert "ENV PATH=/opt/app-venv/bin:$PATH" in rt  # the file's own line, kept
+
+
+@pytest.mark.parametrize("install", [
+    "RUN . /opt/v/bin/activate && pip install flask\n",
+    "RUN /opt/v/bin/pip install flask\n",
+    "RUN /opt/v/bin/python -m pip install flask\n",
+])
+def test_installs_that_name_the_virtualenv_land_in_it(install):
+    f, out = _fix(PY + "RUN virtualenv /opt/v\n" + install + "CMD [\"/opt/v/bin/python\", \"-m\", \"flask\"]\n")
+    assert f.fix is not None and "COPY --from=builder /opt/v /opt/v" in _runtime_text(out)
+
+
+@pytest.mark.parametrize("body,why", [
+    # PATH puts the base's Python first: pip installs there, not into the virtualenv
+    ("RUN python -m venv /opt/v\nENV PATH=/usr/local/bin:/opt/v/bin:$PATH\nRUN pip install flask\n", "base's Python"),
+    ("RUN python -m venv /opt/v\nRUN pip install flask\n", "base's Python"),
+    ("ARG V=/opt/v\nRUN python -m venv $V\n", "cannot be told"),
+    ("ENV VIRTUAL_ENV=/opt/elsewhere\nRUN pip install flask\n", "VIRTUAL_ENV"),
+    ("RUN . /opt/other/bin/activate && pip install flask\n", "does not make"),
+])
+def test_installs_outside_the_copied_environment_are_refused(body, why):
+    f, out = _fix(PY + body)
+    assert f.fix is None and why in f.note, f.note
+
+
+def test_a_build_tool_installed_into_the_base_python_does_not_block_the_split():
+    # `pip install uv` lands in the base's Python in the builder; nothing at run time needs it
+    f, out = _fix(PY + "RUN pip install uv\nRUN python -m venv /opt/v\nENV VIRTUAL_ENV=/opt/v PATH=/opt/v/bin:$PATH\n"
+                  "RUN uv pip install flask\nCMD [\"flask\", \"run\"]\n")
+    assert f.fix is not None and "COPY --from=builder /opt/v /opt/v" in _runtime_text(out)
+
+
+# -- uv -------------------------------------------------------------------------------------------------------
+def test_uv_pip_system_is_pointed_at_the_virtualenv():
+    # --system (and UV_SYSTEM_PYTHON) skip virtualenvs even first on PATH; an explicit --python wins over both
+    f, out = _fix(PY + "ENV UV_SYSTEM_PYTHON=1\nRUN pip install uv\nRUN uv pip install --system flask\n"
+                  "CMD [\"flask\", \"run\"]\n")
+    assert f.fix is not None
+    assert "RUN uv pip install --python /opt/venv/bin/python --system flask\n" in _builder_text(out)
+
+
+def test_uv_sync_copies_the_project_environment_after_the_copy_that_filled_its_directory(tmp_path):
+    files = {"pyproject.toml": "[project]\nname='a'\nversion='0'\nrequires-python='>=3.10'\n", "uv.lock": "",
+             "app.py": "print(1)\n"}
+    f, out = _fix(PY + "RUN pip install uv\nWORKDIR /app\nCOPY . .\nRUN uv sync --frozen\n"
+                  "CMD [\".venv/bin/python\", \"app.py\"]\n", tmp_path, files)
+    assert f.fix is not None
+    rt = _runtime_text(out)
+    # a .venv in the context would have been overwritten by the sync in the original: the copy comes after it
+    assert rt.index("COPY . .") < rt.index("COPY --from=builder /app/.venv /app/.venv")
+
+
+def test_uv_sync_project_environment_variable(tmp_path):
+    files = {"pyproject.toml": "[project]\nname='a'\nversion='0'\n", "uv.lock": ""}
+    f, out = _fix(PY + "ENV UV_PROJECT_ENVIRONMENT=/opt/env\nRUN pip install uv\nWORKDIR /app\n"
+                  "COPY pyproject.toml uv.lock ./\nRUN uv sync --frozen\nCOPY . .\n", tmp_path, files)
+    assert "COPY --from=builder /opt/env /opt/env" in _runtime_text(out)
+
+
+@pytest.mark.parametrize("files,why", [
+    ({"pyproject.toml": "[project]\nname='a'\nversion='0'\nrequires-python='>=3.12'\n"}, "requires Python"),
+    ({"pyproject.toml": "[project]\nname='a'\nversion='0'\n", ".python-version": "3.12\n"}, "wants Python 3.12"),
+])
+def test_uv_sync_that_would_download_its_own_python_is_refused(tmp_path, files, why):
+    f, _ = _fix(PY + "RUN pip install uv\nWORKDIR /app\nCOPY . .\nRUN uv sync\n", tmp_path, files)
+    assert f.fix is None and why in f.note, f.note
+
+
+def test_uv_sync_with_downloads_disabled_needs_no_proof_of_the_python(tmp_path):
+    files = {"pyproject.toml": "[project]\nname='a'\nversion='0'\nrequires-python='>=3.12'\n"}
+    f, _ = _fix(PY + "ENV UV_PYTHON_DOWNLOADS=never\nRUN pip install uv\nWORKDIR /app\nCOPY . .\nRUN uv sync\n",
+                tmp_path, files)
+    assert f.fix is not None  # the build fails as before if no Python fits; nothing is downloaded
+
+
+def test_uv_run_at_run_time_needs_uv_in_the_runtime_stage(tmp_path):
+    files = {"pyproject.toml": "[project]\nname='a'\nversion='0'\n", "uv.lock": ""}
+    base = "WORKDIR /app\nCOPY . .\nRUN uv sync --frozen\nCMD [\"uv\", \"run\", \"app.py\"]\n"
+    f, _ = _fix(PY + "RUN pip install uv\n" + base, tmp_path, files)
+    assert f.fix is None and "runs `uv`" in f.note
+    f, out = _fix(PY + "COPY --from=ghcr.io/astral-sh/uv:0.5.0 /uv /uvx /bin/\n" + base, tmp_path, files)
+    assert f.fix is not None and "COPY --from=ghcr.io/astral-sh/uv:0.5.0 /uv /uvx /bin/" in _runtime_text(out)
+    assert "COPY . ." in _runtime_text(out) and "pyproject.toml" not in _builder_text(out).split("COPY . .")[0]
+
+
+# -- poetry / pipenv / pdm --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("tool,install", [("poetry", "poetry install --no-root"),
+                                          ("pipenv", "pipenv install --deploy")])
+def test_poetry_and_pipenv_install_into_the_virtualenv_through_virtual_env(tool, install):
+    f, out = _fix(PY + f"RUN pip install {tool}\nWORKDIR /app\nCOPY . .\nRUN {install}\n"
+                  f"CMD [\"{tool}\", \"run\", \"python\", \"app.py\"]\n")
+    assert f.fix is not None
+    b, rt = _builder_text(out), _runtime_text(out)
+    assert "ENV VIRTUAL_ENV=/opt/venv" in b and "ENV VIRTUAL_ENV=/opt/venv" in rt
+    # the tool was pip-installed after the virtualenv was made: it is in it, so `<tool> run` works at run time
+    assert b.index("RUN python -m venv /opt/venv") < b.index(f"RUN pip install {tool}")
+
+
+def test_poetry_from_its_own_installer_is_not_in_the_runtime_stage():
+    f, _ = _fix(PY + "RUN pipx install poetry\nWORKDIR /app\nCOPY . .\nRUN poetry install\n"
+                "CMD [\"poetry\", \"run\", \"app\"]\n")
+    assert f.fix is None
+
+
+def test_pipenv_told_to_ignore_virtualenvs_is_refused():
+    f, _ = _fix(PY + "ENV PIPENV_IGNORE_VIRTUALENVS=1\nRUN pip install pipenv\nCOPY . .\nRUN pipenv install\n")
+    assert f.fix is None and "PIPENV_IGNORE_VIRTUALENVS" in f.note
+
+
+def test_pdm_project_environment_is_copied_and_pep582_is_refused():
+    f, out = _fix(PY + "RUN pip install pdm\nWORKDIR /app\nCOPY . .\nRUN pdm install --prod\n"
+                  "CMD [\".venv/bin/python\", \"app.py\"]\n")
+    assert f.fix is not None and "COPY --from=builder /app/.venv /app/.venv" in _runtime_text(out)
+    f, _ = _fix(PY + "RUN pip install pdm && pdm config python.use_venv false\nWORKDIR /app\nCOPY . .\n"
+                "RUN pdm install\n")
+    assert f.fix is None and "pdm config" in f.note
+
+
+# -- conda --------------------------------------------------------------------------------------------------------
+CONDA = "FROM continuumio/miniconda3:24.1.2-0\n"
+
+
+def test_conda_named_environment_from_the_file_is_copied(tmp_path):
+    files = {"environment.yml": "name: serve  # the env\ndependencies:\n  - python=3.11\n"}
+    f, out = _fix(CONDA + "WORKDIR /app\nCOPY environment.yml .\nRUN conda env create -f environment.yml\n"
+                  "COPY . .\nCMD [\"conda\", \"run\", \"-n\", \"serve\", \"python\", \"app.py\"]\n", tmp_path, files)
+    assert f.fix is not None
+    rt = _runtime_text(out)
+    assert rt.startswith("FROM continuumio/miniconda3:24.1.2-0\n")  # conda is needed at run time: same base
+    assert "COPY --from=builder /opt/conda/envs/serve /opt/conda/envs/serve" in rt
+    assert "package cache" in f.message
+
+
+def test_conda_prefix_and_cleaned_cache():
+    f, out = _fix(CONDA + "RUN apt-get update && apt-get install -y gcc\n"
+                  "RUN conda create -y -p /env python=3.11 && conda clean -afy\nENV PATH=/env/bin:$PATH\n"
+                  "RUN pip install cython\nCMD [\"python\"]\n")
+    assert f.fix is not None and "COPY --from=builder /env /env" in _runtime_text(out)
+    # cleaned cache and no build-only package: nothing to gain
+    r = _run(CONDA + "RUN conda create -y -n x python=3.11 && conda clean -afy\n")
+    assert r.findings == []
+
+
+@pytest.mark.parametrize("body,why", [
+    ("RUN conda install -y numpy\n", "base environment"),
+    ("RUN micromamba install -y -n base numpy\n", "base environment"),
+    ("RUN conda create -y -n x python=3.11\nRUN pip install flask\n", "conda environment"),
+])
+def test_conda_refusals(body, why):
+    f, _ = _fix(CONDA + "RUN apt-get update && apt-get install -y gcc\n" + body)
+    assert f.fix is None and why in f.note, f.note
