@@ -180,3 +180,63 @@ def test_conda_prefix_and_cleaned_cache():
 def test_conda_refusals(body, why):
     f, _ = _fix(CONDA + "RUN apt-get update && apt-get install -y gcc\n" + body)
     assert f.fix is None and why in f.note, f.note
+
+
+# -- install RUNs that also clone, download or link ---------------------------------------------------------------
+CUDA = "FROM nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04\nRUN apt-get update && apt-get install -y python3 python3-pip git\n"
+
+
+def test_a_clone_the_install_reads_stays_in_the_builder_and_a_link_moves_to_the_runtime():
+    f, out = _fix(CUDA + "WORKDIR /opt\nRUN git clone https://github.com/NVIDIA/apex && cd apex && "
+                  "pip3 install --no-build-isolation ./ && ln -s /usr/bin/python3 /usr/bin/python\n"
+                  "WORKDIR /app\nCOPY . .\nCMD [\"python\", \"serve.py\"]\n")
+    assert f.fix is not None
+    rt = _runtime_text(out)
+    assert "git clone" not in rt and "RUN ln -s /usr/bin/python3 /usr/bin/python\n" in rt
+    assert rt.index("COPY --from=builder /opt/venv") < rt.index("RUN ln -s") < rt.index("CMD")
+    assert "/opt/apex" in f.fix.description and "stays in the builder" in f.fix.description
+
+
+def test_an_editable_install_of_a_clone_copies_the_clone():
+    f, out = _fix(PY + "WORKDIR /opt\nRUN git clone https://github.com/x/lib.git && pip install -e lib\n"
+                  "WORKDIR /app\nCOPY . .\nCMD [\"python\", \"serve.py\"]\n")
+    assert "COPY --from=builder /opt/lib /opt/lib" in _runtime_text(out)
+
+
+@pytest.mark.parametrize("body,why", [
+    # the app runs from the clone: it cannot stay in the builder
+    ("WORKDIR /opt\nRUN git clone https://github.com/x/lib.git && pip install ./lib\nCMD [\"python\", \"lib/serve.py\"]\n",
+     "uses /opt/lib"),
+    ("RUN wget -O /opt/m.whl https://x/m.whl && pip install /opt/m.whl\nENV WHEEL=/opt/m.whl\n", "uses /opt/m.whl"),
+    # relative links and `ln` with variables are not placed
+    ("WORKDIR /app\nRUN pip install flask && ln -s bin/x y\n", "also runs `ln`"),
+    ("RUN curl https://x/install.sh | sh && pip install flask\n", "also runs"),
+])
+def test_clones_downloads_and_links_that_cannot_be_placed(body, why):
+    f, _ = _fix(PY + body)
+    assert f.fix is None and why in f.note, f.note
+
+
+def test_a_download_to_a_path_nothing_else_names_stays_in_the_builder():
+    f, out = _fix(PY + "RUN wget -O /opt/m.whl https://x/m.whl && pip install /opt/m.whl\nCMD [\"python\"]\n")
+    assert f.fix is not None and "m.whl" not in _runtime_text(out)
+
+
+# -- compiling at run time ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("code,why", [
+    ("import torch\nm = torch.compile(model)\n", "torch.compile"),
+    ("from torch.utils.cpp_extension import load\nops = load(name='ops', sources=['ops.cu'])\n", "cpp_extension"),
+    ("import triton\n", "Triton"),
+    ("import cupy as cp\nk = cp.RawKernel(src, 'f')\n", "CuPy"),
+    ("from numba import cuda\n@cuda.jit\ndef f(x):\n    pass\n", "Numba"),
+])
+def test_an_app_that_compiles_when_it_runs_keeps_devel_and_compilers(tmp_path, code, why):
+    text = CUDA + "RUN pip3 install torch\nWORKDIR /app\nCOPY . .\nCMD [\"python3\", \"app.py\"]\n"
+    f, _ = _fix(text, tmp_path, {"app.py": code})
+    assert f.fix is None and why in f.note and "devel image" in f.note, f.note
+
+
+def test_code_that_only_mentions_compilation_in_a_string_is_not_a_compile(tmp_path):
+    text = CUDA + "RUN pip3 install torch\nWORKDIR /app\nCOPY . .\nCMD [\"python3\", \"app.py\"]\n"
+    f, _ = _fix(text, tmp_path, {"app.py": "print('we do not use triton here')\n"})
+    assert f.fix is not None

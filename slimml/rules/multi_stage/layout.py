@@ -140,6 +140,12 @@ class Layout:
                             reads.merge(a.reads)
                         pieces.append(_Piece(line(f"{kw('RUN')} apt-get update && {prefix} {' '.join(pkgs)} && {APT_CLEAN}"),
                                              "apt", ins, reads))
+                    if info.runtime_lines:
+                        # links the install RUN made: the runtime stage makes them itself, after the environment
+                        if not venv_done and not blocked:
+                            pieces.append(venv_piece())
+                            venv_done = True
+                        pieces.append(_Piece(line(f"{kw('RUN')} " + " && ".join(info.runtime_lines)), "ins", ins))
                     paths = art_lines.get(ins.index, [])
                     if paths and not venv_done and not blocked:
                         pieces.append(venv_piece())

@@ -193,6 +193,8 @@ class Planner:
 
         # Artifacts and the COPYs they replace.
         replaced, art_lines = self.artifacts(last_b, copies)
+        self.check_scratch(runtime_instrs, art_lines)
+        self.check_runtime_compile(base, remove)
         # Manifests copied for the installs stay in the builder when the runtime stage gets the whole context anyway
         # and runs no installer that reads them (`uv run`, `poetry run`); else the app still finds them.
         whole = [c for c in copies if c.flag("from") is None and any(o.rstrip("/") in (".", "") for o in (copy_operands(c) or [])[:-1])]
@@ -243,6 +245,45 @@ class Planner:
                 raise NoFix("a COPY with a heredoc before an install step")
         if any(i.keyword == "USER" for i in self.instrs if i.index < last_b) and pip_runs:
             self.desc.append("the builder stage installs as root (USER applies to the runtime stage)")
+
+    def check_scratch(self, runtime_instrs: list[Instruction], art_lines: dict[int, list[str]]) -> None:
+        """Clones and downloads an install RUN reads stay in the builder: nothing the runtime stage keeps may name
+        them (an absolute path, or a relative one under its working directory)."""
+        copied = [q for ps in art_lines.values() for q in ps]
+        for info in self.infos.values():
+            if info.kind != "build":
+                continue
+            for path in info.scratch:
+                if any(H.path_under(path, q) for q in copied):
+                    continue
+                for ins in runtime_instrs:
+                    if ins.index <= info.ins.index:
+                        continue
+                    text = ins.text(self.doc.text)
+                    wd = H.workdir_at(self.doc, ins)
+                    names = [path]
+                    if H.path_under(path, wd) and path != wd:
+                        names.append(posixpath.relpath(path, wd).split("/")[0])
+                    if any(re.search(r"(?<![\w.-])" + re.escape(n) + r"(?![\w.-])", text) for n in names):
+                        raise NoFix(f"line {ins.start_line} uses {path}, which the install RUN at line "
+                                    f"{info.ins.start_line} puts in place (it would stay in the builder)")
+                self.desc.append(f"{path} (cloned or downloaded for the install at line {info.ins.start_line}) stays "
+                                 "in the builder")
+
+    def check_runtime_compile(self, base: Base, remove: set[str]) -> None:
+        """An app that compiles native code when it runs needs the compilers (and, on CUDA, the devel image)."""
+        from .jit import runtime_compiles
+
+        drops_compiler = any(A.COMPILERS_RE.match(c) for n in remove for c in A.package_commands(n)) or \
+            any(n in ("build-essential", "gcc", "g++", "ninja-build", "cuda-nvcc") or n.startswith(("gcc-", "g++-"))
+                for n in remove)
+        if base.same and not drops_compiler:
+            return
+        found = runtime_compiles(self.ctx)
+        if found:
+            rel, why = found
+            raise NoFix(f"the app compiles at run time ({why}, {rel}): the image that runs it needs the compilers"
+                        + (" and the devel image" if base.family in ("cuda", "pytorch", "tensorflow", "ngc") else ""))
 
     def check_absolute_python(self, runtime_instrs: list[Instruction]) -> None:
         for ins in runtime_instrs:
@@ -373,10 +414,11 @@ class Planner:
                     first = c.index if first is None else first
                 elif H.path_under(path, dest) and dest != path and self.copies_into(c, dest, path):
                     raise NoFix(f"the COPY at line {c.start_line} fills {path} from above ({dest})")
-            if first is None:
+            cloned = any(H.path_under(path, q) for i in self.infos.values() if i.ins.index <= at for q in i.scratch)
+            if first is None and not cloned:
                 raise NoFix(f"nothing is copied into {path} before it is built")
             for ins in self.instrs:
-                if first < ins.index < at and ins.keyword == "RUN" and self.infos[ins.index].kind == "other":
+                if first is not None and first < ins.index < at and ins.keyword == "RUN" and self.infos[ins.index].kind == "other":
                     raise NoFix(f"the RUN at line {ins.start_line} runs between the sources' COPY and the build of {path}")
             lines.setdefault(at, []).append(path)
         for path, _, at in files:

@@ -217,6 +217,8 @@ class RunInfo:
     writes: list[str] = field(default_factory=list)  # redirect targets outside /dev and /tmp
     reads: PathUse = field(default_factory=PathUse)  # paths its apt and harmless commands and redirects name
     uses: list = field(default_factory=list)  # installers.Use: each install command and where it installs
+    scratch: list[str] = field(default_factory=list)  # clones and downloads the install reads (builder only)
+    runtime_lines: list[str] = field(default_factory=list)  # commands whose effect belongs to the runtime (ln -s)
 
     @property
     def apt_names(self) -> list[str]:
@@ -367,11 +369,11 @@ class RunReader:
         elif prog == "git" and len(words) > 1 and words[1].value == "config":
             self.cats.append("setup")
         elif prog == "git" and len(words) > 2 and words[1].value == "clone":
-            dests = [w.value for w in words[2:] if not w.value.startswith("-")]
-            if len(dests) >= 2 and H.path_under(H.join_path(self.cwd or "/", dests[-1]), "/tmp"):
-                self.cats.append("harmless")
-            else:
-                self.other("git clone")
+            self.clone(words)
+        elif prog in ("curl", "wget") and self.download(prog, words):
+            pass
+        elif prog == "ln" and self.link(words):
+            pass
         elif prog in _HARMLESS:
             self.cats.append("harmless")
         elif prog in _SHELLS and len(words) > 2 and words[1].value.startswith("-") and "c" in words[1].value:
@@ -390,6 +392,68 @@ class RunReader:
                 arg = words[1].value
                 info.scripts.append(arg if arg.startswith("/") else H.join_path(self.cwd or "/", arg))
             self.other(prog)
+
+    # -- commands whose effects can be placed ---------------------------------------------------------------
+    def clone(self, words: list[Word]) -> None:
+        """``git clone URL [DEST]``: a checkout the install reads belongs to the builder (the planner checks that
+        nothing the runtime stage runs names it)."""
+        opts_with_value = {"-b", "--branch", "--depth", "-o", "--origin", "-c", "--config", "--reference",
+                           "--separate-git-dir", "-j", "--jobs", "--filter", "-u", "--upload-pack", "--shallow-since",
+                           "--shallow-exclude", "--recurse-submodules=", "--template"}
+        pos, i = [], 2
+        while i < len(words):
+            v = words[i].value
+            if v in opts_with_value:
+                i += 2
+                continue
+            if not v.startswith("-"):
+                pos.append(v)
+            i += 1
+        if not pos or len(pos) > 2:
+            self.other("git clone")
+            return
+        dest = pos[1] if len(pos) == 2 else pos[0].rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        dest = dest[:-4] if len(pos) == 1 and dest.endswith(".git") else dest
+        if has_var(dest) or not dest or (self.cwd is None and not dest.startswith("/")):
+            self.other("git clone")
+            return
+        path = H.join_path(self.cwd or "/", dest)
+        if H.path_under(path, "/tmp"):
+            self.cats.append("harmless")
+            return
+        self.info.scratch.append(path)
+        self.cats.append("scratch")
+
+    def download(self, prog: str, words: list[Word]) -> bool:
+        """``curl -o F URL`` / ``wget -O F URL`` / ``wget -P DIR URL``: a file the install reads, builder only."""
+        out = None
+        vals = [w.value for w in words[1:]]
+        for j, v in enumerate(vals):
+            nxt = vals[j + 1] if j + 1 < len(vals) else None
+            if (prog == "curl" and v in ("-o", "--output")) or (prog == "wget" and v in ("-O", "--output-document",
+                                                                                        "-P", "--directory-prefix")):
+                out = nxt
+            elif v.startswith(("--output=", "--output-document=", "--directory-prefix=")):
+                out = v.split("=", 1)[1]
+        if out is None or out == "-" or has_var(out) or (self.cwd is None and not out.startswith("/")):
+            return False
+        path = H.join_path(self.cwd or "/", out)
+        if not H.path_under(path, "/tmp"):
+            self.info.scratch.append(path)
+        self.cats.append("scratch")
+        return True
+
+    def link(self, words: list[Word]) -> bool:
+        """``ln -s TARGET LINK`` with literal absolute paths: a link the runtime stage makes itself."""
+        vals = [w.value for w in words[1:]]
+        flags = [v for v in vals if v.startswith("-")]
+        args = [v for v in vals if not v.startswith("-")]
+        if len(args) != 2 or not all(a.startswith("/") and not has_var(a) for a in args) or \
+                any(f not in ("-s", "-f", "-sf", "-fs", "-n", "-sfn", "-snf", "-nsf", "-fsn", "-T", "-sT") for f in flags):
+            return False
+        self.info.runtime_lines.append(" ".join(w.raw for w in words))
+        self.cats.append("scratch")
+        return True
 
     def other(self, name: str) -> None:
         self.info.others.append(name)
