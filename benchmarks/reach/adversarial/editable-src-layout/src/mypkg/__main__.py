@@ -1,0 +1,3 @@
+import os
+import mypkg
+print(f'mypkg {mypkg.VERSION} from {os.path.dirname(mypkg.__file__)}')

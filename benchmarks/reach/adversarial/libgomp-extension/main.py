@@ -1,0 +1,2 @@
+import ompsum
+print(f'sum={ompsum.total(100)}')

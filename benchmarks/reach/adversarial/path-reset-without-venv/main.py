@@ -1,0 +1,2 @@
+import tinygreet
+print(tinygreet.hello())

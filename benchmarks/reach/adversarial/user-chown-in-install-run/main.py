@@ -1,0 +1,3 @@
+import tinygreet
+open('/app/cache/last', 'w').write(tinygreet.hello())
+print(f'{tinygreet.hello()}; cache ok')

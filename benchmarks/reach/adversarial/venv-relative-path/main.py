@@ -1,0 +1,3 @@
+import sys
+import tinygreet
+print(tinygreet.hello(), 'via', sys.prefix)

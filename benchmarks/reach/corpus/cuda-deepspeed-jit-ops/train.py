@@ -1,0 +1,2 @@
+import deepspeed
+from deepspeed.ops.adam import FusedAdam

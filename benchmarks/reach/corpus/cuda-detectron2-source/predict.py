@@ -1,0 +1,1 @@
+from detectron2.config import get_cfg

@@ -1,0 +1,4 @@
+#!/bin/sh
+set -e
+python manage.py migrate
+exec gunicorn mysite.wsgi -b 0.0.0.0:8000

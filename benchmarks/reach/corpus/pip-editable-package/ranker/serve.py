@@ -1,0 +1,2 @@
+import numpy
+print('ranker ready', numpy.__version__)

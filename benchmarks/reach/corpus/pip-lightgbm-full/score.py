@@ -1,0 +1,2 @@
+import lightgbm as lgb
+booster = lgb.Booster(model_file='model.txt')

@@ -1,0 +1,2 @@
+import prophet
+print('ok')

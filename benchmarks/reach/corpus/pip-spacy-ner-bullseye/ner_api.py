@@ -1,0 +1,2 @@
+import spacy
+nlp = spacy.load('en_core_web_sm')

@@ -1,0 +1,2 @@
+from transformers import pipeline
+print('loaded')

@@ -1,0 +1,2 @@
+import whisper
+print(whisper.available_models())

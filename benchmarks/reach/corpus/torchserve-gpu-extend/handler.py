@@ -1,0 +1,1 @@
+from ts.torch_handler.base_handler import BaseHandler

@@ -1,0 +1,2 @@
+import onnxruntime as ort
+sess = ort.InferenceSession('model.onnx')
