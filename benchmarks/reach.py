@@ -173,6 +173,8 @@ class Row:
     still_needs: bool | None = None  # after the rewrite, by the same test
     after_base: str | None = None  # the rewritten file's final base image
     compiles_at_runtime: bool = False  # label: the app compiles CUDA/C code when it runs
+    weights: str | None = None  # label: how the image gets model weights (download stage, archive, ...)
+    weights_result: str | None = None  # SLM010 on it: "moved out", or its note, or "no finding"
     refusals: list[tuple[str, str, str]] = field(default_factory=list)  # (code, key, raw note)
     error: str | None = None
 
@@ -214,6 +216,14 @@ def _refusals(result) -> list[tuple[str, str, str]]:
     return out
 
 
+def _weights_result(result) -> str:
+    """What SLM010 did with a file that bakes weights in (issue 11, part 4)."""
+    if any(f.code == "SLM010" for f in result.applied):
+        return "moved out of the image (SLM010 applied)"
+    notes = [f.note or f.message for f in result.findings if f.code == "SLM010"]
+    return ("SLM010 finding, no fix: " + normalise(notes[0])) if notes else "no SLM010 finding"
+
+
 def run(names: list[str] | None = None, corpus: Path = CORPUS) -> list[Row]:
     from slimml.runner import Options, fix_file
 
@@ -230,7 +240,7 @@ def run(names: list[str] | None = None, corpus: Path = CORPUS) -> list[Row]:
         needs, why = final_image_needs(text, d)
         lab = labels.get(d.name, {})
         row = Row(d.name, lab.get("stack", "?"), needs, why, lab.get("needs"),
-                  compiles_at_runtime=lab.get("compiles_at_runtime", False))
+                  compiles_at_runtime=lab.get("compiles_at_runtime", False), weights=lab.get("weights"))
         try:
             rep = fix_file(d / "Dockerfile", Options(unsafe_fixes=True), {}, {})
         except Exception as e:  # a crash is a finding of this benchmark, not a reason to stop
@@ -241,6 +251,8 @@ def run(names: list[str] | None = None, corpus: Path = CORPUS) -> list[Row]:
             r = rep.result
             row.applied = sorted({f.code for f in r.applied if f.code in STRUCTURAL})
             row.refusals = _refusals(r)
+            if row.weights:
+                row.weights_result = _weights_result(r)
             if row.applied:
                 row.still_needs = final_image_needs(r.output, d)[0]
                 row.after_base = final_base(r.output)
@@ -288,6 +300,7 @@ def summarise(rows: list[Row]) -> dict:
         "label_disagreements": sorted(r.name for r in rows if r.label is not None and r.label != r.needs),
         "reasons": reasons,
         "stacks": dict(sorted(stacks.items())),
+        "weights": {r.name: [r.weights, r.weights_result] for r in rows if r.weights},
     }
 
 
@@ -310,6 +323,10 @@ def markdown(rows: list[Row], s: dict) -> str:
         out.append("")
     out += ["### By stack", "", "| stack | files | need | rewritten | refused |", "|---|---:|---:|---:|---:|"]
     out += [f"| {k} | {v['files']} | {v['need']} | {v['rewritten']} | {v['refused']} |" for k, v in s["stacks"].items()]
+    if s["weights"]:
+        out += ["", "### Model weights baked in (SLM010, not counted above)", "",
+                "| file | how the weights get in | SLM010 |", "|---|---|---|"]
+        out += [f"| {k} | {how} | {res.replace('|', '/')} |" for k, (how, res) in s["weights"].items()]
     out += ["", "### Files", "", "| file | needs (why) | result |", "|---|---|---|"]
     for r in rows:
         if not r.needs:
