@@ -39,13 +39,29 @@ What it does
     (``psycopg2`` -> ``libpq5``, ``mysqlclient``, ``python-magic``, ``opencv-python`` ->
     ``libglib2.0-0`` ...) get that library in the runtime stage.
 
-    Not split (reported with the reason): conda/mamba, uv, poetry, pipenv and pdm installs, a
-    virtualenv the file makes itself, ``pip install --target/--prefix``, ``sudo pip`` or an
-    absolute interpreter path (both bypass the virtualenv), ``make``/``cmake``/``npm`` builds
-    (their outputs cannot be told), install RUNs that also run other programs (what they
-    write would stay in the builder), ``-dev`` packages whose runtime library is unknown, bases
-    whose Python cannot be told. A file that is already multi-stage is never split; its final
-    stage installing build-only packages is reported without a fix.
+    Installers, one strategy each (``installers/``): pip, ``uv pip`` (pointed at the virtualenv with
+    ``--python /opt/venv/bin/python``: ``--system`` skips virtualenvs), poetry and pipenv (``VIRTUAL_ENV`` set in
+    both stages, so ``poetry run`` / ``pipenv run`` find the packages) install into the planner's virtualenv. An
+    environment the file makes itself is copied as it is, at its own path: a virtualenv (``python -m venv P``,
+    ``virtualenv P``, ``uv venv P``; every install must land in it -- P's pip, P activated, or P/bin first on
+    PATH), a uv project environment (``uv sync``: ``UV_PROJECT_ENVIRONMENT`` or ``<project>/.venv``, only when
+    uv cannot download its own Python), a pdm project's ``.venv``, a conda environment (``-n NAME``, ``-p
+    PREFIX``, the ``name:`` of environment.yml) on the same conda base, leaving the package cache behind. The
+    copy comes after a COPY that filled the environment's directory first. A runtime stage that runs an
+    installer (``uv run``, ``poetry run``) needs it in the copied environment or from a COPY it keeps.
+
+    An install RUN that clones or downloads what it installs (``git clone``, ``curl -o``, ``wget -O``) keeps
+    those in the builder unless the runtime stage names them (an editable install of a clone copies the clone);
+    a literal ``ln -s`` in it is re-made in the runtime stage. An app that compiles native code when it runs
+    (``torch.compile``, ``cpp_extension.load``, Triton, DeepSpeed ops, CuPy raw kernels, ``numba.cuda``, read
+    from the context's Python files) keeps the compilers and the devel image: not split.
+
+    Not split (reported with the reason): installs into conda's base environment, ``pip install
+    --target/--prefix``, ``sudo pip`` or an absolute interpreter path outside the copied environment, an install
+    that lands outside it, ``make``/``cmake``/``npm`` builds (their outputs cannot be told), install RUNs that
+    also run other programs (what they write would stay in the builder), ``-dev`` packages whose runtime
+    library is unknown, bases whose Python cannot be told. A file that is already multi-stage is never split;
+    its final stage installing build-only packages is reported without a fix.
 
 Why
     Compilers, headers and VCS clients are needed to build wheels, not to run them: gcc, g++,
