@@ -216,6 +216,10 @@ def _refusals(result) -> list[tuple[str, str, str]]:
     return out
 
 
+class BadInput(Exception):
+    pass
+
+
 def _weights_result(result) -> str:
     """What SLM010 did with a file that bakes weights in (issue 11, part 4)."""
     if any(f.code == "SLM010" for f in result.applied):
@@ -228,11 +232,13 @@ def run(names: list[str] | None = None, corpus: Path = CORPUS) -> list[Row]:
     from slimml.runner import Options, fix_file
 
     labels = tomllib.loads(LABELS.read_text()) if LABELS.exists() and corpus == CORPUS else {}
+    if not corpus.is_dir():
+        raise BadInput(f"{corpus}: not a directory")
     dirs = sorted(p for p in corpus.iterdir() if (p / "Dockerfile").is_file())
     if names:
         unknown = set(names) - {d.name for d in dirs}
         if unknown:
-            raise SystemExit(f"reach: no such corpus project: {', '.join(sorted(unknown))}")
+            raise BadInput(f"no such corpus project: {', '.join(sorted(unknown))}")
         dirs = [d for d in dirs if d.name in names]
     rows = []
     for d in dirs:
@@ -364,7 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="JSON instead of markdown")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
-    rows = run(a.only.split(",") if a.only else None, a.corpus)
+    try:
+        rows = run(a.only.split(",") if a.only else None, a.corpus)
+    except BadInput as e:
+        print(f"reach: {e}", file=sys.stderr)
+        return 2
     s = summarise(rows)
     if a.json:
         print(json.dumps({"summary": s, "files": [dict(asdict(r), primary=r.primary) for r in rows]}, indent=1))

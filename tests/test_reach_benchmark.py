@@ -115,3 +115,12 @@ def test_reasons_are_normalised(reach):
     assert reach.details("the install RUN at line 4 also runs `git clone`: ...") == ["git clone"]
     assert n("single-stage build keeps build-only packages (gcc, libpq-dev) in the image") == \
         n("single-stage build keeps build-only packages (g++, make) in the image")
+
+
+def test_bad_input_is_one_line_and_exit_2(reach, capsys, tmp_path):
+    assert reach.main(["--only", "no-such-project"]) == 2
+    assert reach.main(["--corpus", str(tmp_path / "missing")]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert cap.err.splitlines() == ["reach: no such corpus project: no-such-project",
+                                    f"reach: {tmp_path / 'missing'}: not a directory"]
