@@ -289,7 +289,23 @@ PYTHON_BASES = (
     "python", "library/python", "docker.io/python", "docker.io/library/python", "pytorch/pytorch",
     "nvcr.io/nvidia/pytorch", "nvcr.io/nvidia/tensorflow", "tensorflow/tensorflow", "huggingface/",
     "continuumio/", "condaforge/", "jupyter/", "quay.io/jupyter/", "rayproject/ray", "nvcr.io/nvidia/tritonserver",
+    "vllm/vllm-openai", "docker.io/vllm/vllm-openai", "ghcr.io/huggingface/text-generation-inference",
 )
+# Base images whose Python has huggingface_hub installed (the server depends on it). Not
+# pytorch/pytorch: its conda environment holds torch, torchvision, torchaudio and PyTorch's build
+# requirements, no huggingface_hub (pytorch/pytorch Dockerfile, stage conda-installs).
+HF_HUB_BASES = (
+    "vllm/vllm-openai", "docker.io/vllm/vllm-openai", "ghcr.io/huggingface/text-generation-inference",
+    "huggingface/transformers-", "docker.io/huggingface/transformers-",
+)
+# Base images whose ENTRYPOINT *is* the service: a new ENTRYPOINT must run it after the init
+# script. prefix -> (ENTRYPOINT, CMD) of the image; None: it depends on the image's version (vLLM:
+# ``python3 -m vllm.entrypoints.openai.api_server`` in older tags, ``vllm serve`` in newer ones).
+SERVICE_ENTRYPOINTS: dict[str, tuple[list[str], list[str]] | None] = {
+    "ghcr.io/huggingface/text-generation-inference": (["text-generation-launcher"], ["--json-output"]),
+    "vllm/vllm-openai": None,
+    "docker.io/vllm/vllm-openai": None,
+}
 # Base images that ship curl and wget: the full (buildpack-deps based) python images.
 CURL_WGET_BASES = ("python", "library/python", "docker.io/python", "docker.io/library/python", "buildpack-deps")
 # Tags of those images that are *not* the full variant.
@@ -338,3 +354,32 @@ GSUTIL_GLOBAL_OPTS_WITH_VALUE = frozenset({"-o", "-h", "-u"})
 # Every program ``looks_like_weight_download`` looks into (Python aside).
 _DOWNLOAD_PROGRAMS = frozenset(SHELLS | DOWNLOAD_SUBCOMMANDS.keys() | {"git"} | OBJECT_STORE_COPIES.keys()
                                | HTTP_DOWNLOADERS)
+
+
+# -- download stages (COPY --from=<stage>) -------------------------------------------------------
+# Base images a download stage may start from whose file systems hold nothing outside the
+# directories below (a path elsewhere, e.g. /models, holds only what the stage puts there).
+# (Matched after dropping a ``docker.io/`` and ``library/`` prefix and the tag.)
+PLAIN_BASES = ("python", "ubuntu", "debian", "alpine", "busybox", "buildpack-deps", "alpine/git", "curlimages/curl",
+               "amazon/aws-cli", "google/cloud-sdk", "gcr.io/google.com/cloudsdktool/", "mcr.microsoft.com/azure-cli",
+               "nvidia/cuda", "pytorch/pytorch", "continuumio/", "condaforge/", "mambaorg/micromamba", "scratch")
+# Directories base images and package managers fill.
+SYSTEM_DIRS = ("/usr", "/etc", "/var", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/run",
+               "/proc", "/sys", "/dev", "/boot", "/srv", "/mnt", "/media")
+# Where package installers (apt, apk, pip, uv, conda ...) write besides SYSTEM_DIRS: caches and
+# per-user prefixes under HOME (pip --user, conda, config).
+PACKAGE_WRITES = ("/root/.cache/pip", "/root/.cache/uv", "/root/.cache/pypoetry", "/root/.local", "/root/.conda",
+                  "/root/.config", "/root/.npm", "/home", "/tmp")
+# Package-installer programs (write SYSTEM_DIRS and PACKAGE_WRITES only).
+PACKAGE_INSTALLERS = frozenset({"apt-get", "apt", "apk", "yum", "dnf", "microdnf", "zypper", "pip", "pip3", "uv",
+                                "conda", "mamba", "micromamba", "update-ca-certificates"})
+# Commands that write no file (output redirections aside).
+NO_WRITE_COMMANDS = frozenset({"echo", "printf", "true", ":", "set", "export", "cd", "ls", "du", "df", "cat", "test",
+                               "[", "sleep", "env", "id", "whoami", "pwd", "which", "command", "type", "stat",
+                               "head", "tail", "wc", "sha256sum", "md5sum", "uname", "nproc", "date", "grep"})
+# Local archives ADD unpacks (decided from the file's first bytes, as Docker does): magic -> name.
+ARCHIVE_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
+# Archive file names (for remote ADD, which Docker does not unpack).
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip")
+# Words in an archive's name that say it holds a model.
+ARCHIVE_MODEL_WORDS = re.compile(r"(?i)(model|weight|ckpt|checkpoint|onnx|gguf|safetensors|bert|llama|whisper)")

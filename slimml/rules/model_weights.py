@@ -22,6 +22,24 @@ What it does
       ``os.environ`` defaults (and the Dockerfile's ENV/ARG values), loops over literal lists and
       function parameters followed.
 
+    - ``COPY --from=<stage>`` of what a download stage fetched (any of the downloads above, in a
+      stage the image does not build on): the COPY becomes the init script's recipe, the targets
+      moved to where the COPY put them; the download stage is dropped when nothing else uses it,
+      loses only its downloads when other steps still copy other things from it, else stays.
+      Offered only when what the COPY takes is exactly what the downloads wrote: its source is
+      the download's folder (or a folder of downloads only), nothing else in the stage writes
+      there (another COPY, a conversion or extraction step, a package installer's prefix, a
+      redirect, an unknown command), and the stage starts from a base image known to hold
+      nothing there;
+
+    - archives: ``ADD model.tar.gz /models/`` of a local tar archive (plain, gzip, bzip2, xz --
+      told by its content, as Docker does), which ADD unpacks: listed to confirm it holds weights
+      and no code or links; and ``ADD https://.../model.tar.gz``, which Docker does *not* unpack
+      (the script fetches the archive file itself; with ``--unpack=true`` it unpacks it);
+
+    - ``git lfs clone`` and ``git clone`` completed by ``git lfs pull`` (also after
+      ``GIT_LFS_SKIP_SMUDGE=1``) of a Hugging Face repository: one download of the repository.
+
     The fix (unsafe: opt in with ``--unsafe-fixes``) removes the baking step -- a whole
     instruction, one source of a COPY, or one command of a RUN (``a && download && b`` becomes
     ``a && b``) -- and writes ``docker-entrypoint-weights.sh`` next to the Dockerfile
@@ -48,13 +66,25 @@ What it does
     (``docker run -v``, a compose ``volumes:`` entry, a Kubernetes PersistentVolumeClaim) and how
     many bytes left the image.
 
+    What the image can download with at start is read from the final stage (packages it
+    installs, commands it runs, a download stage's packages do not count) and its base image:
+    ``vllm/vllm-openai``, ``ghcr.io/huggingface/text-generation-inference`` and
+    ``huggingface/transformers-*`` ship Python with huggingface_hub; ``pytorch/pytorch`` ships
+    Python without it. Where the base image's ENTRYPOINT is the server, it runs after the script:
+    TGI's ``text-generation-launcher`` (with its CMD ``--json-output`` when the Dockerfile has no
+    CMD); vLLM's depends on the image's version, so the Dockerfile must state it.
+
     No fix (a note says why) when what is downloaded cannot be determined statically (a model
     name from an environment variable without default, computed paths), when the download is
-    entangled with other commands (``||``, pipes, loops) or a later step uses the files, when the
-    image has no way to download at start (no Python, curl or wget), when the command comes from
-    the base image (no ENTRYPOINT/CMD in the Dockerfile), when the base image has no shell, or
-    when the build context cannot be inferred from the COPY sources (the init script and the
-    ``.dockerignore`` lines would have no certain place: pass ``--context``).
+    entangled with other commands (``||``, pipes, loops) or a later step uses the files (a
+    conversion, a warm-up naming the path), when the image has no way to download at start (no
+    Python, curl or wget), when the command comes from the base image (no ENTRYPOINT/CMD in the
+    Dockerfile), when the base image has no shell, when a ``COPY --from`` takes part of a
+    download, more than the downloads (see above) or a path from a build argument without
+    default, when an archive also holds code, links or paths outside it, or unpacks next to other
+    files, when a ``git lfs pull`` fetches only some files (``--include``), or when the build
+    context cannot be inferred from the COPY sources (the init script and the ``.dockerignore``
+    lines would have no certain place: pass ``--context``).
 
 Why
     Weights are usually the largest part of an ML image (a 7B model in FP16 is ~14 GB): every
@@ -73,6 +103,17 @@ Example
     COPY serve.py .
     CMD ["python", "serve.py"]
 
+    or, with a download stage:
+
+    FROM python:3.11-slim AS models
+    RUN pip install --no-cache-dir huggingface_hub
+    RUN huggingface-cli download sentence-transformers/all-MiniLM-L6-v2 --local-dir /models/embed
+    FROM python:3.11-slim
+    RUN pip install --no-cache-dir sentence-transformers
+    COPY --from=models /models /models
+    COPY serve.py .
+    CMD ["python", "serve.py"]
+
 Use instead
     FROM python:3.11-slim
     RUN pip install --no-cache-dir transformers torch
@@ -83,6 +124,17 @@ Use instead
 
     and run it with a volume on the Hugging Face cache, so the model is downloaded once:
     ``docker run -v hf-cache:/root/.cache/huggingface IMAGE``.
+
+    For the download stage: the stage goes, and the script fetches
+    ``sentence-transformers/all-MiniLM-L6-v2`` into ``/models/embed`` at start (``docker run -v
+    model-weights:/models/embed IMAGE``):
+
+    FROM python:3.11-slim
+    RUN pip install --no-cache-dir sentence-transformers
+    COPY serve.py .
+    COPY docker-entrypoint-weights.sh /usr/local/bin/
+    ENTRYPOINT ["/usr/local/bin/docker-entrypoint-weights.sh"]
+    CMD ["python", "serve.py"]
 """
 
 from __future__ import annotations
@@ -135,7 +187,7 @@ def _check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text
     bakes = [b for b in bakes if not _suppressed(b.instr.index, per)]
     if not bakes:
         return
-    rt = runtime.analyse(doc, ctx)
+    rt = _runtime(doc, ctx, bakes)
     for b in bakes:
         if not b.problem:
             b.problem = (f"the base image {rt.base} has no /bin/sh to run an init script" if not rt.shell
@@ -155,13 +207,32 @@ def _check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text
             kw["fix"] = fix
             if not estimate_given:
                 total = sum(x.size for x in fixable if x.size)
-                if total and all(x.size for x in fixable if x.kind in ("context", "whole")):
+                if total and all(x.size for x in fixable if x.kind in ("context", "whole", "archive")):
                     kw["estimate"] = (total, total)
                     kw["estimate_basis"] = "size of the weight files in the build context that no longer go into the image"
                     if any(not x.size for x in fixable):
                         kw["estimate_basis"] += " (the downloads moved out are not counted: their size is unknown offline)"
                 estimate_given = True
         yield H.finding(_RULE, _message(b), b.start, b.end, **kw)
+
+
+def _runtime(doc, ctx, bakes):
+    """What the image can download with -- without the download stages whose COPY the fix removes
+    (their packages do not reach the image), and with what known base images ship."""
+    from ..dockerfile import parse
+    from ..weights import runtime
+
+    gone = sorted({b.instr.index for b in bakes if b.kind == "stage" and b.remove_instr and not b.problem},
+                  reverse=True)
+    text = doc.text
+    for i in gone:
+        ins = doc.instructions[i]
+        text = text[:ins.line_start] + text[ins.line_end:]
+    rt = runtime.analyse(parse(text) if gone else doc, ctx)
+    repo = rt.base.split("@", 1)[0]
+    if any(repo.startswith(p) and (p.endswith("-") or repo[len(p):][:1] in ("", ":")) for p in K.HF_HUB_BASES):
+        rt.have |= {"python", "hf_hub"}
+    return rt
 
 
 def _suppressed(index: int, per) -> bool:
@@ -175,9 +246,17 @@ def _message(b) -> str:
     from ..weights.detect import human
 
     label = b.label if len(b.label) <= 90 else b.label[:87] + "..."
+    if b.kind == "archive":
+        size = f"{human(b.size)} of " if b.size else ""
+        return f"`{label}` unpacks {size}model weights from an archive in the build context into the image"
     if b.kind in ("context", "mixed"):
         size = f"{human(b.size)} of " if b.size else ""
         return f"`{label}` bakes {size}model weights from the build context into the image"
+    if b.kind == "stage":
+        srcs = list(dict.fromkeys(s.repo if s.kind == "hf" else s.uri or s.context_path or s.target
+                                  for s in b.sources))[:2]
+        what = f" ({', '.join(srcs)})" if srcs else ""
+        return f"`{label}` copies model weights{what} that a download stage fetched at build time into the image"
     if b.kind == "whole":
         what = ", ".join(b.ignore[:3]) + (", ..." if len(b.ignore) > 3 else "")
         return f"`{label}` copies {human(b.size or 0)} of model weights ({what}) into the image"
@@ -302,7 +381,7 @@ def _entrypoint_edits(doc: Document, script_rel: str, rt):
     dest = K.INIT_SCRIPT_DIR + posixpath.basename(script_rel)
     if isinstance(ep, Instruction) and ep.json and ep.json[0].startswith(K.INIT_SCRIPT_DIR + K.INIT_SCRIPT_STEM):
         return [], []  # already wrapped by an earlier run: the script is regenerated only
-    if ep == BASE and cmd == BASE:
+    if ep == BASE and cmd == BASE and not K.SERVICE_ENTRYPOINTS.get(rt.base.split(":", 1)[0].split("@", 1)[0]):
         return "the image's command comes from the base image (no ENTRYPOINT or CMD here): add the init script by hand"
     nl = doc.newline
     lower = _lowercase_style(doc)
@@ -317,18 +396,29 @@ def _entrypoint_edits(doc: Document, script_rel: str, rt):
         edits.append(_wrap_in_place(doc, ep, dest))
         return edits, caveats
     words = [dest]
+    cmd_words: list[str] = []
     if isinstance(ep, Instruction):
         words += _entry_words(doc, ep)
     elif ep == BASE:
         known = next((v for p, v in K.BASE_ENTRYPOINTS.items() if rt.base.startswith(p)), None)
         repo = rt.base.split(":", 1)[0].split("@", 1)[0]
         none = any(repo == p.rstrip("/") or (p.endswith("/") and repo.startswith(p)) for p in K.BASES_WITHOUT_ENTRYPOINT)
-        if known:
+        service = K.SERVICE_ENTRYPOINTS.get(repo, False)
+        if service is None:
+            return (f"the base image {rt.base} starts its server from its own ENTRYPOINT, which depends on the "
+                    f"image's version: write that ENTRYPOINT in the Dockerfile first")
+        if service:
+            words += service[0]  # the server runs after the script, with the CMD as before
+            if cmd == BASE:  # a new ENTRYPOINT resets the base image's CMD: repeat it
+                cmd_words = service[1]
+        elif known:
             caveats.append(f"the base image {rt.base} has ENTRYPOINT {known}: the new ENTRYPOINT replaces it "
                            f"-- add it after the script if the image needs it")
         elif not none:
             caveats.append("if the base image defines an ENTRYPOINT, add it after the script in the new ENTRYPOINT")
     lines = [copy_line, f"{kw('ENTRYPOINT')} {json.dumps(words)}"]
+    if cmd_words:
+        lines.append(f"{kw('CMD')} {json.dumps(cmd_words)}")
     if isinstance(cmd, Instruction) and cmd.stage != final.index:
         # Setting ENTRYPOINT in this stage resets the CMD inherited from the parent stage: repeat it.
         # Exec form with the shell the parent stage used: exactly what the image ran before.
@@ -391,7 +481,8 @@ def _wrap_in_place(doc: Document, ep: Instruction, dest: str) -> Edit:
 def _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel):
     from ..weights.detect import copy_words
 
-    wanted = [p for b in bakes if b.kind in ("context", "whole") for p in b.ignore]
+    wanted = [p for b in bakes if b.kind in ("context", "whole", "archive") or b.drop or b.inner_remove
+              for p in b.ignore]
     if not wanted:
         return [], []
     if ignore_rel is None:
@@ -403,7 +494,8 @@ def _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel):
         pats = DI.parse_patterns(text)
     except DI.PatternError as e:
         return f"{ignore_rel} has a pattern Docker rejects ({e})"
-    removed_idx = {b.instr.index for b in bakes if b.remove_instr}
+    removed_idx = {b.instr.index for b in bakes if b.remove_instr} | {i for b in bakes for i in b.gone} | \
+        {x.instr.index for b in bakes if b.inner_remove for x in b.inner if x.remove_instr}
     removed_words = {(b.instr.index, w) for b in bakes for w in b.remove_words}
     used: list[str] = []  # context paths other build steps name explicitly
     for ins in doc.instructions:
@@ -455,9 +547,9 @@ def _stage_caveats(doc, bakes) -> list[str]:
     if user not in (None, "root", "0"):
         out.append(f"the image runs as USER {user}: the target directories must be writable by {user} "
                    f"(or be mounted volumes)")
-    for b in bakes:
-        if any(m.get("type") == "secret" for m in H.mounts(b.instr)):
-            out.append(f"line {b.instr.start_line} used a build secret: give the container the same credential "
+    for x in [x for b in bakes for x in [b, *b.inner]]:  # a download stage's steps too
+        if any(m.get("type") == "secret" for m in H.mounts(x.instr)):
+            out.append(f"line {x.instr.start_line} used a build secret: give the container the same credential "
                        f"at run time (e.g. HF_TOKEN, AWS_* from the orchestrator)")
     return out
 
@@ -484,6 +576,9 @@ def _mount_points(doc, sources, bakes) -> list[tuple[str, str, str]]:
     out = []
     for s in sources:
         if s.kind in ("uri", "cmd") and not s.uri and s.context_path:
+            if any(b.kind == "archive" and s.context_path in b.ignore for b in bakes):
+                out.append(("volume", s.target, ""))  # an unpacked archive: mounted once unpacked (caveat)
+                continue
             out.append(("bind", s.target, s.context_path))  # a bind mount of the host's file or folder
             continue
         if s.kind in ("uri", "cmd"):
@@ -549,6 +644,19 @@ def _inside(p: str, root: str) -> bool:
     return p == root or p.startswith(root.rstrip("/") + "/")
 
 
+def _stage_summary(b) -> str:
+    """What happens to the download stage a ``COPY --from`` bake took its weights from."""
+    if b.kind != "stage":
+        return ""
+    x = b.inner[0] if b.inner else None
+    where = f"`{x.label if len(x.label) <= 70 else x.label[:67] + '...'}` (line {x.instr.start_line})" if x else ""
+    if b.drop:
+        return f" and the download stage it copied from (nothing else uses it); its {where} is the script's recipe"
+    if b.inner_remove:
+        return f" and, from the download stage (other steps still copy from it), {where}"
+    return f"; the script's recipe is {where} of the download stage"
+
+
 def _reason(doc, bakes, sources, script_rel, caveats, updated: bool) -> str:
     from ..weights.detect import human
 
@@ -558,7 +666,7 @@ def _reason(doc, bakes, sources, script_rel, caveats, updated: bool) -> str:
         if b.kind == "whole":
             parts.append(f"excludes {', '.join(b.ignore)} from `{label}` (line {b.instr.start_line}) in .dockerignore")
         else:
-            parts.append(f"removes `{label}` (line {b.instr.start_line})")
+            parts.append(f"removes `{label}` (line {b.instr.start_line})" + _stage_summary(b))
     removed = "; ".join(parts)
     sizes = [b.size for b in bakes if b.size]
     unknown = [b for b in bakes if not b.size]

@@ -37,7 +37,18 @@ class Bake:
     remove_words: list[int] = field(default_factory=list)  # indexes of source words (COPY/ADD)
     remove_cmds: list[Command] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)  # image paths the step wrote (for later uses)
-    kind: str = ""  # "context" | "url" | "run"
+    kind: str = ""  # "context" | "whole" | "mixed" | "url" | "run" | "archive" | "stage"
+    # kind "stage" (COPY --from=<download stage>): the stage, the stage's bakes the COPY takes,
+    # and what happens to the stage: dropped (file span; its instructions), or its downloads
+    # removed (inner_remove), or kept.
+    stage: int = -1
+    inner: list[Bake] = field(default_factory=list)
+    drop: tuple[int, int] | None = None
+    gone: list[int] = field(default_factory=list)
+    inner_remove: bool = False
+    # `git lfs pull` in lfs_dir (lfs_filtered: only some files), paired with its clone by kinds.hub
+    lfs_dir: str = ""
+    lfs_filtered: bool = False
 
 
 # -- small helpers ---------------------------------------------------------------------------------------

@@ -24,9 +24,21 @@ from .bake import (VAR_RE, Bake, abspath, build_env, copy_words, dest_of, expand
 from .removal import removal_edits  # noqa: F401
 
 def find_bakes(doc: Document, ctx, min_bytes: int, ignore_text: str | None) -> list[Bake]:
+    out = bakes_in(doc, ctx, set(image_stages(doc)), min_bytes, ignore_text)
+    if any(i.keyword == "COPY" and i.flag("from") is not None for i in doc.instructions):
+        from .kinds.stages import stage_bakes
+
+        extra = stage_bakes(doc, ctx, min_bytes, ignore_text, out)
+        for b in extra:
+            check_later_uses(doc, b, out + extra, ctx)
+        out += extra
+    return out
+
+
+def bakes_in(doc: Document, ctx, chain: set[int], min_bytes: int, ignore_text: str | None) -> list[Bake]:
+    """The bakes of the stages ``chain`` (a stage and the stages it is built FROM)."""
     from .kinds.context import Tree, context_tree, copy_bakes
 
-    chain = set(image_stages(doc))
     copies = any(i.keyword in ("COPY", "ADD") and i.flag("from") is None and i.stage in chain for i in doc.instructions)
     tree = context_tree(ctx, ignore_text) if copies else Tree({}, False)
     out: list[Bake] = []
@@ -51,7 +63,7 @@ def find_bakes(doc: Document, ctx, min_bytes: int, ignore_text: str | None) -> l
                          sum(v for f, v in tree.files.items() if f.startswith(p)) for p in b.ignore)
     out = [b for b in out if b.kind != "whole" or b.sources]
     for b in out:
-        _check_later_uses(doc, b, out, ctx)
+        check_later_uses(doc, b, out, ctx, chain)
     return out
 
 
@@ -83,6 +95,8 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
         return out
     for script in scripts:
         cwd: str | None = wd
+        cds: list = []  # (cd command, where it went)
+        found: list[Bake] = []
         for cmd in script.commands:
             words = cmd.words
             eff = words[cmd.unwrapped():]
@@ -99,6 +113,7 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
             if prog == "cd" and toplevel(cmd):
                 target = argv[1] if len(argv) > 1 else None
                 cwd = abspath(target, cwd) if (target and cwd) else None
+                cds.append((cmd, cwd))
                 continue
             b = _analyse_argv(doc, ctx, ins, cmd, argv, eff, cwd, env, script)
             if b is not None and not _in_cache_mount(ins, b):
@@ -109,7 +124,12 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
                                      f"{K.ENV_PREFIX}*_URI/_REPO variables instead)")
                 if not b.problem:
                     _absorb_cleanup(script, cmd, b)
-                out.append(b)
+                found.append(b)
+        if any(b.lfs_dir for b in found):
+            from .kinds.hub import merge_lfs_pull
+
+            found = merge_lfs_pull(script, found, cds)
+        out.extend(found)
     return out
 
 
@@ -279,12 +299,12 @@ def _script_names(doc: Document, ctx, ins: Instruction, argv: list[str], cwd: st
     return ""
 
 
-def _check_later_uses(doc: Document, bake: Bake, all_bakes: list[Bake], ctx=None) -> None:
+def check_later_uses(doc: Document, bake: Bake, all_bakes: list[Bake], ctx=None, chain: set[int] | None = None) -> None:
     """A build step after the bake that reads what it wrote breaks once it is gone."""
     if bake.problem or not bake.targets or bake.kind in ("whole",):
         return
     removed = {(id(c.script), nkey(c.node)) for b in all_bakes for c in b.remove_cmds}
-    chain = set(image_stages(doc))
+    chain = set(image_stages(doc)) if chain is None else chain
     targets = [t for t in bake.targets if t.startswith("/")]
     for ins in doc.instructions:
         if ins.index < bake.instr.index or ins.stage not in chain:
@@ -314,7 +334,9 @@ def _check_later_uses(doc: Document, bake: Bake, all_bakes: list[Bake], ctx=None
                         if not v or v.startswith("-") or "://" in v:
                             continue
                         p = abspath(v, cwd)
-                        if any(under(p, t) and p != "/" for t in targets):
+                        # `python -c "...load('/models/m')..."`: the path inside a longer word
+                        if any(under(p, t) and p != "/" for t in targets) or \
+                                any(re.search(re.escape(t) + r"(?![\w.-])", v) for t in targets if t != "/"):
                             bake.problem = (f"a later build step uses what it downloaded: "
                                             f"`{short(' '.join(cmd.text().split()))}` (line {ins.start_line})")
                             return
@@ -325,6 +347,8 @@ def _check_later_uses(doc: Document, bake: Bake, all_bakes: list[Bake], ctx=None
                         return
         elif ins.keyword in ("COPY", "ADD") and ins.index > bake.instr.index:
             pass
+    if chain != set(image_stages(doc)):
+        return  # a download stage: the image's COPY --from of it is a bake of its own (kinds.stages)
     for ins in doc.instructions:
         if ins.keyword in ("COPY", "ADD") and ins.flag("from") is not None:
             f = (ins.flag("from").value or "").lower()

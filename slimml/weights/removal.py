@@ -21,6 +21,11 @@ def removal_edits(doc: Document, bakes: list[Bake]) -> list[Edit] | str:
     by_instr: dict[int, list[Bake]] = {}
     for b in bakes:
         by_instr.setdefault(b.instr.index, []).append(b)
+        if b.drop is not None:
+            edits.append(Edit(b.drop[0], b.drop[1], ""))
+        elif b.inner_remove:
+            for x in b.inner:
+                by_instr.setdefault(x.instr.index, []).append(x)
     for idx, group in by_instr.items():
         ins = doc.instructions[idx]
         if any(b.kind == "whole" for b in group):
@@ -185,3 +190,11 @@ def _run_deletions(spans: list[tuple[int, int]], removed: list[bool]) -> list[Ed
             edits.append(Edit(spans[i - 1][1], spans[j][1], ""))
         i = j + 1
     return edits
+
+
+def stage_span(doc: Document, idx: int) -> tuple[int, int]:
+    """File span of stage ``idx``: its FROM (with the comments above it) up to the next stage's."""
+    st = doc.stages[idx]
+    start = _with_comments(doc, st.from_instruction)
+    nxt = doc.stages[idx + 1].from_instruction if idx + 1 < len(doc.stages) else None
+    return start, (_with_comments(doc, nxt) if nxt is not None else len(doc.text))

@@ -76,11 +76,17 @@ def copy_bakes(doc: Document, ctx, ins: Instruction, tree: Tree, min_bytes: int)
                 out.append(b)
                 removed.append(idx)
             continue
-        b = _context_bake(doc, ctx, ins, wx, dest_x, len(srcs) > 1, tree, min_bytes, label)
+        b = None
+        if ins.keyword == "ADD" and DI.context_source(wx) in tree.files:
+            from .archives import local_archive_bake
+
+            b = local_archive_bake(doc, ctx, ins, DI.context_source(wx), dest_x, min_bytes, label)
+        if b is None:
+            b = _context_bake(doc, ctx, ins, wx, dest_x, len(srcs) > 1, tree, min_bytes, label)
         if b is not None:
-            b.remove_words = [idx] if b.kind == "context" else []
+            b.remove_words = [idx] if b.kind in ("context", "archive") else []
             out.append(b)
-            if b.kind == "context" and not b.problem:
+            if b.kind in ("context", "archive") and not b.problem:
                 removed.append(idx)
     if removed and len(removed) == len(srcs):
         for b in out:
@@ -158,7 +164,7 @@ def _context_bake(doc, ctx, ins, src, dest, multi, tree: Tree, min_bytes: int, l
             b.problem = "its destination uses a build argument with no default"
             return b
         dest_abs, _ = dest_of(ins, doc, dest)
-        if dest_abs == "/" or workdir_is(doc, dest_abs) or _dest_shared(doc, ins, dest_abs):
+        if dest_abs == "/" or workdir_is(doc, dest_abs) or dest_shared(doc, ins, dest_abs):
             b.problem = (f"the contents of {rel}/ are copied into {dest_abs} itself, next to other files: copy them "
                          f"into a directory of their own (e.g. {posixpath.join(dest_abs, posixpath.basename(rel))}/) "
                          f"so that a volume can be mounted there")
@@ -177,9 +183,13 @@ def _ancestors(path: str) -> list[str]:
     return ["/".join(parts[: i + 1]) for i in range(len(parts) - 1)]
 
 
-def _dest_shared(doc: Document, ins: Instruction, dest_abs: str) -> bool:
+def dest_shared(doc: Document, ins: Instruction, dest_abs: str) -> bool:
     """Another COPY/ADD of the image writes into ``dest_abs`` itself."""
     chain = image_stages(doc)
+    if ins.stage not in chain:  # a download stage: its own lineage
+        from ...semantics.build import stage_chain
+
+        chain = [s.index for s in stage_chain(doc, doc.stages[ins.stage])]
     for other in doc.instructions:
         if other is ins or other.keyword not in ("COPY", "ADD") or other.stage not in chain:
             continue

@@ -14,7 +14,9 @@ def add_url(doc, ins, url, dest, multi, label) -> Bake | None:
     hub = hub_repo(url)
     is_git = url.endswith(".git") or url.startswith("git@")
     if not (K.looks_like_weight_file(url) or (hub and is_git)):
-        return None
+        from .archives import is_model_archive_url, remote_archive_bake
+
+        return remote_archive_bake(doc, ins, url, dest, multi, label) if is_model_archive_url(url) else None
     b = Bake(ins, ins.start, ins.end, label, kind="url")
     if dest is None:
         b.problem = "its destination uses a build argument with no default"

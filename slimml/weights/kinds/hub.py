@@ -87,8 +87,24 @@ def git(ins, cmd, args, cwd, env) -> Bake:
     b = new_bake(ins, cmd)
     pos: list[str] = []
     i = 0
+    gdir = None
     while i < len(args) and args[i].startswith("-"):
+        if args[i] == "-C" and i + 1 < len(args):
+            gdir = args[i + 1]
         i += 2 if args[i] in K.GIT_OPTS_WITH_VALUE else 1
+    if gdir is not None:  # `git -C dir ...` works in dir
+        cwd = abspath(gdir, cwd) if cwd else None
+    if args[i:i + 2] == ["lfs", "clone"]:  # the old `git lfs clone`: a clone
+        i += 1
+    elif args[i:i + 2] == ["lfs", "pull"]:
+        # Paired with the clone it completes by ``merge_lfs_pull``; alone it stays a note.
+        rest = args[i + 2:]
+        b.lfs_dir = cwd or ""
+        b.lfs_filtered = any(a in ("-I", "-X", "--include", "--exclude") or a.startswith(("--include=", "--exclude="))
+                             for a in rest) or any(not a.startswith("-") for a in rest)
+        b.problem = ("git lfs pull fetches the LFS objects of a repository the build already has: move the weights "
+                     "by hand")
+        return b
     if i >= len(args) or args[i] != "clone":
         b.problem = "git lfs fetches the LFS objects of a repository the build already has: move the weights by hand"
         return b
@@ -117,9 +133,6 @@ def git(ins, cmd, args, cwd, env) -> Bake:
     if hub is None:
         b.problem = "not a Hugging Face repository URL"
         return b
-    if cmd is not None and (cmd.assignments.get("GIT_LFS_SKIP_SMUDGE") or env.get("GIT_LFS_SKIP_SMUDGE")):
-        b.problem = "GIT_LFS_SKIP_SMUDGE: the clone holds pointer files and a later step picks the weights"
-        return b
     if cwd is None:
         b.problem = "the working directory is not known (cd to a computed path)"
         return b
@@ -129,6 +142,37 @@ def git(ins, cmd, args, cwd, env) -> Bake:
                             origin=f"{b.label} (line {ins.start_line})"))
     b.targets.append(target)
     b.caveats.append("the clone's .git folder is not recreated, only the repository's files")
+    if cmd is not None and (cmd.assignments.get("GIT_LFS_SKIP_SMUDGE") or env.get("GIT_LFS_SKIP_SMUDGE")):
+        # (a `git lfs pull` of the whole clone later in the RUN lifts this: merge_lfs_pull)
+        b.problem = "GIT_LFS_SKIP_SMUDGE: the clone holds pointer files and a later step picks the weights"
     return b
 
 
+
+
+def merge_lfs_pull(script, bakes: list[Bake], cds: list) -> list[Bake]:
+    """``git clone URL dir && cd dir && git lfs pull`` (or ``git -C dir lfs pull``), also after
+    ``GIT_LFS_SKIP_SMUDGE=1``: the pull completes the clone, and both are one download of the
+    whole repository. A pull with --include/--exclude leaves pointer files the init script would
+    not reproduce: it stays a note. ``cds``: (cd command, directory it went to) in script order."""
+    from ..bake import toplevel
+
+    for pull in [b for b in bakes if b.lfs_dir and not b.lfs_filtered]:
+        clone = next((c for c in bakes if c is not pull and c.sources and c.sources[0].kind == "hf"
+                      and c.targets == [pull.lfs_dir] and c.start < pull.start), None)
+        if clone is None or (clone.problem and not clone.problem.startswith("GIT_LFS_SKIP_SMUDGE")):
+            continue
+        pull_cmd = pull.remove_cmds[0]
+        cd, where = next(((c, d) for c, d in reversed(cds) if clone.start < c.start < pull_cmd.start), (None, None))
+        if cd is not None:
+            later = [c for c in script.commands if c.start > pull_cmd.start and toplevel(c)]
+            if later and not (later[0].effective_argv()[:1] == ["cd"] and
+                              (later[0].effective_argv()[1:2] or [""])[0].startswith("/")):
+                continue  # the commands after it run inside the clone
+            if where != pull.lfs_dir:
+                continue
+        clone.problem = ""
+        clone.remove_cmds += [pull_cmd] + ([cd] if cd is not None else [])
+        clone.caveats.append("the clone's git lfs pull is part of the download: the init script fetches every file")
+        bakes.remove(pull)
+    return bakes
