@@ -173,6 +173,7 @@ class Row:
     still_needs: bool | None = None  # after the rewrite, by the same test
     after_base: str | None = None  # the rewritten file's final base image
     compiles_at_runtime: bool = False  # label: the app compiles CUDA/C code when it runs
+    system_cuda_libs: bool = False  # label: something outside the pip wheels links the image's cuDNN/cuBLAS
     weights: str | None = None  # label: how the image gets model weights (download stage, archive, ...)
     weights_result: str | None = None  # SLM010 on it: "moved out", or its note, or "no finding"
     refusals: list[tuple[str, str, str]] = field(default_factory=list)  # (code, key, raw note)
@@ -246,7 +247,8 @@ def run(names: list[str] | None = None, corpus: Path = CORPUS) -> list[Row]:
         needs, why = final_image_needs(text, d)
         lab = labels.get(d.name, {})
         row = Row(d.name, lab.get("stack", "?"), needs, why, lab.get("needs"),
-                  compiles_at_runtime=lab.get("compiles_at_runtime", False), weights=lab.get("weights"))
+                  compiles_at_runtime=lab.get("compiles_at_runtime", False), weights=lab.get("weights"),
+                  system_cuda_libs=lab.get("system_cuda_libs", False))
         try:
             rep = fix_file(d / "Dockerfile", Options(unsafe_fixes=True), {}, {})
         except Exception as e:  # a crash is a finding of this benchmark, not a reason to stop
@@ -302,6 +304,9 @@ def summarise(rows: list[Row]) -> dict:
         # rewritten final image is no longer a CUDA devel image: the rewrite breaks it
         "runtime_compiler_lost": sorted(r.name for r in rewritten if r.compiles_at_runtime
                                         and not _CUDA_DEVEL.match(r.after_base or "")),
+        # the CUDA ladder went below cudnn-runtime although a library outside the wheels links cuDNN
+        "system_cuda_libs_lost": sorted(r.name for r in rows if r.system_cuda_libs and r.rewritten
+                                        and "cudnn" not in (r.after_base or "")),
         "refused_rightly": sorted(r.name for r in refused if r.compiles_at_runtime),
         "label_disagreements": sorted(r.name for r in rows if r.label is not None and r.label != r.needs),
         "reasons": reasons,
@@ -350,6 +355,9 @@ def markdown(rows: list[Row], s: dict) -> str:
     if s["still_need_after_rewrite"]:
         notes.append("rewritten, but the final image still needs one by the same test: "
                      + ", ".join(s["still_need_after_rewrite"]))
+    if s["system_cuda_libs_lost"]:
+        notes.append("rewritten to a base without cuDNN although a library outside the pip wheels links the "
+                     "image's cuDNN (labels.toml system_cuda_libs): " + ", ".join(s["system_cuda_libs_lost"]))
     if s["refused_rightly"]:
         notes.append("refused, and rightly so (the app compiles at run time: the final image keeps devel): "
                      + ", ".join(s["refused_rightly"]))

@@ -1,0 +1,5 @@
+from fastapi import FastAPI
+
+import kernels  # noqa: F401
+
+app = FastAPI()

@@ -1,0 +1,3 @@
+import onnxruntime as ort
+
+sess = ort.InferenceSession("model.onnx", providers=["CUDAExecutionProvider"])
