@@ -22,5 +22,7 @@ if cmp -s "$case_dir/Dockerfile" "$work/ctx/Dockerfile"; then
     echo "UNCHANGED $name (slimml did not rewrite the Dockerfile)"; sed -n '1,5p' "$work/fix.log"; exit 0
 fi
 diff -u "$case_dir/Dockerfile" "$work/ctx/Dockerfile" || true
+stages=$(grep -ciE '^[[:space:]]*from[[:space:]]' "$work/ctx/Dockerfile")
+echo "rewritten Dockerfile has $stages stage(s)"
 build "$tag:after" "$work/ctx" || { echo "REWRITE DOES NOT BUILD: $name"; exit 1; }
 "$here/check.sh" "$case_dir" "$tag:after"
