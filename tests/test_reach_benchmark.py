@@ -124,3 +124,16 @@ def test_bad_input_is_one_line_and_exit_2(reach, capsys, tmp_path):
     assert cap.out == ""
     assert cap.err.splitlines() == ["reach: no such corpus project: no-such-project",
                                     f"reach: {tmp_path / 'missing'}: not a directory"]
+
+
+def test_every_corpus_file_is_labelled_and_the_classifier_agrees(reach):
+    import tomllib
+
+    labels = tomllib.loads(reach.LABELS.read_text())
+    dirs = sorted(p for p in reach.CORPUS.iterdir() if (p / "Dockerfile").is_file())
+    assert len(dirs) >= 70 and {d.name for d in dirs} == set(labels)
+    wrong = [d.name for d in dirs
+             if reach.final_image_needs((d / "Dockerfile").read_text(), d)[0] != labels[d.name]["needs"]]
+    assert wrong == []
+    for d in dirs:  # each project says which public pattern it follows, in one line
+        assert len((d / "source.txt").read_text().strip().splitlines()) == 1, d.name
