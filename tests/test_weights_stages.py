@@ -168,7 +168,8 @@ _HF = "RUN huggingface-cli download org/m --local-dir /models/m\n"
 def test_vllm_with_its_own_entrypoint_gets_the_fix_not_a_false_hf_hub_note(tmp_path):
     dl = "RUN python3 -c \"from huggingface_hub import snapshot_download as s; s('org/m', local_dir='/models/m')\"\n"
     src = ("FROM vllm/vllm-openai:v0.6.3\n" + dl +
-           "ENTRYPOINT [\"python3\", \"-m\", \"vllm.entrypoints.openai.api_server\"]\nCMD [\"--model\", \"/models/m\"]\n")
+           "ENTRYPOINT [\"python3\", \"-m\", \"vllm.entrypoints.openai.api_server\"]\n"
+           "CMD [\"--model\", \"/models/m\"]\n")
     result, side = _fix(tmp_path, src)
     assert not _notes(result)
     assert ("ENTRYPOINT [\"/usr/local/bin/docker-entrypoint-weights.sh\", \"python3\", \"-m\", "
@@ -353,3 +354,24 @@ def test_a_build_secret_of_the_download_stage_is_named_in_the_reason(tmp_path):
     result, side = _fix(tmp_path, "# syntax=docker/dockerfile:1\n" + src)
     (fix,) = {f.fix for f in result.findings if f.fix}
     assert "build secret" in fix.reason
+
+
+# -- later steps that need what only the download made ------------------------------------------------------
+@pytest.mark.parametrize("later, moved", [
+    ("RUN chown -R nobody /models", False),  # /models existed only through the download
+    ("RUN cd /models && ls", False),
+    ("RUN rm /models/m/README.md", False),  # rm without -f fails once the file is gone
+    ("RUN rm -rf /models/m/.git", True),
+    ("RUN mkdir -p /models && chown -R nobody /models", True),  # made again by the step itself
+    ("WORKDIR /models\nRUN chown -R nobody /models", True),
+    ("RUN chown -R nobody /models && mkdir -p /models", False),  # made again, but too late
+])
+def test_later_steps_on_the_folder_the_download_made(tmp_path, later, moved):
+    src = ("FROM python:3.11-slim\nRUN pip install --no-cache-dir huggingface_hub\n"
+           "RUN huggingface-cli download org/m --local-dir /models/m\n" + later + "\nCMD [\"python\", \"app.py\"]\n")
+    result, side = _fix(tmp_path, src)
+    assert (SCRIPT in side) is moved, _notes(result)
+    staged = DL + _final("COPY --from=download /models /models", later + "\n")
+    (tmp_path / "s").mkdir()
+    result, side = _fix(tmp_path / "s", staged)
+    assert (SCRIPT in side) is moved, _notes(result)

@@ -299,6 +299,33 @@ def _script_names(doc: Document, ctx, ins: Instruction, argv: list[str], cwd: st
     return ""
 
 
+def _made_elsewhere(doc: Document, chain: set[int], path: str, bake: Bake, removed: set, user: Command) -> bool:
+    """``path`` (a folder above what ``bake`` wrote) exists without the bake when ``user`` runs: a
+    system folder, or one an earlier WORKDIR, COPY/ADD that stays or remaining ``mkdir`` made."""
+    if path == "/" or any(under(path, d) for d in K.SYSTEM_DIRS) or path in ("/root", "/home", "/tmp"):
+        return True
+    for ins in doc.instructions:
+        if ins.stage not in chain or ins is bake.instr and bake.remove_instr or ins.start > user.start:
+            continue
+        made: list[str] = []
+        if ins.keyword == "WORKDIR":
+            made = [abspath(ins.args.strip().strip("'\""), H.workdir_at(doc, ins))]
+        elif ins.keyword in ("COPY", "ADD") and ins is not bake.instr:
+            words = copy_words(ins)
+            made = [dest_of(ins, doc, words[-1][0])[0]] if len(words) > 1 else []
+        elif ins.keyword == "RUN":
+            wd = H.workdir_at(doc, ins)
+            for script in run_scripts(doc, ins):
+                for cmd in script.commands:
+                    eff = cmd.effective_argv()
+                    if eff[:1] == ["mkdir"] and (id(cmd.script), nkey(cmd.node)) not in removed and \
+                            cmd.start < user.start:
+                        made += [abspath(a, wd) for a in eff[1:] if not a.startswith("-")]
+        if any(under(m, path) for m in made):
+            return True
+    return False
+
+
 def check_later_uses(doc: Document, bake: Bake, all_bakes: list[Bake], ctx=None, chain: set[int] | None = None) -> None:
     """A build step after the bake that reads what it wrote breaks once it is gone."""
     if bake.problem or not bake.targets or bake.kind in ("whole",):
@@ -322,11 +349,19 @@ def check_later_uses(doc: Document, bake: Bake, all_bakes: list[Bake], ctx=None,
                     prog = H.basename(eff[0])
                     if prog == "cd" and len(eff) > 1:
                         cwd = abspath(eff[1], cwd)
-                        if any(under(cwd, t) for t in targets):
+                        if any(under(cwd, t) for t in targets) or any(under(t, cwd) for t in targets) and \
+                                not _made_elsewhere(doc, chain, cwd, bake, removed, cmd):
                             bake.problem = (f"a later build step works in what it downloaded: "
                                             f"`{short(' '.join(cmd.text().split()))}` (line {ins.start_line})")
                             return
                         continue
+                    if prog == "rm" and not any(a.startswith("-") and "f" in a.lstrip("-")[:3] or a == "--force"
+                                                for a in eff[1:]):
+                        gone = [abspath(a, cwd) for a in eff[1:] if not a.startswith("-")]
+                        if any(under(g, t) for g in gone for t in targets):  # fails on a missing file
+                            bake.problem = (f"a later build step removes what it downloaded without -f: "
+                                            f"`{short(' '.join(cmd.text().split()))}` (line {ins.start_line})")
+                            return
                     if prog in _HARMLESS_LATER:
                         continue
                     for v in eff[1:]:
@@ -338,6 +373,11 @@ def check_later_uses(doc: Document, bake: Bake, all_bakes: list[Bake], ctx=None,
                         if any(under(p, t) and p != "/" for t in targets) or \
                                 any(re.search(re.escape(t) + r"(?![\w.-])", v) for t in targets if t != "/"):
                             bake.problem = (f"a later build step uses what it downloaded: "
+                                            f"`{short(' '.join(cmd.text().split()))}` (line {ins.start_line})")
+                            return
+                        if any(under(t, p) and p != t for t in targets) and \
+                                not _made_elsewhere(doc, chain, p, bake, removed, cmd):
+                            bake.problem = (f"a later build step uses {p}, which only the download created: "
                                             f"`{short(' '.join(cmd.text().split()))}` (line {ins.start_line})")
                             return
                     named = _script_names(doc, ctx, ins, eff, cwd, targets)

@@ -47,7 +47,10 @@ def _members(ctx, rel: str):
             out = []
             with tarfile.open(path, "r|*") as tar:
                 for m in tar:
-                    name = posixpath.normpath(m.name.lstrip("./") or ".")
+                    name = m.name
+                    while name.startswith("./"):
+                        name = name[2:]
+                    name = posixpath.normpath(name or ".")
                     if m.issym() or m.islnk() or not (m.isfile() or m.isdir()):
                         out = f"it holds links or special files ({m.name})"
                         break

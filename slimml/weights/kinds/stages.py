@@ -88,7 +88,8 @@ def _copy_bake(doc: Document, ins: Instruction, idx: int, lineage: set[int], inn
     for k, (w, _, _) in enumerate(words[:-1]):
         x = expand(w, env)
         if x is None:
-            b.problem = f"its source {w} uses a build argument with no default: what it takes from stage {sname} is unknown"
+            b.problem = (f"its source {w} uses a build argument with no default: what it takes from stage {sname} "
+                         f"is unknown")
             return b
         p = posixpath.normpath("/" + x.lstrip("/")) if not x.startswith("/") else posixpath.normpath(x)
         stem = p
@@ -159,7 +160,8 @@ def _copy_bake(doc: Document, ins: Instruction, idx: int, lineage: set[int], inn
                 return b
             is_dir = path != src_p or s.is_dir or s.kind in ("hf", "python")
             if path == src_p:
-                new = dest_abs if (is_dir or not (dest_dir or multi)) else posixpath.join(dest_abs, posixpath.basename(path))
+                into = dest_dir or multi
+                new = posixpath.join(dest_abs, posixpath.basename(path)) if (into and not is_dir) else dest_abs
             else:
                 new = posixpath.join(dest_abs, posixpath.relpath(path, src_p))
             b.sources.append(_moved(s, new, final_env, b.label, ins))
