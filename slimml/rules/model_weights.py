@@ -66,6 +66,19 @@ What it does
     (``docker run -v``, a compose ``volumes:`` entry, a Kubernetes PersistentVolumeClaim) and how
     many bytes left the image.
 
+    With ``weights-delivery = "image"`` (``[rules.SLM010]`` in ``.slimml.toml``) the weights go into
+    a weights image instead of an init script: ``weights.Dockerfile`` next to the Dockerfile
+    (``FROM scratch`` plus the weights -- a COPY of the build-context path; for downloads, a
+    download stage that runs the init script's recipe, ``weights-fetch.sh``, at build time),
+    ``weights.Dockerfile.dockerignore`` (only the weights are sent to its build), and deployment
+    snippets: ``weights.k8s.yaml`` (a Deployment that mounts the image read-only as an image volume
+    where the application reads the weights -- Kubernetes >= 1.31 with the ImageVolume feature
+    gate -- and a KServe InferenceService with the modelcar ``oci://`` storage URI) and
+    ``weights.compose.yaml`` (an image mount, Docker Engine >= 28; older engines run the service
+    ``--volumes-from`` a container of the ``docker-volume`` target). The service Dockerfile loses
+    the weights and gets no init script. Downloads replayed with the service's own libraries
+    (``torch.hub`` ...) or bucket CLIs keep the init-script form. See docs/weights-image.md.
+
     What the image can download with at start is read from the final stage (packages it
     installs, commands it runs, a download stage's packages do not count) and its base image:
     ``vllm/vllm-openai``, ``ghcr.io/huggingface/text-generation-inference`` and
@@ -157,25 +170,30 @@ NAME = "model-weights"
 SUMMARY = "Model weights baked into the image (COPY/ADD or downloaded at build time); fetch them at start"
 FIX = "unsafe"
 OPTIONS = {"min-bytes": (K.DEFAULT_MIN_BYTES, "weight files in the build context smaller than this many bytes "
-                                              "stay in the image")}
+                                              "stay in the image"),
+           "weights-delivery": ("init-script", "how the weights reach the container: \"init-script\" (fetched at "
+                                               "start) or \"image\" (a weights image mounted read-only: Kubernetes "
+                                               "image volume, KServe modelcar, Docker image mount)")}
 
 _RULE = H.rule_of(__name__)
 
 
 def check(doc: Document, ctx):
-    min_bytes = int(ctx.settings.option(CODE, NAME, "min-bytes", K.DEFAULT_MIN_BYTES))
+    min_bytes = _min_bytes(ctx)
+    delivery = _delivery(ctx)
     ignore_rel = H.ignore_file(ctx)
     ignore_text = ctx.read_context_file(ignore_rel) if ignore_rel else None
     script_rel = _script_rel(ctx)
     script_text = ctx.read_context_file(script_rel) if isinstance(script_rel, str) else None
-    key = ("slm010", doc.text, min_bytes, ignore_text, script_text)
+    key = ("slm010", doc.text, min_bytes, ignore_text, script_text, delivery, _artifact_texts(ctx, delivery))
     found = ctx.cache.get(key)
     if found is None:
-        found = ctx.cache[key] = list(_check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text))
+        found = ctx.cache[key] = list(_check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text,
+                                             delivery))
     yield from found
 
 
-def _check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text):
+def _check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text, delivery="init-script"):
     from ..weights import detect, runtime
 
     if not any(i.keyword in ("COPY", "ADD", "RUN") for i in doc.instructions):
@@ -189,12 +207,18 @@ def _check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text
         return
     rt = _runtime(doc, ctx, bakes)
     for b in bakes:
-        if not b.problem:
+        if not b.problem and delivery == "init-script":
             b.problem = (f"the base image {rt.base} has no /bin/sh to run an init script" if not rt.shell
                          else _capability_problem(b, rt))
+        elif not b.problem:  # the image form runs nothing at start: what matters is its download stage
+            from ..weights.artifact import source_problem
+
+            b.problem = source_problem(b.sources)
     fixable = [b for b in bakes if not b.problem]
     fix, note = None, ""
-    if fixable:
+    if fixable and delivery == "image":
+        fix, note = _plan_image(doc, ctx, fixable, rt, ignore_rel, ignore_text)
+    elif fixable:
         fix, note = _plan(doc, ctx, fixable, rt, ignore_rel, ignore_text, script_rel, script_text)
     estimate_given = False
     for b in bakes:
@@ -306,7 +330,7 @@ def _script_rel(ctx) -> str | None:
 
 # -- the fix --------------------------------------------------------------------------------------------------
 def _plan(doc, ctx, bakes, rt, ignore_rel, ignore_text, script_rel, script_text):
-    from ..weights import detect, initscript
+    from ..weights import initscript
 
     if ctx.context_note:  # the context folder is a guess: a script placed there may never be sent
         return None, f"the init script has nowhere certain to go: {ctx.side_files_problem()}"
@@ -324,19 +348,16 @@ def _plan(doc, ctx, bakes, rt, ignore_rel, ignore_text, script_rel, script_text)
     if isinstance(entry, str):
         return None, entry
     entry_edits, caveats = entry
-    removal = detect.removal_edits(doc, bakes)
-    if isinstance(removal, str):
-        return None, removal
-    ignore = _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel)
-    if isinstance(ignore, str):
-        return None, ignore
-    ignore_edits, ignore_caveats = ignore
+    out = _take_out(doc, ctx, bakes, ignore_rel, ignore_text, script_rel)
+    if isinstance(out, str):
+        return None, out
+    removal, ignore_caveats = out
     new_sources = []
     for b in bakes:
         new_sources.extend(b.sources)
     sources = initscript.merge(old_sources, _dedupe(new_sources))
     text = initscript.generate(sources, posixpath.basename(script_rel))
-    edits = list(removal) + list(entry_edits) + list(ignore_edits)
+    edits = removal + list(entry_edits)
     if text != script_text:
         edits.append(Edit(0, len(script_text or ""), text, path=script_rel))
     for b in bakes:
@@ -349,6 +370,20 @@ def _plan(doc, ctx, bakes, rt, ignore_rel, ignore_text, script_rel, script_text)
     desc = (f"move {'the model weights' if n == 1 else f'{n} weight sources'} out of the image: fetched at start "
             f"by {script_rel}")
     return Fix.unsafe(*edits, reason=reason, description=desc), ""
+
+
+def _take_out(doc, ctx, bakes, ignore_rel, ignore_text, keep_rel):
+    """(edits, caveats) that take the weights out of the service -- the baking steps, the
+    ``.dockerignore`` lines (``keep_rel``: a side file the build must still see) -- or why not."""
+    from ..weights import detect
+
+    removal = detect.removal_edits(doc, bakes)
+    if isinstance(removal, str):
+        return removal
+    ignore = _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, keep_rel)
+    if isinstance(ignore, str):
+        return ignore
+    return list(removal) + list(ignore[0]), ignore[1]
 
 
 def _dedupe(sources):
@@ -510,6 +545,8 @@ def _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel):
     for path, other in ctx.sibling_dockerfiles():
         if ignore_rel != ".dockerignore" and not str(path).endswith(ignore_rel[: -len(".dockerignore")]):
             continue
+        if ignore_rel == ".dockerignore" and os.path.exists(f"{path}.dockerignore"):
+            continue  # it reads its own ignore file (a weights image's Dockerfile does)
         for ins in other.instructions:
             if ins.keyword in ("COPY", "ADD") and ins.flag("from") is None:
                 for w, _, _ in copy_words(ins)[:-1]:
@@ -564,11 +601,22 @@ def _home(doc) -> str:
     return f"/home/{user}" if not user.isdigit() and "$" not in user else "$HOME"
 
 
+def _hf_mount_path(s, env: dict, home: str) -> str:
+    """Where a Hugging Face source without a target lives: its HF_HOME (or its hub cache)."""
+    from ..weights.detect import hf_cache_dir
+
+    if s.guard.get("default"):
+        return s.guard["default"]
+    hf_home = env.get("HF_HOME") or posixpath.join(env.get("XDG_CACHE_HOME") or home + "/.cache", "huggingface")
+    cache = hf_cache_dir(env, tuple(s.cache_env), home)
+    return hf_home if _inside(cache, hf_home) else cache
+
+
 def _mount_points(doc, sources, bakes) -> list[tuple[str, str, str]]:
     """(kind, container path, extra) for each place weights go. kind: "volume", "bind" (weights
     from the build context: extra is their context path), or "shared" (the directory holds other
     files of the image, a volume would hide them: extra is the source's variable stem)."""
-    from ..weights.detect import build_env, hf_cache_dir
+    from ..weights.detect import build_env
 
     env = build_env(doc, doc.final_stage.instructions[-1]) if doc.final_stage.instructions else {}
     home = _home(doc)
@@ -588,13 +636,7 @@ def _mount_points(doc, sources, bakes) -> list[tuple[str, str, str]]:
             path, kind, extra = s.target, "volume", ""
         elif s.kind == "hf":
             kind, extra = "volume", "hf"
-            if s.guard.get("default"):
-                path = s.guard["default"]
-            else:
-                hf_home = env.get("HF_HOME") or posixpath.join(env.get("XDG_CACHE_HOME") or home + "/.cache",
-                                                               "huggingface")
-                cache = hf_cache_dir(env, tuple(s.cache_env), home)
-                path = hf_home if _inside(cache, hf_home) else cache
+            path = _hf_mount_path(s, env, home)
         else:
             d = s.guard.get("default", "")
             val = next((env[n] for n in s.guard.get("env", []) if env.get(n)), None)
@@ -657,7 +699,8 @@ def _stage_summary(b) -> str:
     return f"; the script's recipe is {where} of the download stage"
 
 
-def _reason(doc, bakes, sources, script_rel, caveats, updated: bool) -> str:
+def _removal_summary(bakes) -> tuple[str, str]:
+    """(what the fix takes out, how much smaller the image gets) for the summary."""
     from ..weights.detect import human
 
     parts = []
@@ -677,6 +720,11 @@ def _reason(doc, bakes, sources, script_rel, caveats, updated: bool) -> str:
                 f"downloads (unknown offline; `slimml measure` tells).")
     else:
         size = "The image gets smaller by the size of the downloads (unknown offline; `slimml measure` tells)."
+    return removed, size
+
+
+def _reason(doc, bakes, sources, script_rel, caveats, updated: bool) -> str:
+    removed, size = _removal_summary(bakes)
     mounts = _mount_points(doc, sources, bakes)
     vols, binds, compose, shared = [], [], [], []
     n = 0
@@ -717,3 +765,99 @@ def _reason(doc, bakes, sources, script_rel, caveats, updated: bool) -> str:
                  "above the line, or bake them into a separate weights image or stage the service image copies "
                  "from, or ship them on a mounted volume.")
     return "\n    ".join(lines)
+
+
+# -- option checks ------------------------------------------------------------------------------------------------
+def _min_bytes(ctx) -> int:
+    from ..config import ConfigError
+
+    value = ctx.settings.option(CODE, NAME, "min-bytes", K.DEFAULT_MIN_BYTES)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"[rules.{CODE}] min-bytes must be a whole number of bytes (got {json.dumps(value)})")
+    return value
+
+
+def _delivery(ctx) -> str:
+    from ..weights.artifact import delivery
+
+    return delivery(ctx.settings.option(CODE, NAME, "weights-delivery", None))
+
+
+# -- weights-delivery = "image": a weights image mounted read-only (weights/artifact.py) ----------------------------
+def _artifact_names(ctx):
+    """The weights image's side files next to the Dockerfile (None: no certain place)."""
+    from ..weights import artifact
+
+    script_rel = _script_rel(ctx)
+    return None if script_rel is None else artifact.names(ctx.dockerfile, posixpath.dirname(script_rel))
+
+
+def _artifact_texts(ctx, delivery: str) -> tuple:
+    names = _artifact_names(ctx) if delivery == "image" else None
+    return () if names is None else tuple(ctx.read_context_file(rel) for rel in names.all())
+
+
+def _plan_image(doc, ctx, bakes, rt, ignore_rel, ignore_text):
+    from ..weights import artifact, initscript
+    from ..weights.detect import build_env
+    from ..weights.runtime import base_capabilities
+
+    if ctx.context_note:
+        return None, f"the weights image has nowhere certain to go: {ctx.side_files_problem()}"
+    names = _artifact_names(ctx)
+    if names is None:
+        if ctx.context_dir is None:
+            return None, "the build context is unknown: the weights image's Dockerfile has nowhere to go"
+        return None, "the Dockerfile is outside the build context: the weights image could not be built from it"
+    texts = dict(zip(names.all(), _artifact_texts(ctx, "image")))
+    for rel, text in texts.items():
+        if text is not None and artifact.MARKER not in text and K.SCRIPT_MARKER not in text:
+            return None, f"{rel} exists and was not written by slimml"
+    old_sources = initscript.manifest(texts[names.dockerfile] or "", artifact.MARKER) or []
+    out = _take_out(doc, ctx, bakes, ignore_rel, ignore_text, None)
+    if isinstance(out, str):
+        return None, out
+    edits, caveats = out
+    sources = initscript.merge(old_sources, _dedupe([s for b in bakes for s in b.sources]))
+    initscript.assign_names(sources)
+    env = build_env(doc, doc.final_stage.instructions[-1]) if doc.final_stage.instructions else {}
+    home = _home(doc)
+    folder = ctx.realpath(ctx.context_dir).rsplit(os.sep, 1)[-1].lower()
+    project = re.sub(r"[^a-z0-9-]+", "-", folder)[:40].strip("-") or "app"  # a Kubernetes name
+    plan = artifact.plan(sources, taken=_image_dirs(doc, bakes), env=env, home=home,
+                         hf_path=lambda s: _hf_mount_path(s, env, home), base=rt.base,
+                         base_has_python="python" in base_capabilities(rt.base), project=project,
+                         archive_top=lambda rel: artifact.archive_top(ctx.context_path(rel)))
+    if isinstance(plan, str):
+        return None, plan
+    downloads = [s for s in sources if not (s.kind == "uri" and not s.uri)]
+    new = {names.dockerfile: artifact.dockerfile(plan, names, posixpath.basename(str(ctx.dockerfile or "Dockerfile")),
+                                                 [s.to_json() for s in sources]),
+           names.ignore: artifact.ignore_file(plan, names),
+           names.k8s: artifact.k8s(plan, names),
+           names.compose: artifact.compose(plan, names)}
+    if downloads:
+        new[names.fetch] = initscript.generate(downloads, posixpath.basename(names.fetch),
+                                               build_stage=posixpath.basename(names.dockerfile))
+    for rel, text in new.items():
+        if text != texts[rel]:
+            edits.append(Edit(0, len(texts[rel] or ""), text, path=rel))
+    for b in bakes:
+        if b.kind != "archive":  # its caveat is how to mount the unpacked archive: the weights image does it
+            caveats.extend(b.caveats)
+        if b.instr.keyword in ("COPY", "ADD") and (b.instr.flag("chown") or b.instr.flag("chmod")):
+            caveats.append(f"line {b.instr.start_line} set the files' owner or mode: in the weights image they "
+                           f"belong to root with the build context's modes -- check that the service's user can "
+                           f"read them")
+        if any(m.get("type") == "secret" for m in H.mounts(b.instr)):
+            caveats.append(f"line {b.instr.start_line} used a build secret: give the download stage of "
+                           f"{names.dockerfile} the same credential (RUN --mount=type=secret)")
+    removed, size = _removal_summary(bakes)
+    lines = [f"Takes the weights out of the image: {removed}.", *artifact.reason_lines(plan, names), size]
+    caveats = list(dict.fromkeys(caveats))
+    if caveats:
+        lines.append("Check: " + "; ".join(caveats) + ".")
+    n = len(bakes)
+    desc = (f"move {'the model weights' if n == 1 else f'{n} weight sources'} out of the image into a weights "
+            f"image ({names.dockerfile}) mounted read-only")
+    return Fix.unsafe(*edits, reason="\n    ".join(lines), description=desc), ""

@@ -475,19 +475,24 @@ def _headline(i: int, src: Source) -> str:
     return f"[{i}] {src.target} <- {src.uri or src.context_path + ' (build context; mount it)'}"
 
 
-def generate(sources: list[Source], name: str = K.INIT_SCRIPT_NAME) -> str:
-    """The whole script ``name`` for ``sources`` (names are assigned where missing)."""
+def generate(sources: list[Source], name: str = K.INIT_SCRIPT_NAME, build_stage: str = "") -> str:
+    """The whole script ``name`` for ``sources`` (names are assigned where missing). With
+    ``build_stage`` (the weights Dockerfile's name) it is the recipe of that Dockerfile's download
+    stage instead of an entrypoint: same fetching, another header."""
     assign_names(sources)
     kinds = {s.kind for s in sources}
-    out = ["#!/bin/sh",
-           f"# {name} -- {K.SCRIPT_MARKER}. Commit it next to the Dockerfile, executable",
-           f"# (git add --chmod=+x {name}): the image runs it as its ENTRYPOINT.",
-           "#",
-           "# The model weights are not baked into the image any more. At container start, each target",
-           "# below that is missing or empty is fetched from its source, then the container's command runs",
-           '# (exec "$@"). Mount a volume on the targets so that the download happens once.',
-           "#",
-           "# Environment (defaults in brackets):"]
+    if build_stage:
+        head = [f"# {name} -- {K.SCRIPT_MARKER}. The download stage of {build_stage} runs it at build",
+                "# time (sh " + name + " true): each target below is fetched from its source into the path the",
+                "# service reads, and the weights image copies it from there."]
+    else:
+        head = [f"# {name} -- {K.SCRIPT_MARKER}. Commit it next to the Dockerfile, executable",
+                f"# (git add --chmod=+x {name}): the image runs it as its ENTRYPOINT.",
+                "#",
+                "# The model weights are not baked into the image any more. At container start, each target",
+                "# below that is missing or empty is fetched from its source, then the container's command runs",
+                '# (exec "$@"). Mount a volume on the targets so that the download happens once.']
+    out = ["#!/bin/sh", *head, "#", "# Environment (defaults in brackets):"]
     docs: list[tuple[str, str]] = []
     for s in sources:
         docs += _env_docs(s)
@@ -525,9 +530,10 @@ def generate(sources: list[Source], name: str = K.INIT_SCRIPT_NAME) -> str:
     return "\n".join(out)
 
 
-def manifest(text: str) -> list[Source] | None:
-    """The sources of a script this module wrote (None: not such a script)."""
-    if K.SCRIPT_MARKER not in text:
+def manifest(text: str, marker: str = K.SCRIPT_MARKER) -> list[Source] | None:
+    """The sources of a script this module wrote -- or of another file carrying ``marker`` and the
+    same manifest lines (the weights Dockerfile) -- None: not such a file."""
+    if marker not in text:
         return None
     out = []
     for line in text.splitlines():

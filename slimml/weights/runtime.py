@@ -68,6 +68,11 @@ def _base_caps(image: str) -> tuple[set[str], bool]:
     return caps, shell
 
 
+def base_capabilities(image: str) -> set[str]:
+    """What a base image is known to ship, from its name alone (python, curl, wget)."""
+    return _base_caps(image)[0]
+
+
 def _requirement_text(ctx, path: str) -> str:
     for cand in dict.fromkeys([path.lstrip("/"), posixpath.basename(path)]):
         text = ctx.read_context_file(cand)
