@@ -240,3 +240,13 @@ def test_code_that_only_mentions_compilation_in_a_string_is_not_a_compile(tmp_pa
     text = CUDA + "RUN pip3 install torch\nWORKDIR /app\nCOPY . .\nCMD [\"python3\", \"app.py\"]\n"
     f, _ = _fix(text, tmp_path, {"app.py": "print('we do not use triton here')\n"})
     assert f.fix is not None
+
+
+def test_an_openmp_extension_gets_libgomp_in_the_runtime_stage(tmp_path):
+    files = {"ext/setup.py": "from setuptools import setup, Extension\nsetup(ext_modules=[Extension('m', ['m.c'], "
+                             "extra_compile_args=['-fopenmp'])])\n", "ext/m.c": "int x;\n"}
+    text = PY + "WORKDIR /app\nCOPY ext/ ext/\nRUN pip install ./ext\nCMD [\"python\", \"-c\", \"import m\"]\n"
+    f, out = _fix(text, tmp_path, files)
+    assert "libgomp1" in _runtime_text(out) and "OpenMP" in f.fix.description
+    f, out = _fix(text, tmp_path / "plain", {"ext/setup.py": "from setuptools import setup\nsetup()\n"})
+    assert "libgomp1" not in out

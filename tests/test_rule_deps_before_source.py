@@ -408,3 +408,27 @@ def test_xdg_config_home_moves_pip_conf_into_the_sources(tmp_path):
              _ctx(tmp_path, files))
     copied = _early_copy(r.output)
     assert ".config/pip/pip.conf" in copied and "wheels/" in copied, r.output
+
+
+# -- local package sources named by a project manifest (found by building the split's adversarial cases) --------
+@pytest.mark.parametrize("tool,manifest,text", [
+    ("pipenv", "Pipfile", '[packages]\ntinygreet = {file = "wheels/tinygreet-1.0-py3-none-any.whl"}\n'),
+    ("pipenv", "Pipfile", '[[source]]\nurl = "file:///app/wheels"\nverify_ssl = false\nname = "l"\n'
+                          '[packages]\ntinygreet = "*"\n'),
+    ("poetry", "pyproject.toml", '[tool.poetry]\nname = "a"\nversion = "0"\npackage-mode = false\n'
+                                 '[tool.poetry.dependencies]\ntinygreet = "*"\n'
+                                 '[[tool.poetry.source]]\nname = "l"\nurl = "file:///app/wheels"\n'),
+    ("pdm", "pyproject.toml", '[project]\nname = "a"\nversion = "0"\ndependencies = ["tinygreet"]\n'
+                              '[[tool.pdm.source]]\nname = "l"\nurl = "file:///${PROJECT_ROOT}/wheels"\n'
+                              'type = "find_links"\n'),
+])
+def test_a_local_source_or_file_dependency_in_the_manifest_is_copied_early(tmp_path, tool, manifest, text):
+    files = {manifest: text, "wheels/tinygreet-1.0-py3-none-any.whl": "x", "main.py": "print(1)\n"}
+    install = {"pipenv": "pipenv install --skip-lock", "poetry": "poetry install --no-root", "pdm": "pdm install"}
+    df = f"FROM python:3.11\nRUN pip install {tool}\nWORKDIR /app\nCOPY . .\nRUN {install[tool]}\nCMD [\"python\", \"main.py\"]\n"
+    r = _fix(df, _ctx(tmp_path, files))
+    out = r.output
+    if out == df:  # no move is fine; a move without the wheels is not
+        return
+    early = out[:out.index(f"RUN {install[tool]}")]
+    assert "wheels" in early, out

@@ -1014,6 +1014,15 @@ class RunReader:
                 self.r.block(f"installs the project directory itself (a path dependency in {required})")
                 continue
             self.local_dir_or_file(ap, path, package=True)
+        # package sources that are local directories (pipenv/poetry/pdm source tables; uv's are installer config)
+        for url in _manifest_sources(tool, data or {}):
+            path = url[len("file://"):] if url.startswith("file://") else url[len("file:"):] if url.startswith("file:") \
+                else url
+            path = path.replace("/${PROJECT_ROOT}", ".").replace("${PROJECT_ROOT}", ".")
+            if _has_var(path):
+                self.r.block(f"reads the package source `{url}`, a path with a variable")
+                continue
+            self.local_dir_or_file(self.abspath(path, pdir), url)
         if tool == "uv" and "workspace" in (((data or {}).get("tool") or {}).get("uv") or {}):
             self.r.block("installs a uv workspace, whose members come from the sources")
         # the environment the tool may create inside the project
@@ -1208,8 +1217,16 @@ def _path_dependencies(tool: str, data: dict) -> list[str]:
         for spec in deps.values():
             items = spec if isinstance(spec, list) else [spec]
             for s in items:
-                if isinstance(s, dict) and isinstance(s.get("path"), str):
+                if not isinstance(s, dict):
+                    continue
+                if isinstance(s.get("path"), str):
                     out.append(s["path"])
+                # pipenv's `file = "wheels/x.whl"` (poetry and uv spell a local file `path`): a local file unless a
+                # URL; `file:` URLs name local paths too
+                f = s.get("file")
+                if isinstance(f, str) and ("://" not in f or f.startswith("file:")):
+                    out.append(f[len("file://"):] if f.startswith("file://") else f[len("file:"):]
+                               if f.startswith("file:") else f)
 
     tool_t = data.get("tool") or {}
     if tool == "poetry":
@@ -1238,6 +1255,20 @@ def _path_dependencies(tool: str, data: dict) -> list[str]:
                 if path.startswith("/${PROJECT_ROOT}"):
                     path = path[1:]
                 out.append(path.split("#", 1)[0])
+    return out
+
+
+def _manifest_sources(tool: str, data: dict) -> list[str]:
+    """Package sources a manifest names that are local paths (``file:`` URLs or paths without a scheme):
+    Pipfile ``[[source]]``, ``[[tool.poetry.source]]``, ``[[tool.pdm.source]]``."""
+    tool_t = data.get("tool") or {}
+    tables = {"pipenv": data.get("source"), "poetry": (tool_t.get("poetry") or {}).get("source"),
+              "pdm": (tool_t.get("pdm") or {}).get("source")}.get(tool)
+    out = []
+    for src in tables if isinstance(tables, list) else []:
+        url = src.get("url") if isinstance(src, dict) else None
+        if isinstance(url, str) and url and ("://" not in url or url.startswith("file:")):
+            out.append(url)
     return out
 
 

@@ -48,6 +48,27 @@ class Base:
 
 
 
+_BUILD_FILES = frozenset({"setup.py", "setup.cfg", "pyproject.toml", "CMakeLists.txt", "Makefile", "meson.build"})
+_SOURCE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".cu")
+_OPENMP_RE = re.compile(r"-fopenmp\b|#\s*pragma\s+omp\b|\bOpenMP\b|find_package\s*\(\s*OpenMP")
+_TEXT_SUFFIXES = (".py", ".sh", ".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".conf", ".env", ".txt")
+
+
+def _named_in_context(ctx, path: str) -> str | None:
+    """A text file of the build context that names ``path`` (the app may read it at run time), or None."""
+    if ctx is None or ctx.context_dir is None:
+        return None
+    for n, (rel, size) in enumerate(ctx.walk_context()):
+        if n > 5000:
+            break
+        if size > 1_000_000 or not rel.endswith(_TEXT_SUFFIXES) or rel.rsplit("/", 1)[-1].startswith("Dockerfile"):
+            continue
+        text = ctx.read_context_file(rel)
+        if text and re.search(re.escape(path) + r"(?![\w.-])", text):
+            return rel
+    return None
+
+
 class Planner:
     def __init__(self, doc: Document, ctx):
         self.doc, self.ctx = doc, ctx
@@ -190,6 +211,7 @@ class Planner:
         if bad and not base.same and base.family in ("cuda", "pytorch", "tensorflow", "ngc"):
             raise NoFix(f"the runtime stage would still run `{bad[0]}`, which only the devel image has")
         additions = self.additions(base, used, pip_runs, copies, counterparts, keep)
+        additions += [p for p in self.openmp_runtime(remove, base) if p not in additions]
 
         # Artifacts and the COPYs they replace.
         replaced, art_lines = self.artifacts(last_b, copies)
@@ -267,6 +289,10 @@ class Planner:
                     if any(re.search(r"(?<![\w.-])" + re.escape(n) + r"(?![\w.-])", text) for n in names):
                         raise NoFix(f"line {ins.start_line} uses {path}, which the install RUN at line "
                                     f"{info.ins.start_line} puts in place (it would stay in the builder)")
+                named = _named_in_context(self.ctx, path)
+                if named:
+                    raise NoFix(f"{named} names {path}, which the install RUN at line {info.ins.start_line} puts in "
+                                "place (it would stay in the builder)")
                 self.desc.append(f"{path} (cloned or downloaded for the install at line {info.ins.start_line}) stays "
                                  "in the builder")
 
@@ -284,6 +310,27 @@ class Planner:
             rel, why = found
             raise NoFix(f"the app compiles at run time ({why}, {rel}): the image that runs it needs the compilers"
                         + (" and the devel image" if base.family in ("cuda", "pytorch", "tensorflow", "ngc") else ""))
+
+    def openmp_runtime(self, remove: set[str], base: Base) -> list[str]:
+        """``libgomp1`` when the split drops the compiler (gcc depends on libgomp1, so the builder has it: the
+        file's own gcc, or the full/devel base's) and the context's build files ask for OpenMP: an extension built
+        with ``-fopenmp`` links libgomp.so.1."""
+        if base.same and not any(A.COMPILERS_RE.match(c) for n in remove for c in A.package_commands(n)) and \
+                not remove & {"build-essential", "gcc", "g++"}:
+            return []
+        if self.ctx is None or self.ctx.context_dir is None:
+            return []
+        for n, (rel, size) in enumerate(self.ctx.walk_context()):
+            if n > 5000:
+                break
+            name = rel.rsplit("/", 1)[-1]
+            if size > 1_000_000 or not (name in _BUILD_FILES or name.endswith(_SOURCE_SUFFIXES)):
+                continue
+            text = self.ctx.read_context_file(rel)
+            if text and _OPENMP_RE.search(text):
+                self.desc.append(f"runtime stage installs libgomp1 ({rel} builds with OpenMP)")
+                return ["libgomp1"]
+        return []
 
     def check_absolute_python(self, runtime_instrs: list[Instruction]) -> None:
         for ins in runtime_instrs:

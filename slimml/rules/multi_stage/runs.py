@@ -545,7 +545,9 @@ class RunReader:
         if any(w in ("sudo", "doas") for w in wrappers):
             info.problems.append(f"`sudo {spelled}` resets PATH, so pip would bypass the virtualenv")
         use = installers.Use("pip", self.ins.index, self.ins.start_line, path=self.active, cwd=self.cwd, sub=sub)
-        use.detail["spelled"] = spelled
+        # `.venv/bin/pip` names its environment as much as `/app/.venv/bin/pip` does
+        use.detail["spelled"] = H.join_path(self.cwd, spelled) if "/" in spelled and not spelled.startswith("/") \
+            and self.cwd and not has_var(spelled) else spelled
         info.uses.append(use)
         if sub != "install":
             return

@@ -237,12 +237,14 @@ def _copy(p, uses: list[Use], made: list[Use], projects: list[Use]) -> Env:
             paths.append(q)
     kind = "venv" if made else projects[0].tool.split("-")[0]
     env = Env(kind, paths, False)
+    last = max(u.ins_index for u in made + projects)
     for u in uses:
         if u.tool in ("pip", "uv-pip", "poetry", "pipenv"):
             where = _target(p, u, paths)
             if where in paths:
                 if u.tool == "pip":
                     env.tools.update(u.names)
+                last = max(last, u.ins_index)
                 continue
             what = {"pip": "pip install", "uv-pip": f"uv pip {u.sub}"}.get(u.tool, f"{u.tool} {u.sub}")
             if where == "system" and u.tool in ("pip", "uv-pip") and u.names and set(u.names) <= TOOL_PACKAGES:
@@ -253,9 +255,9 @@ def _copy(p, uses: list[Use], made: list[Use], projects: list[Use]) -> Env:
                         "would stay in the builder")
         if u.tool == "activate" and u.path not in paths:
             raise NoFix(f"the RUN at line {u.line} activates a virtualenv the file does not make")
-    # The runtime copy follows any COPY that filled the environment's directory before the environment was made.
-    first_made = min(u.ins_index for u in made + projects)
-    env.after = _after(p, paths, first_made)
+    # The runtime copy follows any COPY into the environment's directory that came before the last install into it:
+    # that install saw (and repaired) what the COPY brought, e.g. a developer's .venv in the context.
+    env.after = _after(p, paths, last)
     env.desc.append(("the virtualenv " if made else "the project environment ") + ", ".join(paths)
                     + " is copied from the builder")
     return env
