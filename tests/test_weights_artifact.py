@@ -18,6 +18,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from slimml import dockerignore as DI
 from slimml.cli import main
 from slimml.engine import Applicability
 from slimml.rules import model_weights
@@ -159,6 +160,27 @@ def test_the_weights_image_is_from_scratch_with_the_same_files(tmp_path):
     # it keeps its sources, and SLM010 leaves it alone
     assert [s.context_path for s in manifest(text, artifact.MARKER)] == ["models/"]
     assert "# slimml: ignore-file[SLM010]" in text.splitlines()
+
+
+def test_what_the_service_build_left_out_stays_out_of_the_weights_image(tmp_path):
+    files = {**FILES, ".dockerignore": "**/*.md\nmodels/*.tmp\n!models/keep.tmp\n.git\n",
+             "models/notes.md": "x\n", "models/a.tmp": "x\n", "models/keep.tmp": "x\n"}
+    _, side = _fix(tmp_path, SERVICE, files)
+    lines = side["weights.Dockerfile.dockerignore"].splitlines()
+    assert lines[1:3] == ["*", "!models"]
+    assert lines[4:] == ["**/*.md", "models/*.tmp", "!models/keep.tmp", ".git"]
+    # the line SLM010 adds to the service's ignore file is not inherited: it would leave the weights out
+    for name, text in side.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "Dockerfile").write_text(SERVICE.replace("COPY models/ /app/models/", "COPY more/ /opt/more/"))
+    _, side2 = _fix(tmp_path, SERVICE.replace("COPY models/ /app/models/", "COPY more/ /opt/more/"),
+                    {"more/w.onnx": b"\x03" * 4096})
+    lines = side2["weights.Dockerfile.dockerignore"].splitlines()
+    assert "models/" not in lines and "more/" not in lines and {"!models", "!more"} <= set(lines)
+    pats = DI.parse_patterns(side2["weights.Dockerfile.dockerignore"])
+    for path, out in [("models/m.safetensors", False), ("models/notes.md", True), ("models/a.tmp", True),
+                      ("models/keep.tmp", False), ("more/w.onnx", False), ("serve.py", True)]:
+        assert DI.is_excluded(path, pats) is out, path
 
 
 def test_the_kubernetes_snippet_mounts_the_image_read_only_where_the_app_reads(tmp_path):

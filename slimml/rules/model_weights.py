@@ -833,7 +833,7 @@ def _plan_image(doc, ctx, bakes, rt, ignore_rel, ignore_text):
     downloads = [s for s in sources if not (s.kind == "uri" and not s.uri)]
     new = {names.dockerfile: artifact.dockerfile(plan, names, posixpath.basename(str(ctx.dockerfile or "Dockerfile")),
                                                  [s.to_json() for s in sources]),
-           names.ignore: artifact.ignore_file(plan, names),
+           names.ignore: artifact.ignore_file(plan, names, ignore_text),
            names.k8s: artifact.k8s(plan, names),
            names.compose: artifact.compose(plan, names)}
     if downloads:

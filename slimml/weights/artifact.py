@@ -321,16 +321,33 @@ def dockerfile(p: Plan, n: Names, service: str, manifest: list[str]) -> str:
     return "\n".join(lines)
 
 
-def ignore_file(p: Plan, n: Names) -> str:
+def ignore_file(p: Plan, n: Names, service_ignore: str | None = None) -> str:
+    """The weights build's ignore file: everything out but the weights (and the fetch script),
+    then what the service's ignore file left out inside them (``models/**/*.tmp``), so that the
+    weights image holds the files the service image held."""
+    keep = [src.rstrip("/") for m in p.mounts for frm, src, _ in m.copies if not frm]
+    keep += [archive for _, archive in p.unpack]
     lines = [f"# {MARKER}: only the weights go to the weights image's build", "*"]
-    for m in p.mounts:
-        for frm, src, _ in m.copies:
-            if not frm:
-                lines.append("!" + src.rstrip("/"))
-    lines += ["!" + archive for _, archive in p.unpack]
+    lines += ["!" + k for k in keep]
     if p.download_base:
         lines.append("!" + n.fetch)
+    inherited = _inherited(service_ignore, keep)
+    if inherited:
+        lines += ["# as the service's build left them out:", *inherited]
     return "\n".join(dict.fromkeys(lines)) + "\n"
+
+
+def _inherited(text: str | None, keep: list[str]) -> list[str]:
+    """The service ignore file's patterns, in order, but those that leave out a weight path itself
+    (the lines SLM010 added to take the weights out of the service's build)."""
+    from .. import dockerignore as DI
+
+    try:
+        patterns = DI.parse_patterns(text or "")
+    except DI.PatternError:
+        return []
+    return [str(pat) for pat in patterns
+            if pat.exclusion or not any(pat.matches_or_parent(k) for k in keep)]
 
 
 # -- deployment snippets ---------------------------------------------------------------------------------------
