@@ -232,6 +232,17 @@ def test_several_places_get_sub_paths_and_need_kubernetes_1_33(tmp_path):
     assert "docker cp" in side["weights.compose.yaml"]
 
 
+def test_nothing_runs_at_start_so_shell_less_bases_and_inherited_commands_are_fine(tmp_path):
+    # the init-script form needs /bin/sh and a command to wrap; the image form needs neither
+    for df in ("FROM gcr.io/distroless/python3-debian12\nCOPY models/ /app/models/\nCOPY serve.py /app/\n"
+               "CMD [\"/app/serve.py\"]\n",
+               "FROM python:3.11-slim\nCOPY models/ /app/models/\n"):
+        result, _ = _fix(tmp_path, df, FILES, options={"min-bytes": 0})
+        assert _notes(result) and "COPY models/" in result.output
+        result, side = _fix(tmp_path, df, FILES)
+        assert not _notes(result) and "COPY models/" not in result.output and "weights.Dockerfile" in side
+
+
 # -- downloads ------------------------------------------------------------------------------------------------
 HF = ("FROM python:3.11-slim\nRUN pip install --no-cache-dir huggingface_hub transformers\n"
       "RUN python -c \"from transformers import AutoModel; AutoModel.from_pretrained('bert-base-uncased')\"\n"
