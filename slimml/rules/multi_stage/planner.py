@@ -12,6 +12,7 @@ from ...engine import Edit, Fix
 from ...knowledge import apt_packages as A
 from ...knowledge import images as IMG
 from ...knowledge import python_tools as P
+from ...knowledge import tool_images as TI
 from ...shellvars import VarRefs
 from .. import _helpers as H
 from . import installers
@@ -148,11 +149,34 @@ class Planner:
         fam = IMG.family(expanded)
         variant = IMG.slim_variant(image)
         runtime = variant.image if variant.image and variant.image != image else image
+        if runtime == image and expanded != image:
+            runtime = self.written_variant(image, expanded) or image
+        if runtime == image:
+            img = IMG.parse_image(expanded)
+            tag = TI.slim_tag(img.normalized, img.tag) if "$" not in image else None
+            if tag:
+                runtime = image[: len(image) - len(img.tag)] + tag if image.endswith(img.tag) else image
+        if runtime != image and runtime != variant.image:
+            variant = IMG.Variant(runtime, "")
         same = runtime == image
         rexp = self.expand(runtime)
         release = IMG.os_release(rexp) if not has_var(rexp) else None
         note = "; ".join(p for p in variant.note.split("; ") if p and p != IMG.SLIM_NOTE) if not same else ""
         return Base(image, expanded, fam, runtime, rexp, same, note, release)
+
+    def written_variant(self, image: str, expanded: str) -> str | None:
+        """The smaller variant of an image written with variables (``nvidia/cuda:${V}-devel-ubuntu${U}``), spelled
+        with the same variables: the variant of the expanded reference, when one word of the written text maps onto
+        it (``devel`` -> ``runtime``) and expands to exactly that."""
+        v = IMG.slim_variant(expanded)
+        if not v.image or v.image == expanded:
+            return None
+        for old, new in (("-devel", "-runtime"), ("devel-", "runtime-")):
+            if image.count(old) == 1:
+                cand = image.replace(old, new)
+                if self.expand(cand) == v.image:
+                    return cand
+        return None
 
     def expand(self, ref: str) -> str:
         args: dict[str, str] = {}
@@ -190,7 +214,10 @@ class Planner:
         runtime_instrs = [i for i in self.instrs if not (i.keyword == "RUN" and infos[i.index].kind in ("build", "setup"))]
         used = runtime_commands(doc, self.ctx, runtime_instrs, infos, copies, self.notes, tuple(env.paths))
         self.check_absolute_python(runtime_instrs)
-        installers.runtime_tools(env, used, [c for c in copies if c.index > last_b or c.flag("from") is not None])
+        installers.runtime_tools(env, used, [c for c in copies if c.index > last_b or c.flag("from") is not None],
+                                 base.runtime_expanded,
+                                 [(i, i.text(doc.text)) for i in runtime_instrs if i.keyword == "RUN"
+                                  and infos[i.index].kind == "other"])
 
         # Packages: what is dropped, what each dropped one leaves needed, what the new base lacks.
         installed_build_only = {n for i in infos.values() if i.kind in ("apt", "build") for n in i.apt_names
@@ -278,6 +305,10 @@ class Planner:
             for path in info.scratch:
                 if any(H.path_under(path, q) for q in copied):
                     continue
+                for line in (ln for i in self.infos.values() for ln in i.runtime_lines):
+                    if re.search(re.escape(path) + r"(?![\w.-])", line):
+                        raise NoFix(f"`{line}` in the runtime stage uses {path}, which the install RUN at line "
+                                    f"{info.ins.start_line} puts in place (it would stay in the builder)")
                 for ins in runtime_instrs:
                     if ins.index <= info.ins.index:
                         continue

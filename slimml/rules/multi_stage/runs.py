@@ -233,6 +233,7 @@ class RunReader:
         self.cats: list[str] = []
         self.mkdirs: list[str | None] = []
         self.active: str | None = None  # a virtualenv activated earlier in this RUN
+        self.downloads: list[str] = []  # files curl/wget wrote outside /tmp
 
     def read(self) -> RunInfo:
         info, ins = self.info, self.ins
@@ -270,10 +271,25 @@ class RunReader:
             info.problems.append(f"`{info.opaque[0]}` builds things whose outputs cannot be told from the Dockerfile")
         if build:
             info.kind = "build"
+            made = []
             for d in self.mkdirs:
-                # a directory for the build's own outputs (or scratch space) is not something else written
-                if d is None or not (H.path_under(d, "/tmp") or any(H.path_under(a, d) for a, _ in info.artifacts)):
+                # a directory for the build's own outputs (or scratch space) is not something else written; any
+                # other one the runtime stage makes itself (an empty directory, made where the install made it)
+                if d is None:
                     info.others.append("mkdir")
+                    break
+                if not (H.path_under(d, "/tmp") or any(H.path_under(a, d) for a, _ in info.artifacts)
+                        or any(H.path_under(d, q) for q in info.scratch)):
+                    made.append(shlex.quote(d))
+            else:
+                if made:
+                    info.runtime_lines.insert(0, "mkdir -p " + " ".join(made))
+            # A download outside /tmp may be what the app reads (weights, data): it stays in the builder only when
+            # an install of this RUN consumes it.
+            consumed = {H.basename(n) for u in info.uses for n in u.names}
+            for d in self.downloads:
+                if H.basename(d) not in consumed:
+                    info.others.append(f"a download to {d}")
                     break
             if info.others:
                 info.problems.append(
@@ -333,8 +349,8 @@ class RunReader:
             self.cats.append("apt")
         elif prog in S.APK_TOOLS:
             self.apk(words)
-        elif P.PIP_RE.match(prog):
-            self.pip(words, 1, w0, wrappers)
+        elif P.PIP_RE.match(prog) or (prog == "mim" and len(words) > 1 and words[1].value == "install"):
+            self.pip(words, 1, w0, wrappers)  # OpenMMLab's mim installs with the pip of its own interpreter
         elif P.PYTHON_RE.match(prog):
             self.python(words, w0, wrappers)
         elif prog == "virtualenv":
@@ -440,6 +456,7 @@ class RunReader:
         path = H.join_path(self.cwd or "/", out)
         if not H.path_under(path, "/tmp"):
             self.info.scratch.append(path)
+            self.downloads.append(path)
         self.cats.append("scratch")
         return True
 

@@ -11,6 +11,8 @@ decides the shape from all of them and checks that every install lands in the en
 
 from __future__ import annotations
 
+import re
+
 from ..common import VENV, VENV_PATH_VALUE, NoFix
 from ... import _helpers as H
 from . import conda, pdm, pipenv, poetry, uv
@@ -161,7 +163,11 @@ def _uv_python_is_the_base(p, u: Use, e: dict[str, str]) -> None:
 def _base_python(p) -> str | None:
     from ....knowledge import images as IMG
 
+    from ....knowledge import tool_images as TI
+
     img = IMG.parse_image(p.expand(p.stage.image))
+    if TI.python_version(img.normalized, img.tag):
+        return TI.python_version(img.normalized, img.tag)
     if IMG.family(img) == "python":
         pt = IMG.python_tag(img.tag)
         if pt is not None and pt.version and pt.version.count(".") >= 1:
@@ -330,15 +336,21 @@ def gain(p) -> str:
     return "conda's package cache" if condas and not all(u.ins_index in cleaned for u in condas) else ""
 
 
-def runtime_tools(env: Env, used: set[str], kept_copies) -> None:
+def runtime_tools(env: Env, used: set[str], kept_copies, runtime_image: str = "", kept_runs=()) -> None:
     """A runtime stage that runs an installer needs it there: in the copied environment, copied by a COPY the
-    runtime stage keeps, or (conda) in the base image."""
+    runtime stage keeps, or in the runtime stage's base image (conda's, uv's)."""
+    from ....knowledge import images as IMG
+    from ....knowledge import tool_images as TI
     from ..programs import copy_operands
 
-    provided = set()
+    provided = set(TI.TOOLS.get(IMG.parse_image(runtime_image).normalized, ())) if runtime_image else set()
     for c in kept_copies:
         for s in (copy_operands(c) or [])[:-1]:
             provided.add(s.rstrip("/").rsplit("/", 1)[-1])
+    # A RUN the runtime stage keeps as it is (an installer script, `pipx install`) that names the tool: it makes the
+    # tool there as it did in the original.
+    for ins, text in kept_runs:
+        provided |= {t for t in INSTALLER_TOOLS if re.search(r"(?<![\w.-])" + t + r"(?![\w-])", text)}
     for t in sorted(used & INSTALLER_TOOLS):
         if t in env.tools or t in provided or (env.kind == "conda" and t in ("conda", "mamba", "micromamba")):
             continue

@@ -34,7 +34,14 @@ def options(words: list[Word], start: int, with_value: frozenset[str]) -> tuple[
 
 
 def absolute(reader, path: str | None) -> str | None:
-    """``path`` made absolute against the RUN's working directory; None when that cannot be told."""
+    """``path`` made absolute against the RUN's working directory, ``$VAR`` of ENV/ARG values no build argument
+    can change expanded (the shell sees them as environment variables); None when that cannot be told."""
+    if path is not None and C.has_var(path) and "`" not in path and "$(" not in path:
+        from ....semantics import build as B
+
+        st = B.state_before(reader.doc, reader.ins)
+        e = B.expand(path, st.env, reader.doc.escape) if st is not None else None
+        path = e.value if e is not None and e.certain else path
     if path is None or C.has_var(path) or path.startswith("~"):
         return None
     if path.startswith("/"):

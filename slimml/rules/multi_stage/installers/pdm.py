@@ -24,6 +24,8 @@ def read(reader, words) -> None:
                              words=list(words), flags=set(opts)))
         if project is None:
             info.problems.append("`pdm install` runs in a project directory that cannot be told")
+        if "__pypackages__" in reader.doc.text:
+            info.problems.append("pdm's PEP 582 mode (`__pypackages__`): the packages are not in a virtualenv")
         for o in ("-g", "--global", "--venv"):
             if o in opts:
                 info.problems.append(f"`pdm {sub} {o}` installs outside the project's environment")
