@@ -250,3 +250,46 @@ def test_an_openmp_extension_gets_libgomp_in_the_runtime_stage(tmp_path):
     assert "libgomp1" in _runtime_text(out) and "OpenMP" in f.fix.description
     f, out = _fix(text, tmp_path / "plain", {"ext/setup.py": "from setuptools import setup\nsetup()\n"})
     assert "libgomp1" not in out
+
+
+# -- bases, variables and tools the corpus showed -------------------------------------------------------------------
+def test_a_virtualenv_path_from_env_is_expanded():
+    f, out = _fix(PY + "ENV VIRTUAL_ENV=/opt/venv\nRUN python3 -m venv $VIRTUAL_ENV\nENV PATH=\"$VIRTUAL_ENV/bin:$PATH\"\n"
+                  "RUN pip install flask\nCMD [\"python\", \"app.py\"]\n")
+    assert f.fix is not None and "COPY --from=builder /opt/venv /opt/venv" in _runtime_text(out)
+    assert out.count("venv /opt/venv") == 1  # the file's own venv, not a second one
+    f, _ = _fix("FROM python:3.11\nARG V=/opt/v\nRUN python3 -m venv $V\nRUN $V/bin/pip install flask\n")
+    assert f.fix is None  # a build argument can change it
+
+
+def test_a_base_written_with_variables_keeps_them_in_the_runtime_variant():
+    f, out = _fix("ARG CUDA_VERSION=12.1.0\nFROM nvidia/cuda:${CUDA_VERSION}-cudnn8-devel-ubuntu22.04\n"
+                  "RUN apt-get update && apt-get install -y python3-pip python3-venv\nRUN pip3 install flask\n")
+    assert "FROM nvidia/cuda:${CUDA_VERSION}-cudnn8-runtime-ubuntu22.04\n" in out
+
+
+def test_uv_image_splits_onto_its_slim_flavour_which_carries_uv(tmp_path):
+    files = {"pyproject.toml": "[project]\nname='a'\nversion='0'\nrequires-python='>=3.12'\n", "uv.lock": ""}
+    f, out = _fix("FROM ghcr.io/astral-sh/uv:python3.12-bookworm\nWORKDIR /app\nCOPY . .\nRUN uv sync --frozen\n"
+                  "CMD [\"uv\", \"run\", \"app.py\"]\n", tmp_path, files)
+    assert f.fix is not None and "FROM ghcr.io/astral-sh/uv:python3.12-bookworm-slim\n" in out
+
+
+def test_mim_installs_like_pip_and_a_kept_installer_run_provides_its_tool():
+    f, out = _fix(PY + "RUN pip install openmim && mim install mmcv\nCMD [\"python\"]\n")
+    assert f.fix is not None and "mim install mmcv" in _builder_text(out)
+    f, out = _fix("FROM python:3.10\nRUN curl -sSL https://install.python-poetry.org | python3 - && poetry config "
+                  "virtualenvs.create false\nWORKDIR /app\nCOPY . .\nRUN poetry install\nCMD [\"poetry\", \"run\", \"x\"]\n")
+    assert f.fix is not None and "install.python-poetry.org" in _runtime_text(out)
+
+
+def test_a_download_the_install_does_not_consume_is_refused_and_mkdir_moves():
+    f, _ = _fix(PY + "RUN pip install onnxruntime && wget -O /models/m.onnx https://x/m.onnx\n")
+    assert f.fix is None and "download to /models/m.onnx" in f.note
+    f, out = _fix(PY + "RUN pip install flask && mkdir -p /data/cache\nCMD [\"flask\", \"run\"]\n")
+    assert f.fix is not None and "RUN mkdir -p /data/cache\n" in _runtime_text(out)
+
+
+def test_pdm_pep582_is_refused():
+    f, _ = _fix(PY + "RUN pip install pdm\nWORKDIR /p\nCOPY . .\nRUN mkdir __pypackages__ && pdm install\n")
+    assert f.fix is None and "PEP 582" in f.note
