@@ -218,6 +218,9 @@ class Planner:
                                  base.runtime_expanded,
                                  [(i, i.text(doc.text)) for i in runtime_instrs if i.keyword == "RUN"
                                   and infos[i.index].kind == "other"])
+        if env.kind == "pipenv" and "pipenv" in used:
+            self.notes.append("`pipenv run` now runs inside VIRTUAL_ENV and prints a \"Courtesy Notice\" on stderr "
+                              "(PIPENV_VERBOSITY=-1 silences it, and pipenv's other messages)")
 
         # Packages: what is dropped, what each dropped one leaves needed, what the new base lacks.
         installed_build_only = {n for i in infos.values() if i.kind in ("apt", "build") for n in i.apt_names
