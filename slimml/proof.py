@@ -9,6 +9,9 @@ For one Dockerfile:
 3. the rules that passed alone are combined and verified together; if the combination fails,
    they are added one at a time, largest saving first, each kept only while the build still
    verifies;
+   a rule's rewrite that builds but does not verify is first repaired from evidence (measure.repair:
+   the runtime libraries and programs its image lacks, from the packages that ship them in the
+   original), rebuilt and verified again; the packages it needed stay with the rule's fixes;
 4. the result is the rewrite with exactly the kept rules' unsafe fixes -- or, when even the safe
    rewrite does not verify, the original file untouched (a slimml defect, reported).
 
@@ -36,6 +39,7 @@ class Decision:
     why: str  # "verified", or the evidence for dropping it
     descriptions: list[str] = field(default_factory=list)
     size: int | None = None  # bytes of "safe + this rule" (when built)
+    repair: dict | None = None  # measure.repair.Repair.to_json(): packages added from evidence, or why not
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Proof:
     safe_reasons: list[str] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     kept: frozenset[str] = frozenset()
+    packages: list[str] = field(default_factory=list)  # runtime packages the kept rules' repairs added
     report: FileReport | None = None  # the final rewrite (written with --write)
 
     @property
@@ -119,8 +124,10 @@ def prove(path: Path, opts: Options, jobs: int = 2, progress: Progress | None = 
     from .measure.engine import MeasureError
     from .measure.pair import Candidate
 
-    def cand(rep: FileReport, label: str):
-        return Candidate(rep.result.output, _side_files(rep), label=label)
+    repairs: dict = {}  # code -> measure.repair.Repair that verified
+
+    def cand(rep: FileReport, label: str, codes=()):
+        return Candidate(_with_packages(rep.result.output, _packages(repairs, codes)), _side_files(rep), label=label)
 
     def events(label: str, event: str, text: str) -> None:
         if event in ("build-end", "done"):
@@ -131,7 +138,8 @@ def prove(path: Path, opts: Options, jobs: int = 2, progress: Progress | None = 
             say(f"{safe.display}: building the original, the safe rewrite and {len(codes)} variant(s) with "
                 "unsafe fixes")
             singles = {c: variant(path, opts, frozenset({c})) for c in codes}
-            results = s.verify_many([cand(safe, "safe")] + [cand(singles[c], f"with-{c}") for c in codes])
+            cands = [cand(singles[c], f"with-{c}") for c in codes]
+            results = s.verify_many([cand(safe, "safe")] + cands)
             proof.size_before = _size(s, s.original())
             safe_r, single_r = results[0], dict(zip(codes, results[1:]))
             proof.safe_verified, proof.size_safe = safe_r.verified, safe_r.size
@@ -141,10 +149,20 @@ def prove(path: Path, opts: Options, jobs: int = 2, progress: Progress | None = 
                 proof.decisions = [Decision(c, False, "not tried: the safe rewrite itself did not verify",
                                             _descriptions(singles[c], c)) for c in codes]
                 return proof
+            tried = {}
+            for c, cd in zip(codes, cands):
+                r = _repair(s, cd, single_r[c], say)
+                if r is not None:
+                    tried[c] = r
+                    if r.verified:
+                        repairs[c], single_r[c] = r, r.result
             for c in codes:
                 if not single_r[c].verified:
-                    proof.decisions.append(Decision(c, False, "; ".join(single_r[c].reasons) or "did not verify",
-                                                    _descriptions(singles[c], c), single_r[c].size))
+                    why = "; ".join(single_r[c].reasons) or "did not verify"
+                    if c in tried and tried[c].evidence:
+                        why += " -- not repairable: " + "; ".join(tried[c].evidence)
+                    proof.decisions.append(Decision(c, False, why, _descriptions(singles[c], c), single_r[c].size,
+                                                    tried[c].to_json() if c in tried else None))
             passed = [c for c in codes if single_r[c].verified]
             kept, final_r = _combine(variant, path, opts, s, cand, passed, single_r, singles, proof)
             proof.size_after = final_r.size if final_r is not None else safe_r.size
@@ -152,9 +170,44 @@ def prove(path: Path, opts: Options, jobs: int = 2, progress: Progress | None = 
         proof.error, proof.exit_code = f"{safe.display}: {e.message}", e.exit_code
         return proof
     proof.decisions.sort(key=lambda d: codes.index(d.code))
+    for d in proof.decisions:
+        if d.kept and d.code in repairs:
+            d.repair = repairs[d.code].to_json()
+            d.why = "verified after " + repairs[d.code].summary()
     proof.kept = frozenset(kept)
-    proof.report = variant(path, opts, proof.kept) if kept else safe
+    proof.packages = _packages(repairs, kept)
+    proof.report = _patched(variant(path, opts, proof.kept), proof.packages) if kept else safe
     return proof
+
+
+def _repair(session, candidate, result, say):
+    """measure.repair on a rule's rewrite that built but did not verify (None: nothing to try)."""
+    from .measure.repair import repair_candidate
+
+    return repair_candidate(session, candidate, result, progress=lambda t: say(f"  {candidate.label}: {t}"))
+
+
+def _packages(repairs: dict, codes) -> list[str]:
+    """The packages the repairs of ``codes`` added, in order, once each."""
+    return list(dict.fromkeys(p for c in sorted(codes) if c in repairs for p in repairs[c].packages))
+
+
+def _with_packages(text: str, packages: list[str]) -> str:
+    if not packages:
+        return text
+    from .measure.repair import add_runtime_packages
+
+    return add_runtime_packages(text, packages)
+
+
+def _patched(rep: FileReport, packages: list[str]) -> FileReport:
+    """The report with the repair's packages in its rewrite (and its diff)."""
+    if packages and rep.result is not None:
+        from .runner import make_diff
+
+        rep.result.output = _with_packages(rep.result.output, packages)
+        rep.diff = make_diff(rep)
+    return rep
 
 
 def _combine(variant, path, opts, s, cand, passed, single_r, singles, proof):
@@ -166,7 +219,7 @@ def _combine(variant, path, opts, s, cand, passed, single_r, singles, proof):
         proof.decisions.append(Decision(passed[0], True, "verified", _descriptions(singles[passed[0]], passed[0]),
                                         single_r[passed[0]].size))
         return passed, single_r[passed[0]]
-    together = s.verify(cand(variant(path, opts, frozenset(passed)), "kept-together"))
+    together = s.verify(cand(variant(path, opts, frozenset(passed)), "kept-together", passed))
     if together.verified:
         for c in passed:
             proof.decisions.append(Decision(c, True, "verified", _descriptions(singles[c], c), single_r[c].size))
@@ -174,7 +227,8 @@ def _combine(variant, path, opts, s, cand, passed, single_r, singles, proof):
     kept: list[str] = []
     last = None
     for c in sorted(passed, key=lambda c: single_r[c].size or 0):
-        r = single_r[c] if not kept else s.verify(cand(variant(path, opts, frozenset(kept + [c])), f"plus-{c}"))
+        r = single_r[c] if not kept else s.verify(cand(variant(path, opts, frozenset(kept + [c])), f"plus-{c}",
+                                                       kept + [c]))
         if r.verified:
             kept.append(c)
             last = r
@@ -200,7 +254,16 @@ def _descriptions(rep: FileReport, code: str) -> list[str]:
 def write(proof: Proof, opts: Options, committed: dict, run_cache: dict) -> FileReport:
     """Apply the proven rewrite (the kept unsafe fixes and every safe one) to the file."""
     o = replace(opts, write=True, unsafe_fixes=bool(proof.kept), unsafe_codes=proof.kept or None)
-    return fix_file(proof.path, o, committed, run_cache)
+    rep = fix_file(proof.path, o, committed, run_cache)
+    if proof.packages and rep.result is not None and rep.error is None:
+        from .io import atomic_write, read_source
+
+        rep = _patched(rep, proof.packages)
+        try:
+            atomic_write(proof.path, read_source(proof.path).encode(rep.result.output))
+        except OSError as e:
+            rep.error = f"{rep.display}: cannot write ({e.strerror or e})"
+    return rep
 
 
 def run(paths: list[Path], opts: Options, jobs: int = 2, progress: Progress | None = None,
@@ -243,6 +306,8 @@ def summary_lines(p: Proof, write: bool) -> list[str]:
         what = "; ".join(d.descriptions)[:160] or d.code
         if d.kept:
             lines.append(f"  kept    {d.code} (unsafe, verified by a build): {what}")
+            if d.repair and d.repair.get("packages"):
+                lines.append(f"          + runtime packages from evidence: {'; '.join(d.repair['reasons'])[:400]}")
         else:
             lines.append(f"  dropped {d.code}: {what} -- {d.why[:300]}")
     return [mask(x) for x in lines]
@@ -255,5 +320,6 @@ def to_json(p: Proof) -> dict:
             "size": {"before": p.size_before, "safe": p.size_safe, "after": p.size_after},
             "safe_verified": p.safe_verified, "safe_reasons": [mask(r) for r in p.safe_reasons],
             "fixes": [{"code": d.code, "kept": d.kept, "why": mask(d.why), "descriptions": [mask(x) for x in d.descriptions],
-                       "size": d.size} for d in p.decisions],
+                       "size": d.size, "repair": d.repair} for d in p.decisions],
+            "packages_added": p.packages,
             "diff": p.report.diff if p.report is not None else ""}

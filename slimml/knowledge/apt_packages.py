@@ -208,6 +208,9 @@ RUNTIME_OF: dict[str, tuple[str, ...] | dict[str, tuple[str, ...] | None]] = {
     "libgeos-dev": _per("libgeos-c1v5", "libgeos-c1v5", "libgeos-c1t64", "libgeos-c1v5", "libgeos-c1t64", "libgeos-c1v5"),
     "libproj-dev": _per("libproj25", "libproj19", "libproj25", "libproj22", "libproj25", "libproj15"),
     "libgdal-dev": _per("libgdal32", "libgdal28", "libgdal36", "libgdal30", "libgdal34t64", "libgdal26"),
+    # A runtime library named in PIP_SYSTEM_LIBS stands for itself (no -dev package carries it alone:
+    # libgomp's headers come with gcc). Not build-only, so never dropped from an install.
+    "libgomp1": ("libgomp1",),
 }
 _ARCH_RE = re.compile(r"^(?P<name>[a-z0-9][a-z0-9+.-]*)(:[a-z0-9-]+)?$")
 
@@ -300,8 +303,9 @@ OPAQUE_BUILD_TOOLS = frozenset({
 })
 
 # -- pip packages that link a system library the full python image has and -slim does not -----------
-# pip name (canonical) -> the -dev packages it builds/loads against; their runtime packages are added
-# to the runtime stage. (Packages without Linux wheels compile against buildpack-deps' headers, and
+# pip name (canonical) -> the -dev packages it builds/loads against (or a runtime package standing for
+# itself, see RUNTIME_OF); their runtime packages are added to the runtime stage. With a build,
+# measure.repair finds what this table misses from the image's own ELF files. (Packages without Linux wheels compile against buildpack-deps' headers, and
 # ctypes wrappers load libraries the full image happens to have.)
 PIP_SYSTEM_LIBS: dict[str, tuple[str, ...]] = {
     "psycopg2": ("libpq-dev",),
@@ -312,8 +316,14 @@ PIP_SYSTEM_LIBS: dict[str, tuple[str, ...]] = {
     "cairosvg": ("libcairo2-dev",),
     "pygobject": ("libgirepository1.0-dev", "libcairo2-dev"),
     "python-magic": ("libmagic-dev",),
-    "opencv-python": ("libglib2.0-dev",),
-    "opencv-contrib-python": ("libglib2.0-dev",),
+    # cv2's GUI build links libGL.so.1 and glib (the -headless wheels need neither).
+    "opencv-python": ("libglib2.0-dev", "libgl-dev"),
+    "opencv-contrib-python": ("libglib2.0-dev", "libgl-dev"),
+    # Native libraries loaded with ctypes, which auditwheel does not vendor: they link gcc's OpenMP runtime
+    # (libgomp.so.1), in the full image through build-essential ("OSError: libgomp.so.1" on -slim).
+    "lightgbm": ("libgomp1",),
+    "xgboost": ("libgomp1",),
+    "pyodbc": ("unixodbc-dev",),  # links libodbc.so.2 (libodbc.so.1 on bullseye/focal), not vendored
     "gssapi": ("libkrb5-dev",),
     "pykerberos": ("libkrb5-dev",),
     "kerberos": ("libkrb5-dev",),

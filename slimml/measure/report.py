@@ -198,4 +198,5 @@ def to_json(r: MeasureReport) -> dict:
         "verification": None if r.verification is None else r.verification.to_json(),
         "verdict": ("FAIL" if r.failure else r.verification.verdict if r.verification is not None else None),
         "kept": r.kept,
+        "repair": r.repair,
     }

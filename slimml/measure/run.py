@@ -57,6 +57,7 @@ class MeasureOptions:
     builtin_frontend: bool = False
     tmp_dir: str | None = None
     after: Path | None = None  # verify this other Dockerfile (same context) instead of slimml's rewrite
+    repair: bool = True  # a rewrite that does not verify: add the runtime packages its image lacks (repair.py)
 
 
 @dataclass
@@ -89,6 +90,7 @@ class MeasureReport:
     error_detail: str = ""
     notes: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    repair: dict | None = None  # repair.Repair.to_json() when the rewrite was repaired (or tried)
     exit_code: int = EXIT_OK
     interrupted: bool = False
 
@@ -257,6 +259,7 @@ def _image_report(client, label: str, result: BuildResult, base: str | None, col
 
 
 def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, report: MeasureReport) -> None:
+    from .repair import applies
     from .verify import VerifyOptions, verify
 
     if opts.after is not None:
@@ -320,10 +323,60 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
         plan.before_text, plan.after_text, plan.before_context, dockerignore_before=plan.dockerignore_before,
         dockerignore_after=plan.dockerignore_after, rewrite_changed=plan.rewrite_changed,
         smoke=opts.smoke, timeout=opts.check_timeout, run=opts.run, run_timeout=opts.run_timeout)
-    report.verification = verify(client, b.tag, a.tag, vopts, res, progress=lambda s: ui.phase(f"verifying: {s}"))
+    memo: dict = {}  # the original's probe results, reused when a repaired rewrite is verified again
+    report.verification = verify(client, b.tag, a.tag, vopts, res, memo=memo,
+                                 progress=lambda s: ui.phase(f"verifying: {s}"))
     report.exit_code = EXIT_OK if report.verification.verdict == "PASS" else EXIT_FAIL
+    if report.exit_code == EXIT_FAIL and plan.other is None and opts.repair and \
+            applies(plan.before_text, plan.after_text):
+        _repair(plan, opts, ui, client, res, build, report, b, a, memo)
     if opts.rebuild:
         _rebuild(plan, opts, ui, build, report)
+
+
+def _repair(plan: Plan, opts: MeasureOptions, ui: _UI, client, res: Resources, build, report: MeasureReport,
+            b: BuildResult, a: BuildResult, memo: dict) -> None:
+    """The rewrite built but does not verify: add the runtime packages its image lacks (repair.py), rebuild,
+    verify again. The repaired rewrite replaces the measured one; an unrepairable one stays as it was."""
+    from ..io import read_source
+    from ..runner import _diff_lines
+    from ..secrets import mask
+    from .plan import replace_file
+    from .repair import repair
+    from .verify import VerifyOptions, verify
+
+    source = read_source(plan.dockerfile)
+
+    def attempt(text: str, label: str):
+        replace_file(plan.after_dockerfile, source.encode(text))
+        r = build(f"after ({label})", "after", f"after-{label}", opts.cold)
+        if not r.ok:
+            return None, (r, None), False, [f"does not build: {r.failed_step or 'build'}: {r.error}"]
+        vo = VerifyOptions.from_dockerfiles(
+            plan.before_text, text, plan.before_context, dockerignore_before=plan.dockerignore_before,
+            dockerignore_after=plan.dockerignore_after, rewrite_changed=plan.rewrite_changed, smoke=opts.smoke,
+            timeout=opts.check_timeout, run=opts.run, run_timeout=opts.run_timeout)
+        v = verify(client, b.tag, r.tag, vo, res, memo=memo, progress=lambda s: ui.phase(f"verifying: {s}"))
+        return r.tag, (r, v), v.verdict == "PASS", v.failures
+
+    ui.phase("the rewrite does not verify: looking for the runtime libraries and programs its image lacks")
+    rp = repair(client, b.tag, plan.after_text, a.tag, report.verification, attempt, resources=res, progress=ui.phase)
+    report.repair = rp.to_json()
+    if rp.verified:
+        r, v = rp.result
+        first = plan.diff.split("\n", 1)[0]
+        name = first[len("--- a/"):] if first.startswith("--- a/") else plan.dockerfile.name
+        old = mask("".join(_diff_lines(plan.before_text, plan.after_text, name)))
+        rest = plan.diff[len(old):] if plan.diff.startswith(old) else ""  # the side files' part
+        plan.after_text = rp.text
+        plan.diff = mask("".join(_diff_lines(plan.before_text, plan.after_text, name))) + rest
+        report.after = _image_report(client, "after", r, final_base_image(rp.text), opts.cold, rp.text)
+        report.verification, report.exit_code = v, EXIT_OK
+        report.notes.append("the rewrite was repaired from evidence: " + rp.summary())
+    else:
+        replace_file(plan.after_dockerfile, source.encode(plan.after_text))  # the rebuild timing measures the rewrite
+        if rp.evidence:
+            report.notes.append("the rewrite could not be repaired: " + "; ".join(rp.evidence)[:600])
 
 
 def _rebuild(plan: Plan, opts: MeasureOptions, ui: _UI, build, report: MeasureReport) -> None:

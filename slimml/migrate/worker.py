@@ -424,7 +424,10 @@ def _verified(df: Path, opts, committed: dict, run_cache: dict):
             sem.release()
     record = {"kept": sorted(p.kept), "safe_verified": p.safe_verified,
               "dropped": [{"code": d.code, "what": "; ".join(d.descriptions), "why": d.why} for d in p.dropped],
-              "measured_before": p.size_before, "measured_after": p.size_after}
+              "measured_before": p.size_before, "measured_after": p.size_after,
+              # runtime packages a kept rule's rewrite needed, found from the built images (measure.repair)
+              "repaired": [{"code": d.code, "packages": d.repair["packages"], "reasons": d.repair["reasons"]}
+                           for d in p.decisions if d.kept and d.repair and d.repair.get("packages")]}
     if p.error or p.exit_code != 0:
         record["error"] = p.error or ("the safe rewrite did not verify: " + "; ".join(p.safe_reasons[:5]))
         return record, None
@@ -463,6 +466,9 @@ def commit_message(rows: list[dict], applied: list, trailer: str) -> str:
                 kept = (r.get("verification") or {}).get("kept") or []
                 unsafe = " (unsafe, verified by a build)" if f.code in kept else " (unsafe: review)"
             lines.append(f"- {f.code} {rule.NAME if rule else ''}{unsafe}: {what}")
+        for d in (r.get("verification") or {}).get("repaired") or []:
+            lines.append(f"- {d['code']} repaired from the built images: the runtime stage installs "
+                         f"{', '.join(d['packages'])} ({'; '.join(d['reasons'])[:300]})")
         for d in (r.get("verification") or {}).get("dropped") or []:
             lines.append(f"- {d['code']} not applied: {d['what'] or 'its unsafe fixes'} -- the build did not verify "
                          f"({d['why'][:200]})")
