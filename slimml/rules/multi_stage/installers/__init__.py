@@ -232,6 +232,15 @@ def _target(p, u: Use, paths: list[str]) -> str | None:
     return None
 
 
+def _tooling(u: Use) -> bool:
+    """A pip install of installers only, or of an installer with pins for its own dependencies
+    (``pip install -U pdm==2.29.4 "hishel<2"``): build tooling, not the app's packages."""
+    import re as _re
+
+    names = {_re.split(r"[<>=!~;\[ ]", n, maxsplit=1)[0].lower() for n in u.names}
+    return bool(names) and (names <= TOOL_PACKAGES or bool(names & (INSTALLER_TOOLS | {"pipx"})))
+
+
 def _copy(p, uses: list[Use], made: list[Use], projects: list[Use]) -> Env:
     paths: list[str] = []
     for u in made:
@@ -253,7 +262,7 @@ def _copy(p, uses: list[Use], made: list[Use], projects: list[Use]) -> Env:
                 last = max(last, u.ins_index)
                 continue
             what = {"pip": "pip install", "uv-pip": f"uv pip {u.sub}"}.get(u.tool, f"{u.tool} {u.sub}")
-            if where == "system" and u.tool in ("pip", "uv-pip") and u.names and set(u.names) <= TOOL_PACKAGES:
+            if where == "system" and u.tool in ("pip", "uv-pip") and _tooling(u):
                 continue  # an installer for the build; the runtime check covers a runtime stage that runs it
             if where is None:
                 raise NoFix(f"where the `{what}` at line {u.line} installs cannot be told (not in {paths[0]})")
@@ -318,7 +327,7 @@ def _conda(p, base, uses: list[Use], condas: list[Use]) -> Env:
     for u in uses:
         if u.tool in ("pip", "uv-pip", "poetry", "pipenv"):
             where = _target(p, u, paths)
-            if where in paths or (where == "system" and u.names and set(u.names) <= TOOL_PACKAGES):
+            if where in paths or (where == "system" and _tooling(u)):
                 continue
             raise NoFix(f"the install at line {u.line} does not install into the conda environment {paths[0]}")
     cleaned = {u.ins_index for u in uses if u.tool == "conda-clean"}
