@@ -375,3 +375,34 @@ def test_later_steps_on_the_folder_the_download_made(tmp_path, later, moved):
     (tmp_path / "s").mkdir()
     result, side = _fix(tmp_path / "s", staged)
     assert (SCRIPT in side) is moved, _notes(result)
+
+
+def test_a_bucket_download_in_a_stage_needs_the_cli_in_the_image(tmp_path):
+    stage = "FROM amazon/aws-cli:2.17.0 AS dl\nRUN aws s3 cp s3://bucket/m.onnx /w/m.onnx\n"
+    src = stage + "FROM python:3.11-slim\nCOPY --from=dl /w /w\nCMD [\"python\", \"app.py\"]\n"
+    result, side = _fix(tmp_path, src)
+    assert result.output == src and "no aws CLI" in _notes(result)[0]
+    with_cli = src.replace("COPY --from", "RUN pip install --no-cache-dir awscli\nCOPY --from")
+    (tmp_path / "b").mkdir()
+    result, side = _fix(tmp_path / "b", with_cli)
+    (s,) = manifest(side[SCRIPT])
+    assert (s.kind, s.uri, s.target) == ("cmd", "s3://bucket/m.onnx", "/w/m.onnx")
+
+
+def test_a_hub_login_in_the_stage_writes_only_its_token_and_asks_for_hf_token(tmp_path):
+    stage = DL.replace("RUN huggingface-cli download", "ARG HF_TOKEN=x\nRUN huggingface-cli login --token $HF_TOKEN\n"
+                                                       "RUN huggingface-cli download")
+    result, side = _fix(tmp_path, stage + _final("COPY --from=download /models /models"))
+    (fix,) = {f.fix for f in result.findings if f.fix}
+    assert "HF_TOKEN" in fix.reason
+    # ... but a COPY of the Hub's home takes the token too
+    cache = stage.replace(" --local-dir /models/m", "")
+    (tmp_path / "c").mkdir()
+    result, side = _fix(tmp_path / "c", cache + _final("COPY --from=download /root/.cache/huggingface /hf"))
+    assert not side and "login" in _notes(result)[0]
+
+
+def test_a_pipe_into_tee_in_a_dropped_stage(tmp_path):
+    stage = DL.replace("--local-dir /models/m", "--local-dir /models/m | tee /tmp/download.log")
+    result, side = _fix(tmp_path, stage + _final("COPY --from=download /models /models"))
+    assert manifest(side[SCRIPT])[0].target == "/models/m" and "AS download" not in result.output

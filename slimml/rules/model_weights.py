@@ -301,6 +301,9 @@ def _capability_problem(b, rt) -> str:
         if s.kind == "hf" and not rt.can_hf() and not (s.mode == "files" and s.target and rt.can_http()):
             return ("the image has no Python with huggingface_hub to download the model at start: install "
                     "huggingface_hub in the final stage first")
+        prog = s.argv[0] if s.kind == "cmd" and s.argv else ""
+        if prog and {"gcloud": "gsutil"}.get(prog, prog) not in rt.have:  # e.g. a download stage's aws CLI
+            return f"the image has no {prog} CLI to download the weights at start: install it in the final stage first"
     return ""
 
 

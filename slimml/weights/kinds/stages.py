@@ -136,6 +136,9 @@ def _copy_bake(doc: Document, ins: Instruction, idx: int, lineage: set[int], inn
     if why:
         b.problem = f"stage {sname} {why}: the COPY takes more than the downloaded weights"
         return b
+    if _logs_in(doc, lineage):
+        b.caveats.append(f"stage {sname} logged in to the Hugging Face Hub: give the container HF_TOKEN (a secret "
+                         f"of the orchestrator) for private or gated repositories")
     dest_raw = words[-1][0]
     dest = expand(dest_raw, env)
     if dest is None:
@@ -255,7 +258,7 @@ def _writer(doc: Document, lineage: set[int], paths: list[str], ok: list[Bake]) 
 
 def _run_writer(doc: Document, ins: Instruction, paths: list[str], removed: set, targets: list[str]) -> str:
     if ins.json is not None:
-        writes = _command_writes(list(ins.json), H.workdir_at(doc, ins))
+        writes = _command_writes(list(ins.json), H.workdir_at(doc, ins), build_env(doc, ins))
         return " ".join(ins.json) if writes is None or _hits(writes, paths) else ""
     scripts = run_scripts(doc, ins)
     if not scripts:
@@ -273,6 +276,7 @@ def _run_writer(doc: Document, ins: Instruction, paths: list[str], removed: set,
             if not t.startswith("/") or "$" in t or _hits([t], paths):
                 return script.node_text(node)
         cwd: str | None = H.workdir_at(doc, ins)
+        env = build_env(doc, ins)
         for cmd in script.commands:
             if (id(cmd.script), nkey(cmd.node)) in removed:
                 continue
@@ -282,7 +286,7 @@ def _run_writer(doc: Document, ins: Instruction, paths: list[str], removed: set,
             if H.basename(eff[0]) == "cd":
                 cwd = abspath(eff[1], cwd) if len(eff) > 1 and cwd and "$" not in eff[1] else None
                 continue
-            writes = _command_writes(eff, cwd)
+            writes = _command_writes(eff, cwd, env)
             if writes and H.basename(eff[0]) == "mkdir":  # folders on the way to a target are no content
                 writes = [w for w in writes if not any(under(t, w) for t in targets)]
             if writes is None or _hits(writes, paths):
@@ -290,19 +294,34 @@ def _run_writer(doc: Document, ins: Instruction, paths: list[str], removed: set,
     return ""
 
 
+def _logs_in(doc: Document, lineage: set[int]) -> bool:
+    for i in sorted(lineage):
+        for ins in doc.stages[i].instructions:
+            if ins.keyword == "RUN":
+                for script in run_scripts(doc, ins):
+                    for cmd in script.commands:
+                        eff = cmd.effective_argv()
+                        if eff and H.basename(eff[0]) in ("huggingface-cli", "hf") and "login" in eff[1:3]:
+                            return True
+    return False
+
+
 def _hits(writes: list[str], paths: list[str]) -> bool:
     return any(_overlap(w, p) for w in writes for p in paths)
 
 
-def _command_writes(argv: list[str], cwd: str | None) -> list[str] | None:
+def _command_writes(argv: list[str], cwd: str | None, env: dict[str, str]) -> list[str] | None:
     """Paths a command may write (None: anywhere, as far as slimml knows)."""
     prog, args = H.basename(argv[0]), argv[1:]
     if prog in K.NO_WRITE_COMMANDS:
         return []
+    if prog in ("huggingface-cli", "hf") and (args[:1] == ["login"] or args[:2] == ["auth", "login"]):
+        home = env.get("HF_HOME") or posixpath.join(env.get("XDG_CACHE_HOME") or "/root/.cache", "huggingface")
+        return [posixpath.join(home, "token"), posixpath.join(home, "stored_tokens")]
     operands = [a for a in args if not a.startswith("-")]
     if any("$" in a or "`" in a for a in operands):
         return None
-    if prog in ("mkdir", "rm", "chmod", "chown", "touch"):
+    if prog in ("mkdir", "rm", "chmod", "chown", "touch", "tee"):
         if cwd is None and any(not a.startswith("/") for a in operands):
             return None
         return [abspath(a, cwd or "/") for a in operands]
