@@ -366,7 +366,11 @@ def _run_scripts(doc: Document, instr: Instruction) -> list[Script]:
         return []
     shell = stage_shell(doc, instr)
     if shell and shell[0].rsplit("/", 1)[-1] not in _POSIX_SHELLS and shell[0] not in _wrapper_shells():
-        return []
+        from ..knowledge.image_config import conda_run_shell
+
+        wrapped = conda_run_shell(shell)
+        if wrapped is None or not wrapped[1] or wrapped[1][0].rsplit("/", 1)[-1] not in _POSIX_SHELLS:
+            return []
     text = doc.text
     args, amap = instr.args, list(instr.args_map)
     if instr.heredocs:

@@ -31,3 +31,32 @@ POSIX_WRAPPER_SHELLS: dict[str, str] = {
     # mambaorg/micromamba: activates $ENV_NAME, then `exec bash -c "$@"`-style.
     "/usr/local/bin/_dockerfile_shell.sh": "activates",
 }
+
+
+# ``SHELL ["conda", "run", "-n", "serve", "/bin/bash", "-c"]``: every RUN runs its script with bash inside the
+# activated environment (conda, mamba and micromamba spell it the same).
+CONDA_RUN_TOOLS = frozenset({"conda", "mamba", "micromamba"})
+_CONDA_RUN_VALUE_OPTS = frozenset({"-n", "--name", "-p", "--prefix", "--cwd", "-r", "--root-prefix"})
+_CONDA_RUN_FLAGS = frozenset({"--no-capture-output", "--live-stream", "-a", "--attach", "--debug-wrapper-scripts",
+                              "--no-capture", "-s", "--no-banner"})
+
+
+def conda_run_shell(argv) -> tuple[dict[str, str], tuple[str, ...]] | None:
+    """({option: value} of ``conda run``, the shell argv it runs) when ``argv`` is a conda-run SHELL, else None."""
+    if len(argv) < 3 or argv[0].rsplit("/", 1)[-1] not in CONDA_RUN_TOOLS or argv[1] != "run":
+        return None
+    opts: dict[str, str] = {}
+    i = 2
+    while i < len(argv) and argv[i].startswith("-"):
+        a = argv[i]
+        if "=" in a and a.startswith("--"):
+            k, _, v = a.partition("=")
+            opts[k] = v
+        elif a in _CONDA_RUN_VALUE_OPTS and i + 1 < len(argv):
+            opts[a] = argv[i + 1]
+            i += 1
+        elif a not in _CONDA_RUN_FLAGS:
+            return None
+        i += 1
+    inner = tuple(argv[i:])
+    return (opts, inner) if inner else None

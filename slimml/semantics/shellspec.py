@@ -39,6 +39,15 @@ def spec(shell: tuple[str, ...] | None, env: dict[str, str] | None = None) -> Sh
     if not shell:
         return ShellSpec(False, None, reason="SHELL is empty")
     prog = shell[0].rsplit("/", 1)[-1]
+    from ..knowledge.image_config import conda_run_shell
+
+    wrapped = conda_run_shell(shell)
+    if wrapped is not None:
+        inner = spec(wrapped[1], env)
+        if not inner.known:
+            return inner
+        return ShellSpec(True, inner.program, inner.errexit, inner.nounset, inner.pipefail, startup_files=True,
+                         reason=f"`{prog} run` activates an environment at the start of every RUN")
     if shell[0] in POSIX_WRAPPER_SHELLS:
         return ShellSpec(True, "bash", startup_files=True,
                          reason=f"`{shell[0]}` {POSIX_WRAPPER_SHELLS[shell[0]]} an environment at the start of every RUN")

@@ -10,6 +10,7 @@ from ...dockerfile import Document, Instruction, Stage, shell_words
 from ...dockerfile.shell import run_scripts, unwrap
 from ...engine import Edit, Fix
 from ...knowledge import apt_packages as A
+from ...knowledge import image_config as IC
 from ...knowledge import images as IMG
 from ...knowledge import python_tools as P
 from ...knowledge import tool_images as TI
@@ -271,7 +272,8 @@ class Planner:
                 raise NoFix("an ONBUILD instruction")
             if kw == "VOLUME" and ins.index < last_b:
                 raise NoFix("a VOLUME before an install step (later build steps would behave differently)")
-            if kw == "SHELL" and ins.json and H.basename(ins.json[0]) not in ("sh", "bash", "dash", "ash", "zsh"):
+            if kw == "SHELL" and ins.json and H.basename(ins.json[0]) not in ("sh", "bash", "dash", "ash", "zsh") \
+                    and not (IC.conda_run_shell(ins.json) and self.env.kind == "conda"):
                 raise NoFix("a non-POSIX SHELL")
             if kw == "USER" and ins.args.strip():
                 user = ins.args.strip().split(":")[0]

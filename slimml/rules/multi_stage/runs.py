@@ -409,6 +409,18 @@ class RunReader:
                 info.scripts.append(arg if arg.startswith("/") else H.join_path(self.cwd or "/", arg))
             self.other(prog)
 
+    def conda_shell_env(self) -> str | None:
+        """``NAME`` or ``/prefix`` when the RUN runs under ``SHELL ["conda", "run", "-n", NAME, ...]``."""
+        from ...dockerfile.shell import stage_shell
+        from ...knowledge.image_config import conda_run_shell
+
+        shell = stage_shell(self.doc, self.ins)
+        wrapped = conda_run_shell(shell) if shell else None
+        if wrapped is None:
+            return None
+        o = wrapped[0]
+        return o.get("-p") or o.get("--prefix") or o.get("-n") or o.get("--name")
+
     # -- commands whose effects can be placed ---------------------------------------------------------------
     def clone(self, words: list[Word]) -> None:
         """``git clone URL [DEST]``: a checkout the install reads belongs to the builder (the planner checks that
@@ -565,6 +577,9 @@ class RunReader:
         # `.venv/bin/pip` names its environment as much as `/app/.venv/bin/pip` does
         use.detail["spelled"] = H.join_path(self.cwd, spelled) if "/" in spelled and not spelled.startswith("/") \
             and self.cwd and not has_var(spelled) else spelled
+        conda_env = self.conda_shell_env()
+        if conda_env:
+            use.detail["conda_env"] = conda_env
         info.uses.append(use)
         if sub != "install":
             return

@@ -326,7 +326,9 @@ def _conda(p, base, uses: list[Use], condas: list[Use]) -> Env:
     env = Env("conda", paths, False)
     for u in uses:
         if u.tool in ("pip", "uv-pip", "poetry", "pipenv"):
-            where = _target(p, u, paths)
+            ce = u.detail.get("conda_env")
+            where = (ce if ce.startswith("/") else H.join_path(root, f"envs/{ce}") if root else None) if ce \
+                else _target(p, u, paths)
             if where in paths or (where == "system" and _tooling(u)):
                 continue
             raise NoFix(f"the install at line {u.line} does not install into the conda environment {paths[0]}")
