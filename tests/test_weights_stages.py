@@ -406,3 +406,21 @@ def test_a_pipe_into_tee_in_a_dropped_stage(tmp_path):
     stage = DL.replace("--local-dir /models/m", "--local-dir /models/m | tee /tmp/download.log")
     result, side = _fix(tmp_path, stage + _final("COPY --from=download /models /models"))
     assert manifest(side[SCRIPT])[0].target == "/models/m" and "AS download" not in result.output
+
+
+def test_an_add_of_remote_weights_in_a_scratch_stage(tmp_path):
+    src = ("FROM scratch AS w\nADD https://x.io/m.safetensors /m/\n"
+           "FROM python:3.11-slim\nCOPY --from=w /m /opt/m\nCMD [\"python\", \"app.py\"]\n")
+    result, side = _fix(tmp_path, src)
+    (s,) = manifest(side[SCRIPT])
+    assert (s.uri, s.target) == ("https://x.io/m.safetensors", "/opt/m/m.safetensors")
+    assert "scratch" not in result.output
+
+
+@pytest.mark.parametrize("where", ["download", "copy"])
+def test_a_suppression_on_the_download_or_the_copy_keeps_the_weights(tmp_path, where):
+    src = DL + _final("COPY --from=download /models /models")
+    line = "RUN huggingface-cli" if where == "download" else "COPY --from"
+    src = src.replace(line, "# slimml: ignore[SLM010]\n" + line)
+    result, side = _fix(tmp_path, src)
+    assert result.output == src and not side

@@ -202,7 +202,8 @@ def _check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text
     if not bakes:
         return
     _, per = suppressions(doc)
-    bakes = [b for b in bakes if not _suppressed(b.instr.index, per)]
+    # (a COPY --from bake is suppressed on its own line or on the download step in its stage)
+    bakes = [b for b in bakes if not any(_suppressed(x.instr.index, per) for x in [b, *b.inner])]
     if not bakes:
         return
     rt = _runtime(doc, ctx, bakes)
