@@ -293,3 +293,28 @@ def test_a_download_the_install_does_not_consume_is_refused_and_mkdir_moves():
 def test_pdm_pep582_is_refused():
     f, _ = _fix(PY + "RUN pip install pdm\nWORKDIR /p\nCOPY . .\nRUN mkdir __pypackages__ && pdm install\n")
     assert f.fix is None and "PEP 582" in f.note
+
+
+@pytest.mark.parametrize("cmd,new", [
+    ('CMD ["/usr/local/bin/python", "app.py"]\n', 'CMD ["/opt/venv/bin/python", "app.py"]\n'),
+    ("CMD /usr/local/bin/python3 app.py\n", "CMD /opt/venv/bin/python3 app.py\n"),
+    ("RUN /usr/local/bin/python -c 'import flask'\n", "RUN /opt/venv/bin/python -c 'import flask'\n"),
+])
+def test_the_base_interpreter_by_absolute_path_becomes_the_virtualenvs(cmd, new):
+    f, out = _fix(PY + "RUN pip install flask\n" + cmd)
+    assert f.fix is not None and new in _runtime_text(out), out
+
+
+@pytest.mark.parametrize("cmd", [
+    'CMD ["/usr/local/bin/python3.9", "app.py"]\n',  # another Python than the one the virtualenv is made from
+    "RUN ln -s /usr/local/bin/python /usr/bin/py && /usr/bin/py -V\n",  # not a program word: refused as before
+    'CMD ["sh", "-c", "/opt/other/bin/python app.py"]\n',
+])
+def test_other_absolute_interpreters_are_still_refused(cmd):
+    f, out = _fix(PY + "RUN pip install flask\n" + cmd)
+    assert f.fix is None or "/usr/local/bin/python3.9" not in out
+
+
+def test_an_absolute_pip_upgrade_in_the_builder_upgrades_the_virtualenvs_pip():
+    f, out = _fix(PY + "RUN /usr/local/bin/python -m pip install --upgrade pip\nRUN pip install flask\n")
+    assert "RUN /opt/venv/bin/python -m pip install --upgrade pip\n" in _builder_text(out)

@@ -150,9 +150,9 @@ def test_artifact_directory_replaces_the_source_copies():
 # -- no fix ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("body,why", [
     ("RUN sudo pip install flask\n", "sudo"),
-    ("RUN /usr/local/bin/pip install flask\n", "absolute path"),
+    ("RUN /opt/tools/bin/pip install flask\n", "absolute path"),
     ("RUN pip install --target /deps flask\n", "--target"),
-    ("RUN pip install flask\nCMD [\"/usr/local/bin/python\", \"app.py\"]\n", "bypass the virtualenv"),
+    ("RUN pip install flask\nCMD [\"/usr/local/bin/python3.9\", \"app.py\"]\n", "bypass the virtualenv"),
     ("ENV PATH=/usr/local/bin:/usr/bin:/bin\nRUN pip install flask\n", "PATH"),
     ("ENV PIP_USER=1\nRUN pip install flask\n", "PIP_USER"),
     ("RUN python -m venv /venv && pip install flask\n", "installs into the base's Python"),

@@ -159,10 +159,14 @@ class Layout:
                         piece = _Piece(lead + ensure_nl(new), "apt", ins, info.reads)
                     is_meta = True
                 else:
+                    if ins.index in self.p.interp_edits:
+                        body = splice(doc, ins, self.p.interp_edits[ins.index])
                     piece = _Piece(lead + ensure_nl(body), "ins", ins)
             elif k in ("COPY", "ADD") and (ins.index in replaced or ins.index in manifest_only):
                 continue
             else:
+                if ins.index in self.p.interp_edits:
+                    body = splice(doc, ins, self.p.interp_edits[ins.index])
                 piece = _Piece(lead + ensure_nl(body), "ins", ins)
             if piece is None:
                 continue

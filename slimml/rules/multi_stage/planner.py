@@ -369,22 +369,48 @@ class Planner:
         return []
 
     def check_absolute_python(self, runtime_instrs: list[Instruction]) -> None:
+        """An absolute interpreter path in the runtime stage bypasses the environment the split copies. The base's own
+        interpreter (``/usr/local/bin/python``, ``/usr/bin/python3.10``, its pip) run as a program becomes the planner
+        virtualenv's (made from that interpreter, so the same Python with the packages); anything else is refused."""
+        self.interp_edits: dict[int, list[tuple[int, int, str]]] = {}
         for ins in runtime_instrs:
-            progs: list[str] = []
-            if ins.keyword == "RUN":
-                argvs = [list(ins.json)] if ins.json is not None else \
-                    [[w.value for w in c.words] for s in run_scripts(self.doc, ins) for c in s.commands]
-                for vals in argvs:
-                    i = unwrap(vals, run_wrappers=False) if vals else 0
-                    if i < len(vals):
-                        progs.append(vals[i])
-            elif ins.keyword in ("CMD", "ENTRYPOINT", "HEALTHCHECK"):
-                progs = list(ins.json) if ins.json else [w for w, _, _ in shell_words(ins.args, raw=False)]
-            for p in progs:
+            progs: list[tuple[str, tuple[int, int] | None, bool]] = []  # (path, file span if argv[0], json)
+            if ins.keyword == "RUN" and ins.json is None:
+                for sc in run_scripts(self.doc, ins):
+                    for c in sc.commands:
+                        ws = c.words
+                        i = unwrap([w.value for w in ws], run_wrappers=False) if ws else 0
+                        progs += [(w.value, (w.start, w.end) if k == i else None, False) for k, w in enumerate(ws)
+                                  if k == i]
+            elif ins.keyword in ("RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK"):
+                if ins.json is not None:
+                    m = re.match(r'\s*\[\s*("(?:[^"\\]|\\.)*")', ins.args)
+                    first = ins.args_span(m.start(1), m.end(1)) if m else None
+                    progs = [(v, first if k == 0 else None, True) for k, v in enumerate(ins.json)]
+                else:
+                    args = ins.args
+                    off = 0
+                    if ins.keyword == "HEALTHCHECK" and args.lstrip()[:3].upper() == "CMD":
+                        off = args.upper().index("CMD") + 3
+                    words = shell_words(args[off:], raw=False)
+                    progs = [(w, ins.args_span(off + a, off + b) if k == 0 else None, False)
+                             for k, (w, a, b) in enumerate(words)]
+            for p, span, js in progs:
                 b = H.basename(p)
-                if p.startswith("/") and (P.PYTHON_RE.match(b) or P.PIP_RE.match(b)) and \
-                        not any(p.startswith(q.rstrip("/") + "/") for q in self.env.paths):
-                    raise NoFix(f"`{p}` is an absolute interpreter path that would bypass the virtualenv")
+                if not (p.startswith("/") and (P.PYTHON_RE.match(b) or P.PIP_RE.match(b))) or \
+                        any(p.startswith(q.rstrip("/") + "/") for q in self.env.paths):
+                    continue
+                if span is not None and self.env.make and posixpath.dirname(p) in installers.BASE_BIN_DIRS and \
+                        b in installers.BASE_INTERPRETERS:
+                    new = f"{VENV}/bin/{b}"
+                    self.interp_edits.setdefault(ins.index, []).append((span[0], span[1], f'"{new}"' if js else new))
+                    continue
+                raise NoFix(f"`{p}` is an absolute interpreter path that would bypass the virtualenv")
+        if self.interp_edits:
+            gone = {f"`{self.doc.text[a:e].strip(chr(34))}`" for es in self.interp_edits.values() for a, e, _ in es}
+            self.notes[:] = [n for n in self.notes if not any(g in n for g in gone)]
+            self.desc.append(f"the base's interpreter named by absolute path runs as {VENV}/bin/... (the same Python, "
+                             "with the virtualenv's packages)")
 
     def venv_command(self, base: Base, pip_runs: list[RunInfo], first_pip: int) -> str:
         spellings = [H.basename(s) for i in pip_runs for s in i.spellings]

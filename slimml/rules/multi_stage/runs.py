@@ -577,6 +577,7 @@ class RunReader:
         # `.venv/bin/pip` names its environment as much as `/app/.venv/bin/pip` does
         use.detail["spelled"] = H.join_path(self.cwd, spelled) if "/" in spelled and not spelled.startswith("/") \
             and self.cwd and not has_var(spelled) else spelled
+        use.detail["span"] = f"{words[0].start},{words[0].end}"
         conda_env = self.conda_shell_env()
         if conda_env:
             use.detail["conda_env"] = conda_env

@@ -28,6 +28,9 @@ INSTALLER_TOOLS = frozenset({"uv", "uvx", "poetry", "pipenv", "pdm", "conda", "m
 # imports is lost (the runtime check below covers a runtime stage that runs them).
 TOOL_PACKAGES = frozenset({"pip", "setuptools", "wheel", "uv", "poetry", "pipenv", "pdm", "virtualenv",
                            "poetry-plugin-export", "pip-tools", "conda-lock", "hatch", "build"})
+# The base's interpreter, by absolute path, that a virtualenv made from it stands in for (same Python).
+BASE_BIN_DIRS = frozenset({"/usr/local/bin", "/usr/bin", "/bin"})
+BASE_INTERPRETERS = frozenset({"python", "python3", "pip", "pip3"})
 _STD_BIN = frozenset({"/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"})
 
 
@@ -87,7 +90,12 @@ def _venv(p, uses: list[Use]) -> Env:
         if u.tool == "pip":
             spelled = u.detail.get("spelled", "")
             if spelled.startswith("/") and prefix_of(spelled) != VENV:
-                raise NoFix(f"`{spelled}` is an absolute path outside the virtualenv")
+                # the base's own interpreter by absolute path: the virtualenv's (made from it) installs the same way
+                b = spelled.rsplit("/", 1)[-1]
+                if spelled.rsplit("/", 1)[0] not in BASE_BIN_DIRS or b not in BASE_INTERPRETERS:
+                    raise NoFix(f"`{spelled}` is an absolute path outside the virtualenv")
+                a, e = (int(x) for x in u.detail["span"].split(","))
+                env.splice(u.ins_index, a, e, f"{VENV}/bin/{b}")
             env.tools.update(u.names)
         elif u.tool == "uv-pip":
             env.kind = "uv"
