@@ -59,5 +59,8 @@ fi
 # toolchain, under the tags the CUDA fixture project uses.
 have nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04 || $DOCKER tag python:3.11-slim nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04
 have nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04 || $DOCKER tag python:3.11 nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04
+# CUDA base ladder (SLM007): a "base" stand-in -- like the runtime one, no CUDA libraries at all; the
+# Docker test installs the CUDA runtime library from its pip wheel (nvidia-cuda-runtime-cu12).
+have nvidia/cuda:12.1.0-base-ubuntu22.04 || $DOCKER tag python:3.11-slim nvidia/cuda:12.1.0-base-ubuntu22.04
 
 log "ready: $($DOCKER version --format '{{.Server.Version}}'), images: $($DOCKER images --format '{{.Repository}}:{{.Tag}}' | tr '\n' ' ')"

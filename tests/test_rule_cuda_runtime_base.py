@@ -13,6 +13,7 @@ from slimml.rules import cuda_runtime_base as R
 
 DEVEL = "nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04"
 RUNTIME = "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04"
+BASE = "nvidia/cuda:12.1.0-base-ubuntu22.04"  # the ladder's step when the wheels bring every CUDA library
 
 
 def _ctx(tmp: Path | None, files: dict[str, str] | None = None) -> Context:
@@ -36,27 +37,40 @@ def _fix(text: str, tmp: Path | None = None, files: dict[str, str] | None = None
     return result.output
 
 
-@pytest.mark.parametrize("run", [
-    "pip install --no-cache-dir xformers",  # a prebuilt wheel
-    "pip install --no-cache-dir deepspeed",  # ops JIT-compiled later: the unsafe reason says so
-    "DS_BUILD_OPS=0 pip install deepspeed",
-    "pip install torch-scatter -f https://data.pyg.org/whl/torch-2.1.0+cu121.html",
-    "pip install --no-cache-dir vllm==0.4.2",
-    "python3 -m pip install -e /opt/tools",  # no .cu files in the context
-    "echo CUDA is great",
+@pytest.mark.parametrize("run, image", [
+    ("pip install --no-cache-dir xformers", BASE),  # a prebuilt wheel on torch's CUDA libraries
+    ("pip install --no-cache-dir deepspeed", RUNTIME),  # ops JIT-compiled later: the unsafe reason says so
+    ("DS_BUILD_OPS=0 pip install deepspeed", RUNTIME),
+    ("pip install torch-scatter -f https://data.pyg.org/whl/torch-2.1.0+cu121.html", RUNTIME),  # unknown to the ladder
+    ("python3 -m pip install -e /opt/tools", RUNTIME),  # no .cu files in the context; its dependencies unread
+    ("echo CUDA is great", BASE),
 ])
-def test_swapped_when_nothing_compiles(run, tmp_path):
+def test_swapped_when_nothing_compiles(run, image, tmp_path):
     text = f"FROM {DEVEL}\nRUN {run}\n"
     out = _fix(text, tmp_path, {"app.py": "print(1)\n"})
-    assert out == f"FROM {RUNTIME}\nRUN {run}\n"
+    assert out == f"FROM {image}\nRUN {run}\n"
+
+
+@pytest.mark.parametrize("run", ["pip install --no-cache-dir vllm==0.4.2", "pip install sglang[all]"])
+def test_packages_that_compile_when_they_run_keep_devel(run, tmp_path):
+    # triton needs a C compiler, FlashInfer nvcc, when the server runs: the devel image had both.
+    (f,) = _findings(f"FROM {DEVEL}\nRUN {run}\n", tmp_path, {"app.py": "print(1)\n"})
+    assert f.fix is None and "compiles when it runs" in f.message
+
+
+@pytest.mark.parametrize("code", ["model = torch.compile(model)\n", "import triton\n@triton.jit\ndef k(): pass\n"])
+def test_app_code_with_triton_or_torch_compile_keeps_devel(code, tmp_path):
+    text = f"FROM {DEVEL}\nRUN pip install torch\nCOPY app.py /app.py\nCMD [\"python3\", \"/app.py\"]\n"
+    (f,) = _findings(text, tmp_path, {"app.py": code})
+    assert f.fix is None and "app.py" in f.message
 
 
 @pytest.mark.parametrize("body, why", [
     ("RUN nvcc --version", "nvcc"),
     ("RUN cmake -B build . && cmake --build build", "cmake"),
     ("RUN make -j8", "make"),
-    ("ENV CUDA_HOME=/usr/local/cuda", "CUDA_HOME"),
-    ("ARG TORCH_CUDA_ARCH_LIST=8.0", "TORCH_CUDA_ARCH_LIST"),
+    ("ENV CUDA_HOME=/usr/local/cuda\nRUN pip install my-kernels", "CUDA_HOME"),  # a package slimml cannot vouch for
+    ("ARG TORCH_CUDA_ARCH_LIST=8.0\nRUN pip install -r missing.txt", "TORCH_CUDA_ARCH_LIST"),
     ("RUN export FORCE_CUDA=1 && pip install git+https://github.com/facebookresearch/detectron2.git", "FORCE_CUDA"),
     ("RUN pip install git+https://github.com/facebookresearch/detectron2.git", "detectron2"),
     ("RUN pip install git+https://github.com/facebookresearch/xformers.git@main", "xformers"),
@@ -126,21 +140,36 @@ def test_a_compiling_stage_built_on_the_same_base_blocks_the_swap(tmp_path):
 
 def test_chain_root_is_swapped_when_no_descendant_compiles(tmp_path):
     text = f"FROM {DEVEL} AS base\nRUN pip install torch\nFROM base AS test\nRUN pytest\nFROM base\nCMD [\"python3\"]\n"
-    assert _fix(text, tmp_path) == text.replace(DEVEL, RUNTIME, 1)
+    assert _fix(text, tmp_path) == text.replace(DEVEL, BASE, 1)
 
 
 def test_a_compiling_stage_on_another_base_does_not_block(tmp_path):
     text = f"FROM {DEVEL} AS base\nFROM {DEVEL} AS other\nRUN make\nFROM base\nCMD [\"python3\"]\n"
-    assert _fix(text, tmp_path) == f"FROM {RUNTIME} AS base\nFROM {DEVEL} AS other\nRUN make\nFROM base\nCMD [\"python3\"]\n"
+    assert _fix(text, tmp_path) == f"FROM {BASE} AS base\nFROM {DEVEL} AS other\nRUN make\nFROM base\nCMD [\"python3\"]\n"
 
 
 def test_keyword_case_platform_and_name_are_kept(tmp_path):
     text = f"from  --platform=$BUILDPLATFORM   {DEVEL}   as Serve\nrun pip install numpy\n"
-    assert _fix(text, tmp_path) == text.replace(DEVEL, RUNTIME)
+    assert _fix(text, tmp_path) == text.replace(DEVEL, BASE)
 
 
-def test_build_argument_default_is_reported_not_rewritten(tmp_path):
+@pytest.mark.parametrize("body", ["ENV CUDA_HOME=/usr/local/cuda", "ARG TORCH_CUDA_ARCH_LIST=8.0"])
+def test_a_build_variable_alone_compiles_nothing_when_every_package_is_a_known_wheel(body, tmp_path):
+    text = f"FROM {DEVEL}\n{body}\nRUN pip install torch fastapi\n"
+    (f,) = _findings(text, tmp_path)
+    assert f.fix is not None and "nothing to build" in f.fix.reason
+    assert _fix(text, tmp_path) == text.replace(DEVEL, BASE)
+
+
+def test_build_argument_default_is_rewritten_when_only_the_final_from_uses_it(tmp_path):
     text = f"ARG BASE={DEVEL}\nFROM ${{BASE}}\nRUN pip install numpy\n"
+    (f,) = _findings(text, tmp_path)
+    assert "--build-arg" in f.fix.reason
+    assert _fix(text, tmp_path) == f"ARG BASE={BASE}\nFROM ${{BASE}}\nRUN pip install numpy\n"
+
+
+def test_build_argument_default_used_by_another_stage_is_reported_not_rewritten(tmp_path):
+    text = f"ARG BASE={DEVEL}\nFROM ${{BASE}} AS build\nRUN nvcc -o /k k.cu\nFROM ${{BASE}}\nCOPY --from=build /k /k\n"
     (f,) = _findings(text, tmp_path)
     assert f.fix is None and "build argument" in f.note
     assert _findings("ARG BASE=python:3.11\nFROM ${BASE}\n", tmp_path) == []
