@@ -424,3 +424,45 @@ def test_a_suppression_on_the_download_or_the_copy_keeps_the_weights(tmp_path, w
     src = src.replace(line, "# slimml: ignore[SLM010]\n" + line)
     result, side = _fix(tmp_path, src)
     assert result.output == src and not side
+
+
+# -- download, unpack, remove ------------------------------------------------------------------------------------
+_GET = "wget -q https://x.io/bert-model.tar.gz -O /tmp/m.tar.gz"
+
+
+@pytest.mark.parametrize("run", [
+    f"RUN {_GET} && tar -xzf /tmp/m.tar.gz -C /models/bert && rm /tmp/m.tar.gz",
+    f"RUN {_GET} && mkdir -p /models/bert && tar xzf /tmp/m.tar.gz --directory=/models/bert && rm -f /tmp/m.tar.gz",
+    f"RUN {_GET} && tar --extract --gzip --file /tmp/m.tar.gz --directory /models/bert && rm /tmp/m.tar.gz",
+    "RUN wget -q https://x.io/bert-model.zip -O /tmp/m.zip && unzip -q /tmp/m.zip -d /models/bert && rm /tmp/m.zip",
+])
+def test_a_downloaded_archive_unpacked_and_removed_is_one_archive_download(tmp_path, run):
+    src = "FROM python:3.11-slim\nRUN pip install --no-cache-dir onnxruntime\n" + run + "\nCMD [\"python\", \"app.py\"]\n"
+    result, side = _fix(tmp_path, src)
+    assert "x.io" not in result.output and "tar" not in result.output.split("CMD")[0].split("onnxruntime")[1]
+    (s,) = manifest(side[SCRIPT])
+    assert (s.target, s.is_dir, s.uri.split("/")[-1]) == ("/models/bert", True, run.split("x.io/")[1].split()[0])
+
+
+@pytest.mark.parametrize("run", [
+    f"RUN {_GET} && tar -xzf /tmp/m.tar.gz -C /models/bert",  # the archive stays in the image too
+    f"RUN {_GET} && tar -xzf /tmp/m.tar.gz --strip-components=1 -C /models/bert && rm /tmp/m.tar.gz",
+    f"RUN {_GET} && tar -xzf /tmp/m.tar.gz -C /models/bert bert/model.onnx && rm /tmp/m.tar.gz",  # one member
+    f"RUN {_GET} && tar -xzf /tmp/m.tar.gz -C / && rm /tmp/m.tar.gz",  # into / itself
+    f"RUN {_GET} && tar -tzf /tmp/m.tar.gz && rm /tmp/m.tar.gz",  # lists, does not unpack
+    f"RUN mkdir -p /models/bert && {_GET} && cd /models/bert && tar -xzf /tmp/m.tar.gz && rm /tmp/m.tar.gz",
+])
+def test_unpacks_that_are_not_exactly_an_archive_download_stay_notes(tmp_path, run):
+    src = "FROM python:3.11-slim\nRUN pip install --no-cache-dir onnxruntime\n" + run + "\nCMD [\"python\", \"app.py\"]\n"
+    result, side = _fix(tmp_path, src)
+    assert result.output == src and not side, side.get(SCRIPT, "")[-300:]
+    assert _notes(result)
+
+
+def test_an_unpacked_archive_in_a_download_stage(tmp_path):
+    src = ("FROM python:3.11 AS w\n"
+           f"RUN {_GET} && mkdir -p /w/bert && tar -xzf /tmp/m.tar.gz -C /w/bert && rm /tmp/m.tar.gz\n"
+           "FROM python:3.11-slim\nCOPY --from=w /w /models\nCMD [\"python\", \"app.py\"]\n")
+    result, side = _fix(tmp_path, src)
+    (s,) = manifest(side[SCRIPT])
+    assert (s.target, s.is_dir, s.uri) == ("/models/bert", True, "https://x.io/bert-model.tar.gz")

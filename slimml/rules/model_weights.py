@@ -35,7 +35,10 @@ What it does
     - archives: ``ADD model.tar.gz /models/`` of a local tar archive (plain, gzip, bzip2, xz --
       told by its content, as Docker does), which ADD unpacks: listed to confirm it holds weights
       and no code or links; and ``ADD https://.../model.tar.gz``, which Docker does *not* unpack
-      (the script fetches the archive file itself; with ``--unpack=true`` it unpacks it);
+      (the script fetches the archive file itself; with ``--unpack=true`` it unpacks it); remote
+      archives count as weights when their name says so (``model``, ``weights``, ``ckpt`` ...);
+      ``wget``/``curl`` of one, unpacked whole with ``tar -x``/``unzip`` into a folder of its own
+      and removed in the same RUN, becomes one archive download the script unpacks there;
 
     - ``git lfs clone`` and ``git clone`` completed by ``git lfs pull`` (also after
       ``GIT_LFS_SKIP_SMUDGE=1``) of a Hugging Face repository: one download of the repository.

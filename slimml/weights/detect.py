@@ -96,11 +96,15 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
     for script in scripts:
         cwd: str | None = wd
         cds: list = []  # (cd command, where it went)
+        steps: list = []  # (tar/unzip/rm command, its working directory)
         found: list[Bake] = []
         for cmd in script.commands:
             words = cmd.words
             eff = words[cmd.unwrapped():]
             if not eff:
+                continue
+            if H.basename(eff[0].value) in ("tar", "unzip", "rm") and toplevel(cmd):
+                steps.append((cmd, cwd))  # may unpack (and remove) what a download fetched
                 continue
             if H.basename(eff[0].value) != "cd" and not _may_download(eff[0].value):
                 continue
@@ -129,6 +133,10 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
             from .kinds.hub import merge_lfs_pull
 
             found = merge_lfs_pull(script, found, cds)
+        if steps and found:
+            from .kinds.archives import merge_unpack
+
+            merge_unpack(doc, script, found, steps)
         out.extend(found)
     return out
 
@@ -235,7 +243,7 @@ def _analyse_argv(doc, ctx, ins, cmd, argv, words, cwd, env, script) -> Bake | N
             script_argv = [None if (k + offset) in unknown else a for k, a in enumerate(script_argv)]
         py = raw[0]
         return P.analyse_python(doc, ctx, ins, cmd, py, mode, code, script_argv, cwd, env)
-    if not K.looks_like_weight_download(raw):
+    if not K.looks_like_weight_download(raw) and not (prog in K.HTTP_DOWNLOADERS and _model_archive(raw)):
         return None
     if any(a is None for a in argv):
         b = new_bake(ins, cmd)
@@ -260,6 +268,14 @@ def _analyse_argv(doc, ctx, ins, cmd, argv, words, cwd, env, script) -> Bake | N
     b = new_bake(ins, cmd)
     b.problem = "cannot tell statically what this command downloads and where"
     return b
+
+
+def _model_archive(argv: list[str]) -> bool:
+    """``wget``/``curl`` of an archive named like a model (``bert-model.tar.gz``): weights, like
+    ``ADD`` of one (kinds.archives)."""
+    from .kinds.archives import is_model_archive_url
+
+    return any("://" in a and is_model_archive_url(a) for a in argv[1:])
 
 
 # -- later uses of what a step downloaded ----------------------------------------------------------------

@@ -16,7 +16,8 @@ import tarfile
 from ...dockerfile import Document, Instruction
 from ...knowledge import weights as K
 from ...units import human_bytes as human
-from ..bake import Bake, dest_of, url_basename, workdir_is
+from ...rules import _helpers as H
+from ..bake import Bake, abspath, dest_of, url_basename, workdir_is
 from ..sources import Source
 
 
@@ -154,3 +155,94 @@ def remote_archive_bake(doc: Document, ins: Instruction, url: str, dest: str | N
     b.caveats.append("Docker does not unpack an archive ADD downloads: the init script fetches the archive file "
                      "itself, as the image had it")
     return b
+
+
+# ``tar`` options that change nothing about what lands where (``-x`` and the compression ones).
+_TAR_FLAGS = frozenset("xvzjJpo")
+_TAR_LONG = frozenset({"--extract", "--get", "--verbose", "--gzip", "--gunzip", "--bzip2", "--xz", "--no-same-owner",
+                       "--no-same-permissions", "--preserve-permissions", "--overwrite"})
+
+
+def _tar_plan(argv: list[str], cwd: str | None) -> tuple[str, str] | None:
+    """(archive, directory) of ``tar -xzf A [-C DIR]`` that unpacks all of A; None for anything else
+    (members named, --strip-components, --exclude, -t ...)."""
+    args = argv[1:]
+    if args and not args[0].startswith("-") and set(args[0]) <= _TAR_FLAGS | {"f"}:
+        args = ["-" + args[0]] + args[1:]  # old style: tar xzf A
+    archive = where = None
+    extract, i = False, 0
+    while i < len(args):
+        a = args[i]
+        name, eq, val = a.partition("=")
+        if name in ("--file", "--directory") or a == "-C":
+            if not eq:
+                if i + 1 >= len(args):
+                    return None
+                val, i = args[i + 1], i + 1
+            if name == "--file":
+                archive = val
+            else:
+                where = val
+        elif a in _TAR_LONG:
+            extract |= a in ("--extract", "--get")
+        elif a.startswith("-") and not a.startswith("--") and set(a[1:]) <= _TAR_FLAGS | {"f"}:
+            extract |= "x" in a
+            if "f" in a:
+                if not a.endswith("f") or i + 1 >= len(args):
+                    return None
+                archive, i = args[i + 1], i + 1
+        else:
+            return None  # a member name, or an option that changes what is unpacked
+        i += 1
+    if not extract or archive is None:
+        return None
+    if cwd is None and not (archive.startswith("/") and (where or "").startswith("/")):
+        return None
+    base = cwd or "/"
+    return abspath(archive, base), abspath(where, base) if where else base
+
+
+def _unzip_plan(argv: list[str], cwd: str | None) -> tuple[str, str] | None:
+    args = [a for a in argv[1:] if a not in ("-q", "-qq", "-o")]
+    if len(args) == 3 and args[1] == "-d" and not args[0].startswith("-"):
+        archive, where = args[0], args[2]
+    elif len(args) == 1 and not args[0].startswith("-"):
+        archive, where = args[0], "."
+    else:
+        return None
+    if cwd is None and not (archive.startswith("/") and where.startswith("/")):
+        return None
+    return abspath(archive, cwd or "/"), abspath(where, cwd or "/")
+
+
+def merge_unpack(doc: Document, script, bakes: list[Bake], steps: list) -> None:
+    """``wget URL -O /tmp/m.tar.gz && tar -xzf /tmp/m.tar.gz -C /models && rm /tmp/m.tar.gz``: the
+    three commands are one download of an archive unpacked into /models -- what the init script
+    does for a folder target with an archive URL. Only when the archive is unpacked whole, into a
+    folder of its own, and removed afterwards (else the image held the archive too)."""
+    from .context import dest_shared
+
+    for b in bakes:
+        if b.problem or len(b.sources) != 1 or b.sources[0].kind != "uri" or b.sources[0].is_dir or \
+                not b.sources[0].uri.startswith(("http://", "https://")) or not b.remove_cmds:
+            continue
+        src, dl = b.sources[0], b.remove_cmds[0]
+        later = [(c, cwd) for c, cwd in steps if c.start > dl.start]
+        unpack = next(((c, cwd) for c, cwd in later if H.basename(c.effective_argv()[0]) in ("tar", "unzip")), None)
+        if unpack is None:
+            continue
+        cmd, cwd = unpack
+        argv = cmd.effective_argv()
+        plan = (_tar_plan if H.basename(argv[0]) == "tar" else _unzip_plan)(argv, cwd)
+        if plan is None or plan[0] != src.target:
+            continue
+        rm = next((c for c, w in later if c.start > cmd.start and H.basename(c.effective_argv()[0]) == "rm" and
+                   [abspath(a, w or "/") for a in c.effective_argv()[1:] if not a.startswith("-")] == [src.target]),
+                  None)
+        where = plan[1]
+        if rm is None or where == "/" or workdir_is(doc, where) or dest_shared(doc, b.instr, where):
+            continue
+        b.sources = [Source("uri", target=where, is_dir=True, uri=src.uri, origin=src.origin + ", unpacked")]
+        b.targets = [where]
+        b.remove_cmds += [cmd, rm]
+        b.caveats.append(f"the archive is unpacked into {where} at start, as the build did (tar/zip)")
