@@ -21,21 +21,11 @@ from click.testing import CliRunner
 from slimml.cli import main
 
 from .dockerutil import Images, docker
+from .test_docker_weights import _Counting
 
 pytestmark = pytest.mark.docker
 
 APP = "import hashlib\nprint(hashlib.sha256(open('/models/model.onnx', 'rb').read()).hexdigest())\n"
-
-
-class _Counting(http.server.SimpleHTTPRequestHandler):
-    hits: list[str] = []
-
-    def do_GET(self):  # noqa: N802 - http.server's name
-        type(self).hits.append(self.path)
-        super().do_GET()
-
-    def log_message(self, *args):  # keep test output quiet
-        pass
 
 
 @pytest.fixture(scope="module")
