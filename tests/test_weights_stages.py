@@ -466,3 +466,14 @@ def test_an_unpacked_archive_in_a_download_stage(tmp_path):
     result, side = _fix(tmp_path, src)
     (s,) = manifest(side[SCRIPT])
     assert (s.target, s.is_dir, s.uri) == ("/models/bert", True, "https://x.io/bert-model.tar.gz")
+
+
+def test_a_download_stage_with_weights_delivered_as_an_image(tmp_path):
+    """weights-delivery = "image": the service loses the stage and the COPY; the weights image
+    fetches the same repository into the same place."""
+    src = DL + _final("COPY --from=download /models /models")
+    result, side = _fix(tmp_path, src, options={"min-bytes": 0, "weights-delivery": "image"})
+    assert "AS download" not in result.output and "COPY --from" not in result.output
+    assert SCRIPT not in side and "docker-entrypoint" not in result.output
+    weights = side["weights.Dockerfile"]
+    assert '"repo": "org/m"' in weights and '"target": "/models/m"' in weights
