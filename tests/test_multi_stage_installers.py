@@ -318,3 +318,16 @@ def test_other_absolute_interpreters_are_still_refused(cmd):
 def test_an_absolute_pip_upgrade_in_the_builder_upgrades_the_virtualenvs_pip():
     f, out = _fix(PY + "RUN /usr/local/bin/python -m pip install --upgrade pip\nRUN pip install flask\n")
     assert "RUN /opt/venv/bin/python -m pip install --upgrade pip\n" in _builder_text(out)
+
+
+# -- the CUDA base ladder for the runtime stage ---------------------------------------------------------------------
+@pytest.mark.parametrize("pkgs,image", [
+    ("torch==2.3.1 fastapi", "nvidia/cuda:12.1.0-base-ubuntu22.04"),  # CUDA libraries come with the wheels
+    ("onnxruntime-gpu fastapi", "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04"),  # needs the system cuDNN/cuBLAS
+    ("some-unknown-package", "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04"),  # unknown: no step below runtime
+])
+def test_the_runtime_stage_goes_as_low_as_the_installs_prove(pkgs, image):
+    f, out = _fix("FROM nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04\n"
+                  "RUN apt-get update && apt-get install -y python3 python3-pip python3-venv git\n"
+                  f"RUN pip3 install {pkgs}\nWORKDIR /app\nCOPY . .\nCMD [\"python3\", \"serve.py\"]\n")
+    assert f.fix is not None and _stages(out)[-1].image == image, out

@@ -159,10 +159,23 @@ class Planner:
                 runtime = image[: len(image) - len(img.tag)] + tag if image.endswith(img.tag) else image
         if runtime != image and runtime != variant.image:
             variant = IMG.Variant(runtime, "")
+        ladder_note = ""
+        if runtime != image and fam == "cuda" and "$" not in image:
+            # below runtime when every CUDA library the runtime stage needs comes from pip wheels (the ladder reads
+            # the installs; the runtime stage compiles nothing, and keeps the base's apt Python: not python-slim)
+            from ...semantics.cuda_stack import runtime_image
+
+            lad = runtime_image(self.doc, self.ctx, [self.stage], compiles="", image=expanded)
+            if lad.below_runtime and not lad.env and "$" not in lad.image:
+                runtime = lad.image
+                variant = IMG.Variant(runtime, "")
+                ladder_note = "; ".join(dict.fromkeys(lad.notes))
+                self.desc.append(f"runtime stage on {runtime}: " + "; ".join(lad.facts[:3]))
         same = runtime == image
         rexp = self.expand(runtime)
         release = IMG.os_release(rexp) if not has_var(rexp) else None
         note = "; ".join(p for p in variant.note.split("; ") if p and p != IMG.SLIM_NOTE) if not same else ""
+        note = "; ".join(x for x in (note, ladder_note) if x)
         return Base(image, expanded, fam, runtime, rexp, same, note, release)
 
     def written_variant(self, image: str, expanded: str) -> str | None:
@@ -585,7 +598,11 @@ class Planner:
         basis: list[str] = []
         if not base.same:
             saving = None
-            if base.family in ("cuda", "pytorch", "tensorflow"):
+            if base.family == "cuda":
+                from ...knowledge import cuda_ladder as CL
+
+                saving = CL.saving(base.expanded, base.runtime_expanded)
+            if saving is None and base.family in ("cuda", "pytorch", "tensorflow"):
                 saving = Z.runtime_saving(base.expanded)
             if saving is None:
                 a, b = Z.image_size(base.expanded), Z.image_size(base.runtime_expanded)
