@@ -326,8 +326,10 @@ def test_an_absolute_pip_upgrade_in_the_builder_upgrades_the_virtualenvs_pip():
     ("onnxruntime-gpu fastapi", "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04"),  # needs the system cuDNN/cuBLAS
     ("some-unknown-package", "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04"),  # unknown: no step below runtime
 ])
-def test_the_runtime_stage_goes_as_low_as_the_installs_prove(pkgs, image):
+def test_the_runtime_stage_goes_as_low_as_the_installs_prove(tmp_path, pkgs, image):
+    # the app's code is read too (a literal libcudart.so would need the system CUDA)
     f, out = _fix("FROM nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04\n"
                   "RUN apt-get update && apt-get install -y python3 python3-pip python3-venv git\n"
-                  f"RUN pip3 install {pkgs}\nWORKDIR /app\nCOPY . .\nCMD [\"python3\", \"serve.py\"]\n")
+                  f"RUN pip3 install {pkgs}\nWORKDIR /app\nCOPY . .\nCMD [\"python3\", \"serve.py\"]\n",
+                  tmp_path, {"serve.py": "import fastapi\n"})
     assert f.fix is not None and _stages(out)[-1].image == image, out
