@@ -498,7 +498,8 @@ SETUP_PY_BUILD = frozenset({"build_ext", "build", "install", "develop", "bdist_w
 RUNTIME_COMPILERS = frozenset({"gcc", "g++", "cc", "c++", "clang", "clang++", "nvcc", "make", "gmake", "cmake",
                                "ninja", "ld"})
 # Python that compiles C++/CUDA when it runs (the JIT extension loaders; numba's CUDA target needs
-# NVVM, which only the devel image has). Triton, CuPy (NVRTC) and torch.compile work on runtime.
+# NVVM, which only the devel image has). CuPy's NVRTC works on runtime; Triton and torch.compile need a C
+# compiler when they run (knowledge/runtime_compile.py, cuda_wheels.py), which runtime images lack.
 JIT_COMPILE_MARKERS = ("cpp_extension.load", "load_inline(", "from torch.utils.cpp_extension import load",
                        "numba.cuda", "from numba import cuda", "cuda.jit", "pycuda.compiler", "SourceModule(",
                        "op_builder", "spconv.pytorch", "torch.utils.cpp_extension")
