@@ -169,7 +169,37 @@ def test_packages_go_right_after_the_final_from():
         add_runtime_packages(text, ["x; rm -rf /"])
 
 
+RUNTIME_APT = ("FROM python:3.11 AS builder\nRUN true\n\nFROM python:3.11-slim\n"
+               "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libpq5 \\\n"
+               "    && rm -rf /var/lib/apt/lists/*\nCOPY . .\n")
+
+
+def test_packages_join_the_runtime_stages_own_apt_install():
+    out = add_runtime_packages(RUNTIME_APT, ["libgomp1", "xz-utils"])
+    assert out == RUNTIME_APT.replace("libpq5 \\", "libpq5 libgomp1 xz-utils \\")  # one apt-get update
+    redirected = RUNTIME_APT.replace("libpq5 \\", "libpq5 >/dev/null \\")
+    # a redirect is outside the words slimml reads as the command: a RUN of its own, to be sure
+    assert add_runtime_packages(redirected, ["libgomp1"]).count("apt-get update") == 2
+
+
+@pytest.mark.parametrize("run", [
+    "apt-get update; apt-get install -y libpq5",  # the install runs even when update failed
+    "apt-get update && apt-get install -y libpq5 || true",  # its failure is ignored
+    "if [ -n \"$X\" ]; then apt-get update && apt-get install -y libpq5; fi",  # it may not run
+    "apt-get update && apt-get install -y $(cat /pkgs)",  # words that are not package names
+    "apt-get update && apt-get -o Dir::Etc=/x install -y libpq5",
+    "pip install x && apt-get update && apt-get install -y libpq5",  # (a plain chain: merged)
+])
+def test_an_install_that_may_not_run_as_written_gets_a_run_of_its_own(run):
+    text = f"FROM python:3.11 AS b\nRUN true\nFROM python:3.11-slim\nRUN {run}\n"
+    out = add_runtime_packages(text, ["libgomp1"])
+    merged = out.count("apt-get update") == 1
+    assert merged == run.startswith("pip install"), out
+    assert "libgomp1" in out
+
+
 @pytest.mark.parametrize("text", [
+    RUNTIME_APT,
     "FROM python:3.11 AS b\nRUN true\nFROM python:3.11-slim\nCMD [\"x\"]\n",
     "FROM python:3.11 AS b\nFROM python:3.11-slim",  # FROM is the last line, no newline
     "# escape=`\nFROM python:3.11 AS b\nFROM `\n  python:3.11-slim `\n  AS final\n# comment\nRUN echo `\n  hi\n",
@@ -186,7 +216,7 @@ def test_the_added_install_is_one_instruction_to_buildkit(text):
     froms = [i for i, c in enumerate(cmds) if c.cmd.upper() == "FROM"]
     run = cmds[froms[-1] + 1]
     assert run.cmd.upper() == "RUN" and run.value[0].startswith("apt-get update && ") and "libgomp1" in run.value[0]
-    assert len(cmds) == len(dockerfile.parse_string(text)) + 1
+    assert len(cmds) == len(dockerfile.parse_string(text)) + (0 if text is RUNTIME_APT else 1)
 
 
 def test_missing_programs_come_from_the_programs_check():

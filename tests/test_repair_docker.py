@@ -126,13 +126,18 @@ def test_measure_repairs_the_rewrite_it_verifies(tmp_path, monkeypatch):
 
     monkeypatch.delitem(A.PIP_SYSTEM_LIBS, "lightgbm")
     root = _project(tmp_path / "p", APP)
+    # a runtime library the file installs: the runtime stage has an apt install, which the repair joins
+    (root / "Dockerfile").write_text(DOCKERFILE.replace(
+        "WORKDIR", "RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev "
+        "&& rm -rf /var/lib/apt/lists/*\nWORKDIR", 1))
     r = run_measure(root / "Dockerfile", MeasureOptions(rewrite=RewriteOptions(unsafe_fixes=True), rebuild=False,
                                                        cold=False))
     assert r.exit_code == 0 and r.verification.verdict == "PASS", R.to_text(r)
     assert r.repair["verified"] and r.repair["packages"] == ["libgomp1"]
     j = R.to_json(r)
-    assert "+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libgomp1" \
-        in j["rewrite"]["diff"], j["rewrite"]["diff"]
+    runtime = j["rewrite"]["diff"].split("+FROM python:3.11-slim", 1)[1]
+    assert "+RUN apt-get update && apt-get install -y --no-install-recommends libpq5 libgomp1 && rm -rf" in runtime
+    assert runtime.count("apt-get update") == 1, runtime
     assert ".dockerignore" in j["rewrite"]["diff"]
     assert j["repair"]["iterations"][0]["owners"][0]["package"] == "libgomp1"
     assert any("repaired from evidence" in n for n in r.notes)

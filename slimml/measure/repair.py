@@ -77,26 +77,76 @@ class Repair:
 
 # -- the Dockerfile edit ---------------------------------------------------------------------------------
 def add_runtime_packages(text: str, packages: list[str]) -> str:
-    """``text`` with an apt install of ``packages`` right after the final stage's FROM (before anything the
-    stage does, so a code edit never re-runs it and it runs as root with the default shell)."""
+    """``text`` with ``packages`` installed at the top of the final stage: appended to its apt install when
+    the stage's first RUN is one (SLM008 puts the runtime stage's system packages there: one ``apt-get
+    update``), else in a new apt RUN right after its FROM (before anything the stage does, so a code edit
+    never re-runs it and it runs as root with the default shell)."""
     from ..dockerfile import parse
+    from ..rules.multi_stage.common import APT_CLEAN, APT_INSTALL_DEFAULT  # what SLM008's runtime installs say
 
     if not packages:
         return text
     bad = [p for p in packages if not _PKG_RE.match(p)]
     if bad:
         raise ValueError(f"not a package name: {bad[0]!r}")
-    from ..rules.multi_stage.common import APT_CLEAN, APT_INSTALL_DEFAULT  # what SLM008's runtime installs say
-
     doc = parse(text)
+    at = _install_end(doc)
+    if at is not None:
+        return text[:at] + "".join(" " + p for p in packages) + text[at:]
     fi = doc.stages[-1].from_instruction
-    nl = doc.newline
     run = f"RUN apt-get update && {APT_INSTALL_DEFAULT} {' '.join(packages)} && {APT_CLEAN}"
-    at = fi.line_end
-    before = text[:at]
+    before = text[:fi.line_end]
     if not before.endswith(("\n", "\r")):
-        before += nl
-    return before + run + nl + text[at:]
+        before += doc.newline
+    return before + run + doc.newline + text[fi.line_end:]
+
+
+_AND_RE = re.compile(r"^(?:\s|\\\r?\n)*&&(?:\s|\\\r?\n)*$")
+_BLANK_RE = re.compile(r"^(?:\s|\\\r?\n)*$")
+
+
+def _and_chain(script) -> bool:
+    """The script's commands run one after another, each only if the one before succeeded (``a && b``):
+    nothing around or between them (``;``, ``||``, ``if``, a loop, a substitution) that could skip the
+    install or ignore its failure."""
+    spans = sorted(script.src_span(c.node) for c in script.commands)
+    if not spans:
+        return False
+    src = script.source
+    if not (_BLANK_RE.match(src[:spans[0][0]]) and _BLANK_RE.match(src[spans[-1][1]:])):
+        return False
+    return all(_AND_RE.match(src[a[1]:b[0]]) for a, b in zip(spans, spans[1:]))
+
+
+_PLAIN_WORD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+:=~_/-]*$|^-[A-Za-z-]+$")
+
+
+def _install_end(doc) -> int | None:
+    """File offset after the last package of the apt install in the final stage's first RUN (the place to
+    add packages), or None: that RUN is not a plain apt install (exec form, heredoc, another program
+    first, words that are not plain package names and flags)."""
+    from ..dockerfile.shell import run_scripts
+    from ..knowledge.system_packages import APT_OPTS_WITH_VALUE, APT_TOOLS
+
+    run = next((i for i in doc.stages[-1].instructions if i.keyword == "RUN"), None)
+    if run is None or run.json is not None or run.heredocs or run.flags:
+        return None
+    scripts = run_scripts(doc, run)
+    if len(scripts) != 1 or not _and_chain(scripts[0]):
+        return None
+    for cmd in scripts[0].commands:
+        words = cmd.words
+        argv = [w.value for w in words]
+        if not argv or argv[0] not in APT_TOOLS:
+            continue
+        subs = [v for i, v in enumerate(argv[1:], 1) if not v.startswith("-") and argv[i - 1] not in APT_OPTS_WITH_VALUE]
+        if not subs or subs[0] != "install":
+            continue
+        if not all(_PLAIN_WORD_RE.match(w.raw) for w in words[1:]) or \
+                any(v in APT_OPTS_WITH_VALUE for v in argv) or len(subs) < 2:
+            return None
+        return words[-1].end
+    return None
 
 
 def missing_programs(verification) -> dict[str, list[str]]:
