@@ -50,6 +50,10 @@ What it does
     copy comes after a COPY that filled the environment's directory first. A runtime stage that runs an
     installer (``uv run``, ``poetry run``) needs it in the copied environment or from a COPY it keeps.
 
+    A CUDA split's runtime stage goes down the image ladder as far as the installs prove
+    (``semantics.cuda_stack``): ``-base`` when every CUDA library they need comes from pip wheels (torch's
+    ``nvidia-*`` wheels), ``runtime`` (with cuDNN) otherwise or when an install cannot be read.
+
     An install RUN that clones or downloads what it installs (``git clone``, ``curl -o``, ``wget -O``) keeps
     those in the builder unless the runtime stage names them (an editable install of a clone copies the clone);
     a literal ``ln -s`` in it is re-made in the runtime stage. An app that compiles native code when it runs
