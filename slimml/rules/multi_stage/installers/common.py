@@ -5,6 +5,7 @@ from __future__ import annotations
 from ....dockerfile.shell import Word
 from .. import common as C
 from ... import _helpers as H
+from .base import Use
 
 
 def options(words: list[Word], start: int, with_value: frozenset[str]) -> tuple[dict[str, str | None], list[str], int]:
@@ -55,3 +56,21 @@ def prefix_of(spelled: str) -> str | None:
         return None
     d = H.norm_path(spelled).rsplit("/", 1)[0] or "/"
     return (d.rsplit("/", 1)[0] or "/") if d.endswith("/bin") else d
+
+
+def record_install(reader, tool: str, words: list[Word], sub: str, opts: dict, path: str | None = None) -> Use:
+    """An install command of ``tool``: the RUN builds, installs Python packages, and the command is a ``Use``."""
+    reader.cats.append("build")
+    info = reader.info
+    info.installs_python = True
+    info.spellings.append(tool.split("-")[0])
+    use = Use(tool, reader.ins.index, reader.ins.start_line, path=path, cwd=reader.cwd, sub=sub, words=list(words),
+              flags=set(opts))
+    info.uses.append(use)
+    return use
+
+
+def not_moved(reader, tool: str, sub: str) -> None:
+    """A subcommand the split does not know how to place."""
+    reader.info.problems.append(f"it runs `{tool} {sub}`, which slimml does not move into a virtualenv")
+    reader.cats.append("build")

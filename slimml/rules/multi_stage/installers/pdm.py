@@ -4,8 +4,7 @@ and ``--global`` are refused."""
 
 from __future__ import annotations
 
-from .base import Use
-from .common import absolute, options
+from .common import absolute, not_moved, options, record_install
 
 _VALUE = frozenset({"-G", "--group", "-p", "--project", "-L", "--lockfile", "--venv", "-o", "--output",
                     "-f", "--format"})
@@ -16,12 +15,8 @@ def read(reader, words) -> None:
     sub = pos[0] if pos else ""
     info = reader.info
     if sub in ("install", "sync"):
-        reader.cats.append("build")
-        info.installs_python = True
-        info.spellings.append("pdm")
         project = absolute(reader, opts.get("-p") or opts.get("--project") or ".")
-        info.uses.append(Use("pdm", reader.ins.index, reader.ins.start_line, path=project, cwd=reader.cwd, sub=sub,
-                             words=list(words), flags=set(opts)))
+        record_install(reader, "pdm", words, sub, opts, path=project)
         if project is None:
             info.problems.append("`pdm install` runs in a project directory that cannot be told")
         if "__pypackages__" in reader.doc.text:
@@ -38,5 +33,4 @@ def read(reader, words) -> None:
     if sub in ("lock", "--version", "-V", "info", "list", "export"):
         reader.cats.append("setup" if sub in ("lock", "export") else "harmless")
         return
-    info.problems.append(f"it runs `pdm {sub}`, which slimml does not move into a virtualenv")
-    reader.cats.append("build")
+    not_moved(reader, "pdm", sub)

@@ -4,8 +4,7 @@ measured with pipenv 2026.10. ``PIPENV_IGNORE_VIRTUALENVS`` would send it elsewh
 
 from __future__ import annotations
 
-from .base import Use
-from .common import options
+from .common import not_moved, options, record_install
 
 _VALUE = frozenset({"--python", "--categories", "-r", "--requirements", "--index", "-i", "--extra-index-url"})
 
@@ -15,16 +14,11 @@ def read(reader, words) -> None:
     sub = pos[0] if pos else ""
     info = reader.info
     if sub in ("install", "sync"):
-        reader.cats.append("build")
-        info.installs_python = True
-        info.spellings.append("pipenv")
-        info.uses.append(Use("pipenv", reader.ins.index, reader.ins.start_line, cwd=reader.cwd, sub=sub,
-                             words=list(words), flags=set(opts)))
+        record_install(reader, "pipenv", words, sub, opts)
         if "--python" in opts:
             info.problems.append("`pipenv --python` chooses its own interpreter")
         return
     if sub in ("lock", "--version", "verify", "check", "graph") or not sub:
         reader.cats.append("setup" if sub == "lock" else "harmless")
         return
-    info.problems.append(f"it runs `pipenv {sub}`, which slimml does not move into a virtualenv")
-    reader.cats.append("build")
+    not_moved(reader, "pipenv", sub)

@@ -5,8 +5,7 @@ runtime stage finds them there."""
 
 from __future__ import annotations
 
-from .base import Use
-from .common import options
+from .common import not_moved, options, record_install
 
 _VALUE = frozenset({"--with", "--without", "--only", "-E", "--extras", "-C", "--directory", "-P", "--project",
                     "--format", "-f", "--output", "-o"})
@@ -15,13 +14,8 @@ _VALUE = frozenset({"--with", "--without", "--only", "-E", "--extras", "-C", "--
 def read(reader, words) -> None:
     opts, pos, _ = options(words, 1, _VALUE)
     sub = pos[0] if pos else ""
-    info = reader.info
     if sub in ("install", "sync"):
-        reader.cats.append("build")
-        info.installs_python = True
-        info.spellings.append("poetry")
-        info.uses.append(Use("poetry", reader.ins.index, reader.ins.start_line, cwd=reader.cwd, sub=sub,
-                             words=list(words), flags=set(opts)))
+        record_install(reader, "poetry", words, sub, opts)
         return
     if sub in ("config", "self", "lock", "check", "--version", "-V", "about", "show", "env") or not sub:
         reader.cats.append("setup" if sub in ("config", "self", "lock") else "harmless")
@@ -29,5 +23,4 @@ def read(reader, words) -> None:
     if sub == "export" and ("-o" in opts or "--output" in opts):
         reader.cats.append("build")  # writes a requirements file the builder's pip reads
         return
-    info.problems.append(f"it runs `poetry {sub}`, which slimml does not move into a virtualenv")
-    reader.cats.append("build")
+    not_moved(reader, "poetry", sub)
