@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ...dockerfile import Instruction, shell_words
 from .. import _helpers as H
-from .common import APT_CLEAN, APT_INSTALL_DEFAULT, BUILDER_NAME, VENV, VENV_PATH_VALUE, has_var, lowercase_file
+from .common import APT_CLEAN, APT_INSTALL_DEFAULT, BUILDER_NAME, has_var, lowercase_file
 from .packages import RuntimePackages, splice
 from .programs import copy_operands
 from .runs import PathUse

@@ -14,9 +14,9 @@ from ...knowledge import manifests as M
 from ...knowledge import python_tools as P
 from ...knowledge import system_packages as S
 from .. import _helpers as H
-from .common import NAME_RE, VENV, canon, has_var, strip_extras
+from .common import NAME_RE, canon, has_var, strip_extras
 from . import installers
-from .installers import venv as _venv  # noqa: F401 - installers.venv is used as an attribute
+from .installers import venv as _venv  # noqa: F401 - loads installers.venv, used as an attribute
 from .programs import line_programs
 
 
