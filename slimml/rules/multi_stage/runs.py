@@ -16,7 +16,6 @@ from ...knowledge import system_packages as S
 from .. import _helpers as H
 from .common import NAME_RE, canon, has_var, strip_extras
 from . import installers
-from .installers import venv as _venv  # noqa: F401 - loads installers.venv, used as an attribute
 from .programs import line_programs
 
 
