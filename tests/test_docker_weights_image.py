@@ -193,3 +193,23 @@ def test_downloaded_weights_come_from_the_download_stage(tmp_path):
         for n in names:
             docker("rm", "-f", "-v", n, check=False)
         images.cleanup()
+
+
+def test_verify_keeps_the_image_form_with_the_weights_mounted_as_the_deployment_would(tmp_path):
+    """`fix --verify` runs the rewritten service with the paths the weights image provides (its `# slimml-source:`
+    lines) put back, as the deployment's read-only mount would; without them it dropped the fix."""
+    ctx = tmp_path / "svc"
+    (ctx / "models").mkdir(parents=True)
+    (ctx / "models" / "model.bin").write_bytes(b"\7" * 300_000)
+    (ctx / "app.py").write_text("import os\nprint(os.path.getsize('/app/models/model.bin'))\n")
+    (ctx / "Dockerfile").write_text("FROM python:3.11-slim\nWORKDIR /app\nCOPY models/ /app/models/\nCOPY app.py .\n"
+                                    "CMD [\"python\", \"app.py\"]\n")
+    (ctx / ".slimml.toml").write_text('[rules.SLM010]\nweights-delivery = "image"\nmin-bytes = 1000\n')
+    r = CliRunner().invoke(main, ["fix", "--verify", "--write", "--unsafe-fixes", "--select", "SLM010",
+                                  "--format", "json", str(ctx / "Dockerfile")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    fixes = {f["code"]: f for f in out[0]["fixes"]} if isinstance(out, list) else \
+        {f["code"]: f for f in out["files"][0]["fixes"]}
+    assert fixes["SLM010"]["kept"], fixes
+    assert (ctx / "weights.Dockerfile").is_file() and "COPY models/" not in (ctx / "Dockerfile").read_text()

@@ -187,7 +187,8 @@ class Session:
             opts = VerifyOptions.from_dockerfiles(
                 self.before_text, cand.text, self.base, dockerignore_before=self.ignore_before,
                 dockerignore_after=self._ignore_text(tree), rewrite_changed=changed, smoke=self.smoke,
-                timeout=self.timeout, run_timeout=self.run_timeout)
+                timeout=self.timeout, run_timeout=self.run_timeout,
+                provided_text="\n".join(t for t in cand.side_files.values() if "# slimml-source:" in t))
             out.verification = verify(client, before.tag, build.tag, opts, self.res, memo=self._memo,
                                       progress=lambda s: self.progress(cand.label, "verify", s))
             out.exit_code = EXIT_OK if out.verification.verdict == "PASS" else EXIT_FAIL

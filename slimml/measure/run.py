@@ -322,7 +322,8 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
     vopts = VerifyOptions.from_dockerfiles(
         plan.before_text, plan.after_text, plan.before_context, dockerignore_before=plan.dockerignore_before,
         dockerignore_after=plan.dockerignore_after, rewrite_changed=plan.rewrite_changed,
-        smoke=opts.smoke, timeout=opts.check_timeout, run=opts.run, run_timeout=opts.run_timeout)
+        smoke=opts.smoke, timeout=opts.check_timeout, run=opts.run, run_timeout=opts.run_timeout,
+        provided_text=_provided_text(plan))
     memo: dict = {}  # the original's probe results, reused when a repaired rewrite is verified again
     report.verification = verify(client, b.tag, a.tag, vopts, res, memo=memo,
                                  progress=lambda s: ui.phase(f"verifying: {s}"))
@@ -332,6 +333,11 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
         _repair(plan, opts, ui, client, res, build, report, b, a, memo)
     if opts.rebuild:
         _rebuild(plan, opts, ui, build, report)
+
+
+def _provided_text(plan: Plan) -> str:
+    """The side files that name what the deployment provides at start (SLM010's weights image)."""
+    return "\n".join(a for _, a in plan.side_files.values() if a and "# slimml-source:" in a)
 
 
 def _repair(plan: Plan, opts: MeasureOptions, ui: _UI, client, res: Resources, build, report: MeasureReport,
@@ -355,7 +361,7 @@ def _repair(plan: Plan, opts: MeasureOptions, ui: _UI, client, res: Resources, b
         vo = VerifyOptions.from_dockerfiles(
             plan.before_text, text, plan.before_context, dockerignore_before=plan.dockerignore_before,
             dockerignore_after=plan.dockerignore_after, rewrite_changed=plan.rewrite_changed, smoke=opts.smoke,
-            timeout=opts.check_timeout, run=opts.run, run_timeout=opts.run_timeout)
+            timeout=opts.check_timeout, run=opts.run, run_timeout=opts.run_timeout, provided_text=_provided_text(plan))
         v = verify(client, b.tag, r.tag, vo, res, memo=memo, progress=lambda s: ui.phase(f"verifying: {s}"))
         return r.tag, (r, v), v.verdict == "PASS", v.failures
 

@@ -61,6 +61,9 @@ class VerifyOptions:
     base_before: str | None = None
     base_after: str | None = None
     inject_provided: bool = True
+    # Side files that say what the deployment provides at start (``# slimml-source:`` lines), besides the init
+    # script the image runs: the weights image's Dockerfile of SLM010's image delivery, mounted read-only.
+    provided_text: str = ""
 
     @classmethod
     def from_dockerfiles(cls, before_text: str, after_text: str, context_dir=None, *,
@@ -205,9 +208,13 @@ class _Verifier:
                               read_file_after=lambda p: read_image_file(self.client, self.a.ref, p, self.res))
 
     def _provided(self, wrapper: str | None) -> None:
-        if wrapper and self.opts.inject_provided:
+        if not self.opts.inject_provided:
+            return
+        if wrapper:
             text = read_image_file(self.client, self.a.ref, wrapper, self.res)
             self.provided = {p: wrapper for p in provided_paths(text)}
+        for p in provided_paths(self.opts.provided_text):
+            self.provided.setdefault(p, "the weights image (mounted at start)")
 
     def _files(self, roots: list[str]) -> None:
         if not roots:
