@@ -482,3 +482,17 @@ def test_git_metadata_is_read_when_the_app_runs_git():
     reads = Reads(A.NameIndex.of(scan), [], {}, ["/app"], set(scan.programs))
     c = compare_files({"files": b}, {"files": {"/app/main.py": _f("x")}}, reads)
     assert c.details["failures"] == ["/app/.git/HEAD: missing in the rewrite (the app runs git, which reads .git)"]
+
+
+def test_an_in_tree_setuptools_build_output_is_not_read():
+    b = {"/app/main.py": _f("x"),
+         "/app/csrc/ops/build/lib.linux-x86_64-cpython-311/ops/_C.so": _f("elf", 0o755),
+         "/app/csrc/ops/build/lib.linux-x86_64-cpython-311/ops/__init__.py": _f("from ._C import *"),
+         "/app/csrc/ops/build/temp.linux-x86_64-cpython-311/ops.o": _f("o"),
+         "/app/csrc/ops/ops.egg-info/PKG-INFO": _f("Name: ops")}
+    c = compare_files({"files": b}, {"files": {"/app/main.py": _f("x")}}, _reads("import ops\n"))
+    assert c.status == PASS, c.evidence
+    # the same shared object and module outside a build folder are the app's: read
+    c = compare_files({"files": {"/app/ops/_C.so": _f("elf", 0o755), "/app/ops/__init__.py": _f("y")}},
+                      {"files": {}}, _reads("import ops\n"))
+    assert c.status == FAIL and len(c.details["failures"]) == 2

@@ -12,6 +12,7 @@ exclusion is no excuse: excluding a file the app loads breaks the app.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from .appscan import NameIndex, is_test_or_packaging
@@ -19,6 +20,7 @@ from .checks import PASS, Check, cap
 from .plan import image_to_context
 
 SHARED_EXT = (".so", ".dylib")
+_BUILD_OUTPUT_RE = re.compile(r"/build/(lib|temp|bdist)\.[^/]+/")
 
 
 @dataclass
@@ -44,10 +46,25 @@ class Reads:
                 return script
         return None
 
+    def build_output(self, path: str) -> bool:
+        """What an in-tree setuptools build leaves in the sources (pip >= 21.3 builds a local project in place):
+        ``build/lib.<platform>/``, ``build/temp.<platform>/``, ``build/bdist.<platform>/`` -- never on sys.path --
+        and a ``*.egg-info`` below the app folder (importlib.metadata finds one only on sys.path: the app folder
+        itself). The installed package is in the environment; the imports check proves it imports."""
+        if _BUILD_OUTPUT_RE.search(path):
+            return True
+        parts = path.split("/")
+        for i, part in enumerate(parts[:-1]):
+            if part.endswith(".egg-info"):
+                return "/".join(parts[:i]) not in self.roots
+        return False
+
     def why_read(self, path: str, entry: list) -> str | None:
         """Why the app may read ``path`` (a files-probe entry), or None when it never does."""
         if self.index is None:
             return "the app's sources could not be scanned"
+        if self.build_output(path):
+            return None
         named = self.index.named(path, self.root_of(path))
         if named:
             return "the app names it: " + "; ".join(named[:2])
