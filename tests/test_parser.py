@@ -233,3 +233,10 @@ def test_exec_form_is_read_as_buildkit_reads_it(line):
     assert (ours.json is not None) is bk.json
     if bk.json:
         assert ours.json == bk.value
+
+
+def test_global_arg_defaults_are_words_as_buildkit_reads_them():
+    from slimml.semantics import build as B
+
+    d = parse('ARG PYTORCH="1.13.1"\nARG TAG=${PYTORCH}-cuda11.6\nFROM pytorch/pytorch:${TAG}-cudnn8-devel\nRUN true\n')
+    assert B.from_image(d, d.stages[0]) == "pytorch/pytorch:1.13.1-cuda11.6-cudnn8-devel"

@@ -180,7 +180,8 @@ def global_args(doc: Document) -> dict[str, Var]:
         memo = {}
         for a in doc.global_args:
             for k, v in _kv(a):
-                memo[k] = Var(v if v is not None else "", "arg", False)
+                # BuildKit processes the default as a word: quotes go, earlier global ARGs expand
+                memo[k] = Var(expand(v, memo, doc.escape).value if v is not None else "", "arg", False)
         doc.__dict__["_global_args"] = memo
     return memo
 
