@@ -333,3 +333,13 @@ def test_the_runtime_stage_goes_as_low_as_the_installs_prove(tmp_path, pkgs, ima
                   f"RUN pip3 install {pkgs}\nWORKDIR /app\nCOPY . .\nCMD [\"python3\", \"serve.py\"]\n",
                   tmp_path, {"serve.py": "import fastapi\n"})
     assert f.fix is not None and _stages(out)[-1].image == image, out
+
+
+def test_the_builder_installs_as_root_whatever_user_the_base_runs_as():
+    # mambaorg/micromamba runs as mambauser: the file's own `USER root` before apt went to the runtime stage only,
+    # and the builder's apt-get ran as mambauser
+    f, out = _fix("FROM python:3.11\nUSER root\nRUN apt-get update && apt-get install -y gcc\nUSER app\n"
+                  "RUN pip install flask\nCMD [\"flask\", \"run\"]\n")
+    b = _builder_text(out)
+    assert b.splitlines()[1] == "USER root" and "USER app" not in b
+    assert "USER app" in _runtime_text(out)

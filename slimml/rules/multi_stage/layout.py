@@ -79,6 +79,10 @@ class Layout:
 
         # Builder stage.
         out: list[str] = [ensure_nl(self.from_line(builder_name=builder, lower=lower))]
+        if any(i.keyword == "USER" for i in self.instrs):
+            # USER lines go to the runtime stage; the builder installs as root, whatever the base's default user
+            # (mambaorg/micromamba runs as mambauser: its apt steps need the file's own `USER root`)
+            out.append(line(f"{kw('USER')} root"))
         venv_at = None
         if venv_cmd is not None:
             runs_before = [i.index for i in self.instrs if i.keyword == "RUN" and i.index < first_pip]

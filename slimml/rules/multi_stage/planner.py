@@ -310,8 +310,9 @@ class Planner:
                         raise NoFix("a conda environment the file does not make")
             if kw in ("COPY", "ADD") and ins.heredocs and ins.index < last_b:
                 raise NoFix("a COPY with a heredoc before an install step")
-        if any(i.keyword == "USER" for i in self.instrs if i.index < last_b) and pip_runs:
-            self.desc.append("the builder stage installs as root (USER applies to the runtime stage)")
+        if any(i.keyword == "USER" for i in self.instrs):
+            self.desc.append("the builder stage installs as root (USER applies to the runtime stage; files it "
+                             "makes are root's)")
 
     def check_scratch(self, runtime_instrs: list[Instruction], art_lines: dict[int, list[str]]) -> None:
         """Clones and downloads an install RUN reads stay in the builder: nothing the runtime stage keeps may name
