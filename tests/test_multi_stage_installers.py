@@ -343,3 +343,12 @@ def test_the_builder_installs_as_root_whatever_user_the_base_runs_as():
     b = _builder_text(out)
     assert b.splitlines()[1] == "USER root" and "USER app" not in b
     assert "USER app" in _runtime_text(out)
+
+
+def test_a_clone_only_run_whose_checkout_is_copied_built_stays_in_the_builder():
+    f, out = _fix(PY + "RUN apt-get update && apt-get install -y git gcc\n"
+                  "RUN git clone https://github.com/facebookresearch/detectron2 /d2\n"
+                  "RUN pip install -e /d2\nWORKDIR /d2\nCMD [\"python\", \"predict.py\"]\n")
+    rt = _runtime_text(out)
+    assert "git clone" not in rt and "COPY --from=builder /d2 /d2" in rt and " git" not in rt.split("COPY")[0]
+    assert "git clone" in _builder_text(out)

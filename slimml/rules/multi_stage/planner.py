@@ -224,6 +224,16 @@ class Planner:
         # Python provisioning.
         venv_cmd = self.venv_command(base, pip_runs, first_pip) if pip_runs and env.make else None
 
+        # Artifacts and the COPYs they replace; a RUN that only clones sources an artifact copy brings along
+        # (`git clone ... /src` then `pip install -e /src`) stays in the builder.
+        replaced, art_lines = self.artifacts(last_b, copies)
+        copied = [q for ps in art_lines.values() for q in ps]
+        for info in infos.values():
+            if info.kind == "other" and info.scratch and not info.others and not info.writes and not info.apt and \
+                    info.ins.index < last_b and all(any(H.path_under(p, q) for q in copied) for p in info.scratch):
+                info.kind = "setup"
+                self.desc.append(f"the clone at line {info.ins.start_line} stays in the builder (the runtime stage copies the built result)")
+
         # What the runtime stage still runs.
         runtime_instrs = [i for i in self.instrs if not (i.keyword == "RUN" and infos[i.index].kind in ("build", "setup"))]
         used = runtime_commands(doc, self.ctx, runtime_instrs, infos, copies, self.notes, tuple(env.paths))
@@ -257,8 +267,6 @@ class Planner:
         additions = self.additions(base, used, pip_runs, copies, counterparts, keep)
         additions += [p for p in self.openmp_runtime(remove, base) if p not in additions]
 
-        # Artifacts and the COPYs they replace.
-        replaced, art_lines = self.artifacts(last_b, copies)
         self.check_scratch(runtime_instrs, art_lines)
         self.check_runtime_compile(base, remove)
         # Manifests copied for the installs stay in the builder when the runtime stage gets the whole context anyway
