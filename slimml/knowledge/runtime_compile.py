@@ -25,3 +25,8 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.M), 
 # Files larger than this are not read (generated code, vendored bundles).
 MAX_BYTES = 1_000_000
 MAX_FILES = 5000
+
+
+def find(text: str) -> str | None:
+    """What in ``text`` compiles when it runs (the first pattern that matches), or None."""
+    return next((why for rx, why in PATTERNS if rx.search(text)), None)

@@ -91,6 +91,7 @@ from ..engine import Edit, Fix
 from ..knowledge import cuda_ladder as CL
 from ..knowledge import cuda_wheels as W
 from ..knowledge import images as K
+from ..knowledge import runtime_compile as RC
 from ..knowledge import python_tools as PT
 from ..knowledge import sizes as S
 from ..semantics import build as B
@@ -358,7 +359,7 @@ def _compiles_at_run_time(doc: Document, ctx, chain: list[Stage]) -> str:
             return False
 
         def code(self, r: Resolved, via):
-            m = next((m for m in _JIT_MARKERS if m in (r.text or "")), None)
+            m = next((m for m in _JIT_MARKERS if m in (r.text or "")), None) or RC.find(r.text or "")
             if m:
                 self.found = f"{via}{r.label} uses `{m}`"
                 return True
@@ -375,7 +376,7 @@ def _compiles_at_run_time(doc: Document, ctx, chain: list[Stage]) -> str:
         return ""
     for rel in CS.app_python(doc, ctx, chain):
         text = ctx.read_context_file(rel, limit=400_000) or ""
-        m = next((m for m in _JIT_MARKERS if m in text), None)
+        m = next((m for m in _JIT_MARKERS if m in text), None) or RC.find(text)
         if m:
             return f"`{rel}` uses `{m}`"
     return ""

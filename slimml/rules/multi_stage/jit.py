@@ -21,7 +21,7 @@ def runtime_compiles(ctx) -> tuple[str, str] | None:
         text = ctx.read_context_file(rel)
         if not text:
             continue
-        for rx, why in RC.PATTERNS:
-            if rx.search(text):
-                return rel, why
+        why = RC.find(text)
+        if why:
+            return rel, why
     return None
