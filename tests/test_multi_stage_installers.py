@@ -283,9 +283,14 @@ def test_mim_installs_like_pip_and_a_kept_installer_run_provides_its_tool():
     assert f.fix is not None and "install.python-poetry.org" in _runtime_text(out)
 
 
-def test_a_download_the_install_does_not_consume_is_refused_and_mkdir_moves():
-    f, _ = _fix(PY + "RUN pip install onnxruntime && wget -O /models/m.onnx https://x/m.onnx\n")
-    assert f.fix is None and "download to /models/m.onnx" in f.note
+def test_a_download_the_install_does_not_consume_runs_in_the_runtime_stage_and_mkdir_moves():
+    f, out = _fix(PY + "RUN pip install onnxruntime && mkdir -p /models && wget -O /models/m.onnx https://x/m.onnx "
+                  "&& ln -s /models/m.onnx /app/m.onnx\n")
+    rt = _runtime_text(out)
+    assert f.fix is not None and "RUN mkdir -p /models && wget -O /models/m.onnx https://x/m.onnx && ln -s " in rt
+    assert "install -y --no-install-recommends wget" in rt  # the slim base has no wget
+    f, _ = _fix(PY + "WORKDIR /app\nRUN pip install onnxruntime && wget -O m.onnx https://x/m.onnx\n")
+    assert f.fix is None and "download to /app/m.onnx" in f.note  # a relative target is not re-placed
     f, out = _fix(PY + "RUN pip install flask && mkdir -p /data/cache\nCMD [\"flask\", \"run\"]\n")
     assert f.fix is not None and "RUN mkdir -p /data/cache\n" in _runtime_text(out)
 

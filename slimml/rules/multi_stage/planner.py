@@ -237,6 +237,7 @@ class Planner:
         # What the runtime stage still runs.
         runtime_instrs = [i for i in self.instrs if not (i.keyword == "RUN" and infos[i.index].kind in ("build", "setup"))]
         used = runtime_commands(doc, self.ctx, runtime_instrs, infos, copies, self.notes, tuple(env.paths))
+        used |= {ln.split()[0] for i in infos.values() if i.kind == "build" for ln in i.runtime_lines}
         self.check_absolute_python(runtime_instrs)
         installers.runtime_tools(env, used, [c for c in copies if c.index > last_b or c.flag("from") is not None],
                                  base.runtime_expanded,

@@ -233,6 +233,8 @@ class RunReader:
         self.mkdirs: list[str | None] = []
         self.active: str | None = None  # a virtualenv activated earlier in this RUN
         self.downloads: list[str] = []  # files curl/wget wrote outside /tmp
+        # mkdir / download / ln commands in order: those the runtime stage re-runs keep their order there
+        self.seq: list[tuple] = []
 
     def read(self) -> RunInfo:
         info, ins = self.info, self.ins
@@ -270,26 +272,7 @@ class RunReader:
             info.problems.append(f"`{info.opaque[0]}` builds things whose outputs cannot be told from the Dockerfile")
         if build:
             info.kind = "build"
-            made = []
-            for d in self.mkdirs:
-                # a directory for the build's own outputs (or scratch space) is not something else written; any
-                # other one the runtime stage makes itself (an empty directory, made where the install made it)
-                if d is None:
-                    info.others.append("mkdir")
-                    break
-                if not (H.path_under(d, "/tmp") or any(H.path_under(a, d) for a, _ in info.artifacts)
-                        or any(H.path_under(d, q) for q in info.scratch)):
-                    made.append(shlex.quote(d))
-            else:
-                if made:
-                    info.runtime_lines.insert(0, "mkdir -p " + " ".join(made))
-            # A download outside /tmp may be what the app reads (weights, data): it stays in the builder only when
-            # an install of this RUN consumes it.
-            consumed = {H.basename(n) for u in info.uses for n in u.names}
-            for d in self.downloads:
-                if H.basename(d) not in consumed:
-                    info.others.append(f"a download to {d}")
-                    break
+            self.place_side_effects()
             if info.others:
                 info.problems.append(
                     f"the install RUN at line {self.ins.start_line} also runs `{info.others[0]}`: what it writes "
@@ -304,6 +287,39 @@ class RunReader:
         else:
             info.kind = "other"
         return info
+
+    def place_side_effects(self) -> None:
+        """What an install RUN also does, placed: a download an install of the RUN consumes stays in the builder;
+        any other download (weights, data the app reads), an ``ln -s`` and a ``mkdir`` of a directory that is not
+        the build's own are re-run by the runtime stage, in their order."""
+        info = self.info
+        consumed = {H.basename(n) for u in info.uses for n in u.names}
+        lines: list[str] = []
+        for entry in self.seq:
+            if entry[0] == "mkdir":
+                made = []
+                for d in entry[1]:
+                    if d is None:
+                        info.others.append("mkdir")
+                        return
+                    # a directory for the build's own outputs (or scratch space) is not something else written
+                    if not (H.path_under(d, "/tmp") or any(H.path_under(a, d) for a, _ in info.artifacts)
+                            or any(H.path_under(d, q) for q in info.scratch if q not in self.downloads)):
+                        made.append(shlex.quote(d))
+                if made:
+                    lines.append("mkdir -p " + " ".join(made))
+            elif entry[0] == "download":
+                _, path, text, absolute_out = entry
+                if H.basename(path) in consumed:
+                    continue
+                if not absolute_out:
+                    info.others.append(f"a download to {path}")
+                    return
+                info.scratch.remove(path)
+                lines.append(text)
+            else:
+                lines.append(entry[1])
+        info.runtime_lines = lines
 
     def _redirects(self, s: Script) -> None:
         for n in s.nodes("file_redirect"):
@@ -377,6 +393,8 @@ class RunReader:
                 if not w.value.startswith("-"):
                     ok = not has_var(w.value) and (self.cwd is not None or w.value.startswith("/"))
                     self.mkdirs.append(H.join_path(self.cwd or "/", w.value) if ok else None)
+            self.seq.append(("mkdir", [d for d in self.mkdirs[len(self.mkdirs) - sum(
+                1 for w in words[1:] if not w.value.startswith("-")):]]))
             self.cats.append("mkdir")
         elif prog == "cd":
             self.cd(words)
@@ -468,6 +486,7 @@ class RunReader:
         if not H.path_under(path, "/tmp"):
             self.info.scratch.append(path)
             self.downloads.append(path)
+            self.seq.append(("download", path, " ".join(w.raw for w in words), out.startswith("/")))
         self.cats.append("scratch")
         return True
 
@@ -479,7 +498,7 @@ class RunReader:
         if len(args) != 2 or not all(a.startswith("/") and not has_var(a) for a in args) or \
                 any(f not in ("-s", "-f", "-sf", "-fs", "-n", "-sfn", "-snf", "-nsf", "-fsn", "-T", "-sT") for f in flags):
             return False
-        self.info.runtime_lines.append(" ".join(w.raw for w in words))
+        self.seq.append(("line", " ".join(w.raw for w in words)))
         self.cats.append("scratch")
         return True
 
