@@ -107,8 +107,10 @@ def test_uv_sync_with_downloads_disabled_needs_no_proof_of_the_python(tmp_path):
 def test_uv_run_at_run_time_needs_uv_in_the_runtime_stage(tmp_path):
     files = {"pyproject.toml": "[project]\nname='a'\nversion='0'\n", "uv.lock": ""}
     base = "WORKDIR /app\nCOPY . .\nRUN uv sync --frozen\nCMD [\"uv\", \"run\", \"app.py\"]\n"
-    f, _ = _fix(PY + "RUN pip install uv\n" + base, tmp_path, files)
-    assert f.fix is None and "runs `uv`" in f.note
+    f, out = _fix(PY + "RUN pip install uv\n" + base, tmp_path, files)
+    assert f.fix is not None and "RUN pip install uv\n" in _runtime_text(out)  # re-run there: uv is at hand
+    f, _ = _fix(PY + "RUN pip install uv && uv --version > /uv.txt\n" + base, tmp_path, files)
+    assert f.fix is None
     f, out = _fix(PY + "COPY --from=ghcr.io/astral-sh/uv:0.5.0 /uv /uvx /bin/\n" + base, tmp_path, files)
     assert f.fix is not None and "COPY --from=ghcr.io/astral-sh/uv:0.5.0 /uv /uvx /bin/" in _runtime_text(out)
     assert "COPY . ." in _runtime_text(out) and "pyproject.toml" not in _builder_text(out).split("COPY . .")[0]
@@ -357,3 +359,19 @@ def test_a_clone_only_run_whose_checkout_is_copied_built_stays_in_the_builder():
     rt = _runtime_text(out)
     assert "git clone" not in rt and "COPY --from=builder /d2 /d2" in rt and " git" not in rt.split("COPY")[0]
     assert "git clone" in _builder_text(out)
+
+
+def test_an_installer_the_runtime_stage_runs_is_installed_there_too():
+    f, out = _fix("FROM python:3.12-slim\nRUN apt-get update && apt-get install -y gcc\nRUN pip install pdm\n"
+                  "WORKDIR /app\nCOPY . .\nRUN pdm install --prod\nCMD [\"pdm\", \"run\", \"start\"]\n")
+    rt = _runtime_text(out)
+    assert f.fix is not None and "RUN pip install pdm\n" in rt and "gcc" not in rt
+    # the RUN is re-run whole, so whatever it installs next to the tool is in the runtime stage as it was
+    f, out = _fix("FROM python:3.12-slim\nRUN apt-get update && apt-get install -y gcc\nRUN pip install pdm flask\n"
+                  "WORKDIR /app\nCOPY . .\nRUN pdm install --prod\nCMD [\"pdm\", \"run\", \"start\"]\n")
+    assert "RUN pip install pdm flask\n" in _runtime_text(out)
+    # a RUN that does more than the tool's install is not re-run: refused as before
+    f, _ = _fix("FROM python:3.12-slim\nRUN apt-get update && apt-get install -y gcc\n"
+                "RUN pip install pdm && pdm config check_update false\nWORKDIR /app\nCOPY . .\nRUN pdm install\n"
+                "CMD [\"pdm\", \"run\", \"start\"]\n")
+    assert f.fix is None and "runs `pdm`" in f.note

@@ -239,6 +239,15 @@ class Planner:
         used = runtime_commands(doc, self.ctx, runtime_instrs, infos, copies, self.notes, tuple(env.paths))
         used |= {ln.split()[0] for i in infos.values() if i.kind == "build" for ln in i.runtime_lines}
         self.check_absolute_python(runtime_instrs)
+        if not env.make:
+            again = installers.tool_install_runs(self, used)
+            for i in again:
+                infos[i].kind = "other"  # re-run in the runtime stage, into its base Python
+                self.desc.append(f"the runtime stage re-runs the installer install at line {infos[i].ins.start_line}")
+            if again:
+                runtime_instrs = [i for i in self.instrs
+                                  if not (i.keyword == "RUN" and infos[i.index].kind in ("build", "setup"))]
+                used |= runtime_commands(doc, self.ctx, runtime_instrs, infos, copies, self.notes, tuple(env.paths))
         installers.runtime_tools(env, used, [c for c in copies if c.index > last_b or c.flag("from") is not None],
                                  base.runtime_expanded,
                                  [(i, i.text(doc.text)) for i in runtime_instrs if i.keyword == "RUN"

@@ -374,3 +374,18 @@ def runtime_tools(env: Env, used: set[str], kept_copies, runtime_image: str = ""
         if t in env.tools or t in provided or (env.kind == "conda" and t in ("conda", "mamba", "micromamba")):
             continue
         raise NoFix(f"the runtime stage runs `{t}`, which the builder installs outside the environment it copies")
+
+
+def tool_install_runs(p, used: set[str]) -> list[int]:
+    """RUNs that only pip-install, into the base's Python, an installer the runtime stage runs (`pdm run`): the
+    runtime stage runs them too, so the tool is there as it was in the original."""
+    out = []
+    for info in p.infos.values():
+        if info.kind != "build" or len(info.uses) != 1 or info.others or info.apt or info.writes or info.scratch:
+            continue
+        u = info.uses[0]
+        if u.tool == "pip" and u.sub == "install" and _tooling(u) and set(u.names) & used & INSTALLER_TOOLS and \
+                not u.detail.get("spelled", "").startswith("/") and set(info.programs) <= {"pip", "pip3", "python",
+                                                                                            "python3"}:
+            out.append(info.ins.index)
+    return out
