@@ -63,4 +63,11 @@ have nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04 || $DOCKER tag python:3.11 nvid
 # Docker test installs the CUDA runtime library from its pip wheel (nvidia-cuda-runtime-cu12).
 have nvidia/cuda:12.1.0-base-ubuntu22.04 || $DOCKER tag python:3.11-slim nvidia/cuda:12.1.0-base-ubuntu22.04
 
+# The engine's build cache grows with every run on this machine (tens of GB); BuildKit's own GC then evicts
+# entries between a build and the warm rebuild measure times. Cache unused for 12 h goes, with what killed runs
+# left behind (stopped containers, dangling images); recent entries keep CI warm.
+$DOCKER container prune -f >/dev/null 2>&1 || true
+$DOCKER image prune -f >/dev/null 2>&1 || true
+$DOCKER builder prune -f --filter until=12h >/dev/null 2>&1 || true
+
 log "ready: $($DOCKER version --format '{{.Server.Version}}'), images: $($DOCKER images --format '{{.Repository}}:{{.Tag}}' | tr '\n' ' ')"
