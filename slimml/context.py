@@ -106,6 +106,22 @@ class Context:
                 disk[(p, limit)] = None
         return disk[(p, limit)]
 
+    def texts(self, accept, limit: int = 5000, max_bytes: int = 1_000_000):
+        """Yield (relative path, text) of the context's files whose path ``accept`` takes, at most ``limit`` of
+        them and none over ``max_bytes`` (generated code and vendored bundles are not read)."""
+        if self.context_dir is None:
+            return
+        seen = 0
+        for rel, size in self.walk_context():
+            if size > max_bytes or not accept(rel):
+                continue
+            seen += 1
+            if seen > limit:
+                return
+            text = self.read_context_file(rel)
+            if text:
+                yield rel, text
+
     def _mode(self, rel: str) -> int | None:
         """``st_mode`` of a context path (symlinks followed), None when missing; memoised per run."""
         p = self._abs(rel)

@@ -129,6 +129,12 @@ def compare_config(cfg_b: dict, cfg_a: dict, *, documented: set[str] = frozenset
     return check
 
 
+def provided_text(side_texts) -> str:
+    """The side files of a rewrite that name what the deployment provides at start (``# slimml-source:`` lines:
+    SLM010's weights image), for ``VerifyOptions.provided_text``."""
+    return "\n".join(t for t in side_texts if t and "# slimml-source:" in t)
+
+
 def provided_paths(script_text: str | None) -> list[str]:
     """Paths an slimml init script provides at container start (fetched, or mounted by the user):
     the targets of its ``# slimml-source:`` lines. A verification puts them back the way such a

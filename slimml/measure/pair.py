@@ -167,6 +167,7 @@ class Session:
 
     # -- verifying ---------------------------------------------------------------------------------
     def verify(self, candidate: Candidate | str) -> PairResult:
+        from .configparity import provided_text
         from .verify import VerifyOptions, verify
 
         cand = Candidate(candidate) if isinstance(candidate, str) else candidate
@@ -188,7 +189,7 @@ class Session:
                 self.before_text, cand.text, self.base, dockerignore_before=self.ignore_before,
                 dockerignore_after=self._ignore_text(tree), rewrite_changed=changed, smoke=self.smoke,
                 timeout=self.timeout, run_timeout=self.run_timeout,
-                provided_text="\n".join(t for t in cand.side_files.values() if "# slimml-source:" in t))
+                provided_text=provided_text(cand.side_files.values()))
             out.verification = verify(client, before.tag, build.tag, opts, self.res, memo=self._memo,
                                       progress=lambda s: self.progress(cand.label, "verify", s))
             out.exit_code = EXIT_OK if out.verification.verdict == "PASS" else EXIT_FAIL

@@ -336,8 +336,9 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
 
 
 def _provided_text(plan: Plan) -> str:
-    """The side files that name what the deployment provides at start (SLM010's weights image)."""
-    return "\n".join(a for _, a in plan.side_files.values() if a and "# slimml-source:" in a)
+    from .configparity import provided_text
+
+    return provided_text(a for _, a in plan.side_files.values())
 
 
 def _repair(plan: Plan, opts: MeasureOptions, ui: _UI, client, res: Resources, build, report: MeasureReport,

@@ -123,8 +123,17 @@ class Layout:
         venv_done = venv_cmd is None and not (env.paths and not env.make)
         blocked = env.after is not None  # the copy must follow the COPY that filled its directory first
 
-        def venv_piece() -> _Piece:
-            return _Piece("".join(line(f"{kw('COPY')} --from={builder} {q} {q}") for q in env.paths) + env_text, "venv")
+        def place_venv(force: bool = False) -> None:
+            """The environment's copy, once: here, unless it must wait for the COPY that fills its directory."""
+            nonlocal venv_done
+            if not venv_done and (force or not blocked):
+                pieces.append(_Piece("".join(line(f"{kw('COPY')} --from={builder} {q} {q}") for q in env.paths)
+                                     + env_text, "venv"))
+                venv_done = True
+
+        def runtime_body(ins: Instruction, body: str) -> str:
+            edits = self.p.interp_edits.get(ins.index)  # the base's interpreter -> the virtualenv's
+            return splice(doc, ins, edits) if edits else body
 
         for ins in self.instrs:
             k = ins.keyword
@@ -146,14 +155,11 @@ class Layout:
                                              "apt", ins, reads))
                     if info.runtime_lines:
                         # links the install RUN made: the runtime stage makes them itself, after the environment
-                        if not venv_done and not blocked:
-                            pieces.append(venv_piece())
-                            venv_done = True
+                        place_venv()
                         pieces.append(_Piece(line(f"{kw('RUN')} " + " && ".join(info.runtime_lines)), "ins", ins))
                     paths = art_lines.get(ins.index, [])
-                    if paths and not venv_done and not blocked:
-                        pieces.append(venv_piece())
-                        venv_done = True
+                    if paths:
+                        place_venv()
                     pieces.extend(_Piece(line(f"{kw('COPY')} --from={builder} {p} {p}"), "artifact", dest=p) for p in paths)
                     continue
                 if info.kind == "apt":
@@ -163,28 +169,20 @@ class Layout:
                         piece = _Piece(lead + ensure_nl(new), "apt", ins, info.reads)
                     is_meta = True
                 else:
-                    if ins.index in self.p.interp_edits:
-                        body = splice(doc, ins, self.p.interp_edits[ins.index])
-                    piece = _Piece(lead + ensure_nl(body), "ins", ins)
+                    piece = _Piece(lead + ensure_nl(runtime_body(ins, body)), "ins", ins)
             elif k in ("COPY", "ADD") and (ins.index in replaced or ins.index in manifest_only):
                 continue
             else:
-                if ins.index in self.p.interp_edits:
-                    body = splice(doc, ins, self.p.interp_edits[ins.index])
-                piece = _Piece(lead + ensure_nl(body), "ins", ins)
+                piece = _Piece(lead + ensure_nl(runtime_body(ins, body)), "ins", ins)
             if piece is None:
                 continue
-            if not is_meta and not venv_done and not blocked:
-                pieces.append(venv_piece())
-                venv_done = True
+            if not is_meta:
+                place_venv()
             pieces.append(piece)
             if blocked and ins.index == env.after:
                 blocked = False
-                if not venv_done:
-                    pieces.append(venv_piece())
-                    venv_done = True
-        if not venv_done:
-            pieces.append(venv_piece())
+                place_venv()
+        place_venv(force=True)
         pieces = self.hoist(pieces)
         runtime_text = ensure_nl(self.from_line(runtime_image=base.runtime, lower=lower)) + "".join(p.text for p in pieces)
         return ensure_nl(builder_text) + nl + runtime_text + trailing

@@ -58,17 +58,17 @@ _TEXT_SUFFIXES = (".py", ".sh", ".yaml", ".yml", ".json", ".toml", ".cfg", ".ini
 
 def _named_in_context(ctx, path: str) -> str | None:
     """A text file of the build context that names ``path`` (the app may read it at run time), or None."""
-    if ctx is None or ctx.context_dir is None:
+    if ctx is None:
         return None
-    for n, (rel, size) in enumerate(ctx.walk_context()):
-        if n > 5000:
-            break
-        if size > 1_000_000 or not rel.endswith(_TEXT_SUFFIXES) or rel.rsplit("/", 1)[-1].startswith("Dockerfile"):
-            continue
-        text = ctx.read_context_file(rel)
-        if text and re.search(re.escape(path) + r"(?![\w.-])", text):
-            return rel
-    return None
+    named = re.compile(re.escape(path) + r"(?![\w.-])")
+    accept = (lambda rel: rel.endswith(_TEXT_SUFFIXES) and not rel.rsplit("/", 1)[-1].startswith("Dockerfile"))
+    return next((rel for rel, text in ctx.texts(accept) if named.search(text)), None)
+
+
+def _compiler_dropped(remove: set[str]) -> bool:
+    """Whether the runtime stage loses a compiler the builder had (a compiler package, or its metapackage)."""
+    return any(A.COMPILERS_RE.match(c) for n in remove for c in A.package_commands(n)) or \
+        bool(remove & {"build-essential", "gcc", "g++"})
 
 
 class Planner:
@@ -235,7 +235,10 @@ class Planner:
                 self.desc.append(f"the clone at line {info.ins.start_line} stays in the builder (the runtime stage copies the built result)")
 
         # What the runtime stage still runs.
-        runtime_instrs = [i for i in self.instrs if not (i.keyword == "RUN" and infos[i.index].kind in ("build", "setup"))]
+        def kept() -> list[Instruction]:
+            return [i for i in self.instrs if not (i.keyword == "RUN" and infos[i.index].kind in ("build", "setup"))]
+
+        runtime_instrs = kept()
         used = runtime_commands(doc, self.ctx, runtime_instrs, infos, copies, self.notes, tuple(env.paths))
         used |= {ln.split()[0] for i in infos.values() if i.kind == "build" for ln in i.runtime_lines}
         self.check_absolute_python(runtime_instrs)
@@ -245,8 +248,7 @@ class Planner:
                 infos[i].kind = "other"  # re-run in the runtime stage, into its base Python
                 self.desc.append(f"the runtime stage re-runs the installer install at line {infos[i].ins.start_line}")
             if again:
-                runtime_instrs = [i for i in self.instrs
-                                  if not (i.keyword == "RUN" and infos[i.index].kind in ("build", "setup"))]
+                runtime_instrs = kept()
                 used |= runtime_commands(doc, self.ctx, runtime_instrs, infos, copies, self.notes, tuple(env.paths))
         installers.runtime_tools(env, used, [c for c in copies if c.index > last_b or c.flag("from") is not None],
                                  base.runtime_expanded,
@@ -368,9 +370,8 @@ class Planner:
         """An app that compiles native code when it runs needs the compilers (and, on CUDA, the devel image)."""
         from .jit import runtime_compiles
 
-        drops_compiler = any(A.COMPILERS_RE.match(c) for n in remove for c in A.package_commands(n)) or \
-            any(n in ("build-essential", "gcc", "g++", "ninja-build", "cuda-nvcc") or n.startswith(("gcc-", "g++-"))
-                for n in remove)
+        drops_compiler = _compiler_dropped(remove) or \
+            any(n in ("ninja-build", "cuda-nvcc") or n.startswith(("gcc-", "g++-")) for n in remove)
         if base.same and not drops_compiler:
             return
         found = runtime_compiles(self.ctx)
@@ -383,19 +384,15 @@ class Planner:
         """``libgomp1`` when the split drops the compiler (gcc depends on libgomp1, so the builder has it: the
         file's own gcc, or the full/devel base's) and the context's build files ask for OpenMP: an extension built
         with ``-fopenmp`` links libgomp.so.1."""
-        if base.same and not any(A.COMPILERS_RE.match(c) for n in remove for c in A.package_commands(n)) and \
-                not remove & {"build-essential", "gcc", "g++"}:
+        if (base.same and not _compiler_dropped(remove)) or self.ctx is None:
             return []
-        if self.ctx is None or self.ctx.context_dir is None:
-            return []
-        for n, (rel, size) in enumerate(self.ctx.walk_context()):
-            if n > 5000:
-                break
+
+        def build_file(rel: str) -> bool:
             name = rel.rsplit("/", 1)[-1]
-            if size > 1_000_000 or not (name in _BUILD_FILES or name.endswith(_SOURCE_SUFFIXES)):
-                continue
-            text = self.ctx.read_context_file(rel)
-            if text and _OPENMP_RE.search(text):
+            return name in _BUILD_FILES or name.endswith(_SOURCE_SUFFIXES)
+
+        for rel, text in self.ctx.texts(build_file):
+            if _OPENMP_RE.search(text):
                 self.desc.append(f"runtime stage installs libgomp1 ({rel} builds with OpenMP)")
                 return ["libgomp1"]
         return []
@@ -432,8 +429,7 @@ class Planner:
                 if not (p.startswith("/") and (P.PYTHON_RE.match(b) or P.PIP_RE.match(b))) or \
                         any(p.startswith(q.rstrip("/") + "/") for q in self.env.paths):
                     continue
-                if span is not None and self.env.make and posixpath.dirname(p) in installers.BASE_BIN_DIRS and \
-                        b in installers.BASE_INTERPRETERS:
+                if span is not None and self.env.make and installers.base_interpreter(p):
                     new = f"{VENV}/bin/{b}"
                     self.interp_edits.setdefault(ins.index, []).append((span[0], span[1], f'"{new}"' if js else new))
                     continue

@@ -230,7 +230,6 @@ class RunReader:
         self.info = RunInfo(ins)
         self.cwd: str | None = H.workdir_at(doc, ins)
         self.cats: list[str] = []
-        self.mkdirs: list[str | None] = []
         self.active: str | None = None  # a virtualenv activated earlier in this RUN
         self.downloads: list[str] = []  # files curl/wget wrote outside /tmp
         # mkdir / download / ln commands in order: those the runtime stage re-runs keep their order there
@@ -389,12 +388,12 @@ class RunReader:
             info.opaque.append(prog)
             self.cats.append("other")
         elif prog == "mkdir":
+            made = []
             for w in words[1:]:
                 if not w.value.startswith("-"):
                     ok = not has_var(w.value) and (self.cwd is not None or w.value.startswith("/"))
-                    self.mkdirs.append(H.join_path(self.cwd or "/", w.value) if ok else None)
-            self.seq.append(("mkdir", [d for d in self.mkdirs[len(self.mkdirs) - sum(
-                1 for w in words[1:] if not w.value.startswith("-")):]]))
+                    made.append(H.join_path(self.cwd or "/", w.value) if ok else None)
+            self.seq.append(("mkdir", made))
             self.cats.append("mkdir")
         elif prog == "cd":
             self.cd(words)

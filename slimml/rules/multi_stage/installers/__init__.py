@@ -48,8 +48,14 @@ def _uses(p) -> list[Use]:
 
 
 def _env_at(p, index: int) -> dict[str, str]:
-    ins = next(i for i in p.doc.instructions if i.index == index)
-    return H.stage_env(p.doc, ins)
+    """ENV/ARG values the install RUN at ``index`` sees (every Use comes from a RUN the planner read)."""
+    return H.stage_env(p.doc, p.infos[index].ins)
+
+
+def base_interpreter(path: str) -> bool:
+    """The base's own interpreter or pip by absolute path, which a virtualenv made from it stands in for."""
+    d, _, b = path.rpartition("/")
+    return d in BASE_BIN_DIRS and b in BASE_INTERPRETERS
 
 
 def _on_path(env: dict[str, str], paths: list[str]) -> str | None:
@@ -91,11 +97,10 @@ def _venv(p, uses: list[Use]) -> Env:
             spelled = u.detail.get("spelled", "")
             if spelled.startswith("/") and prefix_of(spelled) != VENV:
                 # the base's own interpreter by absolute path: the virtualenv's (made from it) installs the same way
-                b = spelled.rsplit("/", 1)[-1]
-                if spelled.rsplit("/", 1)[0] not in BASE_BIN_DIRS or b not in BASE_INTERPRETERS:
+                if not base_interpreter(spelled):
                     raise NoFix(f"`{spelled}` is an absolute path outside the virtualenv")
                 a, e = (int(x) for x in u.detail["span"].split(","))
-                env.splice(u.ins_index, a, e, f"{VENV}/bin/{b}")
+                env.splice(u.ins_index, a, e, f"{VENV}/bin/{spelled.rsplit('/', 1)[-1]}")
             env.tools.update(u.names)
         elif u.tool == "uv-pip":
             env.kind = "uv"
@@ -170,18 +175,16 @@ def _uv_python_is_the_base(p, u: Use, e: dict[str, str]) -> None:
 
 def _base_python(p) -> str | None:
     from ....knowledge import images as IMG
-
     from ....knowledge import tool_images as TI
 
     img = IMG.parse_image(p.expand(p.stage.image))
-    if TI.python_version(img.normalized, img.tag):
-        return TI.python_version(img.normalized, img.tag)
+    version = TI.python_version(img.normalized, img.tag)
+    if version:
+        return version
     if IMG.family(img) == "python":
         pt = IMG.python_tag(img.tag)
         if pt is not None and pt.version and pt.version.count(".") >= 1:
             return ".".join(pt.version.split(".")[:2])
-    import re
-
     apt = [n for i in p.infos.values() for n in i.apt_names if re.match(r"^python3\.\d+$", n)]
     return apt[0][len("python"):] if len(set(apt)) == 1 else None
 
@@ -193,16 +196,13 @@ def _read(p, index: int, path: str | None) -> str | None:
         return None
     from ....semantics import files as F
 
-    ins = next(i for i in p.doc.instructions if i.index == index)
-    o = F.origin(p.doc, p.ctx, ins, path)
+    o = F.origin(p.doc, p.ctx, p.infos[index].ins, path)
     return o.text if o.kind in ("context", "heredoc") else None
 
 
 def _requires_python(text: str | None) -> str | None:
     if not text:
         return None
-    import re
-
     m = re.search(r"(?m)^requires-python\s*=\s*[\"']([^\"']+)[\"']", text)
     return m.group(1) if m else None
 
@@ -243,9 +243,7 @@ def _target(p, u: Use, paths: list[str]) -> str | None:
 def _tooling(u: Use) -> bool:
     """A pip install of installers only, or of an installer with pins for its own dependencies
     (``pip install -U pdm==2.29.4 "hishel<2"``): build tooling, not the app's packages."""
-    import re as _re
-
-    names = {_re.split(r"[<>=!~;\[ ]", n, maxsplit=1)[0].lower() for n in u.names}
+    names = {re.split(r"[<>=!~;\[ ]", n, maxsplit=1)[0].lower() for n in u.names}
     return bool(names) and (names <= TOOL_PACKAGES or bool(names & (INSTALLER_TOOLS | {"pipx"})))
 
 
@@ -334,25 +332,32 @@ def _conda(p, base, uses: list[Use], condas: list[Use]) -> Env:
     env = Env("conda", paths, False)
     for u in uses:
         if u.tool in ("pip", "uv-pip", "poetry", "pipenv"):
-            ce = u.detail.get("conda_env")
-            where = (ce if ce.startswith("/") else H.join_path(root, f"envs/{ce}") if root else None) if ce \
-                else _target(p, u, paths)
+            ce = u.detail.get("conda_env")  # run under SHELL ["conda", "run", "-n", ce, ...]
+            if not ce:
+                where = _target(p, u, paths)
+            elif ce.startswith("/"):
+                where = ce
+            else:
+                where = H.join_path(root, f"envs/{ce}") if root else None
             if where in paths or (where == "system" and _tooling(u)):
                 continue
             raise NoFix(f"the install at line {u.line} does not install into the conda environment {paths[0]}")
-    cleaned = {u.ins_index for u in uses if u.tool == "conda-clean"}
-    if not all(u.ins_index in cleaned for u in condas):
-        env.gain = "conda's package cache"
+    env.gain = _conda_cache_left(uses, condas)
     env.desc.append(f"the conda environment {', '.join(paths)} is copied from the builder")
     return env
 
 
-def gain(p) -> str:
-    """What a split leaves behind besides build-only packages and the base (before planning: a quick look)."""
-    uses = _uses(p)
-    condas = [u for u in uses if u.tool == "conda" and u.sub in ("create", "env create")]
+def _conda_cache_left(uses: list[Use], condas: list[Use]) -> str:
+    """conda's package cache, when a RUN of ``condas`` leaves it (no ``conda clean`` in the same RUN)."""
     cleaned = {u.ins_index for u in uses if u.tool == "conda-clean"}
-    return "conda's package cache" if condas and not all(u.ins_index in cleaned for u in condas) else ""
+    return "conda's package cache" if any(u.ins_index not in cleaned for u in condas) else ""
+
+
+def gain(p) -> str:
+    """What a split leaves behind besides build-only packages and the base (before planning: a quick look at the
+    environments created)."""
+    uses = _uses(p)
+    return _conda_cache_left(uses, [u for u in uses if u.tool == "conda" and u.sub in ("create", "env create")])
 
 
 def runtime_tools(env: Env, used: set[str], kept_copies, runtime_image: str = "", kept_runs=()) -> None:
