@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..secrets import mask
 
-SCHEMA_VERSION = 2  # 2: files.verification (slimml migrate --verify)
+SCHEMA_VERSION = 3  # 2: files.verification (slimml migrate --verify); 3: pull requests, shards, build engines
 FINAL = ("fixed", "unchanged", "skipped", "failed")
 
 SCHEMA = """
@@ -44,7 +44,11 @@ CREATE TABLE IF NOT EXISTS repos (
     est_low INTEGER, est_high INTEGER,  -- offline estimate of bytes saved (applied fixes)
     measured_before INTEGER, measured_after INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0,
-    started REAL, finished REAL
+    started REAL, finished REAL,
+    pushed_sha TEXT,                    -- commit pushed to the remote (--push)
+    pr_url TEXT, pr_number INTEGER,     -- the pull/merge request opened or updated (--open-pr)
+    pr_state TEXT,                      -- opened | updated | unchanged | failed
+    publish_error TEXT                  -- why pushing or opening the PR failed (masked), the fix itself stands
 );
 CREATE TABLE IF NOT EXISTS files (
     repo_id INTEGER NOT NULL REFERENCES repos(id),
@@ -59,6 +63,8 @@ CREATE TABLE IF NOT EXISTS files (
     error TEXT,
     diff TEXT,                          -- masked unified diff
     verification TEXT,                  -- JSON: unsafe fixes kept/dropped by --verify, and why
+    engine TEXT,                        -- the Docker engine that built it (--docker-host pool)
+    engine_retries INTEGER NOT NULL DEFAULT 0,  -- builds retried on another engine after one died
     PRIMARY KEY (repo_id, path)
 );
 """
@@ -106,14 +112,27 @@ def init(conn: sqlite3.Connection) -> str:
             conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             conn.execute("INSERT INTO meta VALUES ('id', ?)", (uuid.uuid4().hex[:16],))
             conn.execute("INSERT INTO meta VALUES ('created', ?)", (str(time.time()),))
-        elif int(row[0]) == 1:  # version 1 lacks files.verification: add it, keep everything else
-            cols = {r[1] for r in conn.execute("PRAGMA table_info(files)")}
-            if "verification" not in cols:
-                conn.execute("ALTER TABLE files ADD COLUMN verification TEXT")
+        elif int(row[0]) < SCHEMA_VERSION:  # older states gain the new columns, keep everything else
+            _upgrade(conn)
             conn.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
         elif int(row[0]) != SCHEMA_VERSION:
             raise StateError(f"state file has schema version {row[0]}, this slimml needs {SCHEMA_VERSION}")
     return meta(conn, "id")
+
+
+_ADDED = {  # columns added after version 1, by table
+    "files": (("verification", "TEXT"), ("engine", "TEXT"), ("engine_retries", "INTEGER NOT NULL DEFAULT 0")),
+    "repos": (("pushed_sha", "TEXT"), ("pr_url", "TEXT"), ("pr_number", "INTEGER"), ("pr_state", "TEXT"),
+              ("publish_error", "TEXT")),
+}
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    for table, cols in _ADDED.items():
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        for name, decl in cols:
+            if name not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
 
 def meta(conn: sqlite3.Connection, key: str) -> str | None:
@@ -194,8 +213,9 @@ def update(conn: sqlite3.Connection, repo_id: int, **fields) -> None:
 
 
 def _update(conn: sqlite3.Connection, repo_id: int, fields: dict) -> None:
-    if fields.get("reason"):
-        fields["reason"] = mask(fields["reason"])
+    for k in ("reason", "publish_error"):
+        if fields.get(k):
+            fields[k] = mask(fields[k])
     cols = ", ".join(f"{k}=?" for k in fields)
     conn.execute(f"UPDATE repos SET {cols} WHERE id=?", (*fields.values(), repo_id))
 
@@ -207,13 +227,14 @@ def finish(conn: sqlite3.Connection, repo_id: int, file_rows: list[dict], **fiel
         for f in file_rows:
             conn.execute(
                 "INSERT INTO files (repo_id, path, status, findings, fixes, unfixed, est_low, est_high, "
-                "measured_before, measured_after, measure_error, error, diff, verification) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "measured_before, measured_after, measure_error, error, diff, verification, engine, engine_retries) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (repo_id, f["path"], f["status"], json.dumps(f.get("findings", {})), json.dumps(f.get("fixes", {})),
                  json.dumps(f.get("unfixed", {})), f.get("est_low"), f.get("est_high"), f.get("measured_before"),
                  f.get("measured_after"), mask(f.get("measure_error") or "") or None, mask(f.get("error") or "") or None,
                  mask(f.get("diff") or "") or None,
-                 mask(json.dumps(f["verification"])) if f.get("verification") is not None else None))
+                 mask(json.dumps(f["verification"])) if f.get("verification") is not None else None,
+                 f.get("engine"), f.get("engine_retries") or 0))
         fields.setdefault("finished", time.time())
         _update(conn, repo_id, fields)
 
