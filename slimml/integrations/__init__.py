@@ -1,0 +1,1 @@
+"""slimml driven by other fleet tools (all-repos); each integration is imported only when run."""
