@@ -7,7 +7,6 @@ inline JavaScript for the sortable table.
 
 from __future__ import annotations
 
-import html as _html
 import json
 import os
 import time
@@ -30,21 +29,83 @@ def _rule_names() -> dict[str, tuple[str, str]]:
 
 
 def collect(conn, state_path: Path | None = None) -> dict:
-    repos = state.repos(conn)
-    files = state.files(conn)
+    """The report of one state (a whole migration, or one shard of it)."""
+    from . import shard
+
+    options = json.loads(state.meta(conn, "options") or "{}")
+    sh = shard.state_shard(conn)
+    options.pop("shard", None)  # said by "shards" below
+    return build(state.repos(conn), state.files(conn), options,
+                 shards=shard.coverage(sh[1], [sh[0]]) if sh else None,
+                 sources=[str(state_path)] if state_path else [])
+
+
+def collect_merged(paths: list[Path]) -> dict:
+    """One report over several shard states (``slimml report --merge``); ShardError when they do
+    not belong together. The same totals and tables as one unsharded run over the same repos."""
+    from . import shard
+
+    m = shard.load(paths)
+    return build(m.repos, m.files, m.options, shards=shard.coverage(m.of, m.present),
+                 sources=[str(Path(p).resolve()) for p in m.sources])
+
+
+def _pr(r: dict) -> dict | None:
+    if not any(r.get(k) for k in ("pr_url", "pr_state", "publish_error", "pushed_sha")):
+        return None
+    return {"url": r.get("pr_url"), "number": r.get("pr_number"), "state": r.get("pr_state"),
+            "pushed": r.get("pushed_sha"), "error": r.get("publish_error")}
+
+
+def headline(fixed: list[dict]) -> dict:
+    """What the report leads with: the measured total when there is one, else the estimate; always
+    over how many of the fixed repos."""
+    n = len(fixed)
+    measured = [r for r in fixed if r["measured_before"] is not None and r["measured_after"] is not None]
+    seen = {id(r) for r in measured}
+    estimated = [r for r in fixed if id(r) not in seen and r["est_low"] is not None]
+    h: dict = {"fixed": n, "measured_repos": len(measured), "estimated_repos": len(estimated),
+               "measured_saved": sum(r["measured_before"] - r["measured_after"] for r in measured) if measured else None,
+               "estimated": None if not estimated else {"low": sum(r["est_low"] for r in estimated),
+                                                        "high": sum(r["est_high"] for r in estimated)}}
+    est = h["estimated"]
+    est_text = f"{human(est['low'])}–{human(est['high'])}" if est and est["low"] != est["high"] else (
+        human(est["low"]) if est else "")
+    if measured:
+        h["kind"] = "measured"
+        h["text"] = f"Measured saving {human(h['measured_saved'])} over {len(measured)} of {n} fixed repos"
+        if estimated:
+            h["text"] += f"; estimated {est_text} over {len(estimated)} more (offline estimate, not built)"
+    elif estimated:
+        h["kind"] = "estimated"
+        h["text"] = f"Estimated saving {est_text} over {len(estimated)} of {n} fixed repos (offline estimate, not built)"
+    else:
+        h["kind"] = None
+        h["text"] = (f"No saving to show: none of the {n} fixed repos has a measured size or an offline estimate"
+                     if n else "No repo was changed")
+    return h
+
+
+def build(repos: list[dict], files: list[dict], options: dict, shards: dict | None = None,
+          sources: list[str] | None = None) -> dict:
+    """The report data from state rows (repos ordered by name)."""
     by_repo: dict[int, list[dict]] = {}
     for f in files:
         by_repo.setdefault(f["repo_id"], []).append(f)
     names = _rule_names()
-    mode_opts = json.loads(state.meta(conn, "options") or "{}")
 
     status = Counter(r["status"] for r in repos)
     found, fixed, in_repos = Counter(), Counter(), {}
+    engines: dict[str, dict[str, int]] = {}
     for f in files:
         found.update(f["findings"])
         fixed.update(f["fixes"])
         for code in f["findings"]:
             in_repos.setdefault(code, set()).add(f["repo_id"])
+        if f.get("engine"):
+            e = engines.setdefault(f["engine"], {"builds": 0, "retried_here": 0})
+            e["builds"] += 1
+            e["retried_here"] += f.get("engine_retries") or 0
     measured = [r for r in repos if r["measured_before"] is not None and r["measured_after"] is not None]
     changed = [r for r in repos if r["status"] == "fixed"]
     totals = {
@@ -62,6 +123,8 @@ def collect(conn, state_path: Path | None = None) -> dict:
             "before": sum(r["measured_before"] for r in measured),
             "after": sum(r["measured_after"] for r in measured),
             "saved": sum(r["measured_before"] - r["measured_after"] for r in measured)},
+        "headline": headline(changed),
+        "engines": {k: engines[k] for k in sorted(engines)},
     }
     per_repo = []
     failures = []
@@ -75,10 +138,11 @@ def collect(conn, state_path: Path | None = None) -> dict:
                 "before": r["measured_before"], "after": r["measured_after"]},
             "base": r["base_sha"], "branch": r["branch"] if r["status"] == "fixed" else None,
             "commit": r["commit_sha"] if r["status"] == "fixed" else None, "patch": r["patch"],
-            "attempts": r["attempts"],
+            "attempts": r["attempts"], "pr": _pr(r),
             "files": [{**{k: f[k] for k in ("path", "status", "findings", "fixes", "unfixed", "est_low", "est_high",
                                             "measured_before", "measured_after", "measure_error", "error")},
-                       "verification": f.get("verification")} for f in rf],
+                       "verification": f.get("verification"), "engine": f.get("engine"),
+                       "engine_retries": f.get("engine_retries") or 0} for f in rf],
         }
         per_repo.append(entry)
         if r["status"] == "failed":
@@ -88,16 +152,21 @@ def collect(conn, state_path: Path | None = None) -> dict:
                 failures.append({"repo": r["name"], "file": f["path"], "reason": f["error"]})
             if f["measure_error"]:
                 failures.append({"repo": r["name"], "file": f["path"], "reason": f"measure: {f['measure_error']}"})
+        if r.get("publish_error"):
+            failures.append({"repo": r["name"], "file": None, "reason": f"publish: {r['publish_error']}"})
     verified = [{"repo": r["name"], "file": f["path"], **f["verification"]} for r in per_repo for f in r["files"]
                 if f.get("verification")]
     common = [{"code": c, "name": names.get(c, ("", ""))[0], "summary": names.get(c, ("", ""))[1],
                "found": n, "fixed": fixed.get(c, 0), "repos": len(in_repos.get(c, ()))}
               for c, n in sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))]
+    sources = sources or []
     return {
         "version": 1,
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime()),
-        "state": str(state_path) if state_path else None,
-        "options": mode_opts,
+        "state": sources[0] if len(sources) == 1 else None,
+        "states": sources,
+        "shards": shards,
+        "options": options,
         "totals": totals,
         "repos": per_repo,
         "findings": common,
@@ -132,30 +201,76 @@ def _saving_text(r: dict) -> str:
     return f"{human_range(e['low'], e['high'])} (est.)" if e else "-"
 
 
+def pr_text(r: dict) -> str:
+    """The pull request of a repo, or why pushing / opening it failed (the fix itself stands)."""
+    pr = r.get("pr")
+    if not pr:
+        return ""
+    if pr.get("error"):
+        return f"failed: {pr['error']}"
+    if pr.get("url"):
+        return f"{pr.get('state') or 'open'}: {pr['url']}"
+    return f"pushed {pr['pushed'][:10]}" if pr.get("pushed") else (pr.get("state") or "")
+
+
+def shards_text(data: dict) -> str | None:
+    sh = data.get("shards")
+    if not sh:
+        return None
+    present, of, missing = sh["present"], sh["of"], sh["missing"]
+    if len(present) == 1 and of > 1 and len(data.get("states") or []) <= 1:
+        return (f"Covers shard {present[0]} of {of} only (the repos whose identity hashes to it); "
+                "`slimml report --merge` combines the shards' states.")
+    text = f"Shards: {len(present)} of {of} present ({', '.join(map(str, present))})"
+    if missing:
+        return text + f"; missing: {', '.join(map(str, missing))} -- their repos are not in this report."
+    return text + "; none missing."
+
+
+def unquantified(data: dict) -> list[str]:
+    """Fixed repos with neither a measured size nor an offline estimate (not on the chart)."""
+    return [r["name"] for r in data["repos"]
+            if r["status"] == "fixed" and not r.get("measured") and not r.get("estimated_saving")]
+
+
 def markdown(data: dict) -> str:
     t = data["totals"]
     out = ["# slimml migration report", ""]
     mode = data["options"].get("mode")
-    out.append(f"Generated {data['generated']}" + (f" from `{data['state']}`" if data["state"] else "")
+    src = f"`{data['state']}`" if data["state"] else (f"{len(data['states'])} merged states" if data["states"] else "")
+    out.append(f"Generated {data['generated']}" + (f" from {src}" if src else "")
                + (f"; mode: {mode}" if mode else "") + ".")
+    if shards_text(data):
+        out += ["", shards_text(data)]
+    out += ["", f"**{t['headline']['text']}.**"]
     out += ["", "## Totals", "", "| | |", "|---|---:|"]
     rows = [("Repositories", t["repos"]), ("Fixed", t["fixed"]), ("Already clean (unchanged)", t["unchanged"]),
             ("Skipped", t["skipped"]), ("Failed", t["failed"])]
     if t["pending"] or t["in-progress"]:
         rows.append(("Not finished yet", t["pending"] + t["in-progress"]))
     rows += [("Dockerfiles", t["dockerfiles"]), ("Dockerfiles fixed", t["dockerfiles_fixed"]),
-             ("Findings", t["findings"]), ("Fixes applied", t["fixes"])]
+             ("Dockerfiles failed", t["dockerfiles_failed"]), ("Findings", t["findings"]), ("Fixes applied", t["fixes"])]
     est = t["estimated_saving"]
     rows.append(("Estimated saving (offline)", human_range(est["low"], est["high"]) if est else "-"))
     m = t["measured"]
     rows.append(("Measured saving", f"{human(m['saved'])} ({human(m['before'])} → {human(m['after'])}, "
                                     f"{m['repos']} repos)" if m else "- (run with --measure)"))
     out += [f"| {k} | {v} |" for k, v in rows]
-    out += ["", "## Repositories", "", "| repo | status | Dockerfiles | fixes | saving | result | note |",
-            "|---|---|---:|---:|---|---|---|"]
+    with_pr = any(r.get("pr") for r in data["repos"])
+    out += ["", "## Repositories", "",
+            "| repo | status | Dockerfiles | fixes | saving | result | note |" + (" pull request |" if with_pr else ""),
+            "|---|---|---:|---:|---|---|---|" + ("---|" if with_pr else "")]
     for r in data["repos"]:
         out.append(f"| {_md(r['name'])} | {r['status']} | {r['dockerfiles']} | {r['fixes']} | {_saving_text(r)} | "
-                   f"{_md(_where(r))} | {_md(r['reason'])} |")
+                   f"{_md(_where(r))} | {_md(r['reason'])} |" + (f" {_md(pr_text(r))} |" if with_pr else ""))
+    none = unquantified(data)
+    if none:
+        out += ["", f"Fixed without a measured size or an offline estimate ({len(none)}): "
+                + ", ".join(_md(n) for n in none) + "."]
+    if t.get("engines"):
+        out += ["", "## Build engines", "", "| engine | Dockerfiles built | retried here after another engine died |",
+                "|---|---:|---:|"]
+        out += [f"| {_md(k)} | {v['builds']} | {v['retried_here']} |" for k, v in t["engines"].items()]
     out += ["", "## Most common findings", ""]
     if data["findings"]:
         out += ["| code | rule | found | fixed | repos |", "|---|---|---:|---:|---:|"]
@@ -186,206 +301,8 @@ def markdown(data: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-# -- HTML ------------------------------------------------------------------------------------------
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1f2328;background:#fff}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
-.meta{color:#59636e;margin-bottom:16px}
-.cards{display:flex;flex-wrap:wrap;gap:10px}
-.card{border:1px solid #d1d9e0;border-radius:6px;padding:8px 14px;min-width:110px}
-.card b{display:block;font-size:20px}
-table{border-collapse:collapse;width:100%}
-th,td{border-bottom:1px solid #d1d9e0;padding:5px 8px;text-align:left;vertical-align:top}
-th{background:#f6f8fa;cursor:pointer;user-select:none;white-space:nowrap}
-th.sorted-asc::after{content:" ▲"}th.sorted-desc::after{content:" ▼"}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-.st{border-radius:10px;padding:1px 8px;font-size:12px}
-.st-fixed{background:#dafbe1}.st-unchanged{background:#eef1f4}.st-skipped{background:#fff8c5}
-.st-failed{background:#ffebe9}.st-in-progress,.st-pending{background:#ddf4ff}
-.legend span{display:inline-block;margin-right:16px}
-.sw{display:inline-block;width:14px;height:10px;margin-right:5px;vertical-align:middle;border:1px solid #555}
-code{font-size:12px}
-"""
-
-_JS = """
-document.querySelectorAll('table.sortable').forEach(function(t){
-  t.querySelectorAll('th').forEach(function(th,i){
-    th.addEventListener('click',function(){
-      var asc=!th.classList.contains('sorted-asc');
-      t.querySelectorAll('th').forEach(function(h){h.classList.remove('sorted-asc','sorted-desc')});
-      th.classList.add(asc?'sorted-asc':'sorted-desc');
-      var rows=Array.prototype.slice.call(t.tBodies[0].rows);
-      rows.sort(function(a,b){
-        var x=a.cells[i].getAttribute('data-v'),y=b.cells[i].getAttribute('data-v');
-        var nx=parseFloat(x),ny=parseFloat(y);
-        var c=(!isNaN(nx)&&!isNaN(ny))?nx-ny:String(x).localeCompare(String(y));
-        return asc?c:-c;});
-      rows.forEach(function(r){t.tBodies[0].appendChild(r)});
-    });
-  });
-});
-"""
-
-MEASURED_BEFORE, MEASURED_AFTER = "#8c959f", "#1f6feb"
-EST_FILL = "url(#hatch)"
-
-
-def _e(s: object) -> str:
-    return _html.escape(str(s if s is not None else ""), quote=True)
-
-
-def chart_svg(repos: list[dict], limit: int = 40) -> str:
-    """Horizontal bars per repo: measured before/after (solid), or the estimated saving range
-    (hatched) where nothing was measured. Biggest savings first; at most ``limit`` repos."""
-    items = []
-    for r in repos:
-        if r["status"] != "fixed":
-            continue
-        if r.get("measured"):
-            m = r["measured"]
-            items.append(("m", r["name"], m["before"], m["after"], m["before"] - m["after"]))
-        elif r.get("estimated_saving"):
-            e = r["estimated_saving"]
-            items.append(("e", r["name"], e["low"], e["high"], e["high"]))
-    if not items:
-        return ('<p class="chart-empty">Nothing to chart: no fixed repo has a measured size or an estimated '
-                'saving.</p>')
-    items.sort(key=lambda it: (-it[4], it[1]))
-    shown = items[:limit]
-    # One scale (bytes) for everything, so an estimated saving and a measured size compare honestly.
-    scale = max(max(it[2], it[3]) for it in shown) or 1
-    label_w, bar_w, row_h = 260, 560, 34
-    height = 20 + row_h * len(shown)
-    parts = [(f'<svg id="chart" xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 280}" height="{height}" '
-             f'role="img" aria-label="Image size before and after per repository">'),
-             ('<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
-             'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fbe3b6"/>'
-             '<rect width="3" height="6" fill="#d4a72c"/></pattern></defs>')]
-    y = 10
-    for kind, name, a, b, _ in shown:
-        short = name if len(name) <= 36 else "…" + name[-35:]
-        parts.append(f'<text x="{label_w - 8}" y="{y + 20}" text-anchor="end" font-size="12" fill="#1f2328">'
-                     f'{_e(short)}</text>')
-        if kind == "m":
-            wb = max(2, round(bar_w * a / scale))
-            wa = max(2, round(bar_w * b / scale))
-            parts.append(f'<rect class="bar measured before" x="{label_w}" y="{y + 2}" width="{wb}" height="13" '
-                         f'fill="{MEASURED_BEFORE}"><title>{_e(name)}: before {human(a)} (measured)</title></rect>')
-            parts.append(f'<rect class="bar measured after" x="{label_w}" y="{y + 16}" width="{wa}" height="13" '
-                         f'fill="{MEASURED_AFTER}"><title>{_e(name)}: after {human(b)} (measured)</title></rect>')
-            parts.append(f'<text x="{label_w + wb + 6}" y="{y + 13}" font-size="11" fill="#59636e">{human(a)}</text>')
-            parts.append(f'<text x="{label_w + wa + 6}" y="{y + 27}" font-size="11" fill="#1f2328">{human(b)} '
-                         f'(−{human(a - b)}, measured)</text>')
-        else:
-            wl = max(2, round(bar_w * a / scale))
-            wh = max(2, round(bar_w * b / scale))
-            parts.append(f'<rect class="bar estimated" x="{label_w}" y="{y + 6}" width="{wh}" height="18" '
-                         f'fill="{EST_FILL}" stroke="#9a6700" stroke-dasharray="4 2">'
-                         f'<title>{_e(name)}: estimated saving {human_range(a, b)} (offline estimate, not built)'
-                         f'</title></rect>')
-            parts.append(f'<line x1="{label_w + wl}" x2="{label_w + wl}" y1="{y + 4}" y2="{y + 26}" '
-                         f'stroke="#9a6700" stroke-width="2"/>')
-            parts.append(f'<text x="{label_w + wh + 6}" y="{y + 20}" font-size="11" fill="#9a6700">'
-                         f'saves ~{human_range(a, b)} (estimated)</text>')
-        y += row_h
-    parts.append("</svg>")
-    more = f"<p>{len(items) - limit} more repos in the table below.</p>" if len(items) > limit else ""
-    return "".join(parts) + more
-
-
-def _href(path: str | None, base: Path | None) -> str | None:
-    if not path:
-        return None
-    p = Path(path)
-    if base is not None:
-        try:
-            return Path(os.path.relpath(p, base)).as_posix()
-        except ValueError:  # pragma: no cover - other drive
-            pass
-    return p.resolve().as_uri()
-
-
 def html(data: dict, base: Path | None = None) -> str:
-    """``base``: the folder the HTML file is written to (links to patches are relative to it)."""
-    t = data["totals"]
-    est, m = t["estimated_saving"], t["measured"]
-    cards = [("repos", t["repos"]), ("fixed", t["fixed"]), ("unchanged", t["unchanged"]), ("skipped", t["skipped"]),
-             ("failed", t["failed"]), ("Dockerfiles", t["dockerfiles"]), ("fixes", t["fixes"]),
-             ("estimated saving", human_range(est["low"], est["high"]) if est else "-"),
-             ("measured saving", human(m["saved"]) if m else "-")]
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           "<title>slimml migration report</title>", f"<style>{_CSS}</style></head><body>",
-           "<h1>slimml migration report</h1>",
-           f'<div class="meta">Generated {_e(data["generated"])}'
-           + (f' from <code>{_e(data["state"])}</code>' if data["state"] else "") + "</div>",
-           '<div class="cards">' + "".join(f'<div class="card"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in cards) + "</div>",
-           "<h2>Image size per repository</h2>",
-           ('<div class="legend">'
-           f'<span><i class="sw" style="background:{MEASURED_BEFORE}"></i>before (measured)</span>'
-           f'<span><i class="sw" style="background:{MEASURED_AFTER}"></i>after (measured)</span>'
-           '<span><i class="sw" style="background:repeating-linear-gradient(45deg,#d4a72c 0 3px,#fbe3b6 3px 6px)">'
-           '</i>estimated saving, low–high (offline estimate; no build: run with <code>--measure</code> for sizes)'
-           '</span></div>'),
-           chart_svg(data["repos"]),
-           "<h2>Repositories</h2>",
-           ('<table class="sortable" id="repos"><thead><tr><th>repo</th><th>status</th><th>Dockerfiles</th>'
-           "<th>fixes</th><th>saving</th><th>kind</th><th>result</th><th>note</th></tr></thead><tbody>")]
-    order = {s: i for i, s in enumerate(STATUS_ORDER)}
-    for r in data["repos"]:
-        if r.get("measured"):
-            saving, kind = r["measured"]["before"] - r["measured"]["after"], "measured"
-        elif r.get("estimated_saving"):
-            saving, kind = r["estimated_saving"]["high"], "estimated"
-        else:
-            saving, kind = 0, ""
-        where = _where(r, q="")
-        link = _href(r["patch"], base) if r["patch"] else (_href(r["path"], None) if r["branch"] else None)
-        result = f'<a href="{_e(link)}">{_e(where)}</a>' if link and where else _e(where)
-        out.append(
-            f'<tr><td data-v="{_e(r["name"])}">{_e(r["name"])}</td>'
-            f'<td data-v="{order.get(r["status"], 9)}"><span class="st st-{_e(r["status"])}">{_e(r["status"])}</span></td>'
-            f'<td class="num" data-v="{r["dockerfiles"]}">{r["dockerfiles"]}</td>'
-            f'<td class="num" data-v="{r["fixes"]}">{r["fixes"]}</td>'
-            f'<td class="num" data-v="{saving}">{_e(_saving_text(r))}</td>'
-            f'<td data-v="{kind}">{kind}</td><td data-v="{_e(where)}">{result}</td>'
-            f'<td data-v="{_e(r["reason"])}">{_e(r["reason"])}</td></tr>')
-    out.append("</tbody></table>")
-    out.append("<h2>Most common findings</h2>")
-    if data["findings"]:
-        out.append('<table class="sortable" id="findings"><thead><tr><th>code</th><th>rule</th><th>found</th>'
-                   "<th>fixed</th><th>repos</th></tr></thead><tbody>")
-        for f in data["findings"]:
-            out.append(f'<tr><td data-v="{_e(f["code"])}">{_e(f["code"])}</td>'
-                       f'<td data-v="{_e(f["name"])}" title="{_e(f["summary"])}">{_e(f["name"])}</td>'
-                       f'<td class="num" data-v="{f["found"]}">{f["found"]}</td>'
-                       f'<td class="num" data-v="{f["fixed"]}">{f["fixed"]}</td>'
-                       f'<td class="num" data-v="{f["repos"]}">{f["repos"]}</td></tr>')
-        out.append("</tbody></table>")
-    else:
-        out.append("<p>None.</p>")
-    if data.get("verified"):
-        out.append("<h2>Unsafe fixes, proven per file (--verify)</h2>")
-        out.append('<table class="sortable" id="verified"><thead><tr><th>repo</th><th>file</th><th>before</th>'
-                   "<th>after</th><th>kept</th><th>dropped, and why</th></tr></thead><tbody>")
-        for v in data["verified"]:
-            dropped = "; ".join(f"{d['code']}: {d['why']}" for d in v.get("dropped") or []) or "-"
-            b, a = v.get("measured_before"), v.get("measured_after")
-            out.append(f'<tr><td data-v="{_e(v["repo"])}">{_e(v["repo"])}</td><td data-v="{_e(v["file"])}">'
-                       f'{_e(v["file"])}</td><td class="num" data-v="{b or 0}">{_e(human(b) if b else "-")}</td>'
-                       f'<td class="num" data-v="{a or 0}">{_e(human(a) if a else "-")}</td>'
-                       f'<td data-v="{_e(",".join(v.get("kept") or []))}">{_e(", ".join(v.get("kept") or []) or "-")}'
-                       f'</td><td data-v="{_e(dropped)}">{_e(dropped)}</td></tr>')
-        out.append("</tbody></table>")
-    out.append("<h2>Failures</h2>")
-    if data["failures"]:
-        out.append('<table class="sortable" id="failures"><thead><tr><th>repo</th><th>file</th><th>reason</th>'
-                   "</tr></thead><tbody>")
-        for f in data["failures"]:
-            out.append(f'<tr><td data-v="{_e(f["repo"])}">{_e(f["repo"])}</td><td data-v="{_e(f["file"])}">'
-                       f'{_e(f["file"])}</td><td data-v="{_e(f["reason"])}">{_e(f["reason"])}</td></tr>')
-        out.append("</tbody></table>")
-    else:
-        out.append("<p>None.</p>")
-    out.append(f"<script>{_JS}</script></body></html>")
-    return "\n".join(out) + "\n"
+    """The self-contained HTML page (slimml.migrate.report_html)."""
+    from .report_html import html as render
+
+    return render(data, base=base)
