@@ -96,8 +96,10 @@ def _unsafe_codes(rep: FileReport) -> list[str]:
     return sorted(codes, key=lambda c: (ORDER.index(c) if c in ORDER else len(ORDER), c))
 
 
-def prove(path: Path, opts: Options, jobs: int = 2, progress: Progress | None = None, session_factory=None) -> Proof:
-    """Decide which unsafe fixes ``path`` keeps, by building and verifying (see the module doc)."""
+def prove(path: Path, opts: Options, jobs: int = 2, progress: Progress | None = None, session_factory=None,
+          endpoint=None) -> Proof:
+    """Decide which unsafe fixes ``path`` keeps, by building and verifying (see the module doc);
+    ``endpoint``: the engine to build on (measure.engine.Endpoint; default: DOCKER_HOST)."""
     say = progress or (lambda text: None)
     disk: dict = {}
     variant = partial(_variant, run_cache=disk)
@@ -134,7 +136,8 @@ def prove(path: Path, opts: Options, jobs: int = 2, progress: Progress | None = 
             say(f"  {label}: {text}")
 
     try:
-        with session_factory(context, safe.result.original, dockerfile_rel=rel, jobs=jobs, progress=events) as s:
+        on = {"endpoint": endpoint} if endpoint is not None else {}
+        with session_factory(context, safe.result.original, dockerfile_rel=rel, jobs=jobs, progress=events, **on) as s:
             say(f"{safe.display}: building the original, the safe rewrite and {len(codes)} variant(s) with "
                 "unsafe fixes")
             singles = {c: variant(path, opts, frozenset({c})) for c in codes}

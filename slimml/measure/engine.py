@@ -42,19 +42,59 @@ def no_engine_message(environ: dict | None = None) -> str:
     return f"no Docker engine reachable at {docker_host(environ)}; start dockerd or set DOCKER_HOST"
 
 
-def connect(ping_timeout: int = 10):
-    """A Docker SDK client for the engine at DOCKER_HOST (or the CLI's current context)."""
+@dataclass(frozen=True)
+class Endpoint:
+    """One Docker engine named explicitly (``migrate --docker-host``/``--docker-context``) rather than
+    taken from the environment: the SDK client and the docker CLI's environment both come from it.
+    ``name`` is for display (no credentials); ``cert_dir`` holds ca.pem/cert.pem/key.pem when the
+    engine speaks TLS (the layout of ``DOCKER_CERT_PATH`` and of a context's TLS folder)."""
+
+    name: str
+    base_url: str
+    cert_dir: str | None = None
+    tls_verify: bool = True
+
+    def client(self, timeout: int):
+        import docker
+
+        tls = None
+        if self.cert_dir:
+            from docker.tls import TLSConfig
+
+            ca, cert, key = (os.path.join(self.cert_dir, f) for f in ("ca.pem", "cert.pem", "key.pem"))
+            pair = (cert, key) if os.path.isfile(cert) and os.path.isfile(key) else None  # a client certificate
+            tls = TLSConfig(client_cert=pair, ca_cert=ca if self.tls_verify else None,
+                            verify=ca if self.tls_verify else False)
+        return docker.DockerClient(base_url=self.base_url, tls=tls, timeout=timeout,
+                                   use_ssh_client=self.base_url.startswith("ssh://"))
+
+    def cli_env(self) -> dict[str, str]:
+        """The environment a docker CLI build on this engine runs with (the caller's, re-pointed)."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")}
+        env["DOCKER_HOST"] = self.base_url
+        if self.cert_dir:
+            env["DOCKER_CERT_PATH"] = self.cert_dir
+            if self.tls_verify:
+                env["DOCKER_TLS_VERIFY"] = "1"
+        return env
+
+
+def connect(ping_timeout: int = 10, endpoint: Endpoint | None = None):
+    """A Docker SDK client for ``endpoint``, or the engine at DOCKER_HOST (or the CLI's current context)."""
     try:
         import docker
     except ImportError as e:  # pragma: no cover - a declared dependency
         raise MeasureError(f"the Docker SDK for Python is not installed ({e}); pip install docker") from None
+    make = endpoint.client if endpoint is not None else (lambda timeout: docker.from_env(timeout=timeout))
     try:
-        probe = docker.from_env(timeout=ping_timeout)
+        probe = make(ping_timeout)
         probe.ping()
         probe.close()
-        return docker.from_env(timeout=BUILD_HTTP_TIMEOUT)
+        return make(BUILD_HTTP_TIMEOUT)
     except Exception as e:  # noqa: BLE001 - any failure here means: no usable engine
-        raise MeasureError(no_engine_message(), EXIT_ERROR, detail=f"{type(e).__name__}: {e}") from None
+        msg = f"no Docker engine reachable at {endpoint.name}" if endpoint is not None else no_engine_message()
+        raise MeasureError(msg, EXIT_ERROR, detail=f"{type(e).__name__}: {e}") from None
 
 
 # -- the docker CLI (BuildKit and buildx builds) -----------------------------------------------------
@@ -382,10 +422,11 @@ def build_classic(client, context: str, dockerfile: str, tag: str, *, no_cache: 
 
 def build_buildkit(client, cli: Cli, context: str, dockerfile: str, tag: str, *, no_cache: bool,
                    builder: str | None = None, progress: Progress = _noop, resources=None,
-                   timeout: float | None = None) -> BuildResult:
-    """A BuildKit build through the docker CLI (``DOCKER_BUILDKIT=1`` or ``buildx build --load``)."""
+                   timeout: float | None = None, environ: dict | None = None) -> BuildResult:
+    """A BuildKit build through the docker CLI (``DOCKER_BUILDKIT=1`` or ``buildx build --load``);
+    ``environ``: the CLI's environment (``Endpoint.cli_env``; default: this process's)."""
     argv, extra = build_command(cli, tag, dockerfile, context, no_cache=no_cache, builder=builder)
-    env = {**os.environ, **extra}
+    env = {**(os.environ if environ is None else environ), **extra}
     start = time.monotonic()
     log = BuildkitLog(progress)
     # A session of its own: the terminal's Ctrl-C reaches us, and we end the build ourselves.

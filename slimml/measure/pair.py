@@ -82,7 +82,8 @@ class Session:
 
     def __init__(self, context: Path, before_text: str, *, dockerfile_rel: str | None = "Dockerfile", jobs: int = 2,
                  progress: ProgressFn | None = None, smoke: str | None = None, timeout: float = 120.0,
-                 run_timeout: float = 60.0, buildkit: bool | None = None, tmp_dir: str | None = None):
+                 run_timeout: float = 60.0, buildkit: bool | None = None, tmp_dir: str | None = None,
+                 endpoint=None):
         from .plan import copy_context
 
         self.context = Path(context).resolve()
@@ -92,7 +93,8 @@ class Session:
         self.ui = _CallbackUI(progress)
         self.progress = self.ui.progress
         self.smoke, self.timeout, self.run_timeout = smoke, timeout, run_timeout
-        self.client = connect()
+        self.endpoint = endpoint  # engine.Endpoint (migrate's engine pool); None: DOCKER_HOST
+        self.client = connect(endpoint=endpoint)
         self.res = Resources(self.client)
         self.mode, _, self.cli, self.notes = choose_builder([before_text], buildkit)
         self.repo = f"slimml-verify/{uuid.uuid4().hex[:12]}"
@@ -128,7 +130,7 @@ class Session:
     def _thread_client(self):
         c = getattr(self._local, "client", None)
         if c is None:
-            c = self._local.client = connect()
+            c = self._local.client = connect(endpoint=self.endpoint)
             self._clients.append(c)
         return c
 
@@ -152,7 +154,7 @@ class Session:
         name = re.sub(r"[^a-z0-9_.-]+", "-", label.lower()).strip(".-")[:60] or "candidate"
         tag = f"{self.repo}:{name}-{uuid.uuid4().hex[:6]}"
         return build_one(self._thread_client(), self.res, self.ui, self.mode, self.cli, label, tree, df, tag,
-                         False, None), tree
+                         False, None, self.endpoint.cli_env() if self.endpoint is not None else None), tree
 
     def original(self) -> BuildResult:
         """The original's build (once); a MeasureError (exit 2) when it does not build."""

@@ -58,6 +58,7 @@ class MeasureOptions:
     tmp_dir: str | None = None
     after: Path | None = None  # verify this other Dockerfile (same context) instead of slimml's rewrite
     repair: bool = True  # a rewrite that does not verify: add the runtime packages its image lacks (repair.py)
+    endpoint: object | None = None  # engine.Endpoint to build on (migrate's engine pool); None: DOCKER_HOST
 
 
 @dataclass
@@ -189,7 +190,7 @@ def run_measure(path: Path, opts: MeasureOptions, ui: _UI | None = None, client=
     own_client = client is None
     if client is None:
         try:
-            client = connect()
+            client = connect(endpoint=opts.endpoint)
         except MeasureError as e:
             ui.close()
             report.error, report.error_detail, report.exit_code = e.message, e.detail, e.exit_code
@@ -232,7 +233,7 @@ def _run(path: Path, opts: MeasureOptions, ui: _UI, client, report: MeasureRepor
 
 
 def build_one(client, res: Resources, ui: _UI, mode: str, cli, label: str, context: Path, dockerfile: Path, tag: str,
-              no_cache: bool, builder: str | None) -> BuildResult:
+              no_cache: bool, builder: str | None, environ: dict | None = None) -> BuildResult:
     res.tags.append(tag)  # before the build: an interrupted build's tag is removed too
     ui.build_start(label, f"{mode}{', no cache' if no_cache else ''}")
 
@@ -244,7 +245,7 @@ def build_one(client, res: Resources, ui: _UI, mode: str, cli, label: str, conte
                                resources=res)
     else:
         result = build_buildkit(client, cli, str(context), str(dockerfile), tag, no_cache=no_cache, builder=builder,
-                                progress=progress, resources=res)
+                                progress=progress, resources=res, environ=environ)
     ui.build_end(label, result)
     return result
 
@@ -289,11 +290,12 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
     run_id = uuid.uuid4().hex[:12]
     repo = f"slimml-measure/{run_id}"
     base_b, base_a = final_base_image(plan.before_text), final_base_image(plan.after_text)
+    environ = opts.endpoint.cli_env() if opts.endpoint is not None else None
 
     def build(label: str, side: str, tag: str, no_cache: bool) -> BuildResult:
         ctx, df = (plan.before_context, plan.before_dockerfile) if side == "before" else \
             (plan.after_context, plan.after_dockerfile)
-        return build_one(client, res, ui, mode, cli, label, ctx, df, f"{repo}:{tag}", no_cache, opts.builder)
+        return build_one(client, res, ui, mode, cli, label, ctx, df, f"{repo}:{tag}", no_cache, opts.builder, environ)
 
     ui.phase("building the original")
     b = build("before", "before", "before", opts.cold)

@@ -56,8 +56,28 @@ def _check_codes(select, ignore) -> None:
 @click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where migrate-report.{md,json,html} go (default: next to the state).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar (for CI); errors and the final line only.")
+# publishing: slimml/migrate/publish.py, docs/pull-requests.md
+@click.option("--push", "push_remote", metavar="REMOTE",
+              help="Push each fixed repo's branch to REMOTE (a remote name, e.g. origin); a remote branch is only "
+                   "replaced when it holds this migration's own commit.")
+@click.option("--open-pr", type=click.Choice(["github", "gitlab", "gitea"]),
+              help="Open or update one pull/merge request per fixed repo (implies --push origin). Token from "
+                   "GITHUB_TOKEN / GITLAB_TOKEN / GITEA_TOKEN or SLIMML_FORGE_TOKEN.")
+@click.option("--forge-url", metavar="URL",
+              help="With --open-pr: the API base (GitHub Enterprise https://HOST/api/v3, GitLab https://HOST/api/v4, "
+                   "Gitea https://HOST/api/v1; required for gitea).")
+@click.option("--pr-base", metavar="BRANCH", help="With --open-pr: the base branch (default: the repo's default branch).")
+@click.option("--shard", "shard_spec", metavar="I/N",
+              help="Only shard I of N (1-based): a stable 1/N of the repos by a hash of each repo's URL or name, "
+                   "with its own state (WORKDIR/.slimml/migrate-shard-I-of-N.db); `slimml report --merge` joins them.")
+@click.option("--docker-host", "docker_hosts", multiple=True, metavar="URL",
+              help="With --measure/--verify: build on this engine (unix://, tcp://, ssh://); repeat for a pool: each "
+                   "build goes to the least-loaded engine, --build-jobs per engine, retried once elsewhere if its engine dies.")
+@click.option("--docker-context", "docker_contexts", multiple=True, metavar="NAME",
+              help="With --measure/--verify: a Docker CLI context's engine joins the pool (repeatable).")
 def migrate(roots, repos_file, workdir, state_path, branch, patches, dry_run, select, ignore, unsafe_fixes,
-            cache_mounts, jobs, retry_failed, retry_skipped, measure, verify, build_jobs, builder, report_dir, quiet):
+            cache_mounts, jobs, retry_failed, retry_skipped, measure, verify, build_jobs, builder, report_dir, quiet,
+            push_remote, open_pr, forge_url, pr_base, shard_spec, docker_hosts, docker_contexts):
     """Apply slimml across many git repos: ROOT folders are searched recursively for repos.
 
     Each clean repo gets a branch with one commit (or a patch file); dirty repos and repos in the
@@ -72,11 +92,13 @@ def migrate(roots, repos_file, workdir, state_path, branch, patches, dry_run, se
         raise click.UsageError("--patches and --dry-run cannot be combined (--dry-run writes nothing)")
     select, ignore = _split_codes(select), _split_codes(ignore)
     _check_codes(select, ignore)
+    shard = _shard(shard_spec)
     measure_cfg = None
     if verify and builder is not None:
-        raise click.UsageError("--verify builds with the local engine (DOCKER_HOST); --builder is for --measure")
+        raise click.UsageError("--verify builds on the local engine (DOCKER_HOST) or the --docker-host pool; --builder is for --measure")
+    engines = _engines(docker_hosts, docker_contexts, measure or verify, builder)  # engine pool
     if measure or verify:
-        measure_cfg = _measure_config(build_jobs, builder, "--verify" if verify else "--measure")
+        measure_cfg = _measure_config(build_jobs, builder, "--verify" if verify else "--measure", engines)
         measure_cfg.update(select=select, ignore=ignore, unsafe_fixes=unsafe_fixes, verify=verify)
     elif builder is not None:
         raise click.UsageError("--builder is for --measure")
@@ -84,7 +106,8 @@ def migrate(roots, repos_file, workdir, state_path, branch, patches, dry_run, se
                 mode="dry-run" if dry_run else ("patch" if patches is not None else "branch"), branch=branch,
                 patches=patches, select=select, ignore=ignore, unsafe_fixes=unsafe_fixes, cache_mounts=cache_mounts,
                 jobs=jobs or 0, retry_failed=retry_failed, retry_skipped=retry_skipped, quiet=quiet,
-                measure=measure_cfg, report_dir=report_dir)
+                measure=measure_cfg, report_dir=report_dir, shard=shard)
+    plan.publish = _publish_config(push_remote, open_pr, forge_url, pr_base, patches, dry_run)
     try:
         outcome = run_migrate(plan)
     except MigrateError as e:
@@ -98,20 +121,61 @@ def migrate(roots, repos_file, workdir, state_path, branch, patches, dry_run, se
             + (f", {c.get('in-progress', 0) + c.get('pending', 0)} not finished" if c.get('in-progress') or c.get('pending') else "")
             + f" ({outcome.processed} processed in {outcome.seconds:.1f}s)")
     click.echo(line, err=True)
+    if engines:  # builds per engine of the --docker-host pool
+        from .engines import last_summary
+
+        if last_summary():
+            click.echo(last_summary(), err=True)
+    if plan.publish:  # what --push / --open-pr did
+        from .publish import summary
+
+        click.echo(summary(outcome.publish, plan.publish), err=True)
     if outcome.reports:
         click.echo(f"reports: {', '.join(str(p) for p in outcome.reports)}", err=True)
     if outcome.interrupted:
         sys.exit(130)
-    sys.exit(EXIT_ERROR if c.get("failed") else EXIT_OK)
+    sys.exit(EXIT_ERROR if c.get("failed") or outcome.publish.get("failed") else EXIT_OK)
 
 
-def _measure_config(build_jobs: int, builder: str | None, flag: str = "--measure") -> dict:
+def _shard(spec: str | None) -> tuple[int, int] | None:
+    if spec is None:
+        return None
+    from .shard import ShardError, parse
+
+    try:
+        return parse(spec)
+    except ShardError as e:  # one line (a job engine's log shows the last line), exit 2, nothing written
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+def _measure_config(build_jobs: int, builder: str | None, flag: str = "--measure", engines=None) -> dict:
     from . import measuring
 
-    why = measuring.unavailable()
+    why = measuring.unavailable(engines)
+    if why and engines:  # an engine of the pool does not answer: one line naming it, exit 2
+        click.echo(f"error: {flag}: {why}", err=True)
+        sys.exit(EXIT_ERROR)
     if why:
         raise click.UsageError(f"{flag} is not available: {why}")
-    return {"build_jobs": build_jobs, "builder": builder}
+    return {"build_jobs": build_jobs, "builder": builder, **({"engines": engines} if engines else {})}
+
+
+def _engines(hosts: tuple[str, ...], contexts: tuple[str, ...], measuring: bool, builder: str | None) -> list:
+    """The engine pool named by --docker-host/--docker-context (engines.py), [] when none."""
+    if not (hosts or contexts):
+        return []
+    if not measuring:
+        raise click.UsageError("--docker-host/--docker-context are for --measure/--verify")
+    if builder is not None:
+        raise click.UsageError("--builder builds on a buildx builder; it cannot be combined with --docker-host/--docker-context")
+    from .engines import EngineError, resolve
+
+    try:
+        return resolve(hosts, contexts)
+    except EngineError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_ERROR)
 
 
 @click.command()
@@ -119,20 +183,28 @@ def _measure_config(build_jobs: int, builder: str | None, flag: str = "--measure
               default=Path(".slimml/migrate.db"), show_default=True, help="The migration's state database.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json", "html"]), default="markdown", show_default=True)
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to this file (default: stdout).")
-def report(state_path, fmt, output):
+@click.option("--merge", is_flag=True,
+              help="Combine the shard states given as arguments (`slimml report --merge DB [DB...]`, e.g. the "
+                   "migrate-shard-*-of-N.db of every `migrate --shard` job) into one report.")
+@click.argument("merge_paths", nargs=-1, type=click.Path(path_type=Path, dir_okay=False), metavar="[DB...]")
+@click.pass_context
+def report(ctx, state_path, fmt, output, merge=False, merge_paths=()):
     """Report on a migration: totals, per-repo table, common findings, failures."""
     from . import report as rep
     from . import state
 
-    if not state_path.is_file():
+    if merge or merge_paths:
+        data = _merged(ctx, merge, merge_paths)
+    elif not state_path.is_file():
         click.echo(f"error: {state_path}: no migration state here (see `slimml migrate --state`)", err=True)
         sys.exit(EXIT_ERROR)
     conn = None
     try:
-        conn = state.connect(state_path, readonly=True)
-        if state.meta(conn, "schema") is None:
-            raise state.StateError("not a slimml migration state")
-        data = rep.collect(conn, state_path=state_path.resolve())
+        if not (merge or merge_paths):
+            conn = state.connect(state_path, readonly=True)
+            if state.meta(conn, "schema") is None:
+                raise state.StateError("not a slimml migration state")
+            data = rep.collect(conn, state_path=state_path.resolve())
     except Exception as e:  # noqa: BLE001 - sqlite errors on a foreign file
         click.echo(f"error: {state_path}: not a readable migration state ({e})", err=True)
         sys.exit(EXIT_ERROR)
@@ -151,6 +223,27 @@ def report(state_path, fmt, output):
         atomic_write(output, text.encode("utf-8"))
     else:
         click.echo(text, nl=False)
+
+
+def _merged(ctx, merge: bool, paths: tuple[Path, ...]) -> dict:
+    """`slimml report --merge DB...`: one report over shard states; a one-line error (exit 2) when they
+    do not belong together."""
+    from click.core import ParameterSource
+
+    from . import report as rep
+    from .shard import ShardError
+
+    if not merge:
+        raise click.UsageError("state files as arguments need --merge (or give one with --state)")
+    if not paths:
+        raise click.UsageError("--merge needs the state files to combine: slimml report --merge DB [DB...]")
+    if ctx.get_parameter_source("state_path") is not ParameterSource.DEFAULT:
+        raise click.UsageError("--state (one state) and --merge (several) cannot be combined")
+    try:
+        return rep.collect_merged(list(paths))
+    except ShardError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_ERROR)
 
 
 @click.command()
@@ -192,3 +285,45 @@ def check(paths, fmt, output, select, ignore, context, config, exit_zero):
     if not exit_zero and any(r.result is not None and r.result.findings for r in reports):
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_OK)
+
+
+# -- --push / --open-pr --------------------------------------------------------------------------------
+def _publish_config(remote, kind, forge_url, pr_base, patches, dry_run) -> dict | None:
+    """Validated publish options; bad ones (or no token) are a one-line error, exit 2, before anything
+    is written. The token itself stays in the environment: each worker reads it when it needs it."""
+    if remote is None and kind is None:
+        if forge_url or pr_base:
+            _fail("--forge-url and --pr-base are for --open-pr")
+        return None
+    flag = "--open-pr" if kind else "--push"
+    if dry_run or patches is not None:
+        _fail(f"{flag} publishes the migration's branches: it cannot be combined with "
+              f"{'--dry-run' if dry_run else '--patches'}")
+    remote = remote or "origin"
+    if not remote.strip() or remote.startswith("-") or any(c.isspace() for c in remote):
+        _fail(f"--push {remote!r}: not a remote name")
+    if kind is None:
+        if forge_url or pr_base:
+            _fail("--forge-url and --pr-base are for --open-pr")
+        return {"remote": remote}
+    from . import forge, gitops
+
+    if pr_base is not None and not gitops.valid_branch(pr_base):
+        _fail(f"--pr-base {pr_base!r} is not a valid branch name")
+    url = forge.api_url(kind, forge_url)
+    if url is None:
+        _fail(f"--open-pr {kind} needs --forge-url (the API base, e.g. https://gitea.example.com/api/v1)")
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    loopback = (u.hostname or "") in ("localhost", "127.0.0.1", "::1")
+    if u.scheme not in ("https", "http") or not u.hostname or (u.scheme == "http" and not loopback):
+        _fail(f"--forge-url {url!r}: give an https:// URL (the token must not travel in clear text)")
+    if forge.token(kind) is None:
+        _fail(f"--open-pr {kind} needs a token: set {forge.TOKEN_ENV[kind]} (or {forge.OVERRIDE_ENV})")
+    return {"remote": remote, "forge": kind, "forge_url": url, "pr_base": pr_base}
+
+
+def _fail(message: str):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..discovery import SKIP_DIRS
+from . import shard as shards
 from . import state
 from .worker import Job
 
@@ -47,6 +48,8 @@ class Plan:
     quiet: bool = False
     measure: dict | None = None
     report_dir: Path | None = None
+    shard: tuple[int, int] | None = None  # --shard I/N (slimml.migrate.shard): only this shard's repos
+    publish: dict | None = None  # --push/--open-pr: {"remote", "forge", "forge_url", "pr_base"}
 
 
 def is_url(s: str) -> bool:
@@ -99,6 +102,8 @@ def register(conn, plan: Plan, clones: Path) -> None:
                 entries.append((str(p), str(p), entry, None))
     if not entries and not state.repos(conn):
         raise MigrateError("no git repository found" + (f" under {', '.join(map(str, plan.roots))}" if plan.roots else ""))
+    if plan.shard is not None:  # --shard: only the repos whose identity hashes to this shard
+        entries = [e for e in entries if shards.owns(plan.shard, e[2], e[3])]
     with state.transaction(conn):
         for key, path, name, url in entries:
             rid = state.add_repo(conn, key, path or "?", name, url)
@@ -123,7 +128,7 @@ def options_fingerprint(plan: Plan) -> dict:
         "patches": str(plan.patches.resolve()) if plan.patches else None,
         "select": sorted(plan.select), "ignore": sorted(plan.ignore),
         "unsafe_fixes": plan.unsafe_fixes, "cache_mounts": plan.cache_mounts,
-    }
+    } | ({"shard": shards.text(plan.shard)} if plan.shard else {})  # unsharded states keep their old text
 
 
 @dataclass
@@ -134,6 +139,7 @@ class Outcome:
     seconds: float
     interrupted: bool = False
     reports: list[Path] = field(default_factory=list)
+    publish: dict = field(default_factory=dict)  # publish.counts (pushed, pr_opened, ..., failed)
     report_text: str = ""
 
 
@@ -155,7 +161,8 @@ def migrate(plan: Plan) -> Outcome:
         state_path = Path(tmpdir_obj.name) / "migrate.db"
         tmp_root = Path(tmpdir_obj.name) / "work"
     else:
-        state_path = (plan.state_path or workdir / ".slimml" / "migrate.db").resolve()
+        state_path = (plan.state_path or workdir / ".slimml" / (
+            shards.default_state_name(plan.shard) if plan.shard else "migrate.db")).resolve()
         state_path.parent.mkdir(parents=True, exist_ok=True)
         tmp_root = state_path.parent / f"{state_path.stem}.tmp"
     plan = replace(plan, workdir=workdir)
@@ -165,6 +172,8 @@ def migrate(plan: Plan) -> Outcome:
         try:
             state_id = state.init(conn)
             state.check_options(conn, options_fingerprint(plan))
+            if plan.shard is not None:
+                state.set_meta(conn, "shard", shards.text(plan.shard))
         except state.StateError as e:
             raise MigrateError(str(e)) from None
         # --dry-run writes nothing, not even clones outside the temporary folder.
@@ -186,11 +195,20 @@ def migrate(plan: Plan) -> Outcome:
                    tuple(plan.select), tuple(plan.ignore), plan.unsafe_fixes, plan.cache_mounts, plan.measure,
                    own_dirs=tuple(str(d) for d in (state_path.parent, plan.report_dir, plan.patches,
                                                     workdir / ".slimml" / "clones") if d is not None))
+        if plan.publish:  # fixed repos whose push / PR is not done are retried (the fix is not redone)
+            from .publish import pending_sql
+
+            rows += conn.execute(f"SELECT id, name FROM repos WHERE {pending_sql(plan.publish)} ORDER BY id").fetchall()
+            base = replace(base, publish=plan.publish)
         jobs = [replace(base, repo_id=r["id"]) for r in rows]
         started = time.time()
         interrupted, completed = _execute(jobs, plan, conn, total)
         shutil.rmtree(tmp_root, ignore_errors=True)
         outcome = Outcome(state_path, state.counts(conn), completed, time.time() - started, interrupted)
+        if plan.publish:
+            from .publish import counts as publish_counts
+
+            outcome.publish = publish_counts(conn, plan.publish)
         if not interrupted:
             _reports(conn, plan, outcome, state_path)
         conn.close()
@@ -212,8 +230,9 @@ def _reports(conn, plan: Plan, outcome: Outcome, state_path: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     from ..io import atomic_write
 
+    suffix = "-" + shards.suffix(plan.shard) if plan.shard else ""  # shards may share one report folder
     for ext, render in (("md", report.markdown), ("json", report.to_json), ("html", report.html)):
-        target = out_dir / f"migrate-report.{ext}"
+        target = out_dir / f"migrate-report{suffix}.{ext}"
         atomic_write(target, render(data, base=out_dir).encode("utf-8") if ext == "html" else render(data).encode("utf-8"))
         outcome.reports.append(target)
 
@@ -236,6 +255,8 @@ def _execute(jobs: list[Job], plan: Plan, conn, total: int) -> tuple[bool, int]:
             progress.advance(res)
         elif res.get("status") == "failed":
             print(f"failed {res['name']}: {res.get('reason') or ''}", file=sys.stderr, flush=True)
+        if res.get("publish_error") and not progress:  # the fix stands, publishing failed
+            print(f"publish failed {res['name']}: {res['publish_error']}", file=sys.stderr, flush=True)
 
     try:
         if n_workers == 1 or len(jobs) <= 1:
@@ -260,6 +281,10 @@ def _semaphore(plan: Plan, ctx):
         return None
     import multiprocessing
 
+    if plan.measure.get("engines"):  # --docker-host/--docker-context: a pool of engines (engines.py)
+        from .engines import pool_for
+
+        return pool_for(plan.measure["engines"], max(1, plan.measure.get("build_jobs") or 1), ctx)
     return (ctx or multiprocessing).BoundedSemaphore(max(1, plan.measure.get("build_jobs") or 1))
 
 
@@ -371,7 +396,7 @@ class _Progress:
 
     def advance(self, res: dict) -> None:
         st = res.get("status")
-        if st in self.c:
+        if st in self.c and not res.get("publish_only"):  # a publish retry is already counted
             self.c[st] += 1
         self.p.update(self.task, advance=1, **self.c)
         if st == "failed":
@@ -379,6 +404,11 @@ class _Progress:
 
             self.p.console.print(f"[red]failed[/] {escape(res['name'])}: {escape(res.get('reason') or '')}", markup=True,
                                  highlight=False, soft_wrap=True)
+        if res.get("publish_error"):  # the fix stands, its push / pull request did not happen
+            from rich.markup import escape
+
+            self.p.console.print(f"[yellow]publish failed[/] {escape(res['name'])}: {escape(res['publish_error'])}",
+                                 markup=True, highlight=False, soft_wrap=True)
 
     def stop(self) -> None:
         self.p.stop()

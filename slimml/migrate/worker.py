@@ -46,6 +46,7 @@ class Job:
     cache_mounts: bool | None = None
     measure: dict | None = None  # {"build_jobs": N, "builder": ...} when --measure
     own_dirs: tuple[str, ...] = ()  # slimml's own output folders (state, reports, patches, clones)
+    publish: dict | None = None  # --push/--open-pr: slimml.migrate.publish; never holds the token
 
 
 def init_worker(measure_cfg: dict | None = None, semaphore=None, main_pid: int | None = None) -> None:
@@ -108,7 +109,13 @@ def run(job: Job) -> dict:
     """Process one repo; never raises (a failure is recorded and returned)."""
     conn = _conn(job.state_path)
     try:
-        return _run(job, conn)
+        res = _run(job, conn)
+        if job.publish and res["status"] == "fixed":  # push / PR; a failure is recorded, the fix stands
+            from .publish import publish
+
+            publish(conn, job)
+            res["publish_error"] = state.repo(conn, job.repo_id)["publish_error"]
+        return res
     except gitops.GitError as e:
         reason = str(e)
     except Exception as e:  # noqa: BLE001 - one repo's failure must never stop the others
@@ -158,6 +165,8 @@ def recover(conn, job: Job, row: dict, repo: Path) -> dict | None:
 
 def _run(job: Job, conn) -> dict:
     row = state.repo(conn, job.repo_id)
+    if job.publish and row["status"] == "fixed":  # selected only to retry publishing; the fix stands
+        return {**_result(row), "publish_only": True}
     repo = Path(row["path"])
     if row["url"] and not gitops.is_repo_dir(repo):
         gitops.clone(row["url"], repo)
@@ -364,11 +373,13 @@ def fix_tree(tree: Path, job: Job, empty_cfg: Path) -> tuple[list[dict], list[st
         if rep is None:  # --verify could not prove even the safe rewrite: the file stays as it is
             rows.append({"path": rel, "status": "failed", "error": _relative(verification.pop("error"), tree),
                          "findings": {}, "fixes": {}, "unfixed": {}, "verification": verification,
-                         **{k: verification.get(k) for k in ("measured_before", "measured_after")}})
+                         **{k: verification.get(k) for k in ("measured_before", "measured_after")},
+                         **_engine_of(verification)})
             continue
         r = rep.result
         row: dict = {"path": rel, "findings": {}, "fixes": {}, "unfixed": {}}
         if verification is not None:
+            row.update(_engine_of(verification))
             row["verification"] = verification
             row["measured_before"], row["measured_after"] = (verification.get("measured_before"),
                                                              verification.get("measured_after"))
@@ -414,41 +425,47 @@ def _verified(df: Path, opts, committed: dict, run_cache: dict):
     report), or (record with an "error", None) when not even the safe rewrite could be proven."""
     from .. import proof
 
+    from .measuring import prove_one
+
     cfg, sem = _MEASURE
-    if sem is not None:
-        sem.acquire()
-    try:
-        p = proof.prove(df, replace(opts, write=False), jobs=max(1, cfg.get("build_jobs") or 1))
-    finally:
-        if sem is not None:
-            sem.release()
+    # sem: the engine's semaphore, or the --docker-host pool (engines.py) -> where = engine, engine_retries
+    p, where = prove_one(df, replace(opts, write=False), max(1, cfg.get("build_jobs") or 1), sem)
     record = {"kept": sorted(p.kept), "safe_verified": p.safe_verified,
               "dropped": [{"code": d.code, "what": "; ".join(d.descriptions), "why": d.why} for d in p.dropped],
               "measured_before": p.size_before, "measured_after": p.size_after,
               # runtime packages a kept rule's rewrite needed, found from the built images (measure.repair)
               "repaired": [{"code": d.code, "packages": d.repair["packages"], "reasons": d.repair["reasons"]}
-                           for d in p.decisions if d.kept and d.repair and d.repair.get("packages")]}
+                           for d in p.decisions if d.kept and d.repair and d.repair.get("packages")], **where}
     if p.error or p.exit_code != 0:
         record["error"] = p.error or ("the safe rewrite did not verify: " + "; ".join(p.safe_reasons[:5]))
         return record, None
     return record, proof.write(p, opts, committed, run_cache)
 
 
+def _engine_of(verification: dict) -> dict:
+    """The file row's build engine fields (--docker-host pool), taken out of the verification record."""
+    return {k: verification.pop(k) for k in ("engine", "engine_retries") if k in verification}
+
+
 def _relative(msg: str, tree: Path) -> str:
     """Errors name the file relative to the repo, not the snapshot folder."""
-    for p in {str(tree.resolve()), str(tree), os.path.relpath(tree)}:
+    # Longest first: "../../tmp/x/tree/" contains "/tmp/x/tree/"; a set's order varies per process.
+    for p in sorted({str(tree.resolve()), str(tree), os.path.relpath(tree)}, key=len, reverse=True):
         msg = msg.replace(p + os.sep, "")
     return msg
 
 
-def commit_message(rows: list[dict], applied: list, trailer: str) -> str:
+def commit_message(rows: list[dict], applied: list, trailer: str, via: str = "`slimml migrate`",
+                   extra: tuple[str, ...] = ()) -> str:
+    """``via``: the tool named in the body; ``extra``: lines placed before the trailer (the all-repos
+    integration's per-repo table)."""
     from ..rules import get_rule
 
     n_fixes = sum(sum(r["fixes"].values()) for r in rows)
     changed = [r for r in rows if r["status"] == "fixed"]
     lines = [(f"slimml: slimmer Docker images ({n_fixes} fix{'es' if n_fixes != 1 else ''} "
              f"in {len(changed)} Dockerfile{'s' if len(changed) != 1 else ''})"), ""]
-    lines.append("Applied by `slimml migrate`. Fixes:")
+    lines.append(f"Applied by {via}. Fixes:")
     by_path = dict(applied)
     for r in changed:
         lines.append("")
@@ -484,7 +501,7 @@ def commit_message(rows: list[dict], applied: list, trailer: str) -> str:
         left.update(r["unfixed"])
     if left:
         lines += ["", f"Not fixed automatically (see `slimml fix`): {counts_text(dict(left))}"]
-    lines += ["", f"{gitops.TRAILER}: {trailer}", ""]
+    lines += [*extra, "", f"{gitops.TRAILER}: {trailer}", ""]
     return mask("\n".join(lines))
 
 
@@ -509,5 +526,6 @@ def measure_rows(repo: Path, st, work: Path, rows: list[dict]) -> None:
             res = {"error": f"{type(e).__name__}: {e}"}
         if "before" in res:
             row["measured_before"], row["measured_after"] = res["before"], res["after"]
+        row["engine"], row["engine_retries"] = res.get("engine"), res.get("engine_retries") or 0  # --docker-host pool
         if res.get("error"):
             row["measure_error"] = _relative(res["error"], orig.tree)
