@@ -516,3 +516,41 @@ def test_worker_processes_open_prs_with_the_token_from_the_environment(tmp_path)
         assert TOKEN not in cp.stdout + cp.stderr
     finally:
         fake.stop()
+
+
+def test_a_fresh_runner_with_the_state_but_not_the_clone_redoes_the_fix_and_pushes(tmp_path):
+    """A job engine restores the state (CI cache, a new pod) but not the workdir's clones: a repo whose commit was
+    made but never pushed has lost that commit. The re-run clones again, redoes the fix and pushes it; a remote
+    branch an earlier attempt did push is replaced (same migration trailer), never duplicated."""
+    f = make_fleet(tmp_path, ["org/svc-a", "org/svc-b"])
+    env = f["env"]
+    repos_file = tmp_path / "repos.txt"
+    repos_file.write_text("https://forge.test/org/svc-a.git\nhttps://forge.test/org/svc-b.git\n")
+    args = ["--repos", repos_file, "--workdir", f["work"], "--quiet"]
+    cp = run_migrate(args, env)  # no --push yet: committed in the clones only
+    assert cp.returncode == 0, cp.stderr
+    first = state_rows(f["work"])
+    assert all(r["status"] == "fixed" and r["pushed_sha"] is None for r in first.values())
+    import shutil
+
+    shutil.rmtree(f["work"] / ".slimml" / "clones")  # the runner died: the state survives, the clones do not
+    cp = run_migrate([*args, "--push", "origin"], env)
+    assert cp.returncode == 0, cp.stderr
+    rows = state_rows(f["work"])
+    for url, r in rows.items():
+        name = url.removeprefix("https://forge.test/").removesuffix(".git")
+        bare = f["remotes"] / f"{name}.git"
+        assert r["status"] == "fixed" and r["publish_error"] is None
+        assert r["pushed_sha"] == r["commit_sha"] == remote_refs(bare)[f"refs/heads/{BRANCH}"]
+        assert git(bare, "rev-parse", f"{r['commit_sha']}^") == remote_refs(bare)["refs/heads/main"]
+        assert "Dockerfile" in git(bare, "show", "--name-only", "--format=", r["commit_sha"])
+    # Once more from scratch after a push: the remote branch is ours and is replaced by the redone commit.
+    shutil.rmtree(f["work"] / ".slimml" / "clones")
+    with sqlite3.connect(f["work"] / ".slimml" / "migrate.db") as conn:
+        conn.execute("UPDATE repos SET pushed_sha=NULL")
+    cp = run_migrate([*args, "--push", "origin"], env)
+    assert cp.returncode == 0, cp.stderr
+    for url, r in state_rows(f["work"]).items():
+        bare = f["remotes"] / f"{url.removeprefix('https://forge.test/').removesuffix('.git')}.git"
+        assert set(remote_refs(bare)) == {"refs/heads/main", f"refs/heads/{BRANCH}"}
+        assert remote_refs(bare)[f"refs/heads/{BRANCH}"] == r["pushed_sha"] == r["commit_sha"]

@@ -165,9 +165,13 @@ def recover(conn, job: Job, row: dict, repo: Path) -> dict | None:
 
 def _run(job: Job, conn) -> dict:
     row = state.repo(conn, job.repo_id)
-    if job.publish and row["status"] == "fixed":  # selected only to retry publishing; the fix stands
-        return {**_result(row), "publish_only": True}
     repo = Path(row["path"])
+    if job.publish and row["status"] == "fixed":  # selected only to retry publishing; the fix stands
+        if not row["url"] or _has_commit(repo, row["commit_sha"]):
+            return {**_result(row), "publish_only": True}
+        # A fresh job runner with the state but not the clone (a CI cache, a new pod): the unpushed commit is
+        # gone with the clone. The fix is redone from a new clone; its commit carries the same trailer, so a
+        # remote branch an earlier attempt pushed is ours and is replaced.
     if row["url"] and not gitops.is_repo_dir(repo):
         gitops.clone(row["url"], repo)
     if not repo.is_dir():
@@ -218,6 +222,10 @@ def _run(job: Job, conn) -> dict:
         return _publish(conn, job, repo, snap, rows, written, applied)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _has_commit(repo: Path, sha: str | None) -> bool:
+    return bool(sha) and gitops.is_repo_dir(repo) and gitops.commit_info(repo, sha) is not None
 
 
 def _own_rels(repo: Path, own_dirs: tuple[str, ...]) -> list[str]:
