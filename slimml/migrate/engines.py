@@ -162,6 +162,8 @@ def _why(e: BaseException) -> str:
         if isinstance(x, OSError) and x.strerror:
             return x.strerror.lower()
         low = str(x).lower()
+        if "invalid bind address" in low:  # the SDK's message repeats the URL, credentials included
+            return "not an address the Docker client accepts: tcp:// takes host:port, no user or password"
         for phrase in ("connection refused", "connection reset", "no such file or directory", "timed out",
                        "name or service not known", "certificate verify failed", "permission denied"):
             if phrase in low:
