@@ -33,6 +33,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any, TypeAlias, cast
 
 __all__ = [
     "Pattern", "PatternError", "parse_patterns", "is_excluded", "clean", "normalize_line",
@@ -114,7 +115,7 @@ def _get_esc(p: str, i: int) -> int:
 
 
 @lru_cache(maxsize=4096)
-def _compile(pattern: str) -> tuple[str, re.Pattern | None]:
+def _compile(pattern: str) -> tuple[str, re.Pattern[str] | _Glob | None]:
     """Port of ``Pattern.compile`` (slash separator): (match kind, regexp or None)."""
     reg = ["^"]
     kind = "exact"
@@ -175,10 +176,10 @@ def _compile(pattern: str) -> tuple[str, re.Pattern | None]:
     return kind, (_Glob(tokens) if tokens is not None else rx)
 
 
-def _glob_tokens(reg: list[str]) -> list[tuple] | None:
+def _glob_tokens(reg: list[str]) -> list[_Token] | None:
     """The pieces _compile emitted, as tokens for _Glob; None when a piece is not a plain one-character matcher
     (character classes holding stars, zero-width or back-reference escapes): the regexp is kept for those."""
-    tokens: list[tuple] = []
+    tokens: list[_Token] = []
     i = 0
     while i < len(reg):
         piece = reg[i]
@@ -226,14 +227,20 @@ def _not_slash(c: str) -> bool:
     return c != "/"
 
 
+# A _Glob token: ("star",), ("any",), ("dirs",) or ("one", a one-character test).
+_Token: TypeAlias = "tuple[Any, ...]"
+# A _Glob state: the index of the next token, or ("L", i) inside the ``.*`` of the ``dirs`` token i.
+_State: TypeAlias = "int | tuple[str, int]"
+
+
 class _Glob:
     """A full match of the tokens, by simulating them (a set of states per character: O(len(path) * tokens)).
     ``star`` is ``[^/]*``, ``any`` is ``.*`` (no newline), ``dirs`` is ``(.*/)?``, ``one`` a one-character test."""
 
-    def __init__(self, tokens: list[tuple]):
+    def __init__(self, tokens: list[_Token]):
         self.tokens = tokens
 
-    def _closure(self, states: set) -> set:
+    def _closure(self, states: set[_State]) -> set[_State]:
         todo, out = list(states), set(states)
         toks = self.tokens
         while todo:
@@ -247,7 +254,7 @@ class _Glob:
         toks = self.tokens
         states = self._closure({0})
         for c in path:
-            nxt: set = set()
+            nxt: set[_State] = set()
             for s in states:
                 if isinstance(s, tuple):  # inside the ``.*`` of ``(.*/)?``
                     if c != "\n":
@@ -284,7 +291,7 @@ class Pattern:
     line: int = 0  # 1-based line in the file (0: built in code)
     raw: str = ""  # the line as written
     kind: str = field(default="exact", compare=False)
-    regex: re.Pattern | _Glob | None = field(default=None, compare=False, repr=False)  # .match(path)
+    regex: re.Pattern[str] | _Glob | None = field(default=None, compare=False, repr=False)  # .match(path)
 
     @staticmethod
     @lru_cache(maxsize=8192)
@@ -392,16 +399,17 @@ class _Star2:
 
 
 STAR2 = _Star2()  # a segment matching any number (0+) of path segments
+Segment: TypeAlias = "str | _Star2"  # a path segment (a glob) or STAR2
 _GLOB_CHARS = "*?[\\"
 
 
-def segments(pattern: str) -> list:
+def segments(pattern: str) -> list[Segment]:
     """Path segments of a cleaned pattern or COPY source (see ``_segments``)."""
     return list(_segments(pattern))
 
 
 @lru_cache(maxsize=8192)
-def _segments(pattern: str) -> tuple:
+def _segments(pattern: str) -> tuple[Segment, ...]:
     """Split a cleaned pattern (or COPY source) into path segments; ``**`` becomes STAR2.
 
     A segment that holds ``**`` among other characters (``a**``, ``**.pyc``) has Docker
@@ -410,7 +418,7 @@ def _segments(pattern: str) -> tuple:
     """
     if pattern in ("", "."):
         return ()
-    out: list = []
+    out: list[Segment] = []
     for seg in pattern.split("/"):
         if seg == "**":
             if not out or out[-1] is not STAR2:
@@ -433,7 +441,7 @@ def is_literal(seg: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def segment_regex(seg: str) -> re.Pattern | _Glob | None:
+def segment_regex(seg: str) -> re.Pattern[str] | _Glob | None:
     """A compiled matcher for one glob segment (None: Docker would reject the glob)."""
     try:
         _validate(seg)
@@ -473,12 +481,10 @@ def seg_intersect(a: str, b: str) -> bool:
     pb, sb = _literal_ends(b)
     if not (pa.startswith(pb) or pb.startswith(pa)):
         return False
-    if not (sa.endswith(sb) or sb.endswith(sa)):
-        return False
-    return True
+    return sa.endswith(sb) or sb.endswith(sa)
 
 
-def overlap(a: list, b: list) -> tuple[bool, bool]:
+def overlap(a: list[Segment], b: list[Segment]) -> tuple[bool, bool]:
     """Walk two segment lists over the same (at least one segment long) path.
 
     Returns ``(a_completes, b_completes)``: ``a_completes`` when some path P matched by ``a``
@@ -490,10 +496,10 @@ def overlap(a: list, b: list) -> tuple[bool, bool]:
 
 
 @lru_cache(maxsize=16384)  # pure; the same candidate/source pairs come back for every Dockerfile
-def _overlap(a: tuple, b: tuple) -> tuple[bool, bool]:
+def _overlap(a: tuple[Segment, ...], b: tuple[Segment, ...]) -> tuple[bool, bool]:
     na, nb = len(a), len(b)
 
-    def closure(states):
+    def closure(states: set[tuple[int, int]]) -> set[tuple[int, int]]:
         out = set(states)
         stack = list(states)
         while stack:
@@ -506,7 +512,7 @@ def _overlap(a: tuple, b: tuple) -> tuple[bool, bool]:
         return out
 
     frontier = closure({(0, 0)})
-    seen: set = set()
+    seen: set[tuple[int, int]] = set()
     a_done = b_done = False
     while frontier:
         nxt = set()
@@ -523,7 +529,7 @@ def _overlap(a: tuple, b: tuple) -> tuple[bool, bool]:
                 nxt.add((i, j + 1))
             elif bj is STAR2:
                 nxt.add((i + 1, j))
-            elif seg_intersect(ai, bj):
+            elif seg_intersect(cast(str, ai), cast(str, bj)):  # neither is STAR2 here
                 nxt.add((i + 1, j + 1))
         nxt = closure(nxt) - seen
         seen |= nxt

@@ -22,15 +22,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from . import dockerignore as DI
+
+if TYPE_CHECKING:
+    import pathspec
+
+    from .context import Context
+
+_Segs = tuple[DI.Segment, ...]
 
 MAX_CLIMB = 8  # folders above the context searched for the repository root
 
 
 @dataclass(frozen=True)
 class Hidden:
-    segs: tuple  # context-relative Docker-pattern segments (STAR2 for any depth)
+    segs: _Segs  # context-relative Docker-pattern segments (STAR2 for any depth)
     origin: str  # where it comes from, for messages: ".gitignore:3 `models/`"
 
 
@@ -60,7 +68,7 @@ def _line_pattern(line: str) -> str | None:
     return stripped or None
 
 
-def _translate(pattern: str, base: tuple) -> tuple | None:
+def _translate(pattern: str, base: tuple[str, ...]) -> _Segs | None:
     """Segments (relative to the repository root) of one pattern of a .gitignore in ``base``."""
     p = pattern.rstrip("/")
     if not p:
@@ -73,7 +81,7 @@ def _translate(pattern: str, base: tuple) -> tuple | None:
     return tuple(base) + (tuple(body) if anchored else (DI.STAR2, *body))
 
 
-def _strip_prefix(segs: tuple, prefix: tuple[str, ...]) -> list[tuple]:
+def _strip_prefix(segs: _Segs, prefix: tuple[str, ...]) -> list[_Segs]:
     """What ``segs`` (a pattern from the repository root) can match below the folder ``prefix``:
     the remainders after consuming ``prefix``'s names. ``(STAR2,)`` when it matches the folder
     itself or one above it (everything inside is hidden)."""
@@ -111,7 +119,7 @@ def _strip_prefix(segs: tuple, prefix: tuple[str, ...]) -> list[tuple]:
     return sorted({segs[i:] for i in states}, key=len)
 
 
-def _files(root: Path, context: Path, ctx) -> list[tuple[Path, tuple[str, ...]]]:
+def _files(root: Path, context: Path, ctx: Context) -> list[tuple[Path, tuple[str, ...]]]:
     """(.gitignore file, its folder relative to the repository root) that apply to the context."""
     out = []
     rel_ctx = os.path.relpath(context, root).replace(os.sep, "/")
@@ -128,20 +136,20 @@ def _files(root: Path, context: Path, ctx) -> list[tuple[Path, tuple[str, ...]]]
     return out
 
 
-def hidden(ctx) -> list[Hidden]:
+def hidden(ctx: Context) -> list[Hidden]:
     """The paths the repository's ignore files hide, relative to ``ctx``'s build context; once per
     context and run."""
     if ctx.context_dir is None:
         return []
     key = ("gitignore-hidden", str(ctx.context_dir))
     if key in ctx.run_cache:
-        return ctx.run_cache[key]
+        return cast("list[Hidden]", ctx.run_cache[key])
     context = Path(ctx.realpath(ctx.context_dir))
     root = repo_root(context) or context
     rel_ctx = os.path.relpath(context, root).replace(os.sep, "/")
     prefix = () if rel_ctx == "." else tuple(rel_ctx.split("/"))
     out: list[Hidden] = []
-    seen: set[tuple] = set()
+    seen: set[_Segs] = set()
     for path, base in _files(root, context, ctx):
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -161,7 +169,7 @@ def hidden(ctx) -> list[Hidden]:
     return out
 
 
-def spec(ctx):
+def spec(ctx: Context) -> pathspec.GitIgnoreSpec | None:
     """A pathspec matcher of the repository's ignore files for paths relative to the context
     (None when there are none). Used to tell which present files a checkout would not commit."""
     key = ("gitignore-spec", str(ctx.context_dir))
@@ -170,9 +178,9 @@ def spec(ctx):
 
         lines = []
         for h in hidden(ctx):
-            lines.append("/" + "/".join("**" if s is DI.STAR2 else s for s in h.segs))
+            lines.append("/" + "/".join("**" if s is DI.STAR2 else cast(str, s) for s in h.segs))
         ctx.run_cache[key] = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
-    return ctx.run_cache[key]
+    return cast("pathspec.GitIgnoreSpec | None", ctx.run_cache[key])
 
 
 # What a hidden folder of these names holds is never an application's input: a local virtualenv,
@@ -186,11 +194,11 @@ JUNK_NAMES = frozenset({
 })
 
 
-def _literal(segs) -> bool:
-    return all(s is not DI.STAR2 and DI.is_literal(s) for s in segs)
+def _literal(segs: list[DI.Segment]) -> bool:
+    return all(s is not DI.STAR2 and DI.is_literal(cast(str, s)) for s in segs)
 
 
-def relevant(pattern: list, h: Hidden) -> bool:
+def relevant(pattern: list[DI.Segment], h: Hidden) -> bool:
     """Can the exclusion ``pattern`` select a path that ``h`` hides (the path or anything below it)?
 
     Paths are only *in* a checkout when their folders are: a literal exclusion (``data``,
@@ -209,7 +217,7 @@ def relevant(pattern: list, h: Hidden) -> bool:
     return False
 
 
-def overlapping(ctx, segs: list) -> Hidden | None:
+def overlapping(ctx: Context, segs: list[DI.Segment]) -> Hidden | None:
     """A hidden path that the exclusion ``segs`` can select (see ``relevant``), if any."""
     for h in hidden(ctx):
         if relevant(list(segs), h):

@@ -68,18 +68,18 @@ def mask(text: str) -> str:
     if not text:
         return text
 
-    def named(m: re.Match) -> str:
+    def named(m: re.Match[str]) -> str:
         if not is_secret_name(m.group("name")) or _keep(m.group("val")):
             return m.group(0)
         return m.group(0)[: m.start("val") - m.start(0)] + _masked(m.group("val"))
 
-    def legacy(m: re.Match) -> str:
+    def legacy(m: re.Match[str]) -> str:
         val, tail = _split_tail(m.group("rest"))
         if not is_secret_name(m.group("name")) or _keep(val):
             return m.group(0)
         return f"{m.group('pre')}{m.group('name')}{m.group('sp')}{_masked(val)}{tail}"
 
-    def option(m: re.Match) -> str:
+    def option(m: re.Match[str]) -> str:
         return m.group(0) if _keep(m.group("val")) else m.group("pre") + _masked(m.group("val"))
 
     text = _PRIVATE_KEY.sub("-----BEGIN PRIVATE KEY-----" + MASK, text)

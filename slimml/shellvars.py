@@ -9,7 +9,7 @@ on ``${A:-${A:-${A:-...`` (no closing brace) every ``$`` scans to the end of the
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 
 class VarMatch:

@@ -403,7 +403,7 @@ def _git(*args: str, cwd: Path) -> None:
 
 
 @pytest.mark.docker
-def test_the_job_pods_and_the_merge_run_in_the_image_as_the_manifests_say(image, tmp_path):
+def test_the_job_pods_and_the_merge_run_in_the_image_as_the_manifests_say(image, tmp_path):  # noqa: F811 - fixture
     """Each index of the Indexed Job as a container of the real image -- the manifest's script, env, user,
     read-only root file system, /tmp volume and mounts -- over local bare repositories (file:// URLs), then the
     merge Job's script. Only `--open-pr github` is taken out (no forge here; tests/test_migrate_forge.py covers

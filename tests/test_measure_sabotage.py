@@ -110,7 +110,7 @@ def verified(tmp_path_factory):
     out: dict = {}
     sessions = []
     try:
-        for oname, text in ORIGINALS.items():
+        for text in ORIGINALS.values():
             cases = [c for c in SABOTAGE + HONEST if c.original == text]
             s = Session(context, text, jobs=3, run_timeout=30)
             sessions.append(s)

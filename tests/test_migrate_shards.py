@@ -300,7 +300,7 @@ def test_url_entries_shard_by_url_not_by_clone_path(tmp_path):
                         "--patches", tmp_path / pod / "patches", "-q")
             assert cp.returncode == 0, cp.stderr
             conn = sqlite3.connect(tmp_path / pod / ".slimml" / f"migrate-shard-{i}-of-2.db")
-            for name, url, path in conn.execute("SELECT name, url, path FROM repos"):
+            for _name, url, path in conn.execute("SELECT name, url, path FROM repos"):
                 assert Path(path).is_relative_to(tmp_path / pod)  # cloned into this pod's workdir
                 got[pod][Path(url.rstrip("/")).name.removesuffix(".git")] = i
             conn.close()

@@ -10,7 +10,7 @@ import pytest
 from slimml.context import Context, Settings
 from slimml.dockerfile import parse
 from slimml.dockerfile.shell import run_scripts, unwrap
-from slimml.engine import Applicability, Finding, fix_text, suppressions, _suppressed
+from slimml.engine import Applicability, Finding, _suppressed, fix_text, suppressions
 from slimml.knowledge.weights import could_download, looks_like_weight_download, looks_like_weight_file
 from slimml.rules import merge_runs
 

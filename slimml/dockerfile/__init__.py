@@ -1,6 +1,6 @@
 """Lossless Dockerfile model: instructions, stages, heredocs and the shell inside RUN."""
 
-from .model import Document, DockerfileError, Flag, Heredoc, Instruction, Stage, Trivia
+from .model import DockerfileError, Document, Flag, Heredoc, Instruction, Stage, Trivia
 from .parser import parse, require_stages, shell_words
 
 __all__ = [

@@ -24,7 +24,7 @@ import csv
 import json
 import re
 
-from .model import KNOWN_INSTRUCTIONS, Document, DockerfileError, Instruction
+from .model import KNOWN_INSTRUCTIONS, DockerfileError, Document, Instruction
 
 _WS_SPLIT = re.compile(r"[\t\v\f\r ]+")  # BuildKit's reWhitespace
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9-_.]*")

@@ -202,7 +202,7 @@ def cuda_tag(tag: str | None) -> CudaTag | None:
     if not tag:
         return None
     segs = _segments(tag)
-    for i, s in enumerate(segs):
+    for i, s in enumerate(segs):  # noqa: B007 - i is read after the loop
         if s in CUDA_FLAVORS:
             break
     else:

@@ -355,10 +355,10 @@ def _pool(jobs: list[Job], plan: Plan, n_workers: int, done_cb) -> None:
                 if queue:
                     start()
     finally:
-        for conn, (proc, job) in procs.items():
+        for proc, job in procs.values():
             if proc.is_alive() and job is not None:
                 proc.terminate()  # interrupted: its repo stays in-progress and is recovered next run
-        for conn, (proc, _) in procs.items():
+        for proc, _ in procs.values():
             proc.join(10)
             if proc.is_alive():  # pragma: no cover - stuck in a system call
                 proc.kill()

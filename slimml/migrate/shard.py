@@ -25,6 +25,10 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlite3
 
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _SCP = re.compile(r"^(?:[^@/\s]+@)?([^:/\s]+):(?!//)(.*)$")  # user@host:path (git's scp-like syntax)
@@ -106,26 +110,26 @@ def owns(shard: tuple[int, int] | None, name: str, url: str | None) -> bool:
 class Merged:
     """Repos and files of several shard states, ids renumbered (files point at the new ids)."""
 
-    repos: list[dict] = field(default_factory=list)
-    files: list[dict] = field(default_factory=list)
-    options: dict = field(default_factory=dict)
+    repos: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
     of: int = 1
     present: list[int] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
 
 
-def state_shard(conn) -> tuple[int, int] | None:
+def state_shard(conn: sqlite3.Connection) -> tuple[int, int] | None:
     from . import state
 
     value = state.meta(conn, "shard")
     return parse(value) if value else None
 
 
-def coverage(of: int, present: list[int]) -> dict:
+def coverage(of: int, present: list[int]) -> dict[str, Any]:
     return {"of": of, "present": sorted(set(present)), "missing": [i for i in range(1, of + 1) if i not in present]}
 
 
-def _comparable(repo: dict, files: list[dict]) -> str:
+def _comparable(repo: dict[str, Any], files: list[dict[str, Any]]) -> str:
     """What must agree when two states hold the same repo: its outcome, not where it lives."""
     keep = ("name", "url", "status", "reason", "base_sha", "branch", "commit_sha", "dockerfiles", "findings", "fixes",
             "est_low", "est_high", "measured_before", "measured_after", "pr_url", "pr_state", "publish_error")
@@ -146,7 +150,7 @@ def load(paths: list[Path]) -> Merged:
 
     out = Merged()
     seen: dict[str, tuple[str, str]] = {}  # repo name -> (comparable outcome, source)
-    first_opts: tuple[str, dict] | None = None
+    first_opts: tuple[str, dict[str, Any]] | None = None
     next_id = 1
     read: set[Path] = set()
     for p in paths:
@@ -182,7 +186,7 @@ def load(paths: list[Path]) -> Merged:
         elif shard[1] != out.of:
             raise ShardError(f"{p}: shard {text(shard)} is not one of the {out.of} shards of the states before it "
                              "(every state must come from the same --shard I/N split)")
-        by_repo: dict[int, list[dict]] = {}
+        by_repo: dict[int, list[dict[str, Any]]] = {}
         for f in files:
             by_repo.setdefault(f["repo_id"], []).append(f)
         for r in repos:

@@ -15,8 +15,10 @@ import json
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from ..secrets import mask
 
@@ -91,7 +93,7 @@ def connect(path: Path | str, readonly: bool = False) -> sqlite3.Connection:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection):
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
@@ -117,7 +119,7 @@ def init(conn: sqlite3.Connection) -> str:
             conn.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
         elif int(row[0]) != SCHEMA_VERSION:
             raise StateError(f"state file has schema version {row[0]}, this slimml needs {SCHEMA_VERSION}")
-    return meta(conn, "id")
+    return cast(str, meta(conn, "id"))  # written above or by the run that created the state
 
 
 _ADDED = {  # columns added after version 1, by table
@@ -145,7 +147,7 @@ def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
         conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
 
 
-def check_options(conn: sqlite3.Connection, options: dict) -> None:
+def check_options(conn: sqlite3.Connection, options: dict[str, Any]) -> None:
     """The options that decide *what* is written must be the same on a re-run."""
     text = json.dumps(options, sort_keys=True)
     old = meta(conn, "options")
@@ -162,7 +164,7 @@ def check_options(conn: sqlite3.Connection, options: dict) -> None:
 def add_repo(conn: sqlite3.Connection, key: str, path: str, name: str, url: str | None) -> int:
     row = conn.execute("SELECT id FROM repos WHERE key=?", (key,)).fetchone()
     if row:
-        return row[0]
+        return cast(int, row[0])
     slug = _slug(name)
     n = 1
     candidate = slug
@@ -171,7 +173,7 @@ def add_repo(conn: sqlite3.Connection, key: str, path: str, name: str, url: str 
         candidate = f"{slug}-{n}"
     cur = conn.execute("INSERT INTO repos (key, url, path, name, slug) VALUES (?, ?, ?, ?, ?)",
                        (key, url, path, name, candidate))
-    return cur.lastrowid
+    return cast(int, cur.lastrowid)  # set by the INSERT
 
 
 def _slug(name: str) -> str:
@@ -183,15 +185,15 @@ def _slug(name: str) -> str:
     return s[:120] or "repo"
 
 
-def repo(conn: sqlite3.Connection, repo_id: int) -> dict:
+def repo(conn: sqlite3.Connection, repo_id: int) -> dict[str, Any]:
     return dict(conn.execute("SELECT * FROM repos WHERE id=?", (repo_id,)).fetchone())
 
 
-def repos(conn: sqlite3.Connection) -> list[dict]:
+def repos(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute("SELECT * FROM repos ORDER BY name")]
 
 
-def files(conn: sqlite3.Connection, repo_id: int | None = None) -> list[dict]:
+def files(conn: sqlite3.Connection, repo_id: int | None = None) -> list[dict[str, Any]]:
     if repo_id is None:
         rows = conn.execute("SELECT * FROM files ORDER BY repo_id, path")
     else:
@@ -206,13 +208,13 @@ def files(conn: sqlite3.Connection, repo_id: int | None = None) -> list[dict]:
     return out
 
 
-def update(conn: sqlite3.Connection, repo_id: int, **fields) -> None:
+def update(conn: sqlite3.Connection, repo_id: int, **fields: Any) -> None:
     """One state change of one repo, in one transaction."""
     with transaction(conn):
         _update(conn, repo_id, fields)
 
 
-def _update(conn: sqlite3.Connection, repo_id: int, fields: dict) -> None:
+def _update(conn: sqlite3.Connection, repo_id: int, fields: dict[str, Any]) -> None:
     for k in ("reason", "publish_error"):
         if fields.get(k):
             fields[k] = mask(fields[k])
@@ -220,7 +222,7 @@ def _update(conn: sqlite3.Connection, repo_id: int, fields: dict) -> None:
     conn.execute(f"UPDATE repos SET {cols} WHERE id=?", (*fields.values(), repo_id))
 
 
-def finish(conn: sqlite3.Connection, repo_id: int, file_rows: list[dict], **fields) -> None:
+def finish(conn: sqlite3.Connection, repo_id: int, file_rows: list[dict[str, Any]], **fields: Any) -> None:
     """Final status of a repo and its file rows, atomically."""
     with transaction(conn):
         conn.execute("DELETE FROM files WHERE repo_id=?", (repo_id,))

@@ -432,7 +432,6 @@ def _verified(df: Path, opts, committed: dict, run_cache: dict):
     """``slimml fix --verify`` for one Dockerfile of the snapshot: (verification record, the written
     report), or (record with an "error", None) when not even the safe rewrite could be proven."""
     from .. import proof
-
     from .measuring import prove_one
 
     cfg, sem = _MEASURE

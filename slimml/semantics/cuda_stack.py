@@ -112,7 +112,7 @@ def _pip(doc, ctx, instr, cmd, tool, sub, args, st: Stack) -> None:
             st.note_opaque(f"`{tool} install --find-links {link}`: packages from a local directory, whatever "
                            f"their names (line {line})")
     skip = False
-    for i, a in enumerate(args):
+    for a in args:
         if skip:
             skip = False
             continue

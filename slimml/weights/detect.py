@@ -18,10 +18,28 @@ from ..dockerfile import Document, Instruction
 from ..dockerfile.shell import Command, Script, run_scripts
 from ..knowledge import weights as K
 from ..rules import _helpers as H
+
 # Re-exported: the rule and ``runtime`` read these from here.
-from .bake import (VAR_RE, Bake, abspath, build_env, copy_words, dest_of, expand, hf_cache_dir,  # noqa: F401
-                   human, image_stages, new_bake, nkey, root_image, short, toplevel, under)
+from .bake import (  # noqa: F401
+    VAR_RE,
+    Bake,
+    abspath,
+    build_env,
+    copy_words,
+    dest_of,
+    expand,
+    hf_cache_dir,
+    human,
+    image_stages,
+    new_bake,
+    nkey,
+    root_image,
+    short,
+    toplevel,
+    under,
+)
 from .removal import removal_edits  # noqa: F401
+
 
 def find_bakes(doc: Document, ctx, min_bytes: int, ignore_text: str | None) -> list[Bake]:
     out = bakes_in(doc, ctx, set(image_stages(doc)), min_bytes, ignore_text)

@@ -135,7 +135,7 @@ def _remove_commands(doc: Document, ins: Instruction, cmds: list[Command]) -> li
         return "a download sits inside a pipeline, subshell, condition or loop"
     stmt_removed = []
     edits: list[Edit] = []
-    for st, elems, ops, flags in plan:
+    for _st, elems, ops, flags in plan:
         if not any(flags):
             stmt_removed.append(False)
             continue

@@ -147,7 +147,7 @@ class Client:
             return BACKOFF[min(attempt - 1, len(BACKOFF) - 1)]
         return None
 
-    def paginate(self, path: str, params: dict) -> "list":
+    def paginate(self, path: str, params: dict) -> list:
         """Every item of a list endpoint, following ``Link: rel=next`` / ``X-Next-Page``."""
         items: list = []
         resp = self.request("GET", path, params=params)

@@ -15,8 +15,8 @@ import tarfile
 
 from ...dockerfile import Document, Instruction
 from ...knowledge import weights as K
-from ...units import human_bytes as human
 from ...rules import _helpers as H
+from ...units import human_bytes as human
 from ..bake import Bake, abspath, dest_of, url_basename, workdir_is
 from ..sources import Source
 

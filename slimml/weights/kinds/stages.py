@@ -351,7 +351,6 @@ def _command_writes(argv: list[str], cwd: str | None, env: dict[str, str]) -> li
 def _plan_stage_removal(doc: Document, bakes: list[Bake], inner_of: dict) -> None:
     """Drop each download stage nothing else uses; else remove only its downloads, or keep it."""
     from ...semantics.build import parent_stage
-
     from ..removal import stage_span
 
     moving = [b for b in bakes if not b.problem]
