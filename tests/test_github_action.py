@@ -171,6 +171,28 @@ def test_action_inputs_outputs_and_steps_agree_with_the_script():
     assert upload["if"].startswith("always()")
 
 
+def test_the_docs_example_workflow_is_valid_and_uses_real_inputs():
+    import jsonschema
+    from check_jsonschema.builtin_schemas import get_builtin_schema
+    from check_jsonschema.parsers.yaml import construct_yaml_implementation
+
+    inputs = set(_load_yaml(ACTION)["inputs"])
+    blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "github-action.md").read_text(), re.S)
+    loader = construct_yaml_implementation()
+    workflow = loader.load(blocks[0])
+    jsonschema.validate(workflow, get_builtin_schema("vendor.github-workflows"))
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+    for fragment in blocks[1:]:  # step fragments
+        steps += loader.load(fragment)
+    ours = [s for s in steps if s.get("uses", "").startswith("slimml/slimml@")]
+    assert len(ours) == len(blocks)
+    for step in ours:
+        assert set(step.get("with") or {}) <= inputs, set(step["with"]) - inputs
+    # every input is documented in the inputs table
+    table = set(re.findall(r"^\| `([a-z-]+)` \|", (ROOT / "docs" / "github-action.md").read_text(), re.M))
+    assert inputs <= table, inputs - table
+
+
 def test_the_default_install_pins_the_actions_own_version(tmp_path):
     sys.path.insert(0, str(SCRIPT.parent))
     try:
@@ -244,6 +266,24 @@ def test_fix_mode_reports_the_diff_and_writes_nothing(pr_repo, tmp_path):
     assert cp.returncode == 0 and gh2.outputs()["exit-code"] == "0", cp.stderr
     assert "Nothing to fix." in gh2.summary.read_text()
     assert gh2.step("finish", exit_code="0").returncode == 0
+
+
+def test_secrets_in_a_dockerfile_reach_no_log_summary_output_or_sarif(pr_repo, tmp_path):
+    ws, _, event = pr_repo
+    token = "hf_" + "Zq8" * 12
+    _write(ws, {"svc/Dockerfile": PR_DOCKERFILE.replace("RUN apt-get update\n", f"ENV HF_TOKEN={token}\nRUN apt-get update\n")})
+    _git(ws, "commit", "-qam", "a token")
+    for mode in ("check", "fix"):
+        (tmp_path / mode).mkdir()
+        gh = Runner(tmp_path / mode, ws, event)
+        cp = gh.step("run", mode=mode, paths="svc")
+        assert cp.returncode == 0 and gh.outputs()["exit-code"] == "1", cp.stderr
+        seen = cp.stdout + cp.stderr + gh.summary.read_text() + gh.output.read_text()
+        if mode == "check":
+            seen += (ws / "slimml.sarif").read_text()
+        else:
+            assert "ENV HF_TOKEN=****" in cp.stdout  # the diff shows the line, masked
+        assert token not in seen
 
 
 def test_bad_input_is_one_error_line_and_exit_2(pr_repo, tmp_path):
@@ -391,7 +431,7 @@ def test_measure_step_for_real_on_a_tiny_dockerfile(tmp_path):
     _git(ws, "commit", "-qm", "add a service")
     event = {"pull_request": {"number": 1, "base": {"ref": "main", "sha": base}}}
     gh = Runner(tmp_path, ws, event)
-    cp = gh.step("measure", measure_args="--no-rebuild --builtin-frontend", timeout=1200)
+    cp = gh.step("measure", measure_args="--no-rebuild", timeout=1200)
     assert cp.returncode == 0, cp.stderr[-3000:]
     out = gh.outputs()
     assert out["measured"] == "1" and out["changed-dockerfiles"] == "svc/Dockerfile"

@@ -204,10 +204,10 @@ def cmd_run() -> int:
         files = [line[4:].split("\t")[0].removeprefix("b/") for line in diff.splitlines() if line.startswith("+++ ")]
         set_output("changed-files", "\n".join(files))
         if code == 1:
-            summary("### slimml fix\n\n" + f"{len(files)} file(s) would change; run `slimml fix --write"
-                    + (" " + shlex.join(fix_args) if fix_args else "") + "` and commit the result.\n\n"
-                    "<details><summary>Diff</summary>\n\n```diff\n" + diff.replace("```", "`\u200b``")
-                    + "```\n\n</details>\n")
+            fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", diff)), default=0))  # longer than any in it
+            summary(f"### slimml fix\n\n{len(files)} file(s) would change; run "
+                    f"`{shlex.join(['slimml', 'fix', '--write', *args, *fix_args, *paths])}` and commit the result.\n\n"
+                    f"<details><summary>Diff</summary>\n\n{fence}diff\n{diff.rstrip(chr(10))}\n{fence}\n\n</details>\n")
         elif code == 0:
             summary("### slimml fix\n\nNothing to fix.\n")
         else:
