@@ -72,10 +72,16 @@ def _recording_client() -> LanguageClient:
 CONFIG = ClientServerConfig(server_command=[SLIMML, "server"], client_factory=_recording_client)
 
 
-def _caps(create_files: bool = True) -> types.ClientCapabilities:
+def _caps(create_files: bool | str = True) -> types.ClientCapabilities:
+    """VS Code's capabilities; ``create_files`` False: without file creation; "changes": a plain client (edits as
+    a ``changes`` map, no documentChanges, no disabled code actions)."""
     caps = pytest_lsp.client_capabilities("visual-studio-code")
-    if not create_files:
+    if create_files is False:
         caps.workspace.workspace_edit.resource_operations = []
+    elif create_files == "changes":
+        caps.workspace.workspace_edit.document_changes = False
+        caps.workspace.workspace_edit.resource_operations = []
+        caps.text_document.code_action.disabled_support = False
     return caps
 
 
@@ -85,7 +91,7 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-async def _start(client: LanguageClient, root: Path, create_files: bool = True, options=None) -> None:
+async def _start(client: LanguageClient, root: Path, create_files: bool | str = True, options=None) -> None:
     await client.initialize_session(
         types.InitializeParams(
             capabilities=_caps(create_files),
@@ -316,13 +322,18 @@ async def test_fix_all_equals_fix_write(client: LanguageClient, tmp_path: Path):
 
 
 @pytest.mark.asyncio
-async def test_without_file_creation_side_files_are_left_out_with_a_note(client: LanguageClient, tmp_path: Path):
-    root, uri, _ = await _messy_session(client, tmp_path, create_files=False)
+@pytest.mark.parametrize("caps", [False, "changes"])
+async def test_without_file_creation_side_files_are_left_out_with_a_note(client: LanguageClient, tmp_path: Path, caps):
+    root, uri, _ = await _messy_session(client, tmp_path, create_files=caps)
     actions = await _actions(client, uri, _range(0, 3))
-    (ign,) = [a for a in actions if a.diagnostics and a.diagnostics[0].code == "SLM006"]
-    assert ign.edit is None and ".dockerignore" in ign.disabled.reason
+    ign = [a for a in actions if a.diagnostics and a.diagnostics[0].code == "SLM006"]
+    if caps is False:  # shown, disabled, with the reason
+        assert ign[0].edit is None and ".dockerignore" in ign[0].disabled.reason
+    else:  # a client that cannot show a disabled action is not offered one it cannot apply
+        assert ign == []
     (fix_all,) = [a for a in actions if a.kind == "source.fixAll.slimml"]
     assert "without SLM006" in fix_all.title
+    assert (fix_all.edit.document_changes is None) == (caps == "changes")
     after = _as_relative(_apply_workspace_edit(fix_all.edit, _disk(root)), root)
     assert after == _cli_fix(root, tmp_path, "--ignore", "SLM006")
 

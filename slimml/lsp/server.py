@@ -99,7 +99,13 @@ class SlimmlServer(LanguageServer):
         if a is not None and a.version == buf.version and a.text == buf.text:
             return a
         text, version, settings = buf.text, buf.version, self.settings
-        a = await self.run(analyse, buf.path, text, version, settings)
+        try:
+            a = await self.run(analyse, buf.path, text, version, settings)
+        except Exception as e:  # a slimml defect: say so on the file, keep serving the others
+            log.exception("analysis of %s failed", buf.uri)
+            a = Analysis(
+                text=text, version=version, error=f"internal error ({type(e).__name__}: {e}); please report it"
+            )
         if self.buffers.get(buf.uri) is not buf or buf.text != text or self.settings is not settings:
             return None
         buf.analysis = a
