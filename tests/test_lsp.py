@@ -314,11 +314,25 @@ async def test_fix_all_equals_fix_write(client: LanguageClient, tmp_path: Path):
     actions = await _actions(client, uri, _range(0, 0), only=[types.CodeActionKind.SourceFixAll])
     (fix_all,) = actions
     assert fix_all.kind == "source.fixAll.slimml" and fix_all.title == "slimml: fix all safe"
+    # This client resolves an action's edit when it is picked: the fixpoint is not computed before.
+    assert fix_all.edit is None
+    fix_all = await client.code_action_resolve_async(fix_all)
     after = _as_relative(_apply_workspace_edit(fix_all.edit, _disk(root)), root)
     expected = _cli_fix(root, tmp_path)
     assert after == expected
     assert "--no-install-recommends" not in after["Dockerfile"]  # safe only
     assert after["Dockerfile"] != MESSY and "\r\n" in after["Dockerfile"]
+
+    # Resolved after the buffer changed: no edit (it would apply to text that is gone); the client asks again.
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangePartial(range=_range(3, 0), text="# moved\r\n")],
+        )
+    )
+    (stale,) = await _actions(client, uri, _range(0, 0), only=[types.CodeActionKind.SourceFixAll])
+    stale.data = {**stale.data, "version": 1}
+    assert (await client.code_action_resolve_async(stale)).edit is None
 
 
 @pytest.mark.asyncio
@@ -494,3 +508,16 @@ async def test_unsaved_buffer_without_a_path(client: LanguageClient, tmp_path: P
     params = await _published(client, uri, version=1)
     # No file, so no build context: nothing about .dockerignore, the rest as usual.
     assert sorted(d.code for d in params.diagnostics) == ["SLM001", "SLM005"]
+
+
+@pytest.mark.asyncio
+async def test_save_rereads_the_build_context(client: LanguageClient, tmp_path: Path):
+    root, uri, diagnostics = await _messy_session(client, tmp_path)
+    assert "SLM006" in [d.code for d in diagnostics]
+    # The .dockerignore appears on disk (written by another tool); the buffer is saved: SLM006 is gone.
+    (root / ".dockerignore").write_text(_cli_fix(root, tmp_path, "--select", "SLM006")[".dockerignore"])
+    seen = _count(client, uri)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri)))
+    params = await _published(client, uri, after=seen)
+    assert "SLM006" not in [d.code for d in params.diagnostics]
+    assert "SLM001" in [d.code for d in params.diagnostics]

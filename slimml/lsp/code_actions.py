@@ -21,6 +21,7 @@ from .diagnostics import to_diagnostic
 from .positions import LineIndex
 
 FIX_ALL_KIND = "source.fixAll.slimml"
+FIX_ALL_TITLE = "slimml: fix all safe"
 KINDS = [types.CodeActionKind.QuickFix, FIX_ALL_KIND]
 
 
@@ -29,6 +30,7 @@ class EditCaps:
     document_changes: bool = False
     create_files: bool = False
     disabled_support: bool = False
+    resolve_edit: bool = False  # the client asks for an action's edit when the user picks it (codeAction/resolve)
 
     @staticmethod
     def of(caps: types.ClientCapabilities) -> EditCaps:
@@ -43,6 +45,9 @@ class EditCaps:
                 and types.ResourceOperationKind.Create in we.resource_operations
             ),
             disabled_support=bool(ca and ca.disabled_support),
+            resolve_edit=bool(
+                ca and ca.data_support and ca.resolve_support and "edit" in ca.resolve_support.properties
+            ),
         )
 
 
@@ -175,7 +180,7 @@ def fix_all(a: Analysis, uri: str, caps: EditCaps, encoding: str) -> types.CodeA
         return None
     if not r.changed:
         return None
-    title = "slimml: fix all safe"
+    title = FIX_ALL_TITLE
     if skip:
         title += f" (without {', '.join(skip)}: this editor cannot create files; `slimml fix --write` can)"
     return types.CodeAction(title=title, kind=FIX_ALL_KIND, edit=edit)
@@ -197,7 +202,24 @@ def code_actions(
     if _wanted(types.CodeActionKind.QuickFix, only):
         out += quick_fixes(a, uri, start, end, caps, encoding, docs_url)
     if _wanted(FIX_ALL_KIND, only):
-        action = fix_all(a, uri, caps, encoding)
-        if action is not None:
-            out.append(action)
+        if caps.resolve_edit and caps.create_files:
+            # The fixpoint is computed when the user picks the action, not at every cursor move: it is offered
+            # when a safe fix exists (its title needs no fixpoint: every side file can be created).
+            if any(f.fix is not None and f.fix.applicability is Applicability.SAFE for f in a.findings):
+                out.append(
+                    types.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL_KIND, data={"uri": uri, "version": a.version})
+                )
+        else:
+            action = fix_all(a, uri, caps, encoding)
+            if action is not None:
+                out.append(action)
     return out
+
+
+def resolve_fix_all(action: types.CodeAction, a: Analysis, uri: str, caps: EditCaps, encoding: str) -> types.CodeAction:
+    """The edit of a lazily offered fix-all; none when the buffer changed since it was offered."""
+    if a.version != (action.data or {}).get("version") or a.error or a.doc is None:
+        return action
+    full = fix_all(a, uri, caps, encoding)
+    action.edit = full.edit if full is not None else types.WorkspaceEdit(changes={})
+    return action

@@ -23,7 +23,7 @@ from pygls.uris import to_fs_path
 from .. import __version__
 from ..discovery import is_dockerfile_name
 from .analysis import Analysis, analyse
-from .code_actions import KINDS, EditCaps, code_actions
+from .code_actions import FIX_ALL_KIND, KINDS, EditCaps, code_actions, resolve_fix_all
 from .diagnostics import diagnostics
 from .hover import hover
 from .positions import LineIndex
@@ -230,7 +230,7 @@ def build() -> SlimmlServer:
         ls.reschedule_all()
 
     @ls.feature(
-        types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=KINDS, resolve_provider=False)
+        types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=KINDS, resolve_provider=True)
     )
     async def code_action(ls: SlimmlServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
         buf = ls.buffers.get(params.text_document.uri)
@@ -245,6 +245,18 @@ def build() -> SlimmlServer:
         return await ls.run(
             code_actions, a, buf.uri, start, end, params.context.only, caps, ls.encoding, ls.settings.docs_url
         )
+
+    @ls.feature(types.CODE_ACTION_RESOLVE)
+    async def code_action_resolve(ls: SlimmlServer, action: types.CodeAction) -> types.CodeAction:
+        uri = (action.data or {}).get("uri") if isinstance(action.data, dict) else None
+        buf = ls.buffers.get(uri) if isinstance(uri, str) else None
+        if buf is None or action.kind != FIX_ALL_KIND:
+            return action
+        a = await ls.analysis(buf)
+        if a is None:
+            return action
+        caps = EditCaps.of(ls.client_capabilities)
+        return await ls.run(resolve_fix_all, action, a, buf.uri, caps, ls.encoding)
 
     @ls.feature(types.TEXT_DOCUMENT_HOVER)
     async def on_hover(ls: SlimmlServer, params: types.HoverParams) -> types.Hover | None:
