@@ -28,8 +28,10 @@ VENV_BIN = Path(sys.executable).parent  # the real slimml of this checkout
 
 BASE_DOCKERFILE = 'FROM python:3.11-slim\nWORKDIR /app\nCOPY app.py .\nCMD ["python", "app.py"]\n'
 # Findings with safe fixes: SLM003 (two RUNs), SLM002 (apt lists), SLM001 (pip cache), SLM005, SLM006.
-PR_DOCKERFILE = ('FROM python:3.11-slim\nRUN apt-get update\nRUN apt-get install -y curl\nWORKDIR /app\n'
-                 'COPY app.py .\nRUN pip install requests\nCMD ["python", "app.py"]\n')
+PR_DOCKERFILE = (
+    "FROM python:3.11-slim\nRUN apt-get update\nRUN apt-get install -y curl\nWORKDIR /app\n"
+    'COPY app.py .\nRUN pip install requests\nCMD ["python", "app.py"]\n'
+)
 
 
 def _load_yaml(path: Path):
@@ -40,8 +42,13 @@ def _load_yaml(path: Path):
 
 
 def _git(cwd: Path, *args: str) -> str:
-    cp = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=cwd,
-                        capture_output=True, text=True, timeout=60)
+    cp = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert cp.returncode == 0, cp.stderr
     return cp.stdout.strip()
 
@@ -59,8 +66,15 @@ def _write(root: Path, files: dict[str, str | None]) -> None:
 class Runner:
     """One GitHub job: a workspace, the files GitHub gives each step, and the step script run as action.yml runs it."""
 
-    def __init__(self, tmp: Path, workspace: Path, event: dict | None, event_name: str = "pull_request",
-                 base_ref: str = "main", path_prefix: Path | None = None):
+    def __init__(
+        self,
+        tmp: Path,
+        workspace: Path,
+        event: dict | None,
+        event_name: str = "pull_request",
+        base_ref: str = "main",
+        path_prefix: Path | None = None,
+    ):
         self.tmp, self.workspace = tmp, workspace
         self.output, self.summary, self.path_file = tmp / "github_output", tmp / "step_summary", tmp / "github_path"
         for f in (self.output, self.summary, self.path_file):
@@ -69,20 +83,33 @@ class Runner:
         self.event_path.write_text(json.dumps(event or {}))
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "RUNNER_"))}
         self.env.update(
-            GITHUB_ACTIONS="true", GITHUB_WORKSPACE=str(workspace), GITHUB_OUTPUT=str(self.output),
-            GITHUB_STEP_SUMMARY=str(self.summary), GITHUB_PATH=str(self.path_file),
-            GITHUB_EVENT_PATH=str(self.event_path), GITHUB_EVENT_NAME=event_name, GITHUB_BASE_REF=base_ref,
-            GITHUB_ACTION_PATH=str(ROOT), RUNNER_TEMP=str(tmp / "runner-temp"),
-            PATH=os.pathsep.join([*([str(path_prefix)] if path_prefix else []), str(VENV_BIN),
-                                  os.environ.get("PATH", "")]),
+            GITHUB_ACTIONS="true",
+            GITHUB_WORKSPACE=str(workspace),
+            GITHUB_OUTPUT=str(self.output),
+            GITHUB_STEP_SUMMARY=str(self.summary),
+            GITHUB_PATH=str(self.path_file),
+            GITHUB_EVENT_PATH=str(self.event_path),
+            GITHUB_EVENT_NAME=event_name,
+            GITHUB_BASE_REF=base_ref,
+            GITHUB_ACTION_PATH=str(ROOT),
+            RUNNER_TEMP=str(tmp / "runner-temp"),
+            PATH=os.pathsep.join(
+                [*([str(path_prefix)] if path_prefix else []), str(VENV_BIN), os.environ.get("PATH", "")]
+            ),
         )
         (tmp / "runner-temp").mkdir(exist_ok=True)
 
     def step(self, command: str, timeout: int = 600, **inputs: str) -> subprocess.CompletedProcess[str]:
         env = dict(self.env)
         env.update({"INPUT_" + k.upper(): v for k, v in inputs.items()})
-        return subprocess.run([sys.executable, str(SCRIPT), command], cwd=self.workspace, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, str(SCRIPT), command],
+            cwd=self.workspace,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def outputs(self) -> dict[str, str]:
         """GITHUB_OUTPUT parsed as GitHub parses it (name=value, and name<<DELIM ... DELIM)."""
@@ -92,7 +119,7 @@ class Runner:
             if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
                 name, delim = line.split("<<", 1)
                 j = lines.index(delim, i + 1)
-                out[name] = "\n".join(lines[i + 1:j])
+                out[name] = "\n".join(lines[i + 1 : j])
                 i = j + 1
             elif "=" in line:
                 name, value = line.split("=", 1)
@@ -110,18 +137,38 @@ def pr_repo(tmp_path):
     ws = tmp_path / "ws"
     ws.mkdir()
     _git(ws, "init", "-q", "-b", "main")
-    _write(ws, {"svc/Dockerfile": BASE_DOCKERFILE, "svc/app.py": "print('ok')\n", "old/Dockerfile": BASE_DOCKERFILE,
-                "README.md": "# demo\n", "docs/Dockerfile.md": "notes\n"})
+    _write(
+        ws,
+        {
+            "svc/Dockerfile": BASE_DOCKERFILE,
+            "svc/app.py": "print('ok')\n",
+            "old/Dockerfile": BASE_DOCKERFILE,
+            "legacy/Dockerfile": PR_DOCKERFILE,  # findings, untouched by the pull request
+            "README.md": "# demo\n",
+            "docs/Dockerfile.md": "notes\n",
+        },
+    )
     _git(ws, "add", "-A")
     _git(ws, "commit", "-qm", "base")
     base = _git(ws, "rev-parse", "HEAD")
     _git(ws, "checkout", "-qb", "pr")
-    _write(ws, {"svc/Dockerfile": PR_DOCKERFILE, "gpu/Dockerfile.cuda": BASE_DOCKERFILE, "old/Dockerfile": None,
-                "README.md": "# demo, changed\n", "docs/Dockerfile.md": "more notes\n"})
+    _write(
+        ws,
+        {
+            "svc/Dockerfile": PR_DOCKERFILE,
+            "gpu/Dockerfile.cuda": BASE_DOCKERFILE,
+            "old/Dockerfile": None,
+            "README.md": "# demo, changed\n",
+            "docs/Dockerfile.md": "more notes\n",
+        },
+    )
     _git(ws, "add", "-A")
     _git(ws, "commit", "-qm", "pr")
-    event = {"action": "opened", "number": 7,
-             "pull_request": {"number": 7, "base": {"ref": "main", "sha": base}, "head": {"ref": "pr"}}}
+    event = {
+        "action": "opened",
+        "number": 7,
+        "pull_request": {"number": 7, "base": {"ref": "main", "sha": base}, "head": {"ref": "pr"}},
+    }
     return ws, base, event
 
 
@@ -256,7 +303,9 @@ def test_fix_mode_reports_the_diff_and_writes_nothing(pr_repo, tmp_path):
     assert "+RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*" in cp.stdout
     summary = gh.summary.read_text()
     assert "2 file(s) would change" in summary and "```diff\n--- a/svc/Dockerfile" in summary
-    assert int(out["findings"]) > 0 and any(x.startswith("::warning file=svc/Dockerfile") for x in cp.stdout.splitlines())
+    assert int(out["findings"]) > 0 and any(
+        x.startswith("::warning file=svc/Dockerfile") for x in cp.stdout.splitlines()
+    )
     assert gh.step("finish", exit_code="1").returncode == 1
     # After `slimml fix --write` the same step passes.
     subprocess.run([str(VENV_BIN / "slimml"), "fix", "--write", "svc"], cwd=ws, check=True, capture_output=True)
@@ -268,10 +317,52 @@ def test_fix_mode_reports_the_diff_and_writes_nothing(pr_repo, tmp_path):
     assert gh2.step("finish", exit_code="0").returncode == 0
 
 
+def test_changed_only_checks_the_dockerfiles_the_pull_request_changes(pr_repo, tmp_path):
+    ws, base, event = pr_repo
+
+    def annotated(cp):
+        return {re.search(r"file=([^,]+)", x).group(1) for x in cp.stdout.splitlines() if x.startswith("::warning ")}
+
+    runs = {}
+    for name, inputs in {
+        "all": {},
+        "changed": {"changed_only": "true"},
+        "changed-gpu": {"changed_only": "true", "paths": "gpu"},
+    }.items():
+        (tmp_path / name).mkdir()
+        gh = Runner(tmp_path / name, ws, event)
+        cp = gh.step("run", mode="check", sarif="false", **inputs)
+        assert cp.returncode == 0, cp.stderr
+        runs[name] = annotated(cp)
+    assert "legacy/Dockerfile" in runs["all"]
+    assert runs["changed"] == {"svc/Dockerfile", "gpu/Dockerfile.cuda"}
+    assert runs["changed-gpu"] == {"gpu/Dockerfile.cuda"}
+    # on a push, changed-only has no base to compare with: everything under paths is checked
+    (tmp_path / "push").mkdir()
+    gh = Runner(tmp_path / "push", ws, {}, event_name="push", base_ref="")
+    assert annotated(gh.step("run", mode="check", sarif="false", changed_only="true")) == runs["all"]
+    # a pull request that changes no Dockerfile: nothing to check, exit code 0
+    _git(ws, "checkout", "-qb", "docs-only", base)
+    _write(ws, {"README.md": "# only docs\n"})
+    _git(ws, "commit", "-qam", "docs")
+    (tmp_path / "docs").mkdir()
+    gh = Runner(tmp_path / "docs", ws, event)
+    cp = gh.step("run", mode="fix", changed_only="true")
+    assert cp.returncode == 0 and gh.outputs()["exit-code"] == "0" and "::warning" not in cp.stdout
+    assert "changes no Dockerfile" in gh.summary.read_text()
+
+
 def test_secrets_in_a_dockerfile_reach_no_log_summary_output_or_sarif(pr_repo, tmp_path):
     ws, _, event = pr_repo
     token = "hf_" + "Zq8" * 12
-    _write(ws, {"svc/Dockerfile": PR_DOCKERFILE.replace("RUN apt-get update\n", f"ENV HF_TOKEN={token}\nRUN apt-get update\n")})
+    _write(
+        ws,
+        {
+            "svc/Dockerfile": PR_DOCKERFILE.replace(
+                "RUN apt-get update\n", f"ENV HF_TOKEN={token}\nRUN apt-get update\n"
+            )
+        },
+    )
     _git(ws, "commit", "-qam", "a token")
     for mode in ("check", "fix"):
         (tmp_path / mode).mkdir()
@@ -357,8 +448,11 @@ def test_measure_on_a_shallow_checkout_fetches_the_base(pr_repo, tmp_path):
     """actions/checkout's default: depth 1, the base commit absent. The step fetches it from origin."""
     src, base, event = pr_repo
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "pr", f"file://{src}", str(clone)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", "--branch", "pr", f"file://{src}", str(clone)],
+        check=True,
+        capture_output=True,
+    )
     assert subprocess.run(["git", "cat-file", "-e", base], cwd=clone, capture_output=True).returncode != 0
     bindir, record = _fake_slimml(tmp_path)
     gh = Runner(tmp_path, clone, event, path_prefix=bindir)
@@ -370,8 +464,9 @@ def test_measure_on_a_shallow_checkout_fetches_the_base(pr_repo, tmp_path):
 def test_measure_falls_back_to_github_base_ref(pr_repo, tmp_path):
     src, _, _ = pr_repo
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", "--branch", "pr", f"file://{src}", str(clone)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--branch", "pr", f"file://{src}", str(clone)], check=True, capture_output=True
+    )
     bindir, record = _fake_slimml(tmp_path)
     gh = Runner(tmp_path, clone, {"pull_request": {"number": 7}}, base_ref="main", path_prefix=bindir)
     assert gh.step("measure").returncode == 0
@@ -424,9 +519,14 @@ def test_measure_step_for_real_on_a_tiny_dockerfile(tmp_path):
     _git(ws, "commit", "-qm", "base")
     base = _git(ws, "rev-parse", "HEAD")
     _git(ws, "checkout", "-qb", "pr")
-    _write(ws, {"svc/Dockerfile": 'FROM python:3.11-slim\nWORKDIR /app\nCOPY app.py .\nRUN python -c "print(1)"\n'
-                                  'RUN python -c "print(2)"\nCMD ["python", "app.py"]\n',
-                "svc/app.py": "print('hello from the app')\n"})
+    _write(
+        ws,
+        {
+            "svc/Dockerfile": 'FROM python:3.11-slim\nWORKDIR /app\nCOPY app.py .\nRUN python -c "print(1)"\n'
+            'RUN python -c "print(2)"\nCMD ["python", "app.py"]\n',
+            "svc/app.py": "print('hello from the app')\n",
+        },
+    )
     _git(ws, "add", "-A")
     _git(ws, "commit", "-qm", "add a service")
     event = {"pull_request": {"number": 1, "base": {"ref": "main", "sha": base}}}

@@ -24,16 +24,20 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 STRICT_MODULES = {
-    "slimml/dockerfile/model.py", "slimml/dockerignore.py", "slimml/units.py", "slimml/secrets.py",
-    "slimml/gitignore.py", "slimml/migrate/shard.py", "slimml/migrate/state.py",
+    "slimml/dockerfile/model.py",
+    "slimml/dockerignore.py",
+    "slimml/units.py",
+    "slimml/secrets.py",
+    "slimml/gitignore.py",
+    "slimml/migrate/shard.py",
+    "slimml/migrate/state.py",
 }
 
 
 def _tool(name: str, *args: str, cwd: Path = ROOT, input: str | None = None, env: dict | None = None):
     exe = BIN / name
     assert exe.is_file(), f"{name} is not installed in the virtualenv (pip install -e '.[test]')"
-    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=600, input=input,
-                          env=env)
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=600, input=input, env=env)
 
 
 # -- ruff ----------------------------------------------------------------------------------------------------------
@@ -48,8 +52,8 @@ def test_ruff_is_configured_and_live():
     assert {"E", "F", "W", "I", "B", "UP", "SIM"} <= set(ruff["lint"]["select"])
     # Each ignored rule carries its reason: the comment line right above it in pyproject.toml.
     text = (ROOT / "pyproject.toml").read_text()
-    block = text[text.index("[tool.ruff.lint]"):]
-    block = block[block.index("ignore = ["):block.index("]", block.index("ignore = ["))]
+    block = text[text.index("[tool.ruff.lint]") :]
+    block = block[block.index("ignore = [") : block.index("]", block.index("ignore = ["))]
     lines = block.splitlines()[1:]
     for i, line in enumerate(lines):
         if line.strip().startswith('"'):
@@ -75,8 +79,9 @@ def test_mypy_strict_reports_an_untyped_function(tmp_path):
     """The same configuration (strict) fails on what the core modules must not contain."""
     probe = tmp_path / "probe.py"
     probe.write_text("def f(x):\n    return x\n")
-    cp = _tool("mypy", "--no-incremental", "--cache-dir", os.devnull, "--config-file", str(ROOT / "pyproject.toml"),
-               str(probe))
+    cp = _tool(
+        "mypy", "--no-incremental", "--cache-dir", os.devnull, "--config-file", str(ROOT / "pyproject.toml"), str(probe)
+    )
     assert cp.returncode == 1 and "no-untyped-def" in cp.stdout, cp.stdout
 
 
@@ -110,7 +115,7 @@ def test_python_m_slimml_is_the_cli():
     cp = subprocess.run([sys.executable, "-m", "slimml", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert cp.returncode == 0, cp.stderr
     script = subprocess.run([str(BIN / "slimml"), "--help"], capture_output=True, text=True)
-    assert cp.stdout[cp.stdout.index("Commands:"):] == script.stdout[script.stdout.index("Commands:"):]
+    assert cp.stdout[cp.stdout.index("Commands:") :] == script.stdout[script.stdout.index("Commands:") :]
     cp = subprocess.run([sys.executable, "-m", "slimml", "rules", "SLM001"], capture_output=True, text=True)
     assert cp.returncode == 0 and "pip-no-cache" in cp.stdout
     cp = subprocess.run([sys.executable, "-m", "slimml", "rules", "SLM999"], capture_output=True, text=True)
@@ -158,13 +163,17 @@ def test_pre_commit_runs_the_slimml_hook(tmp_path):
     subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
     shutil.copy(ROOT / ".pre-commit-config.yaml", repo)
     (repo / "svc").mkdir()
-    (repo / "svc" / "Dockerfile").write_text('FROM python:3.11-slim\nWORKDIR /app\nCOPY app.py .\n'
-                                             'RUN pip install requests\nCMD ["python", "app.py"]\n')
+    (repo / "svc" / "Dockerfile").write_text(
+        'FROM python:3.11-slim\nWORKDIR /app\nCOPY app.py .\nRUN pip install requests\nCMD ["python", "app.py"]\n'
+    )
     (repo / "svc" / "app.py").write_text("print('ok')\n")
     (repo / "svc" / "Dockerfile.md").write_text("FROM python:3.11-slim\nRUN pip install requests\n")
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
-           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     pre_commit = [str(BIN / "pre-commit"), "run", "slimml-check", "--files"]
 
     cp = subprocess.run([*pre_commit, "svc/Dockerfile"], cwd=repo, env=env, capture_output=True, text=True)

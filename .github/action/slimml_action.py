@@ -29,7 +29,8 @@ ACTION_ROOT = Path(__file__).resolve().parents[2]
 # The files `slimml fix DIR` discovers (the same patterns as the pre-commit hooks in .pre-commit-hooks.yaml).
 DOCKERFILE_RE = re.compile(r"(?i)(^|/)((dockerfile|containerfile)(\.[^/]*)?|[^/]*\.(dockerfile|containerfile))$")
 NOT_DOCKERFILE_RE = re.compile(
-    r"(?i)\.(dockerignore|md|rst|txt|orig|rej|bak|swp|j2|jinja2?|tmpl|tpl|template|in|erb|mustache|sh|py|json|ya?ml)$")
+    r"(?i)\.(dockerignore|md|rst|txt|orig|rej|bak|swp|j2|jinja2?|tmpl|tpl|template|in|erb|mustache|sh|py|json|ya?ml)$"
+)
 PR_EVENTS = ("pull_request", "pull_request_target")
 
 
@@ -172,6 +173,16 @@ def cmd_run() -> int:
     paths, args = _paths(), _words("args")
     annotations = _flag("annotations", True)
     slimml = _slimml()
+    if _flag("changed-only", False) and _env("GITHUB_EVENT_NAME", "pull_request") in PR_EVENTS:
+        base = pr_base()
+        if base is not None:
+            paths = within(changed_dockerfiles(base), paths)
+            if not paths:
+                print("the pull request changes no Dockerfile under the paths given: nothing to check", flush=True)
+                summary(f"### slimml {mode}\n\nThe pull request changes no Dockerfile: nothing to check.\n")
+                set_output("findings", "0")
+                set_output("exit-code", "0")
+                return 0
     if mode == "check":
         sarif = _input("sarif-file", "slimml.sarif") if _flag("sarif", True) else None
         if sarif is None and not annotations:
@@ -191,7 +202,9 @@ def cmd_run() -> int:
         text = f"### slimml check\n\n{findings or 0} finding(s) in {where}"
         text += f"; SARIF for code scanning in `{sarif}`.\n" if findings is not None and sarif else ".\n"
         if code not in (0, 1):
-            text += f"\nslimml exited with code {code}: a file could not be checked or an option is wrong (see the log).\n"
+            text += (
+                f"\nslimml exited with code {code}: a file could not be checked or an option is wrong (see the log).\n"
+            )
         summary(text)
         set_output("findings", str(findings or 0))
     else:
@@ -205,15 +218,19 @@ def cmd_run() -> int:
         set_output("changed-files", "\n".join(files))
         if code == 1:
             fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", diff)), default=0))  # longer than any in it
-            summary(f"### slimml fix\n\n{len(files)} file(s) would change; run "
-                    f"`{shlex.join(['slimml', 'fix', '--write', *args, *fix_args, *paths])}` and commit the result.\n\n"
-                    f"<details><summary>Diff</summary>\n\n{fence}diff\n{diff.rstrip(chr(10))}\n{fence}\n\n</details>\n")
+            summary(
+                f"### slimml fix\n\n{len(files)} file(s) would change; run "
+                f"`{shlex.join(['slimml', 'fix', '--write', *args, *fix_args, *paths])}` and commit the result.\n\n"
+                f"<details><summary>Diff</summary>\n\n{fence}diff\n{diff.rstrip(chr(10))}\n{fence}\n\n</details>\n"
+            )
         elif code == 0:
             summary("### slimml fix\n\nNothing to fix.\n")
         else:
             summary(f"### slimml fix\n\nslimml exited with code {code}; see the log.\n")
         if annotations:
-            cp = _run([*slimml, "check", "--format", "github", "--exit-zero", *args, "--", *paths], stdout=subprocess.PIPE)
+            cp = _run(
+                [*slimml, "check", "--format", "github", "--exit-zero", *args, "--", *paths], stdout=subprocess.PIPE
+            )
             print(cp.stdout or "", end="", flush=True)
             set_output("findings", str(sum(1 for x in (cp.stdout or "").splitlines() if x.startswith("::warning "))))
     set_output("exit-code", str(code))
@@ -279,6 +296,12 @@ def changed_dockerfiles(base: str) -> list[str]:
     return sorted(n for n in names if DOCKERFILE_RE.search(n) and not NOT_DOCKERFILE_RE.search(n))
 
 
+def within(files: list[str], paths: list[str]) -> list[str]:
+    """The workspace-relative ``files`` that are one of ``paths`` or inside one of them."""
+    roots = [os.path.normpath(p).replace(os.sep, "/") for p in paths]
+    return [f for f in files if any(r == "." or f == r or f.startswith(r.rstrip("/") + "/") for r in roots)]
+
+
 def cmd_measure() -> int:
     event_name = _env("GITHUB_EVENT_NAME")
     if event_name and event_name not in PR_EVENTS:
@@ -299,11 +322,16 @@ def cmd_measure() -> int:
     slimml, extra = _slimml(), _words("measure-args")
     workspace = Path(_env("GITHUB_WORKSPACE") or ".")
     worst = 0
-    summary("## slimml measure\n\nEach Dockerfile this pull request changes, built as written (before) and as "
-            "`slimml fix` rewrites it (after), then both images run and compared.\n")
+    summary(
+        "## slimml measure\n\nEach Dockerfile this pull request changes, built as written (before) and as "
+        "`slimml fix` rewrites it (after), then both images run and compared.\n"
+    )
     for rel in files:
-        cp = _run([*slimml, "measure", "--format", "markdown", "--quiet", *extra, "--", rel], capture_output=True,
-                  cwd=workspace)
+        cp = _run(
+            [*slimml, "measure", "--format", "markdown", "--quiet", *extra, "--", rel],
+            capture_output=True,
+            cwd=workspace,
+        )
         print(cp.stderr or "", end="", file=sys.stderr, flush=True)
         worst = max(worst, cp.returncode)
         if cp.stdout.strip():
@@ -312,11 +340,17 @@ def cmd_measure() -> int:
             last = (cp.stderr or "").strip().splitlines()[-1:] or ["-"]
             summary(f"### slimml measure: `{rel}`\n\n**Error** (exit code {cp.returncode}): {last[0]}\n")
         if cp.returncode == 1:
-            annotate("warning", "slimml's rewrite does not build or does not behave the same; see the job summary",
-                     title=f"slimml measure {rel}")
+            annotate(
+                "warning",
+                "slimml's rewrite does not build or does not behave the same; see the job summary",
+                title=f"slimml measure {rel}",
+            )
         elif cp.returncode != 0:
-            annotate("warning", f"slimml measure failed with exit code {cp.returncode}; see the job summary",
-                     title=f"slimml measure {rel}")
+            annotate(
+                "warning",
+                f"slimml measure failed with exit code {cp.returncode}; see the job summary",
+                title=f"slimml measure {rel}",
+            )
     set_output("measured", str(len(files)))
     set_output("measure-exit-code", str(worst))
     return worst if _flag("measure-strict", False) else 0
