@@ -521,3 +521,19 @@ async def test_save_rereads_the_build_context(client: LanguageClient, tmp_path: 
     params = await _published(client, uri, after=seen)
     assert "SLM006" not in [d.code for d in params.diagnostics]
     assert "SLM001" in [d.code for d in params.diagnostics]
+
+
+@pytest.mark.asyncio
+async def test_paths_with_spaces_and_non_ascii(client: LanguageClient, tmp_path: Path):
+    root = tmp_path / "mü proj #1"
+    root.mkdir()
+    (root / ".git").mkdir()
+    (root / "app.py").write_text("print('hi')\n")
+    text = "FROM python:3.11-slim\nCOPY app.py /app/\nRUN pip install flask\n"
+    (root / "Dockerfile.gpu").write_text(text)
+    await _start(client, root)
+    uri = _open(client, root / "Dockerfile.gpu", text, language="plaintext")
+    assert "%20" in uri
+    params = await _published(client, uri, version=1)
+    # SLM006 needs the build context on disk: the URI was mapped back to the real folder.
+    assert sorted(d.code for d in params.diagnostics) == ["SLM001", "SLM005", "SLM006"]

@@ -84,7 +84,7 @@ def workspace_edit(
     encoding: str,
 ) -> tuple[types.WorkspaceEdit | None, list[str]]:
     """(edit, side files it cannot carry). No edit when a needed file cannot be created."""
-    missing = [p for p, (b, a) in side.items() if b is None and a and not caps.create_files]
+    missing = [p for p, (b, a) in side.items() if b is None and not caps.create_files]
     if missing or any(not os.path.isabs(p) for p in side):
         return None, sorted(missing or side)
     main = text_edits(before, after, encoding) if before != after else []

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -116,8 +117,6 @@ def _is_dockerfile(uri: str, language_id: str | None) -> bool:
     if language_id and language_id.lower() == "dockerfile":
         return True
     name = uri.rsplit("/", 1)[-1].split("?", 1)[0]
-    from urllib.parse import unquote
-
     return is_dockerfile_name(unquote(name))
 
 
