@@ -537,3 +537,25 @@ async def test_paths_with_spaces_and_non_ascii(client: LanguageClient, tmp_path:
     params = await _published(client, uri, version=1)
     # SLM006 needs the build context on disk: the URI was mapped back to the real folder.
     assert sorted(d.code for d in params.diagnostics) == ["SLM001", "SLM005", "SLM006"]
+
+
+@pytest.mark.asyncio
+async def test_only_lsp_line_breaks_count(client: LanguageClient, tmp_path: Path):
+    """U+2028 and form feed are not line breaks in LSP (Python's str.splitlines says they are)."""
+    root = _project(tmp_path)
+    await _start(client, root)
+    text = "FROM python:3.11-slim\n# a\u2028b\x0cc\nRUN pip install flask\n"
+    uri = _open(client, root / "gpu.Dockerfile", text)
+    params = await _published(client, uri, version=1)
+    (pip,) = [d for d in params.diagnostics if d.code == "SLM001"]
+    assert (pip.range.start.line, pip.range.start.character) == (2, 4)
+    seen = _count(client, uri)
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangePartial(range=_range(2, 0), text="  ")],
+        )
+    )
+    params = await _published(client, uri, after=seen)
+    (pip,) = [d for d in params.diagnostics if d.code == "SLM001"]
+    assert (pip.range.start.line, pip.range.start.character, pip.range.end.character) == (2, 6, 23)
