@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections import Counter
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from . import __version__
-from .units import human_bytes as _human
 
 EXIT_OK, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
 
@@ -24,210 +23,212 @@ def _split_codes(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(c.strip() for v in values for c in v.split(",") if c.strip())
 
 
-def _fmt_counts(c: Counter) -> str:
-    return ", ".join(f"{code} ×{n}" if n > 1 else code for code, n in sorted(c.items()))
+def want_color(choice: str | None, stream) -> bool:
+    """``--color``: always / never; auto (the default) honours NO_COLOR and FORCE_COLOR (non-empty,
+    https://no-color.org, https://force-color.org), else colours a terminal only."""
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
-def _colorize_diff(diff: str) -> str:
-    out = []
-    for line in diff.splitlines(keepends=True):
-        if line.startswith(("+++", "---")):
-            out.append(click.style(line, bold=True))
-        elif line.startswith("+"):
-            out.append(click.style(line, fg="green"))
-        elif line.startswith("-"):
-            out.append(click.style(line, fg="red"))
-        elif line.startswith("@@"):
-            out.append(click.style(line, fg="cyan"))
+def _color_options(f):
+    f = click.option("--no-color", "no_color", is_flag=True, hidden=True, help="Same as --color never.")(f)
+    return click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+                        show_default=True, is_flag=False, flag_value="always",
+                        help="Colour the diff and the summary; `always` also when piped (NO_COLOR / FORCE_COLOR "
+                             "are honoured with auto).")(f)
+
+
+class _Out:
+    """stdout or --output-file: what a run prints to stdout, written atomically at the end (so a failed
+    run leaves an old report in place rather than half of a new one)."""
+
+    def __init__(self, path: Path | None, color: bool):
+        self.path, self.color, self.parts = path, color and path is None, []
+
+    def echo(self, text: str | bytes, nl: bool = True) -> None:
+        if self.path is None:
+            click.echo(text, nl=nl, color=self.color)
         else:
-            out.append(line)
-    return "".join(out)
+            self.parts.append(text if isinstance(text, bytes) else (text + ("\n" if nl else "")).encode("utf-8"))
+
+    def close(self) -> None:
+        if self.path is not None:
+            from .io import atomic_write
+
+            atomic_write(self.path, b"".join(self.parts))
 
 
-def _summary_lines(report, write: bool) -> list[str]:
-    from .engine import Applicability
-    from .secrets import mask
-
-    if report.error:
-        return [f"error: {report.error}"]
-    r = report.result
-    applied = r.applied_counts()
-    verb = "fixed" if write else "would fix"
-    parts = []
-    if applied:
-        parts.append(f"{verb} {sum(applied.values())} ({_fmt_counts(applied)})")
-    unsafe = Counter(f.code for f in r.unsafe_available)
-    if unsafe:
-        parts.append(f"{sum(unsafe.values())} unsafe fix(es) available with --unsafe-fixes ({_fmt_counts(unsafe)})")
-    nofix = [f for f in r.remaining if f.fix is None]
-    if not parts and not nofix:
-        parts.append("nothing to fix")
-    lines = [f"{report.display}: " + "; ".join(parts)] if parts else [f"{report.display}:"]
-    for f in r.applied:
-        if f.fix.applicability is Applicability.UNSAFE:
-            lines.append(f"  {f.code} (unsafe) {f.fix.description or f.message}: {f.fix.reason}")
-    for f in r.unsafe_available:
-        lines.append(f"  {f.code} unsafe: {f.message} -- {f.fix.reason}")
-    doc_lines = r.original
-    for f in nofix:
-        line = doc_lines.count("\n", 0, f.start) + 1
-        lines.append(f"  {f.code} line {line}: {f.message}" + (f" (not fixed: {f.note})" if f.note else ""))
-    if report.new_files:
-        lines.append(f"  {'created' if write else 'would create'}: {', '.join(report.new_files)}")
-    saved = r.estimated_savings()
-    if saved:
-        lines.append(f"  estimated saving (offline estimate; `slimml measure` gives the real number): "
-                     f"{_human(saved[0])}-{_human(saved[1])}")
-    if r.nonconverged:
-        lines.append(f"  warning: fixes of {', '.join(r.nonconverged)} were withheld: they kept producing new fixes "
-                     "(a slimml defect; please report it); the other fixes were applied")
-    if r.reverted:
-        lines.append(f"  warning: fixes from {', '.join(sorted(set(r.reverted)))} were reverted: they broke the file (please report this)")
-    return [mask(x) for x in lines]
+def _usage(message: str) -> NoReturn:
+    """Bad options: one line on stderr, exit 2 (before anything is read or written)."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
 
 
-def _json_report(reports, write: bool) -> dict:
-    from .secrets import mask
-
-    files = []
-    for rep in reports:
-        entry: dict = {"path": rep.display, "error": rep.error}
-        if rep.result is not None:
-            r = rep.result
-
-            def lc(off: int, text: str = r.original) -> list[int]:
-                line = text.count("\n", 0, off) + 1
-                return [line, off - (text.rfind("\n", 0, off) + 1) + 1]
-
-            entry.update(
-                status=("fixed" if write else "would-fix") if rep.changed else "unchanged",
-                context=str(rep.context_dir) if rep.context_dir else None,
-                findings=[
-                    {
-                        "code": f.code, "name": f.name, "message": mask(f.message),
-                        "start": lc(f.start), "end": lc(f.end), "note": mask(f.note) or None,
-                        "fix": None if f.fix is None else {
-                            "applicability": f.fix.applicability.value,
-                            "description": mask(f.fix.description),
-                            "reason": mask(f.fix.reason) or None,
-                            "relies_on": [mask(x) for x in f.fix.relies_on],
-                        },
-                        "estimate": None if f.estimate is None else {
-                            "low": f.estimate[0], "high": f.estimate[1], "basis": f.estimate_basis},
-                    }
-                    for f in r.findings
-                ],
-                applied=dict(r.applied_counts()),
-                unsafe_available=dict(Counter(f.code for f in r.unsafe_available)),
-                unfixed=[{"code": f.code, "message": mask(f.message), "note": mask(f.note) or None}
-                         for f in r.remaining if f.fix is None],
-                estimate=None if r.estimated_savings() is None else {
-                    "low": r.estimated_savings()[0], "high": r.estimated_savings()[1],
-                    "basis": r.estimated_savings()[2], "kind": "offline estimate"},
-                new_files=rep.new_files,
-                written=rep.written,
-                nonconverged=r.nonconverged,
-                reverted=sorted(set(r.reverted)),
-                diff=rep.diff,
-            )
-        else:
-            entry["status"] = "error"
-        files.append(entry)
-    return {
-        "version": 1,
-        "files": files,
-        "summary": {
-            "files": len(reports),
-            "changed": sum(1 for r in reports if r.changed),
-            "errors": sum(1 for r in reports if r.error),
-            "fixes": sum(sum(r.result.applied_counts().values()) for r in reports if r.result),
-        },
-    }
+def _check_output_file(output_file: Path | None) -> None:
+    if output_file is not None and not output_file.absolute().parent.is_dir():
+        click.echo(f"error: --output-file {output_file}: its folder does not exist", err=True)
+        sys.exit(EXIT_ERROR)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="slimml")
+@click.version_option(__version__, "-V", "--version", prog_name="slimml")
 def main() -> None:
-    """slimml: rewrite ML service Dockerfiles into smaller, faster-to-rebuild images."""
+    """slimml: rewrite ML service Dockerfiles into smaller, faster-to-rebuild images.
+
+    Shell completion: eval "$(_SLIMML_COMPLETE=bash_source slimml)" (zsh_source, fish_source); see docs/cli.md.
+    """
 
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--write", "-w", is_flag=True, help="Apply the fixes (atomic; keeps mode, encoding, line endings).")
+@click.option("--write", "-w", is_flag=True,
+              help="Apply the fixes (atomic; keeps mode, encoding, line endings; a symlink is written through). "
+                   "With `-` (stdin): print the fixed text.")
 @click.option("--check", is_flag=True, help="Exit 1 if anything would change; write nothing.")
-@click.option("--diff", "diff_only", is_flag=True, help="Print the unified diff only.")
+@click.option("--diff", "diff_only", is_flag=True, help="Print the unified diff only (never writes: not with --write).")
 @click.option("--select", multiple=True, metavar="CODES", help="Only these rules (codes, prefixes or names; comma-separated).")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rules.")
 @click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that may change what the image does.")
 @click.option("--cache-mounts/--no-cache-mounts", default=None, help="SLM001: BuildKit cache mounts instead of no-cache flags.")
 @click.option("--context", type=click.Path(path_type=Path, file_okay=False), help="Build context folder (default: inferred).")
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="Config file (default: nearest .slimml.toml / pyproject.toml).")
+@click.option("--stdin-filename", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
+              help="With `-` (or no path): the Dockerfile's path, for the build context, .dockerignore and config.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--color/--no-color", default=None, help="Colour the diff (default: when stdout is a terminal).")
+@click.option("--output-file", "-o", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write what goes to stdout (diff, JSON, statistics, fixed text) to this file.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary: print the diff (or JSON) and errors only.")
+@click.option("--exit-zero", is_flag=True, help="With --check: exit 0 even when something would change (errors still exit 2).")
+@click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of the diff.")
+@click.option("--show-fixes", is_flag=True, help="List each fix (rule and line) in the summary, not only the counts.")
+@_color_options
 @click.option("--verify", is_flag=True,
               help="Build the original and the rewrites (Docker engine) and keep each rule's unsafe fixes only if "
                    "the image still verifies; the safe rewrite is verified too.")
 @click.option("--build-jobs", type=click.IntRange(min=1), default=2, show_default=True,
               help="With --verify: builds at a time.")
-def fix(paths, write, check, diff_only, select, ignore, unsafe_fixes, cache_mounts, context, config, fmt, color,
-        verify, build_jobs):
-    """Fix Dockerfiles (files or folders). Dry run by default: prints the diff and a summary."""
+def fix(paths, write, check, diff_only, select, ignore, unsafe_fixes, cache_mounts, context, config, stdin_filename,
+        fmt, output_file, quiet, exit_zero, statistics, show_fixes, color, no_color, verify, build_jobs):
+    """Fix Dockerfiles (files or folders; `-` reads stdin). Dry run by default: prints the diff and a summary.
+
+    Exit codes: 0 done (or nothing to change); 1 --check and something would change; 2 error.
+    """
     from .rules import unknown_codes
-    from .runner import Options, run_fix
+    from .runner import Options, run_fix, stdin_paths
 
     if write and check:
-        raise click.UsageError("--write and --check cannot be combined")
+        _usage("--write and --check cannot be combined")
+    if write and diff_only:
+        _usage("--diff and --write cannot be combined: --diff only shows the change "
+                               "(run --write alone to apply it)")
+    if statistics and diff_only:
+        _usage("--statistics and --diff cannot be combined")
+    try:
+        paths, stdin = stdin_paths(list(paths), stdin_filename)
+    except ValueError as e:
+        _usage(str(e))
+    if stdin and verify:
+        _usage("--verify builds files: it cannot read stdin")
+    if stdin and write and (fmt == "json" or statistics):
+        _usage("with `-`, --write prints the fixed text: it cannot be combined with "
+               + ("--format json" if fmt == "json" else "--statistics"))
+    if output_file is not None and any(p.is_file() and os.path.samefile(p, output_file) for p in paths
+                                       if output_file.exists()):
+        _usage(f"--output-file {output_file} is one of the Dockerfiles to fix")
     select, ignore = _split_codes(select), _split_codes(ignore)
     bad = unknown_codes(select + ignore)
     if bad:
-        raise click.UsageError(f"unknown rule code(s): {', '.join(bad)} (see `slimml rules`)")
+        _usage(f"unknown rule code(s): {', '.join(bad)} (see `slimml rules`)")
     if context is not None and not context.is_dir():
         click.echo(f"error: --context {context}: not a directory", err=True)
         sys.exit(EXIT_ERROR)
+    _check_output_file(output_file)
+    color = "never" if no_color else color
+    out = _Out(output_file, want_color(color, sys.stdout))
+    err_color = want_color(color, sys.stderr)
     opts = Options(write=write, select=select, ignore=ignore, unsafe_fixes=unsafe_fixes,
-                   cache_mounts=cache_mounts, context=context, config=config)
+                   cache_mounts=cache_mounts, context=context, config=config, stdin_filename=stdin_filename)
     if verify:
         if check:
-            raise click.UsageError("--verify and --check cannot be combined")
-        _fix_verified(list(paths) or [Path(".")], opts, build_jobs, fmt, write, color, diff_only)
-    reports = run_fix(list(paths) or [Path(".")], opts)
-
-    if fmt == "json":
-        click.echo(json.dumps(_json_report(reports, write), indent=2))
-    else:
-        use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-        for rep in reports:
-            if rep.diff and not write:
-                click.echo(_colorize_diff(rep.diff) if use_color else rep.diff, nl=False)
-        for rep in reports:
-            if diff_only and not rep.error:
-                continue
-            for line in _summary_lines(rep, write):
-                click.echo(line, err=True)
+            _usage("--verify and --check cannot be combined")
+        _fix_verified(paths, opts, build_jobs, fmt, write, out, err_color, diff_only, quiet)
+    reports = run_fix(paths, opts)
+    _print_fix(reports, out, fmt, write, diff_only, quiet, statistics, show_fixes, err_color)
     if any(r.error for r in reports):
         sys.exit(EXIT_ERROR)
-    if check and any(r.changed for r in reports):
+    if check and not exit_zero and any(r.changed for r in reports):
         sys.exit(EXIT_CHANGES)
     sys.exit(EXIT_OK)
 
 
-def _fix_verified(paths, opts, jobs: int, fmt: str, write: bool, color, diff_only: bool) -> None:
-    from . import proof
+def _print_fix(reports, out: _Out, fmt: str, write: bool, diff_only: bool, quiet: bool, statistics: bool,
+               show_fixes: bool, err_color: bool) -> None:
+    from .fixreport import colorize_diff, json_report, statistics_lines, summary_lines
+    from .fixreport import statistics as stats_of
 
-    quiet = fmt == "json"
-    proofs = proof.run(paths, opts, jobs, None if quiet else (lambda text: click.echo(text, err=True)))
+    try:
+        if fmt == "json":
+            out.echo(json.dumps(stats_of(reports) if statistics else json_report(reports, write), indent=2))
+        elif statistics:
+            for line in statistics_lines(stats_of(reports), write):
+                out.echo(line)
+        else:
+            for rep in reports:
+                if rep.stdout is not None and not diff_only:  # stdin with --write: the fixed text
+                    out.echo(rep.stdout, nl=False)
+                elif rep.diff and not write:
+                    out.echo(colorize_diff(rep.diff) if out.color else rep.diff, nl=False)
+        out.close()
+    except OSError as e:
+        click.echo(f"error: --output-file {out.path}: cannot write ({e.strerror or e})", err=True)
+        sys.exit(EXIT_ERROR)
+    for rep in reports:
+        if rep.error or not (quiet or diff_only or statistics or fmt == "json"):
+            for line in summary_lines(rep, write, show_fixes, err_color):
+                click.echo(line, err=True, color=err_color)
+
+
+def _fix_verified(paths, opts, jobs: int, fmt: str, write: bool, out: _Out, err_color: bool, diff_only: bool,
+                  quiet: bool) -> None:
+    from . import proof
+    from .fixreport import colorize_diff
+
+    progress = fmt == "json" or quiet
+    proofs = proof.run(paths, opts, jobs, None if progress else (lambda text: click.echo(text, err=True)))
     if fmt == "json":
-        click.echo(json.dumps({"version": 1, "files": [proof.to_json(p) for p in proofs]}, indent=2))
+        out.echo(json.dumps({"version": 1, "files": [proof.to_json(p) for p in proofs]}, indent=2))
     else:
-        use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
         for p in proofs:
             if p.report is not None and p.report.diff and not write:
-                click.echo(_colorize_diff(p.report.diff) if use_color else p.report.diff, nl=False)
+                out.echo(colorize_diff(p.report.diff) if out.color else p.report.diff, nl=False)
+    try:
+        out.close()
+    except OSError as e:
+        click.echo(f"error: --output-file {out.path}: cannot write ({e.strerror or e})", err=True)
+        sys.exit(EXIT_ERROR)
+    if fmt != "json":
         for p in proofs:
-            if not diff_only or p.error:
+            if (not diff_only and not quiet) or p.error:
                 for line in proof.summary_lines(p, write):
                     click.echo(line, err=True)
     sys.exit(max((p.exit_code for p in proofs), default=EXIT_OK))
+
+
+def rules_table(entries: list[dict]) -> list[str]:
+    """Aligned columns, each as wide as its widest cell; the summary last (it may be long)."""
+    cols = [[e["code"] for e in entries], [e["name"] for e in entries], [e["fix"] for e in entries]]
+    w = [max(len(c) for c in col) for col in cols]
+    return [f"{e['code']:<{w[0]}}  {e['name']:<{w[1]}}  {e['fix']:<{w[2]}}  {e['summary']}".rstrip() for e in entries]
 
 
 @main.command()
@@ -252,8 +253,8 @@ def rules(code, fmt):
     if fmt == "json":
         click.echo(json.dumps(entries, indent=2))
         return
-    for e in entries:
-        click.echo(f"{e['code']}  {e['name']:<20} {e['fix']:<7} {e['summary']}")
+    for line in rules_table(entries):
+        click.echo(line)
 
 
 def _register() -> None:
@@ -264,6 +265,9 @@ def _register() -> None:
 
     for cmd in (measure, migrate, report, check):
         main.add_command(cmd)
+    from .lsp.command import server  # `slimml server` (LSP); imports click only, pygls when it runs
+
+    main.add_command(server)
 
 
 _register()

@@ -59,10 +59,24 @@ def _load(path: Path, table: dict[str, Any]) -> FileConfig:
     rules = table.get("rules", {})
     if not isinstance(rules, dict) or not all(isinstance(v, dict) for v in rules.values()):
         raise ConfigError(f"{path}: [rules] must hold one table per rule")
+    _check_codes(path, codes("select"), codes("ignore"), tuple(rules))
     opts = {k: dict(v) for k, v in rules.items()}
     if "cache-mounts" in table:
         opts.setdefault("SLM001", {})["cache-mounts"] = bool(table["cache-mounts"])
     return FileConfig(path, codes("select"), codes("ignore"), uf, opts)
+
+
+def _check_codes(path: Path, select: tuple[str, ...], ignore: tuple[str, ...], rule_keys: tuple[str, ...]) -> None:
+    """A typo in a config's codes is the error the command line gives for it, naming the file (and the key)."""
+    from .rules import get_rule, unknown_codes
+
+    for key, specs in (("select", select), ("ignore", ignore)):
+        bad = unknown_codes(specs)
+        if bad:
+            raise ConfigError(f"{path}: unknown rule code(s) in '{key}': {', '.join(bad)} (see `slimml rules`)")
+    bad = [k for k in rule_keys if get_rule(k) is None]
+    if bad:
+        raise ConfigError(f"{path}: unknown rule(s) in [rules]: {', '.join(bad)} (see `slimml rules`)")
 
 
 def load_file(path: Path) -> FileConfig | None:
@@ -82,9 +96,10 @@ def load_file(path: Path) -> FileConfig | None:
 
 
 def find_config(start: Path) -> FileConfig:
-    d = start.resolve()
-    if d.is_file():
-        d = d.parent
+    """The config nearest to ``start`` (a Dockerfile, which need not exist -- stdin's --stdin-filename --
+    or a folder); a symlinked Dockerfile's own folder is searched, not its target's."""
+    d = start.absolute()
+    d = (d if d.is_dir() else d.parent).resolve()
     for folder in (d, *d.parents):
         for name in (".slimml.toml", "pyproject.toml"):
             p = folder / name

@@ -220,7 +220,8 @@ def infer(dockerfile: Path, doc: Document | None) -> Inference:
     repository root, that holds every COPY/ADD source (``COPY ../x`` starts the search one level
     up). Unknown -- with the reason -- when a source has a ``$VAR`` without a default or no
     folder holds them all (the guess is then the nearest folder the ``..`` allow)."""
-    start = dockerfile.resolve().parent
+    # The folder is resolved, not the file: a symlinked Dockerfile is built from the symlink's folder.
+    start = dockerfile.absolute().parent.resolve()
     if doc is None:
         return Inference(start)
     unresolved = [s for s in context_sources(doc) if s.path is None]

@@ -86,6 +86,9 @@ class Result:
     nonconverged: list[str] = field(default_factory=list)
     reverted: list[str] = field(default_factory=list)  # codes whose fix broke the file
     error: str | None = None
+    # The pass (0 = on the original text) each ``applied`` finding was found and applied in: a later
+    # pass's offsets are in the text the earlier passes made (the report maps them back; positions.py).
+    applied_pass: list[int] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -302,6 +305,7 @@ def _fix_text(text: str, ctx: Context, path: str, rules, banned_codes: set[str])
         side.clear()
         side.update(new_side)
         result.applied.extend(chosen)
+        result.applied_pass.extend([npass] * len(chosen))
         current, doc = new_text, new_doc
     result.output = current
     result.side_files = {p: (side_before.get(p), c) for p, c in side.items()}

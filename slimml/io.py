@@ -63,9 +63,31 @@ def read_source(path: Path) -> Source:
     return decode(data, path)
 
 
+def read_stdin(name: str) -> Source:
+    """The Dockerfile piped to stdin (``name`` for messages), with the same checks as a file."""
+    import sys
+
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    try:
+        data = stream.read(MAX_SIZE + 1)
+    except OSError as e:
+        raise InputError(f"{name}: cannot read stdin ({e.strerror or e})") from None
+    if isinstance(data, str):  # a text stream without a buffer (tests substitute one)
+        data = data.encode("utf-8")
+    if len(data) > MAX_SIZE:
+        raise InputError(f"{name}: more than {MAX_SIZE} bytes on stdin is too large for a Dockerfile")
+    if not data.strip(BOM + b" \t\r\n"):
+        raise InputError(f"{name}: empty input on stdin")
+    return decode(data, Path(name))
+
+
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Write via a temp file in the same directory + rename, keeping the file's mode."""
-    path = Path(path)
+    """Write via a temp file in the same directory + rename, keeping the file's mode.
+
+    A symlink is written through: its target is replaced (the temp file sits next to the target, so
+    the rename stays on one file system) and the link stays a link.
+    """
+    path = Path(os.path.realpath(path))
     if mode is None:
         try:
             mode = stat.S_IMODE(path.stat().st_mode)

@@ -15,8 +15,10 @@ from .context import Context, Settings
 from .discovery import find_dockerfiles, infer
 from .dockerfile import DockerfileError, parse, require_stages
 from .engine import Result, fix_text
-from .io import InputError, Source, atomic_write, read_source
+from .io import InputError, Source, atomic_write, read_source, read_stdin
 from .secrets import mask
+
+STDIN = "-"  # the path that means "read the Dockerfile from stdin"
 
 
 @dataclass
@@ -29,6 +31,8 @@ class Options:
     cache_mounts: bool | None = None
     context: Path | None = None
     config: Path | None = None
+    # With `-`: the Dockerfile's path as the build sees it (context, .dockerignore, config); need not exist.
+    stdin_filename: Path | None = None
 
 
 @dataclass
@@ -41,6 +45,7 @@ class FileReport:
     new_files: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     context_dir: Path | None = None
+    stdout: bytes | None = None  # stdin with --write: the fixed Dockerfile (its own encoding), for stdout
 
     @property
     def changed(self) -> bool:
@@ -54,12 +59,26 @@ def display_path(p: Path) -> str:
         return str(p)
 
 
+def stdin_paths(paths: list[Path], stdin_filename: Path | None) -> tuple[list[Path], bool]:
+    """The paths to run on and whether stdin is read: `-`, or no path with --stdin-filename (as ruff).
+    A bad combination raises ValueError with the one-line message."""
+    stdin = any(str(p) == STDIN for p in paths) or (stdin_filename is not None and not paths)
+    if stdin and len(paths) > 1:
+        raise ValueError("`-` (stdin) cannot be combined with other paths")
+    if stdin_filename is not None and not stdin:
+        raise ValueError("--stdin-filename is for `-` (a Dockerfile read from stdin)")
+    return ([Path(STDIN)] if stdin else (list(paths) or [Path(".")])), stdin
+
+
 def collect(paths: list[Path]) -> tuple[list[Path], list[FileReport]]:
     """Expand directories; a missing path or a folder without Dockerfiles is an error report."""
     files: list[Path] = []
     errors: list[FileReport] = []
     seen: set[Path] = set()
     for p in paths:
+        if str(p) == STDIN:
+            files.append(p)
+            continue
         if not p.exists():
             errors.append(FileReport(p, display_path(p), error=f"{p}: no such file or directory"))
             continue
@@ -113,10 +132,23 @@ def make_diff(report: FileReport) -> str:
     return mask("".join(lines))
 
 
+def _link_path(path: Path) -> Path:
+    """Absolute, with the folders resolved but not the file: a symlinked Dockerfile is built from the
+    symlink's folder (`docker build -f link .`), so its context and config are looked up there."""
+    return Path(os.path.realpath(path.absolute().parent)) / path.name
+
+
 def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: dict | None = None) -> FileReport:
-    report = FileReport(path, display_path(path))
+    stdin = str(path) == STDIN
+    if stdin:
+        named = opts.stdin_filename or Path("Dockerfile")  # unnamed: a Dockerfile in the current folder
+        report = FileReport(path, display_path(opts.stdin_filename) if opts.stdin_filename else STDIN)
+        path = named
+    else:
+        report = FileReport(path, display_path(path))
     try:
-        source: Source = read_source(path)
+        source: Source = read_stdin(report.display) if stdin else read_source(path)
+        given, path = path, _link_path(path)
         doc = require_stages(parse(source.text))
         cfg = load_file(opts.config) or FileConfig() if opts.config else find_config(path)
         settings = _settings(opts, cfg)
@@ -124,10 +156,12 @@ def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: di
         guess = None if opts.context else infer(path, doc)
         context_dir = opts.context.resolve() if opts.context else guess.path
         report.context_dir = context_dir
-        ctx = Context(settings=settings, dockerfile=path.resolve(), context_dir=context_dir, committed=committed,
+        # The Dockerfile as the build names it (a symlink stays the link: `<name>.dockerignore` and
+        # the init script sit next to it); Context resolves it where it needs the file itself.
+        ctx = Context(settings=settings, dockerfile=path, context_dir=context_dir, committed=committed,
                       run_cache=run_cache if run_cache is not None else {},
                       context_note=guess.reason if guess is not None else "")
-        report.result = fix_text(source.text, ctx, str(path))
+        report.result = fix_text(source.text, ctx, str(given))
     except InputError as e:
         report.error = mask(str(e))
         return report
@@ -140,9 +174,11 @@ def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: di
     r = report.result
     report.new_files = [display_path(Path(p)) for p, (b, a) in r.side_files.items() if b is None and a]
     report.diff = make_diff(report)
+    if stdin and opts.write:
+        report.stdout = source.encode(r.output)  # printed whole (unmasked: it is the user's own file)
     if opts.write and r.changed:
         try:
-            if r.output != r.original:
+            if not stdin and r.output != r.original:
                 atomic_write(path, source.encode(r.output))
                 report.written.append(report.display)
             for p, (before, after) in r.side_files.items():

@@ -249,28 +249,36 @@ def _merged(ctx, merge: bool, paths: tuple[Path, ...]) -> dict:
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True)
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to this file.")
+@click.option("--output", "--output-file", "-o", "output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the report to this file.")
 @click.option("--select", multiple=True, metavar="CODES", help="Only these rules (codes, prefixes or names).")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rules.")
 @click.option("--context", type=click.Path(path_type=Path, file_okay=False), help="Build context folder (default: inferred).")
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="Config file (default: nearest).")
+@click.option("--stdin-filename", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
+              help="With `-` (or no path): the Dockerfile's path, for the build context, .dockerignore and config.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings (errors still exit 2).")
-def check(paths, fmt, output, select, ignore, context, config, exit_zero):
+def check(paths, fmt, output, select, ignore, context, config, stdin_filename, exit_zero):
     """Detect only (CI): report findings in Dockerfiles (files or folders); exit 1 on findings.
 
     Exit codes: 0 nothing found; 1 findings; 2 a file could not be checked or bad options.
     """
     from .. import __version__
-    from ..runner import Options
+    from ..runner import Options, stdin_paths
     from . import check as chk
 
+    try:  # `-`: the Dockerfile from stdin (issue 13, CLI conventions)
+        paths, _ = stdin_paths(list(paths), stdin_filename)
+    except ValueError as e:
+        _fail(str(e))
     select, ignore = _split_codes(select), _split_codes(ignore)
     _check_codes(select, ignore)
     if context is not None and not context.is_dir():
         click.echo(f"error: --context {context}: not a directory", err=True)
         sys.exit(EXIT_ERROR)
-    opts = Options(write=False, select=select, ignore=ignore, context=context, config=config)
-    reports = chk.collect(list(paths) or [Path(".")], opts)
+    opts = Options(write=False, select=select, ignore=ignore, context=context, config=config,
+                   stdin_filename=stdin_filename)
+    reports = chk.collect(paths, opts)
     text, summary = chk.render(reports, fmt, __version__)
     if output:
         from ..io import atomic_write

@@ -329,7 +329,9 @@ def _script_rel(ctx) -> str | None:
     name = script_name(ctx.dockerfile)
     if ctx.dockerfile is None:
         return name
-    rel = ctx.relative(os.path.dirname(ctx.realpath(ctx.dockerfile)))
+    # Next to the Dockerfile as the build names it (a symlinked one: next to the link); relative()
+    # resolves the folder.
+    rel = ctx.relative(os.path.dirname(os.fspath(ctx.dockerfile)))
     if rel is None:
         return None
     return name if rel in ("", ".") else f"{rel}/{name}"
