@@ -5,7 +5,9 @@ A case folder is a build context:
   expected.Dockerfile      the expected output; absent means the rule must change nothing
   expected.dockerignore    expected .dockerignore after the fix (absent: must stay as it was)
   case.toml                optional: select = [...], unsafe-fixes = bool, dockerfile = "...",
-                           [options.<CODE>] per-rule options
+                           [options.<CODE>] per-rule options;
+                           findings = ["CODE:line", ...]: exactly the findings expected on the input
+                           (report-only rules have no expected output to show what they found)
 Folder <rule-name> selects that rule by default; fixtures/all/ runs every rule.
 """
 
@@ -34,6 +36,7 @@ class Case:
     dir: Path
     dockerfile: Path
     settings: Settings
+    findings: list[str] | None = None
 
     @property
     def id(self) -> str:
@@ -67,5 +70,5 @@ def discover() -> list[Case]:
             settings = Settings(select=select, unsafe_fixes=bool(conf.get("unsafe-fixes", False)),
                                 rule_options=conf.get("options", {}))
             df = d / conf.get("dockerfile", "Dockerfile")
-            cases.append(Case(rule_dir.name, d.name, d, df, settings))
+            cases.append(Case(rule_dir.name, d.name, d, df, settings, conf.get("findings")))
     return cases

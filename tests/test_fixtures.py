@@ -24,6 +24,9 @@ def test_fixture(case):
     result = case.run()
     assert result.output == case.expected_output()
     assert not result.reverted and not result.nonconverged
+    if case.findings is not None:
+        doc = parse(source.text)
+        assert sorted(f"{f.code}:{doc.line_col(f.start)[0]}" for f in result.findings) == sorted(case.findings)
 
     # Side files: each changed one equals expected.<name> (`.dockerignore` -> expected.dockerignore),
     # and every expected.<name> is produced; nothing else changes.
@@ -58,6 +61,9 @@ def test_every_rule_has_fixtures_and_a_noop_case():
         cases = by_rule.get(rule.NAME, [])
         assert len(cases) >= 3, f"{rule.NAME}: needs several fixture pairs"
         assert any(not (c.dir / "expected.Dockerfile").exists() for c in cases), f"{rule.NAME}: no no-op case"
+        if getattr(rule, "FIX", "safe") == "none":  # report only: a case must show what it finds
+            assert any(c.findings for c in cases), f"{rule.NAME}: no case with findings"
+            continue
         assert any(list(c.dir.glob("expected.*")) for c in cases), f"{rule.NAME}: no fix case"
 
 

@@ -59,6 +59,7 @@ class MeasureOptions:
     after: Path | None = None  # verify this other Dockerfile (same context) instead of slimml's rewrite
     repair: bool = True  # a rewrite that does not verify: add the runtime packages its image lacks (repair.py)
     endpoint: object | None = None  # engine.Endpoint to build on (migrate's engine pool); None: DOCKER_HOST
+    build_checks: bool = True  # BuildKit's own checks on both files, where the CLI and builder can (buildchecks.py)
 
 
 @dataclass
@@ -333,8 +334,20 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
     if report.exit_code == EXIT_FAIL and plan.other is None and opts.repair and \
             applies(plan.before_text, plan.after_text):
         _repair(plan, opts, ui, client, res, build, report, b, a, memo)
+    if opts.build_checks:
+        from .buildchecks import attach
+
+        ui.phase("BuildKit build checks on both files")
+        attach(report, plan, environ, opts.builder, _engine_version(client))
     if opts.rebuild:
         _rebuild(plan, opts, ui, build, report)
+
+
+def _engine_version(client) -> str | None:
+    try:
+        return str(client.version().get("Version") or "") or None
+    except Exception:  # noqa: BLE001 - only for the "not available" reason
+        return None
 
 
 def _provided_text(plan: Plan) -> str:

@@ -21,6 +21,7 @@ RULE_MODULES = (
     "multi_stage",
     "secrets_out",
     "model_weights",
+    "copy_ignored",
 )
 
 

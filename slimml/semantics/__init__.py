@@ -10,7 +10,8 @@
   and conda for one install command;
 - ``programs``: what a RUN runs that slimml cannot see into (scripts from the context, piped
   installers), read through when the script is in the build context;
-- ``apt``: who downloads, reads and removes the apt package lists, instruction by instruction.
+- ``apt``: who downloads, reads and removes the apt package lists, instruction by instruction;
+- ``ship``: which stages, and which of their paths, end up in the final image.
 
 Rules never re-derive these facts: they ask, and a fact that cannot be established statically is
 reported as unknown (with the reason), so that a fix depending on it is withdrawn or made unsafe.

@@ -1,0 +1,306 @@
+"""BuildKit build checks in `measure`: parsing the recorded output shapes, the before/after
+comparison, capability detection with fake CLIs on PATH, and the verification check it adds.
+
+Output shapes are BuildKit's and the Docker docs' own:
+- JSON: ``LintResults`` as ``docker buildx build --call=check,format=json`` prints it (moby/buildkit
+  frontend/subrequests/lint/lint.go: ``warnings[].ruleName/description/url/detail/location.ranges``,
+  ``sources[]`` with base64 ``data``, ``buildError`` on a frontend error), exit status 1 with warnings;
+- text: https://docs.docker.com/build/checks/ ("Check a build without building" for the verbose
+  ``--check`` block; "Build with checks" / "More verbose output" for the summary lines).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from slimml.measure import buildchecks as BC
+from slimml.measure.checks import FAIL, PASS, SKIP, WARN, Check, Verification
+
+# Recorded shape (lint.go MarshalIndent; the Dockerfile of the docs' example).
+LINT_JSON = """{
+  "warnings": [
+    {
+      "ruleName": "JSONArgsRecommended",
+      "description": "JSON arguments recommended for ENTRYPOINT/CMD to prevent unintended behavior related to OS signals",
+      "url": "https://docs.docker.com/go/dockerfile/rule/json-args-recommended/",
+      "detail": "JSON arguments recommended for CMD to prevent unintended behavior related to OS signals",
+      "location": {
+        "ranges": [
+          {
+            "start": {
+              "line": 7
+            },
+            "end": {
+              "line": 7
+            }
+          }
+        ]
+      }
+    },
+    {
+      "ruleName": "FromAsCasing",
+      "description": "The 'as' keyword should match the case of the 'from' keyword",
+      "url": "https://docs.docker.com/go/dockerfile/rule/from-as-casing/",
+      "detail": "'as' and 'FROM' keywords' casing do not match",
+      "location": {
+        "sourceIndex": 0,
+        "ranges": [{"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 20}}]
+      }
+    }
+  ],
+  "sources": [
+    {
+      "fileName": "Dockerfile",
+      "language": "Dockerfile",
+      "definition": null,
+      "data": "RlJPTSBub2RlOjIyIGFzIGJ1aWxkCg=="
+    }
+  ]
+}
+"""
+
+DOCS_CHECK_TEXT = """[+] Building 1.5s (5/5) FINISHED
+=> [internal] connecting to local controller
+=> [internal] load build definition from Dockerfile
+=> => transferring dockerfile: 253B
+=> [internal] load metadata for docker.io/library/node:22
+=> [auth] library/node:pull token for registry-1.docker.io
+=> [internal] load .dockerignore
+=> => transferring context: 50B
+JSONArgsRecommended - https://docs.docker.com/go/dockerfile/rule/json-args-recommended/
+JSON arguments recommended for ENTRYPOINT/CMD to prevent unintended behavior related to OS signals
+Dockerfile:7
+--------------------
+5 |
+6 |     COPY index.js .
+7 | >>> CMD node index.js
+8 |
+--------------------
+"""
+
+DOCS_SUMMARY_TEXT = """[+] Building 3.5s (11/11) FINISHED
+...
+
+1 warning found (use --debug to expand):
+  - Lint Rule 'JSONArgsRecommended': JSON arguments recommended for CMD to prevent unintended behavior related to OS signals (line 7)
+ - UndefinedVar: Usage of undefined variable '$FOO' (line 3)
+"""
+
+
+def test_parse_json_recorded_shape():
+    run = BC.parse_json("some progress noise\n" + LINT_JSON)
+    assert [(c.rule, c.line) for c in run.checks] == [("JSONArgsRecommended", 7), ("FromAsCasing", 1)]
+    assert run.checks[0].message.startswith("JSON arguments recommended for CMD")
+    assert run.checks[0].url.endswith("/json-args-recommended/") and run.error == ""
+
+
+def test_parse_json_build_error_and_non_json():
+    run = BC.parse_json(
+        '{"warnings": null, "buildError": {"message": "pull access denied for nosuch", '
+        '"location": {"ranges": [{"start": {"line": 1}}]}}}'
+    )
+    assert run.checks == [] and run.error == "pull access denied for nosuch"
+    assert BC.parse_json("ERROR: unknown flag: --call") is None
+    assert BC.parse_json('{"unrelated": 1}') is None
+
+
+def test_parse_text_documented_shapes():
+    verbose = BC.parse_text(DOCS_CHECK_TEXT)
+    assert [(c.rule, c.line) for c in verbose.checks] == [("JSONArgsRecommended", 7)]
+    summary = BC.parse_text(DOCS_SUMMARY_TEXT)
+    assert [(c.rule, c.line) for c in summary.checks] == [("JSONArgsRecommended", 7), ("UndefinedVar", 3)]
+    assert summary.checks[1].message == "Usage of undefined variable '$FOO'"
+
+
+def _c(rule, line, msg="m"):
+    return BC.BuildCheck(rule, line, msg)
+
+
+def test_introduced_ignores_moved_lines_and_counts_repeats():
+    bc = BC.BuildChecks(
+        True,
+        before=BC.CheckRun([_c("JSONArgsRecommended", 7, "CMD"), _c("UndefinedVar", 3, "$A")]),
+        after=BC.CheckRun(
+            [
+                _c("UndefinedVar", 5, "$A"),
+                _c("JSONArgsRecommended", 9, "CMD"),
+                _c("JSONArgsRecommended", 10, "CMD"),
+                _c("UndefinedVar", 6, "$B"),
+            ]
+        ),
+    )
+    assert [(c.rule, c.line) for c in bc.introduced()] == [("JSONArgsRecommended", 10), ("UndefinedVar", 6)]
+
+
+@pytest.mark.parametrize(
+    "after,status",
+    [
+        ([], PASS),
+        ([_c("ConsistentInstructionCasing", 2)], WARN),
+        (
+            [_c("SecretsUsedInArgOrEnv", 2, 'Do not use ARG or ENV instructions for sensitive data (ENV "HF_TOKEN")')],
+            FAIL,
+        ),
+        ([_c("UndefinedVar", 4, "Usage of undefined variable '$PIP_OPTS'")], FAIL),
+    ],
+)
+def test_verification_status_of_introduced_checks(after, status):
+    before = [_c("JSONArgsRecommended", 7)]
+    chk = BC.BuildChecks(True, tool="t", before=BC.CheckRun(before), after=BC.CheckRun(before + after)).to_check()
+    assert chk.name == BC.CHECK_NAME and chk.status == status
+    assert len(chk.details["introduced"]) == len(after)
+    assert all(e.startswith("introduced by the rewrite: ") for e in chk.evidence)
+
+
+def test_not_available_is_a_skip_that_says_why():
+    chk = BC.BuildChecks(False, "no docker CLI on PATH").to_check()
+    assert (chk.status, chk.summary) == (SKIP, "BuildKit build checks: not available (no docker CLI on PATH)")
+
+
+# -- fake CLIs on PATH ------------------------------------------------------------------------------------
+def _fake_docker(tmp_path: Path, body: str) -> dict:
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    exe = bindir / "docker"
+    exe.write_text("#!/bin/sh\n" + textwrap.dedent(body))
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    env = {k: v for k, v in os.environ.items() if k != "SLIMML_DOCKER"}
+    for tool in ("grep", "head", "cut"):  # the fake's own tools: PATH holds nothing else (no real docker)
+        link = bindir / tool
+        if not link.exists():
+            link.symlink_to(next(p for p in (Path("/usr/bin") / tool, Path("/bin") / tool) if p.exists()))
+    env["PATH"] = str(bindir)
+    return env
+
+
+# A buildx 0.17 whose frontend lints: JSONArgsRecommended for a shell-form CMD, UndefinedVar for $UNDEF;
+# the Dockerfile is the argument after -f; exit status 1 when there are warnings, as buildx does.
+CAPABLE = r"""
+if [ "$1" = "--version" ]; then echo "Docker version 28.2.2, build e6534b4"; exit 0; fi
+if [ "$1 $2" = "buildx version" ]; then echo "github.com/docker/buildx v0.17.1 257815a"; exit 0; fi
+if [ "$1 $2" = "buildx build" ]; then
+  case " $* " in *" --call=check,format=json "*) ;; *) echo "unexpected: $*" >&2; exit 3;; esac
+  df=""; prev=""
+  for a in "$@"; do [ "$prev" = "-f" ] && df="$a"; prev="$a"; done
+  sep=""; printf '{"warnings": ['
+  n=$(grep -n '^CMD [^[]' "$df" | head -1 | cut -d: -f1)
+  if [ -n "$n" ]; then
+    printf '{"ruleName": "JSONArgsRecommended", "detail": "JSON arguments recommended for CMD", "location": {"ranges": [{"start": {"line": %s}, "end": {"line": %s}}]}}' "$n" "$n"; sep=","
+  fi
+  n=$(grep -n 'UNDEF' "$df" | head -1 | cut -d: -f1)
+  if [ -n "$n" ]; then
+    printf '%s{"ruleName": "UndefinedVar", "detail": "Usage of undefined variable '"'"'$UNDEF'"'"'", "location": {"ranges": [{"start": {"line": %s}}]}}' "$sep" "$n"; sep="x"
+  fi
+  printf '], "sources": []}\n'
+  grep -q -e '^CMD [^[]' -e UNDEF "$df" && exit 1
+  exit 0
+fi
+exit 2
+"""
+
+
+def _files(tmp_path: Path, before: str, after: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    (tmp_path / "b.Dockerfile").write_text(before)
+    (tmp_path / "a.Dockerfile").write_text(after)
+    return (str(tmp_path), str(tmp_path / "b.Dockerfile")), (str(tmp_path), str(tmp_path / "a.Dockerfile"))
+
+
+@pytest.mark.parametrize(
+    "after,after_checks,introduced,status",
+    [
+        # a variable the rewrite uses and nobody defines: the moved CMD is not new, the UndefinedVar is
+        (
+            "FROM python:3.11-slim\nENV PYTHONUNBUFFERED=1\nRUN echo $UNDEF\nCMD python app.py\n",
+            [("JSONArgsRecommended", 4), ("UndefinedVar", 3)],
+            [("UndefinedVar", 3)],
+            FAIL,
+        ),
+        ("FROM python:3.11-slim\nENV PYTHONUNBUFFERED=1\nCMD python app.py\n", [("JSONArgsRecommended", 3)], [], PASS),
+    ],
+)
+def test_fake_capable_cli_end_to_end(tmp_path, after, after_checks, introduced, status):
+    env = _fake_docker(tmp_path, CAPABLE)
+    b, a = _files(tmp_path, "FROM python:3.11-slim\nCMD python app.py\n", after)
+    bc = BC.run_checks(b, a, environ=env)
+    assert bc.available and "buildx build --call=check,format=json" in bc.tool
+    assert [(c.rule, c.line) for c in bc.before.checks] == [("JSONArgsRecommended", 2)]
+    assert [(c.rule, c.line) for c in bc.after.checks] == after_checks
+    assert [(c.rule, c.line) for c in bc.introduced()] == introduced
+    chk = bc.to_check()
+    assert chk.status == status and f"1 on the original, {len(after_checks)} on the rewrite" in chk.summary
+
+
+@pytest.mark.parametrize(
+    "body,why",
+    [
+        # the classic CLI (or a newer one without the plugin)
+        (
+            '[ "$1" = "--version" ] && echo "Docker version 20.10.24+dfsg1, build 297e128" && exit 0\n'
+            "echo \"docker: 'buildx' is not a docker command.\" >&2; exit 1\n",
+            "has no buildx plugin",
+        ),
+        # buildx before --call / --check
+        (
+            '[ "$1 $2" = "buildx version" ] && echo "github.com/docker/buildx v0.10.4 c513d34" && exit 0\nexit 1\n',
+            "buildx 0.10 predates build checks",
+        ),
+        # buildx new enough, builder's frontend without the lint subrequest
+        (
+            '[ "$1 $2" = "buildx version" ] && echo "github.com/docker/buildx v0.17.1 257815a" && exit 0\n'
+            'echo "ERROR: failed to solve: unsupported request frontend.lint" >&2; exit 1\n',
+            "the builder did not run the checks: ERROR: failed to solve: unsupported request frontend.lint",
+        ),
+    ],
+)
+def test_fake_incapable_clis_say_why(tmp_path, body, why):
+    env = _fake_docker(tmp_path, body)
+    before, after = _files(tmp_path, "FROM scratch\n", "FROM scratch\n")
+    bc = BC.run_checks(before, after, environ=env)
+    assert not bc.available and why in bc.why
+    assert bc.to_check().summary.startswith("BuildKit build checks: not available (")
+
+
+def test_attach_adds_the_check_and_sets_the_exit_code(tmp_path):
+    from slimml.measure.report import to_json, to_text
+    from slimml.measure.run import MeasureReport
+
+    env = _fake_docker(tmp_path, CAPABLE)
+    _files(tmp_path, 'FROM python:3.11-slim\nCMD ["python"]\n', "FROM python:3.11-slim\nRUN echo $UNDEF\n")
+
+    class Plan:
+        before_context = after_context = tmp_path
+        before_dockerfile, after_dockerfile = tmp_path / "b.Dockerfile", tmp_path / "a.Dockerfile"
+        other = None
+
+    report = MeasureReport(dockerfile="Dockerfile", exit_code=0)
+    report.verification = Verification("b", "a", [Check("runs", PASS, "same output")])
+    BC.attach(report, Plan(), environ=env)
+    assert report.verification.verdict == "FAIL" and report.exit_code != 0
+    assert "UndefinedVar (line 2)" in to_text(report)
+    assert to_json(report)["verification"]["checks"][-1]["details"]["introduced"][0]["rule"] == "UndefinedVar"
+
+    # Not available here: a skip in the verification, the verdict untouched, the reason in the text.
+    report = MeasureReport(dockerfile="Dockerfile", exit_code=0)
+    report.verification = Verification("b", "a", [Check("runs", PASS, "same output")])
+    BC.attach(report, Plan(), environ={**env, "PATH": str(tmp_path / "nothing")}, engine_version="20.10.24+dfsg1")
+    assert report.verification.verdict == "PASS" and report.exit_code == 0
+    text = to_text(report)
+    assert "BuildKit build checks: not available (no docker CLI on PATH; the engine is Docker 20.10.24" in text
+
+
+def test_measure_options_run_the_checks_by_default():
+    from slimml.measure.run import MeasureOptions
+
+    assert MeasureOptions().build_checks is True
+
+
+def test_parsed_json_round_trips_through_the_check_details():
+    bc = BC.BuildChecks(True, tool="t", before=BC.parse_json(LINT_JSON), after=BC.parse_json(LINT_JSON))
+    chk = bc.to_check()
+    assert chk.status == PASS and json.loads(json.dumps(chk.details))["before"][0]["line"] == 7
