@@ -80,7 +80,35 @@ def _check_output_file(output_file: Path | None) -> None:
         sys.exit(EXIT_ERROR)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineUsageError(click.UsageError):
+    def show(self, file=None) -> None:
+        where = f" (see `{self.ctx.command_path} --help`)" if self.ctx is not None else ""
+        click.echo(f"error: {' '.join(self.format_message().split())}{where}", err=True)
+
+
+class _Group(click.Group):
+    """click's usage errors (an unknown option, a bad choice) as one line, like every other bad input."""
+
+    @staticmethod
+    def _one_line(e: click.UsageError) -> click.UsageError:
+        if isinstance(e, _OneLineUsageError) or type(e).__name__ == "NoArgsIsHelpError":  # `slimml`: the help
+            return e
+        return _OneLineUsageError(e.format_message(), e.ctx)
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as e:
+            raise self._one_line(e) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as e:
+            raise self._one_line(e) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="slimml")
 def main() -> None:
     """slimml: rewrite ML service Dockerfiles into smaller, faster-to-rebuild images.

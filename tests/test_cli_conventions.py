@@ -544,3 +544,24 @@ def test_symlinked_dockerfile_init_script_goes_next_to_the_link(tmp_path):
     assert os.access(script, os.X_OK)
     assert link.is_symlink() and sorted(p.name for p in shared.iterdir()) == ["Dockerfile.gpu"]
     assert (shared / "Dockerfile.gpu").read_bytes() == (fixture / "expected.Dockerfile").read_bytes()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["fix", "--colr", "Dockerfile"], "No such option '--colr'"),
+    (["fix", "--color", "sometimes", "Dockerfile"], "Invalid value for '--color'"),
+    (["fix", "--build-jobs", "0", "Dockerfile"], "Invalid value for '--build-jobs'"),
+    (["--bogus"], "No such option '--bogus'"),
+    (["nope"], "No such command 'nope'"),
+    (["check", "--format", "xml", "."], "Invalid value for '--format'"),
+])
+def test_click_usage_errors_are_one_line(project, args, needle):
+    before = _snapshot(project)
+    r = run(*args, cwd=project)
+    one_line_error(r, needle)
+    assert "--help`)" in r.stderr and r.stdout == ""
+    assert _snapshot(project) == before
+
+
+def test_no_command_still_prints_the_help():
+    r = run()
+    assert r.output.startswith("Usage: ") and "Commands:" in r.output
