@@ -174,9 +174,11 @@ def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: di
     r = report.result
     report.new_files = [display_path(Path(p)) for p, (b, a) in r.side_files.items() if b is None and a]
     report.diff = make_diff(report)
-    if stdin and opts.write:
-        report.stdout = source.encode(r.output)  # printed whole (unmasked: it is the user's own file)
     if opts.write and r.changed:
+        shared = _linked_out_of_context(r, report.context_dir)
+        if shared:
+            report.error = mask(f"{report.display}: nothing written: {shared}")
+            return report
         try:
             if not stdin and r.output != r.original:
                 atomic_write(path, source.encode(r.output))
@@ -191,7 +193,24 @@ def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: di
                     report.written.append(display_path(Path(p)))
         except OSError as e:
             report.error = f"{report.display}: cannot write ({e.strerror or e})"
+            return report
+    if stdin and opts.write:
+        report.stdout = source.encode(r.output)  # printed whole (unmasked: it is the user's own file)
     return report
+
+
+def _linked_out_of_context(r: Result, context_dir: Path | None) -> str | None:
+    """Why a side file must not be written: it is a symlink to a file outside the build context. Writing
+    through it would change a file other builds may read (the fix was checked against this context only);
+    replacing the link would quietly stop the sharing. A symlink within the context is written through."""
+    root = os.path.realpath(context_dir) if context_dir is not None else None
+    for p, (before, after) in r.side_files.items():
+        if before != after and os.path.islink(p):
+            target = os.path.realpath(p)
+            if root is None or not (target == root or target.startswith(root.rstrip(os.sep) + os.sep)):
+                return (f"{display_path(Path(p))} is a symlink to {display_path(Path(target))}, outside the build "
+                        "context (other builds may read it): add the change there by hand, or replace the link")
+    return None
 
 
 def run_fix(paths: list[Path], opts: Options) -> list[FileReport]:

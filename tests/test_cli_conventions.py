@@ -565,3 +565,39 @@ def test_click_usage_errors_are_one_line(project, args, needle):
 def test_no_command_still_prints_the_help():
     r = run()
     assert r.output.startswith("Usage: ") and "Commands:" in r.output
+
+
+def test_side_file_symlinked_inside_the_context_is_written_through(tmp_path):
+    app, link, target = _symlinked(tmp_path)
+    (app / "docker").mkdir()
+    shared_in = app / "docker" / "ignore"
+    shared_in.write_text("*.log\n")
+    (app / ".dockerignore").symlink_to("docker/ignore")
+    (app / "__pycache__").mkdir()
+    (app / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
+    r = run("fix", "--write", link, "--select", "SLM006")
+    assert r.exit_code == 0, r.output
+    assert (app / ".dockerignore").is_symlink() and "**/__pycache__" in shared_in.read_text().splitlines()
+
+
+@pytest.mark.parametrize("stdin", [False, True])
+def test_side_file_symlinked_out_of_the_context_is_refused_and_nothing_written(tmp_path, stdin):
+    """A .dockerignore shared with other projects (a link out of the context) is not rewritten under them,
+    and not silently unshared: one-line error, exit 2, and the Dockerfile is not written either."""
+    app, link, target = _symlinked(tmp_path)
+    common = tmp_path / "common.dockerignore"
+    common.write_text("*.log\n")
+    (app / ".dockerignore").symlink_to(common)
+    (app / "__pycache__").mkdir()
+    (app / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
+    before = _snapshot(tmp_path)
+    if stdin:
+        r = run("fix", "--write", "-", "--stdin-filename", link, "--select", "SLM001,SLM006",
+                input=target.read_bytes())
+    else:
+        r = run("fix", "--write", link, "--select", "SLM001,SLM006")
+    one_line_error(r, "is a symlink to")
+    assert "outside the build context" in r.stderr and r.stdout == ""
+    assert _snapshot(tmp_path) == before and (app / ".dockerignore").is_symlink()
+    dry = run("fix", link, "--select", "SLM001,SLM006")  # the dry run still shows the change
+    assert dry.exit_code == 0 and "**/__pycache__" in dry.stdout
