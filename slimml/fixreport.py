@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import textwrap
 from collections import Counter
+from functools import lru_cache
 
 import click
 
@@ -51,6 +52,15 @@ def colorize_diff(diff: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=4096)
+def _masked(text: str) -> str:
+    """``mask``, once per text: the same messages, reasons and facts recur across the thousands of findings of
+    a large file."""
+    from .secrets import mask
+
+    return mask(text)
+
+
 def _code(code: str, color: bool) -> str:
     return click.style(code, fg="red", bold=True) if color else code
 
@@ -59,8 +69,8 @@ def _grouped(items, reason_of, label: str, color: bool, reason_prefix: str) -> l
     """Findings of one kind, grouped by (rule, reason): each finding (same message: one line with
     all its line numbers), then the shared reason once, wrapped."""
     from .positions import lines_label
-    from .secrets import mask
 
+    mask = _masked
     groups: dict[tuple[str, str], dict[str, list[int]]] = {}
     for f, line, message in sorted(items, key=lambda i: (i[1], i[0].code)):
         groups.setdefault((f.code, mask(reason_of(f))), {}).setdefault(mask(message), []).append(line)
@@ -175,7 +185,8 @@ def statistics_lines(stats: list[dict], write: bool) -> list[str]:
 
 def json_report(reports, write: bool) -> dict:
     from .positions import OriginalPositions
-    from .secrets import mask
+
+    mask = _masked
 
     files = []
     for rep in reports:

@@ -9,22 +9,38 @@ edit replaced (an insertion: to the point it was inserted at).
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections.abc import Iterable, Sequence
 
 from .engine import Edit, Finding, Result
 
 
-def _back(edits: Sequence[Edit], pos: int) -> int:
-    """``pos`` in the text after ``edits`` (old-text offsets, non-overlapping) -> offset in the old text."""
-    delta = 0
-    for e in edits:
-        new_start = e.start + delta
-        if pos < new_start:
-            break
-        if pos < new_start + len(e.text):
-            return e.start + min(pos - new_start, max(e.end - e.start - 1, 0))
-        delta += len(e.text) - (e.end - e.start)
-    return pos - delta
+class _Pass:
+    """One pass's edits (old-text offsets, sorted, non-overlapping), indexed by where each lands in the new
+    text, so that mapping an offset back is a binary search (a 10,000-RUN file has thousands of edits and
+    of findings)."""
+
+    def __init__(self, edits: Sequence[Edit]):
+        self.edits = list(edits)
+        self.new_starts: list[int] = []
+        self.deltas: list[int] = []  # the length change of the edits up to and including each
+        delta = 0
+        for e in self.edits:
+            self.new_starts.append(e.start + delta)
+            delta += len(e.text) - (e.end - e.start)
+            self.deltas.append(delta)
+
+    def back(self, pos: int) -> int:
+        """``pos`` in the text after the edits -> offset in the text before them."""
+        i = bisect.bisect_right(self.new_starts, pos) - 1
+        if i < 0:
+            return pos
+        e = self.edits[i]
+        inside = pos - self.new_starts[i]
+        if inside < len(e.text):  # in text the edit wrote: into what it replaced (an insert: its point)
+            return e.start + min(inside, max(e.end - e.start - 1, 0))
+        return pos - self.deltas[i]
 
 
 class OriginalPositions:
@@ -35,30 +51,29 @@ class OriginalPositions:
         passes: dict[int, list[Edit]] = {}
         for f, n in zip(result.applied, result.applied_pass):
             passes.setdefault(n, []).extend(e for e in f.fix.edits if e.path is None)
-        self._passes = [sorted(passes.get(n, []), key=lambda e: (e.start, e.end))
+        self._passes = [_Pass(sorted(passes.get(n, []), key=lambda e: (e.start, e.end)))
                         for n in range(max(passes, default=-1) + 1)]
         self._pass_of = {id(f): n for f, n in zip(result.applied, result.applied_pass)}
+        self._line_starts: list[int] | None = None
 
     def offset(self, pos: int, npass: int | None = None) -> int:
         """``pos`` in the text pass ``npass`` read (None: the final text) -> offset in the original."""
-        for edits in reversed(self._passes[: len(self._passes) if npass is None else npass]):
-            pos = _back(edits, pos)
+        for p in reversed(self._passes[: len(self._passes) if npass is None else npass]):
+            pos = p.back(pos)
         return max(0, min(pos, len(self.original)))
 
+    def _lc(self, off: int) -> tuple[int, int]:
+        if self._line_starts is None:
+            self._line_starts = [0] + [m.end() for m in re.finditer("\n", self.original)]
+        line = bisect.bisect_right(self._line_starts, off)
+        return line, off - self._line_starts[line - 1] + 1
+
     def line_col(self, pos: int, npass: int | None = None) -> tuple[int, int]:
-        off = self.offset(pos, npass)
-        text = self.original
-        return text.count("\n", 0, off) + 1, off - (text.rfind("\n", 0, off) + 1) + 1
+        return self._lc(self.offset(pos, npass))
 
     def span(self, f: Finding, npass: int | None = None) -> tuple[tuple[int, int], tuple[int, int]]:
-        start, end = self.offset(f.start, npass), self.offset(f.end, npass)
-        end = max(start, end)
-        text = self.original
-
-        def lc(off: int) -> tuple[int, int]:
-            return text.count("\n", 0, off) + 1, off - (text.rfind("\n", 0, off) + 1) + 1
-
-        return lc(start), lc(end)
+        start = self.offset(f.start, npass)
+        return self._lc(start), self._lc(max(start, self.offset(f.end, npass)))
 
     def applied_span(self, f: Finding) -> tuple[tuple[int, int], tuple[int, int]]:
         """An applied finding: its offsets are in the text of the pass that applied it."""

@@ -601,3 +601,39 @@ def test_side_file_symlinked_out_of_the_context_is_refused_and_nothing_written(t
     assert _snapshot(tmp_path) == before and (app / ".dockerignore").is_symlink()
     dry = run("fix", link, "--select", "SLM001,SLM006")  # the dry run still shows the change
     assert dry.exit_code == 0 and "**/__pycache__" in dry.stdout
+
+
+def test_position_mapping_against_applied_random_edits():
+    """Random non-overlapping edits (inserts, deletions, replacements), applied: every character of the new
+    text an edit did not write maps back to the same character of the old text; one an edit wrote maps
+    into what that edit replaced (an insert: its point)."""
+    import random
+
+    from slimml.engine import Edit, _apply_edits
+    from slimml.positions import _Pass
+
+    rng = random.Random(13)
+    for _ in range(300):
+        old = "".join(rng.choice("ab\n") for _ in range(rng.randint(0, 40)))
+        points = sorted(rng.sample(range(len(old) + 1), k=min(len(old) + 1, rng.randint(0, 8))))
+        edits = []
+        for a, b in zip(points[::2], points[1::2] + [None]):
+            if rng.random() < 0.3:  # an insert right before a range (engine._overlaps allows it)
+                edits.append(Edit(a, a, "I"))
+            end = a if b is None or rng.random() < 0.3 else b
+            if end == a and edits and edits[-1].start == edits[-1].end == a:
+                continue  # two inserts at one point are never both chosen (engine._overlaps)
+            edits.append(Edit(a, end, "".join(rng.choice("XY\n") for _ in range(rng.randint(0, 5)))))
+            if end > a and b is not None and rng.random() < 0.3:  # an insert right after it
+                edits.append(Edit(end, end, "J"))
+        new = _apply_edits(old, edits)
+        p = _Pass(edits)
+        written = set()
+        for e, ns in zip(p.edits, p.new_starts):
+            written.update(range(ns, ns + len(e.text)))
+            for k in range(len(e.text)):
+                assert e.start <= p.back(ns + k) <= max(e.start, e.end - 1)
+        for pos in range(len(new) + 1):
+            if pos not in written:
+                back = p.back(pos)
+                assert old[back:back + 1] == new[pos:pos + 1], (old, edits, pos)
