@@ -118,6 +118,32 @@ def test_parse_text_documented_shapes():
     assert summary.checks[1].message == "Usage of undefined variable '$FOO'"
 
 
+RECORDED_QUIET = (
+    "ERROR: failed to build: failed to solve: rpc error: code = Unknown desc = failed to solve with frontend "
+    "dockerfile.v0: unsupported request frontend.lint\n"
+)
+# `docker build --check .` (text mode); the resolver's address is elided
+RECORDED_TEXT = (
+    """#0 building with "default" instance using docker driver
+
+#1 [internal] load build definition from Dockerfile
+#1 transferring dockerfile: 31B done
+#1 DONE 0.0s
+
+#2 [internal] load .dockerignore
+#2 transferring context: 2B 0.0s done
+#2 DONE 0.0s
+
+#3 resolve image config for docker.io/docker/dockerfile:1.8.1@sha256:e87caa74dcb7d46cd820352bfea12591f3dba3ddc4285e19c7dcd13359f7cefd
+#3 ERROR: failed to do request: Head "https://registry-1.docker.io/v2/docker/dockerfile/manifests/sha256:e87caa74dcb7d46cd820352bfea12591f3dba3ddc4285e19c7dcd13359f7cefd": dial tcp: lookup registry-1.docker.io: no such host
+------
+ > resolve image config for docker.io/docker/dockerfile:1.8.1@sha256:e87caa74dcb7d46cd820352bfea12591f3dba3ddc4285e19c7dcd13359f7cefd:
+------
+"""
+    + RECORDED_QUIET
+)
+
+
 def _c(rule, line, msg="m"):
     return BC.BuildCheck(rule, line, msg)
 
@@ -171,7 +197,7 @@ def _fake_docker(tmp_path: Path, body: str) -> dict:
     exe.write_text("#!/bin/sh\n" + textwrap.dedent(body))
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     env = {k: v for k, v in os.environ.items() if k != "SLIMML_DOCKER"}
-    for tool in ("grep", "head", "cut"):  # the fake's own tools: PATH holds nothing else (no real docker)
+    for tool in ("grep", "head", "cut", "cat"):  # the fake's own tools: PATH holds nothing else (no real docker)
         link = bindir / tool
         if not link.exists():
             link.symlink_to(next(p for p in (Path("/usr/bin") / tool, Path("/bin") / tool) if p.exists()))
@@ -250,11 +276,20 @@ def test_fake_capable_cli_end_to_end(tmp_path, after, after_checks, introduced, 
             '[ "$1 $2" = "buildx version" ] && echo "github.com/docker/buildx v0.10.4 c513d34" && exit 0\nexit 1\n',
             "buildx 0.10 predates build checks",
         ),
-        # buildx new enough, builder's frontend without the lint subrequest
+        # buildx new enough, the builder's frontend without the lint subrequest: the output recorded on
+        # this machine (Debian's docker-buildx 0.29.1 against Docker Engine 20.10 / BuildKit v0.8), quiet
+        # JSON mode, then text mode, where buildx falls back to a frontend image it cannot fetch
         (
-            '[ "$1 $2" = "buildx version" ] && echo "github.com/docker/buildx v0.17.1 257815a" && exit 0\n'
-            'echo "ERROR: failed to solve: unsupported request frontend.lint" >&2; exit 1\n',
-            "the builder did not run the checks: ERROR: failed to solve: unsupported request frontend.lint",
+            '[ "$1 $2" = "buildx version" ] && echo "github.com/docker/buildx 0.29.1+ds1 0.29.1+ds1-4" && exit 0\n'
+            f"cat >&2 <<'EOF'\n{RECORDED_QUIET}EOF\nexit 1\n",
+            "the builder's Dockerfile frontend has no lint subrequest (it predates Dockerfile 1.8): ERROR: failed to "
+            "build: failed to solve: rpc error: code = Unknown desc = failed to solve with frontend dockerfile.v0: "
+            "unsupported request frontend.lint",
+        ),
+        (
+            '[ "$1 $2" = "buildx version" ] && echo "github.com/docker/buildx 0.29.1+ds1 0.29.1+ds1-4" && exit 0\n'
+            f"cat >&2 <<'EOF'\n{RECORDED_TEXT}EOF\nexit 1\n",
+            "and the docker/dockerfile frontend image buildx falls back to could not be fetched: ERROR: failed to build",
         ),
     ],
 )

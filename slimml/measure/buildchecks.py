@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from .checks import FAIL, PASS, SKIP, WARN, Check, cap
 
 TIMEOUT = 120.0
-CHECK_NAME = "buildkit-checks"
+CHECK_NAME = "buildchecks"
 # Rules whose report on the rewrite means it changed what the build does (or leaks a secret).
 MEANING_RULES = frozenset(
     {
@@ -272,13 +272,25 @@ def check_one(
         text = parse_text(r.stdout + "\n" + r.stderr)
         if text.checks:
             return text
-        first = next(
-            (x.strip() for x in (r.stderr + "\n" + r.stdout).splitlines() if x.strip() and not x.startswith("#")),
-            f"exit status {r.returncode}",
-        )
-        # The frontend has no lint subrequest (Dockerfile < 1.8), or --call is unknown.
-        raise Unavailable(f"the builder did not run the checks: {first[:300]}")
+        raise Unavailable(_no_checks_reason(r.stdout + "\n" + r.stderr, r.returncode))
     return parsed
+
+
+def _no_checks_reason(output: str, status: int) -> str:
+    """Why a check run printed no results: the builder's last error, explained when it is the known one."""
+    lines = [x.strip() for x in output.splitlines() if x.strip()]
+    errors = [x for x in lines if x.startswith("ERROR:")]
+    last = (errors or [x for x in lines if not x.startswith("#")] or [f"exit status {status}"])[-1]
+    if "unsupported request frontend.lint" in output:
+        # Recorded with buildx 0.29.1 on Docker Engine 20.10 (BuildKit v0.8): buildx falls back to the
+        # docker/dockerfile:1.8.1 frontend image, which needs a registry the builder can reach.
+        pulled = "registry" in output or "resolve image config" in output
+        return (
+            "the builder's Dockerfile frontend has no lint subrequest (it predates Dockerfile 1.8)"
+            + (" and the docker/dockerfile frontend image buildx falls back to could not be fetched" if pulled else "")
+            + f": {last[:300]}"
+        )
+    return f"the builder did not run the checks: {last[:300]}"
 
 
 def run_checks(

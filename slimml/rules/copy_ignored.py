@@ -205,7 +205,7 @@ def check(doc: Document, ctx):
                 _RULE,
                 f"`{rel}` is excluded by {rel_ignore}{line}: the {what} is not in the build "
                 f"context and `{instr.keyword_raw}{' --mount' if instr.keyword == 'RUN' else ''}` fails "
-                f'("failed to compute cache key ... not found"){guessed}',
+                f'("failed to compute cache key: ... not found" / "no such file or directory"){guessed}',
                 s,
                 e,
                 severity="warning" if guessed else "error",
