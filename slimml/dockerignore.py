@@ -239,6 +239,10 @@ class _Glob:
 
     def __init__(self, tokens: list[_Token]):
         self.tokens = tokens
+        # The state sets met so far and their transitions, built as paths are matched (a lazy DFA: each
+        # character is then one lookup; a pattern is shared by every file of a run). Bounded.
+        self._start: frozenset[_State] | None = None
+        self._next: dict[tuple[frozenset[_State], str], frozenset[_State]] = {}
 
     def _closure(self, states: set[_State]) -> set[_State]:
         todo, out = list(states), set(states)
@@ -251,37 +255,48 @@ class _Glob:
         return out
 
     def match(self, path: str) -> bool | None:
-        toks = self.tokens
-        states = self._closure({0})
+        if self._start is None:
+            self._start = frozenset(self._closure({0}))
+        states, trans = self._start, self._next
         for c in path:
-            nxt: set[_State] = set()
-            for s in states:
-                if isinstance(s, tuple):  # inside the ``.*`` of ``(.*/)?``
-                    if c != "\n":
-                        nxt.add(s)
-                        if c == "/":
-                            nxt.add(s[1] + 1)
-                    continue
-                if s >= len(toks):
-                    continue
-                kind = toks[s][0]
-                if kind == "one":
-                    if toks[s][1](c):
-                        nxt.add(s + 1)
-                elif kind == "star":
-                    if c != "/":
-                        nxt.add(s)
-                elif kind == "any":
-                    if c != "\n":
-                        nxt.add(s)
-                elif c != "\n":  # dirs
-                    nxt.add(("L", s))
-                    if c == "/":
-                        nxt.add(s + 1)
-            states = self._closure(nxt)
-            if not states:
+            nxt = trans.get((states, c))
+            if nxt is None:
+                nxt = self._step(states, c)
+                if len(trans) < 50_000:
+                    trans[(states, c)] = nxt
+            if not nxt:
                 return None
-        return True if len(toks) in states else None
+            states = nxt
+        return True if len(self.tokens) in states else None
+
+    def _step(self, states: frozenset[_State], c: str) -> frozenset[_State]:
+        """The states after reading ``c``: the simulation step."""
+        toks = self.tokens
+        nxt: set[_State] = set()
+        for s in states:
+            if isinstance(s, tuple):  # inside the ``.*`` of ``(.*/)?``
+                if c != "\n":
+                    nxt.add(s)
+                    if c == "/":
+                        nxt.add(s[1] + 1)
+                continue
+            if s >= len(toks):
+                continue
+            kind = toks[s][0]
+            if kind == "one":
+                if toks[s][1](c):
+                    nxt.add(s + 1)
+            elif kind == "star":
+                if c != "/":
+                    nxt.add(s)
+            elif kind == "any":
+                if c != "\n":
+                    nxt.add(s)
+            elif c != "\n":  # dirs
+                nxt.add(("L", s))
+                if c == "/":
+                    nxt.add(s + 1)
+        return frozenset(self._closure(nxt))
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,12 @@ notifications (``executionSuccessful: false``).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
+import re
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,11 +25,17 @@ from ..secrets import mask
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 
 
+@lru_cache(maxsize=4)
+def _line_starts(text: str) -> list[int]:
+    """Offsets where each line starts: once per text (a count per finding made long files quadratic)."""
+    return [0] + [m.end() for m in re.finditer("\n", text)]
+
+
 def _lc(text: str, off: int) -> tuple[int, int]:
     off = max(0, min(off, len(text)))
-    line = text.count("\n", 0, off) + 1
-    col = off - (text.rfind("\n", 0, off) + 1) + 1
-    return line, col
+    starts = _line_starts(text)
+    line = bisect.bisect_right(starts, off)
+    return line, off - starts[line - 1] + 1
 
 
 def span(text: str, start: int, end: int) -> dict:

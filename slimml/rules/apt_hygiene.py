@@ -48,6 +48,7 @@ stage writes ``APT::Install-Recommends "false"`` into the apt configuration.
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 import re
 from dataclasses import dataclass
@@ -409,18 +410,17 @@ def append(doc: Document, instr: Instruction, script: Script, command: str) -> E
 
 
 # -- later RUNs that rely on what we would delete --------------------------------------------------
-def _earlier_in_build(doc: Document, instr: Instruction) -> list[Instruction]:
-    """Instructions before ``instr`` in its stage and in the stages it is built FROM."""
+def _build_chain(doc: Document, instr: Instruction):
+    """(stage, index limit): ``instr``'s stage with the instructions before it, then each stage it is built
+    FROM, whole."""
     stage = doc.stage_of(instr)
-    out: list[Instruction] = []
     seen: set[int] = set()
     limit = instr.index
     while stage is not None and stage.index not in seen:
         seen.add(stage.index)
-        out[:0] = [i for i in stage.instructions if i.index < limit]
+        yield stage, limit
         parent = next((st for st in doc.stages[: stage.index] if st.name and st.name == stage.image.lower()), None)
         stage, limit = parent, len(doc.instructions)
-    return out
 
 
 # (``[^;&|]*`` stops at the next `apk`: the same verdict as ``\bapk\b[^;&|]*\badd\b``, which rescanned the
@@ -432,6 +432,8 @@ class _Checker:
     def __init__(self, doc: Document, ctx):
         self.doc, self.ctx = doc, ctx
         self.per = suppressions(doc)[1]
+        self._recommends_memo: dict[int, list[int]] = {}
+        self._blockers_memo: dict[int, tuple[list[tuple[Instruction, str]], list[int]]] = {}
 
     def suppressed(self, instr: Instruction) -> bool:
         if instr.index not in self.per:
@@ -486,11 +488,37 @@ class _Checker:
         return False
 
     def recommends_off_in_stage(self, instr: Instruction) -> bool:
-        for i in _earlier_in_build(self.doc, instr):
-            text = self.doc.text[i.start:i.end]
-            if i.keyword in ("RUN", "COPY", "ADD") and K.APT_CONF_DIR in text and K.APT_CONF_NO_RECOMMENDS.search(text):
-                return True
-        return False
+        """An instruction before ``instr`` in its build writes an apt config that turns recommends off."""
+        return any(hits and hits[0] < limit for st, limit in _build_chain(self.doc, instr)
+                   for hits in (self._recommends_off(st),))
+
+    def _recommends_off(self, stage) -> list[int]:
+        """Indexes of the instructions of ``stage`` that turn recommends off: once per stage (asked for
+        every install, a scan per call made long files quadratic)."""
+        found = self._recommends_memo.get(stage.index)
+        if found is None:
+            found = self._recommends_memo[stage.index] = [
+                i.index for i in stage.instructions
+                if i.keyword in ("RUN", "COPY", "ADD") and K.APT_CONF_DIR in (t := self.doc.text[i.start:i.end])
+                and K.APT_CONF_NO_RECOMMENDS.search(t)]
+        return found
+
+    def first_list_blocker(self, instr: Instruction) -> tuple[Instruction, str] | None:
+        """The first of ``A.later_users`` that needs the lists an earlier layer left, with why; None when
+        none does. Each stage's blockers are found once (asked for every apt RUN)."""
+        stage = self.doc.stage_of(instr)
+        if stage is None:
+            return None
+        for st in [stage] + B.descendants(self.doc, stage):
+            found = self._blockers_memo.get(st.index)
+            if found is None:
+                users = A.stage_users(self.doc, st)[0]
+                blockers = [(r, why) for r in users if (why := self.needs_earlier_lists(r))]
+                found = self._blockers_memo[st.index] = (blockers, [r.index for r, _ in blockers])
+            k = bisect.bisect_right(found[1], instr.index) if st is stage else 0
+            if k < len(found[0]):
+                return found[0][k]
+        return None
 
 
 # -- the lone `apt-get update` RUN ---------------------------------------------------------------
@@ -647,7 +675,7 @@ def _apt(doc, instr, calls, chk: _Checker, merged: bool):
     last = users[-1]
     if _removes(doc, instr, K.APT_LISTS_REMOVED_BY, last.cmd.end):
         return
-    blocker = next(((r, why) for r in A.later_users(doc, instr) if (why := chk.needs_earlier_lists(r))), None)
+    blocker = chk.first_list_blocker(instr)
     note = ""
     edit = None
     if blocker is not None:

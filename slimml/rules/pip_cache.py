@@ -32,12 +32,14 @@ those keep their cache, with a note.
 
 from __future__ import annotations
 
+import bisect
+
 from ..dockerfile import Document, Instruction
 from ..dockerfile.shell import Command, Word, run_scripts
 from ..engine import Edit, Fix
 from ..knowledge import python_tools as K
 from ..knowledge import sizes as S
-from ..semantics import apt as A
+from ..semantics import build as B
 from . import _helpers as H
 
 CODE = "SLM001"
@@ -200,19 +202,41 @@ def _offline_reader(doc: Document, instr: Instruction, cmd: Command, tool: str) 
     ``UV_OFFLINE=1``, a RUN with ``--network=none``): "" when there is none."""
     if tool == "pip":
         return ""  # pip never installs from its HTTP cache without an index
-    later: list[tuple[Instruction, Command]] = [
-        (instr, c) for s in run_scripts(doc, instr) for c in s.commands if c.start > cmd.end]
-    for r in A.later_users(doc, instr):
-        if r.keyword == "RUN":
-            later.extend((r, c) for s in run_scripts(doc, r) for c in s.commands)
-    for ins, c in later:
-        hit = classify(c)
-        if hit is None or (hit[0] != tool and not (tool in K.CONDA_TOOLS and hit[0] in K.CONDA_TOOLS)):
+    # The same commands, in the same order, as walking this RUN's later commands and then every RUN of
+    # ``A.later_users`` (which come in file order: this stage's later ones, then the stages built FROM it);
+    # only the offline installs are looked at, found once per document.
+    stage = doc.stage_of(instr)
+    family = {stage.index} | {st.index for st in B.descendants(doc, stage)} if stage is not None else set()
+    offline, indexes = _offline_installs(doc)
+    for ins, c, hit in offline[bisect.bisect_left(indexes, instr.index):]:
+        if ins.index == instr.index:
+            if c.start <= cmd.end:
+                continue
+        elif ins.stage not in family:
             continue
-        if _offline(doc, ins, c, hit[0], hit[1]):
-            values = [w.value for w in hit[1]]
-            return f"`{' '.join(values[:3])}` on line {ins.start_line} installs from this cache without the network"
+        if hit[0] != tool and not (tool in K.CONDA_TOOLS and hit[0] in K.CONDA_TOOLS):
+            continue
+        values = [w.value for w in hit[1]]
+        return f"`{' '.join(values[:3])}` on line {ins.start_line} installs from this cache without the network"
     return ""
+
+
+def _offline_installs(doc: Document) -> tuple[list[tuple[Instruction, Command, tuple]], list[int]]:
+    """Every install command of a RUN that reads its tool's cache instead of the network, in file order,
+    with the RUNs' indexes: once per document (``_offline_reader`` is asked for every install)."""
+    found = doc.__dict__.get("_pip_cache_offline")
+    if found is None:
+        out = []
+        for ins in doc.instructions:
+            if ins.keyword != "RUN":
+                continue
+            for s in run_scripts(doc, ins):
+                for c in s.commands:
+                    hit = classify(c)
+                    if hit is not None and _offline(doc, ins, c, hit[0], hit[1]):
+                        out.append((ins, c, hit))
+        found = doc.__dict__["_pip_cache_offline"] = (out, [ins.index for ins, _, _ in out])
+    return found
 
 
 def _offline(doc: Document, ins: Instruction, c: Command, tool: str, words: list[Word]) -> bool:

@@ -10,6 +10,7 @@ network, a file a RUN wrote): that last case is *unknown*, and a fix must not re
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from ..dockerfile import Document, Instruction
@@ -117,15 +118,25 @@ def later_users(doc: Document, instr: Instruction) -> list[Instruction]:
     stage = doc.stage_of(instr)
     if stage is None:
         return []
-    family = [stage] + B.descendants(doc, stage)
-    out: list[Instruction] = []
-    image = B.image_stages(doc)
-    for st in family:
-        for i in st.instructions:
-            if st is stage and i.index <= instr.index:
-                continue
-            if i.keyword == "RUN" or (i.keyword == "ONBUILD" and i.inner is not None):
-                out.append(i)
-            elif i.keyword in ("CMD", "ENTRYPOINT") and st.index == doc.final_stage.index and st.index in image:
-                out.append(i)
+    users, indexes = stage_users(doc, stage)
+    out = users[bisect.bisect_right(indexes, instr.index):]
+    for st in B.descendants(doc, stage):
+        out += stage_users(doc, st)[0]
     return out
+
+
+def stage_users(doc: Document, st) -> tuple[list[Instruction], list[int]]:
+    """The steps of ``st`` that ``later_users`` reports, and their indexes: once per document and stage
+    (asked for every RUN, a scan per call made long files quadratic)."""
+    memo = doc.__dict__.setdefault("_apt_stage_users", {})
+    found = memo.get(st.index)
+    if found is None:
+        image = B.image_stages(doc)
+        users = []
+        for i in st.instructions:
+            if i.keyword == "RUN" or (i.keyword == "ONBUILD" and i.inner is not None):
+                users.append(i)
+            elif i.keyword in ("CMD", "ENTRYPOINT") and st.index == doc.final_stage.index and st.index in image:
+                users.append(i)
+        found = memo[st.index] = (users, [i.index for i in users])
+    return found

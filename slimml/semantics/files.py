@@ -9,6 +9,7 @@ stage, the base image).
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 from dataclasses import dataclass
 
@@ -43,7 +44,17 @@ def operands(instr: Instruction) -> list[str]:
 
 def copies(doc: Document, instr: Instruction) -> list[CopyEntry] | None:
     """The entries of a COPY/ADD from the build context; None when they cannot be told (a
-    variable, a URL, ``--from``, a wildcard)."""
+    variable, a URL, ``--from``, a wildcard). Once per document and instruction (``origin`` asks
+    about every earlier COPY for each path it traces)."""
+    memo = doc.__dict__.setdefault("_files_copies", {})
+    # By identity (an ONBUILD's inner COPY shares its index), holding the instruction so the id stays its own.
+    hit = memo.get(id(instr))
+    if hit is None:
+        hit = memo[id(instr)] = (instr, _copies(doc, instr))
+    return None if hit[1] is None else list(hit[1])
+
+
+def _copies(doc: Document, instr: Instruction) -> list[CopyEntry] | None:
     if instr.keyword not in ("COPY", "ADD") or instr.flag("from") is not None:
         return None
     ops = operands(instr)
@@ -81,23 +92,34 @@ def copies(doc: Document, instr: Instruction) -> list[CopyEntry] | None:
     return out
 
 
-def _earlier(doc: Document, instr: Instruction) -> list[Instruction]:
-    """Instructions before ``instr`` in its stage and in the stages it is built FROM, nearest first."""
+def _stage_copies(doc: Document, stage) -> tuple[list[Instruction], list[int]]:
+    """The COPY/ADD instructions of ``stage`` and their indexes, once per document and stage."""
+    memo = doc.__dict__.setdefault("_files_stage_copies", {})
+    found = memo.get(stage.index)
+    if found is None:
+        ins = [i for i in stage.instructions if i.keyword in ("COPY", "ADD")]
+        found = memo[stage.index] = (ins, [i.index for i in ins])
+    return found
+
+
+def _earlier_copies(doc: Document, instr: Instruction) -> list[Instruction]:
+    """The COPY/ADD instructions before ``instr`` in its stage and in the stages it is built FROM, nearest
+    first (only those: ``origin`` is asked for many RUNs, and a walk over every earlier instruction per call
+    made long files quadratic)."""
     stage = doc.stage_of(instr)
     if stage is None:
         return []
-    out = [i for i in reversed(stage.instructions) if i.index < instr.index]
+    copies_, indexes = _stage_copies(doc, stage)
+    out = copies_[:bisect.bisect_left(indexes, instr.index)][::-1]
     for parent in B.stage_chain(doc, stage)[1:]:
-        out.extend(reversed(parent.instructions))
+        out.extend(reversed(_stage_copies(doc, parent)[0]))
     return out
 
 
 def origin(doc: Document, ctx, instr: Instruction, path: str) -> Origin:
     """Where ``path`` (absolute, in the image) came from, as seen by ``instr``."""
     path = posixpath.normpath(path)
-    for ins in _earlier(doc, instr):
-        if ins.keyword not in ("COPY", "ADD"):
-            continue
+    for ins in _earlier_copies(doc, instr):
         entries = copies(doc, ins)
         if entries is None:
             if _may_cover(doc, ins, path):

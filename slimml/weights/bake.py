@@ -5,6 +5,7 @@ the label of a RUN command.
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -67,7 +68,23 @@ def build_env(doc: Document, instr: Instruction) -> dict[str, str]:
     """ENV and ARG values known at ``instr`` (ARGs without a default are unknown: left out)."""
     memo = doc.__dict__.setdefault("_slm010_env", {})  # a document is never edited in place
     if instr.index not in memo:
-        memo[instr.index] = _build_env(doc, instr)
+        # The values change only at ENV and ARG: instructions with the same ones before them in the stage
+        # share the fold (one fold per RUN made long files quadratic).
+        stage = doc.stage_of(instr)
+        at = None
+        if stage is not None:
+            setters = doc.__dict__.setdefault("_slm010_setters", {})
+            if stage.index not in setters:
+                setters[stage.index] = [i.index for i in stage.instructions if i.keyword in ("ENV", "ARG")]
+            marks = setters[stage.index]
+            k = bisect.bisect_left(marks, instr.index)
+            at = (stage.index, marks[k - 1] if k else -1)
+        shared = doc.__dict__.setdefault("_slm010_env_at", {})
+        if at is None or at not in shared:
+            env = _build_env(doc, instr)
+            if at is not None:
+                shared[at] = env
+        memo[instr.index] = shared[at] if at is not None else env
     return dict(memo[instr.index])
 
 

@@ -1,0 +1,276 @@
+"""Per-file result cache (like ruff's): a repeated ``check`` over a large tree re-analyses only what changed.
+
+An entry is keyed by everything the analysis reads:
+
+- slimml itself: its version and a fingerprint of its own source files (size and mtime of every module, so an
+  edited checkout or an upgrade never serves results of other code; the rules are modules too);
+- the effective settings (selected rules, options, unsafe flags: after the config file was read);
+- the Dockerfile: its bytes, its path (as given and absolute), the build context and why it is only a guess;
+- side files other Dockerfiles of the same run changed earlier (``committed``);
+- the build context: every file and folder under it (path, size, mtime, mode; ``.git``'s contents are not
+  read by the rules, its presence is), ``<Dockerfile>.dockerignore``, and the ``.gitignore`` files and
+  ``.git/info/exclude`` from the context up to the repository root (the rules read those too).
+
+A context that cannot be fingerprinted (too many files, a symlinked folder whose contents could change
+unseen, unreadable) is not cached: the file is analysed every time.
+
+Entries are JSON (never pickle: a cache folder planted in a repository must not run code), one file per
+key, written to a temp file and renamed (atomic; concurrent processes at worst write the same entry
+twice). An unreadable or malformed entry is a miss.
+
+Where: ``$XDG_CACHE_HOME/slimml`` (``~/.cache/slimml``); ``SLIMML_CACHE_DIR`` moves it. Not ruff's
+``.ruff_cache`` in the project root: a Dockerfile's build context usually *is* the project root, and the
+rules read the context's files (a ``COPY . .`` takes the cache too), so a cache there would change what it
+caches. A cache folder inside a context being checked makes that file uncached. The folder gets a
+``CACHEDIR.TAG`` and a ``.gitignore`` of ``*``, as ruff's does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import stat
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+CACHE_ENV = "SLIMML_CACHE_DIR"
+FORMAT = 1  # bump when the entry layout changes
+MAX_CONTEXT_ENTRIES = 20000  # past this the context is not fingerprinted (and the file not cached)
+_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
+        "# This file is a cache directory tag created by slimml.\n"
+        "# For information about cache directory tags see https://bford.info/cachedir/\n")
+
+_code_fp: str | None = None
+
+
+def cache_dir() -> Path:
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache") / "slimml"
+
+
+def code_fingerprint() -> str:
+    """slimml's version and the size/mtime of each of its modules (computed once per process)."""
+    global _code_fp
+    if _code_fp is None:
+        from . import __version__
+
+        root = Path(__file__).resolve().parent
+        h = hashlib.sha256(f"{FORMAT}\0{__version__}".encode())
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for fn in sorted(filenames):
+                if fn.endswith((".py", ".json", ".toml", ".txt")):
+                    st = os.stat(os.path.join(dirpath, fn))
+                    h.update(f"{os.path.relpath(os.path.join(dirpath, fn), root)}\0{st.st_size}\0{st.st_mtime_ns}\n"
+                             .encode())
+        _code_fp = h.hexdigest()
+    return _code_fp
+
+
+# -- the context fingerprint -------------------------------------------------------------------------------
+def _stat_line(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{st.st_mode:o} {st.st_size} {st.st_mtime_ns} {st.st_ino}"
+
+
+def _walk(root: str) -> str | None:
+    """Every file and folder under ``root`` (``.git`` not entered), hashed; None when too large or when a
+    symlinked folder is found (the rules may read through it; its contents are not walked)."""
+    h = hashlib.sha256()
+    n = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        keep = []
+        for d in sorted(dirnames):
+            full = os.path.join(dirpath, d)
+            if os.path.islink(full):
+                return None
+            h.update(f"d {rel_dir}/{d} {_stat_line(full) if d == '.git' else ''}\n".encode())
+            if d != ".git":
+                keep.append(d)
+        dirnames[:] = keep
+        for fn in sorted(filenames):
+            h.update(f"f {rel_dir}/{fn} {_stat_line(os.path.join(dirpath, fn))}\n".encode())
+        n += len(filenames) + len(dirnames)
+        if n > MAX_CONTEXT_ENTRIES:
+            return None
+    return h.hexdigest()
+
+
+def _ancestors(context: str) -> str:
+    """The ``.gitignore`` files and ``.git`` entries from the context's parent up to the root, and
+    ``.git/info/exclude`` where a ``.git`` is found (what ``gitignore.hidden`` reads above the context)."""
+    parts = []
+    p = os.path.dirname(context)
+    while True:
+        git = os.path.join(p, ".git")
+        parts.append(f"{p} {_stat_line(git)} {_stat_line(os.path.join(p, '.gitignore'))} "
+                     f"{_stat_line(os.path.join(git, 'info', 'exclude'))}")
+        parent = os.path.dirname(p)
+        if parent == p:
+            break
+        p = parent
+    parts.append(_stat_line(os.path.join(context, ".git", "info", "exclude")))
+    return "\n".join(parts)
+
+
+def context_fingerprint(context_dir: Path | None, dockerfile: Path, run_cache: dict, store: Path) -> str | None:
+    """What the rules may read besides the Dockerfile, hashed; None: do not cache (the context is too
+    large, holds a symlinked folder, or holds the cache itself). Once per context and run."""
+    side = _stat_line(os.fspath(dockerfile) + ".dockerignore")
+    if context_dir is None:
+        return f"no-context\0{side}"
+    root = os.path.realpath(context_dir)
+    memo = run_cache.setdefault("cache-context-fp", {})
+    if root not in memo:
+        cache = os.path.realpath(store)
+        inside = cache == root or cache.startswith(root.rstrip(os.sep) + os.sep)
+        walked = None if inside else _walk(root) if os.path.isdir(root) else "not-a-dir"
+        memo[root] = None if walked is None else f"{walked}\0{_ancestors(root)}"
+    fp = memo[root]
+    return None if fp is None else f"{fp}\0{side}"
+
+
+def key(*, text_bytes: bytes, given: str, dockerfile: Path, context_dir: Path | None, context_note: str,
+        settings: Any, committed: dict[str, str], context_fp: str) -> str:
+    """The entry's key. The rule set is in it twice over: the selection in ``settings``, the rule modules
+    in the code fingerprint (so a warm run need not import the rules)."""
+    h = hashlib.sha256()
+    parts = [code_fingerprint(), repr(_plain(settings)), given, os.fspath(dockerfile),
+             os.fspath(context_dir) if context_dir else "", context_note,
+             repr(sorted(committed.items())), context_fp]
+    for p in parts:
+        h.update(p.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    h.update(hashlib.sha256(text_bytes).digest())
+    return h.hexdigest()
+
+
+# -- (de)serialising results --------------------------------------------------------------------------------
+def _plain(obj: Any) -> Any:
+    """JSON-able form of a dataclass tree (Result, Finding, Fix, Edit, Settings)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(x) for x in obj]
+    if isinstance(obj, (frozenset, set)):
+        return sorted(_plain(x) for x in obj)
+    return obj
+
+
+def _edit(d: dict):
+    from .engine import Edit
+
+    return Edit(**d)
+
+
+def _fix(d: dict | None):
+    from .engine import Applicability, Fix
+
+    if d is None:
+        return None
+    d = dict(d)
+    d["edits"] = tuple(_edit(e) for e in d["edits"])
+    d["applicability"] = Applicability(d["applicability"])
+    d["relies_on"] = tuple(d["relies_on"])
+    return Fix(**d)
+
+
+def _finding(d: dict):
+    from .engine import Finding
+
+    d = dict(d)
+    d["fix"] = _fix(d["fix"])
+    if d.get("estimate") is not None:
+        d["estimate"] = tuple(d["estimate"])
+    return Finding(**d)
+
+
+def dump_result(result) -> dict:
+    return _plain(result)
+
+
+def load_result(d: dict, original: str):
+    """A Result from its JSON form; ``original`` is the text just read (the key covers its bytes)."""
+    from .engine import Result
+
+    d = dict(d)
+    d["original"] = original
+    for name in ("findings", "applied", "remaining"):
+        d[name] = [_finding(f) for f in d[name]]
+    d["side_files"] = {p: (v[0], v[1]) for p, v in d["side_files"].items()}
+    return Result(**d)
+
+
+# -- the store ----------------------------------------------------------------------------------------------
+class Store:
+    def __init__(self, root: Path | None = None):
+        self.root = root if root is not None else cache_dir()
+        self._ready = False
+        self.hits = self.misses = 0
+
+    def _path(self, k: str) -> Path:
+        return self.root / f"v{FORMAT}" / k[:2] / f"{k}.json"
+
+    def get(self, k: str, original: str):
+        try:
+            with open(self._path(k), "rb") as fh:
+                d = json.loads(fh.read())
+            result = load_result(d["result"], original) if d.get("key") == k else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            result = None  # missing, torn or from another layout: a miss
+        if result is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return result
+
+    def _prepare(self) -> None:
+        if self._ready:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        for name, body in (("CACHEDIR.TAG", _TAG), (".gitignore", "# Automatically created by slimml.\n*\n")):
+            p = self.root / name
+            if not p.exists():
+                _write(p, body.encode())
+        self._ready = True
+
+    def put(self, k: str, result) -> None:
+        """Store ``result``; a cache that cannot be written is skipped silently (it is only a cache)."""
+        try:
+            self._prepare()
+            p = self._path(k)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            _write(p, json.dumps({"key": k, "result": dump_result(result)}, separators=(",", ":")).encode())
+        except (OSError, TypeError, ValueError):
+            pass
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Temp file + rename in the same folder: readers see the old entry or the new one, never half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,93 @@
+"""Directory runs across cores: Dockerfiles grouped by build context, the groups spread over a process pool.
+
+Dockerfiles that share a build context see each other's side-file changes (``Context.committed``: the
+``.dockerignore`` one proposes is what the next one reads), so each group runs in one worker, in the
+order the run gives, with its own ``committed``; groups whose contexts nest are one group. Reports come
+back in the run's order, so the output is the same as a run in one process. Small runs (a single file,
+a handful) stay in the process: a pool costs more than it saves there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MIN_FILES = 16  # below this a pool (fork, per-worker warm-up) costs more than it saves
+WORKERS_ENV = "SLIMML_WORKERS"  # 1: never a pool; N: at most N workers (default: the usable cores)
+
+
+def workers(n_files: int) -> int:
+    env = os.environ.get(WORKERS_ENV, "").strip()
+    try:
+        cap = int(env) if env else len(os.sched_getaffinity(0))
+    except (ValueError, AttributeError):
+        cap = os.cpu_count() or 1
+    if n_files < MIN_FILES:
+        return 1
+    return max(1, min(cap, n_files // 4))
+
+
+def _context_of(path: Path, opts) -> str | None:
+    """The build context ``fix_file`` will use for ``path`` (absolute), None when it cannot be told here
+    (unreadable, not a Dockerfile: ``fix_file`` reports that, the file is a group of its own)."""
+    from .discovery import infer
+    from .dockerfile import DockerfileError, parse
+    from .io import InputError, read_source
+
+    if opts.context is not None:
+        return os.path.realpath(opts.context)
+    try:
+        doc = parse(read_source(path).text)
+        folder = Path(os.path.realpath(path.absolute().parent)) / path.name
+        return os.path.realpath(infer(folder, doc).path)
+    except (InputError, DockerfileError, OSError, ValueError):
+        return None
+
+
+def groups(files: list[Path], opts) -> list[list[int]]:
+    """Indexes of ``files`` in groups that must run in order in one worker (shared or nested contexts)."""
+    ctxs = [_context_of(f, opts) for f in files]
+    roots: list[str] = []  # outermost contexts, sorted
+    for c in sorted({c for c in ctxs if c is not None}):
+        if roots and (c == roots[-1] or c.startswith(roots[-1].rstrip(os.sep) + os.sep)):
+            continue  # nested in the previous root (sorted: an ancestor comes first)
+        roots.append(c)
+    by_root: dict[str, list[int]] = {}
+    out: list[list[int]] = []
+    for i, c in enumerate(ctxs):
+        if c is None:
+            out.append([i])
+            continue
+        root = next(r for r in roots if c == r or c.startswith(r.rstrip(os.sep) + os.sep))
+        if root not in by_root:
+            by_root[root] = []
+            out.append(by_root[root])
+        by_root[root].append(i)
+    return out
+
+
+def _run_group(args) -> list:
+    from .runner import fix_file
+
+    files, opts = args
+    committed: dict[str, str] = {}
+    run_cache: dict = {}
+    return [fix_file(f, opts, committed, run_cache) for f in files]
+
+
+def run(files: list[Path], opts, jobs: int) -> list:
+    """``fix_file`` over ``files`` in ``jobs`` processes; reports in the order of ``files``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    parts = groups(files, opts)
+    parts.sort(key=len, reverse=True)  # the largest group first: it bounds the run's time
+    out: list = [None] * len(files)
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    with ProcessPoolExecutor(max_workers=min(jobs, len(parts)),
+                             mp_context=multiprocessing.get_context(method)) as pool:
+        tasks = [([files[i] for i in p], opts) for p in parts]
+        for idx, reports in zip(parts, pool.map(_run_group, tasks, chunksize=max(1, len(tasks) // (jobs * 4)))):
+            for i, rep in zip(idx, reports):
+                out[i] = rep
+    return out
