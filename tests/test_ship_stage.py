@@ -156,3 +156,20 @@ def test_apt_lists_in_a_builder_are_info():
     r = _cache_findings(text)
     lists = [f for f in r.findings if "package lists" in f.message]
     assert [(f.severity, f.estimate == (0, 0)) for f in lists] == [("info", True), ("warning", False)]
+
+
+@pytest.mark.parametrize(
+    "flag,severity",
+    [
+        ("--cache-dir=/opt/venv/.c", "warning"),  # inside what ships
+        ("--cache-dir /opt/venv/.c", "warning"),
+        ("--cache-dir=/tmp/c", "info"),
+        ("--cache-dir=$C", "warning"),  # not known
+    ],
+)
+def test_cache_dir_flag_decides_where_the_cache_is(flag, severity):
+    text = (
+        f"FROM python:3.11 AS builder\nRUN pip install {flag} flask\n"
+        "FROM python:3.11-slim\nCOPY --from=builder /opt/venv /opt/venv\n"
+    )
+    assert [f.severity for f in _cache_findings(text).findings] == [severity]
