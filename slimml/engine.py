@@ -73,6 +73,9 @@ class Finding:
     note: str = ""  # why no (safe) fix was offered
     estimate: tuple[int, int] | None = None  # bytes saved (low, high), an offline estimate
     estimate_basis: str = ""
+    # "error": the build fails as written; "warning": the image is larger/slower than it needs to be;
+    # "info": hygiene only (e.g. a cache in a stage that never ships). SARIF/LSP levels map from it.
+    severity: str = "warning"
 
 
 @dataclass

@@ -72,7 +72,7 @@ def findings_json(reports) -> dict:
             for f in rep.result.findings:
                 s = span(text, f.start, f.end)
                 entry["findings"].append({
-                    "code": f.code, "name": f.name, "message": mask(f.message), **s,
+                    "code": f.code, "name": f.name, "severity": f.severity, "message": mask(f.message), **s,
                     "fix": None if f.fix is None else f.fix.applicability.value,
                     "note": mask(f.note) or None,
                     "estimate": None if f.estimate is None else {"low": f.estimate[0], "high": f.estimate[1],
@@ -125,7 +125,8 @@ def github_lines(reports) -> list[str]:
             props.append(f"title={_gh_prop(f'{f.code} {f.name}')}")
             fix = "" if f.fix is None else (" (fix: `slimml fix --write`)" if f.fix.applicability.value == "safe"
                                             else " (fix: `slimml fix --write --unsafe-fixes`, review it)")
-            out.append(f"::warning {','.join(props)}::{_gh_msg(mask(f.message) + fix)}")
+            level = {"error": "error", "info": "notice"}.get(f.severity, "warning")
+            out.append(f"::{level} {','.join(props)}::{_gh_msg(mask(f.message) + fix)}")
     return out
 
 
@@ -172,7 +173,7 @@ def sarif(reports, version: str) -> dict:
             fp = hashlib.sha256(f"{f.code}\0{Path(rep.display).as_posix()}\0{' '.join(snippet.split())}".encode()).hexdigest()
             res = {
                 "ruleId": f.code,
-                "level": "warning",
+                "level": {"error": "error", "info": "note"}.get(f.severity, "warning"),
                 "message": {"text": mask(f.message) + (f" Not fixed automatically: {mask(f.note)}"
                                                        if f.fix is None and f.note else "")},
                 "locations": [{"physicalLocation": {

@@ -63,6 +63,7 @@ from ..semantics.shellstate import failure_fails
 from ..knowledge import sizes as S
 from ..knowledge import system_packages as K
 from . import _helpers as H
+from . import _ship as SHIP
 
 CODE = "SLM002"
 NAME = "apt-hygiene"
@@ -608,10 +609,10 @@ def _merge_finding(doc, instr, calls, plan):
         desc = "move `apt-get update` into the install RUN below"
     else:
         desc = "drop the `apt-get update` RUN: the install RUN below updates itself"
+    sfx, size = SHIP.size_claim(doc, instr, S.apt_lists_estimate(doc, instr), K.APT_LISTS_DIR)
     yield H.finding(_RULE, f"`{update.label()}` alone in its own RUN keeps the package lists in that layer "
-                           "(nothing saved by removing them later); run it in the install RUN",
-                    update.cmd.start, update.cmd.end, Fix.safe(*edits, description=desc),
-                    **S.apt_lists_estimate(doc, instr))
+                           f"(nothing saved by removing them later); run it in the install RUN{sfx}",
+                    update.cmd.start, update.cmd.end, Fix.safe(*edits, description=desc), **size)
 
 
 def _apt(doc, instr, calls, chk: _Checker, merged: bool):
@@ -691,12 +692,13 @@ def _apt(doc, instr, calls, chk: _Checker, merged: bool):
         edit = append(doc, instr, last.script, last.privilege_prefix() + K.APT_LISTS_CLEAN)
         if edit is None:
             note = "the RUN mixes heredocs and commands; remove /var/lib/apt/lists/* by hand"
+    sfx, size = SHIP.size_claim(doc, instr, S.apt_lists_estimate(doc, instr), K.APT_LISTS_DIR)
     yield H.finding(_RULE, f"`{last.label()}` leaves the package lists (/var/lib/apt/lists, tens of MB) in the "
-                           "layer; remove them in the same RUN",
+                           f"layer; remove them in the same RUN{sfx}",
                     last.cmd.start, last.cmd.end,
                     Fix.safe(edit, description=f"run `{K.APT_LISTS_CLEAN}` at the end of the RUN",
                              relies_on=(_no_later_reader(doc, instr),)) if edit else None,
-                    note=note, **S.apt_lists_estimate(doc, instr))
+                    note=note, **size)
 
 
 def _yes_fix(doc: Document, instr: Instruction, c: Call, flag: str) -> Fix:

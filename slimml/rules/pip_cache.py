@@ -41,6 +41,7 @@ from ..knowledge import python_tools as K
 from ..knowledge import sizes as S
 from ..semantics import build as B
 from . import _helpers as H
+from . import _ship as SHIP
 
 CODE = "SLM001"
 NAME = "pip-no-cache"
@@ -194,6 +195,23 @@ def _cleaned(doc: Document, instr: Instruction, tool: str) -> bool:
     return False
 
 
+def _cache_paths(doc: Document, instr: Instruction, tool: str, cmd: Command, words: list[Word],
+                 env: dict) -> tuple[str | None, ...]:
+    """Where ``cmd`` leaves its cache (None: a place slimml cannot tell), for the size claim."""
+    env = {**env, **cmd.assignments}
+    values = [w.value for w in words]
+    if "--cache-dir" in values and values.index("--cache-dir") + 1 < len(values):
+        return (values[values.index("--cache-dir") + 1],)
+    given = next((v.split("=", 1)[1] for v in values if v.startswith("--cache-dir=")), None)
+    if given is not None:
+        return (given if "$" not in given else None,)
+    spec = {"pip": ("PIP_CACHE_DIR", K.PIP_CACHE_DIR), "uv": ("UV_CACHE_DIR", K.UV_CACHE_DIR),
+            "poetry": ("POETRY_CACHE_DIR", K.POETRY_CACHE_DIR)}.get(tool)
+    if spec is None:  # conda family: <root prefix>/pkgs, and the root prefix is not known
+        return ((env["CONDA_PKGS_DIRS"].split(",")[0],) if env.get("CONDA_PKGS_DIRS") else (None,))
+    return (SHIP.cache_dir(doc, instr, env, *spec),)
+
+
 _MOUNT_TARGETS = {"pip": K.PIP_CACHE_DIR, "uv": K.UV_CACHE_DIR, "poetry": K.POETRY_CACHE_DIR}
 
 
@@ -268,11 +286,12 @@ def check(doc: Document, ctx):
                     continue  # it reads the cache: --no-cache would leave it nothing to install from
                 if tool not in ("pip", "uv") and _cleaned(doc, instr, tool):
                     continue
+                sfx, size = SHIP.size_claim(doc, instr, None, *_cache_paths(doc, instr, tool, cmd, words, env))
                 offline = _offline_reader(doc, instr, cmd, tool)
                 if offline:
                     yield H.finding(_RULE, f"`{' '.join(w.value for w in words[: sub + 1])}` keeps its package cache "
-                                           "in the layer", cmd.start, cmd.end, None,
-                                    note=f"kept: {offline}")
+                                           f"in the layer{sfx}", cmd.start, cmd.end, None,
+                                    note=f"kept: {offline}", **size)
                     continue
                 home = _home(doc, instr)
                 if use_mounts and home and tool in _MOUNT_TARGETS:
@@ -283,14 +302,19 @@ def check(doc: Document, ctx):
                     fix = Fix.safe(H.insert_after_word(words[sub], K.PIP_NO_CACHE_FLAG),
                                    description=f"add {K.PIP_NO_CACHE_FLAG}",
                                    relies_on=("pip never installs from its HTTP cache without an index",))
-                    yield H.finding(_RULE, f"`{label}` keeps pip's download cache in the layer; add --no-cache-dir",
-                                    cmd.start, cmd.end, fix, **S.pip_cache_estimate(ctx, words, sub, doc, instr))
+                    if size:  # the stage does not ship: no size to estimate
+                        yield H.finding(_RULE, f"`{label}` keeps pip's download cache in the layer; add --no-cache-dir"
+                                               f"{sfx}", cmd.start, cmd.end, fix, **size)
+                    else:
+                        yield H.finding(_RULE, f"`{label}` keeps pip's download cache in the layer; add --no-cache-dir",
+                                        cmd.start, cmd.end, fix, **S.pip_cache_estimate(ctx, words, sub, doc, instr))
                 elif tool == "uv":
                     fix = Fix.safe(H.insert_after_word(words[sub], K.UV_NO_CACHE_FLAG),
                                    description=f"add {K.UV_NO_CACHE_FLAG}",
                                    relies_on=("the command has none of uv's no-cache spellings (--no-cache, "
                                               "--no-cache-dir, -n)", "no later uv install reads the cache offline"))
-                    yield H.finding(_RULE, f"`{label}` keeps uv's cache in the layer; add --no-cache", cmd.start, cmd.end, fix)
+                    yield H.finding(_RULE, f"`{label}` keeps uv's cache in the layer; add --no-cache{sfx}", cmd.start,
+                                    cmd.end, fix, **size)
                 else:
                     if tool in appended or _cleaned(doc, instr, tool):
                         continue
@@ -299,9 +323,9 @@ def check(doc: Document, ctx):
                     clean = f"{prog} {K.CONDA_TOOLS[tool]}" if tool in K.CONDA_TOOLS else K.POETRY_CLEAN.format(poetry=prog)
                     edit = H.append_command(doc, instr, script, clean)
                     fix = Fix.safe(edit, description=f"run `{clean}` at the end of the RUN") if edit else None
-                    yield H.finding(_RULE, f"`{label}` leaves its package cache in the layer; clean it in the same RUN",
-                                    cmd.start, cmd.end, fix,
-                                    note="" if fix else "RUN mixes heredocs and commands; add the clean-up by hand")
+                    yield H.finding(_RULE, f"`{label}` leaves its package cache in the layer; clean it in the same RUN"
+                                           f"{sfx}", cmd.start, cmd.end, fix,
+                                    note="" if fix else "RUN mixes heredocs and commands; add the clean-up by hand", **size)
         if mount_tools:
             edits: list[Edit] = []
             have = {m.get("target") for m in H.mounts(instr)}
