@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 
 from ..dockerfile import Document, Instruction, shell_words
 from ..dockerfile.shell import Command
+from ..knowledge import weights as K
 from ..rules import _helpers as H
 from ..shellvars import VarRefs
 from ..units import human_bytes as human  # noqa: F401 - re-exported for messages
-from ..knowledge import weights as K
 from .sources import Source
 
 VAR_RE = VarRefs(r"\w+", ":?[-=+?]", op_group=True)  # linear-time \$(?:\{(\w+)(?:(:?[-=+?])([^}]*))?\}|(\w+))
