@@ -240,6 +240,35 @@ def test_the_docs_example_workflow_is_valid_and_uses_real_inputs():
     assert inputs <= table, inputs - table
 
 
+def test_findings_are_counted_at_every_severity_and_file_errors_are_not(tmp_path):
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import slimml_action as A
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    # Real annotations: a Dockerfile whose COPY the .dockerignore excludes (an error finding), and one that
+    # cannot be read (the file-level error, not a finding).
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "Dockerfile").write_text(PR_DOCKERFILE)
+    (tmp_path / "a" / "app.py").write_text("print(1)\n")
+    (tmp_path / "a" / ".dockerignore").write_text("app.py\n")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "Dockerfile").write_text("FROM\n")
+    cp = subprocess.run(
+        [str(VENV_BIN / "slimml"), "check", "--format", "github", "a", "b"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    lines = cp.stdout.splitlines()
+    file_errors = [x for x in lines if x.startswith("::error ") and "title=slimml::" in x]
+    findings = [x for x in lines if x not in file_errors]
+    assert file_errors and findings and len(A.finding_annotations(cp.stdout)) == len(findings)
+    levels = {x.split(" ", 1)[0] for x in findings}
+    assert "::warning" in levels and "::error" in levels, levels  # the excluded COPY breaks the build: an error
+    assert len(A.finding_annotations("::notice file=x,line=1,title=SLM001 pip-no-cache::m\n")) == 1
+
+
 def test_the_default_install_pins_the_actions_own_version(tmp_path):
     sys.path.insert(0, str(SCRIPT.parent))
     try:
@@ -268,7 +297,7 @@ def test_check_mode_writes_sarif_annotations_outputs_and_summary(pr_repo, tmp_pa
     sarif = json.loads((ws / out["sarif-file"]).read_text())
     results = [r for run in sarif["runs"] for r in run["results"]]
     assert int(out["findings"]) == len(results) > 0
-    warnings = [x for x in cp.stdout.splitlines() if x.startswith("::warning ")]
+    warnings = [x for x in cp.stdout.splitlines() if re.match(r"::(error|warning|notice) file=", x)]
     assert len(warnings) == len(results)
     assert any("file=svc/Dockerfile,line=2,endLine=3" in w and "SLM003" in w for w in warnings), warnings
     assert {r["ruleId"] for r in results} >= {"SLM001", "SLM002", "SLM003"}
@@ -283,7 +312,7 @@ def test_check_mode_annotations_only_and_args_are_passed(pr_repo, tmp_path):
     gh = Runner(tmp_path, ws, event)
     cp = gh.step("run", mode="check", paths="svc gpu", sarif="false", args="--select SLM003")
     assert cp.returncode == 0, cp.stderr
-    warnings = [x for x in cp.stdout.splitlines() if x.startswith("::warning ")]
+    warnings = [x for x in cp.stdout.splitlines() if re.match(r"::(error|warning|notice) file=", x)]
     assert warnings and all("SLM003" in w for w in warnings), warnings
     out = gh.outputs()
     assert out["findings"] == str(len(warnings)) and out["exit-code"] == "1"
@@ -321,7 +350,7 @@ def test_changed_only_checks_the_dockerfiles_the_pull_request_changes(pr_repo, t
     ws, base, event = pr_repo
 
     def annotated(cp):
-        return {re.search(r"file=([^,]+)", x).group(1) for x in cp.stdout.splitlines() if x.startswith("::warning ")}
+        return {re.search(r"file=([^,]+)", x).group(1) for x in cp.stdout.splitlines() if re.match(r"::\w+ file=", x)}
 
     runs = {}
     for name, inputs in {

@@ -166,6 +166,15 @@ def _sarif_results(path: Path) -> int:
         return 0
 
 
+# A finding's annotation (`slimml check --format github`): ::error / ::warning / ::notice by the finding's severity,
+# titled with its rule code; a file that could not be checked is an ::error titled `slimml`.
+_FINDING_ANNOTATION = re.compile(r"^::(?:error|warning|notice) (?:[^:\n]*,)?title=SLM\d+[^:\n]*::", re.M)
+
+
+def finding_annotations(stdout: str) -> list[str]:
+    return [m.group(0) for m in _FINDING_ANNOTATION.finditer(stdout)]
+
+
 def cmd_run() -> int:
     mode = _input("mode", "check")
     if mode not in ("check", "fix"):
@@ -197,7 +206,7 @@ def cmd_run() -> int:
             cp = _run([*slimml, "check", "--format", "github", *args, "--", *paths], stdout=subprocess.PIPE)
             print(cp.stdout, end="", flush=True)
             if code is None:
-                code, findings = cp.returncode, sum(1 for x in cp.stdout.splitlines() if x.startswith("::warning "))
+                code, findings = cp.returncode, len(finding_annotations(cp.stdout))
         where = ", ".join(f"`{p}`" for p in paths)
         text = f"### slimml check\n\n{findings or 0} finding(s) in {where}"
         text += f"; SARIF for code scanning in `{sarif}`.\n" if findings is not None and sarif else ".\n"
@@ -232,7 +241,7 @@ def cmd_run() -> int:
                 [*slimml, "check", "--format", "github", "--exit-zero", *args, "--", *paths], stdout=subprocess.PIPE
             )
             print(cp.stdout or "", end="", flush=True)
-            set_output("findings", str(sum(1 for x in (cp.stdout or "").splitlines() if x.startswith("::warning "))))
+            set_output("findings", str(len(finding_annotations(cp.stdout or ""))))
     set_output("exit-code", str(code))
     if code not in (0, 1):
         annotate("error", f"slimml {mode} exited with code {code} (bad input, or a Dockerfile it could not read)")
