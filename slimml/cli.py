@@ -145,8 +145,10 @@ def main() -> None:
                    "the image still verifies; the safe rewrite is verified too.")
 @click.option("--build-jobs", type=click.IntRange(min=1), default=2, show_default=True,
               help="With --verify: builds at a time.")
+@click.option("--no-cache", is_flag=True, help="Analyse every file again instead of reusing results of unchanged "
+                                                "ones (dry runs and --check; cache: ~/.cache/slimml or SLIMML_CACHE_DIR).")
 def fix(paths, write, check, diff_only, select, ignore, unsafe_fixes, cache_mounts, context, config, stdin_filename,
-        fmt, output_file, quiet, exit_zero, statistics, show_fixes, color, no_color, verify, build_jobs):
+        fmt, output_file, quiet, exit_zero, statistics, show_fixes, color, no_color, verify, build_jobs, no_cache):
     """Fix Dockerfiles (files or folders; `-` reads stdin). Dry run by default: prints the diff and a summary.
 
     Exit codes: 0 done (or nothing to change); 1 --check and something would change; 2 error.
@@ -185,7 +187,8 @@ def fix(paths, write, check, diff_only, select, ignore, unsafe_fixes, cache_moun
     out = _Out(output_file, want_color(color, sys.stdout))
     err_color = want_color(color, sys.stderr)
     opts = Options(write=write, select=select, ignore=ignore, unsafe_fixes=unsafe_fixes,
-                   cache_mounts=cache_mounts, context=context, config=config, stdin_filename=stdin_filename)
+                   cache_mounts=cache_mounts, context=context, config=config, stdin_filename=stdin_filename,
+                   cache=not no_cache)
     if verify:
         if check:
             _usage("--verify and --check cannot be combined")

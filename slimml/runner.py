@@ -33,6 +33,8 @@ class Options:
     config: Path | None = None
     # With `-`: the Dockerfile's path as the build sees it (context, .dockerignore, config); need not exist.
     stdin_filename: Path | None = None
+    # Reuse results of unchanged files (slimml.cache); never with --write (or for stdin).
+    cache: bool = False
 
 
 @dataclass
@@ -138,6 +140,40 @@ def _link_path(path: Path) -> Path:
     return Path(os.path.realpath(path.absolute().parent)) / path.name
 
 
+def _analyse(source: Source, ctx: Context, given: str, use_cache: bool) -> Result:
+    """``fix_text``, or its cached result when nothing it reads changed (slimml.cache)."""
+    if not use_cache:
+        return fix_text(source.text, ctx, given)
+    from . import cache
+
+    store = ctx.run_cache.get("result-cache")
+    if store is None:
+        store = ctx.run_cache["result-cache"] = cache.Store()
+    fp = cache.context_fingerprint(ctx.context_dir, ctx.dockerfile, ctx.run_cache, store.root)
+    if fp is None:  # a context that cannot be fingerprinted is analysed every time
+        return fix_text(source.text, ctx, given)
+    k = cache.key(text_bytes=source.text.encode("utf-8", "surrogatepass"), given=given,
+                  dockerfile=ctx.dockerfile, context_dir=ctx.context_dir, context_note=ctx.context_note,
+                  settings=ctx.settings, committed=_committed_in(ctx), context_fp=fp)
+    result = store.get(k, source.text)
+    if result is not None:
+        ctx.commit_overlay({p: after for p, (_before, after) in result.side_files.items()})
+        return result
+    result = fix_text(source.text, ctx, given)
+    store.put(k, result)
+    return result
+
+
+def _committed_in(ctx: Context) -> dict[str, str]:
+    """The side files of earlier Dockerfiles this one can read: those in its context (keyed by absolute
+    path; other contexts' do not change its result, so a run in one process and one split over a pool
+    share cache entries)."""
+    if ctx.context_dir is None:
+        return dict(ctx.committed)
+    root = os.path.abspath(ctx.context_dir).rstrip(os.sep) + os.sep
+    return {k: v for k, v in ctx.committed.items() if not os.path.isabs(k) or k.startswith(root)}
+
+
 def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: dict | None = None) -> FileReport:
     stdin = str(path) == STDIN
     if stdin:
@@ -161,7 +197,7 @@ def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: di
         ctx = Context(settings=settings, dockerfile=path, context_dir=context_dir, committed=committed,
                       run_cache=run_cache if run_cache is not None else {},
                       context_note=guess.reason if guess is not None else "")
-        report.result = fix_text(source.text, ctx, str(given))
+        report.result = _analyse(source, ctx, str(given), opts.cache and not opts.write and not stdin)
     except InputError as e:
         report.error = mask(str(e))
         return report
@@ -217,6 +253,11 @@ def run_fix(paths: list[Path], opts: Options) -> list[FileReport]:
     files, reports = collect(paths)
     committed: dict[str, str] = {}  # side files shared by Dockerfiles of one context
     run_cache: dict = {}  # context walks and sibling Dockerfiles, read once per run
+    from . import parallel
+
+    jobs = parallel.workers(len(files))
+    if jobs > 1 and not any(str(f) == STDIN for f in files):
+        return reports + parallel.run(files, opts, jobs)
     for f in files:
         reports.append(fix_file(f, opts, committed, run_cache))
     return reports

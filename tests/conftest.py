@@ -36,3 +36,10 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError(f"Docker tests are mandatory here (SLIMML_REQUIRE_DOCKER=1) but {why}")
     for item in docker_items:
         item.add_marker(pytest.mark.skip(reason=f"needs a Docker engine: {why}"))
+
+
+@pytest.fixture(autouse=True)
+def _result_cache_per_test(tmp_path_factory, monkeypatch):
+    """`slimml check` keeps a result cache (slimml.cache); each test gets its own, so a test that
+    monkeypatches a rule never reads a result another test stored (nor writes into the checkout)."""
+    monkeypatch.setenv("SLIMML_CACHE_DIR", str(tmp_path_factory.mktemp("slimml-cache")))

@@ -258,7 +258,10 @@ def _merged(ctx, merge: bool, paths: tuple[Path, ...]) -> dict:
 @click.option("--stdin-filename", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
               help="With `-` (or no path): the Dockerfile's path, for the build context, .dockerignore and config.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings (errors still exit 2).")
-def check(paths, fmt, output, select, ignore, context, config, stdin_filename, exit_zero):
+@click.option("--no-cache", is_flag=True,
+              help="Analyse every file again instead of reusing results of unchanged ones "
+                   "(cache: ~/.cache/slimml, or SLIMML_CACHE_DIR).")
+def check(paths, fmt, output, select, ignore, context, config, stdin_filename, exit_zero, no_cache):
     """Detect only (CI): report findings in Dockerfiles (files or folders); exit 1 on findings.
 
     Exit codes: 0 nothing found; 1 findings; 2 a file could not be checked or bad options.
@@ -277,7 +280,7 @@ def check(paths, fmt, output, select, ignore, context, config, stdin_filename, e
         click.echo(f"error: --context {context}: not a directory", err=True)
         sys.exit(EXIT_ERROR)
     opts = Options(write=False, select=select, ignore=ignore, context=context, config=config,
-                   stdin_filename=stdin_filename)
+                   stdin_filename=stdin_filename, cache=not no_cache)
     reports = chk.collect(paths, opts)
     text, summary = chk.render(reports, fmt, __version__)
     if output:
