@@ -24,8 +24,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = sorted(p for p in (ROOT / "benchmarks" / "reach" / "corpus").iterdir() if (p / "Dockerfile").is_file()) + \
-    sorted(p for p in (ROOT / "fixtures" / "projects").iterdir() if (p / "Dockerfile").is_file())
+SOURCES = sorted(
+    p for p in (ROOT / "benchmarks" / "reach" / "corpus").iterdir() if (p / "Dockerfile").is_file()
+) + sorted(p for p in (ROOT / "fixtures" / "projects").iterdir() if (p / "Dockerfile").is_file())
 TRAILER = "Slimml-Migrate: all-repos."
 SKIP = ("expected.", "case.toml", "source.txt", "project.toml")
 
@@ -74,9 +75,17 @@ def generate(root: Path, n: int) -> dict[str, str]:
         git(work, "push", "-q", str(forge / f"{name}.git"), "main")
     (root / "repos.json").write_text(json.dumps({n: str(forge / f"{n}.git") for n in kinds}))
     cfg = root / "all-repos.json"
-    cfg.write_text(json.dumps({"output_dir": "output", "source": "all_repos.source.json_file",
-                               "source_settings": {"filename": str(root / "repos.json")},
-                               "push": "all_repos.push.merge_to_master", "push_settings": {"fast_forward": True}}))
+    cfg.write_text(
+        json.dumps(
+            {
+                "output_dir": "output",
+                "source": "all_repos.source.json_file",
+                "source_settings": {"filename": str(root / "repos.json")},
+                "push": "all_repos.push.merge_to_master",
+                "push_settings": {"fast_forward": True},
+            }
+        )
+    )
     cfg.chmod(0o600)
     return kinds
 
@@ -105,17 +114,31 @@ def main() -> int:
     else:
         tmp = tempfile.TemporaryDirectory(prefix="slimml-fleet-")
         root = Path(tmp.name)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "slimml fleet", "GIT_AUTHOR_EMAIL": "fleet@localhost",
-           "GIT_COMMITTER_NAME": "slimml fleet", "GIT_COMMITTER_EMAIL": "fleet@localhost"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "slimml fleet",
+        "GIT_AUTHOR_EMAIL": "fleet@localhost",
+        "GIT_COMMITTER_NAME": "slimml fleet",
+        "GIT_COMMITTER_EMAIL": "fleet@localhost",
+    }
     os.environ.update({k: v for k, v in env.items() if k.startswith("GIT_")})
     try:
         t = time.monotonic()
         kinds = generate(root, args.repos)
-        print(f"generated {len(kinds)} repos in {time.monotonic() - t:.1f}s: "
-              + ", ".join(f"{sum(1 for k in kinds.values() if k == x)} {x}" for x in ("fix", "clean", "none")))
+        print(
+            f"generated {len(kinds)} repos in {time.monotonic() - t:.1f}s: "
+            + ", ".join(f"{sum(1 for k in kinds.values() if k == x)} {x}" for x in ("fix", "clean", "none"))
+        )
         clone = [sys.executable, "-m", "all_repos.clone", "-C", "all-repos.json", "-j", str(args.jobs)]
-        fixer = [sys.executable, "-m", "slimml.integrations.all_repos", "--config", "all-repos.json",
-                 "--jobs", str(args.jobs)]
+        fixer = [
+            sys.executable,
+            "-m",
+            "slimml.integrations.all_repos",
+            "--config",
+            "all-repos.json",
+            "--jobs",
+            str(args.jobs),
+        ]
         secs, cp = run(clone, root, env)
         print(f"all-repos-clone: {secs:.1f}s")
         secs1, cp1 = run(fixer, root, env)
@@ -127,9 +150,11 @@ def main() -> int:
         commits2 = {n: slimml_commits(root, n) for n in kinds}
         made = sum(commits.values())
         n_df = sum(len([p for p in (root / "output" / n).rglob("*Dockerfile*")]) for n in kinds)
-        print(f"commits: {made} in {len(kinds)} repos ({n_df} Dockerfiles); "
-              f"{sum(1 for n in kinds if commits[n] == 0)} repos without a commit; second run: "
-              f"{sum(commits2.values()) - made} new commits; {len(kinds) / secs1:.1f} repos/s")
+        print(
+            f"commits: {made} in {len(kinds)} repos ({n_df} Dockerfiles); "
+            f"{sum(1 for n in kinds if commits[n] == 0)} repos without a commit; second run: "
+            f"{sum(commits2.values()) - made} new commits; {len(kinds) / secs1:.1f} repos/s"
+        )
         wrong = [n for n in kinds if commits[n] != (1 if kinds[n] == "fix" else 0)]
         ok = cp1.returncode == 0 and cp2.returncode == 0 and not wrong and commits2 == commits
         if wrong:

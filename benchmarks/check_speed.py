@@ -52,8 +52,13 @@ def _env(cache_dir: Path, workers: str | None) -> dict[str, str]:
 
 def _wall(paths: list[Path], env: dict[str, str], *extra: str) -> float:
     s = time.perf_counter()
-    r = subprocess.run([*_cmd(), "check", "--format", "json", *extra, *map(str, paths)], env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    r = subprocess.run(
+        [*_cmd(), "check", "--format", "json", *extra, *map(str, paths)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     t = time.perf_counter() - s
     if r.returncode not in (0, 1):
         raise SystemExit(f"slimml check failed ({r.returncode}): {r.stderr[-500:]}")
@@ -110,14 +115,18 @@ def main() -> None:
         print(f"{'set':<10} {'files':>5} {'cold files/s':>13} {'cold, 1 proc':>13} {'warm files/s':>13}")
         for name, paths in sets.items():
             m = measure(name, paths, a.repeat, tmp)
-            print(f"{name:<10} {int(m['files']):>5} {m['cold']:>13.0f} {m['cold-1proc']:>13.0f} {m['warm']:>13.0f}",
-                  flush=True)
+            print(
+                f"{name:<10} {int(m['files']):>5} {m['cold']:>13.0f} {m['cold-1proc']:>13.0f} {m['warm']:>13.0f}",
+                flush=True,
+            )
         if not a.skip_long:
             long_dir = tmp / "long"
             long_dir.mkdir()
             (long_dir / "Dockerfile").write_text(gen_varied.Gen(13).long_dockerfile(a.long_runs))
-            ts = [_wall([long_dir / "Dockerfile"], _env(tmp / "cache-long", None), "--no-cache")
-                  for _ in range(max(1, a.repeat - 2))]
+            ts = [
+                _wall([long_dir / "Dockerfile"], _env(tmp / "cache-long", None), "--no-cache")
+                for _ in range(max(1, a.repeat - 2))
+            ]
             print(f"one Dockerfile of {a.long_runs} RUN instructions: {statistics.median(ts):.1f} s (target < 2 s)")
     print(f"reference loop: {throughput.reference_ms():.0f} ms")
 

@@ -23,40 +23,289 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # Most downloaded PyPI projects (real names, a sample of the top few hundred).
-PIP = """aiobotocore aiofiles aiohttp alembic anthropic anyio arrow asgiref asyncpg attrs authlib awscli
-azure-core azure-identity azure-storage-blob babel backoff bcrypt beautifulsoup4 black blinker boto3 botocore
-brotli build cachetools certifi cffi chardet charset-normalizer click cloudpickle colorama contourpy coverage
-cryptography cycler cython datasets debugpy decorator deepdiff defusedxml dill distlib distro dnspython docker
-docutils email-validator fastapi fastjsonschema filelock flask flatbuffers fonttools frozenlist fsspec gcsfs
-gitpython google-api-core google-auth google-cloud-storage google-cloud-bigquery google-genai greenlet grpcio
-grpcio-tools gunicorn h11 httpcore httptools httpx huggingface-hub idna importlib-metadata ipykernel ipython
-isodate itsdangerous jinja2 jiter jmespath joblib jsonpatch jsonschema jupyter-client keyring kiwisolver
-kubernetes langchain langchain-core langsmith litellm loguru lxml lz4 mako markdown markupsafe marshmallow
-matplotlib mpmath msgpack multidict networkx numpy oauthlib onnxruntime openai openpyxl opentelemetry-api
-opentelemetry-sdk orjson packaging pandas paramiko pathspec pillow platformdirs playwright pluggy
-prometheus-client prompt-toolkit protobuf psutil psycopg psycopg2-binary py4j pyarrow pyasn1 pycparser
-pycryptodome pydantic pydantic-settings pygments pyjwt pymongo pymupdf pymysql pynacl pyopenssl pyparsing
-pytest python-dateutil python-dotenv python-multipart pytz pyyaml pyzmq rapidfuzz redis regex requests rich
-rsa ruamel-yaml s3fs s3transfer safetensors scikit-learn scipy semver sentry-sdk setuptools shellingham six
-slack-sdk sniffio sortedcontainers soupsieve sqlalchemy sqlparse starlette structlog sympy tabulate tenacity
-termcolor threadpoolctl tiktoken tokenizers toml tomli tomlkit tornado tqdm traitlets transformers typer
-typing-extensions tzdata urllib3 uvicorn uvloop virtualenv watchfiles websockets werkzeug wheel wrapt
-xlsxwriter xmltodict xxhash yarl zipp zstandard""".split()
+PIP = [
+    "aiobotocore",
+    "aiofiles",
+    "aiohttp",
+    "alembic",
+    "anthropic",
+    "anyio",
+    "arrow",
+    "asgiref",
+    "asyncpg",
+    "attrs",
+    "authlib",
+    "awscli",
+    "azure-core",
+    "azure-identity",
+    "azure-storage-blob",
+    "babel",
+    "backoff",
+    "bcrypt",
+    "beautifulsoup4",
+    "black",
+    "blinker",
+    "boto3",
+    "botocore",
+    "brotli",
+    "build",
+    "cachetools",
+    "certifi",
+    "cffi",
+    "chardet",
+    "charset-normalizer",
+    "click",
+    "cloudpickle",
+    "colorama",
+    "contourpy",
+    "coverage",
+    "cryptography",
+    "cycler",
+    "cython",
+    "datasets",
+    "debugpy",
+    "decorator",
+    "deepdiff",
+    "defusedxml",
+    "dill",
+    "distlib",
+    "distro",
+    "dnspython",
+    "docker",
+    "docutils",
+    "email-validator",
+    "fastapi",
+    "fastjsonschema",
+    "filelock",
+    "flask",
+    "flatbuffers",
+    "fonttools",
+    "frozenlist",
+    "fsspec",
+    "gcsfs",
+    "gitpython",
+    "google-api-core",
+    "google-auth",
+    "google-cloud-storage",
+    "google-cloud-bigquery",
+    "google-genai",
+    "greenlet",
+    "grpcio",
+    "grpcio-tools",
+    "gunicorn",
+    "h11",
+    "httpcore",
+    "httptools",
+    "httpx",
+    "huggingface-hub",
+    "idna",
+    "importlib-metadata",
+    "ipykernel",
+    "ipython",
+    "isodate",
+    "itsdangerous",
+    "jinja2",
+    "jiter",
+    "jmespath",
+    "joblib",
+    "jsonpatch",
+    "jsonschema",
+    "jupyter-client",
+    "keyring",
+    "kiwisolver",
+    "kubernetes",
+    "langchain",
+    "langchain-core",
+    "langsmith",
+    "litellm",
+    "loguru",
+    "lxml",
+    "lz4",
+    "mako",
+    "markdown",
+    "markupsafe",
+    "marshmallow",
+    "matplotlib",
+    "mpmath",
+    "msgpack",
+    "multidict",
+    "networkx",
+    "numpy",
+    "oauthlib",
+    "onnxruntime",
+    "openai",
+    "openpyxl",
+    "opentelemetry-api",
+    "opentelemetry-sdk",
+    "orjson",
+    "packaging",
+    "pandas",
+    "paramiko",
+    "pathspec",
+    "pillow",
+    "platformdirs",
+    "playwright",
+    "pluggy",
+    "prometheus-client",
+    "prompt-toolkit",
+    "protobuf",
+    "psutil",
+    "psycopg",
+    "psycopg2-binary",
+    "py4j",
+    "pyarrow",
+    "pyasn1",
+    "pycparser",
+    "pycryptodome",
+    "pydantic",
+    "pydantic-settings",
+    "pygments",
+    "pyjwt",
+    "pymongo",
+    "pymupdf",
+    "pymysql",
+    "pynacl",
+    "pyopenssl",
+    "pyparsing",
+    "pytest",
+    "python-dateutil",
+    "python-dotenv",
+    "python-multipart",
+    "pytz",
+    "pyyaml",
+    "pyzmq",
+    "rapidfuzz",
+    "redis",
+    "regex",
+    "requests",
+    "rich",
+    "rsa",
+    "ruamel-yaml",
+    "s3fs",
+    "s3transfer",
+    "safetensors",
+    "scikit-learn",
+    "scipy",
+    "semver",
+    "sentry-sdk",
+    "setuptools",
+    "shellingham",
+    "six",
+    "slack-sdk",
+    "sniffio",
+    "sortedcontainers",
+    "soupsieve",
+    "sqlalchemy",
+    "sqlparse",
+    "starlette",
+    "structlog",
+    "sympy",
+    "tabulate",
+    "tenacity",
+    "termcolor",
+    "threadpoolctl",
+    "tiktoken",
+    "tokenizers",
+    "toml",
+    "tomli",
+    "tomlkit",
+    "tornado",
+    "tqdm",
+    "traitlets",
+    "transformers",
+    "typer",
+    "typing-extensions",
+    "tzdata",
+    "urllib3",
+    "uvicorn",
+    "uvloop",
+    "virtualenv",
+    "watchfiles",
+    "websockets",
+    "werkzeug",
+    "wheel",
+    "wrapt",
+    "xlsxwriter",
+    "xmltodict",
+    "xxhash",
+    "yarl",
+    "zipp",
+    "zstandard",
+]
 
 # Debian packages an ML image installs (real names: -dev packages and common tools).
-APT = """build-essential ca-certificates cmake curl git gnupg jq less libbz2-dev libffi-dev libfreetype-dev
-libgl1-mesa-dev libglu1-mesa-dev libgmp-dev libicu-dev libjpeg-dev liblzma-dev libmagic-dev libncurses-dev
-libpng-dev libpq-dev libreadline-dev libsm-dev libsqlite3-dev libssl-dev libx11-dev libxext-dev libxml2-dev
-libxrender-dev libxslt1-dev libyaml-dev make openssh-client pkg-config procps python3-dev tk-dev unzip
-uuid-dev vim wget zip zlib1g-dev ffmpeg libsm6 libxext6 libgl1 libglib2.0-0 tini sox poppler-utils
-tesseract-ocr graphviz""".split()
+APT = [
+    "build-essential",
+    "ca-certificates",
+    "cmake",
+    "curl",
+    "git",
+    "gnupg",
+    "jq",
+    "less",
+    "libbz2-dev",
+    "libffi-dev",
+    "libfreetype-dev",
+    "libgl1-mesa-dev",
+    "libglu1-mesa-dev",
+    "libgmp-dev",
+    "libicu-dev",
+    "libjpeg-dev",
+    "liblzma-dev",
+    "libmagic-dev",
+    "libncurses-dev",
+    "libpng-dev",
+    "libpq-dev",
+    "libreadline-dev",
+    "libsm-dev",
+    "libsqlite3-dev",
+    "libssl-dev",
+    "libx11-dev",
+    "libxext-dev",
+    "libxml2-dev",
+    "libxrender-dev",
+    "libxslt1-dev",
+    "libyaml-dev",
+    "make",
+    "openssh-client",
+    "pkg-config",
+    "procps",
+    "python3-dev",
+    "tk-dev",
+    "unzip",
+    "uuid-dev",
+    "vim",
+    "wget",
+    "zip",
+    "zlib1g-dev",
+    "ffmpeg",
+    "libsm6",
+    "libxext6",
+    "libgl1",
+    "libglib2.0-0",
+    "tini",
+    "sox",
+    "poppler-utils",
+    "tesseract-ocr",
+    "graphviz",
+]
 
-BASES = ["python:3.11-slim", "python:3.11", "python:3.10-slim-bookworm", "python:3.12-bookworm",
-         "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04", "nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04",
-         "nvidia/cuda:11.8.0-base-ubuntu22.04", "pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime",
-         "pytorch/pytorch:2.1.2-cuda11.8-cudnn8-devel", "continuumio/miniconda3:24.1.2-0",
-         "ubuntu:22.04", "debian:bookworm-slim", "tensorflow/tensorflow:2.15.0-gpu",
-         "mambaorg/micromamba:1.5.8"]
+BASES = [
+    "python:3.11-slim",
+    "python:3.11",
+    "python:3.10-slim-bookworm",
+    "python:3.12-bookworm",
+    "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04",
+    "nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04",
+    "nvidia/cuda:11.8.0-base-ubuntu22.04",
+    "pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime",
+    "pytorch/pytorch:2.1.2-cuda11.8-cudnn8-devel",
+    "continuumio/miniconda3:24.1.2-0",
+    "ubuntu:22.04",
+    "debian:bookworm-slim",
+    "tensorflow/tensorflow:2.15.0-gpu",
+    "mambaorg/micromamba:1.5.8",
+]
 DIRS = ["/app", "/srv/app", "/workspace", "/opt/service", "/code", "/home/app/src", "/usr/src/app"]
 MODULES = ["serve", "app", "main", "api", "worker", "inference", "predict", "server", "train"]
 
@@ -127,15 +376,26 @@ class Gen:
 
     def pip_run(self, workdir: str) -> str:
         r = self.rng
-        prog = r.choice(["pip install", "pip3 install", "python -m pip install", "pip install --upgrade",
-                         "pip install --no-cache-dir", "python3 -m pip install -U", "uv pip install --system"])
+        prog = r.choice(
+            [
+                "pip install",
+                "pip3 install",
+                "python -m pip install",
+                "pip install --upgrade",
+                "pip install --no-cache-dir",
+                "python3 -m pip install -U",
+                "uv pip install --system",
+            ]
+        )
         s = r.random()
         if s < 0.25:
             req = r.choice(["requirements.txt", "requirements/prod.txt", f"{workdir}/requirements.txt"])
             return f"RUN {prog} -r {req}"
         if s < 0.35:
-            return f"RUN {prog} torch=={r.randint(1, 2)}.{r.randint(0, 5)}.{r.randint(0, 2)} " \
-                   f"--index-url https://download.pytorch.org/whl/{r.choice(['cpu', 'cu118', 'cu121'])}"
+            return (
+                f"RUN {prog} torch=={r.randint(1, 2)}.{r.randint(0, 5)}.{r.randint(0, 2)} "
+                f"--index-url https://download.pytorch.org/whl/{r.choice(['cpu', 'cu118', 'cu121'])}"
+            )
         if s < 0.45:
             return f"RUN {prog} -e .{r.choice(['', '[serve]', '[dev,test]'])}"
         return f"RUN {prog} " + self.cont(self.pips(r.randint(1, 8)))
@@ -147,7 +407,7 @@ class Gen:
         choices = [
             f"RUN useradd -m -u {n} {user} && chown -R {user} {workdir}",
             f"RUN mkdir -p {workdir}/{r.choice(['data', 'cache', 'logs', 'models'])}/{n} && chmod 75{r.randint(0, 5)} {workdir}",
-            f"RUN python -c \"import {r.choice(['numpy', 'torch', 'sklearn', 'pandas', 'json'])}; print({n})\"",
+            f'RUN python -c "import {r.choice(["numpy", "torch", "sklearn", "pandas", "json"])}; print({n})"',
             f"RUN curl -fsSL https://example.org/{user}/tool-{self.version()}.tar.gz | tar -xz -C /opt",
             f"RUN wget -q https://github.com/org{n % 31}/rel/releases/download/v{self.version()}/bin.zip "
             f"&& unzip bin.zip -d /usr/local/bin && rm bin.zip",
@@ -182,11 +442,22 @@ class Gen:
             elif x < 0.62:
                 lines.append(self.fresh(self.heredoc))
             elif x < 0.72:
-                lines.append(r.choice(["COPY . .", f"COPY requirements.txt {workdir}/", "COPY src/ ./src/",
-                                       "COPY --chown=1000:1000 . .", "ADD app.py ."]))
+                lines.append(
+                    r.choice(
+                        [
+                            "COPY . .",
+                            f"COPY requirements.txt {workdir}/",
+                            "COPY src/ ./src/",
+                            "COPY --chown=1000:1000 . .",
+                            "ADD app.py .",
+                        ]
+                    )
+                )
             elif x < 0.8:
-                lines.append(f"# {r.choice(['install', 'setup', 'deps for', 'workaround for'])} "
-                             f"{r.choice(self.pip)} ({r.randint(1, 999)})")
+                lines.append(
+                    f"# {r.choice(['install', 'setup', 'deps for', 'workaround for'])} "
+                    f"{r.choice(self.pip)} ({r.randint(1, 999)})"
+                )
             else:
                 lines.append(self.fresh(lambda: self.misc_run(workdir)))
         return lines
@@ -210,9 +481,16 @@ class Gen:
         if r.random() < 0.4:
             lines.append(f"EXPOSE {r.randint(1024, 65000)}")
         mod = r.choice(MODULES)
-        lines.append(r.choice([f'CMD ["python", "{mod}.py"]', f"CMD python {mod}.py",
-                               f'ENTRYPOINT ["./entrypoint.sh"]',
-                               f'CMD ["uvicorn", "{mod}:app", "--host", "0.0.0.0", "--port", "{r.randint(1024, 9999)}"]']))
+        lines.append(
+            r.choice(
+                [
+                    f'CMD ["python", "{mod}.py"]',
+                    f"CMD python {mod}.py",
+                    'ENTRYPOINT ["./entrypoint.sh"]',
+                    f'CMD ["uvicorn", "{mod}:app", "--host", "0.0.0.0", "--port", "{r.randint(1024, 9999)}"]',
+                ]
+            )
+        )
         text = "\n".join(lines) + "\n"
         return text.replace("\n", "\r\n") if r.random() < 0.1 else text
 
@@ -223,7 +501,7 @@ class Gen:
             "requirements/prod.txt": "-r ../requirements.txt\n" + "\n".join(self.pips(2)).replace('"', "") + "\n",
             "app.py": f"import os\nPORT = {r.randint(1024, 9999)}\n",
             "src/__init__.py": "",
-            "entrypoint.sh": f"#!/bin/sh\nset -e\nexec python {r.choice(MODULES)}.py \"$@\"\n",
+            "entrypoint.sh": f'#!/bin/sh\nset -e\nexec python {r.choice(MODULES)}.py "$@"\n',
             "tests/test_app.py": "def test():\n    assert True\n",
         }
         for rel, body in files.items():
@@ -265,7 +543,7 @@ def run_lines(paths: list[Path]) -> tuple[int, int]:
     runs = []
     for p in paths:
         doc = parse(p.read_bytes().decode().replace("\r\n", "\n"))
-        runs += [doc.text[i.start:i.end] for i in doc.instructions if i.keyword == "RUN"]
+        runs += [doc.text[i.start : i.end] for i in doc.instructions if i.keyword == "RUN"]
     return len(runs), len(set(runs))
 
 

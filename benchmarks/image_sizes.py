@@ -51,22 +51,37 @@ def measure_project(client, name: str, runs: int) -> dict:
             opts = MeasureOptions(rewrite=RewriteOptions(unsafe_fixes=True), smoke=spec.get("smoke"))
             results.append(run_measure(src, opts, client=client))
     r = results[-1]
-    row = {"project": name, "exit": r.exit_code, "error": r.error,
-           "verdict": ("FAIL (rewrite does not build)" if r.failure else
-                       r.verification.verdict if r.verification is not None else "-"),
-           "applied": ", ".join(sorted(r.plan.applied)) if r.plan else "", "failure": r.failure}
+    row = {
+        "project": name,
+        "exit": r.exit_code,
+        "error": r.error,
+        "verdict": (
+            "FAIL (rewrite does not build)"
+            if r.failure
+            else r.verification.verdict
+            if r.verification is not None
+            else "-"
+        ),
+        "applied": ", ".join(sorted(r.plan.applied)) if r.plan else "",
+        "failure": r.failure,
+    }
     if r.before:
         row["before"] = r.before.size
     if r.before and r.after:
         ok = [x for x in results if x.before and x.after]
-        row.update(after=r.after.size, ratio=r.after.size / r.before.size,
-                   cold_before=statistics.median(x.before.build_seconds for x in ok),
-                   cold_after=statistics.median(x.after.build_seconds for x in ok))
+        row.update(
+            after=r.after.size,
+            ratio=r.after.size / r.before.size,
+            cold_before=statistics.median(x.before.build_seconds for x in ok),
+            cold_after=statistics.median(x.after.build_seconds for x in ok),
+        )
         rebuilt = [x.rebuild for x in ok if x.rebuild and x.rebuild.get("after_seconds")]
         if rebuilt:
-            row.update(touched=rebuilt[-1]["file"],
-                       warm_before=statistics.median(x["before_seconds"] for x in rebuilt),
-                       warm_after=statistics.median(x["after_seconds"] for x in rebuilt))
+            row.update(
+                touched=rebuilt[-1]["file"],
+                warm_before=statistics.median(x["before_seconds"] for x in rebuilt),
+                warm_after=statistics.median(x["after_seconds"] for x in rebuilt),
+            )
     if r.verification is not None:
         row["checks"] = {c.name: c.status for c in r.verification.checks}
         row["evidence"] = [f"{c.name}: {e}" for c in r.verification.checks if c.status == "fail" for e in c.evidence]
@@ -78,16 +93,20 @@ def _s(x):
 
 
 def table(rows: list[dict]) -> str:
-    out = ["| project | rules applied | size before | size after | saved | cold build before / after | "
-           "rebuild after a source change, before / after | verification |",
-           "|---|---|---:|---:|---:|---:|---:|---|"]
+    out = [
+        "| project | rules applied | size before | size after | saved | cold build before / after | "
+        "rebuild after a source change, before / after | verification |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
         saved = f"{100 * (1 - r['ratio']):.0f}%" if "ratio" in r else "-"
         warm = f"{_s(r.get('warm_before'))} / {_s(r.get('warm_after'))}"
         if r.get("warm_after"):
             warm += f" ({r['warm_before'] / r['warm_after']:.1f}x)"
-        out.append(f"| {r['project']} | {r['applied']} | {human(r.get('before'))} | {human(r.get('after'))} | {saved} | "
-                   f"{_s(r.get('cold_before'))} / {_s(r.get('cold_after'))} | {warm} | {r['verdict']} |")
+        out.append(
+            f"| {r['project']} | {r['applied']} | {human(r.get('before'))} | {human(r.get('after'))} | {saved} | "
+            f"{_s(r.get('cold_before'))} / {_s(r.get('cold_after'))} | {warm} | {r['verdict']} |"
+        )
     return "\n".join(out)
 
 
@@ -114,7 +133,8 @@ def main() -> int:
     ap.add_argument("--markdown", type=Path, help="also write the table (with the date and machine) to this file")
     args = ap.parse_args()
     names = [n for n in args.projects.split(",") if n] or sorted(
-        p.name for p in PROJECTS.iterdir() if (p / "project.toml").is_file())
+        p.name for p in PROJECTS.iterdir() if (p / "project.toml").is_file()
+    )
     try:
         client = connect()
     except MeasureError as e:
@@ -140,8 +160,10 @@ def main() -> int:
         print(f"target missed: {m}", file=sys.stderr)
     if args.markdown:
         info = client.version()
-        stamp = (f"Measured {datetime.date.today().isoformat()} on {platform.machine()}, Docker engine "
-                 f"{info.get('Version')}, {args.runs} run(s) per project (times: median).")
+        stamp = (
+            f"Measured {datetime.date.today().isoformat()} on {platform.machine()}, Docker engine "
+            f"{info.get('Version')}, {args.runs} run(s) per project (times: median)."
+        )
         args.markdown.write_text(text + "\n\n" + stamp + "\n")
     return 1 if (missed or failed) else 0
 

@@ -25,19 +25,25 @@ def _shapes(n: int) -> dict[str, tuple[str, dict[str, str]]]:
         return unit * max(1, n // len(unit))
 
     return {
-        "python -c print(<name>(0))": ('FROM python:3.11\nRUN pip install x && python -c "import torch; print('
-                                       + rep("a") + '(0))"\n', {}),
+        "python -c print(<name>(0))": (
+            'FROM python:3.11\nRUN pip install x && python -c "import torch; print(' + rep("a") + '(0))"\n',
+            {},
+        ),
         "pip install <blanks> #": ("FROM python:3.11\nRUN pip install x" + rep(" ") + "#y\n", {}),
         "ENV ${A:-${A:-...": ("FROM python:3.11\nENV A=" + rep("${A:-") + "\n", {}),
-        "ENV SECRET <blanks>x<blanks>\\": ("FROM python:3.11\nENV SECRET_TOKEN " + rep(" ") + "x" + rep(" ") + "\\y\n",
-                                           {}),
+        "ENV SECRET <blanks>x<blanks>\\": (
+            "FROM python:3.11\nENV SECRET_TOKEN " + rep(" ") + "x" + rep(" ") + "\\y\n",
+            {},
+        ),
         "scheme chars then ://": ("FROM python:3.11\nRUN pip install --index-url " + rep("a1") + "://\n", {}),
         "pip install -e [[[...": ("FROM python:3.11\nRUN pip install -e " + rep("[") + "]\n", {}),
         "rm -rf */*/*/...": ("FROM python:3.11\nRUN apt-get update && rm -rf " + rep("*/") + "x/\n", {}),
         "apk apk apk ...": ("FROM alpine:3.19\nRUN " + rep("apk ") + "\n", {}),
         "# syntax=x<blanks>y": ("# syntax=x" + rep(" ") + "y\nFROM python:3.11\n", {}),
-        "requirements line": ("FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n",
-                              {"requirements.txt": "flask" + rep(" ") + "x\n"}),
+        "requirements line": (
+            "FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n",
+            {"requirements.txt": "flask" + rep(" ") + "x\n"},
+        ),
     }
 
 
@@ -65,7 +71,9 @@ def main() -> None:
     while n <= top:
         sizes.append(n)
         n *= 2
-    _time("FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n", {"requirements.txt": "x\n"})
+    _time(
+        "FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n", {"requirements.txt": "x\n"}
+    )
     print(f"{'shape':34}" + "".join(f"{s:>10}" for s in sizes) + "   last ratio")
     for name in _shapes(10):
         times = [_time(*_shapes(s)[name]) for s in sizes]

@@ -24,15 +24,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 TEMPLATES = {
-    "pip": {"Dockerfile": "FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n"
-                          'CMD ["python", "app.py"]\n', "requirements.txt": "numpy\n", "app.py": "print(1)\n"},
+    "pip": {
+        "Dockerfile": "FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n"
+        'CMD ["python", "app.py"]\n',
+        "requirements.txt": "numpy\n",
+        "app.py": "print(1)\n",
+    },
     "apt": {"Dockerfile": "FROM ubuntu:22.04\nRUN apt-get update\nRUN apt-get install -y curl ca-certificates\n"},
-    "gpu": {"Dockerfile": "FROM nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04\nRUN apt-get update && apt-get install -y "
-                          "python3-pip\nCOPY requirements.txt .\nRUN pip3 install -r requirements.txt\nCOPY . /srv\n",
-            "requirements.txt": "torch==2.3.0\n", "serve.py": "print('ok')\n"},
-    "multi": {"Dockerfile": "FROM python:3.11-slim\nRUN pip install flask\n",
-              "docker/worker.Dockerfile": "FROM python:3.11\nRUN apt-get update\nRUN apt-get install -y gcc\n",
-              "docker/Dockerfile.dev": "FROM python:3.11\nCOPY . .\nRUN pip install -e .\n", "setup.py": "\n"},
+    "gpu": {
+        "Dockerfile": "FROM nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04\nRUN apt-get update && apt-get install -y "
+        "python3-pip\nCOPY requirements.txt .\nRUN pip3 install -r requirements.txt\nCOPY . /srv\n",
+        "requirements.txt": "torch==2.3.0\n",
+        "serve.py": "print('ok')\n",
+    },
+    "multi": {
+        "Dockerfile": "FROM python:3.11-slim\nRUN pip install flask\n",
+        "docker/worker.Dockerfile": "FROM python:3.11\nRUN apt-get update\nRUN apt-get install -y gcc\n",
+        "docker/Dockerfile.dev": "FROM python:3.11\nCOPY . .\nRUN pip install -e .\n",
+        "setup.py": "\n",
+    },
     "clean": {"Dockerfile": "# slimml: ignore-file\nFROM python:3.11\nRUN pip install x\n"},
     "none": {"README.md": "no Docker here\n"},
 }
@@ -69,8 +79,20 @@ def generate(root: Path, n: int) -> dict[str, int]:
 
 
 def run(root: Path, work: Path, jobs: int) -> tuple[float, dict[str, int]]:
-    cmd = [sys.executable, "-m", "slimml.cli", "migrate", str(root), "--workdir", str(work), "--jobs", str(jobs),
-           "--branch", f"bench/jobs-{jobs}", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "slimml.cli",
+        "migrate",
+        str(root),
+        "--workdir",
+        str(work),
+        "--jobs",
+        str(jobs),
+        "--branch",
+        f"bench/jobs-{jobs}",
+        "--quiet",
+    ]
     t0 = time.perf_counter()
     cp = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=ROOT)
     dt = time.perf_counter() - t0
@@ -96,17 +118,24 @@ def main() -> int:
         t0 = time.perf_counter()
         kinds = generate(root, args.repos)
         print(f"generated {args.repos} repos in {time.perf_counter() - t0:.1f}s: {json.dumps(kinds, sort_keys=True)}")
-        print(f"machine: {os.cpu_count()} CPU(s), git {subprocess.run(['git', '--version'], check=False, capture_output=True, text=True).stdout.split()[-1]}")
+        print(
+            f"machine: {os.cpu_count()} CPU(s), git {subprocess.run(['git', '--version'], check=False, capture_output=True, text=True).stdout.split()[-1]}"
+        )
         ok = True
         for jobs in (int(j) for j in args.jobs.split(",")):
             dt, counts = run(root, base / f"work-j{jobs}", jobs)
             expected_skipped = kinds.get("dirty", 0) + kinds.get("none", 0)
-            good = (counts.get("failed", 0) == 0 and counts.get("skipped", 0) == expected_skipped
-                    and counts.get("unchanged", 0) == kinds.get("clean", 0)
-                    and sum(counts.values()) == args.repos)
+            good = (
+                counts.get("failed", 0) == 0
+                and counts.get("skipped", 0) == expected_skipped
+                and counts.get("unchanged", 0) == kinds.get("clean", 0)
+                and sum(counts.values()) == args.repos
+            )
             ok &= good
-            print(f"--jobs {jobs}: {args.repos} repos in {dt:.1f}s = {args.repos / dt:.1f} repos/s  "
-                  f"{json.dumps(counts, sort_keys=True)}{'' if good else '  UNEXPECTED'}")
+            print(
+                f"--jobs {jobs}: {args.repos} repos in {dt:.1f}s = {args.repos / dt:.1f} repos/s  "
+                f"{json.dumps(counts, sort_keys=True)}{'' if good else '  UNEXPECTED'}"
+            )
         return 0 if ok else 1
     finally:
         if not args.keep:

@@ -48,15 +48,23 @@ STRUCTURAL = ("SLM008", "SLM007")  # multi-stage split, CUDA devel -> runtime ba
 _BUILD_PKG = re.compile(
     r"^(build-essential|build-base|gcc(-\d+)?|g\+\+(-\d+)?|gcc-c\+\+|clang(-\d+)?|make|cmake|ninja-build|"
     r"gfortran|swig|autoconf|automake|libtool|pkg-config|pkgconf|cargo|rustc|cuda-nvcc\S*|cuda-toolkit\S*|"
-    r"\S+-dev|\S+-devel)(=\S+)?$")
+    r"\S+-dev|\S+-devel)(=\S+)?$"
+)
 # Debian-based python images without -slim/-alpine carry build-essential, git and the -dev headers.
 _FULL_PYTHON = re.compile(r"^(docker\.io/)?(library/)?python(:\d[\w.]*(-(bookworm|bullseye|buster|stretch|trixie))?)?$")
 _FULL_PYTHON_DERIVED = re.compile(
     r"^(tiangolo/uvicorn-gunicorn\S*|ghcr\.io/astral-sh/uv:python[\d.]+-(bookworm|bullseye|trixie)|"
-    r"buildpack-deps\S*)$")
+    r"buildpack-deps\S*)$"
+)
 _CUDA_DEVEL = re.compile(r"^(nvcr\.io/nvidia/pytorch:\S+|\S*(cuda|pytorch)\S*:\S*devel\S*)$")
-_INSTALLERS = {"apt-get": "install", "apt": "install", "apk": "add", "yum": "install", "dnf": "install",
-               "microdnf": "install"}
+_INSTALLERS = {
+    "apt-get": "install",
+    "apt": "install",
+    "apk": "add",
+    "yum": "install",
+    "dnf": "install",
+    "microdnf": "install",
+}
 _SEGMENT = re.compile(r"&&|\|\||;|\||\n")
 
 
@@ -67,9 +75,9 @@ def _installed(script: str) -> list[str]:
         words = seg.split()
         for i, w in enumerate(words):
             verb = _INSTALLERS.get(w.rsplit("/", 1)[-1])
-            if verb and verb in words[i + 1:]:
+            if verb and verb in words[i + 1 :]:
                 j = words.index(verb, i + 1)
-                out += [x for x in words[j + 1:] if not x.startswith(("-", "$"))]
+                out += [x for x in words[j + 1 :] if not x.startswith(("-", "$"))]
                 break
     return out
 
@@ -143,6 +151,7 @@ def final_image_needs(text: str, context: Path | None = None) -> tuple[bool, lis
 
 # -- refusal notes --------------------------------------------------------------------------------
 
+
 def normalise(note: str) -> str:
     """One group key per reason: the note up to its first ': ' advice, without line numbers, quoted
     text (commands, paths: see details()) or parentheticals (package lists, asides)."""
@@ -153,7 +162,7 @@ def normalise(note: str) -> str:
     s = re.sub(r"\b\d+(\.\d+)*\b", "N", s)
     cut = re.search(r": |; ", s)
     if cut and cut.start() > 15:
-        s = s[:cut.start()]
+        s = s[: cut.start()]
     return s if len(s) <= 110 else s[:107].rstrip() + "..."
 
 
@@ -246,9 +255,16 @@ def run(names: list[str] | None = None, corpus: Path = CORPUS) -> list[Row]:
         text = (d / "Dockerfile").read_bytes().decode("utf-8")
         needs, why = final_image_needs(text, d)
         lab = labels.get(d.name, {})
-        row = Row(d.name, lab.get("stack", "?"), needs, why, lab.get("needs"),
-                  compiles_at_runtime=lab.get("compiles_at_runtime", False), weights=lab.get("weights"),
-                  system_cuda_libs=lab.get("system_cuda_libs", False))
+        row = Row(
+            d.name,
+            lab.get("stack", "?"),
+            needs,
+            why,
+            lab.get("needs"),
+            compiles_at_runtime=lab.get("compiles_at_runtime", False),
+            weights=lab.get("weights"),
+            system_cuda_libs=lab.get("system_cuda_libs", False),
+        )
         try:
             rep = fix_file(d / "Dockerfile", Options(unsafe_fixes=True), {}, {})
         except Exception as e:  # a crash is a finding of this benchmark, not a reason to stop
@@ -270,6 +286,7 @@ def run(names: list[str] | None = None, corpus: Path = CORPUS) -> list[Row]:
 
 # -- report ---------------------------------------------------------------------------------------
 
+
 def summarise(rows: list[Row]) -> dict:
     need = [r for r in rows if r.needs]
     rewritten = [r for r in need if r.rewritten]
@@ -279,11 +296,19 @@ def summarise(rows: list[Row]) -> dict:
     reasons = []
     for (code, key), n in sorted(primary.items(), key=lambda kv: (-kv[1], kv[0])):
         ex = [r.name for r in refused if r.primary == (code, key)]
-        named = Counter(q for r in refused for c, k, raw in r.refusals if (c, k) == (code, key)
-                        for q in dict.fromkeys(details(raw)))
-        reasons.append({"code": code, "reason": key, "files": n, "mentions": mentions.get((code, key), n),
-                        "named": sorted(named.items(), key=lambda qc: (-qc[1], qc[0]))[:6],
-                        "examples": ex[:4]})
+        named = Counter(
+            q for r in refused for c, k, raw in r.refusals if (c, k) == (code, key) for q in dict.fromkeys(details(raw))
+        )
+        reasons.append(
+            {
+                "code": code,
+                "reason": key,
+                "files": n,
+                "mentions": mentions.get((code, key), n),
+                "named": sorted(named.items(), key=lambda qc: (-qc[1], qc[0]))[:6],
+                "examples": ex[:4],
+            }
+        )
     stacks = {}
     for r in rows:
         s = stacks.setdefault(r.stack, {"files": 0, "need": 0, "rewritten": 0, "refused": 0})
@@ -302,11 +327,13 @@ def summarise(rows: list[Row]) -> dict:
         "rewritten_without_need": sorted(r.name for r in rows if not r.needs and r.rewritten),
         # the app compiles at run time (torch cpp_extension.load, triton, deepspeed JIT ops), yet the
         # rewritten final image is no longer a CUDA devel image: the rewrite breaks it
-        "runtime_compiler_lost": sorted(r.name for r in rewritten if r.compiles_at_runtime
-                                        and not _CUDA_DEVEL.match(r.after_base or "")),
+        "runtime_compiler_lost": sorted(
+            r.name for r in rewritten if r.compiles_at_runtime and not _CUDA_DEVEL.match(r.after_base or "")
+        ),
         # the CUDA ladder went below cudnn-runtime although a library outside the wheels links cuDNN
-        "system_cuda_libs_lost": sorted(r.name for r in rows if r.system_cuda_libs and r.rewritten
-                                        and "cudnn" not in (r.after_base or "")),
+        "system_cuda_libs_lost": sorted(
+            r.name for r in rows if r.system_cuda_libs and r.rewritten and "cudnn" not in (r.after_base or "")
+        ),
         "refused_rightly": sorted(r.name for r in refused if r.compiles_at_runtime),
         "label_disagreements": sorted(r.name for r in rows if r.label is not None and r.label != r.needs),
         "reasons": reasons,
@@ -317,26 +344,40 @@ def summarise(rows: list[Row]) -> dict:
 
 def markdown(rows: list[Row], s: dict) -> str:
     pct = f"{s['ratio']:.0%}" if s["ratio"] is not None else "-"
-    out = [f"## Reach of the structural rewrites ({s['files']} corpus files)", "",
-           "| files | need a structural rewrite | rewritten (SLM008 split / SLM007 base) | refused | ratio |",
-           "|---:|---:|---:|---:|---:|",
-           f"| {s['files']} | {s['need']} | {s['rewritten']} "
-           f"({s['by_code'].get('SLM008', 0)} / {s['by_code'].get('SLM007', 0)}) | {s['refused']} | {pct} |", ""]
+    out = [
+        f"## Reach of the structural rewrites ({s['files']} corpus files)",
+        "",
+        "| files | need a structural rewrite | rewritten (SLM008 split / SLM007 base) | refused | ratio |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {s['files']} | {s['need']} | {s['rewritten']} "
+        f"({s['by_code'].get('SLM008', 0)} / {s['by_code'].get('SLM007', 0)}) | {s['refused']} | {pct} |",
+        "",
+    ]
     if s["reasons"]:
-        out += ["### Why the others were refused (one primary reason per file; `mentions` counts every refused "
-                "file whose notes carry it)", "",
-                "| rule | reason (normalised) | files | mentions | what the notes name | examples |",
-                "|---|---|---:|---:|---|---|"]
+        out += [
+            "### Why the others were refused (one primary reason per file; `mentions` counts every refused "
+            "file whose notes carry it)",
+            "",
+            "| rule | reason (normalised) | files | mentions | what the notes name | examples |",
+            "|---|---|---:|---:|---|---|",
+        ]
         for x in s["reasons"]:
             named = ", ".join(f"`{q}`" + (f" ×{c}" if c > 1 else "") for q, c in x["named"]).replace("|", "/")
-            out.append(f"| {x['code']} | {x['reason'].replace('|', '/')} | {x['files']} | {x['mentions']} | "
-                       f"{named} | {', '.join(x['examples'])} |")
+            out.append(
+                f"| {x['code']} | {x['reason'].replace('|', '/')} | {x['files']} | {x['mentions']} | "
+                f"{named} | {', '.join(x['examples'])} |"
+            )
         out.append("")
     out += ["### By stack", "", "| stack | files | need | rewritten | refused |", "|---|---:|---:|---:|---:|"]
     out += [f"| {k} | {v['files']} | {v['need']} | {v['rewritten']} | {v['refused']} |" for k, v in s["stacks"].items()]
     if s["weights"]:
-        out += ["", "### Model weights baked in (SLM010, not counted above)", "",
-                "| file | how the weights get in | SLM010 |", "|---|---|---|"]
+        out += [
+            "",
+            "### Model weights baked in (SLM010, not counted above)",
+            "",
+            "| file | how the weights get in | SLM010 |",
+            "|---|---|---|",
+        ]
         out += [f"| {k} | {how} | {res.replace('|', '/')} |" for k, (how, res) in s["weights"].items()]
     out += ["", "### Files", "", "| file | needs (why) | result |", "|---|---|---|"]
     for r in rows:
@@ -353,19 +394,30 @@ def markdown(rows: list[Row], s: dict) -> str:
     if s["label_disagreements"]:
         notes.append("classifier disagrees with labels.toml on: " + ", ".join(s["label_disagreements"]))
     if s["still_need_after_rewrite"]:
-        notes.append("rewritten, but the final image still needs one by the same test: "
-                     + ", ".join(s["still_need_after_rewrite"]))
+        notes.append(
+            "rewritten, but the final image still needs one by the same test: "
+            + ", ".join(s["still_need_after_rewrite"])
+        )
     if s["system_cuda_libs_lost"]:
-        notes.append("rewritten to a base without cuDNN although a library outside the pip wheels links the "
-                     "image's cuDNN (labels.toml system_cuda_libs): " + ", ".join(s["system_cuda_libs_lost"]))
+        notes.append(
+            "rewritten to a base without cuDNN although a library outside the pip wheels links the "
+            "image's cuDNN (labels.toml system_cuda_libs): " + ", ".join(s["system_cuda_libs_lost"])
+        )
     if s["refused_rightly"]:
-        notes.append("refused, and rightly so (the app compiles at run time: the final image keeps devel): "
-                     + ", ".join(s["refused_rightly"]))
+        notes.append(
+            "refused, and rightly so (the app compiles at run time: the final image keeps devel): "
+            + ", ".join(s["refused_rightly"])
+        )
     if s["runtime_compiler_lost"]:
-        notes.append("rewritten to a final image without nvcc/devel although the app compiles at run time "
-                     "(labels.toml compiles_at_runtime): " + ", ".join(s["runtime_compiler_lost"]))
+        notes.append(
+            "rewritten to a final image without nvcc/devel although the app compiles at run time "
+            "(labels.toml compiles_at_runtime): " + ", ".join(s["runtime_compiler_lost"])
+        )
     if s["rewritten_without_need"]:
-        notes.append("structural rewrite on files the test says need none (e.g. the CUDA ladder runtime -> base): " + ", ".join(s["rewritten_without_need"]))
+        notes.append(
+            "structural rewrite on files the test says need none (e.g. the CUDA ladder runtime -> base): "
+            + ", ".join(s["rewritten_without_need"])
+        )
     if notes:
         out += [""] + [f"- {n}" for n in notes]
     return "\n".join(out) + "\n"

@@ -44,7 +44,7 @@ RUN_FIELDS = {
 REPO_RUN_FIELDS = {
     "path": "the checkout's path (the two runs work on two copies of the repos)",
     "commit": "the slimml commit: its message carries the state's random id (Slimml-Migrate trailer) and "
-              "its time stamp is the run's",
+    "its time stamp is the run's",
     "attempts": "a repo interrupted by the SIGKILL is attempted once more by the re-run",
 }
 BROKEN = "this is not a Dockerfile\nFROM\n"
@@ -93,8 +93,9 @@ def templates(tdir: Path) -> dict[str, list[Path]]:
     for k in range(8):  # already migrated: the fixed project is committed
         t = tdir / f"clean-{k:02d}"
         _copy_project(projs[(k * 11) % len(projs)], t)
-        subprocess.run([sys.executable, "-m", "slimml.cli", "fix", "--write", str(t)], check=False,
-                       capture_output=True, cwd=ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "slimml.cli", "fix", "--write", str(t)], check=False, capture_output=True, cwd=ROOT
+        )
         _commit(t)
         out["clean"].append(t)
     t = tdir / "none"
@@ -117,8 +118,19 @@ def templates(tdir: Path) -> dict[str, list[Path]]:
 
 def _pick(i: int) -> str:
     h = int.from_bytes(hashlib.sha256(f"kind-{i}".encode()).digest()[:4], "big") % 100
-    return ("single" if h < 60 else "multi" if h < 72 else "clean" if h < 82 else "none" if h < 89
-            else "dirty" if h < 96 else "broken")
+    return (
+        "single"
+        if h < 60
+        else "multi"
+        if h < 72
+        else "clean"
+        if h < 82
+        else "none"
+        if h < 89
+        else "dirty"
+        if h < 96
+        else "broken"
+    )
 
 
 def generate(root: Path, n: int) -> dict[str, int]:
@@ -161,15 +173,23 @@ def _count(db: Path, status: str) -> int:
         return 0
 
 
-def run_shards(root: Path, work: Path, n: int, jobs: int, kill: int = 0, kill_after: int = 5,
-               env: dict | None = None) -> dict:
+def run_shards(
+    root: Path, work: Path, n: int, jobs: int, kill: int = 0, kill_after: int = 5, env: dict | None = None
+) -> dict:
     """N concurrent `migrate --shard I/N` processes; shard ``kill`` is SIGKILLed once ``kill_after``
     of its repos are fixed, while it is in the middle of another, then re-run. Returns timings, exit codes and what the kill left."""
     t0 = time.perf_counter()
-    procs = {i: subprocess.Popen(slimml_cmd("migrate", root, "--workdir", work, "--shard", f"{i}/{n}", "-j", jobs,
-                                            "-q"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                                 start_new_session=True, cwd=ROOT)
-             for i in range(1, n + 1)}
+    procs = {
+        i: subprocess.Popen(
+            slimml_cmd("migrate", root, "--workdir", work, "--shard", f"{i}/{n}", "-j", jobs, "-q"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+            cwd=ROOT,
+        )
+        for i in range(1, n + 1)
+    }
     out: dict = {"killed": None}
     if kill:
         db, p = shard_db(work, kill, n), procs[kill]
@@ -179,8 +199,13 @@ def run_shards(root: Path, work: Path, n: int, jobs: int, kill: int = 0, kill_af
                 break
             time.sleep(0.01)
         p.wait()
-        out["killed"] = {"shard": kill, "returncode": p.returncode, "fixed_at_kill": _fixed(db),
-                         "in_progress_at_kill": _count(db, "in-progress"), "commits_at_kill": _commits(db)}
+        out["killed"] = {
+            "shard": kill,
+            "returncode": p.returncode,
+            "fixed_at_kill": _fixed(db),
+            "in_progress_at_kill": _count(db, "in-progress"),
+            "commits_at_kill": _commits(db),
+        }
     for p in procs.values():
         p.wait()
     out["returncodes"] = {i: p.returncode for i, p in procs.items()}
@@ -190,8 +215,14 @@ def run_shards(root: Path, work: Path, n: int, jobs: int, kill: int = 0, kill_af
     out["seconds"] = time.perf_counter() - t0
     if kill:
         t1 = time.perf_counter()
-        cp = subprocess.run(slimml_cmd("migrate", root, "--workdir", work, "--shard", f"{kill}/{n}", "-j", jobs, "-q"),
-                            check=False, capture_output=True, text=True, env=env, cwd=ROOT)
+        cp = subprocess.run(
+            slimml_cmd("migrate", root, "--workdir", work, "--shard", f"{kill}/{n}", "-j", jobs, "-q"),
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
         out["rerun"] = {"returncode": cp.returncode, "seconds": time.perf_counter() - t1, "stderr": cp.stderr[-2000:]}
         out["seconds_with_rerun"] = time.perf_counter() - t0
     return out
@@ -240,7 +271,9 @@ def once_check(root: Path, dbs: list[Path], merged: dict) -> list[str]:
         for r in conn.execute("SELECT name, status, commit_sha, path FROM repos"):
             rows.setdefault(r["name"], []).append({**dict(r), "db": db.name})
         conn.close()
-    problems += [f"{n}: in {len(v)} state rows ({', '.join(x['db'] for x in v)})" for n, v in rows.items() if len(v) != 1]
+    problems += [
+        f"{n}: in {len(v)} state rows ({', '.join(x['db'] for x in v)})" for n, v in rows.items() if len(v) != 1
+    ]
     problems += [f"{n}: in no shard" for n in on_disk if n not in rows]
     names = [r["name"] for r in merged["repos"]]
     if sorted(names) != on_disk:
@@ -274,27 +307,51 @@ def main() -> int:
         t0 = time.perf_counter()
         kinds = generate(a, args.repos)
         shutil.copytree(a, b, symlinks=True)
-        print(f"generated {args.repos} repos (+ a copy) in {time.perf_counter() - t0:.1f}s: "
-              f"{json.dumps(kinds, sort_keys=True)}; {len(projects())} template projects; {os.cpu_count()} CPU(s)")
-        res = run_shards(a, base / "a" / "work", args.shards, args.jobs, kill=args.kill,
-                         kill_after=max(5, args.repos // args.shards // 3))
+        print(
+            f"generated {args.repos} repos (+ a copy) in {time.perf_counter() - t0:.1f}s: "
+            f"{json.dumps(kinds, sort_keys=True)}; {len(projects())} template projects; {os.cpu_count()} CPU(s)"
+        )
+        res = run_shards(
+            a,
+            base / "a" / "work",
+            args.shards,
+            args.jobs,
+            kill=args.kill,
+            kill_after=max(5, args.repos // args.shards // 3),
+        )
         sizes = [len(bench_names(shard_db(base / "a" / "work", i, args.shards))) for i in range(1, args.shards + 1)]
-        print(f"{args.shards} shard processes (--jobs {args.jobs} each): {res['seconds']:.1f}s; exit codes "
-              f"{res['returncodes']}; repos per shard {sizes}")
+        print(
+            f"{args.shards} shard processes (--jobs {args.jobs} each): {res['seconds']:.1f}s; exit codes "
+            f"{res['returncodes']}; repos per shard {sizes}"
+        )
         if res["killed"]:
             k = res["killed"]
-            print(f"shard {k['shard']}/{args.shards} SIGKILLed (exit {k['returncode']}) with {k['fixed_at_kill']} repos "
-                  f"fixed, {k['in_progress_at_kill']} in progress; re-run: exit {res['rerun']['returncode']} in {res['rerun']['seconds']:.1f}s "
-                  f"(total {res['seconds_with_rerun']:.1f}s)")
+            print(
+                f"shard {k['shard']}/{args.shards} SIGKILLed (exit {k['returncode']}) with {k['fixed_at_kill']} repos "
+                f"fixed, {k['in_progress_at_kill']} in progress; re-run: exit {res['rerun']['returncode']} in {res['rerun']['seconds']:.1f}s "
+                f"(total {res['seconds_with_rerun']:.1f}s)"
+            )
         t1 = time.perf_counter()
-        cp = subprocess.run(slimml_cmd("migrate", b, "--workdir", base / "b" / "work", "-j", args.unsharded_jobs, "-q"),
-                            check=False, capture_output=True, text=True, cwd=ROOT)
-        print(f"unsharded run (--jobs {args.unsharded_jobs}): {time.perf_counter() - t1:.1f}s, exit {cp.returncode}: "
-              f"{cp.stderr.strip().splitlines()[-2] if cp.stderr.strip() else ''}")
+        cp = subprocess.run(
+            slimml_cmd("migrate", b, "--workdir", base / "b" / "work", "-j", args.unsharded_jobs, "-q"),
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        print(
+            f"unsharded run (--jobs {args.unsharded_jobs}): {time.perf_counter() - t1:.1f}s, exit {cp.returncode}: "
+            f"{cp.stderr.strip().splitlines()[-2] if cp.stderr.strip() else ''}"
+        )
         dbs = [shard_db(base / "a" / "work", i, args.shards) for i in range(1, args.shards + 1)]
         t2 = time.perf_counter()
-        mp = subprocess.run(slimml_cmd("report", "--merge", *dbs, "--format", "json"), check=False,
-                            capture_output=True, text=True, cwd=ROOT)
+        mp = subprocess.run(
+            slimml_cmd("report", "--merge", *dbs, "--format", "json"),
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         if mp.returncode != 0:
             print(f"report --merge failed: {mp.stderr}")
             return 1
@@ -303,15 +360,34 @@ def main() -> int:
         single = json.loads((base / "b" / "work" / ".slimml" / "migrate-report.json").read_text())
         diff = differences(normalized(merged), normalized(single))
         t = merged["totals"]
-        print("merged totals: " + json.dumps({k: t[k] for k in ("repos", "fixed", "unchanged", "skipped", "failed",
-                                                                 "dockerfiles", "dockerfiles_failed", "fixes")}))
+        print(
+            "merged totals: "
+            + json.dumps(
+                {
+                    k: t[k]
+                    for k in (
+                        "repos",
+                        "fixed",
+                        "unchanged",
+                        "skipped",
+                        "failed",
+                        "dockerfiles",
+                        "dockerfiles_failed",
+                        "fixes",
+                    )
+                }
+            )
+        )
         print(f"headline: {t['headline']['text']}")
-        print(f"merged vs unsharded report: {len(diff)} differences after dropping "
-              f"{', '.join(RUN_FIELDS)} and per repo {', '.join(REPO_RUN_FIELDS)}")
+        print(
+            f"merged vs unsharded report: {len(diff)} differences after dropping "
+            f"{', '.join(RUN_FIELDS)} and per repo {', '.join(REPO_RUN_FIELDS)}"
+        )
         for d in diff[:20]:
             print("  " + d)
-        raw = differences({k: v for k, v in merged.items() if k != "generated"},
-                          {k: v for k, v in single.items() if k != "generated"})
+        raw = differences(
+            {k: v for k, v in merged.items() if k != "generated"}, {k: v for k, v in single.items() if k != "generated"}
+        )
         fields = sorted({re.sub(r"\[\d+\]", "[]", d.split(":")[0]) for d in raw})
         print(f"fields that did differ (dropped above): {', '.join(fields)}")
         problems = once_check(a, dbs, merged)
@@ -319,8 +395,10 @@ def main() -> int:
             after = {n: s for db in dbs for n, s in _commits(db).items()}
             redone = [n for n, s in res["killed"]["commits_at_kill"].items() if after.get(n) != s]
             problems += [f"{n}: fixed before the kill, redone by the re-run" for n in redone]
-        print(f"each repo exactly once, branches once: {'yes' if not problems else 'NO'} "
-              f"({len(merged['repos'])} repos in the merged report)")
+        print(
+            f"each repo exactly once, branches once: {'yes' if not problems else 'NO'} "
+            f"({len(merged['repos'])} repos in the merged report)"
+        )
         for p in problems[:20]:
             print("  " + p)
         rcs_ok = all(rc in (0, 2) for i, rc in res["returncodes"].items() if i != args.kill)

@@ -25,8 +25,13 @@ from slimml.context import Context, Settings  # noqa: E402
 from slimml.engine import fix_text  # noqa: E402
 from slimml.io import read_source  # noqa: E402
 
-BASES = ["python:3.11", "python:3.11-slim", "nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04",
-         "pytorch/pytorch:2.3.0-cuda12.1-cudnn8-devel", "continuumio/miniconda3"]
+BASES = [
+    "python:3.11",
+    "python:3.11-slim",
+    "nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04",
+    "pytorch/pytorch:2.3.0-cuda12.1-cudnn8-devel",
+    "continuumio/miniconda3",
+]
 RUNS = [
     "apt-get update",
     "apt-get install -y build-essential libpq-dev git curl",
@@ -77,9 +82,15 @@ def corpus(n: int) -> list[str]:
 
 def _context(root: Path) -> Path:
     """A small realistic build context, so context-reading rules (SLM004, SLM006) do real work."""
-    for rel, body in {"requirements.txt": "numpy==1.26.4\n-r base.txt\n", "base.txt": "fastapi\n",
-                      "app.py": "print(1)\n", "serve.py": "print(2)\n", "environment.yml": "name: x\n",
-                      "models/w.bin": "0" * 1000, "tests/test_app.py": "def test(): pass\n"}.items():
+    for rel, body in {
+        "requirements.txt": "numpy==1.26.4\n-r base.txt\n",
+        "base.txt": "fastapi\n",
+        "app.py": "print(1)\n",
+        "serve.py": "print(2)\n",
+        "environment.yml": "name: x\n",
+        "models/w.bin": "0" * 1000,
+        "tests/test_app.py": "def test(): pass\n",
+    }.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(body)
     return root
@@ -169,9 +180,11 @@ def main() -> int:
     wall = cli_wall(a.cli_runs)
     mode = "safe and unsafe fixes" if a.unsafe_fixes else "default (safe) fixes"
     mode += f", rules {a.select}" if select else ", all rules"
-    print(f"fix-check throughput, {mode}, build context read: {fps:.0f} Dockerfiles/s over {a.files} files "
-          f"(median of {len(runs)} fresh runs: {', '.join(f'{r[0]:.0f}' for r in runs)}; "
-          f"p50 {p50:.2f} ms, p99 {p99:.2f} ms per file)")
+    print(
+        f"fix-check throughput, {mode}, build context read: {fps:.0f} Dockerfiles/s over {a.files} files "
+        f"(median of {len(runs)} fresh runs: {', '.join(f'{r[0]:.0f}' for r in runs)}; "
+        f"p50 {p50:.2f} ms, p99 {p99:.2f} ms per file)"
+    )
     print(f"`slimml fix Dockerfile` wall time: {wall:.0f} ms (median of {a.cli_runs})")
     print(f"machine reference: a fixed pure-Python loop took {reference_ms():.0f} ms")
     ok = fps >= 500 and wall < 250

@@ -40,9 +40,11 @@ from typing import Any
 CACHE_ENV = "SLIMML_CACHE_DIR"
 FORMAT = 1  # bump when the entry layout changes
 MAX_CONTEXT_ENTRIES = 20000  # past this the context is not fingerprinted (and the file not cached)
-_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
-        "# This file is a cache directory tag created by slimml.\n"
-        "# For information about cache directory tags see https://bford.info/cachedir/\n")
+_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by slimml.\n"
+    "# For information about cache directory tags see https://bford.info/cachedir/\n"
+)
 
 _code_fp: str | None = None
 
@@ -68,8 +70,9 @@ def code_fingerprint() -> str:
             for fn in sorted(filenames):
                 if fn.endswith((".py", ".json", ".toml", ".txt")):
                     st = os.stat(os.path.join(dirpath, fn))
-                    h.update(f"{os.path.relpath(os.path.join(dirpath, fn), root)}\0{st.st_size}\0{st.st_mtime_ns}\n"
-                             .encode())
+                    h.update(
+                        f"{os.path.relpath(os.path.join(dirpath, fn), root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode()
+                    )
         _code_fp = h.hexdigest()
     return _code_fp
 
@@ -114,8 +117,10 @@ def _ancestors(context: str) -> str:
     p = os.path.dirname(context)
     while True:
         git = os.path.join(p, ".git")
-        parts.append(f"{p} {_stat_line(git)} {_stat_line(os.path.join(p, '.gitignore'))} "
-                     f"{_stat_line(os.path.join(git, 'info', 'exclude'))}")
+        parts.append(
+            f"{p} {_stat_line(git)} {_stat_line(os.path.join(p, '.gitignore'))} "
+            f"{_stat_line(os.path.join(git, 'info', 'exclude'))}"
+        )
         parent = os.path.dirname(p)
         if parent == p:
             break
@@ -141,14 +146,30 @@ def context_fingerprint(context_dir: Path | None, dockerfile: Path, run_cache: d
     return None if fp is None else f"{fp}\0{side}"
 
 
-def key(*, text_bytes: bytes, given: str, dockerfile: Path, context_dir: Path | None, context_note: str,
-        settings: Any, committed: dict[str, str], context_fp: str) -> str:
+def key(
+    *,
+    text_bytes: bytes,
+    given: str,
+    dockerfile: Path,
+    context_dir: Path | None,
+    context_note: str,
+    settings: Any,
+    committed: dict[str, str],
+    context_fp: str,
+) -> str:
     """The entry's key. The rule set is in it twice over: the selection in ``settings``, the rule modules
     in the code fingerprint (so a warm run need not import the rules)."""
     h = hashlib.sha256()
-    parts = [code_fingerprint(), repr(_plain(settings)), given, os.fspath(dockerfile),
-             os.fspath(context_dir) if context_dir else "", context_note,
-             repr(sorted(committed.items())), context_fp]
+    parts = [
+        code_fingerprint(),
+        repr(_plain(settings)),
+        given,
+        os.fspath(dockerfile),
+        os.fspath(context_dir) if context_dir else "",
+        context_note,
+        repr(sorted(committed.items())),
+        context_fp,
+    ]
     for p in parts:
         h.update(p.encode("utf-8", "surrogatepass"))
         h.update(b"\0")

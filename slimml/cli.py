@@ -42,10 +42,16 @@ def want_color(choice: str | None, stream) -> bool:
 
 def _color_options(f):
     f = click.option("--no-color", "no_color", is_flag=True, hidden=True, help="Same as --color never.")(f)
-    return click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
-                        show_default=True, is_flag=False, flag_value="always",
-                        help="Colour the diff and the summary; `always` also when piped (NO_COLOR / FORCE_COLOR "
-                             "are honoured with auto).")(f)
+    return click.option(
+        "--color",
+        type=click.Choice(["auto", "always", "never"]),
+        default="auto",
+        show_default=True,
+        is_flag=False,
+        flag_value="always",
+        help="Colour the diff and the summary; `always` also when piped (NO_COLOR / FORCE_COLOR "
+        "are honoured with auto).",
+    )(f)
 
 
 class _Out:
@@ -119,36 +125,92 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--write", "-w", is_flag=True,
-              help="Apply the fixes (atomic; keeps mode, encoding, line endings; a symlink is written through). "
-                   "With `-` (stdin): print the fixed text.")
+@click.option(
+    "--write",
+    "-w",
+    is_flag=True,
+    help="Apply the fixes (atomic; keeps mode, encoding, line endings; a symlink is written through). "
+    "With `-` (stdin): print the fixed text.",
+)
 @click.option("--check", is_flag=True, help="Exit 1 if anything would change; write nothing.")
 @click.option("--diff", "diff_only", is_flag=True, help="Print the unified diff only (never writes: not with --write).")
-@click.option("--select", multiple=True, metavar="CODES", help="Only these rules (codes, prefixes or names; comma-separated).")
+@click.option(
+    "--select", multiple=True, metavar="CODES", help="Only these rules (codes, prefixes or names; comma-separated)."
+)
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rules.")
-@click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that may change what the image does.")
-@click.option("--cache-mounts/--no-cache-mounts", default=None, help="SLM001: BuildKit cache mounts instead of no-cache flags.")
-@click.option("--context", type=click.Path(path_type=Path, file_okay=False), help="Build context folder (default: inferred).")
-@click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="Config file (default: nearest .slimml.toml / pyproject.toml).")
-@click.option("--stdin-filename", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
-              help="With `-` (or no path): the Dockerfile's path, for the build context, .dockerignore and config.")
+@click.option(
+    "--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that may change what the image does."
+)
+@click.option(
+    "--cache-mounts/--no-cache-mounts", default=None, help="SLM001: BuildKit cache mounts instead of no-cache flags."
+)
+@click.option(
+    "--context", type=click.Path(path_type=Path, file_okay=False), help="Build context folder (default: inferred)."
+)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file (default: nearest .slimml.toml / pyproject.toml).",
+)
+@click.option(
+    "--stdin-filename",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PATH",
+    help="With `-` (or no path): the Dockerfile's path, for the build context, .dockerignore and config.",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--output-file", "-o", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write what goes to stdout (diff, JSON, statistics, fixed text) to this file.")
+@click.option(
+    "--output-file",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write what goes to stdout (diff, JSON, statistics, fixed text) to this file.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No summary: print the diff (or JSON) and errors only.")
-@click.option("--exit-zero", is_flag=True, help="With --check: exit 0 even when something would change (errors still exit 2).")
+@click.option(
+    "--exit-zero", is_flag=True, help="With --check: exit 0 even when something would change (errors still exit 2)."
+)
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of the diff.")
 @click.option("--show-fixes", is_flag=True, help="List each fix (rule and line) in the summary, not only the counts.")
 @_color_options
-@click.option("--verify", is_flag=True,
-              help="Build the original and the rewrites (Docker engine) and keep each rule's unsafe fixes only if "
-                   "the image still verifies; the safe rewrite is verified too.")
-@click.option("--build-jobs", type=click.IntRange(min=1), default=2, show_default=True,
-              help="With --verify: builds at a time.")
-@click.option("--no-cache", is_flag=True, help="Analyse every file again instead of reusing results of unchanged "
-                                                "ones (dry runs and --check; cache: ~/.cache/slimml or SLIMML_CACHE_DIR).")
-def fix(paths, write, check, diff_only, select, ignore, unsafe_fixes, cache_mounts, context, config, stdin_filename,
-        fmt, output_file, quiet, exit_zero, statistics, show_fixes, color, no_color, verify, build_jobs, no_cache):
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Build the original and the rewrites (Docker engine) and keep each rule's unsafe fixes only if "
+    "the image still verifies; the safe rewrite is verified too.",
+)
+@click.option(
+    "--build-jobs", type=click.IntRange(min=1), default=2, show_default=True, help="With --verify: builds at a time."
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Analyse every file again instead of reusing results of unchanged "
+    "ones (dry runs and --check; cache: ~/.cache/slimml or SLIMML_CACHE_DIR).",
+)
+def fix(
+    paths,
+    write,
+    check,
+    diff_only,
+    select,
+    ignore,
+    unsafe_fixes,
+    cache_mounts,
+    context,
+    config,
+    stdin_filename,
+    fmt,
+    output_file,
+    quiet,
+    exit_zero,
+    statistics,
+    show_fixes,
+    color,
+    no_color,
+    verify,
+    build_jobs,
+    no_cache,
+):
     """Fix Dockerfiles (files or folders; `-` reads stdin). Dry run by default: prints the diff and a summary.
 
     Exit codes: 0 done (or nothing to change); 1 --check and something would change; 2 error.
@@ -159,8 +221,7 @@ def fix(paths, write, check, diff_only, select, ignore, unsafe_fixes, cache_moun
     if write and check:
         _usage("--write and --check cannot be combined")
     if write and diff_only:
-        _usage("--diff and --write cannot be combined: --diff only shows the change "
-                               "(run --write alone to apply it)")
+        _usage("--diff and --write cannot be combined: --diff only shows the change (run --write alone to apply it)")
     if statistics and diff_only:
         _usage("--statistics and --diff cannot be combined")
     try:
@@ -170,10 +231,13 @@ def fix(paths, write, check, diff_only, select, ignore, unsafe_fixes, cache_moun
     if stdin and verify:
         _usage("--verify builds files: it cannot read stdin")
     if stdin and write and (fmt == "json" or statistics):
-        _usage("with `-`, --write prints the fixed text: it cannot be combined with "
-               + ("--format json" if fmt == "json" else "--statistics"))
-    if output_file is not None and any(p.is_file() and os.path.samefile(p, output_file) for p in paths
-                                       if output_file.exists()):
+        _usage(
+            "with `-`, --write prints the fixed text: it cannot be combined with "
+            + ("--format json" if fmt == "json" else "--statistics")
+        )
+    if output_file is not None and any(
+        p.is_file() and os.path.samefile(p, output_file) for p in paths if output_file.exists()
+    ):
         _usage(f"--output-file {output_file} is one of the Dockerfiles to fix")
     select, ignore = _split_codes(select), _split_codes(ignore)
     bad = unknown_codes(select + ignore)
@@ -186,9 +250,17 @@ def fix(paths, write, check, diff_only, select, ignore, unsafe_fixes, cache_moun
     color = "never" if no_color else color
     out = _Out(output_file, want_color(color, sys.stdout))
     err_color = want_color(color, sys.stderr)
-    opts = Options(write=write, select=select, ignore=ignore, unsafe_fixes=unsafe_fixes,
-                   cache_mounts=cache_mounts, context=context, config=config, stdin_filename=stdin_filename,
-                   cache=not no_cache)
+    opts = Options(
+        write=write,
+        select=select,
+        ignore=ignore,
+        unsafe_fixes=unsafe_fixes,
+        cache_mounts=cache_mounts,
+        context=context,
+        config=config,
+        stdin_filename=stdin_filename,
+        cache=not no_cache,
+    )
     if verify:
         if check:
             _usage("--verify and --check cannot be combined")
@@ -202,8 +274,17 @@ def fix(paths, write, check, diff_only, select, ignore, unsafe_fixes, cache_moun
     sys.exit(EXIT_OK)
 
 
-def _print_fix(reports, out: _Out, fmt: str, write: bool, diff_only: bool, quiet: bool, statistics: bool,
-               show_fixes: bool, err_color: bool) -> None:
+def _print_fix(
+    reports,
+    out: _Out,
+    fmt: str,
+    write: bool,
+    diff_only: bool,
+    quiet: bool,
+    statistics: bool,
+    show_fixes: bool,
+    err_color: bool,
+) -> None:
     from .fixreport import colorize_diff, json_report, statistics_lines, summary_lines
     from .fixreport import statistics as stats_of
 
@@ -229,8 +310,9 @@ def _print_fix(reports, out: _Out, fmt: str, write: bool, diff_only: bool, quiet
                 click.echo(line, err=True, color=err_color)
 
 
-def _fix_verified(paths, opts, jobs: int, fmt: str, write: bool, out: _Out, err_color: bool, diff_only: bool,
-                  quiet: bool) -> None:
+def _fix_verified(
+    paths, opts, jobs: int, fmt: str, write: bool, out: _Out, err_color: bool, diff_only: bool, quiet: bool
+) -> None:
     from . import proof
     from .fixreport import colorize_diff
 

@@ -82,7 +82,7 @@ class Context:
             return "."
         if not real.startswith(root.rstrip(os.sep) + os.sep):
             return None
-        return real[len(root.rstrip(os.sep)) + 1:].replace(os.sep, "/")
+        return real[len(root.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
 
     def context_path(self, rel: str) -> Path | None:
         return self._abs(rel)

@@ -19,13 +19,35 @@ from pathlib import Path
 from .dockerfile import Document, Instruction, shell_words
 from .shellvars import VarRefs
 
-DOCKERFILE_GLOBS = ("Dockerfile", "Dockerfile.*", "Dockerfile-*", "*.Dockerfile", "Containerfile", "Containerfile.*",
-                    "Containerfile-*", "*.Containerfile")
+DOCKERFILE_GLOBS = (
+    "Dockerfile",
+    "Dockerfile.*",
+    "Dockerfile-*",
+    "*.Dockerfile",
+    "Containerfile",
+    "Containerfile.*",
+    "Containerfile-*",
+    "*.Containerfile",
+)
 # Not Dockerfiles even though the name matches: templates, backups, ignore files, docs.
-_NOT_DOCKERFILE = re.compile(r"\.(dockerignore|md|rst|txt|orig|rej|bak|swp|j2|jinja2?|tmpl|tpl|template|in|erb|mustache|sh|py|json|ya?ml)$",
-                             re.IGNORECASE)
-SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache",
-             ".pytest_cache", ".ruff_cache", ".slimml"}
+_NOT_DOCKERFILE = re.compile(
+    r"\.(dockerignore|md|rst|txt|orig|rej|bak|swp|j2|jinja2?|tmpl|tpl|template|in|erb|mustache|sh|py|json|ya?ml)$",
+    re.IGNORECASE,
+)
+SKIP_DIRS = {
+    ".git",
+    ".hg",
+    ".svn",
+    "node_modules",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".tox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".slimml",
+}
 
 
 def is_dockerfile_name(name: str) -> bool:
@@ -66,7 +88,6 @@ def find_dockerfiles(root: Path) -> list[Path]:
     return out
 
 
-
 _VAR_RE = VarRefs(r"\w+", ":?[-=]")  # linear-time \$(?:\{(\w+)(?::?[-=]([^}]*))?\}|(\w+))
 MAX_CLIMB = 4  # folders above the Dockerfile's own that may be its context
 
@@ -77,7 +98,7 @@ def _kv_pairs(instr: Instruction) -> list[tuple[str, str]]:
     if not words:
         return []
     if instr.keyword == "ENV" and "=" not in words[0][0]:
-        return [(words[0][0], instr.args[words[0][2]:].strip())]
+        return [(words[0][0], instr.args[words[0][2] :].strip())]
     return [(k, v) for k, _, v in (w.partition("=") for w, _, _ in words)]
 
 
@@ -210,7 +231,7 @@ def _ignored_in(folder: Path):
                 prefix = "/".join(below)
                 if prefix and not s.startswith(prefix + "/"):
                     continue
-                s = "/" + s[len(prefix) + 1:] if prefix else "/" + s
+                s = "/" + s[len(prefix) + 1 :] if prefix else "/" + s
             lines.append(("!" if neg else "") + s)
     return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
 
@@ -242,11 +263,15 @@ def infer(dockerfile: Path, doc: Document | None) -> Inference:
     guess = allowed[0] if allowed else folders[-1]
     if unresolved:
         u = unresolved[0]
-        return Inference(guess, f"`{u.instr.keyword} {u.word}` (line {u.instr.start_line}) names a variable "
-                                f"without a default, so the build context cannot be told from the file")
+        return Inference(
+            guess,
+            f"`{u.instr.keyword} {u.word}` (line {u.instr.start_line}) names a variable "
+            f"without a default, so the build context cannot be told from the file",
+        )
     if min_up >= len(folders):
-        return Inference(guess, f"the COPY sources climb {min_up} folder(s) above the Dockerfile, past the "
-                                "repository root")
+        return Inference(
+            guess, f"the COPY sources climb {min_up} folder(s) above the Dockerfile, past the repository root"
+        )
     for folder in allowed:
         if all(_holds(folder, p) for _, p in srcs):
             return Inference(folder)
@@ -257,12 +282,14 @@ def infer(dockerfile: Path, doc: Document | None) -> Inference:
             return Inference(folder)
     # BuildKit clamps `..` at the context root: `COPY ../x` built from the Dockerfile's own folder
     # reads `x` there. When only a nearer folder holds the sources, that is the context.
-    for folder in reversed(folders[:min(min_up, len(folders))]):
+    for folder in reversed(folders[: min(min_up, len(folders))]):
         if srcs and all(_holds(folder, p) for _, p in srcs):
             return Inference(folder)
     missing = next(w for w, p in srcs if not _holds(guess, p))
-    return Inference(guess, f"no folder from {guess} up holds every COPY source (`{missing}` is missing: "
-                            "generated before the build?)")
+    return Inference(
+        guess,
+        f"no folder from {guess} up holds every COPY source (`{missing}` is missing: generated before the build?)",
+    )
 
 
 def infer_context(dockerfile: Path, doc: Document | None) -> Path:

@@ -36,8 +36,18 @@ from functools import lru_cache
 from typing import Any, TypeAlias, cast
 
 __all__ = [
-    "Pattern", "PatternError", "parse_patterns", "is_excluded", "clean", "normalize_line",
-    "STAR2", "segments", "is_literal", "segment_regex", "seg_intersect", "overlap",
+    "Pattern",
+    "PatternError",
+    "parse_patterns",
+    "is_excluded",
+    "clean",
+    "normalize_line",
+    "STAR2",
+    "segments",
+    "is_literal",
+    "segment_regex",
+    "seg_intersect",
+    "overlap",
 ]
 
 _BOM = "\ufeff"
@@ -519,8 +529,10 @@ def _overlap(a: tuple[Segment, ...], b: tuple[Segment, ...]) -> tuple[bool, bool
         stack = list(states)
         while stack:
             i, j = stack.pop()
-            for nxt in ((i + 1, j) if i < na and a[i] is STAR2 else None,
-                        (i, j + 1) if j < nb and b[j] is STAR2 else None):
+            for nxt in (
+                (i + 1, j) if i < na and a[i] is STAR2 else None,
+                (i, j + 1) if j < nb and b[j] is STAR2 else None,
+            ):
                 if nxt is not None and nxt not in out:
                     out.add(nxt)
                     stack.append(nxt)

@@ -12,12 +12,12 @@ import bisect
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Iterable
 
 from .context import Context
-from .dockerfile import Document, DockerfileError, parse, require_stages
+from .dockerfile import DockerfileError, Document, parse, require_stages
 from .dockerfile.shell import run_scripts
 
 MAX_PASSES = 12
@@ -110,8 +110,11 @@ class Result:
         est = [f for f in self.applied if f.estimate is not None]
         if not est:
             return None
-        return (sum(f.estimate[0] for f in est), sum(f.estimate[1] for f in est),
-                sorted({f"{f.code}: {f.estimate_basis}" for f in est if f.estimate_basis}))
+        return (
+            sum(f.estimate[0] for f in est),
+            sum(f.estimate[1] for f in est),
+            sorted({f"{f.code}: {f.estimate_basis}" for f in est if f.estimate_basis}),
+        )
 
 
 # -- suppression ---------------------------------------------------------------------------------
@@ -163,7 +166,11 @@ def _suppressed(f: Finding, doc: Document, file_codes, per) -> bool:
     if not per:
         return False
     for ins in doc.instructions:
-        if ins.index in per and ins.line_start <= max(f.start, f.end - 1) and f.start < max(ins.line_end, ins.line_start + 1):
+        if (
+            ins.index in per
+            and ins.line_start <= max(f.start, f.end - 1)
+            and f.start < max(ins.line_end, ins.line_start + 1)
+        ):
             if _matches(f.code, per[ins.index]):
                 return True
     return False
@@ -191,7 +198,7 @@ def check(doc: Document, ctx: Context, rules=None) -> list[Finding]:
 def _apply_edits(text: str, edits: Iterable[Edit]) -> str:
     parts, pos = [], 0
     for e in sorted(edits, key=lambda e: (e.start, e.end)):
-        parts.append(text[pos:e.start])
+        parts.append(text[pos : e.start])
         parts.append(e.text)
         pos = e.end
     parts.append(text[pos:])
@@ -203,8 +210,12 @@ def _overlaps(a: Edit, b: Edit) -> bool:
         return False
     if a.start == a.end and b.start == b.end:
         return a.start == b.start  # two inserts at one point: order would be arbitrary
-    return a.start < b.end and b.start < a.end or (a.start == a.end and b.start < a.start < b.end) or (
-        b.start == b.end and a.start < b.start < a.end)
+    return (
+        a.start < b.end
+        and b.start < a.end
+        or (a.start == a.end and b.start < a.start < b.end)
+        or (b.start == b.end and a.start < b.start < a.end)
+    )
 
 
 class _Taken:
@@ -293,8 +304,9 @@ def fix_text(text: str, ctx: Context, path: str = "<string>", rules=None) -> Res
         if not result.nonconverged:
             break
         if os.environ.get(STRICT_ENV):
-            raise NonConvergence(f"{path}: fixes of {', '.join(result.nonconverged)} did not converge "
-                                 f"in {MAX_PASSES} passes")
+            raise NonConvergence(
+                f"{path}: fixes of {', '.join(result.nonconverged)} did not converge in {MAX_PASSES} passes"
+            )
         withheld |= set(result.nonconverged)
         ctx.committed.clear()
         ctx.committed.update(committed)

@@ -28,8 +28,14 @@ def width() -> int:
 def _wrap(text: str, indent: str, first: str | None = None) -> list[str]:
     # Never break inside a word or at a hyphen: options (--no-install-recommends), paths and
     # commands stay whole, so they can be searched for and copied.
-    return textwrap.wrap(text, width(), initial_indent=indent if first is None else first,
-                         subsequent_indent=indent, break_long_words=False, break_on_hyphens=False) or [indent]
+    return textwrap.wrap(
+        text,
+        width(),
+        initial_indent=indent if first is None else first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [indent]
 
 
 def fmt_counts(c: Counter) -> str:
@@ -108,30 +114,62 @@ def summary_lines(report, write: bool, show_fixes: bool = False, color: bool = F
     name = click.style(report.display, bold=True) if color else report.display
     lines = [mask(f"{name}: " + "; ".join(parts)) if parts else mask(f"{name}:")]
     if show_fixes:
-        lines += _grouped([(f, pos.applied_span(f)[0][0], f.fix.description or f.message) for f in r.applied
-                           if f.fix.applicability is Applicability.SAFE],
-                          lambda f: "", "fixed" if write else "would fix", color, "")
-    lines += _grouped([(f, pos.applied_span(f)[0][0], f.fix.description or f.message) for f in r.applied
-                       if f.fix.applicability is Applicability.UNSAFE],
-                      lambda f: f.fix.reason, "unsafe fix " + ("applied" if write else "would apply"), color,
-                      "check: ")
-    lines += _grouped([(f, pos.remaining_span(f)[0][0], f.message) for f in r.unsafe_available],
-                      lambda f: f.fix.reason, "unsafe fix", color, "unsafe: ")
-    lines += _grouped([(f, pos.remaining_span(f)[0][0], f.message) for f in nofix],
-                      lambda f: f.note, "no fix", color, "not fixed: ")
+        lines += _grouped(
+            [
+                (f, pos.applied_span(f)[0][0], f.fix.description or f.message)
+                for f in r.applied
+                if f.fix.applicability is Applicability.SAFE
+            ],
+            lambda f: "",
+            "fixed" if write else "would fix",
+            color,
+            "",
+        )
+    lines += _grouped(
+        [
+            (f, pos.applied_span(f)[0][0], f.fix.description or f.message)
+            for f in r.applied
+            if f.fix.applicability is Applicability.UNSAFE
+        ],
+        lambda f: f.fix.reason,
+        "unsafe fix " + ("applied" if write else "would apply"),
+        color,
+        "check: ",
+    )
+    lines += _grouped(
+        [(f, pos.remaining_span(f)[0][0], f.message) for f in r.unsafe_available],
+        lambda f: f.fix.reason,
+        "unsafe fix",
+        color,
+        "unsafe: ",
+    )
+    lines += _grouped(
+        [(f, pos.remaining_span(f)[0][0], f.message) for f in nofix], lambda f: f.note, "no fix", color, "not fixed: "
+    )
     if report.new_files:
-        lines += _wrap(mask(f"{'created' if write else 'would create'}: {', '.join(report.new_files)}"), "    ",
-                       first="  ")
+        lines += _wrap(
+            mask(f"{'created' if write else 'would create'}: {', '.join(report.new_files)}"), "    ", first="  "
+        )
     saved = r.estimated_savings()
     if saved:
-        lines.append(f"  estimated saving (offline estimate; `slimml measure` gives the real number): "
-                     f"{_human(saved[0])}-{_human(saved[1])}")
+        lines.append(
+            f"  estimated saving (offline estimate; `slimml measure` gives the real number): "
+            f"{_human(saved[0])}-{_human(saved[1])}"
+        )
     if r.nonconverged:
-        lines += _wrap(f"warning: fixes of {', '.join(r.nonconverged)} were withheld: they kept producing new fixes "
-                       "(a slimml defect; please report it); the other fixes were applied", "    ", first="  ")
+        lines += _wrap(
+            f"warning: fixes of {', '.join(r.nonconverged)} were withheld: they kept producing new fixes "
+            "(a slimml defect; please report it); the other fixes were applied",
+            "    ",
+            first="  ",
+        )
     if r.reverted:
-        lines += _wrap(f"warning: fixes from {', '.join(sorted(set(r.reverted)))} were reverted: they broke the file "
-                       "(please report this)", "    ", first="  ")
+        lines += _wrap(
+            f"warning: fixes from {', '.join(sorted(set(r.reverted)))} were reverted: they broke the file "
+            "(please report this)",
+            "    ",
+            first="  ",
+        )
     return lines
 
 
@@ -142,8 +180,10 @@ def statistics(reports) -> list[dict]:
     stats: dict[str, dict] = {}
 
     def entry(f) -> dict:
-        return stats.setdefault(f.code, {"code": f.code, "name": f.name, "count": 0, "fixed": 0,
-                                         "unsafe_available": 0, "unfixed": 0, "other": 0})
+        return stats.setdefault(
+            f.code,
+            {"code": f.code, "name": f.name, "count": 0, "fixed": 0, "unsafe_available": 0, "unfixed": 0, "other": 0},
+        )
 
     for rep in reports:
         r = rep.result
@@ -197,12 +237,16 @@ def json_report(reports, write: bool) -> dict:
             est = r.estimated_savings()
 
             def fix_json(f) -> dict | None:
-                return None if f.fix is None else {
-                    "applicability": f.fix.applicability.value,
-                    "description": mask(f.fix.description),
-                    "reason": mask(f.fix.reason) or None,
-                    "relies_on": [mask(x) for x in f.fix.relies_on],
-                }
+                return (
+                    None
+                    if f.fix is None
+                    else {
+                        "applicability": f.fix.applicability.value,
+                        "description": mask(f.fix.description),
+                        "reason": mask(f.fix.reason) or None,
+                        "relies_on": [mask(x) for x in f.fix.relies_on],
+                    }
+                )
 
             def at(span) -> dict:
                 return {"start": list(span[0]), "end": list(span[1])}
@@ -213,26 +257,48 @@ def json_report(reports, write: bool) -> dict:
                 # Found in the original text: positions are the original's.
                 findings=[
                     {
-                        "code": f.code, "name": f.name, "message": mask(f.message),
-                        **at(pos.span(f, 0)), "note": mask(f.note) or None,
+                        "code": f.code,
+                        "name": f.name,
+                        "message": mask(f.message),
+                        **at(pos.span(f, 0)),
+                        "note": mask(f.note) or None,
                         "fix": fix_json(f),
-                        "estimate": None if f.estimate is None else {
-                            "low": f.estimate[0], "high": f.estimate[1], "basis": f.estimate_basis},
+                        "estimate": None
+                        if f.estimate is None
+                        else {"low": f.estimate[0], "high": f.estimate[1], "basis": f.estimate_basis},
                     }
                     for f in r.findings
                 ],
                 # Each fix applied (or that would be), also those of later passes, at its original position.
-                fixes=[{"code": f.code, "name": f.name, **at(pos.applied_span(f)), "fix": fix_json(f)}
-                       for f in r.applied],
+                fixes=[
+                    {"code": f.code, "name": f.name, **at(pos.applied_span(f)), "fix": fix_json(f)} for f in r.applied
+                ],
                 applied=dict(r.applied_counts()),
                 unsafe_available=dict(Counter(f.code for f in r.unsafe_available)),
-                unsafe=[{"code": f.code, "name": f.name, "message": mask(f.message), **at(pos.remaining_span(f)),
-                         "fix": fix_json(f)} for f in r.unsafe_available],
-                unfixed=[{"code": f.code, "name": f.name, "message": mask(f.message), "note": mask(f.note) or None,
-                          **at(pos.remaining_span(f))}
-                         for f in r.remaining if f.fix is None],
-                estimate=None if est is None else {"low": est[0], "high": est[1], "basis": est[2],
-                                                   "kind": "offline estimate"},
+                unsafe=[
+                    {
+                        "code": f.code,
+                        "name": f.name,
+                        "message": mask(f.message),
+                        **at(pos.remaining_span(f)),
+                        "fix": fix_json(f),
+                    }
+                    for f in r.unsafe_available
+                ],
+                unfixed=[
+                    {
+                        "code": f.code,
+                        "name": f.name,
+                        "message": mask(f.message),
+                        "note": mask(f.note) or None,
+                        **at(pos.remaining_span(f)),
+                    }
+                    for f in r.remaining
+                    if f.fix is None
+                ],
+                estimate=None
+                if est is None
+                else {"low": est[0], "high": est[1], "basis": est[2], "kind": "offline estimate"},
                 new_files=rep.new_files,
                 written=rep.written,
                 nonconverged=r.nonconverged,

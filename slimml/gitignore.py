@@ -186,12 +186,41 @@ def spec(ctx: Context) -> pathspec.GitIgnoreSpec | None:
 # What a hidden folder of these names holds is never an application's input: a local virtualenv,
 # caches, editor and tool state. (A hidden ``build/``, ``dist/`` or ``outputs/`` is not among them:
 # exported models and wheels live there.)
-JUNK_NAMES = frozenset({
-    ".git", "__pycache__", "*.pyc", "*.pyo", "*.py[cod]", "*$py.class", ".pytest_cache", ".mypy_cache",
-    ".ruff_cache", ".venv", "venv", ".ipynb_checkpoints", ".DS_Store", ".idea", ".vscode", ".coverage",
-    "htmlcov", ".tox", ".nox", "*.egg-info", ".eggs", ".hypothesis", "node_modules", ".cache", "*.swp", "*~",
-    "*.log", ".pyre", ".pytype", ".dmypy.json", "__pypackages__",
-})
+JUNK_NAMES = frozenset(
+    {
+        ".git",
+        "__pycache__",
+        "*.pyc",
+        "*.pyo",
+        "*.py[cod]",
+        "*$py.class",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".venv",
+        "venv",
+        ".ipynb_checkpoints",
+        ".DS_Store",
+        ".idea",
+        ".vscode",
+        ".coverage",
+        "htmlcov",
+        ".tox",
+        ".nox",
+        "*.egg-info",
+        ".eggs",
+        ".hypothesis",
+        "node_modules",
+        ".cache",
+        "*.swp",
+        "*~",
+        "*.log",
+        ".pyre",
+        ".pytype",
+        ".dmypy.json",
+        "__pypackages__",
+    }
+)
 
 
 def _literal(segs: list[DI.Segment]) -> bool:

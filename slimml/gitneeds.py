@@ -89,8 +89,16 @@ class _GitVisitor(Visitor):
                 return True
         elif r.kind == "make":
             recipes = "\n".join(line[1:] for line in (r.text or "").splitlines() if line.startswith("\t"))
-            walk(self.doc, self.ctx, self.run, self, MAX_DEPTH, text=recipes, via=f"{via}{r.rel or r.label} runs ",
-                 depth=1)
+            walk(
+                self.doc,
+                self.ctx,
+                self.run,
+                self,
+                MAX_DEPTH,
+                text=recipes,
+                via=f"{via}{r.rel or r.label} runs ",
+                depth=1,
+            )
             return bool(self.verdict.needed)
         return False
 
@@ -98,8 +106,10 @@ class _GitVisitor(Visitor):
         # A program that the base image or a RUN provides is a tool like any other; code from the
         # context that cannot be read, or built at run time, cannot be judged.
         if r.opacity != "absent" and not self.verdict.unknown:
-            self.verdict.unknown = (f"the {self.run.keyword} at line {self.run.start_line} runs {r.label}, which "
-                                    f"slimml cannot read ({r.why})")
+            self.verdict.unknown = (
+                f"the {self.run.keyword} at line {self.run.start_line} runs {r.label}, which "
+                f"slimml cannot read ({r.why})"
+            )
         return False
 
     def result(self) -> Verdict:

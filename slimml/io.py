@@ -37,7 +37,7 @@ def decode(data: bytes, path: Path) -> Source:
         raise InputError(f"{path}: binary file (contains NUL bytes), not a Dockerfile")
     bom = data.startswith(BOM)
     if bom:
-        data = data[len(BOM):]
+        data = data[len(BOM) :]
     try:
         return Source(path, data.decode("utf-8"), "utf-8", bom)
     except UnicodeDecodeError:

@@ -84,8 +84,7 @@ def run(files: list[Path], opts, jobs: int) -> list:
     parts.sort(key=len, reverse=True)  # the largest group first: it bounds the run's time
     out: list = [None] * len(files)
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    with ProcessPoolExecutor(max_workers=min(jobs, len(parts)),
-                             mp_context=multiprocessing.get_context(method)) as pool:
+    with ProcessPoolExecutor(max_workers=min(jobs, len(parts)), mp_context=multiprocessing.get_context(method)) as pool:
         tasks = [([files[i] for i in p], opts) for p in parts]
         for idx, reports in zip(parts, pool.map(_run_group, tasks, chunksize=max(1, len(tasks) // (jobs * 4)))):
             for i, rep in zip(idx, reports):

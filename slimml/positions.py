@@ -51,8 +51,9 @@ class OriginalPositions:
         passes: dict[int, list[Edit]] = {}
         for f, n in zip(result.applied, result.applied_pass):
             passes.setdefault(n, []).extend(e for e in f.fix.edits if e.path is None)
-        self._passes = [_Pass(sorted(passes.get(n, []), key=lambda e: (e.start, e.end)))
-                        for n in range(max(passes, default=-1) + 1)]
+        self._passes = [
+            _Pass(sorted(passes.get(n, []), key=lambda e: (e.start, e.end))) for n in range(max(passes, default=-1) + 1)
+        ]
         self._pass_of = {id(f): n for f, n in zip(result.applied, result.applied_pass)}
         self._line_starts: list[int] | None = None
 

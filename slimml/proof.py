@@ -66,8 +66,9 @@ class Proof:
 Progress = Callable[[str], None]
 
 
-def _variant(path: Path, opts: Options, codes: frozenset[str] | None, every: bool = False,
-             run_cache: dict | None = None) -> FileReport:
+def _variant(
+    path: Path, opts: Options, codes: frozenset[str] | None, every: bool = False, run_cache: dict | None = None
+) -> FileReport:
     """The rewrite with the unsafe fixes of ``codes`` (``every``: of every rule), computed, never
     written. ``run_cache``: the disk reads of one prove, shared by its variants (the disk does not
     change while they are computed; each gets its own side-file overlay)."""
@@ -96,8 +97,9 @@ def _unsafe_codes(rep: FileReport) -> list[str]:
     return sorted(codes, key=lambda c: (ORDER.index(c) if c in ORDER else len(ORDER), c))
 
 
-def prove(path: Path, opts: Options, jobs: int = 2, progress: Progress | None = None, session_factory=None,
-          endpoint=None) -> Proof:
+def prove(
+    path: Path, opts: Options, jobs: int = 2, progress: Progress | None = None, session_factory=None, endpoint=None
+) -> Proof:
     """Decide which unsafe fixes ``path`` keeps, by building and verifying (see the module doc);
     ``endpoint``: the engine to build on (measure.engine.Endpoint; default: DOCKER_HOST)."""
     say = progress or (lambda text: None)
@@ -138,8 +140,9 @@ def prove(path: Path, opts: Options, jobs: int = 2, progress: Progress | None = 
     try:
         on = {"endpoint": endpoint} if endpoint is not None else {}
         with session_factory(context, safe.result.original, dockerfile_rel=rel, jobs=jobs, progress=events, **on) as s:
-            say(f"{safe.display}: building the original, the safe rewrite and {len(codes)} variant(s) with "
-                "unsafe fixes")
+            say(
+                f"{safe.display}: building the original, the safe rewrite and {len(codes)} variant(s) with unsafe fixes"
+            )
             singles = {c: variant(path, opts, frozenset({c})) for c in codes}
             cands = [cand(singles[c], f"with-{c}") for c in codes]
             results = s.verify_many([cand(safe, "safe")] + cands)
@@ -149,8 +152,12 @@ def prove(path: Path, opts: Options, jobs: int = 2, progress: Progress | None = 
             if not safe_r.verified:
                 proof.safe_reasons = safe_r.reasons
                 proof.exit_code = 1
-                proof.decisions = [Decision(c, False, "not tried: the safe rewrite itself did not verify",
-                                            _descriptions(singles[c], c)) for c in codes]
+                proof.decisions = [
+                    Decision(
+                        c, False, "not tried: the safe rewrite itself did not verify", _descriptions(singles[c], c)
+                    )
+                    for c in codes
+                ]
                 return proof
             tried = {}
             for c, cd in zip(codes, cands):
@@ -164,8 +171,16 @@ def prove(path: Path, opts: Options, jobs: int = 2, progress: Progress | None = 
                     why = "; ".join(single_r[c].reasons) or "did not verify"
                     if c in tried and tried[c].evidence:
                         why += " -- not repairable: " + "; ".join(tried[c].evidence)
-                    proof.decisions.append(Decision(c, False, why, _descriptions(singles[c], c), single_r[c].size,
-                                                    tried[c].to_json() if c in tried else None))
+                    proof.decisions.append(
+                        Decision(
+                            c,
+                            False,
+                            why,
+                            _descriptions(singles[c], c),
+                            single_r[c].size,
+                            tried[c].to_json() if c in tried else None,
+                        )
+                    )
             passed = [c for c in codes if single_r[c].verified]
             kept, final_r = _combine(variant, path, opts, s, cand, passed, single_r, singles, proof)
             proof.size_after = final_r.size if final_r is not None else safe_r.size
@@ -219,8 +234,11 @@ def _combine(variant, path, opts, s, cand, passed, single_r, singles, proof):
     if not passed:
         return [], None
     if len(passed) == 1:
-        proof.decisions.append(Decision(passed[0], True, "verified", _descriptions(singles[passed[0]], passed[0]),
-                                        single_r[passed[0]].size))
+        proof.decisions.append(
+            Decision(
+                passed[0], True, "verified", _descriptions(singles[passed[0]], passed[0]), single_r[passed[0]].size
+            )
+        )
         return passed, single_r[passed[0]]
     together = s.verify(cand(variant(path, opts, frozenset(passed)), "kept-together", passed))
     if together.verified:
@@ -230,15 +248,25 @@ def _combine(variant, path, opts, s, cand, passed, single_r, singles, proof):
     kept: list[str] = []
     last = None
     for c in sorted(passed, key=lambda c: single_r[c].size or 0):
-        r = single_r[c] if not kept else s.verify(cand(variant(path, opts, frozenset(kept + [c])), f"plus-{c}",
-                                                       kept + [c]))
+        r = (
+            single_r[c]
+            if not kept
+            else s.verify(cand(variant(path, opts, frozenset(kept + [c])), f"plus-{c}", kept + [c]))
+        )
         if r.verified:
             kept.append(c)
             last = r
             proof.decisions.append(Decision(c, True, "verified", _descriptions(singles[c], c), single_r[c].size))
         else:
-            proof.decisions.append(Decision(c, False, f"verified alone, but not together with {', '.join(kept)}: "
-                                            + "; ".join(r.reasons), _descriptions(singles[c], c), single_r[c].size))
+            proof.decisions.append(
+                Decision(
+                    c,
+                    False,
+                    f"verified alone, but not together with {', '.join(kept)}: " + "; ".join(r.reasons),
+                    _descriptions(singles[c], c),
+                    single_r[c].size,
+                )
+            )
     return kept, last
 
 
@@ -250,8 +278,13 @@ def _size(session, build) -> int | None:
 
 
 def _descriptions(rep: FileReport, code: str) -> list[str]:
-    return sorted({f.fix.description or f.message for f in rep.result.applied
-                   if f.code == code and f.fix.applicability is Applicability.UNSAFE})
+    return sorted(
+        {
+            f.fix.description or f.message
+            for f in rep.result.applied
+            if f.code == code and f.fix.applicability is Applicability.UNSAFE
+        }
+    )
 
 
 def write(proof: Proof, opts: Options, committed: dict, run_cache: dict) -> FileReport:
@@ -269,8 +302,9 @@ def write(proof: Proof, opts: Options, committed: dict, run_cache: dict) -> File
     return rep
 
 
-def run(paths: list[Path], opts: Options, jobs: int = 2, progress: Progress | None = None,
-        session_factory=None) -> list[Proof]:
+def run(
+    paths: list[Path], opts: Options, jobs: int = 2, progress: Progress | None = None, session_factory=None
+) -> list[Proof]:
     """Prove every Dockerfile found under ``paths``; with ``opts.write`` apply each proven rewrite."""
     from .runner import collect
 
@@ -300,8 +334,10 @@ def summary_lines(p: Proof, write: bool) -> list[str]:
     if p.safe_verified is None and not p.decisions:
         changed = p.report is not None and p.report.changed
         return [f"{p.display}: {'nothing to fix' if not changed else 'unchanged'} (no build needed)"]
-    lines = [f"{p.display}: before {_human(p.size_before)}, safe rewrite {_human(p.size_safe)}, "
-             f"{'written' if write and p.exit_code == 0 else 'proven'} {_human(p.size_after)}"]
+    lines = [
+        f"{p.display}: before {_human(p.size_before)}, safe rewrite {_human(p.size_safe)}, "
+        f"{'written' if write and p.exit_code == 0 else 'proven'} {_human(p.size_after)}"
+    ]
     if p.safe_verified is False:
         lines.append("  the SAFE rewrite did not verify -- nothing is changed (a slimml defect; please report it):")
         lines += [f"    {r}" for r in p.safe_reasons[:10]]
@@ -319,10 +355,24 @@ def summary_lines(p: Proof, write: bool) -> list[str]:
 def to_json(p: Proof) -> dict:
     from .secrets import mask
 
-    return {"path": p.display, "error": mask(p.error) if p.error else None, "exit_code": p.exit_code,
-            "size": {"before": p.size_before, "safe": p.size_safe, "after": p.size_after},
-            "safe_verified": p.safe_verified, "safe_reasons": [mask(r) for r in p.safe_reasons],
-            "fixes": [{"code": d.code, "kept": d.kept, "why": mask(d.why), "descriptions": [mask(x) for x in d.descriptions],
-                       "size": d.size, "repair": d.repair} for d in p.decisions],
-            "packages_added": p.packages,
-            "diff": p.report.diff if p.report is not None else ""}
+    return {
+        "path": p.display,
+        "error": mask(p.error) if p.error else None,
+        "exit_code": p.exit_code,
+        "size": {"before": p.size_before, "safe": p.size_safe, "after": p.size_after},
+        "safe_verified": p.safe_verified,
+        "safe_reasons": [mask(r) for r in p.safe_reasons],
+        "fixes": [
+            {
+                "code": d.code,
+                "kept": d.kept,
+                "why": mask(d.why),
+                "descriptions": [mask(x) for x in d.descriptions],
+                "size": d.size,
+                "repair": d.repair,
+            }
+            for d in p.decisions
+        ],
+        "packages_added": p.packages,
+        "diff": p.report.diff if p.report is not None else "",
+    }

@@ -44,8 +44,10 @@ _HOLE = "\0"  # an unknown part of a string (an f-string expression, a $VAR)
 _SPLIT = re.compile(r"[\s=,;]+")
 _VAR = re.compile(r"\$(?:\{[^}\n]{0,200}\}|\([^)\n]{0,400}\)|[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-])")
 # Quoted strings, for Python that libcst cannot parse (linear: no nested quantifiers over one class).
-_QUOTED = re.compile(r"'([^'\\\n]{0,%d}(?:\\.[^'\\\n]{0,%d}){0,64})'|\"([^\"\\\n]{0,%d}(?:\\.[^\"\\\n]{0,%d}){0,64})\""
-                     % ((MAX_TOKEN,) * 4))
+_QUOTED = re.compile(
+    r"'([^'\\\n]{0,%d}(?:\\.[^'\\\n]{0,%d}){0,64})'|\"([^\"\\\n]{0,%d}(?:\\.[^\"\\\n]{0,%d}){0,64})\""
+    % ((MAX_TOKEN,) * 4)
+)
 _TOKEN = re.compile(r"[^\s\"'`=:,;\[\]{}()#]{1,%d}" % MAX_TOKEN)
 
 
@@ -163,8 +165,9 @@ def _shell_strings(text: str) -> list[str]:
     out = []
     for n in _walk(tree.root_node):
         if n.type in ("word", "string", "raw_string", "concatenation") and (
-                n.parent is None or n.parent.type not in ("concatenation", "string")):
-            raw = data[n.start_byte:n.end_byte].decode("utf-8", "replace")
+            n.parent is None or n.parent.type not in ("concatenation", "string")
+        ):
+            raw = data[n.start_byte : n.end_byte].decode("utf-8", "replace")
             out.append(_unquote_text(_VAR.sub(_HOLE, raw)))
     return out
 
@@ -254,15 +257,26 @@ class Names:
         if needles not in memo:
             idx = self.__dict__.get("_df_idx")
             if idx is None:  # (ref, its literal segments joined, has a wildcard); all literal text
-                rows = [(r, "/".join(s for s in r.segs if s is not DI.STAR2),
-                         any(s is DI.STAR2 or "*" in s or "?" in s or "[" in s for s in r.segs)) for r in self._df_refs]
-                idx = self.__dict__["_df_idx"] = (rows, "\n".join(j for _, j, w in rows if not w),
-                                                  [r for r, _, w in rows if w])
+                rows = [
+                    (
+                        r,
+                        "/".join(s for s in r.segs if s is not DI.STAR2),
+                        any(s is DI.STAR2 or "*" in s or "?" in s or "[" in s for s in r.segs),
+                    )
+                    for r in self._df_refs
+                ]
+                idx = self.__dict__["_df_idx"] = (
+                    rows,
+                    "\n".join(j for _, j, w in rows if not w),
+                    [r for r, _, w in rows if w],
+                )
             rows, blob, wild_refs = idx
             if needles and not any(n in blob for n in needles):
                 memo[needles] = wild_refs  # the common case: no literal ref spells it
             else:
-                memo[needles] = [r for r, joined, wild in rows if not needles or wild or any(n in joined for n in needles)]
+                memo[needles] = [
+                    r for r, joined, wild in rows if not needles or wild or any(n in joined for n in needles)
+                ]
         return memo[needles]
 
     def _head(self, rel: str) -> bytes:

@@ -152,9 +152,16 @@ def _analyse(source: Source, ctx: Context, given: str, use_cache: bool) -> Resul
     fp = cache.context_fingerprint(ctx.context_dir, ctx.dockerfile, ctx.run_cache, store.root)
     if fp is None:  # a context that cannot be fingerprinted is analysed every time
         return fix_text(source.text, ctx, given)
-    k = cache.key(text_bytes=source.text.encode("utf-8", "surrogatepass"), given=given,
-                  dockerfile=ctx.dockerfile, context_dir=ctx.context_dir, context_note=ctx.context_note,
-                  settings=ctx.settings, committed=_committed_in(ctx), context_fp=fp)
+    k = cache.key(
+        text_bytes=source.text.encode("utf-8", "surrogatepass"),
+        given=given,
+        dockerfile=ctx.dockerfile,
+        context_dir=ctx.context_dir,
+        context_note=ctx.context_note,
+        settings=ctx.settings,
+        committed=_committed_in(ctx),
+        context_fp=fp,
+    )
     result = store.get(k, source.text)
     if result is not None:
         ctx.commit_overlay({p: after for p, (_before, after) in result.side_files.items()})
@@ -194,9 +201,14 @@ def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: di
         report.context_dir = context_dir
         # The Dockerfile as the build names it (a symlink stays the link: `<name>.dockerignore` and
         # the init script sit next to it); Context resolves it where it needs the file itself.
-        ctx = Context(settings=settings, dockerfile=path, context_dir=context_dir, committed=committed,
-                      run_cache=run_cache if run_cache is not None else {},
-                      context_note=guess.reason if guess is not None else "")
+        ctx = Context(
+            settings=settings,
+            dockerfile=path,
+            context_dir=context_dir,
+            committed=committed,
+            run_cache=run_cache if run_cache is not None else {},
+            context_note=guess.reason if guess is not None else "",
+        )
         report.result = _analyse(source, ctx, str(given), opts.cache and not opts.write and not stdin)
     except InputError as e:
         report.error = mask(str(e))
@@ -244,8 +256,10 @@ def _linked_out_of_context(r: Result, context_dir: Path | None) -> str | None:
         if before != after and os.path.islink(p):
             target = os.path.realpath(p)
             if root is None or not (target == root or target.startswith(root.rstrip(os.sep) + os.sep)):
-                return (f"{display_path(Path(p))} is a symlink to {display_path(Path(target))}, outside the build "
-                        "context (other builds may read it): add the change there by hand, or replace the link")
+                return (
+                    f"{display_path(Path(p))} is a symlink to {display_path(Path(target))}, outside the build "
+                    "context (other builds may read it): add the change there by hand, or replace the link"
+                )
     return None
 
 

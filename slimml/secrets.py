@@ -17,8 +17,10 @@ VALUE_PATTERNS = [rx for rx, _ in K.VALUE_KINDS if rx is not K.URL_CREDENTIALS a
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S)
 # A match starts only where a run of scheme characters starts (the leading non-letters of the run go into
 # ``pre`` unchanged): started at every letter, the scheme scan made ``sub`` quadratic on long words.
-_URL_CRED = re.compile(r"(?P<pre>(?<![a-zA-Z0-9+.\-])[0-9+.\-]*[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"]+:)"
-                       r"(?P<pw>[^\s@/'\"]+)(?=@)")
+_URL_CRED = re.compile(
+    r"(?P<pre>(?<![a-zA-Z0-9+.\-])[0-9+.\-]*[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"]+:)"
+    r"(?P<pw>[^\s@/'\"]+)(?=@)"
+)
 # A value: double-quoted (escapes, maybe unterminated), single-quoted, or bare with backslash escapes.
 _VALUE = r"(?P<val>\"(?:[^\"\\\n]|\\.)*\"?|'[^'\n]*'?|(?:[^\s\"'\\]|\\[^\n])+)"
 _ASSIGN = re.compile(r"(?P<name>(?<![A-Za-z0-9_$])[A-Za-z_][A-Za-z0-9_]*)=" + _VALUE)
@@ -26,10 +28,14 @@ _ASSIGN = re.compile(r"(?P<name>(?<![A-Za-z0-9_$])[A-Za-z_][A-Za-z0-9_]*)=" + _V
 # (``rest`` is split into value and continuation tail by _split_tail: a lazy value followed by an optional
 # tail, ``([^=\s][^\n]*?)([ \t]*\\?[ \t]*)$``, was cubic on long runs of blanks; leading blanks do not
 # cross lines, so a run of blank lines is not rescanned from each of its lines.)
-_LEGACY = re.compile(r"(?im)^(?P<pre>[-+ ]?[^\S\n]*(?:ENV|ARG)\s+)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sp>[ \t]+)"
-                     r"(?P<rest>[^=\s][^\n]*)$")
+_LEGACY = re.compile(
+    r"(?im)^(?P<pre>[-+ ]?[^\S\n]*(?:ENV|ARG)\s+)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sp>[ \t]+)"
+    r"(?P<rest>[^=\s][^\n]*)$"
+)
 # YAML-ish ``NAME: value`` at the start of a line (compose files, env listings).
-_YAML = re.compile(r"(?m)^(?P<pre>[-+ ]?[^\S\n]*(?:-[^\S\n]+)?)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sep>:[ \t]+)" + _VALUE)
+_YAML = re.compile(
+    r"(?m)^(?P<pre>[-+ ]?[^\S\n]*(?:-[^\S\n]+)?)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<sep>:[ \t]+)" + _VALUE
+)
 _OPTION = re.compile(r"(?P<pre>--(?:password|passwd|token|api-key)(?:=|[ \t]+))" + _VALUE, re.IGNORECASE)
 
 
@@ -48,8 +54,11 @@ def is_secret_name(name: str) -> bool:
 
 
 def looks_secret_value(value: str) -> bool:
-    return any(p.search(value) for p in VALUE_PATTERNS) or bool(_PRIVATE_KEY.search(value)) or bool(
-        K.URL_CREDENTIALS.search(value))
+    return (
+        any(p.search(value) for p in VALUE_PATTERNS)
+        or bool(_PRIVATE_KEY.search(value))
+        or bool(K.URL_CREDENTIALS.search(value))
+    )
 
 
 def _keep(val: str) -> bool:
@@ -107,8 +116,29 @@ def _split_tail(rest: str) -> tuple[str, str]:
 
 
 def _prefix_len(token: str) -> int:
-    for prefix in ("github_pat_", "hf_", "sk-proj-", "sk-ant-", "sk-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
-                   "glpat-", "npm_", "pypi-", "AKIA", "ASIA", "AIza", "xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-"):
+    for prefix in (
+        "github_pat_",
+        "hf_",
+        "sk-proj-",
+        "sk-ant-",
+        "sk-",
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "glpat-",
+        "npm_",
+        "pypi-",
+        "AKIA",
+        "ASIA",
+        "AIza",
+        "xoxb-",
+        "xoxa-",
+        "xoxp-",
+        "xoxr-",
+        "xoxs-",
+    ):
         if token.startswith(prefix):
             return len(prefix)
     return 0

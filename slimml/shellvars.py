@@ -24,7 +24,7 @@ class VarMatch:
 
     def group(self, i: int = 0) -> str | None:
         if i == 0:
-            return self.string[self._span[0]:self._span[1]]
+            return self.string[self._span[0] : self._span[1]]
         return self._groups[i - 1]
 
     def groups(self) -> tuple[str | None, ...]:
@@ -49,8 +49,13 @@ class VarRefs:
     default, plain name) -- the numbering of the regex each caller had.
     """
 
-    def __init__(self, name: str | None = r"\w+", ops: str = ":?-", op_group: bool = False,
-                 plain: str = r"[A-Za-z_][A-Za-z0-9_]*"):
+    def __init__(
+        self,
+        name: str | None = r"\w+",
+        ops: str = ":?-",
+        op_group: bool = False,
+        plain: str = r"[A-Za-z_][A-Za-z0-9_]*",
+    ):
         self.op_group = op_group
         self.any_braced = name is None
         # Names end where the operator or `}` starts: neither can be a name character, so the greedy
@@ -94,7 +99,7 @@ class VarRefs:
                     if op is not None:
                         c = next_close(h.end())
                         if c >= 0:
-                            return self._match(s, i, c + 1, name, op, s[h.end():c], None)
+                            return self._match(s, i, c + 1, name, op, s[h.end() : c], None)
                     if h.end(1) < n and s[h.end(1)] == "}":
                         return self._match(s, i, h.end(1) + 1, name, None, None, None)
             return None  # the plain alternative cannot start with `{`
@@ -116,7 +121,7 @@ class VarRefs:
         out: list[str] = []
         pos = 0
         for m in self.finditer(s):
-            out.append(s[pos:m.start()])
+            out.append(s[pos : m.start()])
             out.append(repl(m) if callable(repl) else repl)
             pos = m.end()
         if not out:

@@ -14,8 +14,8 @@ os.environ.setdefault("SLIMML_STRICT_CONVERGENCE", "1")
 
 def _engine_reachable() -> tuple[bool, str]:
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if host.startswith("unix://") and not os.path.exists(host[len("unix://"):]):
-        return False, f"no Docker engine socket at {host[len('unix://'):]}"
+    if host.startswith("unix://") and not os.path.exists(host[len("unix://") :]):
+        return False, f"no Docker engine socket at {host[len('unix://') :]}"
     try:
         import docker
 

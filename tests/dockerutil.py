@@ -15,8 +15,9 @@ ENV = {**os.environ, "DOCKER_BUILDKIT": "1"}
 
 
 def docker(*args: str, timeout: int = 900, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=timeout, env=ENV,
-                          check=check, input=input)
+    return subprocess.run(
+        [DOCKER, *args], capture_output=True, text=True, timeout=timeout, env=ENV, check=check, input=input
+    )
 
 
 class Images:

@@ -60,10 +60,28 @@ class Engine:
         subprocess.run(["ip", "link", "set", self.bridge, "up"], check=True)
         (self.root / "data").mkdir()
         (self.root / "exec").mkdir()
-        argv = [DOCKERD, "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
-                "--pidfile", str(self.root / "dockerd.pid"), "-H", self.url, "--bridge", self.bridge,
-                "--iptables=false", "--ip-masq=false", "--ip-forward=false", "--containerd-namespace", self.ns,
-                "--containerd-plugins-namespace", f"{self.ns}-plugins", "--storage-driver", "overlay2"]
+        argv = [
+            DOCKERD,
+            "--data-root",
+            str(self.root / "data"),
+            "--exec-root",
+            str(self.root / "exec"),
+            "--pidfile",
+            str(self.root / "dockerd.pid"),
+            "-H",
+            self.url,
+            "--bridge",
+            self.bridge,
+            "--iptables=false",
+            "--ip-masq=false",
+            "--ip-forward=false",
+            "--containerd-namespace",
+            self.ns,
+            "--containerd-plugins-namespace",
+            f"{self.ns}-plugins",
+            "--storage-driver",
+            "overlay2",
+        ]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -77,15 +95,17 @@ class Engine:
 
     def docker(self, *args: str, check: bool = True, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-        return subprocess.run([DOCKER, "-H", self.url, *args], capture_output=True, text=True, check=check,
-                              timeout=timeout, env=env, **kw)
+        return subprocess.run(
+            [DOCKER, "-H", self.url, *args], capture_output=True, text=True, check=check, timeout=timeout, env=env, **kw
+        )
 
     def load(self, image: str) -> None:
         """``image`` from the machine's engine into this one (no registry here)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
         save = subprocess.Popen([DOCKER, "save", image], stdout=subprocess.PIPE, env=env)
-        load = subprocess.run([DOCKER, "-H", self.url, "load"], stdin=save.stdout, capture_output=True, env=env,
-                              timeout=600)
+        load = subprocess.run(
+            [DOCKER, "-H", self.url, "load"], stdin=save.stdout, capture_output=True, env=env, timeout=600
+        )
         save.stdout.close()
         if save.wait(600) != 0 or load.returncode != 0:
             raise RuntimeError(f"loading {image} into engine {self.index}: {load.stderr.decode()[-500:]}")
@@ -157,15 +177,27 @@ class Engine:
                 cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                 # a build step's process: its root file system (its own mount namespace) is an overlay
                 # whose layers lie in this engine's data-root
-                root_mount = next((ln for ln in (d / "mountinfo").read_text(errors="replace").splitlines()
-                                   if ln.split()[4:5] == ["/"]), "")
+                root_mount = next(
+                    (
+                        ln
+                        for ln in (d / "mountinfo").read_text(errors="replace").splitlines()
+                        if ln.split()[4:5] == ["/"]
+                    ),
+                    "",
+                )
             except OSError:
                 continue
             if any(m in cmd or f"={m}/" in root_mount for m in mine):
                 out.append(int(d.name))
         # containerd before its shims' children would be fine either way; daemons first is tidier
-        return sorted(out, key=lambda p: "containerd" not in Path(f"/proc/{p}/comm").read_text(errors="replace")
-                      if Path(f"/proc/{p}/comm").exists() else True)
+        return sorted(
+            out,
+            key=lambda p: (
+                "containerd" not in Path(f"/proc/{p}/comm").read_text(errors="replace")
+                if Path(f"/proc/{p}/comm").exists()
+                else True
+            ),
+        )
 
     def _mounts(self) -> list[str]:
         mine = str(self.root)

@@ -93,8 +93,9 @@ class FakeForge:
         self.repos[path] = Repo(path, default_branch, git_dir)
         return self.repos[path]
 
-    def add_pull(self, path: str, head: str, base: str, title: str = "someone else's", body: str = "",
-                 state: str = "open") -> dict:
+    def add_pull(
+        self, path: str, head: str, base: str, title: str = "someone else's", body: str = "", state: str = "open"
+    ) -> dict:
         with self.lock:
             return self._new_pull(self.repos[path], head, base, title, body, state)
 
@@ -118,11 +119,18 @@ class FakeForge:
         except ValueError:
             body = None
         prefix = API_PREFIX[self.kind]
-        path = u.path[len(prefix):] if u.path.startswith(prefix) else None
+        path = u.path[len(prefix) :] if u.path.startswith(prefix) else None
         query = dict(parse_qsl(u.query))
         with self.lock:
-            self.log.append({"method": h.command, "path": path or u.path, "query": query, "json": body,
-                             "headers": {k.lower(): v for k, v in h.headers.items()}})
+            self.log.append(
+                {
+                    "method": h.command,
+                    "path": path or u.path,
+                    "query": query,
+                    "json": body,
+                    "headers": {k.lower(): v for k, v in h.headers.items()},
+                }
+            )
             if path is None:
                 return self._send(h, 404, {"message": "Not Found"})
             if not self._authorized(h):
@@ -144,10 +152,11 @@ class FakeForge:
         return auth in (f"token {self.token}", f"Bearer {self.token}")  # Gitea: "token" or "Bearer"
 
     def _unauthorized(self) -> dict:
-        return {"github": {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"},
-                "gitlab": {"message": "401 Unauthorized"},
-                "gitea": {"message": "user does not exist [uid: 0, name: ]", "url": self.origin + "/api/swagger"}
-                }[self.kind]
+        return {
+            "github": {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"},
+            "gitlab": {"message": "401 Unauthorized"},
+            "gitea": {"message": "user does not exist [uid: 0, name: ]", "url": self.origin + "/api/swagger"},
+        }[self.kind]
 
     def _send(self, h, status: int, data, headers: dict | None = None) -> None:
         raw = json.dumps(data).encode() if data is not None else b""
@@ -164,7 +173,7 @@ class FakeForge:
         page = max(1, int(query.get("page") or 1))
         size = min(int(query.get(size_param) or default_size), self.page_size)
         pages = max(1, -(-len(items) // size))
-        chunk = items[(page - 1) * size: page * size]
+        chunk = items[(page - 1) * size : page * size]
         base = self.origin + urlsplit(h.path).path
 
         def link(p: int) -> str:
@@ -178,8 +187,16 @@ class FakeForge:
         if self.kind != "gitlab" or self.gitlab_link:
             headers["Link"] = ", ".join(rels)
         if self.kind == "gitlab":  # docs.gitlab.com/api/rest/#pagination-response-headers
-            headers.update({"X-Page": page, "X-Per-Page": size, "X-Total": len(items), "X-Total-Pages": pages,
-                            "X-Next-Page": page + 1 if page < pages else "", "X-Prev-Page": page - 1 if page > 1 else ""})
+            headers.update(
+                {
+                    "X-Page": page,
+                    "X-Per-Page": size,
+                    "X-Total": len(items),
+                    "X-Total-Pages": pages,
+                    "X-Next-Page": page + 1 if page < pages else "",
+                    "X-Prev-Page": page - 1 if page > 1 else "",
+                }
+            )
         if self.kind == "gitea":  # Gitea: X-Total-Count on list endpoints
             headers["X-Total-Count"] = len(items)
         return chunk, headers
@@ -187,8 +204,12 @@ class FakeForge:
     def _branch_exists(self, repo: Repo, branch: str) -> bool:
         if repo.git_dir is None:
             return True
-        cp = subprocess.run(["git", "rev-parse", "-q", "--verify", f"refs/heads/{branch}"], cwd=repo.git_dir,
-                            capture_output=True, check=False)
+        cp = subprocess.run(
+            ["git", "rev-parse", "-q", "--verify", f"refs/heads/{branch}"],
+            cwd=repo.git_dir,
+            capture_output=True,
+            check=False,
+        )
         return cp.returncode == 0
 
     def _new_pull(self, repo: Repo, head: str, base: str, title: str, body: str, state: str = "open") -> dict:
@@ -196,15 +217,32 @@ class FakeForge:
         n = len(repo.pulls) + 1
         web = f"{self.origin}/{repo.path}"
         if self.kind == "gitlab":
-            pr = {"id": self._next_id, "iid": n, "project_id": 1, "source_project_id": 1, "target_project_id": 1,
-                  "title": title, "description": body,
-                  "state": "opened" if state == "open" else state, "source_branch": head, "target_branch": base,
-                  "web_url": f"{web}/-/merge_requests/{n}", "created_at": time.time()}
+            pr = {
+                "id": self._next_id,
+                "iid": n,
+                "project_id": 1,
+                "source_project_id": 1,
+                "target_project_id": 1,
+                "title": title,
+                "description": body,
+                "state": "opened" if state == "open" else state,
+                "source_branch": head,
+                "target_branch": base,
+                "web_url": f"{web}/-/merge_requests/{n}",
+                "created_at": time.time(),
+            }
         else:
             owner = repo.path.split("/")[0]
-            pr = {"id": self._next_id, "number": n, "title": title, "body": body, "state": state,
-                  "html_url": f"{web}/pull/{n}" if self.kind == "github" else f"{web}/pulls/{n}",
-                  "head": {"ref": head, "label": f"{owner}:{head}"}, "base": {"ref": base, "label": f"{owner}:{base}"}}
+            pr = {
+                "id": self._next_id,
+                "number": n,
+                "title": title,
+                "body": body,
+                "state": state,
+                "html_url": f"{web}/pull/{n}" if self.kind == "github" else f"{web}/pulls/{n}",
+                "head": {"ref": head, "label": f"{owner}:{head}"},
+                "base": {"ref": base, "label": f"{owner}:{base}"},
+            }
         repo.pulls.append(pr)
         return pr
 
@@ -254,23 +292,49 @@ class FakeForge:
             # 422 Validation Failed: head invalid, or "A pull request already exists for owner:branch."
             missing = [k for k in ("title", "head", "base") if not body.get(k)]
             if missing:
-                return 422, {"message": "Validation Failed", "errors": [
-                    {"resource": "PullRequest", "field": k, "code": "missing_field"} for k in missing]}, {}
+                return (
+                    422,
+                    {
+                        "message": "Validation Failed",
+                        "errors": [{"resource": "PullRequest", "field": k, "code": "missing_field"} for k in missing],
+                    },
+                    {},
+                )
             owner = repo.path.split("/")[0]
             if not self._branch_exists(repo, body["head"]):
-                return 422, {"message": "Validation Failed", "errors": [
-                    {"resource": "PullRequest", "field": "head", "code": "invalid"}]}, {}
-            if any(p["state"] == "open" and p["head"]["ref"] == body["head"] and p["base"]["ref"] == body["base"]
-                   for p in repo.pulls):
-                return 422, {"message": "Validation Failed", "errors": [
-                    {"resource": "PullRequest", "code": "custom",
-                     "message": f"A pull request already exists for {owner}:{body['head']}."}],
-                    "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"}, {}
+                return (
+                    422,
+                    {
+                        "message": "Validation Failed",
+                        "errors": [{"resource": "PullRequest", "field": "head", "code": "invalid"}],
+                    },
+                    {},
+                )
+            if any(
+                p["state"] == "open" and p["head"]["ref"] == body["head"] and p["base"]["ref"] == body["base"]
+                for p in repo.pulls
+            ):
+                return (
+                    422,
+                    {
+                        "message": "Validation Failed",
+                        "errors": [
+                            {
+                                "resource": "PullRequest",
+                                "code": "custom",
+                                "message": f"A pull request already exists for {owner}:{body['head']}.",
+                            }
+                        ],
+                        "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
+                    },
+                    {},
+                )
             return 201, self._new_pull(repo, body["head"], body["base"], body["title"], body.get("body") or ""), {}
         elif method == "PATCH":
             # PATCH /repos/{owner}/{repo}/pulls/{pull_number} -- #update-a-pull-request (title, body, state, base)
-            return self._edit(repo, "number", int(m.group(4)), body, ("title", "body", "state"), 200,
-                              {"message": "Not Found"})
+            return self._edit(
+                repo, "number", int(m.group(4)), body, ("title", "body", "state"), 200, {"message": "Not Found"}
+            )
         return 404, {"message": "Not Found"}, {}
 
     # GitLab REST v4 -------------------------------------------------------------------------------
@@ -302,17 +366,40 @@ class FakeForge:
                 return 400, {"error": f"{', '.join(missing)} is missing"}, {}
             if not self._branch_exists(repo, body["source_branch"]):
                 return 422, {"message": ["Source branch does not exist"]}, {}  # 422 since GitLab 15.x
-            dup = next((p for p in repo.pulls if p["state"] == "opened" and p["source_branch"] == body["source_branch"]
-                        and p["target_branch"] == body["target_branch"]), None)
+            dup = next(
+                (
+                    p
+                    for p in repo.pulls
+                    if p["state"] == "opened"
+                    and p["source_branch"] == body["source_branch"]
+                    and p["target_branch"] == body["target_branch"]
+                ),
+                None,
+            )
             if dup is not None:
-                return 409, {"message": [
-                    f"Another open merge request already exists for this source branch: !{dup['iid']}"]}, {}
-            return 201, self._new_pull(repo, body["source_branch"], body["target_branch"], body["title"],
-                                       body.get("description") or ""), {}
+                return (
+                    409,
+                    {"message": [f"Another open merge request already exists for this source branch: !{dup['iid']}"]},
+                    {},
+                )
+            return (
+                201,
+                self._new_pull(
+                    repo, body["source_branch"], body["target_branch"], body["title"], body.get("description") or ""
+                ),
+                {},
+            )
         elif method == "PUT":
             # PUT /projects/:id/merge_requests/:merge_request_iid -- #update-mr (title, description, ...)
-            return self._edit(repo, "iid", int(m.group(3)), body, ("title", "description", "target_branch"), 200,
-                              {"message": "404 Not found"})
+            return self._edit(
+                repo,
+                "iid",
+                int(m.group(3)),
+                body,
+                ("title", "description", "target_branch"),
+                200,
+                {"message": "404 Not found"},
+            )
         return 404, {"message": "404 Not Found"}, {}
 
     # Gitea API v1 (swagger: /api/swagger; docs.gitea.com/api) -------------------------------------
@@ -340,15 +427,36 @@ class FakeForge:
                 return 422, {"message": "[Head]: Required; [Base]: Required; [Title]: Required"}, {}
             if not self._branch_exists(repo, body["head"]):
                 return 404, {"message": "GetRefCommitID", "errors": []}, {}
-            dup = next((p for p in repo.pulls if p["state"] == "open" and p["head"]["ref"] == body["head"]
-                        and p["base"]["ref"] == body["base"]), None)
+            dup = next(
+                (
+                    p
+                    for p in repo.pulls
+                    if p["state"] == "open" and p["head"]["ref"] == body["head"] and p["base"]["ref"] == body["base"]
+                ),
+                None,
+            )
             if dup is not None:
-                return 409, {"message": (f"pull request already exists for these targets [id: {dup['id']}, "
-                                         f"head_branch: {body['head']}, base_branch: {body['base']}]"),
-                             "url": self.origin + "/api/swagger"}, {}
+                return (
+                    409,
+                    {
+                        "message": (
+                            f"pull request already exists for these targets [id: {dup['id']}, "
+                            f"head_branch: {body['head']}, base_branch: {body['base']}]"
+                        ),
+                        "url": self.origin + "/api/swagger",
+                    },
+                    {},
+                )
             return 201, self._new_pull(repo, body["head"], body["base"], body["title"], body.get("body") or ""), {}
         elif method == "PATCH":
             # PATCH /repos/{owner}/{repo}/pulls/{index} -- repoEditPullRequest (title, body, state, base)
-            return self._edit(repo, "number", int(m.group(4)), body, ("title", "body", "state"), 201,  # sic: 201
-                              {"message": "The target couldn't be found."})
+            return self._edit(
+                repo,
+                "number",
+                int(m.group(4)),
+                body,
+                ("title", "body", "state"),
+                201,  # sic: 201
+                {"message": "The target couldn't be found."},
+            )
         return 404, {"message": "The target couldn't be found."}, {}

@@ -67,8 +67,9 @@ def discover() -> list[Case]:
             if (d / "case.toml").exists():
                 conf = tomllib.loads((d / "case.toml").read_text())
             select = tuple(conf.get("select", () if rule_dir.name == "all" else (rule_dir.name,)))
-            settings = Settings(select=select, unsafe_fixes=bool(conf.get("unsafe-fixes", False)),
-                                rule_options=conf.get("options", {}))
+            settings = Settings(
+                select=select, unsafe_fixes=bool(conf.get("unsafe-fixes", False)), rule_options=conf.get("options", {})
+            )
             df = d / conf.get("dockerfile", "Dockerfile")
             cases.append(Case(rule_dir.name, d.name, d, df, settings, conf.get("findings")))
     return cases

@@ -46,8 +46,9 @@ def test_expectations_are_consistent(tmp_path):
             if not (root / rel).exists():
                 bad.append(f"{c.name}: kept path {rel} is not in the case")
         for spec in exp.get("copied_before", []):
-            bad += [f"{c.name}: copied_before file {f} is not in the case" for f in spec["files"]
-                    if not (root / f).exists()]
+            bad += [
+                f"{c.name}: copied_before file {f} is not in the case" for f in spec["files"] if not (root / f).exists()
+            ]
         for rel in exp.get("absent", []):
             if (root / rel).exists():
                 bad.append(f"{c.name}: {rel} should be absent but the case has it")
@@ -77,8 +78,11 @@ def test_static(case):
 @pytest.fixture(scope="session")
 def differential_outcomes(request):
     """Builds every selected case once, on a small thread pool sharing the BuildKit cache."""
-    selected = {item.callspec.params["case"].name for item in request.session.items
-                if item.originalname == "test_differential" and hasattr(item, "callspec")}
+    selected = {
+        item.callspec.params["case"].name
+        for item in request.session.items
+        if item.originalname == "test_differential" and hasattr(item, "callspec")
+    }
     cases = [c for c in CASES if c.name in selected]
     jobs = int(os.environ.get("SLIMML_ADVERSARIAL_JOBS", "3"))
     outcomes = harness.run_differential(cases, jobs=jobs)
@@ -88,8 +92,20 @@ def differential_outcomes(request):
         import json
 
         with open(report, "w", encoding="utf-8") as fh:
-            json.dump({n: {"status": o.status, "class": o.klass, "rules": o.rules, "detail": o.detail,
-                           "seconds": round(o.seconds, 1)} for n, o in outcomes.items()}, fh, indent=2)
+            json.dump(
+                {
+                    n: {
+                        "status": o.status,
+                        "class": o.klass,
+                        "rules": o.rules,
+                        "detail": o.detail,
+                        "seconds": round(o.seconds, 1),
+                    }
+                    for n, o in outcomes.items()
+                },
+                fh,
+                indent=2,
+            )
     if outcomes:  # printed in pytest's terminal summary (output of a fixture teardown is captured)
         request.config.pluginmanager.register(_Summary(list(outcomes.values())), "slimml-adversarial-summary")
 
@@ -109,4 +125,5 @@ class _Summary:
 def test_differential(case, differential_outcomes):
     o = differential_outcomes[case.name]
     assert o.status in ("same", "unchanged-rewrite"), (
-        f"{case.name} [{o.status}]: {case.description}\n{o.detail}\n--- the rewrite ---\n{o.rewrite_diff[-3000:]}")
+        f"{case.name} [{o.status}]: {case.description}\n{o.detail}\n--- the rewrite ---\n{o.rewrite_diff[-3000:]}"
+    )

@@ -71,13 +71,22 @@ def make_bare(root: Path, name: str, files: dict[str, bytes]) -> Path:
     return bare
 
 
-def make_config(root: Path, repos: dict[str, Path], push: str = "all_repos.push.merge_to_master",
-                push_settings: dict | None = None) -> Path:
+def make_config(
+    root: Path, repos: dict[str, Path], push: str = "all_repos.push.merge_to_master", push_settings: dict | None = None
+) -> Path:
     (root / "repos.json").write_text(json.dumps({n: str(p) for n, p in repos.items()}))
     cfg = root / "all-repos.json"
-    cfg.write_text(json.dumps({"output_dir": "output", "source": "all_repos.source.json_file",
-                               "source_settings": {"filename": str(root / "repos.json")}, "push": push,
-                               "push_settings": {"fast_forward": True} if push_settings is None else push_settings}))
+    cfg.write_text(
+        json.dumps(
+            {
+                "output_dir": "output",
+                "source": "all_repos.source.json_file",
+                "source_settings": {"filename": str(root / "repos.json")},
+                "push": push,
+                "push_settings": {"fast_forward": True} if push_settings is None else push_settings,
+            }
+        )
+    )
     cfg.chmod(0o600)  # all-repos refuses a config others can read (it may hold a token)
     return cfg
 
@@ -89,8 +98,13 @@ def clone(cfg: Path) -> None:
 
 
 def autofix(cfg: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "slimml.integrations.all_repos", "--config", str(cfg), *args],
-                          capture_output=True, text=True, cwd=cfg.parent, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "slimml.integrations.all_repos", "--config", str(cfg), *args],
+        capture_output=True,
+        text=True,
+        cwd=cfg.parent,
+        timeout=300,
+    )
 
 
 def log(bare: Path) -> list[str]:
@@ -117,16 +131,20 @@ def expected_fix(files: dict[str, bytes], tmp: Path, opts: Options) -> dict[str,
     from dataclasses import replace
 
     run_fix([tmp], replace(opts, write=True, config=empty))
-    return {p.relative_to(tmp).as_posix(): p.read_bytes() for p in tmp.rglob("*")
-            if p.is_file() and ".git" not in p.relative_to(tmp).parts}
+    return {
+        p.relative_to(tmp).as_posix(): p.read_bytes()
+        for p in tmp.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(tmp).parts
+    }
 
 
 def test_one_commit_per_repo_then_nothing_to_do(tmp_path):
     basic, conda = FIXTURES / "pip-no-cache" / "basic", FIXTURES / "pip-no-cache" / "conda"
     repos = {
         "svc-pip": make_bare(tmp_path, "svc-pip", files_of(basic)),
-        "team/svc-conda": make_bare(tmp_path, "svc-conda", {"docker/Dockerfile": (conda / "Dockerfile").read_bytes(),
-                                                             "README.md": b"conda\n"}),
+        "team/svc-conda": make_bare(
+            tmp_path, "svc-conda", {"docker/Dockerfile": (conda / "Dockerfile").read_bytes(), "README.md": b"conda\n"}
+        ),
         "svc-clean": make_bare(tmp_path, "svc-clean", {"Dockerfile": (basic / "expected.Dockerfile").read_bytes()}),
         "docs-only": make_bare(tmp_path, "docs-only", {"README.md": b"no Docker here\n"}),
     }
@@ -170,8 +188,10 @@ def test_one_commit_per_repo_then_nothing_to_do(tmp_path):
 
 
 def test_all_rules_commit_what_slimml_fix_writes_including_new_files(tmp_path):
-    multi = {**{f"api/{k}": v for k, v in files_of(CORPUS / "cuda-runtime-clean").items()},
-             **{f"worker/{k}": v for k, v in files_of(CORPUS / "alpine-build-base").items()}}
+    multi = {
+        **{f"api/{k}": v for k, v in files_of(CORPUS / "cuda-runtime-clean").items()},
+        **{f"worker/{k}": v for k, v in files_of(CORPUS / "alpine-build-base").items()},
+    }
     single = files_of(FIXTURES / "pip-no-cache" / "basic")
     repos = {"multi": make_bare(tmp_path, "multi", multi), "single": make_bare(tmp_path, "single", single)}
     cfg = make_config(tmp_path, repos)
@@ -194,13 +214,17 @@ def test_all_rules_commit_what_slimml_fix_writes_including_new_files(tmp_path):
 
 def test_dry_run_changes_nothing(tmp_path):
     basic = FIXTURES / "pip-no-cache" / "basic"
-    repos = {"a": make_bare(tmp_path, "a", files_of(basic)),
-             "b": make_bare(tmp_path, "b", {"svc/Dockerfile": (basic / "Dockerfile").read_bytes()})}
+    repos = {
+        "a": make_bare(tmp_path, "a", files_of(basic)),
+        "b": make_bare(tmp_path, "b", {"svc/Dockerfile": (basic / "Dockerfile").read_bytes()}),
+    }
     cfg = make_config(tmp_path, repos)
     clone(cfg)
     forge = {n: refs(b) for n, b in repos.items()}
-    checkouts = {n: (git(tmp_path / "output" / n, "rev-parse", "HEAD"), git(tmp_path / "output" / n, "branch", "-a"))
-                 for n in repos}
+    checkouts = {
+        n: (git(tmp_path / "output" / n, "rev-parse", "HEAD"), git(tmp_path / "output" / n, "branch", "-a"))
+        for n in repos
+    }
     cp = autofix(cfg, "--dry-run")
     assert cp.returncode == 0, cp.stderr
     assert "2 with Dockerfiles to fix: 2 would commit" in cp.stderr
@@ -233,15 +257,24 @@ class _FakeGitHub(http.server.BaseHTTPRequestHandler):
 
 def test_each_pull_request_gets_its_own_repos_message(tmp_path):
     basic, conda = FIXTURES / "pip-no-cache" / "basic", FIXTURES / "pip-no-cache" / "conda"
-    repos = {"svc-pip": make_bare(tmp_path, "svc-pip", files_of(basic)),
-             "svc-conda": make_bare(tmp_path, "svc-conda", {"env/Dockerfile": (conda / "Dockerfile").read_bytes()})}
+    repos = {
+        "svc-pip": make_bare(tmp_path, "svc-pip", files_of(basic)),
+        "svc-conda": make_bare(tmp_path, "svc-conda", {"env/Dockerfile": (conda / "Dockerfile").read_bytes()}),
+    }
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeGitHub)
     _FakeGitHub.pulls = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        cfg = make_config(tmp_path, repos, push="all_repos.push.github_pull_request",
-                          push_settings={"username": "bot", "api_key": "test-token",
-                                         "base_url": f"http://127.0.0.1:{server.server_port}"})
+        cfg = make_config(
+            tmp_path,
+            repos,
+            push="all_repos.push.github_pull_request",
+            push_settings={
+                "username": "bot",
+                "api_key": "test-token",
+                "base_url": f"http://127.0.0.1:{server.server_port}",
+            },
+        )
         clone(cfg)
         cp = autofix(cfg, "--select", "SLM001")
         opened = list(_FakeGitHub.pulls)
@@ -280,15 +313,21 @@ def test_interactive_no_commits_nothing(tmp_path):
     cfg = make_config(tmp_path, repos)
     clone(cfg)
     before = refs(repos["a"])
-    cp = subprocess.run([sys.executable, "-m", "slimml.integrations.all_repos", "-C", str(cfg), "-i"],
-                        input="n\n", capture_output=True, text=True, timeout=120)
+    cp = subprocess.run(
+        [sys.executable, "-m", "slimml.integrations.all_repos", "-C", str(cfg), "-i"],
+        input="n\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cp.returncode == 0, cp.stderr
     assert "Looks good" in cp.stdout and "1 declined" in cp.stderr
     assert refs(repos["a"]) == before
 
 
-@pytest.mark.parametrize("case", ["missing-config", "bad-code", "readable-config", "not-cloned", "bad-json",
-                                  "bad-push-module"])
+@pytest.mark.parametrize(
+    "case", ["missing-config", "bad-code", "readable-config", "not-cloned", "bad-json", "bad-push-module"]
+)
 def test_bad_input_is_one_line_exit_2(tmp_path, case, capfd):
     from slimml.integrations.all_repos import main
 
@@ -313,9 +352,14 @@ def test_bad_input_is_one_line_exit_2(tmp_path, case, capfd):
     err = capfd.readouterr().err
     assert len(err.strip().splitlines()) == 1, err
     assert err.startswith("python -m slimml.integrations.all_repos: error: ")
-    assert {"missing-config": "no such all-repos config", "bad-code": "unknown rule code(s): NOPE99",
-            "readable-config": "too-permissive permissions", "not-cloned": "nothing cloned yet",
-            "bad-json": "not valid JSON", "bad-push-module": "no_such_module"}[case] in err
+    assert {
+        "missing-config": "no such all-repos config",
+        "bad-code": "unknown rule code(s): NOPE99",
+        "readable-config": "too-permissive permissions",
+        "not-cloned": "nothing cloned yet",
+        "bad-json": "not valid JSON",
+        "bad-push-module": "no_such_module",
+    }[case] in err
     assert refs(repos["a"]) == before
 
 
@@ -332,9 +376,11 @@ def test_bad_option_is_one_line_exit_2(capfd):
 @pytest.mark.docker
 def test_verify_puts_measured_sizes_in_the_commit(tmp_path):
     # No network: only python:3.11-slim (the local stand-in) and files of the repo itself.
-    dockerfile = (b"FROM python:3.11-slim\nWORKDIR /app\nCOPY app.py .\n"
-                  b"RUN python -c \"open('/app/built.txt', 'w').write('ok')\"\n"
-                  b"RUN python -m compileall -q /app\nCMD [\"python\", \"app.py\"]\n")
+    dockerfile = (
+        b"FROM python:3.11-slim\nWORKDIR /app\nCOPY app.py .\n"
+        b"RUN python -c \"open('/app/built.txt', 'w').write('ok')\"\n"
+        b'RUN python -m compileall -q /app\nCMD ["python", "app.py"]\n'
+    )
     repos = {"tiny": make_bare(tmp_path, "tiny", {"Dockerfile": dockerfile, "app.py": b"print('hello')\n"})}
     cfg = make_config(tmp_path, repos)
     clone(cfg)
@@ -360,11 +406,20 @@ def test_sourcegraph_batch_spec_runs_this_slimml_image():
     from slimml import __version__
 
     spec = yaml.safe_load((ROOT / "docs" / "drivers" / "sourcegraph-batch-spec.yaml").read_text())
-    assert set(spec) <= {"name", "description", "on", "workspaces", "steps", "transformChanges",
-                         "importChangesets", "changesetTemplate"}
+    assert set(spec) <= {
+        "name",
+        "description",
+        "on",
+        "workspaces",
+        "steps",
+        "transformChanges",
+        "importChangesets",
+        "changesetTemplate",
+    }
     assert re.fullmatch(r"[\w.-]+", spec["name"])
-    assert all(set(o) == {"repositoriesMatchingQuery"} and isinstance(o["repositoriesMatchingQuery"], str)
-               for o in spec["on"])
+    assert all(
+        set(o) == {"repositoriesMatchingQuery"} and isinstance(o["repositoriesMatchingQuery"], str) for o in spec["on"]
+    )
     [step] = spec["steps"]
     assert set(step) <= {"run", "container", "outputs", "env", "files", "if", "allow_network"}
     assert step["run"] == "slimml fix . --write"

@@ -110,9 +110,14 @@ ACCEPTED = [
 ]
 
 # Accepted by current BuildKit although this engine's older frontend refuses them: never refused here.
-NEWER_FRONTEND = ["COPY --link a /x\n", "ADD --checksum=sha256:abc https://example.com/x /x\n",
-                  "RUN --network=none true\n", "RUN --security=insecure true\n", "COPY --parents a /x\n",
-                  "COPY <<EOF /x\nhi\nEOF\n"]
+NEWER_FRONTEND = [
+    "COPY --link a /x\n",
+    "ADD --checksum=sha256:abc https://example.com/x /x\n",
+    "RUN --network=none true\n",
+    "RUN --security=insecure true\n",
+    "COPY --parents a /x\n",
+    "COPY <<EOF /x\nhi\nEOF\n",
+]
 
 
 def _text(body: str) -> str:

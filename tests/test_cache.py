@@ -86,9 +86,19 @@ def test_no_cache_analyses_again_and_writes_nothing(project, analyses):
     assert not Path(os.environ[cache.CACHE_ENV]).exists()
 
 
-@pytest.mark.parametrize("change", [
-    "dockerfile", "dockerignore", "requirements", "entrypoint", "new-file", "config", "select", "version",
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "dockerfile",
+        "dockerignore",
+        "requirements",
+        "entrypoint",
+        "new-file",
+        "config",
+        "select",
+        "version",
+    ],
+)
 def test_a_change_to_what_the_analysis_reads_invalidates(project, analyses, monkeypatch, change):
     before = check(str(project))
     assert len(analyses) == 1
@@ -182,7 +192,8 @@ def test_side_files_of_a_cached_result_reach_the_next_dockerfile_of_the_context(
 
 def _corpus_json(tmp_path, *args: str, workers: str) -> str:
     r = CliRunner(env={"SLIMML_WORKERS": workers}).invoke(
-        main, ["check", "--format", "json", *args, str(CORPUS)], catch_exceptions=False)
+        main, ["check", "--format", "json", *args, str(CORPUS)], catch_exceptions=False
+    )
     assert r.exit_code in (0, 1), r.output
     return r.stdout
 
@@ -222,8 +233,14 @@ def test_pool_groups_keep_dockerfiles_of_one_context_together_in_order(tmp_path)
 
     for rel in ("a", "a/sub", "b", "c"):
         (tmp_path / rel).mkdir(parents=True, exist_ok=True)
-    files = [tmp_path / "a/Dockerfile", tmp_path / "b/Dockerfile", tmp_path / "a/sub/Dockerfile",
-             tmp_path / "a/Dockerfile.gpu", tmp_path / "c/Dockerfile", tmp_path / "c/broken"]
+    files = [
+        tmp_path / "a/Dockerfile",
+        tmp_path / "b/Dockerfile",
+        tmp_path / "a/sub/Dockerfile",
+        tmp_path / "a/Dockerfile.gpu",
+        tmp_path / "c/Dockerfile",
+        tmp_path / "c/broken",
+    ]
     for f in files[:-1]:
         f.write_text("FROM python:3.11-slim\nCOPY . /app\n")
     files[-1].write_text("NOT AN INSTRUCTION\n")

@@ -45,10 +45,12 @@ def project(tmp_path):
     (tmp_path / "requirements.txt").write_text("numpy\n")
     # CRLF, a non-ASCII comment before the finding, a secret in a message-bearing spot
     (tmp_path / "Dockerfile").write_bytes(
-        "# café ☕ service\r\nFROM python:3.11\r\n  RUN pip install -r requirements.txt\r\n".encode())
+        "# café ☕ service\r\nFROM python:3.11\r\n  RUN pip install -r requirements.txt\r\n".encode()
+    )
     (tmp_path / "svc").mkdir()
     (tmp_path / "svc" / "gpu.Dockerfile").write_text(
-        f"FROM python:3.11\nENV HF_TOKEN={SECRET_VALUE}\nRUN apt-get update\nRUN apt-get install -y curl\n")
+        f"FROM python:3.11\nENV HF_TOKEN={SECRET_VALUE}\nRUN apt-get update\nRUN apt-get install -y curl\n"
+    )
     (tmp_path / "clean").mkdir()
     (tmp_path / "clean" / "Dockerfile").write_text("# slimml: ignore-file\nFROM python:3.11\nRUN pip install x\n")
     return tmp_path
@@ -95,12 +97,15 @@ def test_sarif_valid_and_github_ready(project):
     # the region points at the right text, columns in code points, CRLF not counted
     text = (project / "Dockerfile").read_bytes().decode()
     lines = text.split("\r\n")
-    pip = [x for x in run_["results"] if x["ruleId"] == "SLM001" and
-           x["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "Dockerfile"]
+    pip = [
+        x
+        for x in run_["results"]
+        if x["ruleId"] == "SLM001" and x["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "Dockerfile"
+    ]
     assert pip
     reg = pip[0]["locations"][0]["physicalLocation"]["region"]
     line = lines[reg["startLine"] - 1]
-    assert line[reg["startColumn"] - 1:].startswith(("RUN", "pip")), (line, reg)
+    assert line[reg["startColumn"] - 1 :].startswith(("RUN", "pip")), (line, reg)
 
 
 def test_sarif_errors_become_notifications(project):
@@ -155,8 +160,10 @@ def test_json_format(project):
 def test_github_annotations(project):
     r = run("check", ".", "--format", "github", cwd=project)
     assert r.exit_code == 1
-    pat = re.compile(r"^::warning file=([^,]+),line=(\d+),endLine=(\d+)(?:,col=(\d+),endColumn=(\d+))?,"
-                     r"title=(SLM\d{3}) ([a-z-]+)::(.+)$")
+    pat = re.compile(
+        r"^::warning file=([^,]+),line=(\d+),endLine=(\d+)(?:,col=(\d+),endColumn=(\d+))?,"
+        r"title=(SLM\d{3}) ([a-z-]+)::(.+)$"
+    )
     seen = set()
     for line in r.stdout.splitlines():
         m = pat.match(line)
@@ -181,10 +188,27 @@ def test_span_edges():
     assert span("é\r\nRUN y\r\n", 3, 10)["end_column"] == 6  # code points; CR not counted
 
 
-HOOK_NAMES = ["Dockerfile", "dockerfile", "Dockerfile.gpu", "api.Dockerfile", "Containerfile", "x.containerfile",
-              "Containerfile.prod", "Dockerfile.md", "Dockerfile.j2", "Dockerfile.dockerignore", ".dockerignore",
-              "Dockerfile.in", "docker-compose.yml", "README.md", "Dockerfile.orig", "build.sh", "Makefile",
-              "my.Dockerfile.bak", "Dockerfile.prod.yaml"]
+HOOK_NAMES = [
+    "Dockerfile",
+    "dockerfile",
+    "Dockerfile.gpu",
+    "api.Dockerfile",
+    "Containerfile",
+    "x.containerfile",
+    "Containerfile.prod",
+    "Dockerfile.md",
+    "Dockerfile.j2",
+    "Dockerfile.dockerignore",
+    ".dockerignore",
+    "Dockerfile.in",
+    "docker-compose.yml",
+    "README.md",
+    "Dockerfile.orig",
+    "build.sh",
+    "Makefile",
+    "my.Dockerfile.bak",
+    "Dockerfile.prod.yaml",
+]
 
 
 def test_pre_commit_hooks_match_discovery():

@@ -68,14 +68,17 @@ def test_diff_only(project):
     assert r.stdout.startswith("--- a/") and r.stderr == ""
 
 
-@pytest.mark.parametrize("content,needle", [
-    (None, "no such file"),
-    (b"", "empty file"),
-    (b"\x7fELF\x02\x01\x01\x00\x00\x00", "binary"),
-    (b"hello world, this is not a Dockerfile\n", "not a valid Dockerfile"),
-    (b"services:\n  web:\n    image: x\n", "not a valid Dockerfile"),
-    (b"FROM a\nRUN <<EOF\nnever ends\n", "unterminated heredoc"),
-])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (None, "no such file"),
+        (b"", "empty file"),
+        (b"\x7fELF\x02\x01\x01\x00\x00\x00", "binary"),
+        (b"hello world, this is not a Dockerfile\n", "not a valid Dockerfile"),
+        (b"services:\n  web:\n    image: x\n", "not a valid Dockerfile"),
+        (b"FROM a\nRUN <<EOF\nnever ends\n", "unterminated heredoc"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, content, needle):
     df = tmp_path / "Dockerfile"
     if content is not None:
@@ -109,15 +112,27 @@ def test_multi_file_run_goes_on_after_a_bad_file(tmp_path):
 
 
 def test_discovery_finds_variants_and_skips_ignored(tmp_path):
-    for rel in ["Dockerfile", "Dockerfile.cpu", "docker/gpu.Dockerfile", "Containerfile",
-                ".git/Dockerfile", "build/Dockerfile", "Dockerfile.j2", "node_modules/x/Dockerfile"]:
+    for rel in [
+        "Dockerfile",
+        "Dockerfile.cpu",
+        "docker/gpu.Dockerfile",
+        "Containerfile",
+        ".git/Dockerfile",
+        "build/Dockerfile",
+        "Dockerfile.j2",
+        "node_modules/x/Dockerfile",
+    ]:
         p = tmp_path / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("FROM python:3.11\nRUN pip install x\n")
     (tmp_path / ".gitignore").write_text("build/\n")
     r = run("fix", tmp_path, *PIP_ONLY, "--format", "json")
-    paths = sorted(Path(f["path"]).relative_to(tmp_path).as_posix() if os.path.isabs(f["path"])
-                   else os.path.relpath(os.path.abspath(f["path"]), tmp_path) for f in json.loads(r.stdout)["files"])
+    paths = sorted(
+        Path(f["path"]).relative_to(tmp_path).as_posix()
+        if os.path.isabs(f["path"])
+        else os.path.relpath(os.path.abspath(f["path"]), tmp_path)
+        for f in json.loads(r.stdout)["files"]
+    )
     assert paths == ["Containerfile", "Dockerfile", "Dockerfile.cpu", "docker/gpu.Dockerfile"]
 
 
@@ -151,7 +166,7 @@ def test_config_in_pyproject(project):
     (project / "pyproject.toml").write_text('[tool.slimml]\nignore = ["SLM001"]\n')
     r = run("fix", "--check", project / "Dockerfile", *PIP_ONLY)
     assert r.exit_code == 0
-    (project / "pyproject.toml").write_text('[tool.slimml]\nbogus = 1\n')
+    (project / "pyproject.toml").write_text("[tool.slimml]\nbogus = 1\n")
     r = run("fix", project / "Dockerfile")
     assert r.exit_code == 2 and "unknown slimml setting" in r.stderr
 
@@ -173,6 +188,7 @@ def test_rules_listing_and_explain():
 
 def test_console_script_entry_point(project):
     exe = Path(sys.executable).with_name("slimml")
-    out = subprocess.run([str(exe), "fix", "--diff", str(project / "Dockerfile"), *PIP_ONLY],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(exe), "fix", "--diff", str(project / "Dockerfile"), *PIP_ONLY], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0 and "--no-cache-dir" in out.stdout

@@ -55,8 +55,7 @@ def sh(*args, cwd=None, input=None, env=None):
     full = {**os.environ, **(env or {})}
     for k in [k for k, v in (env or {}).items() if v is None]:
         full.pop(k)
-    return subprocess.run([str(EXE), *map(str, args)], cwd=cwd, input=input, env=full, capture_output=True,
-                          timeout=120)
+    return subprocess.run([str(EXE), *map(str, args)], cwd=cwd, input=input, env=full, capture_output=True, timeout=120)
 
 
 def one_line_error(r, needle: str) -> None:
@@ -107,7 +106,9 @@ def test_stdin_filename_gives_config_and_context(tmp_path):
     (sub / ".slimml.toml").write_text('ignore = ["SLM001"]\n')
     (sub / "requirements.txt").write_text("numpy\n")
     (sub / "app.py").write_text("print(1)\n")
-    text = b"FROM python:3.11-slim\nCOPY . /app\nRUN pip install -r /app/requirements.txt\nCMD [\"python\", \"/app/app.py\"]\n"
+    text = (
+        b'FROM python:3.11-slim\nCOPY . /app\nRUN pip install -r /app/requirements.txt\nCMD ["python", "/app/app.py"]\n'
+    )
     # Without a name: the current folder (no config there) -> SLM001 fires.
     r = run("fix", "-", "--select", "SLM001,SLM006", cwd=tmp_path, input=text)
     assert "SLM001" in r.stderr
@@ -116,38 +117,56 @@ def test_stdin_filename_gives_config_and_context(tmp_path):
     assert r.exit_code == 0, r.output
     assert "SLM001" not in r.stderr and "svc/Dockerfile: would fix 1 (SLM006)" in r.stderr
     assert "+++ b/svc/.dockerignore" in r.stdout
-    r = run("fix", "--write", "-", "--stdin-filename", "svc/Dockerfile", "--select", "SLM001,SLM006",
-            cwd=tmp_path, input=text)
+    r = run(
+        "fix",
+        "--write",
+        "-",
+        "--stdin-filename",
+        "svc/Dockerfile",
+        "--select",
+        "SLM001,SLM006",
+        cwd=tmp_path,
+        input=text,
+    )
     assert r.exit_code == 0 and r.stdout_bytes == text
     assert (sub / ".dockerignore").is_file() and not (tmp_path / ".dockerignore").exists()
     assert not (sub / "Dockerfile").exists()
 
 
 def test_check_reads_stdin(project):
-    r = run("check", "-", "--stdin-filename", "svc/Dockerfile", *PIP_ONLY, cwd=project,
-            input=b"FROM python:3.11\nRUN pip install x\n")
+    r = run(
+        "check",
+        "-",
+        "--stdin-filename",
+        "svc/Dockerfile",
+        *PIP_ONLY,
+        cwd=project,
+        input=b"FROM python:3.11\nRUN pip install x\n",
+    )
     assert r.exit_code == 1
     assert r.stdout.startswith("svc/Dockerfile:2:5: SLM001 [pip-no-cache]")
     r = run("check", "-", *PIP_ONLY, "--format", "json", cwd=project, input=b"FROM python:3.11\nRUN pip install x\n")
     assert json.loads(r.stdout)["files"][0]["path"] == "-"
 
 
-@pytest.mark.parametrize("args,data,needle", [
-    (["fix", "-"], b"", "empty input on stdin"),
-    (["fix", "-"], b"\x7fELF\x00\x01", "binary"),
-    (["fix", "-"], b"hello world\n", "not a valid Dockerfile"),
-    (["fix", "-", "Dockerfile"], b"FROM a\n", "cannot be combined with other paths"),
-    (["fix", "Dockerfile", "--stdin-filename", "x/Dockerfile"], b"", "--stdin-filename is for `-`"),
-    (["fix", "-", "--verify"], b"FROM a\n", "cannot read stdin"),
-    (["check", "-", "Dockerfile"], b"FROM a\n", "cannot be combined with other paths"),
-    (["fix", "-", "--format", "json"], b"FROM a\n", "--write prints the fixed text"),
-    (["fix", "-", "--statistics"], b"FROM a\n", "--write prints the fixed text"),
-    (["fix", "Dockerfile", "-o", "Dockerfile"], b"", "is one of the Dockerfiles to fix"),
-])
+@pytest.mark.parametrize(
+    "args,data,needle",
+    [
+        (["fix", "-"], b"", "empty input on stdin"),
+        (["fix", "-"], b"\x7fELF\x00\x01", "binary"),
+        (["fix", "-"], b"hello world\n", "not a valid Dockerfile"),
+        (["fix", "-", "Dockerfile"], b"FROM a\n", "cannot be combined with other paths"),
+        (["fix", "Dockerfile", "--stdin-filename", "x/Dockerfile"], b"", "--stdin-filename is for `-`"),
+        (["fix", "-", "--verify"], b"FROM a\n", "cannot read stdin"),
+        (["check", "-", "Dockerfile"], b"FROM a\n", "cannot be combined with other paths"),
+        (["fix", "-", "--format", "json"], b"FROM a\n", "--write prints the fixed text"),
+        (["fix", "-", "--statistics"], b"FROM a\n", "--write prints the fixed text"),
+        (["fix", "Dockerfile", "-o", "Dockerfile"], b"", "is one of the Dockerfiles to fix"),
+    ],
+)
 def test_stdin_bad_input_is_one_line_exit_2_nothing_written(project, args, data, needle):
     before = _snapshot(project)
-    r = run(*args, "--write" if args[0] == "fix" and "--verify" not in args else "--exit-zero", cwd=project,
-            input=data)
+    r = run(*args, "--write" if args[0] == "fix" and "--verify" not in args else "--exit-zero", cwd=project, input=data)
     one_line_error(r, needle)
     assert r.stdout == ""
     assert _snapshot(project) == before
@@ -182,8 +201,15 @@ def test_statistics_counts_per_rule_aligned(tmp_path):
     assert len({re.search(r"SLM\d+\s+\S+\s+", line).end() for line in lines}) == 1
     data = json.loads(run("fix", "--statistics", "--format", "json", tmp_path, "--select", "SLM001,SLM002").stdout)
     slm001 = next(e for e in data if e["code"] == "SLM001")
-    assert slm001 == {"code": "SLM001", "name": "pip-no-cache", "count": 4, "fixed": 4, "unsafe_available": 0,
-                      "unfixed": 0, "other": 0}
+    assert slm001 == {
+        "code": "SLM001",
+        "name": "pip-no-cache",
+        "count": 4,
+        "fixed": 4,
+        "unsafe_available": 0,
+        "unfixed": 0,
+        "other": 0,
+    }
 
 
 def test_show_fixes_lists_each_fix_at_its_line(tmp_path):
@@ -204,8 +230,16 @@ def test_output_file_gets_stdout(project):
     assert "+RUN pip install --no-cache-dir" in out.read_text() and "would fix 1" in r.stderr
     r = run("fix", "--output-file", out, "--format", "json", project / "Dockerfile", *PIP_ONLY)
     assert json.loads(out.read_text())["summary"]["fixes"] == 1
-    r = run("fix", "--write", "-", "--output-file", out, *PIP_ONLY, cwd=project,
-            input=b"FROM python:3.11\nRUN pip install x\n")
+    r = run(
+        "fix",
+        "--write",
+        "-",
+        "--output-file",
+        out,
+        *PIP_ONLY,
+        cwd=project,
+        input=b"FROM python:3.11\nRUN pip install x\n",
+    )
     assert out.read_bytes() == b"FROM python:3.11\nRUN pip install --no-cache-dir x\n" and r.stdout == ""
 
 
@@ -233,21 +267,26 @@ def test_color_always_emits_ansi_when_piped(project):
     assert bare.stdout == cp.stdout
 
 
-@pytest.mark.parametrize("args,env,colored", [
-    ([], {"NO_COLOR": None, "FORCE_COLOR": None}, False),  # auto, piped
-    ([], {"FORCE_COLOR": "1", "NO_COLOR": None}, True),
-    ([], {"NO_COLOR": "1", "FORCE_COLOR": "1"}, False),
-    (["--color", "always"], {"NO_COLOR": "1"}, True),  # explicit beats the environment
-    (["--color", "never"], {"FORCE_COLOR": "1"}, False),
-    (["--no-color"], {"FORCE_COLOR": "1"}, False),
-    (["--color=auto"], {"FORCE_COLOR": "1", "NO_COLOR": None}, True),
-])
+@pytest.mark.parametrize(
+    "args,env,colored",
+    [
+        ([], {"NO_COLOR": None, "FORCE_COLOR": None}, False),  # auto, piped
+        ([], {"FORCE_COLOR": "1", "NO_COLOR": None}, True),
+        ([], {"NO_COLOR": "1", "FORCE_COLOR": "1"}, False),
+        (["--color", "always"], {"NO_COLOR": "1"}, True),  # explicit beats the environment
+        (["--color", "never"], {"FORCE_COLOR": "1"}, False),
+        (["--no-color"], {"FORCE_COLOR": "1"}, False),
+        (["--color=auto"], {"FORCE_COLOR": "1", "NO_COLOR": None}, True),
+    ],
+)
 def test_color_choices_and_environment(project, args, env, colored):
     cp = sh("fix", *args, "Dockerfile", *PIP_ONLY, cwd=project, env=env)
     assert cp.returncode == 0
     assert (b"\x1b[" in cp.stdout) is colored
-    assert ANSI.sub("", cp.stdout.decode()) == sh("fix", "--color", "never", "Dockerfile", *PIP_ONLY,
-                                                  cwd=project).stdout.decode()
+    assert (
+        ANSI.sub("", cp.stdout.decode())
+        == sh("fix", "--color", "never", "Dockerfile", *PIP_ONLY, cwd=project).stdout.decode()
+    )
 
 
 def test_bad_color_value_exits_2(project):
@@ -288,10 +327,12 @@ def test_rules_command_columns_line_up():
 # -- reasons: wrapped, once per rule -------------------------------------------------------------------
 def test_unsafe_reason_wrapped_and_shown_once_per_rule(tmp_path):
     df = tmp_path / "Dockerfile"
-    df.write_text("FROM python:3.11-slim\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n"
-                  "COPY app.py /app.py\n"
-                  "RUN apt-get update && apt-get install -y git && rm -rf /var/lib/apt/lists/*\n"
-                  'CMD ["python", "/app.py"]\n')
+    df.write_text(
+        "FROM python:3.11-slim\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n"
+        "COPY app.py /app.py\n"
+        "RUN apt-get update && apt-get install -y git && rm -rf /var/lib/apt/lists/*\n"
+        'CMD ["python", "/app.py"]\n'
+    )
     (tmp_path / "app.py").write_text("print(1)\n")
     r = run("fix", df, "--select", "SLM002", env={"COLUMNS": "200"})
     err = r.stderr
@@ -302,13 +343,13 @@ def test_unsafe_reason_wrapped_and_shown_once_per_rule(tmp_path):
     assert max(len(line) for line in err.splitlines()[1:]) <= 100  # wrapped (COLUMNS is capped at 100)
     narrow = run("fix", df, "--select", "SLM002", env={"COLUMNS": "70"}).stderr
     assert max(len(line) for line in narrow.splitlines()[1:]) <= 70
-    assert " ".join(narrow.split()) .count(reason) == 1
+    assert " ".join(narrow.split()).count(reason) == 1
 
 
 def test_wrapping_never_breaks_a_secret_out_of_its_mask(tmp_path):
     df = tmp_path / "Dockerfile"
     token = "hf_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3"
-    df.write_text(f"FROM python:3.11-slim\nENV HF_TOKEN={token}\nCMD [\"python\"]\n")
+    df.write_text(f'FROM python:3.11-slim\nENV HF_TOKEN={token}\nCMD ["python"]\n')
     for cols in ("60", "80", "100"):
         r = run("fix", df, "--select", "SLM009", "--show-fixes", env={"COLUMNS": cols})
         flat = r.stderr.replace("\n", "").replace(" ", "")
@@ -336,8 +377,10 @@ def test_unfixed_finding_line_after_a_fix_inserts_lines_before_it(tmp_path):
     (tmp_path / "requirements.txt").write_text("numpy\n")
     (tmp_path / "app.py").write_text("print(1)\n")
     df = tmp_path / "Dockerfile"
-    text = ("FROM python:3.11-slim\nWORKDIR /app\nCOPY . /app\nRUN pip install --no-cache-dir -r requirements.txt\n"
-            f"{HEREDOC_RUN}\nEOF\nCMD [\"python\", \"app.py\"]\n")
+    text = (
+        "FROM python:3.11-slim\nWORKDIR /app\nCOPY . /app\nRUN pip install --no-cache-dir -r requirements.txt\n"
+        f'{HEREDOC_RUN}\nEOF\nCMD ["python", "app.py"]\n'
+    )
     df.write_text(text)
     r = run("fix", df, "--select", "SLM004,SLM002", "--show-fixes")
     assert "+COPY requirements.txt /app/" in r.stdout  # a line is inserted above the unfixed RUN
@@ -377,8 +420,10 @@ def _symlinked(tmp_path: Path) -> tuple[Path, Path, Path]:
     app.mkdir()
     shared.mkdir()
     target = shared / "Dockerfile.app"
-    target.write_bytes(b"\xef\xbb\xbfFROM python:3.11-slim\r\nCOPY . /app\r\nRUN pip install -r /app/requirements.txt\r\n"
-                       b"CMD [\"python\", \"/app/main.py\"]\r\n")
+    target.write_bytes(
+        b"\xef\xbb\xbfFROM python:3.11-slim\r\nCOPY . /app\r\nRUN pip install -r /app/requirements.txt\r\n"
+        b'CMD ["python", "/app/main.py"]\r\n'
+    )
     os.chmod(target, 0o640)
     (app / "requirements.txt").write_text("numpy\n")
     (app / "main.py").write_text("print(1)\n")
@@ -392,9 +437,11 @@ def test_symlinked_dockerfile_written_through_and_stays_a_link(tmp_path):
     r = run("fix", "--write", link, *PIP_ONLY)
     assert r.exit_code == 0, r.output
     assert link.is_symlink() and os.readlink(link) == str(Path("..") / "shared" / "Dockerfile.app")
-    assert target.read_bytes() == (b"\xef\xbb\xbfFROM python:3.11-slim\r\nCOPY . /app\r\n"
-                                   b"RUN pip install --no-cache-dir -r /app/requirements.txt\r\n"
-                                   b"CMD [\"python\", \"/app/main.py\"]\r\n")
+    assert target.read_bytes() == (
+        b"\xef\xbb\xbfFROM python:3.11-slim\r\nCOPY . /app\r\n"
+        b"RUN pip install --no-cache-dir -r /app/requirements.txt\r\n"
+        b'CMD ["python", "/app/main.py"]\r\n'
+    )
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     assert sorted(p.name for p in target.parent.iterdir()) == ["Dockerfile.app"]  # no temp file left
     assert run("fix", "--check", link, *PIP_ONLY).exit_code == 0
@@ -420,12 +467,15 @@ def test_symlinked_dockerfile_uses_the_links_config(tmp_path):
 
 
 # -- config codes --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name,content,needle", [
-    (".slimml.toml", 'select = ["SLM999"]\n', "unknown rule code(s) in 'select': SLM999 (see `slimml rules`)"),
-    (".slimml.toml", 'ignore = ["SLM001", "nope-rule"]\n', "unknown rule code(s) in 'ignore': nope-rule"),
-    ("pyproject.toml", '[tool.slimml]\nselect = ["SLM999"]\n', "unknown rule code(s) in 'select': SLM999"),
-    (".slimml.toml", '[rules.SLM777]\ncache-mounts = true\n', "unknown rule(s) in [rules]: SLM777"),
-])
+@pytest.mark.parametrize(
+    "name,content,needle",
+    [
+        (".slimml.toml", 'select = ["SLM999"]\n', "unknown rule code(s) in 'select': SLM999 (see `slimml rules`)"),
+        (".slimml.toml", 'ignore = ["SLM001", "nope-rule"]\n', "unknown rule code(s) in 'ignore': nope-rule"),
+        ("pyproject.toml", '[tool.slimml]\nselect = ["SLM999"]\n', "unknown rule code(s) in 'select': SLM999"),
+        (".slimml.toml", "[rules.SLM777]\ncache-mounts = true\n", "unknown rule(s) in [rules]: SLM777"),
+    ],
+)
 @pytest.mark.parametrize("command", ["fix", "check"])
 def test_config_codes_validated_like_cli_codes(project, name, content, needle, command):
     cfg = project / name
@@ -444,14 +494,17 @@ def test_config_codes_validated_like_cli_codes(project, name, content, needle, c
 
 
 def test_config_codes_by_name_and_prefix_are_accepted(project):
-    (project / ".slimml.toml").write_text('select = ["SLM0", "pip-no-cache"]\nignore = ["ALL"]\n'
-                                          '[rules.pip-no-cache]\ncache-mounts = false\n')
+    (project / ".slimml.toml").write_text(
+        'select = ["SLM0", "pip-no-cache"]\nignore = ["ALL"]\n[rules.pip-no-cache]\ncache-mounts = false\n'
+    )
     assert run("fix", project / "Dockerfile").exit_code == 0
 
 
 # -- shell completion ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("shell,needle", [("bash", b"_slimml_completion"), ("zsh", b"#compdef slimml"),
-                                          ("fish", b"complete --no-files --command slimml")])
+@pytest.mark.parametrize(
+    "shell,needle",
+    [("bash", b"_slimml_completion"), ("zsh", b"#compdef slimml"), ("fish", b"complete --no-files --command slimml")],
+)
 def test_completion_script_generation(shell, needle):
     cp = sh(env={"_SLIMML_COMPLETE": f"{shell}_source"})
     assert cp.returncode == 0 and needle in cp.stdout, cp.stdout + cp.stderr
@@ -468,15 +521,17 @@ def test_completion_completes_commands_and_options():
 
 def test_completion_is_documented():
     docs = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
-    assert '_SLIMML_COMPLETE=bash_source slimml' in docs and "zsh_source" in docs and "fish_source" in docs
+    assert "_SLIMML_COMPLETE=bash_source slimml" in docs and "zsh_source" in docs and "fish_source" in docs
 
 
 # -- startup stays lazy --------------------------------------------------------------------------------
 def test_fix_on_one_file_imports_no_heavy_module(project):
-    code = ("import sys\nfrom slimml.cli import main\n"
-            "try:\n    main(['fix', '--color', 'always', '--show-fixes', 'Dockerfile'])\nexcept SystemExit:\n    pass\n"
-            "bad = sorted({m.split('.')[0] for m in sys.modules} & {'docker', 'rich', 'requests', 'sqlite3'})\n"
-            "print('BAD', bad, file=sys.stderr)\n")
+    code = (
+        "import sys\nfrom slimml.cli import main\n"
+        "try:\n    main(['fix', '--color', 'always', '--show-fixes', 'Dockerfile'])\nexcept SystemExit:\n    pass\n"
+        "bad = sorted({m.split('.')[0] for m in sys.modules} & {'docker', 'rich', 'requests', 'sqlite3'})\n"
+        "print('BAD', bad, file=sys.stderr)\n"
+    )
     cp = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, timeout=120)
     assert "BAD []" in cp.stderr, cp.stderr
 
@@ -501,8 +556,8 @@ def test_positions_over_every_fixture_case():
             pos = OriginalPositions(r)
             for f in r.remaining:
                 s = pos.offset(f.start)
-                word = r.output[f.start:].split(None, 1)[0] if r.output[f.start:].strip() else ""
-                assert r.original[s:s + len(word)] == word, (case.id, f.code, word, r.original[s:s + 40])
+                word = r.output[f.start :].split(None, 1)[0] if r.output[f.start :].strip() else ""
+                assert r.original[s : s + len(word)] == word, (case.id, f.code, word, r.original[s : s + 40])
                 checked += 1
                 moved += s != f.start
             for f, n in zip(r.applied, r.applied_pass):
@@ -546,14 +601,17 @@ def test_symlinked_dockerfile_init_script_goes_next_to_the_link(tmp_path):
     assert (shared / "Dockerfile.gpu").read_bytes() == (fixture / "expected.Dockerfile").read_bytes()
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["fix", "--colr", "Dockerfile"], "No such option '--colr'"),
-    (["fix", "--color", "sometimes", "Dockerfile"], "Invalid value for '--color'"),
-    (["fix", "--build-jobs", "0", "Dockerfile"], "Invalid value for '--build-jobs'"),
-    (["--bogus"], "No such option '--bogus'"),
-    (["nope"], "No such command 'nope'"),
-    (["check", "--format", "xml", "."], "Invalid value for '--format'"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["fix", "--colr", "Dockerfile"], "No such option '--colr'"),
+        (["fix", "--color", "sometimes", "Dockerfile"], "Invalid value for '--color'"),
+        (["fix", "--build-jobs", "0", "Dockerfile"], "Invalid value for '--build-jobs'"),
+        (["--bogus"], "No such option '--bogus'"),
+        (["nope"], "No such command 'nope'"),
+        (["check", "--format", "xml", "."], "Invalid value for '--format'"),
+    ],
+)
 def test_click_usage_errors_are_one_line(project, args, needle):
     before = _snapshot(project)
     r = run(*args, cwd=project)
@@ -592,8 +650,7 @@ def test_side_file_symlinked_out_of_the_context_is_refused_and_nothing_written(t
     (app / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
     before = _snapshot(tmp_path)
     if stdin:
-        r = run("fix", "--write", "-", "--stdin-filename", link, "--select", "SLM001,SLM006",
-                input=target.read_bytes())
+        r = run("fix", "--write", "-", "--stdin-filename", link, "--select", "SLM001,SLM006", input=target.read_bytes())
     else:
         r = run("fix", "--write", link, "--select", "SLM001,SLM006")
     one_line_error(r, "is a symlink to")
@@ -636,4 +693,4 @@ def test_position_mapping_against_applied_random_edits():
         for pos in range(len(new) + 1):
             if pos not in written:
                 back = p.back(pos)
-                assert old[back:back + 1] == new[pos:pos + 1], (old, edits, pos)
+                assert old[back : back + 1] == new[pos : pos + 1], (old, edits, pos)

@@ -27,8 +27,15 @@ def _repo(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 def test_copy_from_the_parent_means_the_parent_is_the_context(tmp_path):
-    root = _repo(tmp_path, {"requirements.txt": "flask\n", "app.py": "x", "svc/requirements.txt": "other\n",
-                            "svc/Dockerfile": "FROM python:3.11-slim\nCOPY ../requirements.txt .\nCOPY ../app.py .\n"})
+    root = _repo(
+        tmp_path,
+        {
+            "requirements.txt": "flask\n",
+            "app.py": "x",
+            "svc/requirements.txt": "other\n",
+            "svc/Dockerfile": "FROM python:3.11-slim\nCOPY ../requirements.txt .\nCOPY ../app.py .\n",
+        },
+    )
     df = root / "svc" / "Dockerfile"
     guess = infer(df, parse(df.read_text()))
     # BuildKit clamps `..` at the context root: from svc/ it would copy svc/requirements.txt, and
@@ -38,8 +45,13 @@ def test_copy_from_the_parent_means_the_parent_is_the_context(tmp_path):
 
 
 def test_the_ignore_file_goes_where_docker_reads_it(tmp_path):
-    root = _repo(tmp_path, {"requirements.txt": "flask\n", "svc/Dockerfile":
-                            "FROM python:3.11-slim\nWORKDIR /app\nCOPY ../requirements.txt .\nCOPY .. .\n"})
+    root = _repo(
+        tmp_path,
+        {
+            "requirements.txt": "flask\n",
+            "svc/Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY ../requirements.txt .\nCOPY .. .\n",
+        },
+    )
     rep = fix_file(root / "svc" / "Dockerfile", Options(select=("SLM006",)), committed={})
     assert rep.error is None and rep.context_dir == root.resolve()
     (written,) = [p for p, (b, a) in rep.result.side_files.items() if a]
@@ -48,7 +60,9 @@ def test_the_ignore_file_goes_where_docker_reads_it(tmp_path):
 
 @pytest.mark.parametrize("arg,certain", [("ARG SRC=src", True), ("ARG SRC", False)])
 def test_variables_in_sources_are_resolved_from_arg_defaults(tmp_path, arg, certain):
-    root = _repo(tmp_path, {"src/app.py": "x", "docker/Dockerfile": f"FROM python:3.11-slim\n{arg}\nCOPY ${{SRC}} /app\n"})
+    root = _repo(
+        tmp_path, {"src/app.py": "x", "docker/Dockerfile": f"FROM python:3.11-slim\n{arg}\nCOPY ${{SRC}} /app\n"}
+    )
     df = root / "docker" / "Dockerfile"
     guess = infer(df, parse(df.read_text()))
     assert guess.certain is certain
@@ -59,8 +73,10 @@ def test_variables_in_sources_are_resolved_from_arg_defaults(tmp_path, arg, cert
 
 
 def test_global_arg_default_reaches_the_stage(tmp_path):
-    root = _repo(tmp_path, {"src/app.py": "x",
-                            "docker/Dockerfile": "ARG SRC=src\nFROM python:3.11-slim\nARG SRC\nCOPY $SRC /app\n"})
+    root = _repo(
+        tmp_path,
+        {"src/app.py": "x", "docker/Dockerfile": "ARG SRC=src\nFROM python:3.11-slim\nARG SRC\nCOPY $SRC /app\n"},
+    )
     df = root / "docker" / "Dockerfile"
     assert infer(df, parse(df.read_text())).path == root.resolve()
 
@@ -77,8 +93,13 @@ def test_sources_no_folder_holds_make_the_context_unknown(tmp_path):
 
 
 def test_an_unknown_context_gets_no_side_files_and_a_note_asking_for_context(tmp_path):
-    root = _repo(tmp_path, {"app.py": "x", "svc/Dockerfile": "FROM python:3.11-slim\nARG APP\nCOPY $APP /app/\n"
-                                                            "COPY . /src\nCMD python /app/app.py\n"})
+    root = _repo(
+        tmp_path,
+        {
+            "app.py": "x",
+            "svc/Dockerfile": "FROM python:3.11-slim\nARG APP\nCOPY $APP /app/\nCOPY . /src\nCMD python /app/app.py\n",
+        },
+    )
     df = root / "svc" / "Dockerfile"
     rep = fix_file(df, Options(select=("SLM006",), unsafe_fixes=True), committed={})
     assert rep.error is None and not rep.result.side_files
@@ -93,12 +114,21 @@ def test_an_unknown_context_gets_no_side_files_and_a_note_asking_for_context(tmp
 
 
 def test_an_unknown_context_gets_no_init_script(tmp_path):
-    root = _repo(tmp_path, {"svc/model.safetensors": "w" * 64, "svc/Dockerfile":
-                            "FROM python:3.11-slim\nARG CFG\nCOPY $CFG /etc/app.cfg\nCOPY model.safetensors /models/\n"
-                            "CMD [\"python\", \"-m\", \"http.server\"]\n"})
+    root = _repo(
+        tmp_path,
+        {
+            "svc/model.safetensors": "w" * 64,
+            "svc/Dockerfile": "FROM python:3.11-slim\nARG CFG\nCOPY $CFG /etc/app.cfg\nCOPY model.safetensors /models/\n"
+            'CMD ["python", "-m", "http.server"]\n',
+        },
+    )
     df = root / "svc" / "Dockerfile"
-    ctx = Context(settings=Settings(select=("SLM010",), unsafe_fixes=True, rule_options={"SLM010": {"min-bytes": 0}}),
-                  dockerfile=df, context_dir=df.parent, context_note=infer(df, parse(df.read_text())).reason)
+    ctx = Context(
+        settings=Settings(select=("SLM010",), unsafe_fixes=True, rule_options={"SLM010": {"min-bytes": 0}}),
+        dockerfile=df,
+        context_dir=df.parent,
+        context_note=infer(df, parse(df.read_text())).reason,
+    )
     r = fix_text(df.read_text(), ctx, str(df))
     assert not r.changed
     assert any("--context" in f.note for f in r.findings)

@@ -33,14 +33,22 @@ def outcome(text: str, ctx: Context) -> tuple[str, str]:
         return "none", ""
     (f,) = found
     if f.fix is None:
-        return ("at-run" if "compiles when it runs" in f.message else
-                "builder" if "compiles CUDA code" in f.message else "no-fix"), f.message
+        return (
+            "at-run"
+            if "compiles when it runs" in f.message
+            else "builder"
+            if "compiles CUDA code" in f.message
+            else "no-fix"
+        ), f.message
     image = f.fix.edits[0].text
     if "-base-" in image:
         return "base", f.message
     if "-runtime" in image or image.endswith("-runtime"):
-        return ("runtime" if "cudnn" in image or "cudnn" not in text.split("\n", 1)[0] or "pytorch/" in image
-                else "runtime-no-cudnn"), f.message
+        return (
+            "runtime"
+            if "cudnn" in image or "cudnn" not in text.split("\n", 1)[0] or "pytorch/" in image
+            else "runtime-no-cudnn"
+        ), f.message
     return image, f.message
 
 
@@ -51,24 +59,36 @@ def test_corpus(name, text, files, expected, tmp_path):
 
 
 # -- tag arithmetic -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("ref, flavor, cudnn, out", [
-    (DEVEL, "runtime", True, "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04"),
-    (DEVEL, "runtime", False, "nvidia/cuda:12.1.0-runtime-ubuntu22.04"),
-    (DEVEL, "base", True, "nvidia/cuda:12.1.0-base-ubuntu22.04"),  # there is no cudnn base tag
-    ("nvcr.io/nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04", "base", True, "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04"),
-    ("nvidia/cuda:${CUDA}-cudnn8-devel-ubuntu22.04", "base", True, "nvidia/cuda:${CUDA}-base-ubuntu22.04"),
-    ("nvidia/cuda:12.1.0-devel-ubuntu22.04@sha256:" + "0" * 64, "runtime", True, "nvidia/cuda:12.1.0-runtime-ubuntu22.04"),
-    ("pytorch/pytorch:2.3.1-cuda12.1-cudnn8-devel", "base", True, None),
-    ("python:3.11", "base", True, None),
-])
+@pytest.mark.parametrize(
+    "ref, flavor, cudnn, out",
+    [
+        (DEVEL, "runtime", True, "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04"),
+        (DEVEL, "runtime", False, "nvidia/cuda:12.1.0-runtime-ubuntu22.04"),
+        (DEVEL, "base", True, "nvidia/cuda:12.1.0-base-ubuntu22.04"),  # there is no cudnn base tag
+        (
+            "nvcr.io/nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04",
+            "base",
+            True,
+            "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04",
+        ),
+        ("nvidia/cuda:${CUDA}-cudnn8-devel-ubuntu22.04", "base", True, "nvidia/cuda:${CUDA}-base-ubuntu22.04"),
+        (
+            "nvidia/cuda:12.1.0-devel-ubuntu22.04@sha256:" + "0" * 64,
+            "runtime",
+            True,
+            "nvidia/cuda:12.1.0-runtime-ubuntu22.04",
+        ),
+        ("pytorch/pytorch:2.3.1-cuda12.1-cudnn8-devel", "base", True, None),
+        ("python:3.11", "base", True, None),
+    ],
+)
 def test_cuda_image(ref, flavor, cudnn, out):
     assert L.cuda_image(ref, flavor, cudnn) == out
 
 
 # -- the ladder on data ----------------------------------------------------------------------------------
 def test_wheels_only_reach_base_and_say_why_not_python_slim():
-    lad = L.ladder(DEVEL, ["torch==2.3.1", "fastapi"], ["python3-pip"],
-                   uses=L.Uses(python="3.10", python_from="apt"))
+    lad = L.ladder(DEVEL, ["torch==2.3.1", "fastapi"], ["python3-pip"], uses=L.Uses(python="3.10", python_from="apt"))
     assert [s.flavor for s in lad.steps] == ["runtime", "base"]
     assert lad.image == "nvidia/cuda:12.1.0-base-ubuntu22.04"
     assert "apt Python" in lad.stopped and "python:<ver>-slim" in lad.stopped
@@ -80,23 +100,28 @@ def test_python_slim_only_when_the_environment_is_rebuilt_on_it():
     assert lad.image == "python:3.11-slim" and lad.stopped == ""
     assert dict(lad.env) == {"NVIDIA_VISIBLE_DEVICES": "all", "NVIDIA_DRIVER_CAPABILITIES": "compute,utility"}
     # an absolute interpreter path the slim image does not have
-    lad = L.ladder(DEVEL, ["torch"], uses=L.Uses(python="3.11", env_rebuilt=True, interpreter_paths=("/usr/bin/python3",)))
+    lad = L.ladder(
+        DEVEL, ["torch"], uses=L.Uses(python="3.11", env_rebuilt=True, interpreter_paths=("/usr/bin/python3",))
+    )
     assert lad.image.endswith("-base-ubuntu22.04") and "/usr/bin/python3" in lad.stopped
     # unknown version
     lad = L.ladder(DEVEL, ["torch"], uses=L.Uses(env_rebuilt=True))
     assert lad.image.endswith("-base-ubuntu22.04") and "version" in lad.stopped
 
 
-@pytest.mark.parametrize("reqs, apt, image, kept", [
-    (["onnxruntime-gpu"], [], "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04", "cuDNN"),
-    (["onnxruntime-gpu[cuda,cudnn]"], [], "nvidia/cuda:12.1.0-base-ubuntu22.04", ""),
-    (["cupy-cuda12x"], [], "nvidia/cuda:12.1.0-runtime-ubuntu22.04", "runtime libraries"),
-    (["cupy-cuda12x[ctk]"], [], "nvidia/cuda:12.1.0-base-ubuntu22.04", ""),
-    (["tensorflow==2.16.1"], [], "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04", "cuDNN"),
-    (["jax[cuda12-local]"], [], "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04", "cuDNN"),
-    (["jax[cuda12]"], [], "nvidia/cuda:12.1.0-base-ubuntu22.04", ""),
-    (["torch"], ["libnccl2"], "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04", "cuDNN"),
-])
+@pytest.mark.parametrize(
+    "reqs, apt, image, kept",
+    [
+        (["onnxruntime-gpu"], [], "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04", "cuDNN"),
+        (["onnxruntime-gpu[cuda,cudnn]"], [], "nvidia/cuda:12.1.0-base-ubuntu22.04", ""),
+        (["cupy-cuda12x"], [], "nvidia/cuda:12.1.0-runtime-ubuntu22.04", "runtime libraries"),
+        (["cupy-cuda12x[ctk]"], [], "nvidia/cuda:12.1.0-base-ubuntu22.04", ""),
+        (["tensorflow==2.16.1"], [], "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04", "cuDNN"),
+        (["jax[cuda12-local]"], [], "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04", "cuDNN"),
+        (["jax[cuda12]"], [], "nvidia/cuda:12.1.0-base-ubuntu22.04", ""),
+        (["torch"], ["libnccl2"], "nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04", "cuDNN"),
+    ],
+)
 def test_what_needs_the_system_libraries_keeps_them(reqs, apt, image, kept):
     lad = L.ladder(DEVEL, reqs, apt)
     assert lad.image == image
@@ -183,16 +208,29 @@ def test_slm007_on_a_runtime_image_offers_base(tmp_path):
     assert f.estimate is not None
 
 
-@pytest.mark.parametrize("body, files, why", [
-    ("ARG PKGS=onnxruntime-gpu\nRUN pip install $PKGS", {}, "variable"),
-    ("COPY wheels/ /wheels/\nRUN pip install --no-index --find-links /wheels torch", {"wheels/x.txt": ""},
-     "local directory"),
-    ("RUN pip install torch\nCOPY start.sh /start.sh\nCMD [\"sh\", \"/start.sh\"]",
-     {"start.sh": "pip install onnxruntime-gpu\nexec python3 app.py\n"}, "when the container starts"),
-    ("COPY setup.sh /setup.sh\nRUN sh /setup.sh", {"setup.sh": "pip install onnxruntime-gpu\n"}, "installs packages"),
-    ("RUN curl -fsSL https://example.com/install.sh | sh", {}, "cannot read"),
-    ("RUN pipx install some-tool", {}, "pipx"),
-])
+@pytest.mark.parametrize(
+    "body, files, why",
+    [
+        ("ARG PKGS=onnxruntime-gpu\nRUN pip install $PKGS", {}, "variable"),
+        (
+            "COPY wheels/ /wheels/\nRUN pip install --no-index --find-links /wheels torch",
+            {"wheels/x.txt": ""},
+            "local directory",
+        ),
+        (
+            'RUN pip install torch\nCOPY start.sh /start.sh\nCMD ["sh", "/start.sh"]',
+            {"start.sh": "pip install onnxruntime-gpu\nexec python3 app.py\n"},
+            "when the container starts",
+        ),
+        (
+            "COPY setup.sh /setup.sh\nRUN sh /setup.sh",
+            {"setup.sh": "pip install onnxruntime-gpu\n"},
+            "installs packages",
+        ),
+        ("RUN curl -fsSL https://example.com/install.sh | sh", {}, "cannot read"),
+        ("RUN pipx install some-tool", {}, "pipx"),
+    ],
+)
 def test_installs_slimml_cannot_read_are_opaque(body, files, why, tmp_path):
     st = _stack(f"FROM {DEVEL}\n{body}\n", tmp_path, files)
     assert any(why in o for o in st.opaque), st.opaque

@@ -52,10 +52,13 @@ def _before_after(tmp_path: Path, files: dict, dockerfile: str = "Dockerfile", *
 def test_gitignored_model_stays_in_the_image(tmp_path, images):
     """The checkout holds a gitignored model the app loads by a path from its environment: the safe
     rewrite leaves it in (before: a preventive **/*.onnx dropped it)."""
-    files = {"Dockerfile": f"FROM {SLIM}\nWORKDIR /app\nENV MODEL=models/m.onnx\nCOPY . .\n"
-                           "CMD [\"python\", \"app.py\"]\n",
-             "app.py": "import os\nprint(os.path.getsize(os.environ['MODEL']))\n",
-             ".gitignore": "models/\n*.onnx\n", "models/m.onnx": b"\1" * 321, ".venv/junk": "x"}
+    files = {
+        "Dockerfile": f'FROM {SLIM}\nWORKDIR /app\nENV MODEL=models/m.onnx\nCOPY . .\nCMD ["python", "app.py"]\n',
+        "app.py": "import os\nprint(os.path.getsize(os.environ['MODEL']))\n",
+        ".gitignore": "models/\n*.onnx\n",
+        "models/m.onnx": b"\1" * 321,
+        ".venv/junk": "x",
+    }
     before, after = _before_after(tmp_path, files)
     assert (after / ".dockerignore").is_file()
     outs = []
@@ -70,9 +73,12 @@ def test_gitignored_model_stays_in_the_image(tmp_path, images):
 
 
 def test_a_file_the_app_names_is_kept_with_unsafe_fixes(tmp_path, images):
-    files = {"Dockerfile": f"FROM {SLIM}\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"app.py\"]\n",
-             "app.py": "with open('colormodel.h5', 'rb') as fh:\n    print(len(fh.read()))\n",
-             "colormodel.h5": b"\2" * 77, "notebooks/explore.ipynb": "{}"}
+    files = {
+        "Dockerfile": f'FROM {SLIM}\nWORKDIR /app\nCOPY . .\nCMD ["python", "app.py"]\n',
+        "app.py": "with open('colormodel.h5', 'rb') as fh:\n    print(len(fh.read()))\n",
+        "colormodel.h5": b"\2" * 77,
+        "notebooks/explore.ipynb": "{}",
+    }
     before, after = _before_after(tmp_path, files, unsafe_fixes=True)
     text = (after / ".dockerignore").read_text()
     assert "notebooks/" in text and "**/*.h5" not in text  # the unsafe fix ran, but not on the named file
@@ -81,8 +87,12 @@ def test_a_file_the_app_names_is_kept_with_unsafe_fixes(tmp_path, images):
 
 
 def test_ignore_file_lands_in_the_parent_context_the_build_reads(tmp_path, images):
-    files = {"app.py": "print('hello')\n", ".venv/big": "x" * 1000, "__pycache__/app.cpython-311.pyc": "x",
-             "svc/Dockerfile": f"FROM {SLIM}\nCOPY ../app.py /app/\nCOPY ../ /src/\nCMD [\"python\", \"/app/app.py\"]\n"}
+    files = {
+        "app.py": "print('hello')\n",
+        ".venv/big": "x" * 1000,
+        "__pycache__/app.cpython-311.pyc": "x",
+        "svc/Dockerfile": f'FROM {SLIM}\nCOPY ../app.py /app/\nCOPY ../ /src/\nCMD ["python", "/app/app.py"]\n',
+    }
     before, after = _before_after(tmp_path, files, dockerfile="svc/Dockerfile", select=("SLM006",))
     assert (after / ".dockerignore").is_file() and not (after / "svc" / ".dockerignore").exists()
     for ctx in (before, after):
@@ -94,9 +104,11 @@ def test_ignore_file_lands_in_the_parent_context_the_build_reads(tmp_path, image
 
 def test_secret_mount_is_required_where_the_build_always_had_the_value(tmp_path, images):
     token = "hf_" + "FAKEfake" * 4
-    files = {"Dockerfile": f"FROM {SLIM}\nENV HF_TOKEN={token}\n"
-                           "RUN test -n \"$HF_TOKEN\" && printf %s \"$HF_TOKEN\" | wc -c > /toklen\n"
-                           "RUN echo hi > /hi\nCMD [\"cat\", \"/toklen\"]\n"}
+    files = {
+        "Dockerfile": f"FROM {SLIM}\nENV HF_TOKEN={token}\n"
+        'RUN test -n "$HF_TOKEN" && printf %s "$HF_TOKEN" | wc -c > /toklen\n'
+        'RUN echo hi > /hi\nCMD ["cat", "/toklen"]\n'
+    }
     before, after = _before_after(tmp_path, files, select=("SLM009",), unsafe_fixes=True)
     text = (after / "Dockerfile").read_text()
     assert "--mount=type=secret,id=hf_token,required=true" in text and token not in text
@@ -118,9 +130,11 @@ def test_secret_mount_is_required_where_the_build_always_had_the_value(tmp_path,
 
 
 def test_git_metadata_a_step_needs_is_never_excluded(tmp_path, images):
-    files = {"Dockerfile": "FROM python:3.11\nWORKDIR /src\nCOPY . .\nRUN git describe --tags > /VERSION\n"
-                           "CMD [\"cat\", \"/VERSION\"]\n",
-             "app.py": "print(1)\n"}
+    files = {
+        "Dockerfile": "FROM python:3.11\nWORKDIR /src\nCOPY . .\nRUN git describe --tags > /VERSION\n"
+        'CMD ["cat", "/VERSION"]\n',
+        "app.py": "print(1)\n",
+    }
     before = _write(tmp_path / "before", files)
     env = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run(["git", "init", "-q"], cwd=before, check=True)

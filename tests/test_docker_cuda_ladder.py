@@ -27,11 +27,13 @@ pytestmark = pytest.mark.docker
 
 DEVEL = "nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04"
 BASE = "nvidia/cuda:12.1.0-base-ubuntu22.04"
-DOCKERFILE = (f"FROM {DEVEL}\n"
-              "ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1\n"
-              "RUN pip install --no-cache-dir --break-system-packages nvidia-cuda-runtime-cu12==12.1.105\n"
-              "COPY app.py /app.py\n"
-              'CMD ["python3", "/app.py"]\n')
+DOCKERFILE = (
+    f"FROM {DEVEL}\n"
+    "ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1\n"
+    "RUN pip install --no-cache-dir --break-system-packages nvidia-cuda-runtime-cu12==12.1.105\n"
+    "COPY app.py /app.py\n"
+    'CMD ["python3", "/app.py"]\n'
+)
 APP = """\
 import ctypes, glob, os
 import nvidia.cuda_runtime
@@ -60,8 +62,13 @@ def test_devel_to_base_when_the_wheel_brings_the_cuda_library(tmp_path, images):
     before, _ = images.build(root)
     out_before = images.run(before)
     assert out_before.returncode == 0, out_before.stderr
-    r = subprocess.run([sys.executable, "-m", "slimml.cli", "fix", "--select", "SLM007", "--unsafe-fixes", "--write",
-                        "Dockerfile"], cwd=root, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "slimml.cli", "fix", "--select", "SLM007", "--unsafe-fixes", "--write", "Dockerfile"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     after_text = (root / "Dockerfile").read_text()
     assert after_text == DOCKERFILE.replace(DEVEL, BASE)

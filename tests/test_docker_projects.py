@@ -24,9 +24,15 @@ else:  # pragma: no cover
 
 PROJECTS = Path(__file__).resolve().parent.parent / "fixtures" / "projects"
 SPLIT_PROJECTS = [
-    "fastapi-sklearn", "psycopg2-api",
+    "fastapi-sklearn",
+    "psycopg2-api",
     # one per installer SLM008 splits (issue 11), each with a C extension built at install time
-    "uv-sync", "uv-pip-system", "poetry-app", "pdm-app", "pipenv-app", "self-venv",
+    "uv-sync",
+    "uv-pip-system",
+    "poetry-app",
+    "pdm-app",
+    "pipenv-app",
+    "self-venv",
     "cuda-compile",  # a devel base that compiles an extension (flash-attn / apex stand-in)
 ]
 
@@ -41,17 +47,20 @@ def images():
 
 
 def _fix(project_dir: Path) -> str:
-    r = CliRunner().invoke(main, ["fix", "--write", "--unsafe-fixes", str(project_dir / "Dockerfile")],
-                           catch_exceptions=False)
+    r = CliRunner().invoke(
+        main, ["fix", "--write", "--unsafe-fixes", str(project_dir / "Dockerfile")], catch_exceptions=False
+    )
     assert r.exit_code == 0, r.output
     return r.stderr
 
 
 def _serve(images: Images, tag: str, url: str) -> str:
     cid = images.start(tag)
-    script = (f"import time, urllib.request\nfor _ in range(60):\n    try:\n"
-              f"        print(urllib.request.urlopen({url!r}, timeout=2).read().decode()); break\n"
-              f"    except Exception:\n        time.sleep(0.5)\n")
+    script = (
+        f"import time, urllib.request\nfor _ in range(60):\n    try:\n"
+        f"        print(urllib.request.urlopen({url!r}, timeout=2).read().decode()); break\n"
+        f"    except Exception:\n        time.sleep(0.5)\n"
+    )
     from .dockerutil import docker
 
     out = docker("exec", cid, "python", "-c", script, check=False)
@@ -90,4 +99,6 @@ def test_rewrite_builds_runs_the_same_and_is_smaller(name, tmp_path, images):
 
     size_b, size_a = images.size(before), images.size(after)
     assert size_a < size_b, (size_b, size_a)
-    print(f"\n{name}: {size_b / 1e6:.0f} MB -> {size_a / 1e6:.0f} MB ({100 * (1 - size_a / size_b):.0f}% smaller)\n{summary}")
+    print(
+        f"\n{name}: {size_b / 1e6:.0f} MB -> {size_a / 1e6:.0f} MB ({100 * (1 - size_a / size_b):.0f}% smaller)\n{summary}"
+    )

@@ -49,8 +49,22 @@ def test_buildkit_parses_the_dockerfile_as_written():
     from dockerfile import parse_string
 
     cmds = [c.cmd.upper() for c in parse_string(DOCKERFILE.read_text())]
-    assert cmds == ["FROM", "RUN", "COPY", "COPY", "RUN", "FROM", "RUN", "COPY", "COPY", "COPY", "ENV", "WORKDIR",
-                    "USER", "ENTRYPOINT"]
+    assert cmds == [
+        "FROM",
+        "RUN",
+        "COPY",
+        "COPY",
+        "RUN",
+        "FROM",
+        "RUN",
+        "COPY",
+        "COPY",
+        "COPY",
+        "ENV",
+        "WORKDIR",
+        "USER",
+        "ENTRYPOINT",
+    ]
 
 
 # -- the image, built and run ------------------------------------------------------------------------------
@@ -95,11 +109,11 @@ def test_check_on_a_mounted_fixture_matches_the_host(image, tmp_path):
     images, tag = image
     d = tmp_path / "fx"
     shutil.copytree(FIXTURE, d, ignore=shutil.ignore_patterns("expected.*"))
-    host = CliRunner().invoke(main, ["check", "--format", "json", "--context", str(d), str(d / "Dockerfile")],
-                              catch_exceptions=False)
+    host = CliRunner().invoke(
+        main, ["check", "--format", "json", "--context", str(d), str(d / "Dockerfile")], catch_exceptions=False
+    )
     assert host.exit_code == 1
-    r = images.run(tag, "check", "--format", "json", "--context", "/fx", "/fx/Dockerfile",
-                   extra=("-v", f"{d}:/fx:ro"))
+    r = images.run(tag, "check", "--format", "json", "--context", "/fx", "/fx/Dockerfile", extra=("-v", f"{d}:/fx:ro"))
     assert r.returncode == 1, r.stdout + r.stderr
     inside = json.loads(r.stdout)["files"][0]["findings"]
     assert inside == json.loads(host.stdout)["files"][0]["findings"]
@@ -166,8 +180,18 @@ def test_measure_inside_the_image_builds_with_buildkit_through_the_mounted_socke
     d.mkdir()
     (d / "Dockerfile").write_text(TINY)
     (d / "main.py").write_text("print('ok')\n")
-    r = images.run(tag, "measure", "/proj/Dockerfile", "--format", "json", "--quiet", "--use-cache", "--no-rebuild",
-                   extra=(*_engine(), "-v", f"{d}:/proj:ro"), timeout=900)
+    r = images.run(
+        tag,
+        "measure",
+        "/proj/Dockerfile",
+        "--format",
+        "json",
+        "--quiet",
+        "--use-cache",
+        "--no-rebuild",
+        extra=(*_engine(), "-v", f"{d}:/proj:ro"),
+        timeout=900,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = json.loads(r.stdout)
     assert out["builder"] == "buildkit" and out["verdict"] == "PASS", out
@@ -175,8 +199,9 @@ def test_measure_inside_the_image_builds_with_buildkit_through_the_mounted_socke
     run = next(c for c in out["verification"]["checks"] if c["name"] == "run")
     assert run["details"]["after"]["stdout"].strip() == "ok"
     # Without the socket's group: one clear error, exit code 2.
-    r = images.run(tag, "measure", "/proj/Dockerfile", "--quiet", extra=(*_engine(extra_group=False),
-                                                                         "-v", f"{d}:/proj:ro"))
+    r = images.run(
+        tag, "measure", "/proj/Dockerfile", "--quiet", extra=(*_engine(extra_group=False), "-v", f"{d}:/proj:ro")
+    )
     assert r.returncode == 2 and "no Docker engine reachable" in r.stderr, r.stdout + r.stderr
 
 
@@ -185,11 +210,14 @@ def test_image_size_and_contents(image):
     images, tag = image
     added = images.size(tag) - images.size(BASE)
     assert 0 < added <= MAX_ADDED, f"the image adds {added / 1e6:.1f} MB to {BASE} (bound {MAX_ADDED / 1e6:.0f} MB)"
-    r = images.sh(tag, "ls -A /var/lib/apt/lists /var/cache/apt/archives | grep -v -e '^lock$' -e '^partial$' -e ':$'"
-                       " -e '^$'; ls /var/cache/apt/*.bin 2>/dev/null; find /usr/share/doc/git -type f;"
-                       "ls /usr/share/man/man1/git* /usr/share/locale/*/LC_MESSAGES/git.mo 2>/dev/null;"
-                       "ls /opt/slimml/lib/python3*/site-packages | grep -i -e '^pip' -e '^setuptools' -e '^wheel';"
-                       "ls /src /root/.cache 2>/dev/null; command -v dockerd containerd gcc cc; true")
+    r = images.sh(
+        tag,
+        "ls -A /var/lib/apt/lists /var/cache/apt/archives | grep -v -e '^lock$' -e '^partial$' -e ':$'"
+        " -e '^$'; ls /var/cache/apt/*.bin 2>/dev/null; find /usr/share/doc/git -type f;"
+        "ls /usr/share/man/man1/git* /usr/share/locale/*/LC_MESSAGES/git.mo 2>/dev/null;"
+        "ls /opt/slimml/lib/python3*/site-packages | grep -i -e '^pip' -e '^setuptools' -e '^wheel';"
+        "ls /src /root/.cache 2>/dev/null; command -v dockerd containerd gcc cc; true",
+    )
     # no apt lists or caches, only git's copyright of its documentation, no pip in the venv, no source, no daemons
     assert r.stdout.split() == ["/usr/share/doc/git/copyright"], r.stdout
     # The installed package is the working tree's slimml (the ignore file sent it whole, and only it).

@@ -51,11 +51,16 @@ def test_a_split_behaves_like_the_original_or_is_refused(name, tmp_path, images)
 
     ctx = tmp_path / name
     shutil.copytree(src, ctx, symlinks=True)
-    r = CliRunner().invoke(main, ["fix", "--write", "--unsafe-fixes", "--ignore", "SLM006", str(ctx / "Dockerfile")],
-                           catch_exceptions=False)
+    r = CliRunner().invoke(
+        main,
+        ["fix", "--write", "--unsafe-fixes", "--ignore", "SLM006", str(ctx / "Dockerfile")],
+        catch_exceptions=False,
+    )
     assert r.exit_code in (0, 1), r.output
     after = (ctx / "Dockerfile").read_text()
-    split = len(re.findall(r"(?im)^\s*FROM\s", after)) > len(re.findall(r"(?im)^\s*FROM\s", (src / "Dockerfile").read_text()))
+    split = len(re.findall(r"(?im)^\s*FROM\s", after)) > len(
+        re.findall(r"(?im)^\s*FROM\s", (src / "Dockerfile").read_text())
+    )
     if after == (src / "Dockerfile").read_text():
         return
     after_tag, _ = images.build(ctx)

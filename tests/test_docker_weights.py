@@ -43,8 +43,11 @@ def built(tmp_path_factory):
     before_dir, after_dir = root / "before", root / "after"
     shutil.copytree(PROJECT, before_dir)
     shutil.copytree(PROJECT, after_dir)
-    r = CliRunner().invoke(main, ["fix", "--write", "--unsafe-fixes", "--select", "SLM010", str(after_dir / "Dockerfile")],
-                           catch_exceptions=False)
+    r = CliRunner().invoke(
+        main,
+        ["fix", "--write", "--unsafe-fixes", "--select", "SLM010", str(after_dir / "Dockerfile")],
+        catch_exceptions=False,
+    )
     assert r.exit_code == 0, r.output
     assert "docker-entrypoint-weights.sh" in (after_dir / "Dockerfile").read_text()
     before, _ = images.build(before_dir)

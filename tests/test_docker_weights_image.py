@@ -45,8 +45,11 @@ def built(tmp_path_factory):
     for d in (before_dir, after_dir):
         shutil.copytree(CASE, d, ignore=shutil.ignore_patterns("expected.*", "case.toml"))
     (after_dir / ".slimml.toml").write_text('[rules.SLM010]\nweights-delivery = "image"\nmin-bytes = 1000\n')
-    r = CliRunner().invoke(main, ["fix", "--write", "--unsafe-fixes", "--select", "SLM010",
-                                  str(after_dir / "Dockerfile")], catch_exceptions=False)
+    r = CliRunner().invoke(
+        main,
+        ["fix", "--write", "--unsafe-fixes", "--select", "SLM010", str(after_dir / "Dockerfile")],
+        catch_exceptions=False,
+    )
     assert r.exit_code == 0, r.output
     assert (after_dir / "weights.Dockerfile").is_file()
     containers: list[str] = []
@@ -55,8 +58,17 @@ def built(tmp_path_factory):
         service, _ = images.build(after_dir)
         weights, _ = images.build(after_dir, after_dir / "weights.Dockerfile")
         tag = f"slimml-test/{uuid.uuid4().hex[:12]}"
-        out = docker("build", "-f", str(after_dir / "weights.Dockerfile"), "--target", "docker-volume", "-t", tag,
-                     str(after_dir), check=False)
+        out = docker(
+            "build",
+            "-f",
+            str(after_dir / "weights.Dockerfile"),
+            "--target",
+            "docker-volume",
+            "-t",
+            tag,
+            str(after_dir),
+            check=False,
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         images.tags.append(tag)
         yield images, before, service, weights, tag, containers, before_dir
@@ -92,8 +104,9 @@ def test_the_weights_image_is_the_weights_and_nothing_else(built):
         for layer in layers:
             with tarfile.open(fileobj=outer.extractfile(layer)) as t:
                 files.update({m.name: m.size for m in t.getmembers() if m.isfile()})
-    assert files == {p.relative_to(ctx / "models").as_posix(): p.stat().st_size
-                     for p in (ctx / "models").rglob("*") if p.is_file()}
+    assert files == {
+        p.relative_to(ctx / "models").as_posix(): p.stat().st_size for p in (ctx / "models").rglob("*") if p.is_file()
+    }
     # FROM scratch: no shell, no command -- `docker create` needs a command, any word does
     cid = docker("create", weights, "none").stdout.strip()
     containers.append(cid)
@@ -130,8 +143,10 @@ def test_the_weights_image_is_not_rebuilt_for_a_code_change(built, tmp_path):
     (copy / "app.py").write_text((copy / "app.py").read_text() + "print('v2')\n")
     again, _ = images.build(copy, copy / "weights.Dockerfile")
     assert images.config(again) == images.config(weights)
-    assert docker("image", "inspect", "--format", "{{.Id}}", again).stdout == \
-        docker("image", "inspect", "--format", "{{.Id}}", weights).stdout
+    assert (
+        docker("image", "inspect", "--format", "{{.Id}}", again).stdout
+        == docker("image", "inspect", "--format", "{{.Id}}", weights).stdout
+    )
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -151,15 +166,22 @@ def test_downloaded_weights_come_from_the_download_stage(tmp_path):
     url = f"http://127.0.0.1:{server.server_address[1]}/model.safetensors"
     project = tmp_path / "project"
     project.mkdir()
-    (project / "Dockerfile").write_text(f"FROM python:3.11-slim\nADD {url} /opt/det/model.safetensors\n"
-                                        "COPY app.py /app/\nCMD [\"python\", \"/app/app.py\"]\n")
-    (project / "app.py").write_text("import hashlib\nwith open('/opt/det/model.safetensors', 'rb') as f:\n"
-                                    "    print(hashlib.sha256(f.read()).hexdigest())\n")
+    (project / "Dockerfile").write_text(
+        f"FROM python:3.11-slim\nADD {url} /opt/det/model.safetensors\n"
+        'COPY app.py /app/\nCMD ["python", "/app/app.py"]\n'
+    )
+    (project / "app.py").write_text(
+        "import hashlib\nwith open('/opt/det/model.safetensors', 'rb') as f:\n"
+        "    print(hashlib.sha256(f.read()).hexdigest())\n"
+    )
     before_dir = tmp_path / "before"
     shutil.copytree(project, before_dir)
     (project / ".slimml.toml").write_text('[rules.SLM010]\nweights-delivery = "image"\n')
-    r = CliRunner().invoke(main, ["fix", "--write", "--unsafe-fixes", "--select", "SLM010", str(project / "Dockerfile")],
-                           catch_exceptions=False)
+    r = CliRunner().invoke(
+        main,
+        ["fix", "--write", "--unsafe-fixes", "--select", "SLM010", str(project / "Dockerfile")],
+        catch_exceptions=False,
+    )
     assert r.exit_code == 0, r.output
     assert url not in (project / "Dockerfile").read_text()
     images = Images()
@@ -171,8 +193,20 @@ def test_downloaded_weights_come_from_the_download_stage(tmp_path):
         for version, extra in (("v1", ()), ("v2", ("--build-arg", f"WEIGHTS_MODEL_URI={url[:-12]}-v2.safetensors"))):
             tag = f"slimml-test/{uuid.uuid4().hex[:12]}"
             # the download stage reaches the loopback server through the host network
-            out = docker("build", "--network", "host", *extra, "-f", str(project / "weights.Dockerfile"),
-                         "--target", "docker-volume", "-t", tag, str(project), check=False)
+            out = docker(
+                "build",
+                "--network",
+                "host",
+                *extra,
+                "-f",
+                str(project / "weights.Dockerfile"),
+                "--target",
+                "docker-volume",
+                "-t",
+                tag,
+                str(project),
+                check=False,
+            )
             assert out.returncode == 0, out.stderr[-3000:]
             images.tags.append(tag)
             name = f"slimml-test-weights-{uuid.uuid4().hex[:10]}"
@@ -202,14 +236,31 @@ def test_verify_keeps_the_image_form_with_the_weights_mounted_as_the_deployment_
     (ctx / "models").mkdir(parents=True)
     (ctx / "models" / "model.bin").write_bytes(b"\7" * 300_000)
     (ctx / "app.py").write_text("import os\nprint(os.path.getsize('/app/models/model.bin'))\n")
-    (ctx / "Dockerfile").write_text("FROM python:3.11-slim\nWORKDIR /app\nCOPY models/ /app/models/\nCOPY app.py .\n"
-                                    "CMD [\"python\", \"app.py\"]\n")
+    (ctx / "Dockerfile").write_text(
+        'FROM python:3.11-slim\nWORKDIR /app\nCOPY models/ /app/models/\nCOPY app.py .\nCMD ["python", "app.py"]\n'
+    )
     (ctx / ".slimml.toml").write_text('[rules.SLM010]\nweights-delivery = "image"\nmin-bytes = 1000\n')
-    r = CliRunner().invoke(main, ["fix", "--verify", "--write", "--unsafe-fixes", "--select", "SLM010",
-                                  "--format", "json", str(ctx / "Dockerfile")], catch_exceptions=False)
+    r = CliRunner().invoke(
+        main,
+        [
+            "fix",
+            "--verify",
+            "--write",
+            "--unsafe-fixes",
+            "--select",
+            "SLM010",
+            "--format",
+            "json",
+            str(ctx / "Dockerfile"),
+        ],
+        catch_exceptions=False,
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    fixes = {f["code"]: f for f in out[0]["fixes"]} if isinstance(out, list) else \
-        {f["code"]: f for f in out["files"][0]["fixes"]}
+    fixes = (
+        {f["code"]: f for f in out[0]["fixes"]}
+        if isinstance(out, list)
+        else {f["code"]: f for f in out["files"][0]["fixes"]}
+    )
     assert fixes["SLM010"]["kept"], fixes
     assert (ctx / "weights.Dockerfile").is_file() and "COPY models/" not in (ctx / "Dockerfile").read_text()

@@ -57,14 +57,18 @@ def test_a_download_stage_moves_to_start_up(tmp_path, served):
         "FROM python:3.11 AS weights\n"
         f"RUN mkdir -p /models && curl -fsSL -o /models/model.onnx {url}\n\n"
         "FROM python:3.11-slim\nCOPY --from=weights /models /models\nCOPY app.py /app/app.py\n"
-        "CMD [\"python\", \"/app/app.py\"]\n")
+        'CMD ["python", "/app/app.py"]\n'
+    )
     images = Images()
     volume = f"slimml-test-{uuid.uuid4().hex[:10]}"
     try:
         before = _build(images, tmp_path)
         assert images.run(before).stdout.strip() == digest
-        r = CliRunner().invoke(main, ["fix", "--write", "--unsafe-fixes", "--select", "SLM010",
-                                      str(tmp_path / "Dockerfile")], catch_exceptions=False)
+        r = CliRunner().invoke(
+            main,
+            ["fix", "--write", "--unsafe-fixes", "--select", "SLM010", str(tmp_path / "Dockerfile")],
+            catch_exceptions=False,
+        )
         assert r.exit_code == 0, r.output
         text = (tmp_path / "Dockerfile").read_text()
         assert "AS weights" not in text and "COPY --from" not in text

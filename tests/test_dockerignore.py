@@ -20,32 +20,73 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dockerignore"
 # (pattern, path, "exact" | "inexact" | "fail"): exact = the pattern matches the path itself,
 # inexact = only a parent directory matches (MatchesOrParentMatches), fail = neither.
 MATCHES = [
-    ("**", "file", "exact"), ("**", "file/", "exact"), ("**/", "file", "exact"), ("**/", "file/", "exact"),
-    ("**", "/", "exact"), ("**/", "/", "exact"), ("**", "dir/file", "exact"), ("**/", "dir/file", "exact"),
-    ("**", "dir/file/", "exact"), ("**/", "dir/file/", "exact"), ("**/**", "dir/file", "exact"),
-    ("**/**", "dir/file/", "exact"), ("dir/**", "dir/file", "exact"), ("dir/**", "dir/file/", "exact"),
-    ("dir/**", "dir/dir2/file", "exact"), ("dir/**", "dir/dir2/file/", "exact"), ("**/dir", "dir", "exact"),
-    ("**/dir", "dir/file", "inexact"), ("**/dir2/*", "dir/dir2/file", "exact"),
-    ("**/dir2/*", "dir/dir2/file/", "inexact"), ("**/dir2/**", "dir/dir2/dir3/file", "exact"),
-    ("**/dir2/**", "dir/dir2/dir3/file/", "exact"), ("**file", "file", "exact"), ("**file", "dir/file", "exact"),
-    ("**/file", "dir/file", "exact"), ("**file", "dir/dir/file", "exact"), ("**/file", "dir/dir/file", "exact"),
-    ("**/file*", "dir/dir/file", "exact"), ("**/file*", "dir/dir/file.txt", "exact"),
-    ("**/file*txt", "dir/dir/file.txt", "exact"), ("**/file*.txt", "dir/dir/file.txt", "exact"),
-    ("**/file*.txt*", "dir/dir/file.txt", "exact"), ("**/**/*.txt", "dir/dir/file.txt", "exact"),
-    ("**/**/*.txt2", "dir/dir/file.txt", "fail"), ("**/*.txt", "file.txt", "exact"),
-    ("**/**/*.txt", "file.txt", "exact"), ("a**/*.txt", "a/file.txt", "exact"),
-    ("a**/*.txt", "a/dir/file.txt", "exact"), ("a**/*.txt", "a/dir/dir/file.txt", "exact"),
-    ("a/*.txt", "a/dir/file.txt", "fail"), ("a/*.txt", "a/file.txt", "exact"), ("a/*.txt**", "a/file.txt", "exact"),
-    ("a[b-d]e", "ae", "fail"), ("a[b-d]e", "ace", "exact"), ("a[b-d]e", "aae", "fail"),
-    ("a[^b-d]e", "aze", "exact"), (".*", ".foo", "exact"), (".*", "foo", "fail"), ("abc.def", "abcdef", "fail"),
-    ("abc.def", "abc.def", "exact"), ("abc.def", "abcZdef", "fail"), ("abc?def", "abcZdef", "exact"),
-    ("abc?def", "abcdef", "fail"), ("**/foo/bar", "foo/bar", "exact"), ("**/foo/bar", "dir/foo/bar", "exact"),
-    ("**/foo/bar", "dir/dir2/foo/bar", "exact"), ("abc/**", "abc", "fail"), ("abc/**", "abc/def", "exact"),
-    ("abc/**", "abc/def/ghi", "exact"), ("**/.foo", ".foo", "exact"), ("**/.foo", "bar.foo", "fail"),
-    ("a(b)c/def", "a(b)c/def", "exact"), ("a(b)c/def", "a(b)c/xyz", "fail"),
+    ("**", "file", "exact"),
+    ("**", "file/", "exact"),
+    ("**/", "file", "exact"),
+    ("**/", "file/", "exact"),
+    ("**", "/", "exact"),
+    ("**/", "/", "exact"),
+    ("**", "dir/file", "exact"),
+    ("**/", "dir/file", "exact"),
+    ("**", "dir/file/", "exact"),
+    ("**/", "dir/file/", "exact"),
+    ("**/**", "dir/file", "exact"),
+    ("**/**", "dir/file/", "exact"),
+    ("dir/**", "dir/file", "exact"),
+    ("dir/**", "dir/file/", "exact"),
+    ("dir/**", "dir/dir2/file", "exact"),
+    ("dir/**", "dir/dir2/file/", "exact"),
+    ("**/dir", "dir", "exact"),
+    ("**/dir", "dir/file", "inexact"),
+    ("**/dir2/*", "dir/dir2/file", "exact"),
+    ("**/dir2/*", "dir/dir2/file/", "inexact"),
+    ("**/dir2/**", "dir/dir2/dir3/file", "exact"),
+    ("**/dir2/**", "dir/dir2/dir3/file/", "exact"),
+    ("**file", "file", "exact"),
+    ("**file", "dir/file", "exact"),
+    ("**/file", "dir/file", "exact"),
+    ("**file", "dir/dir/file", "exact"),
+    ("**/file", "dir/dir/file", "exact"),
+    ("**/file*", "dir/dir/file", "exact"),
+    ("**/file*", "dir/dir/file.txt", "exact"),
+    ("**/file*txt", "dir/dir/file.txt", "exact"),
+    ("**/file*.txt", "dir/dir/file.txt", "exact"),
+    ("**/file*.txt*", "dir/dir/file.txt", "exact"),
+    ("**/**/*.txt", "dir/dir/file.txt", "exact"),
+    ("**/**/*.txt2", "dir/dir/file.txt", "fail"),
+    ("**/*.txt", "file.txt", "exact"),
+    ("**/**/*.txt", "file.txt", "exact"),
+    ("a**/*.txt", "a/file.txt", "exact"),
+    ("a**/*.txt", "a/dir/file.txt", "exact"),
+    ("a**/*.txt", "a/dir/dir/file.txt", "exact"),
+    ("a/*.txt", "a/dir/file.txt", "fail"),
+    ("a/*.txt", "a/file.txt", "exact"),
+    ("a/*.txt**", "a/file.txt", "exact"),
+    ("a[b-d]e", "ae", "fail"),
+    ("a[b-d]e", "ace", "exact"),
+    ("a[b-d]e", "aae", "fail"),
+    ("a[^b-d]e", "aze", "exact"),
+    (".*", ".foo", "exact"),
+    (".*", "foo", "fail"),
+    ("abc.def", "abcdef", "fail"),
+    ("abc.def", "abc.def", "exact"),
+    ("abc.def", "abcZdef", "fail"),
+    ("abc?def", "abcZdef", "exact"),
+    ("abc?def", "abcdef", "fail"),
+    ("**/foo/bar", "foo/bar", "exact"),
+    ("**/foo/bar", "dir/foo/bar", "exact"),
+    ("**/foo/bar", "dir/dir2/foo/bar", "exact"),
+    ("abc/**", "abc", "fail"),
+    ("abc/**", "abc/def", "exact"),
+    ("abc/**", "abc/def/ghi", "exact"),
+    ("**/.foo", ".foo", "exact"),
+    ("**/.foo", "bar.foo", "fail"),
+    ("a(b)c/def", "a(b)c/def", "exact"),
+    ("a(b)c/def", "a(b)c/xyz", "fail"),
     ("a.|)$(}+{bc", "a.|)$(}+{bc", "exact"),
     ("dist/*.whl", "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", "exact"),
-    ("a\\\\", "a\\", "exact"), ("a\\*b", "a*b", "exact"),
+    ("a\\\\", "a\\", "exact"),
+    ("a\\*b", "a*b", "exact"),
 ]
 
 
@@ -58,16 +99,42 @@ def test_patternmatcher_table(pattern, path, kind):
 
 # Go's filepath.Match table as run through patternmatcher.Matches (None: ErrBadPattern).
 FILEPATH_MATCH = [
-    ("abc", "abc", True), ("*", "abc", True), ("*c", "abc", True), ("a*", "a", True), ("a*", "abc", True),
-    ("a*", "ab/c", True), ("a*/b", "abc/b", True), ("a*/b", "a/c/b", False),
-    ("a*b*c*d*e*/f", "axbxcxdxe/f", True), ("a*b*c*d*e*/f", "axbxcxdxe/xxx/f", False),
-    ("a*b?c*x", "abxbbxdbxebxczzx", True), ("a*b?c*x", "abxbbxdbxebxczzy", False),
-    ("ab[c]", "abc", True), ("ab[^c]", "abc", False), ("ab[^e-g]", "abc", True), ("a\\*b", "ab", False),
-    ("a?b", "a☺b", True), ("a???b", "a☺b", False), ("[a-ζ]*", "α", True), ("*[a-ζ]", "A", False),
-    ("a?b", "a/b", False), ("a*b", "a/b", False), ("[\\]a]", "]", True), ("[x\\-]", "-", True),
-    ("[\\-x]", "a", False), ("*x", "xxx", True),
-    ("[]a]", "]", None), ("[-]", "-", None), ("[x-]", "x", None), ("[-x]", "x", None), ("\\", "a", None),
-    ("[a-b-c]", "a", None), ("[", "a", None), ("[^", "a", None), ("[^bc", "a", None), ("a[", "a", None),
+    ("abc", "abc", True),
+    ("*", "abc", True),
+    ("*c", "abc", True),
+    ("a*", "a", True),
+    ("a*", "abc", True),
+    ("a*", "ab/c", True),
+    ("a*/b", "abc/b", True),
+    ("a*/b", "a/c/b", False),
+    ("a*b*c*d*e*/f", "axbxcxdxe/f", True),
+    ("a*b*c*d*e*/f", "axbxcxdxe/xxx/f", False),
+    ("a*b?c*x", "abxbbxdbxebxczzx", True),
+    ("a*b?c*x", "abxbbxdbxebxczzy", False),
+    ("ab[c]", "abc", True),
+    ("ab[^c]", "abc", False),
+    ("ab[^e-g]", "abc", True),
+    ("a\\*b", "ab", False),
+    ("a?b", "a☺b", True),
+    ("a???b", "a☺b", False),
+    ("[a-ζ]*", "α", True),
+    ("*[a-ζ]", "A", False),
+    ("a?b", "a/b", False),
+    ("a*b", "a/b", False),
+    ("[\\]a]", "]", True),
+    ("[x\\-]", "-", True),
+    ("[\\-x]", "a", False),
+    ("*x", "xxx", True),
+    ("[]a]", "]", None),
+    ("[-]", "-", None),
+    ("[x-]", "x", None),
+    ("[-x]", "x", None),
+    ("\\", "a", None),
+    ("[a-b-c]", "a", None),
+    ("[", "a", None),
+    ("[^", "a", None),
+    ("[^bc", "a", None),
+    ("a[", "a", None),
 ]
 
 
@@ -80,17 +147,20 @@ def test_filepath_match_table(pattern, path, expected):
         assert DI.is_excluded(path, DI.parse_patterns(pattern)) is expected
 
 
-@pytest.mark.parametrize("patterns,path,expected", [
-    (["**", "!util/docker/web"], "util/docker/web/foo", False),
-    (["**", "!util/docker/web", "util/docker/web/foo"], "util/docker/web/foo", True),
-    (["**", "!dist/*.whl"], "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", False),
-    (["docs", "!docs/README.md"], "docs/README.md", False),
-    (["docs/", "!docs/README.md"], "docs/README.md", False),
-    (["docs/*", "!docs/README.md"], "docs/README.md", False),
-    (["!fileutils.go", "*.go"], "fileutils.go", True),
-    (["*.go", "!fileutils.go"], "fileutils.go", False),
-    (["*.go"], ".", False),  # the context root is never excluded
-])
+@pytest.mark.parametrize(
+    "patterns,path,expected",
+    [
+        (["**", "!util/docker/web"], "util/docker/web/foo", False),
+        (["**", "!util/docker/web", "util/docker/web/foo"], "util/docker/web/foo", True),
+        (["**", "!dist/*.whl"], "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", False),
+        (["docs", "!docs/README.md"], "docs/README.md", False),
+        (["docs/", "!docs/README.md"], "docs/README.md", False),
+        (["docs/*", "!docs/README.md"], "docs/README.md", False),
+        (["!fileutils.go", "*.go"], "fileutils.go", True),
+        (["*.go", "!fileutils.go"], "fileutils.go", False),
+        (["*.go"], ".", False),  # the context root is never excluded
+    ],
+)
 def test_last_match_wins_and_negation(patterns, path, expected):
     assert DI.is_excluded(path, DI.parse_patterns("\n".join(patterns))) is expected
 
@@ -123,25 +193,27 @@ def test_star_does_not_cross_slash_and_double_star_does():
 def test_reading_the_file_like_docker():
     text = "\ufeff# comment\n  # not a comment: a pattern\n/abs/\n! ./neg//x/\r\n\n./a/../b\n"
     pats = DI.parse_patterns(text)
-    assert [(str(p), p.line) for p in pats] == [
-        ("# not a comment: a pattern", 2), ("abs", 3), ("!neg/x", 4), ("b", 6)]
+    assert [(str(p), p.line) for p in pats] == [("# not a comment: a pattern", 2), ("abs", 3), ("!neg/x", 4), ("b", 6)]
     with pytest.raises(DI.PatternError) as e:
         DI.parse_patterns("ok\n!\n")
     assert e.value.line == 2
 
 
-@pytest.mark.parametrize("a,b,expected", [
-    ("models", "models", (True, True)),
-    ("**/*.pt", "models", (False, True)),  # a weight file could lie inside models/
-    ("models", "models/x.bin", (True, False)),  # excluding models/ takes models/x.bin with it
-    ("**/*.pt", "*.py", (False, True)),  # no *.py file is a *.pt, but a dir named x.py could hold one
-    ("*.pt", "*.py", (False, False)),
-    (".git", "src", (False, False)),
-    ("**/__pycache__", "src/__pycache__/a.pyc", (True, True)),  # a.pyc could be a dir holding __pycache__
-    ("data/*.csv", "data", (False, True)),
-    (".env.*", ".env.example", (True, True)),
-    (".env", ".env.example", (False, False)),
-])
+@pytest.mark.parametrize(
+    "a,b,expected",
+    [
+        ("models", "models", (True, True)),
+        ("**/*.pt", "models", (False, True)),  # a weight file could lie inside models/
+        ("models", "models/x.bin", (True, False)),  # excluding models/ takes models/x.bin with it
+        ("**/*.pt", "*.py", (False, True)),  # no *.py file is a *.pt, but a dir named x.py could hold one
+        ("*.pt", "*.py", (False, False)),
+        (".git", "src", (False, False)),
+        ("**/__pycache__", "src/__pycache__/a.pyc", (True, True)),  # a.pyc could be a dir holding __pycache__
+        ("data/*.csv", "data", (False, True)),
+        (".env.*", ".env.example", (True, True)),
+        (".env", ".env.example", (False, False)),
+    ],
+)
 def test_overlap(a, b, expected):
     assert DI.overlap(DI.segments(a), DI.segments(b)) == expected
 
@@ -173,8 +245,15 @@ def test_no_context_no_finding():
 
 
 def test_crlf_file_stays_crlf_and_second_run_adds_no_header(tmp_path):
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\r\nCOPY app.py /app/\r\n", "app.py": "x=1\r\n",
-                      "pkg/__pycache__/a.cpython-311.pyc": b"\0", ".dockerignore": "# ours\r\n.git\r\n*.log"})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.11-slim\r\nCOPY app.py /app/\r\n",
+            "app.py": "x=1\r\n",
+            "pkg/__pycache__/a.cpython-311.pyc": b"\0",
+            ".dockerignore": "# ours\r\n.git\r\n*.log",
+        },
+    )
     r = _run(tmp_path)
     out = _side(r, tmp_path, ".dockerignore")
     assert out.startswith("# ours\r\n.git\r\n*.log\r\n\r\n" + K.HEADER + "\r\n**/__pycache__\r\n")
@@ -187,14 +266,23 @@ def test_crlf_file_stays_crlf_and_second_run_adds_no_header(tmp_path):
 def test_per_dockerfile_ignore_file_is_the_one_edited():
     case = FIXTURES / "per-dockerfile"
     r = _run(case, "Dockerfile.cpu")
-    assert _side(r, case, "Dockerfile.cpu.dockerignore") == \
-        (case / "expected.Dockerfile.cpu.dockerignore").read_bytes().decode()
+    assert (
+        _side(r, case, "Dockerfile.cpu.dockerignore")
+        == (case / "expected.Dockerfile.cpu.dockerignore").read_bytes().decode()
+    )
     assert _side(r, case, ".dockerignore") is None  # BuildKit does not read it for Dockerfile.cpu
 
 
 def test_unsafe_reason_names_path_size_and_copy(tmp_path):
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n",
-                      "models/clf.bin": b"x" * 1500, "models/tok.json": b"{}", "src/a.safetensors": b"abc"})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n",
+            "models/clf.bin": b"x" * 1500,
+            "models/tok.json": b"{}",
+            "src/a.safetensors": b"abc",
+        },
+    )
     r = _run(tmp_path)
     (unsafe,) = [f for f in r.findings if f.fix.applicability is Applicability.UNSAFE]
     reason = unsafe.fix.reason
@@ -210,18 +298,27 @@ def test_unsafe_reason_names_path_size_and_copy(tmp_path):
 
 
 def test_content_used_only_by_a_builder_stage_is_worded_as_build_input(tmp_path):
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11 AS train\nCOPY . /src\nRUN python /src/train.py\n"
-                                    "FROM python:3.11-slim\nCOPY --from=train /out /out\n",
-                      "data/train.csv": "a\n"})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.11 AS train\nCOPY . /src\nRUN python /src/train.py\n"
+            "FROM python:3.11-slim\nCOPY --from=train /out /out\n",
+            "data/train.csv": "a\n",
+        },
+    )
     r = _run(tmp_path)
     (unsafe,) = [f for f in r.findings if f.fix.applicability is Applicability.UNSAFE]
     assert "data/ (2 B) is used by `COPY . /src`" in unsafe.fix.reason and "build step" in unsafe.fix.reason
 
 
 def test_copy_exclude_flag_means_not_copied(tmp_path):
-    _write(tmp_path, {"Dockerfile": "# syntax=docker/dockerfile:1.7-labs\nFROM python:3.11-slim\n"
-                                    "COPY --exclude=models . /app\n",
-                      "models/x.bin": "w"})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": "# syntax=docker/dockerfile:1.7-labs\nFROM python:3.11-slim\nCOPY --exclude=models . /app\n",
+            "models/x.bin": "w",
+        },
+    )
     r = _run(tmp_path)
     assert all(f.fix.applicability is Applicability.SAFE for f in r.findings)
     assert "\nmodels/\n" in _side(r, tmp_path, ".dockerignore")
@@ -235,37 +332,58 @@ def test_unknown_variable_source_blocks_everything(tmp_path, arg, blocked):
 
 
 def test_bind_mount_source_is_an_explicit_use(tmp_path):
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\n"
-                                    "RUN --mount=type=bind,source=.env,target=/run/.env cat /run/.env\n",
-                      ".env": "A=1\n"})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.11-slim\nRUN --mount=type=bind,source=.env,target=/run/.env cat /run/.env\n",
+            ".env": "A=1\n",
+        },
+    )
     r = _run(tmp_path)
     lines = _side(r, tmp_path, ".dockerignore").splitlines()
     assert ".env" not in lines and ".env.*" in lines
 
 
-@pytest.mark.parametrize("files,run,verdict", [
-    ({"pyproject.toml": "[build-system]\nrequires = [\"setuptools\", \"setuptools_scm>=8\"]\n"}, "RUN pip install .",
-     "needed"),
-    ({"pyproject.toml": "[project]\nname='x'\nversion='1'\n"}, "RUN pip install .", "junk"),
-    ({}, "RUN git describe --tags > /VERSION", "needed"),
-    ({}, "RUN git clone https://github.com/x/y /y && cd /y && git checkout v1", "junk"),
-    # A script the build runs, followed into what it runs.
-    ({"scripts/version.sh": "#!/bin/sh\nsh /app/scripts/inner.sh\n", "scripts/inner.sh": "git rev-parse HEAD > /V\n"},
-     "RUN sh scripts/version.sh", "needed"),
-    ({"scripts/version.sh": "#!/bin/sh\necho 1 > /V\n"}, "RUN ./scripts/version.sh", "junk"),
-    ({"setup.py": "import subprocess\nv = subprocess.check_output(['git', 'describe'])\n"}, "RUN pip install .",
-     "needed"),
-    ({"gen.py": "import os\nos.system('git log -1 > /V')\n"}, "RUN python gen.py", "needed"),
-    ({"Makefile": "version:\n\tgit describe --always > VERSION\n"}, "RUN make version", "needed"),
-    ({"Makefile": "all:\n\techo hi\n"}, "RUN make", "junk"),
-    # A program from the context slimml cannot read: it cannot tell.
-    ({"tools/build": b"\x7fELF\0\0\0"}, "RUN ./tools/build", "unknown"),
-    # The app itself shows its git version at start (.git is copied into the image).
-    ({"app.py": "import git\nprint(git.Repo('.').head.commit)\n"}, "CMD python app.py", "needed"),
-])
+@pytest.mark.parametrize(
+    "files,run,verdict",
+    [
+        (
+            {"pyproject.toml": '[build-system]\nrequires = ["setuptools", "setuptools_scm>=8"]\n'},
+            "RUN pip install .",
+            "needed",
+        ),
+        ({"pyproject.toml": "[project]\nname='x'\nversion='1'\n"}, "RUN pip install .", "junk"),
+        ({}, "RUN git describe --tags > /VERSION", "needed"),
+        ({}, "RUN git clone https://github.com/x/y /y && cd /y && git checkout v1", "junk"),
+        # A script the build runs, followed into what it runs.
+        (
+            {
+                "scripts/version.sh": "#!/bin/sh\nsh /app/scripts/inner.sh\n",
+                "scripts/inner.sh": "git rev-parse HEAD > /V\n",
+            },
+            "RUN sh scripts/version.sh",
+            "needed",
+        ),
+        ({"scripts/version.sh": "#!/bin/sh\necho 1 > /V\n"}, "RUN ./scripts/version.sh", "junk"),
+        (
+            {"setup.py": "import subprocess\nv = subprocess.check_output(['git', 'describe'])\n"},
+            "RUN pip install .",
+            "needed",
+        ),
+        ({"gen.py": "import os\nos.system('git log -1 > /V')\n"}, "RUN python gen.py", "needed"),
+        ({"Makefile": "version:\n\tgit describe --always > VERSION\n"}, "RUN make version", "needed"),
+        ({"Makefile": "all:\n\techo hi\n"}, "RUN make", "junk"),
+        # A program from the context slimml cannot read: it cannot tell.
+        ({"tools/build": b"\x7fELF\0\0\0"}, "RUN ./tools/build", "unknown"),
+        # The app itself shows its git version at start (.git is copied into the image).
+        ({"app.py": "import git\nprint(git.Repo('.').head.commit)\n"}, "CMD python app.py", "needed"),
+    ],
+)
 def test_git_exclusion_is_never_offered_where_the_build_needs_it(tmp_path, files, run, verdict):
-    _write(tmp_path, {"Dockerfile": f"FROM python:3.11-slim\nWORKDIR /app\nCOPY . /app\n{run}\n",
-                      ".git/HEAD": "ref: x\n", **files})
+    _write(
+        tmp_path,
+        {"Dockerfile": f"FROM python:3.11-slim\nWORKDIR /app\nCOPY . /app\n{run}\n", ".git/HEAD": "ref: x\n", **files},
+    )
     for unsafe_fixes in (False, True):
         r = _run(tmp_path, unsafe=unsafe_fixes)
         unsafe = [f for f in r.findings if f.fix.applicability is Applicability.UNSAFE]
@@ -286,10 +404,17 @@ def test_invalid_existing_pattern_gets_a_note_and_no_fix(tmp_path):
 
 
 def test_dockerfile_outside_the_context_with_its_own_ignore_file(tmp_path):
-    _write(tmp_path, {"docker/Dockerfile": "FROM python:3.11\nCOPY . /app\n", "docker/Dockerfile.dockerignore": ".git\n",
-                      "ctx/app.py": "x"})
-    ctx = Context(settings=Settings(select=("SLM006",)), dockerfile=tmp_path / "docker/Dockerfile",
-                  context_dir=tmp_path / "ctx")
+    _write(
+        tmp_path,
+        {
+            "docker/Dockerfile": "FROM python:3.11\nCOPY . /app\n",
+            "docker/Dockerfile.dockerignore": ".git\n",
+            "ctx/app.py": "x",
+        },
+    )
+    ctx = Context(
+        settings=Settings(select=("SLM006",)), dockerfile=tmp_path / "docker/Dockerfile", context_dir=tmp_path / "ctx"
+    )
     assert list(rule.check(parse("FROM python:3.11\nCOPY . /app\n"), ctx)) == []
 
 
@@ -323,8 +448,15 @@ def test_ignored_dirs_are_not_walked_and_a_truncated_walk_adds_no_content(tmp_pa
 # -- minimal and true: an existing file is extended only with what matches something ----------------------
 def test_a_curated_file_gets_nothing_for_files_the_context_does_not_have(tmp_path):
     curated = "# ours\n.git\n__pycache__\n*.pyc\n.env\n"
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD python app.py\n",
-                      "app.py": "print(1)\n", "requirements.txt": "flask\n", ".dockerignore": curated})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD python app.py\n",
+            "app.py": "print(1)\n",
+            "requirements.txt": "flask\n",
+            ".dockerignore": curated,
+        },
+    )
     for unsafe in (False, True):
         r = _run(tmp_path, unsafe=unsafe)
         assert r.findings == [] and not r.changed
@@ -337,10 +469,17 @@ def test_a_curated_file_gets_nothing_for_files_the_context_does_not_have(tmp_pat
 
 
 def test_a_new_file_never_excludes_what_another_dockerfile_of_the_context_copies(tmp_path):
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY app.py .\n",
-                      "docker/gpu.Dockerfile": "FROM python:3.11-slim\nCOPY notebooks/demo.ipynb /demo.ipynb\n"
-                                               "COPY .env.defaults /app/\n",
-                      "app.py": "x", "notebooks/demo.ipynb": "{}", ".env.defaults": "A=1\n"})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY app.py .\n",
+            "docker/gpu.Dockerfile": "FROM python:3.11-slim\nCOPY notebooks/demo.ipynb /demo.ipynb\n"
+            "COPY .env.defaults /app/\n",
+            "app.py": "x",
+            "notebooks/demo.ipynb": "{}",
+            ".env.defaults": "A=1\n",
+        },
+    )
     r = _run(tmp_path)
     lines = _side(r, tmp_path, ".dockerignore").splitlines()
     assert ".git" in lines and "data/" in lines
@@ -353,12 +492,18 @@ def test_a_new_file_never_excludes_what_another_dockerfile_of_the_context_copies
 # -- what the build's own files name is never excluded, not even as an unsafe fix ---------------------------
 NAMED = [
     ({"app.py": "from keras.models import load_model\nm = load_model('colormodel.h5')\n"}, "**/*.h5", "colormodel.h5"),
-    ({"app.py": "import onnxruntime\ns = onnxruntime.InferenceSession(f'models/{NAME}.onnx')\n"}, "**/*.onnx",
-     "models/x.onnx"),
-    ({"start.sh": "#!/bin/sh\nexec python serve.py --model \"$ROOT/weights/m.pt\"\n"}, "**/*.pt", "weights/m.pt"),
+    (
+        {"app.py": "import onnxruntime\ns = onnxruntime.InferenceSession(f'models/{NAME}.onnx')\n"},
+        "**/*.onnx",
+        "models/x.onnx",
+    ),
+    ({"start.sh": '#!/bin/sh\nexec python serve.py --model "$ROOT/weights/m.pt"\n'}, "**/*.pt", "weights/m.pt"),
     ({"start": "#!/bin/bash\npython serve.py --ckpt=ckpt/last.ckpt\n"}, "**/*.ckpt", "ckpt/last.ckpt"),
-    ({"config.yaml": "serving:\n  model_path: weights/model.safetensors  # the model\n"}, "**/*.safetensors",
-     "weights/model.safetensors"),
+    (
+        {"config.yaml": "serving:\n  model_path: weights/model.safetensors  # the model\n"},
+        "**/*.safetensors",
+        "weights/model.safetensors",
+    ),
     ({"settings.json": '{"model": {"path": "/app/models/m.gguf"}}'}, "**/*.gguf", "models/m.gguf"),
     ({"pyproject.toml": "[tool.app]\nweights = 'w/m.tflite'\n"}, "**/*.tflite", "w/m.tflite"),
     ({"app.ini": "[model]\nfile = data/table.parquet\n"}, "data/", "data/table.parquet"),
@@ -368,8 +513,14 @@ NAMED = [
 
 @pytest.mark.parametrize("files,pattern,target", NAMED)
 def test_an_exclusion_of_a_file_the_copied_code_names_is_never_offered(tmp_path, files, pattern, target):
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD [\"sh\", \"start.sh\"]\n",
-                      target: b"\0" * 64, **files})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": 'FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD ["sh", "start.sh"]\n',
+            target: b"\0" * 64,
+            **files,
+        },
+    )
     for unsafe in (False, True):
         r = _run(tmp_path, unsafe=unsafe)
         offered = [f for f in r.findings if f.fix and pattern in f.fix.edits[0].text.splitlines()]
@@ -384,8 +535,13 @@ def test_an_exclusion_of_a_file_the_copied_code_names_is_never_offered(tmp_path,
 
 def test_a_named_file_that_is_not_in_the_tree_is_not_excluded_preventively(tmp_path):
     # CI downloads model.onnx before `docker build`; the committed tree does not have it.
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD python app.py\n",
-                      "app.py": "import onnxruntime as ort\nsess = ort.InferenceSession('model.onnx')\n"})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD python app.py\n",
+            "app.py": "import onnxruntime as ort\nsess = ort.InferenceSession('model.onnx')\n",
+        },
+    )
     r = _run(tmp_path)
     lines = _side(r, tmp_path, ".dockerignore").splitlines()
     assert "**/*.onnx" not in lines and "**/*.pt" in lines
@@ -393,17 +549,29 @@ def test_a_named_file_that_is_not_in_the_tree_is_not_excluded_preventively(tmp_p
 
 
 def test_the_dockerfile_itself_names_a_file(tmp_path):
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n"
-                                    "CMD [\"python\", \"serve.py\", \"--weights\", \"runs/best.pt\"]\n",
-                      "serve.py": "import sys\n", "runs/best.pt": b"\0"})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n"
+            'CMD ["python", "serve.py", "--weights", "runs/best.pt"]\n',
+            "serve.py": "import sys\n",
+            "runs/best.pt": b"\0",
+        },
+    )
     r = _run(tmp_path, unsafe=True)
     assert not DI.is_excluded("runs/best.pt", DI.parse_patterns(_side(r, tmp_path, ".dockerignore")))
 
 
 # -- a real checkout holds what .gitignore hides -------------------------------------------------------
 def test_gitignored_paths_a_whole_copy_takes_are_never_excluded_as_safe(tmp_path):
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD python app.py\n",
-                      "app.py": "import os\n", ".gitignore": "models/\n*.onnx\n.env\n__pycache__/\n.venv/\n"})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD python app.py\n",
+            "app.py": "import os\n",
+            ".gitignore": "models/\n*.onnx\n.env\n__pycache__/\n.venv/\n",
+        },
+    )
     r = _run(tmp_path)
     safe_lines = _side(r, tmp_path, ".dockerignore").splitlines()
     for risky in ("models/", "**/*.onnx", ".env"):
@@ -412,12 +580,21 @@ def test_gitignored_paths_a_whole_copy_takes_are_never_excluded_as_safe(tmp_path
     # Junk stays junk, and content no hidden path can hold stays preventive.
     assert ".git" in safe_lines and "**/__pycache__" in safe_lines and "notebooks/" in safe_lines
     (unsafe,) = r.unsafe_available
-    assert "hidden by .gitignore:1 `models/`" in unsafe.fix.reason and ".env (hidden by .gitignore:3" in unsafe.fix.reason
+    assert (
+        "hidden by .gitignore:1 `models/`" in unsafe.fix.reason and ".env (hidden by .gitignore:3" in unsafe.fix.reason
+    )
 
 
 def test_gitignore_overlap_is_about_what_the_pattern_can_select(tmp_path):
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n", "app.py": "x",
-                      ".gitignore": "*.csv\nbuild/\n", "sub/.gitignore": "*.gguf\n"})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n",
+            "app.py": "x",
+            ".gitignore": "*.csv\nbuild/\n",
+            "sub/.gitignore": "*.gguf\n",
+        },
+    )
     lines = _side(_run(tmp_path), tmp_path, ".dockerignore").splitlines()
     # data/ does not exist and is not hidden: a hidden *.csv elsewhere does not make it risky.
     assert "data/" in lines and ".env" in lines
@@ -426,8 +603,15 @@ def test_gitignore_overlap_is_about_what_the_pattern_can_select(tmp_path):
 
 
 def test_gitignore_of_the_repository_above_the_context(tmp_path):
-    _write(tmp_path, {".git/HEAD": "ref: x\n", ".gitignore": "/svc/weights/\n/other/\n",
-                      "svc/Dockerfile": "FROM python:3.11-slim\nCOPY . /app\n", "svc/app.py": "x"})
+    _write(
+        tmp_path,
+        {
+            ".git/HEAD": "ref: x\n",
+            ".gitignore": "/svc/weights/\n/other/\n",
+            "svc/Dockerfile": "FROM python:3.11-slim\nCOPY . /app\n",
+            "svc/app.py": "x",
+        },
+    )
     ctx_dir = tmp_path / "svc"
     ctx = Context(settings=Settings(select=("SLM006",)), dockerfile=ctx_dir / "Dockerfile", context_dir=ctx_dir)
     r = fix_text((ctx_dir / "Dockerfile").read_text(), ctx, "Dockerfile")
@@ -436,8 +620,10 @@ def test_gitignore_of_the_repository_above_the_context(tmp_path):
 
 
 def test_gitignored_paths_nothing_copies_are_fine_to_exclude(tmp_path):
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nCOPY app.py /app/\n", "app.py": "x",
-                      ".gitignore": "models/\n.env\n"})
+    _write(
+        tmp_path,
+        {"Dockerfile": "FROM python:3.11-slim\nCOPY app.py /app/\n", "app.py": "x", ".gitignore": "models/\n.env\n"},
+    )
     lines = _side(_run(tmp_path), tmp_path, ".dockerignore").splitlines()
     assert "models/" in lines and ".env" in lines and "**/*.onnx" in lines
 
@@ -446,19 +632,27 @@ def test_gitignored_paths_nothing_copies_are_fine_to_exclude(tmp_path):
 FIXPOINT_CONTEXTS = {
     "weights+secrets+junk": {
         "Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\n"
-                      "RUN pip install --no-cache-dir huggingface_hub\n"
-                      "RUN huggingface-cli download org/model --local-dir /models\n"
-                      "COPY . .\nCMD [\"python\", \"serve.py\"]\n",
+        "RUN pip install --no-cache-dir huggingface_hub\n"
+        "RUN huggingface-cli download org/model --local-dir /models\n"
+        'COPY . .\nCMD ["python", "serve.py"]\n',
         "serve.py": "import os\nprint(os.listdir('/models'))\n",
-        "models/big.safetensors": "w" * 4096, ".env": "DB_PASSWORD=FAKEpass\n", "id_rsa": "-----BEGIN OPENSSH "
-        "PRIVATE KEY-----\nFAKE\n-----END OPENSSH PRIVATE KEY-----\n", ".vscode/settings.json": "{}",
+        "models/big.safetensors": "w" * 4096,
+        ".env": "DB_PASSWORD=FAKEpass\n",
+        "id_rsa": "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE\n-----END OPENSSH PRIVATE KEY-----\n",
+        ".vscode/settings.json": "{}",
         ".slimml.toml": "[rules.SLM010]\nmin-bytes = 0\n",
     },
     "curated+negation": {
-        "Dockerfile": "FROM python:3.11-slim\nCOPY . /srv\nCMD [\"python\", \"/srv/app.py\"]\n",
+        "Dockerfile": 'FROM python:3.11-slim\nCOPY . /srv\nCMD ["python", "/srv/app.py"]\n',
         ".dockerignore": "*.md\n!README.md\nmodels/*\n!models/labels.json\n",
-        "app.py": "x", "README.md": "r", "models/labels.json": "{}", "weights/m.onnx": "w" * 4096,
-        ".env.production": "API_KEY=FAKE\n", "notebooks/a.ipynb": "{}", ".DS_Store": "x", ".slimml.toml": "[rules.SLM010]\nmin-bytes = 0\n",
+        "app.py": "x",
+        "README.md": "r",
+        "models/labels.json": "{}",
+        "weights/m.onnx": "w" * 4096,
+        ".env.production": "API_KEY=FAKE\n",
+        "notebooks/a.ipynb": "{}",
+        ".DS_Store": "x",
+        ".slimml.toml": "[rules.SLM010]\nmin-bytes = 0\n",
     },
 }
 
@@ -488,26 +682,47 @@ def test_slimml_fix_twice_changes_nothing_the_second_time(tmp_path, name, unsafe
 
 
 def test_sourceless_bytecode_is_not_junk(tmp_path):
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD python app.py\n",
-                      "app.py": "import licensing\n", "licensing.pyc": b"\0" * 16, "util.py": "x", "util.pyc": b"\0"})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD python app.py\n",
+            "app.py": "import licensing\n",
+            "licensing.pyc": b"\0" * 16,
+            "util.py": "x",
+            "util.pyc": b"\0",
+        },
+    )
     r = _run(tmp_path)
     assert not DI.is_excluded("licensing.pyc", DI.parse_patterns(_side(r, tmp_path, ".dockerignore")))
     assert any("licensing.pyc: bytecode without a .py source" in f.fix.reason for f in r.unsafe_available)
 
 
 def test_versioningit_needs_git_and_dash_named_siblings_are_seen(tmp_path):
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11\nWORKDIR /src\nCOPY . .\nRUN pip install .\n", ".git/HEAD": "x",
-                      "pyproject.toml": "[build-system]\nrequires = ['setuptools', 'versioningit']\n",
-                      "Dockerfile-train": "FROM python:3.11\nCOPY data/ /data/\n", "data/t.csv": "1"})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.11\nWORKDIR /src\nCOPY . .\nRUN pip install .\n",
+            ".git/HEAD": "x",
+            "pyproject.toml": "[build-system]\nrequires = ['setuptools', 'versioningit']\n",
+            "Dockerfile-train": "FROM python:3.11\nCOPY data/ /data/\n",
+            "data/t.csv": "1",
+        },
+    )
     lines = _side(_run(tmp_path, unsafe=True), tmp_path, ".dockerignore").splitlines()
     assert ".git" not in lines and "data/" not in lines
 
 
 def test_a_wildcard_system_path_in_a_run_names_nothing_of_the_context(tmp_path):
     # `rm -rf /var/lib/apt/lists/*` used to "name" every context path through its bare `*` tail
-    _write(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nRUN rm -rf /var/lib/apt/lists/*\n"
-                                    "COPY . .\nCMD [\"python3\", \"app.py\"]\n",
-                      "app.py": "import os\nprint(os.listdir(os.environ['D']))\n", "data/x.json": "{}"})
+    _write(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nRUN rm -rf /var/lib/apt/lists/*\n"
+            'COPY . .\nCMD ["python3", "app.py"]\n',
+            "app.py": "import os\nprint(os.listdir(os.environ['D']))\n",
+            "data/x.json": "{}",
+        },
+    )
     r = _run(tmp_path, unsafe=True)
     assert "data/" in _side(r, tmp_path, ".dockerignore").splitlines()
 

@@ -13,7 +13,8 @@ def test_rule_docs_are_current():
     for name, text in pages().items():
         page = DOCS / name
         assert page.exists() and page.read_text(encoding="utf-8") == text, (
-            f"docs/rules/{name} is stale: run `python -m slimml.docsgen`")
+            f"docs/rules/{name} is stale: run `python -m slimml.docsgen`"
+        )
 
 
 def test_every_rule_documents_all_sections():

@@ -82,8 +82,8 @@ def _k8s_expand(text: str, env: dict[str, str]) -> str:
         if text.startswith("$$", i):
             out.append("$")
             i += 2
-        elif text.startswith("$(", i) and (end := text.find(")", i)) != -1 and text[i + 2:end] in env:
-            out.append(env[text[i + 2:end]])
+        elif text.startswith("$(", i) and (end := text.find(")", i)) != -1 and text[i + 2 : end] in env:
+            out.append(env[text[i + 2 : end]])
             i = end + 1
         else:
             out.append(text[i])
@@ -96,7 +96,11 @@ def _k8s_expand(text: str, env: dict[str, str]) -> str:
 def test_every_manifest_is_valid_against_the_official_schemas(version):
     docs = [(p.name, d) for p in sorted(K8S.glob("*.yaml")) for d in _yaml_docs(p)]
     assert sorted(f"{d['kind']}/{d['metadata']['name']}" for _, d in docs) == [
-        "ConfigMap/slimml-fleet-repos", "Job/slimml-fleet", "Job/slimml-fleet-merge", "PersistentVolumeClaim/slimml-fleet"]
+        "ConfigMap/slimml-fleet-repos",
+        "Job/slimml-fleet",
+        "Job/slimml-fleet-merge",
+        "PersistentVolumeClaim/slimml-fleet",
+    ]
     for name, doc in docs:
         assert kubernetes_validate.validate(doc, version, strict=True) == version, name
 
@@ -167,7 +171,10 @@ def test_the_token_only_comes_from_a_secret():
     assert not [k for k in m if k.startswith("Secret/")]
     c = _container(_job("slimml-fleet"))
     token = next(e for e in c["env"] if e["name"] == "GITHUB_TOKEN")
-    assert token == {"name": "GITHUB_TOKEN", "valueFrom": {"secretKeyRef": {"name": "slimml-forge-token", "key": "token"}}}
+    assert token == {
+        "name": "GITHUB_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "slimml-forge-token", "key": "token"}},
+    }
     for key, doc in m.items():
         for text in _strings(doc):
             assert not re.search(r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_|glpat-", text), key
@@ -251,7 +258,9 @@ def test_the_merge_job_reads_every_state_the_shards_write(recorder):
     for index in range(n):
         (argv,) = _k8s_run(recorder, shard_job, index)
         p = _parse(argv).params
-        states.append(posixpath.join(str(p["workdir"]), ".slimml", shards.default_state_name(shards.parse(p["shard_spec"]))))
+        states.append(
+            posixpath.join(str(p["workdir"]), ".slimml", shards.default_state_name(shards.parse(p["shard_spec"])))
+        )
     calls = _k8s_run(recorder, _job("slimml-fleet-merge"), None)
     assert [c[:2] for c in calls] == [["slimml", "report"]] * len(calls) and calls
     formats = set()
@@ -272,10 +281,12 @@ def _workflow() -> dict:
 
 def _gha_expand(text: str, values: dict[str, str]) -> str:
     """GitHub's `${{ expr }}` substitution (textual, before the shell runs) for the expressions the workflow uses."""
+
     def sub(m):
         expr = m.group(1).strip()
         assert expr in values, f"unexpected expression in a run step: {expr}"
         return values[expr]
+
     return re.sub(r"\$\{\{(.*?)\}\}", sub, text)
 
 
@@ -289,8 +300,10 @@ def _gha_run(recorder, tmp_path, job: str, shard: int | None) -> list[list[str]]
     for step in wf["jobs"][job]["steps"]:
         if "run" not in step:
             continue
-        step_env = {k: ("<secret>" if "secrets." in str(v) else _gha_expand(str(v), values))
-                    for k, v in step.get("env", {}).items()}
+        step_env = {
+            k: ("<secret>" if "secrets." in str(v) else _gha_expand(str(v), values))
+            for k, v in step.get("env", {}).items()
+        }
         summary = tmp_path / "summary.md"
         calls += recorder(_gha_expand(step["run"], values), {**env, **step_env, "GITHUB_STEP_SUMMARY": str(summary)})
     return calls
@@ -300,7 +313,7 @@ def _image_args(argv: list[str]) -> list[str]:
     """`docker run [options] IMAGE ARGS...` -> ["slimml", *ARGS] (the image's ENTRYPOINT is slimml)."""
     assert argv[:2] == ["docker", "run"], argv
     assert argv.count(IMAGE) == 1, f"the image must be {IMAGE}: {argv}"
-    return ["slimml", *argv[argv.index(IMAGE) + 1:]]
+    return ["slimml", *argv[argv.index(IMAGE) + 1 :]]
 
 
 def test_the_workflow_matrix_runs_shards_1_to_n_and_every_call_parses(recorder, tmp_path):
@@ -330,8 +343,9 @@ def test_the_workflow_uploads_each_state_and_merges_them_into_the_summary(record
     assert merge["needs"] == "migrate" and "!cancelled()" in merge["if"]
     download = next(s for s in merge["steps"] if s.get("uses", "").startswith("actions/download-artifact@"))
     assert download["with"]["merge-multiple"] is True
-    assert fnmatch.fnmatchcase(_gha_expand(upload["with"]["name"], {**values, "matrix.shard": "1"}),
-                               download["with"]["pattern"])
+    assert fnmatch.fnmatchcase(
+        _gha_expand(upload["with"]["name"], {**values, "matrix.shard": "1"}), download["with"]["pattern"]
+    )
     calls = _gha_run(recorder, tmp_path, "merge", None)
     parsed = [_parse(_image_args(argv)) for argv in calls]
     assert {c.params["fmt"] for c in parsed} == {"html", "markdown"}
@@ -341,8 +355,9 @@ def test_the_workflow_uploads_each_state_and_merges_them_into_the_summary(record
         p = _parse(_image_args(argv)).params
         state = posixpath.join(str(p["workdir"]), ".slimml", shards.default_state_name((shard, n)))
         mount = next(a for a in argv if a.endswith(":" + str(p["workdir"])))
-        on_runner = posixpath.join(mount.split(":")[0].replace(str(tmp_path / "cwd") + "/", ""),
-                                   posixpath.relpath(state, str(p["workdir"])))
+        on_runner = posixpath.join(
+            mount.split(":")[0].replace(str(tmp_path / "cwd") + "/", ""), posixpath.relpath(state, str(p["workdir"]))
+        )
         uploaded = _gha_expand(upload["with"]["path"], {**values, "matrix.shard": str(shard)})
         assert fnmatch.fnmatchcase(on_runner, uploaded) and fnmatch.fnmatchcase(on_runner + "-wal", uploaded)
         # ... and the merge reads it under its own name in the downloaded folder
@@ -352,7 +367,7 @@ def test_the_workflow_uploads_each_state_and_merges_them_into_the_summary(record
             assert fnmatch.fnmatchcase(downloaded, pattern), (downloaded, pattern)
     markdown = next(a for a in calls if "markdown" in a)
     assert markdown  # its stdout is appended to $GITHUB_STEP_SUMMARY by the step
-    assert ">> \"$GITHUB_STEP_SUMMARY\"" in next(s["run"] for s in merge["steps"] if "run" in s)
+    assert '>> "$GITHUB_STEP_SUMMARY"' in next(s["run"] for s in merge["steps"] if "run" in s)
 
 
 def test_the_workflow_token_is_a_secret_passed_by_name():
@@ -381,12 +396,24 @@ def test_the_credential_helper_gives_git_the_token_from_the_environment(tmp_path
     env = _env(c)
     wf_env = next(s for s in _workflow()["jobs"]["migrate"]["steps"] if "run" in s)["env"]
     assert {k: wf_env[k] for k in ("GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0")} == {
-        k: env[k] for k in ("GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0")}
-    git_env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1",
-               **{k: env[k] for k in ("GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0")},
-               "GITHUB_TOKEN": "t0ken-from-the-secret", "GIT_TERMINAL_PROMPT": "0"}
-    r = subprocess.run(["git", "credential", "fill"], input="protocol=https\nhost=github.com\npath=org/x.git\n\n",
-                       capture_output=True, text=True, env=git_env, timeout=30)
+        k: env[k] for k in ("GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0")
+    }
+    git_env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        **{k: env[k] for k in ("GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0")},
+        "GITHUB_TOKEN": "t0ken-from-the-secret",
+        "GIT_TERMINAL_PROMPT": "0",
+    }
+    r = subprocess.run(
+        ["git", "credential", "fill"],
+        input="protocol=https\nhost=github.com\npath=org/x.git\n\n",
+        capture_output=True,
+        text=True,
+        env=git_env,
+        timeout=30,
+    )
     assert r.returncode == 0, r.stderr
     assert "username=x-access-token\n" in r.stdout and "password=t0ken-from-the-secret\n" in r.stdout
     assert "t0ken" not in env["GIT_CONFIG_VALUE_0"]
@@ -394,12 +421,17 @@ def test_the_credential_helper_gives_git_the_token_from_the_environment(tmp_path
 
 # -- the Job's pods, run in the real image ---------------------------------------------------------------------
 
-SERVICE = "FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\nCMD [\"python\", \"app.py\"]\n"
+SERVICE = 'FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\nCMD ["python", "app.py"]\n'
 
 
 def _git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=cwd, check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.docker
@@ -439,9 +471,23 @@ def test_the_job_pods_and_the_merge_run_in_the_image_as_the_manifests_say(image,
             assert drop in script
             script = script.replace(drop, "")
         mounts = {"/config": f"{config}:/config:ro", "/fleet": f"{fleet}:/fleet", "/tmp": None}
-        args = ["run", "--rm", "--network", "none", "--user", f"{sec['runAsUser']}:{sec['runAsGroup']}",
-                "--group-add", str(sec["fsGroup"]), "--read-only", "--tmpfs", "/tmp:rw,exec",
-                "-v", f"{remotes}:/remotes:ro", "--entrypoint", c["command"][0]]
+        args = [
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--user",
+            f"{sec['runAsUser']}:{sec['runAsGroup']}",
+            "--group-add",
+            str(sec["fsGroup"]),
+            "--read-only",
+            "--tmpfs",
+            "/tmp:rw,exec",
+            "-v",
+            f"{remotes}:/remotes:ro",
+            "--entrypoint",
+            c["command"][0],
+        ]
         for mt in c["volumeMounts"]:
             if mounts[mt["mountPath"]]:
                 args += ["-v", mounts[mt["mountPath"]]]

@@ -38,15 +38,34 @@ def objs(tmp_path_factory):
     (d / "user.c").write_text("int dep(void);\nint user(void) { return dep() + 1; }\n")
     (d / "main.c").write_text("int user(void);\nint main(void) { return user() == 42 ? 0 : 1; }\n")
     (d / "deps").mkdir()
-    _cc("-shared", "-fPIC", "-o", str(d / "deps" / "libslimmldep.so.1"), "-Wl,-soname,libslimmldep.so.1", str(d / "dep.c"))
+    _cc(
+        "-shared",
+        "-fPIC",
+        "-o",
+        str(d / "deps" / "libslimmldep.so.1"),
+        "-Wl,-soname,libslimmldep.so.1",
+        str(d / "dep.c"),
+    )
     (d / "pkg").mkdir()
     common = ["-shared", "-fPIC", str(d / "user.c"), "-L", str(d / "deps"), "-l:libslimmldep.so.1"]
-    _cc("-o", str(d / "pkg" / "runpath.so"), *common, "-Wl,-rpath,$ORIGIN/../deps", "-Wl,--enable-new-dtags",
-        "-Wl,-soname,runpath.so")
+    _cc(
+        "-o",
+        str(d / "pkg" / "runpath.so"),
+        *common,
+        "-Wl,-rpath,$ORIGIN/../deps",
+        "-Wl,--enable-new-dtags",
+        "-Wl,-soname,runpath.so",
+    )
     _cc("-o", str(d / "pkg" / "rpath.so"), *common, "-Wl,-rpath,$ORIGIN/../deps", "-Wl,--disable-new-dtags")
     _cc("-o", str(d / "pkg" / "bare.so"), *common)
-    _cc("-o", str(d / "pkg" / "prog"), str(d / "main.c"), str(d / "pkg" / "runpath.so"),
-        "-Wl,-rpath,$ORIGIN", "-Wl,--enable-new-dtags")
+    _cc(
+        "-o",
+        str(d / "pkg" / "prog"),
+        str(d / "main.c"),
+        str(d / "pkg" / "runpath.so"),
+        "-Wl,-rpath,$ORIGIN",
+        "-Wl,--enable-new-dtags",
+    )
     _cc("-c", "-fPIC", "-o", str(d / "pkg" / "obj.o"), str(d / "dep.c"))
     return d
 
@@ -147,16 +166,18 @@ def test_scan_lists_only_what_cannot_be_resolved(ns, objs, tmp_path):
 
 
 def test_copied_roots_are_the_final_stage_copy_from_destinations():
-    text = ("FROM python:3.11 AS builder\nRUN pip install x\nFROM python:3.11-slim AS mid\nCOPY --from=builder /a /a\n"
-            "FROM python:3.11-slim\nWORKDIR /app\nCOPY --from=builder /opt/venv /opt/venv\n"
-            "COPY --from=builder /src/build/ext.so ./lib/\nCOPY --from=builder [\"/x y\", \"/z\"]\n"
-            "COPY --from=builder /o $DEST\nCOPY . .\n")
+    text = (
+        "FROM python:3.11 AS builder\nRUN pip install x\nFROM python:3.11-slim AS mid\nCOPY --from=builder /a /a\n"
+        "FROM python:3.11-slim\nWORKDIR /app\nCOPY --from=builder /opt/venv /opt/venv\n"
+        'COPY --from=builder /src/build/ext.so ./lib/\nCOPY --from=builder ["/x y", "/z"]\n'
+        "COPY --from=builder /o $DEST\nCOPY . .\n"
+    )
     assert elfdeps.copied_roots(text) == ["/opt/venv", "/app/lib", "/z"]
     assert elfdeps.copied_roots("FROM python:3.11\nCOPY . .\n") == []
 
 
 def test_packages_go_right_after_the_final_from():
-    text = "FROM python:3.11 AS builder\r\nRUN true\r\n\r\nFROM python:3.11-slim\r\nWORKDIR /app\r\nCMD [\"x\"]"
+    text = 'FROM python:3.11 AS builder\r\nRUN true\r\n\r\nFROM python:3.11-slim\r\nWORKDIR /app\r\nCMD ["x"]'
     out = add_runtime_packages(text, ["libgomp1", "libgl1"])
     doc = parse(out)
     final = doc.stages[-1].instructions
@@ -169,9 +190,11 @@ def test_packages_go_right_after_the_final_from():
         add_runtime_packages(text, ["x; rm -rf /"])
 
 
-RUNTIME_APT = ("FROM python:3.11 AS builder\nRUN true\n\nFROM python:3.11-slim\n"
-               "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libpq5 \\\n"
-               "    && rm -rf /var/lib/apt/lists/*\nCOPY . .\n")
+RUNTIME_APT = (
+    "FROM python:3.11 AS builder\nRUN true\n\nFROM python:3.11-slim\n"
+    "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libpq5 \\\n"
+    "    && rm -rf /var/lib/apt/lists/*\nCOPY . .\n"
+)
 
 
 def test_packages_join_the_runtime_stages_own_apt_install():
@@ -182,14 +205,17 @@ def test_packages_join_the_runtime_stages_own_apt_install():
     assert add_runtime_packages(redirected, ["libgomp1"]).count("apt-get update") == 2
 
 
-@pytest.mark.parametrize("run", [
-    "apt-get update; apt-get install -y libpq5",  # the install runs even when update failed
-    "apt-get update && apt-get install -y libpq5 || true",  # its failure is ignored
-    "if [ -n \"$X\" ]; then apt-get update && apt-get install -y libpq5; fi",  # it may not run
-    "apt-get update && apt-get install -y $(cat /pkgs)",  # words that are not package names
-    "apt-get update && apt-get -o Dir::Etc=/x install -y libpq5",
-    "pip install x && apt-get update && apt-get install -y libpq5",  # (a plain chain: merged)
-])
+@pytest.mark.parametrize(
+    "run",
+    [
+        "apt-get update; apt-get install -y libpq5",  # the install runs even when update failed
+        "apt-get update && apt-get install -y libpq5 || true",  # its failure is ignored
+        'if [ -n "$X" ]; then apt-get update && apt-get install -y libpq5; fi',  # it may not run
+        "apt-get update && apt-get install -y $(cat /pkgs)",  # words that are not package names
+        "apt-get update && apt-get -o Dir::Etc=/x install -y libpq5",
+        "pip install x && apt-get update && apt-get install -y libpq5",  # (a plain chain: merged)
+    ],
+)
 def test_an_install_that_may_not_run_as_written_gets_a_run_of_its_own(run):
     text = f"FROM python:3.11 AS b\nRUN true\nFROM python:3.11-slim\nRUN {run}\n"
     out = add_runtime_packages(text, ["libgomp1"])
@@ -198,13 +224,16 @@ def test_an_install_that_may_not_run_as_written_gets_a_run_of_its_own(run):
     assert "libgomp1" in out
 
 
-@pytest.mark.parametrize("text", [
-    RUNTIME_APT,
-    "FROM python:3.11 AS b\nRUN true\nFROM python:3.11-slim\nCMD [\"x\"]\n",
-    "FROM python:3.11 AS b\nFROM python:3.11-slim",  # FROM is the last line, no newline
-    "# escape=`\nFROM python:3.11 AS b\nFROM `\n  python:3.11-slim `\n  AS final\n# comment\nRUN echo `\n  hi\n",
-    "FROM python:3.11 AS b\r\nFROM python:3.11-slim\r\nRUN <<EOF\r\necho hi\r\nEOF\r\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        RUNTIME_APT,
+        'FROM python:3.11 AS b\nRUN true\nFROM python:3.11-slim\nCMD ["x"]\n',
+        "FROM python:3.11 AS b\nFROM python:3.11-slim",  # FROM is the last line, no newline
+        "# escape=`\nFROM python:3.11 AS b\nFROM `\n  python:3.11-slim `\n  AS final\n# comment\nRUN echo `\n  hi\n",
+        "FROM python:3.11 AS b\r\nFROM python:3.11-slim\r\nRUN <<EOF\r\necho hi\r\nEOF\r\n",
+    ],
+)
 def test_the_added_install_is_one_instruction_to_buildkit(text):
     import dockerfile
 
@@ -254,12 +283,15 @@ class _Script:
         return f"img-{label}", None, ok, [] if ok else ["run: the command exits with code 1"]
 
 
-SPLIT = "FROM python:3.11 AS builder\nRUN pip install x\nFROM python:3.11-slim\nCOPY --from=builder /opt/venv /opt/venv\n"
+SPLIT = (
+    "FROM python:3.11 AS builder\nRUN pip install x\nFROM python:3.11-slim\nCOPY --from=builder /opt/venv /opt/venv\n"
+)
 
 
 def _sc(missing, apt=True):
-    return elfdeps.ElfScan("img", [], files=3, dynamic=3, missing=missing, os={"id": "debian", "version_id": "12"},
-                           apt=apt)
+    return elfdeps.ElfScan(
+        "img", [], files=3, dynamic=3, missing=missing, os={"id": "debian", "version_id": "12"}, apt=apt
+    )
 
 
 def _loop(monkeypatch, script, ok_after=1, verification=None):
@@ -272,9 +304,10 @@ def _loop(monkeypatch, script, ok_after=1, verification=None):
 
 
 def test_repair_adds_the_owning_package_and_rebuilds(monkeypatch):
-    s = _Script([_sc({"libgomp.so.1": ["/opt/venv/x/lib_lightgbm.so"]})],
-                {"libgomp.so.1": elfdeps.Owner("libgomp.so.1", "library", "/lib/x86_64-linux-gnu/libgomp.so.1",
-                                               "libgomp1")})
+    s = _Script(
+        [_sc({"libgomp.so.1": ["/opt/venv/x/lib_lightgbm.so"]})],
+        {"libgomp.so.1": elfdeps.Owner("libgomp.so.1", "library", "/lib/x86_64-linux-gnu/libgomp.so.1", "libgomp1")},
+    )
     rep = _loop(monkeypatch, s)
     assert rep.verified and rep.packages == ["libgomp1"] and len(s.attempts) == 1
     assert "install -y --no-install-recommends libgomp1" in s.attempts[0] and rep.text == s.attempts[0]
@@ -289,9 +322,13 @@ def test_repair_adds_nothing_when_nothing_is_missing(monkeypatch):
 
 
 def test_a_library_no_package_ships_ends_the_repair_with_evidence(monkeypatch):
-    s = _Script([_sc({"libown.so.1": ["/opt/app/libuser.so"], "libgomp.so.1": ["/opt/app/libuser.so"]})],
-                {"libown.so.1": elfdeps.Owner("libown.so.1", "library", "/usr/local/lib/libown.so.1", None),
-                 "libgomp.so.1": elfdeps.Owner("libgomp.so.1", "library", "/usr/lib/libgomp.so.1", "libgomp1")})
+    s = _Script(
+        [_sc({"libown.so.1": ["/opt/app/libuser.so"], "libgomp.so.1": ["/opt/app/libuser.so"]})],
+        {
+            "libown.so.1": elfdeps.Owner("libown.so.1", "library", "/usr/local/lib/libown.so.1", None),
+            "libgomp.so.1": elfdeps.Owner("libgomp.so.1", "library", "/usr/lib/libgomp.so.1", "libgomp1"),
+        },
+    )
     rep = _loop(monkeypatch, s)
     assert not rep.verified and s.attempts == []  # no build for a repair that cannot work
     assert "libown.so.1" in rep.evidence[0] and "/usr/local/lib/libown.so.1" in rep.evidence[0]
@@ -299,8 +336,10 @@ def test_a_library_no_package_ships_ends_the_repair_with_evidence(monkeypatch):
 
 
 def test_missing_in_the_original_too_is_ignored(monkeypatch):
-    s = _Script([_sc({"libcuda.so.1": ["/opt/venv/torch/lib/x.so"]})],
-                {"libcuda.so.1": elfdeps.Owner("libcuda.so.1", "library", None, None)})
+    s = _Script(
+        [_sc({"libcuda.so.1": ["/opt/venv/torch/lib/x.so"]})],
+        {"libcuda.so.1": elfdeps.Owner("libcuda.so.1", "library", None, None)},
+    )
     rep = _loop(monkeypatch, s)
     assert s.attempts == [] and not rep.verified and "libcuda.so.1" in rep.notes[0]
 
@@ -309,8 +348,10 @@ def test_repair_iterations_are_bounded_and_cumulative(monkeypatch):
     from slimml.measure import repair as R
 
     scans = [_sc({f"lib{i}.so": ["/opt/venv/a.so"]}) for i in range(R.MAX_ITERATIONS)]
-    owners = {f"lib{i}.so": elfdeps.Owner(f"lib{i}.so", "library", f"/usr/lib/lib{i}.so", f"pkg{i}")
-              for i in range(R.MAX_ITERATIONS)}
+    owners = {
+        f"lib{i}.so": elfdeps.Owner(f"lib{i}.so", "library", f"/usr/lib/lib{i}.so", f"pkg{i}")
+        for i in range(R.MAX_ITERATIONS)
+    }
     s = _Script(scans, owners)
     rep = _loop(monkeypatch, s, ok_after=99)
     assert len(s.attempts) == R.MAX_ITERATIONS and not rep.verified
@@ -326,8 +367,10 @@ def test_a_package_that_did_not_help_stops_the_loop(monkeypatch):
 
 
 def test_no_apt_in_the_runtime_image_is_evidence(monkeypatch):
-    s = _Script([_sc({"libx.so.1": ["/opt/venv/a.so"]}, apt=False)],
-                {"libx.so.1": elfdeps.Owner("libx.so.1", "library", "/usr/lib/libx.so.1", "libx1")})
+    s = _Script(
+        [_sc({"libx.so.1": ["/opt/venv/a.so"]}, apt=False)],
+        {"libx.so.1": elfdeps.Owner("libx.so.1", "library", "/usr/lib/libx.so.1", "libx1")},
+    )
     rep = _loop(monkeypatch, s)
     assert s.attempts == [] and "no apt-get" in rep.evidence[0]
 

@@ -68,8 +68,11 @@ def test_fix_that_breaks_the_file_is_reverted_and_others_kept():
         if "LABEL" not in doc.text:
             yield Finding("T005", "t", "label", 0, 0, Fix.safe(Edit(len(doc.text), len(doc.text), "LABEL a=b\n")))
 
-    r = fix_text("FROM a\nRUN echo hi\n", Context(),
-                 rules=[_rule("T003", breaker), _rule("T004", shell_breaker), _rule("T005", good)])
+    r = fix_text(
+        "FROM a\nRUN echo hi\n",
+        Context(),
+        rules=[_rule("T003", breaker), _rule("T004", shell_breaker), _rule("T005", good)],
+    )
     assert r.output == "FROM a\nRUN echo hi\nLABEL a=b\n"
     assert set(r.reverted) == {"T003", "T004"}
 
@@ -77,7 +80,9 @@ def test_fix_that_breaks_the_file_is_reverted_and_others_kept():
 def test_unsafe_fixes_need_opt_in():
     def check(doc, ctx):
         if "LABEL" not in doc.text:
-            yield Finding("T006", "t", "x", 0, 0, Fix.unsafe(Edit(len(doc.text), len(doc.text), "LABEL a=b\n"), reason="why"))
+            yield Finding(
+                "T006", "t", "x", 0, 0, Fix.unsafe(Edit(len(doc.text), len(doc.text), "LABEL a=b\n"), reason="why")
+            )
 
     rules = [_rule("T006", check)]
     r = fix_text("FROM a\n", Context(), rules=rules)
@@ -91,8 +96,10 @@ def _pip(text, **kw):
 
 
 def test_inline_suppression_by_code_prefix_and_all():
-    text = ("FROM a\n# slimml: ignore[SLM00]\nRUN pip install a\n# slimml: ignore\nRUN pip install b\n"
-            "# slimml: ignore[SLM002]\nRUN pip install c\n")
+    text = (
+        "FROM a\n# slimml: ignore[SLM00]\nRUN pip install a\n# slimml: ignore\nRUN pip install b\n"
+        "# slimml: ignore[SLM002]\nRUN pip install c\n"
+    )
     out = _pip(text).output
     assert "pip install a" in out and "pip install b" in out
     assert "pip install --no-cache-dir c" in out
@@ -127,8 +134,9 @@ def test_unsafe_codes_limit_which_unsafe_fixes_apply():
     def b(doc, ctx):
         if "#b" not in doc.text:
             run = doc.instructions[1]
-            yield Finding("T007", "t", "b", run.start, run.end, Fix.unsafe(Edit(run.start, run.start, "#b\n"),
-                                                                           reason="r"))
+            yield Finding(
+                "T007", "t", "b", run.start, run.end, Fix.unsafe(Edit(run.start, run.start, "#b\n"), reason="r")
+            )
 
     rules = [_rule("T006", a), _rule("T007", b)]
     only_a = Settings(unsafe_fixes=True, unsafe_codes=frozenset({"T006"}))

@@ -111,6 +111,7 @@ def _attempt(pool: FakePool, log: list, dies_on: set, result="built"):
             pool.down.add(i)  # the engine stops during the build
             return {"error": "the original Dockerfile does not build: error during connect"}
         return {"size": result}
+
     return attempt
 
 
@@ -285,8 +286,11 @@ def _write_context(cfg: Path, name: str, host: str, tls: bool, skip_verify: bool
     cid = hashlib.sha256(name.encode()).hexdigest()
     meta = cfg / "contexts" / "meta" / cid
     meta.mkdir(parents=True)
-    (meta / "meta.json").write_text(json.dumps({"Name": name, "Metadata": {},
-                                                "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": skip_verify}}}))
+    (meta / "meta.json").write_text(
+        json.dumps(
+            {"Name": name, "Metadata": {}, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": skip_verify}}}
+        )
+    )
     tls_dir = cfg / "contexts" / "tls" / cid / "docker"
     if tls:
         tls_dir.mkdir(parents=True)
@@ -301,8 +305,12 @@ def test_docker_contexts_are_read_from_docker_config_with_their_tls_material(tmp
     _write_context(cfg, "local", "unix:///tmp/x.sock", tls=False)
     env = {"DOCKER_CONFIG": str(cfg), "HOME": str(tmp_path / "home")}
     farm, local = engines.resolve([], ["farm-1", "local"], environ=env)
-    assert (farm.name, farm.base_url, farm.cert_dir, farm.tls_verify) == \
-        ("farm-1", "tcp://farm-1.example:2376", str(tls_dir), True)
+    assert (farm.name, farm.base_url, farm.cert_dir, farm.tls_verify) == (
+        "farm-1",
+        "tcp://farm-1.example:2376",
+        str(tls_dir),
+        True,
+    )
     assert (local.name, local.base_url, local.cert_dir) == ("local", "unix:///tmp/x.sock", None)
     with pytest.raises(EngineError, match="no such Docker context"):
         engines.from_context("missing", env)
@@ -334,10 +342,25 @@ def _git_repo(path: Path, dockerfile: str, files: dict[str, str] | None = None) 
 def test_an_unreachable_engine_stops_the_run_up_front_naming_it_without_credentials(tmp_path):
     repo = _git_repo(tmp_path / "repos" / "a", "FROM python:3.11-slim\nCOPY . /app\n")
     before = subprocess.run(["git", "for-each-ref"], cwd=repo, capture_output=True, text=True).stdout
-    cp = subprocess.run([sys.executable, "-m", "slimml.cli", "migrate", str(tmp_path / "repos"), "--workdir",
-                         str(tmp_path / "w"), "--measure", "--docker-host", "tcp://bob:s3cret@127.0.0.1:9",
-                         "--docker-host", f"unix://{tmp_path}/gone.sock"],
-                        capture_output=True, text=True, timeout=120)
+    cp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slimml.cli",
+            "migrate",
+            str(tmp_path / "repos"),
+            "--workdir",
+            str(tmp_path / "w"),
+            "--measure",
+            "--docker-host",
+            "tcp://bob:s3cret@127.0.0.1:9",
+            "--docker-host",
+            f"unix://{tmp_path}/gone.sock",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cp.returncode == 2
     lines = cp.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --measure: Docker engine ")
@@ -345,8 +368,12 @@ def test_an_unreachable_engine_stops_the_run_up_front_naming_it_without_credenti
     assert "tcp:// takes host:port, no user or password" in cp.stderr  # why, not just the exception's class
     assert not (tmp_path / "w").exists()  # nothing written
     assert subprocess.run(["git", "for-each-ref"], cwd=repo, capture_output=True, text=True).stdout == before
-    cp = subprocess.run([sys.executable, "-m", "slimml.cli", "migrate", str(tmp_path / "repos"), "--docker-host",
-                         "unix:///x.sock"], capture_output=True, text=True, timeout=120)
+    cp = subprocess.run(
+        [sys.executable, "-m", "slimml.cli", "migrate", str(tmp_path / "repos"), "--docker-host", "unix:///x.sock"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cp.returncode == 2 and "are for --measure/--verify" in cp.stderr
 
 
@@ -364,8 +391,7 @@ def engine_pair():
         assert not problems, problems
 
 
-SLOW = ("FROM python:3.11-slim\nRUN echo {tag} && sleep {secs}\nWORKDIR /app\nCOPY . /app\n"
-        "CMD [\"python\", \"app.py\"]\n")
+SLOW = 'FROM python:3.11-slim\nRUN echo {tag} && sleep {secs}\nWORKDIR /app\nCOPY . /app\nCMD ["python", "app.py"]\n'
 
 
 def _files(db: Path) -> list[dict]:
@@ -392,10 +418,31 @@ def test_builds_spread_over_two_engines_and_survive_one_being_killed_mid_build(t
     env = dict(os.environ, HOME=str(tmp_path), GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null")
     env.pop("DOCKER_HOST", None)
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "slimml.cli", "migrate", str(root), "--workdir", str(work),
-                             "--measure", "--build-jobs", "1", "-j", "2", "-q",
-                             "--docker-host", a.url, "--docker-host", b.url],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "slimml.cli",
+            "migrate",
+            str(root),
+            "--workdir",
+            str(work),
+            "--measure",
+            "--build-jobs",
+            "1",
+            "-j",
+            "2",
+            "-q",
+            "--docker-host",
+            a.url,
+            "--docker-host",
+            b.url,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     db = work / ".slimml" / "migrate.db"
     try:
         # B finishes one build first (the builds split), then is killed while its next build runs.
@@ -428,7 +475,11 @@ def test_builds_spread_over_two_engines_and_survive_one_being_killed_mid_build(t
     assert len(retried) == 1 and retried[0]["engine"] == a.url  # the interrupted build, finished on A
     assert all(r["measured_before"] and r["measured_after"] and r["measure_error"] is None for r in rows), rows
     summary = [line for line in err.splitlines() if line.startswith("builds per engine:")]
-    assert summary == [f"builds per engine: {a.url} {len(by_engine[a.url])}, {b.url} {len(by_engine[b.url])} "
-                       "(stopped during the run, 1 build cut short); 1 build retried on another engine"], err
-    print(f"\nengine pool: {len(by_engine[a.url])} builds on A, {len(by_engine[b.url])} on B (killed at "
-          f"{killed_at:.0f}s mid-build), 1 retried; {seconds:.0f}s total")
+    assert summary == [
+        f"builds per engine: {a.url} {len(by_engine[a.url])}, {b.url} {len(by_engine[b.url])} "
+        "(stopped during the run, 1 build cut short); 1 build retried on another engine"
+    ], err
+    print(
+        f"\nengine pool: {len(by_engine[a.url])} builds on A, {len(by_engine[b.url])} on B (killed at "
+        f"{killed_at:.0f}s mid-build), 1 retried; {seconds:.0f}s total"
+    )

@@ -28,8 +28,9 @@ def test_torch_from_pypi_counts_its_cuda_wheels(tmp_path):
 
 
 def test_cpu_index_torch_is_one_small_wheel(tmp_path):
-    (f,) = _pip_findings("FROM python:3.11\nRUN pip install torch --index-url https://download.pytorch.org/whl/cpu\n",
-                         tmp_path)
+    (f,) = _pip_findings(
+        "FROM python:3.11\nRUN pip install torch --index-url https://download.pytorch.org/whl/cpu\n", tmp_path
+    )
     assert f.estimate == S.TORCH_CPU.download
     (g,) = _pip_findings("FROM python:3.11\nRUN pip install torch==2.2.0+cpu\n", tmp_path)
     assert g.estimate == S.TORCH_CPU.download
@@ -68,14 +69,19 @@ def test_requirement_parsing():
 
 
 def _apt_findings(text: str):
-    return [f for f in apt_hygiene.check(parse(text), Context(settings=Settings(select=("SLM002",))))
-            if "package lists" in f.message]
+    return [
+        f
+        for f in apt_hygiene.check(parse(text), Context(settings=Settings(select=("SLM002",))))
+        if "package lists" in f.message
+    ]
 
 
 def test_apt_lists_estimate_depends_on_the_base_release():
     debian = _apt_findings("FROM python:3.11-slim\nRUN apt-get update && apt-get install -y curl\n")
-    ubuntu = _apt_findings("FROM nvidia/cuda:12.1.0-runtime-ubuntu22.04 AS base\nFROM base\n"
-                           "RUN apt-get update && apt-get install -y curl\n")
+    ubuntu = _apt_findings(
+        "FROM nvidia/cuda:12.1.0-runtime-ubuntu22.04 AS base\nFROM base\n"
+        "RUN apt-get update && apt-get install -y curl\n"
+    )
     unknown = _apt_findings("FROM mycorp/base:1\nRUN apt-get update && apt-get install -y curl\n")
     assert [f.estimate for f in debian] == [S.APT_LISTS["debian"]]
     assert [f.estimate for f in ubuntu] == [S.APT_LISTS["ubuntu"]]
@@ -84,14 +90,20 @@ def test_apt_lists_estimate_depends_on_the_base_release():
 
 
 def test_apt_update_alone_carries_the_lists_estimate():
-    (f,) = _apt_findings("FROM debian:bookworm\nRUN apt-get update\nRUN apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n")
+    (f,) = _apt_findings(
+        "FROM debian:bookworm\nRUN apt-get update\nRUN apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n"
+    )
     assert f.estimate == S.APT_LISTS["debian"]
 
 
 def test_no_install_recommends_has_no_estimate():
-    fs = [f for f in apt_hygiene.check(parse("FROM debian\nRUN apt-get update && apt-get install -y curl "
-                                             "&& rm -rf /var/lib/apt/lists/*\n"),
-                                       Context(settings=Settings(select=("SLM002",))))]
+    fs = [
+        f
+        for f in apt_hygiene.check(
+            parse("FROM debian\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n"),
+            Context(settings=Settings(select=("SLM002",))),
+        )
+    ]
     rec = [f for f in fs if "recommended" in f.message]
     assert rec and rec[0].estimate is None
 

@@ -31,9 +31,13 @@ def test_fixture(case):
     # Side files: each changed one equals expected.<name> (`.dockerignore` -> expected.dockerignore),
     # and every expected.<name> is produced; nothing else changes.
     changed = {Path(k).name: after for k, (before, after) in result.side_files.items() if before != after}
-    expected = {(p.name[len("expected"):] if p.name == "expected.dockerignore" else p.name[len("expected."):]):
-                p.read_bytes().decode("utf-8")
-                for p in case.dir.glob("expected.*") if p.name != "expected.Dockerfile"}
+    expected = {
+        (
+            p.name[len("expected") :] if p.name == "expected.dockerignore" else p.name[len("expected.") :]
+        ): p.read_bytes().decode("utf-8")
+        for p in case.dir.glob("expected.*")
+        if p.name != "expected.Dockerfile"
+    }
     assert changed == expected
 
     # The output is read by BuildKit exactly as we think, and a second run changes nothing.

@@ -44,8 +44,11 @@ def _serve(conn) -> None:
                 return ("refused", str(e)[:200])
             return ("ok", len(r.output))
 
-    one("FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\nCMD [\"python\", \"a.py\"]\n",
-        {"requirements.txt": "flask\n", "a.py": "import flask\n"}, True)  # imports everything once, untimed
+    one(
+        'FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\nCMD ["python", "a.py"]\n',
+        {"requirements.txt": "flask\n", "a.py": "import flask\n"},
+        True,
+    )  # imports everything once, untimed
     conn.send(("ready", None))
     while True:
         job = conn.recv()
@@ -77,8 +80,14 @@ class _Worker:
             raise RuntimeError("the fuzz worker did not start")
         self.conn.recv()
 
-    def run(self, text: str, files: dict[str, str] | None = None, unsafe: bool = True, limit: float | None = None,
-            job: tuple | None = None) -> tuple[str, object]:
+    def run(
+        self,
+        text: str,
+        files: dict[str, str] | None = None,
+        unsafe: bool = True,
+        limit: float | None = None,
+        job: tuple | None = None,
+    ) -> tuple[str, object]:
         if self.proc is None or not self.proc.is_alive():
             self._start()
         self.conn.send(job or (text, files or {}, unsafe))
@@ -117,9 +126,12 @@ def _rep(unit: str, n: int = BIG) -> str:
 
 SHAPES = {
     "issue-10-device-properties": 'FROM python:3.11\nRUN pip install torch && python -c "import torch; '
-                                  'print(torch.cuda.get_device_properties(0))"\n',
+    'print(torch.cuda.get_device_properties(0))"\n',
     "python-c-long-call": 'FROM python:3.11\nRUN pip install x && python -c "print(' + _rep("a") + '(0))"\n',
-    "python-c-nested-parens": 'FROM python:3.11\nRUN pip install x && python -c "print(' + "(" * 3000 + ")" * 3000 + ')"\n',
+    "python-c-nested-parens": 'FROM python:3.11\nRUN pip install x && python -c "print('
+    + "(" * 3000
+    + ")" * 3000
+    + ')"\n',
     "python-c-many-prints": 'FROM python:3.11\nRUN pip install x && python -c "' + _rep("print(a.b, 'c'); ") + '"\n',
     "long-identifier": "FROM python:3.11\nRUN pip install " + _rep("a") + "\n",
     "blanks-then-hash": "FROM python:3.11\nRUN pip install x" + _rep(" ") + "#y\n",
@@ -129,7 +141,7 @@ SHAPES = {
     "command-substitution-deep": "FROM python:3.11\nRUN echo " + "$(" * 400 + "x" + ")" * 400 + "\n",
     "backticks": "FROM python:3.11\nRUN echo " + _rep("`a` ") + "\n",
     "quotes": "FROM python:3.11\nRUN echo " + _rep("'a' \"b\" ") + "\n",
-    "quote-nesting": "FROM python:3.11\nRUN echo \"" + "'\\\"" * 2000 + "\"\n",
+    "quote-nesting": 'FROM python:3.11\nRUN echo "' + "'\\\"" * 2000 + '"\n',
     "continuations": "FROM python:3.11\nRUN true" + _rep(" \\\n && : x", 40_000) + "\n",
     "url-scheme-word": "FROM python:3.11\nRUN pip install --index-url " + _rep("a1") + "://\n",
     "apk-words": "FROM alpine:3.19\nRUN " + _rep("apk ") + "\n",
@@ -139,26 +151,41 @@ SHAPES = {
     "legacy-env-secret": "FROM python:3.11\nENV SECRET_TOKEN " + _rep(" ") + "x" + _rep(" ") + "\\y\n",
     "directive-blanks": "# syntax=x" + _rep(" ") + "y\nFROM python:3.11\n",
     "history-like-equals": "FROM python:3.11\nARG A\nRUN echo " + _rep("=") + "\n",
-    "label-long": "FROM python:3.11\nLABEL a=\"" + _rep("x y ") + "\"\n",
-    "many-stages": "".join(f"FROM python:3.11 AS s{i}\nRUN pip install a{i}\nCOPY --from=s{max(i - 1, 0)} /a /a\n"
-                           for i in range(400)),
+    "label-long": 'FROM python:3.11\nLABEL a="' + _rep("x y ") + '"\n',
+    "many-stages": "".join(
+        f"FROM python:3.11 AS s{i}\nRUN pip install a{i}\nCOPY --from=s{max(i - 1, 0)} /a /a\n" for i in range(400)
+    ),
     "many-runs": "FROM python:3.11\n" + "".join(f"RUN apt-get update && apt-get install -y p{i}\n" for i in range(800)),
-    "copy-many-stars": "FROM python:3.11\nWORKDIR /app\nCOPY *a*a*a*a*a*a*a*a*a*a*a*a*b /app/\nCMD [\"python\", \"x.py\"]\n",
-    "pip-word-newlines": 'FROM python:3.11\nRUN pip install "a' + _rep(" [ ", 3000) + "\"\n",
+    "copy-many-stars": 'FROM python:3.11\nWORKDIR /app\nCOPY *a*a*a*a*a*a*a*a*a*a*a*a*b /app/\nCMD ["python", "x.py"]\n',
+    "pip-word-newlines": 'FROM python:3.11\nRUN pip install "a' + _rep(" [ ", 3000) + '"\n',
 }
 CONTEXTS = {
     "requirements-blanks": {"requirements.txt": "flask" + _rep(" ") + "x\n" + "-r " + _rep(" ") + "\n"},
     "requirements-extras": {"requirements.txt": "-e ./pkg" + _rep("[") + "]\n" + _rep("a @ ") + "\n"},
-    "dockerignore-stars": {".dockerignore": "*a*a*a*a*a*a*a*a*a*a*a*a*b\n**/*x*x*x*x*x*x*x*y\n", "a" * 200: "x",
-                           "x" * 200: "y"},
-    "conda-env": {"environment.yml": "dependencies:\n  - pip:" + _rep(" ") + "x" + _rep(" ") + "y\n    - "
-                  + _rep(" ") + "a" + _rep(" ") + "#\n"},
+    "dockerignore-stars": {
+        ".dockerignore": "*a*a*a*a*a*a*a*a*a*a*a*a*b\n**/*x*x*x*x*x*x*x*y\n",
+        "a" * 200: "x",
+        "x" * 200: "y",
+    },
+    "conda-env": {
+        "environment.yml": "dependencies:\n  - pip:"
+        + _rep(" ")
+        + "x"
+        + _rep(" ")
+        + "y\n    - "
+        + _rep(" ")
+        + "a"
+        + _rep(" ")
+        + "#\n"
+    },
     "script-long-line": {"start.sh": "#!/bin/sh\n" + _rep("a #") + "\nexec python app.py\n"},
     "pypirc-blank-lines": {".pypirc": _rep("\n") + "x\n"},
     "app-long-line": {"app.py": "x = '" + _rep("model.bin ") + "'\nopen('w.onnx')\n"},
 }
-_CONTEXT_DOCKERFILE = ("FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install --no-cache-dir -r requirements.txt\n"
-                       "RUN conda env update -f environment.yml || true\nCMD [\"sh\", \"start.sh\"]\n")
+_CONTEXT_DOCKERFILE = (
+    "FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install --no-cache-dir -r requirements.txt\n"
+    'RUN conda env update -f environment.yml || true\nCMD ["sh", "start.sh"]\n'
+)
 
 
 @pytest.mark.parametrize("name", sorted(SHAPES))
@@ -172,9 +199,51 @@ def test_pathological_build_contexts_finish(worker, name):
 
 
 # -- generated files --------------------------------------------------------------------------------------
-_UNITS = ["a", " ", "\t", "${A:-", "$(", ")", "`", "'", '"', "[", "]", "#", " #", "\\\\", "=", "://", "a1", "@",
-          "apk ", "apt-get ", "-r ", "pip ", "*/", "/.*", ",", ":-", "(", "print(", "x.y", "import ", ";", "&&",
-          "|", "<<", "-o ", "requirements", ".txt", "--", "*a", "}", "{", "sk-", "hf_"]
+_UNITS = [
+    "a",
+    " ",
+    "\t",
+    "${A:-",
+    "$(",
+    ")",
+    "`",
+    "'",
+    '"',
+    "[",
+    "]",
+    "#",
+    " #",
+    "\\\\",
+    "=",
+    "://",
+    "a1",
+    "@",
+    "apk ",
+    "apt-get ",
+    "-r ",
+    "pip ",
+    "*/",
+    "/.*",
+    ",",
+    ":-",
+    "(",
+    "print(",
+    "x.y",
+    "import ",
+    ";",
+    "&&",
+    "|",
+    "<<",
+    "-o ",
+    "requirements",
+    ".txt",
+    "--",
+    "*a",
+    "}",
+    "{",
+    "sk-",
+    "hf_",
+]
 
 
 @st.composite
@@ -185,9 +254,24 @@ def _long_text(draw, max_len: int = 20_000):
     return out.replace("\n", " ")
 
 
-_SLOTS = ["RUN {}", "RUN pip install {}", 'RUN pip install x && python -c "{}"', "RUN apt-get update && apt-get install -y {}",
-          "ENV A={}", "ENV SECRET_KEY {}", "ARG X={}", 'LABEL a="{}"', "COPY {} /app/", "CMD {}", "HEALTHCHECK CMD {}",
-          "WORKDIR /{}", "# {}", "RUN echo $({})", "RUN sh -c \"{}\"", "USER {}"]
+_SLOTS = [
+    "RUN {}",
+    "RUN pip install {}",
+    'RUN pip install x && python -c "{}"',
+    "RUN apt-get update && apt-get install -y {}",
+    "ENV A={}",
+    "ENV SECRET_KEY {}",
+    "ARG X={}",
+    'LABEL a="{}"',
+    "COPY {} /app/",
+    "CMD {}",
+    "HEALTHCHECK CMD {}",
+    "WORKDIR /{}",
+    "# {}",
+    "RUN echo $({})",
+    'RUN sh -c "{}"',
+    "USER {}",
+]
 
 
 @st.composite
@@ -196,13 +280,29 @@ def _dockerfiles(draw):
     if draw(st.booleans()):
         lines.append(draw(st.sampled_from(["# syntax={}", "# escape={}", "# check={}"])).format(draw(_long_text(2000))))
     for s in range(draw(st.integers(1, 4))):
-        lines.append(draw(st.sampled_from(["FROM python:3.11", "FROM nvidia/cuda:12.1.0-devel-ubuntu22.04",
-                                           "FROM ${BASE:-python:3.11-slim}", "FROM ubuntu:22.04"])) + f" AS s{s}")
+        lines.append(
+            draw(
+                st.sampled_from(
+                    [
+                        "FROM python:3.11",
+                        "FROM nvidia/cuda:12.1.0-devel-ubuntu22.04",
+                        "FROM ${BASE:-python:3.11-slim}",
+                        "FROM ubuntu:22.04",
+                    ]
+                )
+            )
+            + f" AS s{s}"
+        )
         for _ in range(draw(st.integers(0, 6))):
             kind = draw(st.integers(0, 4))
             if kind == 0:  # a huge continuation chain
-                body = " \\\n    && ".join(["true"] + [draw(st.sampled_from(["pip install a", "echo x", "cd /app"]))
-                                                      for _ in range(draw(st.integers(1, 2000)))])
+                body = " \\\n    && ".join(
+                    ["true"]
+                    + [
+                        draw(st.sampled_from(["pip install a", "echo x", "cd /app"]))
+                        for _ in range(draw(st.integers(1, 2000)))
+                    ]
+                )
                 lines.append("RUN " + body)
             elif kind == 1:  # deep nesting
                 d = draw(st.integers(1, 300))
@@ -237,13 +337,16 @@ def _mutated(draw):
             j = draw(st.integers(0, len(lines[i])))
             lines[i] = lines[i][:j] + draw(_long_text()) + lines[i][j:]
         elif how == 1:  # the line many times
-            lines[i:i + 1] = [lines[i]] * draw(st.integers(2, 300))
+            lines[i : i + 1] = [lines[i]] * draw(st.integers(2, 300))
         elif how == 2:  # a pathological instruction
             lines.insert(i + 1, draw(st.sampled_from(_SLOTS)).format(draw(_long_text())))
         else:  # the line as one huge continuation
             lines[i] = " \\\n  ".join([lines[i]] * draw(st.integers(2, 500)))
-    files = {p.name: p.read_text(errors="replace") for p in path.parent.iterdir()
-             if p.is_file() and p.name not in ("Dockerfile", "expected.Dockerfile", "case.toml")}
+    files = {
+        p.name: p.read_text(errors="replace")
+        for p in path.parent.iterdir()
+        if p.is_file() and p.name not in ("Dockerfile", "expected.Dockerfile", "case.toml")
+    }
     return "\n".join(lines) + "\n", files
 
 

@@ -66,8 +66,15 @@ def server():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             t.addfile(info, io.BytesIO(data))
-    s = _Server({"/w/model.bin": PAYLOAD, "/w/other.bin": b"other" * 10, "/w/models.tar.gz": tgz.getvalue(),
-                 "/org/repo/resolve/main/a.gguf": PAYLOAD, "/org/repo/resolve/v2/dir/b.json": b"{}"})
+    s = _Server(
+        {
+            "/w/model.bin": PAYLOAD,
+            "/w/other.bin": b"other" * 10,
+            "/w/models.tar.gz": tgz.getvalue(),
+            "/org/repo/resolve/main/a.gguf": PAYLOAD,
+            "/org/repo/resolve/v2/dir/b.json": b"{}",
+        }
+    )
     yield s
     s.close()
 
@@ -120,8 +127,9 @@ def test_exec_replaces_the_shell(tmp_path, server):
     target = tmp_path / "m.bin"
     script = _write(tmp_path, [Source("uri", target=str(target), uri=server.url + "/w/model.bin")])
     env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"]}
-    p = subprocess.Popen([SH, str(script), "sh", "-c", "echo $$"], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [SH, str(script), "sh", "-c", "echo $$"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     assert int(out) == p.pid
@@ -260,8 +268,12 @@ def test_hf_files_without_huggingface_hub_use_the_resolve_urls(tmp_path, server)
     target = tmp_path / "models"
     src = Source("hf", repo="org/repo", target=str(target), mode="files", files=["a.gguf"])
     script = _write(tmp_path, [src])
-    r = _run(script, "true", env={"HF_ENDPOINT": server.url, "PYTHONPATH": str(tmp_path / "empty")},
-             path=_toolbox(tmp_path, "curl"))
+    r = _run(
+        script,
+        "true",
+        env={"HF_ENDPOINT": server.url, "PYTHONPATH": str(tmp_path / "empty")},
+        path=_toolbox(tmp_path, "curl"),
+    )
     assert r.returncode == 0, r.stderr
     assert (target / "a.gguf").read_bytes() == PAYLOAD
     r2 = _run(script, "true", env={"HF_ENDPOINT": server.url}, path=_toolbox(tmp_path, "curl"))
@@ -270,8 +282,12 @@ def test_hf_files_without_huggingface_hub_use_the_resolve_urls(tmp_path, server)
     src2 = Source("hf", repo="org/repo", target=str(tmp_path / "m2"), mode="files", files=["dir/b.json"])
     (tmp_path / "second").mkdir()
     script2 = _write(tmp_path / "second", [src2])
-    r3 = _run(script2, "true", env={"HF_ENDPOINT": server.url, f"WEIGHTS_{src2.name}_REVISION": "v2"},
-              path=_toolbox(tmp_path, "curl"))
+    r3 = _run(
+        script2,
+        "true",
+        env={"HF_ENDPOINT": server.url, f"WEIGHTS_{src2.name}_REVISION": "v2"},
+        path=_toolbox(tmp_path, "curl"),
+    )
     assert r3.returncode == 0, r3.stderr
     assert (tmp_path / "m2" / "dir" / "b.json").read_text() == "{}"
 
@@ -336,8 +352,14 @@ def test_hf_model_into_the_cache_takes_one_weight_format(tmp_path, fake_hub):
     (call,) = _calls(fake_hub)
     assert call["cache_dir"] == str(tmp_path / "hf" / "hub")
     assert call["repo_id"] == "org/bert" and call["revision"] is None
-    assert sorted(call["allow_patterns"]) == ["README.md", "config.json", "model.fp16.safetensors",
-                                              "model.safetensors", "tokenizer.json", "tokenizer.model"]
+    assert sorted(call["allow_patterns"]) == [
+        "README.md",
+        "config.json",
+        "model.fp16.safetensors",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer.model",
+    ]
     assert (tmp_path / "hf" / "hub" / "models--org--bert" / "refs" / "main").exists()
     assert not (tmp_path / "hf" / "hub" / "models--org--bert" / ".weights-download-incomplete").exists()
     r2 = _run(script, "true", env=env, path=py)
@@ -377,15 +399,27 @@ def test_hf_model_variant_and_offline_env_of_the_image(tmp_path, fake_hub):
 
 def test_hf_snapshot_into_a_local_dir_with_patterns(tmp_path, fake_hub):
     target = tmp_path / "models" / "llama"
-    src = Source("hf", repo="org/llama", revision="abc123", target=str(target), include=["*.json", "*.safetensors"],
-                 exclude=["original/*"])
+    src = Source(
+        "hf",
+        repo="org/llama",
+        revision="abc123",
+        target=str(target),
+        include=["*.json", "*.safetensors"],
+        exclude=["original/*"],
+    )
     script = _write(tmp_path, [src])
     env = {k: v for k, v in fake_hub.items() if not k.startswith("_")}
     r = _run(script, "true", env=env, path=_toolbox(tmp_path, "python3"))
     assert r.returncode == 0, r.stderr
     (call,) = _calls(fake_hub)
-    assert call == {"allow_patterns": ["*.json", "*.safetensors"], "ignore_patterns": ["original/*"],
-                    "local_dir": str(target), "repo_id": "org/llama", "repo_type": "model", "revision": "abc123"}
+    assert call == {
+        "allow_patterns": ["*.json", "*.safetensors"],
+        "ignore_patterns": ["original/*"],
+        "local_dir": str(target),
+        "repo_id": "org/llama",
+        "repo_type": "model",
+        "revision": "abc123",
+    }
 
 
 def test_hf_without_python_or_hub_is_a_clear_error(tmp_path):
@@ -399,8 +433,13 @@ def test_hf_without_python_or_hub_is_a_clear_error(tmp_path):
 def test_python_replay_runs_once(tmp_path):
     cache = tmp_path / "torch"
     code = 'import os, sys\nd = os.path.join(os.environ["TORCH_HOME"], "hub")\nopen(os.path.join(d, "w.pth"), "w").write("x")\nprint("replayed", file=sys.stderr)'
-    src = Source("python", python=sys.executable, code=code, what="torch hub",
-                 guard={"env": ["TORCH_HOME"], "default": "~cache/torch", "suffix": "hub"})
+    src = Source(
+        "python",
+        python=sys.executable,
+        code=code,
+        what="torch hub",
+        guard={"env": ["TORCH_HOME"], "default": "~cache/torch", "suffix": "hub"},
+    )
     script = _write(tmp_path, [src])
     r = _run(script, "echo", "ok", env={"TORCH_HOME": str(cache)})
     assert r.returncode == 0, r.stderr
@@ -416,8 +455,13 @@ def test_cmd_replay_keeps_the_build_flags_and_falls_back_to_fetch(tmp_path, serv
     (bindir / "aws").write_text('#!/bin/sh\necho "$@" >> "$AWS_LOG"\nmkdir -p "$5" && echo x > "$5/w.bin"\n')
     (bindir / "aws").chmod(0o755)
     target = tmp_path / "models" / "x"
-    src = Source("cmd", target=str(target), is_dir=True, uri="s3://bucket/x/",
-                 argv=["aws", "s3", "sync", "--no-sign-request", "{URI}", "{PATH}"])
+    src = Source(
+        "cmd",
+        target=str(target),
+        is_dir=True,
+        uri="s3://bucket/x/",
+        argv=["aws", "s3", "sync", "--no-sign-request", "{URI}", "{PATH}"],
+    )
     script = _write(tmp_path, [src])
     log = tmp_path / "aws.log"
     r = _run(script, "true", env={"AWS_LOG": str(log)}, path=_toolbox(tmp_path) + ":" + str(bindir))
@@ -425,8 +469,11 @@ def test_cmd_replay_keeps_the_build_flags_and_falls_back_to_fetch(tmp_path, serv
     assert log.read_text() == f"s3 sync --no-sign-request s3://bucket/x/ {target}\n"
     # Overridden to an archive URL: the generic fetch is used instead of the replay.
     t2 = tmp_path / "other"
-    r2 = _run(script, "true", env={f"WEIGHTS_{src.name}_URI": server.url + "/w/models.tar.gz",
-                                    f"WEIGHTS_{src.name}_PATH": str(t2)})
+    r2 = _run(
+        script,
+        "true",
+        env={f"WEIGHTS_{src.name}_URI": server.url + "/w/models.tar.gz", f"WEIGHTS_{src.name}_PATH": str(t2)},
+    )
     assert r2.returncode == 0, r2.stderr
     assert (t2 / "config.json").exists() and log.read_text().count("\n") == 1
 
@@ -442,9 +489,11 @@ def test_values_with_shell_metacharacters_stay_literal(tmp_path, server):
 
 
 def test_script_is_posix_lf_and_documents_its_variables():
-    srcs = [Source("uri", target="/models/a.onnx", uri="https://example.com/a.onnx"),
-            Source("uri", target="/app/models", is_dir=True, context_path="models/"),
-            Source("hf", repo="org/a.onnx", mode="model")]
+    srcs = [
+        Source("uri", target="/models/a.onnx", uri="https://example.com/a.onnx"),
+        Source("uri", target="/app/models", is_dir=True, context_path="models/"),
+        Source("hf", repo="org/a.onnx", mode="model"),
+    ]
     text = generate(srcs)
     assert text.startswith("#!/bin/sh\n") and "\r" not in text and text.endswith('exec "$@"\n')
     header = text.split("\nset -eu\n")[0]

@@ -24,8 +24,14 @@ def _dockerfile(runs: int) -> str:
     lists, the fixes to choose among) all come up for every RUN."""
     g = Gen(7)
     makers = [g.apt_run, lambda: g.pip_run("/app"), lambda: g.misc_run("/app"), g.heredoc]
-    out = ["FROM python:3.11-slim", "WORKDIR /app", "ENV APP_HOME=/app PIP_NO_CACHE_DIR=0", "COPY src/ /app/src/",
-           "COPY entrypoint.sh /app/", "ENV PATH=/opt/venv/bin:$PATH"]
+    out = [
+        "FROM python:3.11-slim",
+        "WORKDIR /app",
+        "ENV APP_HOME=/app PIP_NO_CACHE_DIR=0",
+        "COPY src/ /app/src/",
+        "COPY entrypoint.sh /app/",
+        "ENV PATH=/opt/venv/bin:$PATH",
+    ]
     out += [g.fresh(lambda: g.rng.choice(makers)()) for _ in range(runs)]
     out.append('CMD ["python", "app.py"]')
     return "\n".join(out) + "\n"

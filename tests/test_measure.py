@@ -34,8 +34,9 @@ from slimml.measure.run import (
 # -- builder choice, syntax directive ---------------------------------------------------------------------
 def test_features_tell_which_files_need_buildkit():
     assert P.features("FROM python:3.11\nRUN pip install x\nCOPY . /app\n").buildkit == ()
-    f = P.features("FROM python:3.11\nRUN --mount=type=cache,target=/root/.cache/pip pip install x\n"
-                   "COPY --chmod=755 run.sh /\n")
+    f = P.features(
+        "FROM python:3.11\nRUN --mount=type=cache,target=/root/.cache/pip pip install x\nCOPY --chmod=755 run.sh /\n"
+    )
     assert f.buildkit == ("RUN --mount (line 2)", "COPY --chmod (line 3)")
     assert f.newer_frontend == ()  # the engine's built-in frontend has both
     h = P.features("# syntax=docker/dockerfile:1.7\nFROM alpine\nRUN <<EOF\necho hi\nEOF\nCOPY --link a /a\n")
@@ -57,9 +58,12 @@ def _build_failed(error: str, tail: list[str]) -> E.BuildResult:
 
 def test_syntax_failure_message_explains_the_registry_and_the_way_out():
     text = "# syntax=docker/dockerfile:1\nFROM python:3.11\nRUN pip install x\n"
-    res = _build_failed("failed to solve with frontend dockerfile.v0: failed to solve with frontend gateway.v0: "
-                        'failed to do request: Head "https://registry-1.docker.io/v2/docker/dockerfile/manifests/1": '
-                        "dial tcp: lookup registry-1.docker.io: no such host", [])
+    res = _build_failed(
+        "failed to solve with frontend dockerfile.v0: failed to solve with frontend gateway.v0: "
+        'failed to do request: Head "https://registry-1.docker.io/v2/docker/dockerfile/manifests/1": '
+        "dial tcp: lookup registry-1.docker.io: no such host",
+        [],
+    )
     msg = syntax_failure_message("original", text, text, res)
     assert "`# syntax=docker/dockerfile:1`" in msg and "registry" in msg
     assert "--builtin-frontend" in msg  # nothing in the files needs the newer frontend
@@ -74,23 +78,47 @@ def test_syntax_failure_message_explains_the_registry_and_the_way_out():
 def test_build_command_lines():
     old = E.Cli("/usr/bin/docker", (20, 10), False)
     argv, env = E.build_command(old, "t:1", "/c/Dockerfile", "/c", no_cache=True)
-    assert argv == ["/usr/bin/docker", "build", "--progress=plain", "-t", "t:1", "-f", "/c/Dockerfile", "--no-cache", "/c"]
+    assert argv == [
+        "/usr/bin/docker",
+        "build",
+        "--progress=plain",
+        "-t",
+        "t:1",
+        "-f",
+        "/c/Dockerfile",
+        "--no-cache",
+        "/c",
+    ]
     assert env == {"DOCKER_BUILDKIT": "1"}
     new = E.Cli("/usr/local/bin/docker", (28, 2), True)
     argv, env = E.build_command(new, "t:1", "/c/Dockerfile", "/c", no_cache=False)
     assert argv[:4] == ["/usr/local/bin/docker", "buildx", "build", "--load"] and env == {}
     argv, env = E.build_command(new, "t:1", "/c/Dockerfile", "/c", no_cache=False, builder="farm")
-    assert argv == ["/usr/local/bin/docker", "buildx", "build", "--builder", "farm", "--load", "--progress=plain",
-                    "-t", "t:1", "-f", "/c/Dockerfile", "/c"]
+    assert argv == [
+        "/usr/local/bin/docker",
+        "buildx",
+        "build",
+        "--builder",
+        "farm",
+        "--load",
+        "--progress=plain",
+        "-t",
+        "t:1",
+        "-f",
+        "/c/Dockerfile",
+        "/c",
+    ]
 
 
 def _fake_cli(folder: Path, version: str, buildx: bool) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     p = folder / "docker"
-    p.write_text("#!/bin/sh\n"
-                 f'if [ "$1" = "--version" ]; then echo "Docker version {version}, build abc"; exit 0; fi\n'
-                 f'if [ "$1" = "buildx" ]; then {"echo github.com/docker/buildx v0.14.0; exit 0" if buildx else "echo unknown command: docker buildx >&2; exit 1"}; fi\n'
-                 "exit 3\n")
+    p.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "--version" ]; then echo "Docker version {version}, build abc"; exit 0; fi\n'
+        f'if [ "$1" = "buildx" ]; then {"echo github.com/docker/buildx v0.14.0; exit 0" if buildx else "echo unknown command: docker buildx >&2; exit 1"}; fi\n'
+        "exit 3\n"
+    )
     p.chmod(0o755)
     return p
 
@@ -113,14 +141,27 @@ def test_find_cli_picks_a_capable_docker_and_explains_a_missing_buildx(tmp_path)
 
 # -- build output parsing -----------------------------------------------------------------------------------
 CLASSIC_FAIL = [
-    {"stream": "Step 1/3 : FROM python:3.11-slim"}, {"stream": "\n"}, {"stream": " ---> bdc9cc6a62cc\n"},
-    {"stream": "Step 2/3 : COPY . ."}, {"stream": "\n"}, {"stream": " ---> Using cache\n"},
+    {"stream": "Step 1/3 : FROM python:3.11-slim"},
+    {"stream": "\n"},
+    {"stream": " ---> bdc9cc6a62cc\n"},
+    {"stream": "Step 2/3 : COPY . ."},
+    {"stream": "\n"},
+    {"stream": " ---> Using cache\n"},
     {"stream": " ---> 1111aaaa2222\n"},
-    {"stream": "Step 3/3 : RUN echo hello && echo to-stderr >&2 && false"}, {"stream": "\n"},
-    {"stream": " ---> Running in 89aed79c24b5\n"}, {"stream": "\x1b[91mto-stderr\n\x1b[0m"}, {"stream": "hel"},
-    {"stream": "lo\n"}, {"stream": "\x1b[0mRemoving intermediate container 89aed79c24b5\n"},
-    {"errorDetail": {"code": 1, "message": "The command '/bin/sh -c echo hello && false' returned a non-zero code: 1"},
-     "error": "The command '/bin/sh -c echo hello && false' returned a non-zero code: 1"},
+    {"stream": "Step 3/3 : RUN echo hello && echo to-stderr >&2 && false"},
+    {"stream": "\n"},
+    {"stream": " ---> Running in 89aed79c24b5\n"},
+    {"stream": "\x1b[91mto-stderr\n\x1b[0m"},
+    {"stream": "hel"},
+    {"stream": "lo\n"},
+    {"stream": "\x1b[0mRemoving intermediate container 89aed79c24b5\n"},
+    {
+        "errorDetail": {
+            "code": 1,
+            "message": "The command '/bin/sh -c echo hello && false' returned a non-zero code: 1",
+        },
+        "error": "The command '/bin/sh -c echo hello && false' returned a non-zero code: 1",
+    },
 ]
 
 
@@ -139,9 +180,14 @@ def test_classic_stream_failing_step_and_tail():
 
 def test_classic_stream_records_the_images_it_created():
     p = E.ClassicStream()
-    for chunk in [{"stream": "Step 1/2 : FROM python:3.11 AS builder\n"}, {"stream": " ---> b5d08a4e7bb2\n"},
-                  {"stream": "Step 2/2 : RUN make\n"}, {"stream": " ---> Running in 1234\n"},
-                  {"stream": " ---> 5555bbbb6666\n"}, {"aux": {"ID": "sha256:5555"}}]:
+    for chunk in [
+        {"stream": "Step 1/2 : FROM python:3.11 AS builder\n"},
+        {"stream": " ---> b5d08a4e7bb2\n"},
+        {"stream": "Step 2/2 : RUN make\n"},
+        {"stream": " ---> Running in 1234\n"},
+        {"stream": " ---> 5555bbbb6666\n"},
+        {"aux": {"ID": "sha256:5555"}},
+    ]:
         p.feed(chunk)
     assert p.created == ["5555bbbb6666"] and p.error is None and p.image_id == "sha256:5555"
 
@@ -177,35 +223,49 @@ def test_buildkit_log_failing_step_and_tail():
     assert "[2/3] COPY requirements.txt ." in log.steps
 
 
-@pytest.mark.parametrize("created_by, expected", [
-    ('/bin/sh -c #(nop)  CMD ["python" "main.py"]', 'CMD ["python" "main.py"]'),
-    ("/bin/sh -c #(nop) WORKDIR /srv", "WORKDIR /srv"),
-    ("/bin/sh -c pip install -r requirements.txt", "RUN pip install -r requirements.txt"),
-    ("|1 VERSION=1.2 /bin/sh -c pip install x==${VERSION}", "RUN pip install x==${VERSION}"),
-    ("RUN /bin/sh -c apt-get update # buildkit", "RUN apt-get update"),
-    ("COPY . . # buildkit", "COPY . ."),
-    ("ENV PATH=/opt/venv/bin:/usr/bin", "ENV PATH=/opt/venv/bin:/usr/bin"),
-    ("", "(imported filesystem)"),
-])
+@pytest.mark.parametrize(
+    "created_by, expected",
+    [
+        ('/bin/sh -c #(nop)  CMD ["python" "main.py"]', 'CMD ["python" "main.py"]'),
+        ("/bin/sh -c #(nop) WORKDIR /srv", "WORKDIR /srv"),
+        ("/bin/sh -c pip install -r requirements.txt", "RUN pip install -r requirements.txt"),
+        ("|1 VERSION=1.2 /bin/sh -c pip install x==${VERSION}", "RUN pip install x==${VERSION}"),
+        ("RUN /bin/sh -c apt-get update # buildkit", "RUN apt-get update"),
+        ("COPY . . # buildkit", "COPY . ."),
+        ("ENV PATH=/opt/venv/bin:/usr/bin", "ENV PATH=/opt/venv/bin:/usr/bin"),
+        ("", "(imported filesystem)"),
+    ],
+)
 def test_instruction_of_history_entries(created_by, expected):
     assert E.instruction_of(created_by) == expected
 
 
 def test_classic_copy_layers_get_their_dockerfile_text():
-    layers = [E.Layer("(imported filesystem)", 100, True), E.Layer("WORKDIR /app", 0),
-              E.Layer("COPY file:3e2ba2b648c1 in .", 95), E.Layer("RUN pip install -r requirements.txt", 10),
-              E.Layer("COPY dir:b1c9e25c3a81 in .", 564)]
-    text = "FROM python:3.11 AS b\nCOPY x y\nFROM python:3.11\nWORKDIR /app\ncopy --chown=1:1 requirements.txt .\n" \
-           "RUN pip install -r requirements.txt\nCOPY . .\n"
+    layers = [
+        E.Layer("(imported filesystem)", 100, True),
+        E.Layer("WORKDIR /app", 0),
+        E.Layer("COPY file:3e2ba2b648c1 in .", 95),
+        E.Layer("RUN pip install -r requirements.txt", 10),
+        E.Layer("COPY dir:b1c9e25c3a81 in .", 564),
+    ]
+    text = (
+        "FROM python:3.11 AS b\nCOPY x y\nFROM python:3.11\nWORKDIR /app\ncopy --chown=1:1 requirements.txt .\n"
+        "RUN pip install -r requirements.txt\nCOPY . .\n"
+    )
     P.name_copy_layers(layers, text)
-    assert [la.instruction for la in layers][2:] == ["COPY --chown=1:1 requirements.txt .",
-                                                     "RUN pip install -r requirements.txt", "COPY . ."]
+    assert [la.instruction for la in layers][2:] == [
+        "COPY --chown=1:1 requirements.txt .",
+        "RUN pip install -r requirements.txt",
+        "COPY . .",
+    ]
 
 
 # -- Dockerfile facts ---------------------------------------------------------------------------------------
 def test_final_base_image_follows_stages_and_args():
-    text = ("ARG CUDA=12.1.0\nFROM nvidia/cuda:${CUDA}-devel-ubuntu22.04 AS build\nRUN make\n"
-            "FROM nvidia/cuda:${CUDA}-runtime-ubuntu22.04 AS base\nFROM base\nCOPY --from=build /x /x\n")
+    text = (
+        "ARG CUDA=12.1.0\nFROM nvidia/cuda:${CUDA}-devel-ubuntu22.04 AS build\nRUN make\n"
+        "FROM nvidia/cuda:${CUDA}-runtime-ubuntu22.04 AS base\nFROM base\nCOPY --from=build /x /x\n"
+    )
     assert P.final_base_image(text) == "nvidia/cuda:12.1.0-runtime-ubuntu22.04"
     assert P.final_base_image("FROM $UNKNOWN\n") is None
 
@@ -213,13 +273,20 @@ def test_final_base_image_follows_stages_and_args():
 def test_copy_map_and_app_roots(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "main.py").write_text("")
-    text = ("FROM python:3.11 AS builder\nCOPY . /build\n"
-            "FROM python:3.11-slim\nWORKDIR /srv\nCOPY requirements.txt .\nCOPY src/ src/\nCOPY main.py /opt/run.py\n"
-            'COPY ["a.py", "b.py", "/srv/lib/"]\nCOPY --from=builder /opt/venv /opt/venv\nCOPY *.cfg /etc/app/\n')
+    text = (
+        "FROM python:3.11 AS builder\nCOPY . /build\n"
+        "FROM python:3.11-slim\nWORKDIR /srv\nCOPY requirements.txt .\nCOPY src/ src/\nCOPY main.py /opt/run.py\n"
+        'COPY ["a.py", "b.py", "/srv/lib/"]\nCOPY --from=builder /opt/venv /opt/venv\nCOPY *.cfg /etc/app/\n'
+    )
     entries = P.copy_map(text, tmp_path)
-    assert entries == [P.CopyEntry("requirements.txt", "/srv", "into"), P.CopyEntry("src", "/srv/src", "dir"),
-                       P.CopyEntry("main.py", "/opt/run.py", "file"), P.CopyEntry("a.py", "/srv/lib", "into"),
-                       P.CopyEntry("b.py", "/srv/lib", "into"), P.CopyEntry("*.cfg", "/etc/app", "into")]
+    assert entries == [
+        P.CopyEntry("requirements.txt", "/srv", "into"),
+        P.CopyEntry("src", "/srv/src", "dir"),
+        P.CopyEntry("main.py", "/opt/run.py", "file"),
+        P.CopyEntry("a.py", "/srv/lib", "into"),
+        P.CopyEntry("b.py", "/srv/lib", "into"),
+        P.CopyEntry("*.cfg", "/etc/app", "into"),
+    ]
     assert P.image_to_context("/srv/src/pkg/mod.py", entries) == "src/pkg/mod.py"
     assert P.image_to_context("/srv/requirements.txt", entries) == "requirements.txt"
     assert P.image_to_context("/opt/run.py", entries) == "main.py"
@@ -248,8 +315,10 @@ def _tree_digest(root: Path) -> dict[str, str]:
 def project(tmp_path):
     d = tmp_path / "proj"
     (d / "models").mkdir(parents=True)
-    (d / "Dockerfile").write_bytes(b"FROM python:3.11\r\nWORKDIR /app\r\nCOPY . .\r\nRUN pip install -r requirements.txt\r\n"
-                                   b'CMD ["python", "main.py"]\r\n')
+    (d / "Dockerfile").write_bytes(
+        b"FROM python:3.11\r\nWORKDIR /app\r\nCOPY . .\r\nRUN pip install -r requirements.txt\r\n"
+        b'CMD ["python", "main.py"]\r\n'
+    )
     (d / "requirements.txt").write_text("numpy==1.26.4\n")
     (d / "main.py").write_text("print('hi')\n")
     (d / "util.py").write_text("X = 1\n")
@@ -302,8 +371,9 @@ def test_context_copy_skips_what_both_dockerignores_exclude(tmp_path):
 
 def test_builtin_frontend_strips_the_directive_only_when_nothing_needs_it(project):
     df = project / "Dockerfile"
-    df.write_text("# syntax=docker/dockerfile:1\nFROM python:3.11\nWORKDIR /app\nCOPY . .\n"
-                  "RUN pip install -r requirements.txt\n")
+    df.write_text(
+        "# syntax=docker/dockerfile:1\nFROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n"
+    )
     plan = P.rewrite(project, P.RewriteOptions())
     res = E.Resources()
     try:
@@ -334,8 +404,13 @@ def test_choose_source_file_prefers_the_cmd_module_and_skips_manifests(project):
 
 # -- the probe script (run with this interpreter: it is plain Python) ---------------------------------------
 def _probe(mode: str, args: dict, env: dict | None = None) -> dict:
-    r = subprocess.run([sys.executable, "-c", probes.PROBE_PY, mode], capture_output=True, text=True, timeout=120,
-                       env={**os.environ, **(env or {}), "SLIMML_PROBE_ARGS": json.dumps(args)})
+    r = subprocess.run(
+        [sys.executable, "-c", probes.PROBE_PY, mode],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {}), "SLIMML_PROBE_ARGS": json.dumps(args)},
+    )
     out = probes.parse_output(r.stdout)
     assert out is not None, r.stderr
     return out
@@ -367,7 +442,10 @@ def test_probe_dists_and_files(tmp_path):
     files = _probe("files", {"roots": [str(tmp_path / "app")], "excludes": list(V.FILE_EXCLUDES)})["files"]
     assert sorted(files) == [str(tmp_path / "app" / "a.py"), str(tmp_path / "app" / "link.py")]
     assert files[str(tmp_path / "app" / "a.py")][5] == hashlib.sha256(b"hello").hexdigest()
-    assert files[str(tmp_path / "app" / "link.py")][:1] + files[str(tmp_path / "app" / "link.py")][5:] == ["link", "a.py"]
+    assert files[str(tmp_path / "app" / "link.py")][:1] + files[str(tmp_path / "app" / "link.py")][5:] == [
+        "link",
+        "a.py",
+    ]
 
 
 def test_probe_elf_finds_unresolved_libraries(tmp_path):
@@ -376,8 +454,10 @@ def test_probe_elf_finds_unresolved_libraries(tmp_path):
     (tmp_path / "dep.c").write_text("int dep(void) { return 1; }\n")
     (tmp_path / "use.c").write_text("int dep(void);\nint use(void) { return dep(); }\n")
     subprocess.run(["cc", "-shared", "-fPIC", "-o", tmp_path / "libdep.so", tmp_path / "dep.c"], check=True)
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", tmp_path / "libuse.so", tmp_path / "use.c", "-L", tmp_path, "-ldep"],
-                   check=True)
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", "-o", tmp_path / "libuse.so", tmp_path / "use.c", "-L", tmp_path, "-ldep"],
+        check=True,
+    )
     subprocess.run(["cc", "-c", "-o", tmp_path / "use.o", tmp_path / "use.c"], check=True)
     (tmp_path / "libdep.so").unlink()
     out = _probe("elf", {"roots": [str(tmp_path)], "budget": 100})
@@ -391,8 +471,9 @@ def test_no_engine_is_one_clear_line_and_exit_2(tmp_path, monkeypatch):
     (tmp_path / "Dockerfile").write_text("FROM python:3.11\nRUN pip install numpy\n")
     r = CliRunner().invoke(main, ["measure", str(tmp_path)], catch_exceptions=False)
     assert r.exit_code == 2
-    assert r.stderr == (f"error: no Docker engine reachable at unix://{tmp_path}/nothing.sock; "
-                        "start dockerd or set DOCKER_HOST\n")
+    assert r.stderr == (
+        f"error: no Docker engine reachable at unix://{tmp_path}/nothing.sock; start dockerd or set DOCKER_HOST\n"
+    )
     assert r.stdout == ""
 
 
@@ -461,37 +542,87 @@ def test_builder_option_without_buildx_is_a_clear_error(project, tmp_path, monke
 
 
 def _report() -> MeasureReport:
-    plan = P.Plan(dockerfile=Path("/p/Dockerfile"), context=Path("/p"), changed=True, applied={"SLM008": 1, "SLM001": 2},
-                  unsafe_applied=["SLM008"], side_files={".dockerignore": (None, ".git\n")})
-    layers_b = [E.Layer("(imported filesystem)", 800_000_000, True), E.Layer("RUN pip install -r requirements.txt", 200_000_000)]
-    layers_a = [E.Layer("(imported filesystem)", 190_000_000, True), E.Layer("COPY --from=builder /opt/venv /opt/venv", 210_000_000)]
-    v = V.Verification("b", "a", [V.Check("config", V.PASS, "match"),
-                                  V.Check("native-libs", V.FAIL, "1 ELF file(s) ...", ["/x/_psycopg.so: libpq.so.5 not found"])])
+    plan = P.Plan(
+        dockerfile=Path("/p/Dockerfile"),
+        context=Path("/p"),
+        changed=True,
+        applied={"SLM008": 1, "SLM001": 2},
+        unsafe_applied=["SLM008"],
+        side_files={".dockerignore": (None, ".git\n")},
+    )
+    layers_b = [
+        E.Layer("(imported filesystem)", 800_000_000, True),
+        E.Layer("RUN pip install -r requirements.txt", 200_000_000),
+    ]
+    layers_a = [
+        E.Layer("(imported filesystem)", 190_000_000, True),
+        E.Layer("COPY --from=builder /opt/venv /opt/venv", 210_000_000),
+    ]
+    v = V.Verification(
+        "b",
+        "a",
+        [
+            V.Check("config", V.PASS, "match"),
+            V.Check("native-libs", V.FAIL, "1 ELF file(s) ...", ["/x/_psycopg.so: libpq.so.5 not found"]),
+        ],
+    )
     return MeasureReport(
-        dockerfile="/p/Dockerfile", context="/p", plan=plan, builder="classic",
-        before=ImageReport("before", "t:before", "sha256:1", 1_000_000_000, 30.0, True, "classic", "python:3.11", layers_b, 3, 0),
-        after=ImageReport("after", "t:after", "sha256:2", 400_000_000, 35.5, True, "classic", "python:3.11-slim", layers_a, 5, 0),
-        rebuild={"file": "app.py", "verified": True, "before_seconds": 20.0, "after_seconds": 2.0, "speedup": 10.0,
-                 "no_speedup_reason": None, "before_steps": 4, "before_cached_steps": 2, "after_steps": 6,
-                 "after_cached_steps": 5, "warnings": [], "errors": []},
-        verification=v, exit_code=1)
+        dockerfile="/p/Dockerfile",
+        context="/p",
+        plan=plan,
+        builder="classic",
+        before=ImageReport(
+            "before", "t:before", "sha256:1", 1_000_000_000, 30.0, True, "classic", "python:3.11", layers_b, 3, 0
+        ),
+        after=ImageReport(
+            "after", "t:after", "sha256:2", 400_000_000, 35.5, True, "classic", "python:3.11-slim", layers_a, 5, 0
+        ),
+        rebuild={
+            "file": "app.py",
+            "verified": True,
+            "before_seconds": 20.0,
+            "after_seconds": 2.0,
+            "speedup": 10.0,
+            "no_speedup_reason": None,
+            "before_steps": 4,
+            "before_cached_steps": 2,
+            "after_steps": 6,
+            "after_cached_steps": 5,
+            "warnings": [],
+            "errors": [],
+        },
+        verification=v,
+        exit_code=1,
+    )
 
 
 def test_reports_carry_sizes_layers_rebuild_and_verdict():
     r = _report()
     text = to_text(r)
     assert "before 1.0 GB (1,000,000,000 B)   after 400.0 MB (400,000,000 B)   -60.0% (-600.0 MB)" in text
-    assert ("rebuild   after editing app.py: before 20.0 s (2 of 4 steps cached), after 2.0 s (5 of 6 steps cached), "
-            "10.0x faster (warm cache verified)") in text
+    assert (
+        "rebuild   after editing app.py: before 20.0 s (2 of 4 steps cached), after 2.0 s (5 of 6 steps cached), "
+        "10.0x faster (warm cache verified)"
+    ) in text
     assert "800.0 MB  base image python:3.11 (1 layer)" in text
     assert "  FAIL  native-libs" in text and "/x/_psycopg.so: libpq.so.5 not found" in text
     assert text.rstrip().endswith("result: FAIL")
     j = to_json(r)
-    assert j["size"] == {"before": 1_000_000_000, "after": 400_000_000, "saved": 600_000_000, "saved_percent": 60.0,
-                         "ratio": 0.4}
-    assert j["verdict"] == "FAIL" and j["verification"]["checks"][1]["evidence"] == ["/x/_psycopg.so: libpq.so.5 not found"]
-    assert j["before"]["layers"][1] == {"instruction": "RUN pip install -r requirements.txt", "size": 200_000_000,
-                                        "base": False}
+    assert j["size"] == {
+        "before": 1_000_000_000,
+        "after": 400_000_000,
+        "saved": 600_000_000,
+        "saved_percent": 60.0,
+        "ratio": 0.4,
+    }
+    assert j["verdict"] == "FAIL" and j["verification"]["checks"][1]["evidence"] == [
+        "/x/_psycopg.so: libpq.so.5 not found"
+    ]
+    assert j["before"]["layers"][1] == {
+        "instruction": "RUN pip install -r requirements.txt",
+        "size": 200_000_000,
+        "base": False,
+    }
     assert j["rewrite"]["side_files"] == [".dockerignore"]
     json.dumps(j)  # serialisable
     md = to_markdown(r)
@@ -499,8 +630,10 @@ def test_reports_carry_sizes_layers_rebuild_and_verdict():
 
 
 def test_measure_module_imports_only_click_at_load_time():
-    code = ("import sys; import slimml.measure.command as c; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('docker', 'rich', 'requests')]; print(bad)")
+    code = (
+        "import sys; import slimml.measure.command as c; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('docker', 'rich', 'requests')]; print(bad)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "[]"
 
@@ -519,18 +652,21 @@ def test_touch_must_name_a_file_of_the_context_and_fails_before_building(project
 def _two(tmp_path: Path) -> Path:
     d = tmp_path / "ctx"
     d.mkdir()
-    (d / "Dockerfile").write_text("FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"main.py\"]\n")
+    (d / "Dockerfile").write_text('FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD ["python", "main.py"]\n')
     (d / "main.py").write_text("print('hi')\n")
     return d
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("missing.Dockerfile", None, "missing.Dockerfile: no such file"),
-    ("", None, "ctx: is a directory"),
-    ("bin.Dockerfile", b"FROM x\x00\x01", "bin.Dockerfile: binary file (contains NUL bytes), not a Dockerfile"),
-    ("empty.Dockerfile", b"\n  \n", "empty.Dockerfile: empty file"),
-    ("notes.txt", b"hello world\n", "notes.txt: not a valid Dockerfile: line 1: unknown instruction 'hello'"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("missing.Dockerfile", None, "missing.Dockerfile: no such file"),
+        ("", None, "ctx: is a directory"),
+        ("bin.Dockerfile", b"FROM x\x00\x01", "bin.Dockerfile: binary file (contains NUL bytes), not a Dockerfile"),
+        ("empty.Dockerfile", b"\n  \n", "empty.Dockerfile: empty file"),
+        ("notes.txt", b"hello world\n", "notes.txt: not a valid Dockerfile: line 1: unknown instruction 'hello'"),
+    ],
+)
 def test_after_bad_input_is_one_line_exit_2_and_nothing_written(name, content, message, tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")  # checked before any engine is needed
     d = _two(tmp_path)
@@ -553,8 +689,9 @@ def test_after_with_rewrite_options_is_a_usage_error(tmp_path):
 def test_pair_plan_reads_both_files_and_their_own_ignore_files(tmp_path):
     d = _two(tmp_path)
     (d / "docker").mkdir()
-    (d / "docker" / "slim.Dockerfile").write_text("FROM python:3.11-slim\nWORKDIR /app\nCOPY main.py .\n"
-                                                  "CMD [\"python\", \"main.py\"]\n")
+    (d / "docker" / "slim.Dockerfile").write_text(
+        'FROM python:3.11-slim\nWORKDIR /app\nCOPY main.py .\nCMD ["python", "main.py"]\n'
+    )
     (d / ".dockerignore").write_text(".git\n")
     (d / "docker" / "slim.Dockerfile.dockerignore").write_text("*.md\n")
     plan = P.pair(d / "Dockerfile", d / "docker" / "slim.Dockerfile", d)
@@ -598,9 +735,12 @@ def test_builder_is_buildkit_whenever_the_engine_has_it(tmp_path, monkeypatch):
 
 def test_rebuild_line_withholds_an_unverified_speedup():
     r = _report()
-    r.rebuild.update(verified=False, speedup=None, warnings=["before: 1 step(s) expected from the cache were rebuilt: "
-                                                            "[2/4] RUN pip install -r requirements.txt"],
-                     no_speedup_reason="the build cache was not verified warm: no speed-up is reported")
+    r.rebuild.update(
+        verified=False,
+        speedup=None,
+        warnings=["before: 1 step(s) expected from the cache were rebuilt: [2/4] RUN pip install -r requirements.txt"],
+        no_speedup_reason="the build cache was not verified warm: no speed-up is reported",
+    )
     text = to_text(r)
     assert "after 2.0 s (5 of 6 steps cached); the build cache was not verified warm: no speed-up is reported" in text
     assert "  warning: before: 1 step(s) expected from the cache were rebuilt: [2/4] RUN pip install" in text
@@ -617,10 +757,11 @@ def test_probe_sources_reads_small_text_sources_only(tmp_path):
     (app / "big.py").write_text("x = 1\n" * 200_000)
     (app / "notes.md").write_text("m.h5\n")
     extra = tmp_path / "entrypoint.sh"
-    extra.write_text("#!/bin/sh\nexec \"$@\"\n")
-    out = _probe("sources", {"roots": [str(app)], "extra": [str(extra)], "exts": [".py", ".yaml"],
-                             "max_file": 100_000})
-    assert sorted(out["sources"]) == sorted(str(p) for p in (app / "main.py", app / "conf" / "app.yaml", app / "run", extra))
+    extra.write_text('#!/bin/sh\nexec "$@"\n')
+    out = _probe("sources", {"roots": [str(app)], "extra": [str(extra)], "exts": [".py", ".yaml"], "max_file": 100_000})
+    assert sorted(out["sources"]) == sorted(
+        str(p) for p in (app / "main.py", app / "conf" / "app.yaml", app / "run", extra)
+    )
     assert out["sources"][str(app / "main.py")] == "load('m.h5')\n" and not out["truncated"]
 
 
@@ -628,8 +769,7 @@ def test_probe_dists_reports_which_paths_exist_and_imports_use_extra_paths(tmp_p
     out = _probe("dists", {"exists": [str(tmp_path), str(tmp_path / "nope")]})
     assert out["exists"] == {str(tmp_path): True, str(tmp_path / "nope"): False}
     (tmp_path / "own_mod_for_test.py").write_text("VALUE = 1\n")
-    got = _probe("imports", {"modules": ["own_mod_for_test"], "per_module": 10, "paths": [str(tmp_path)],
-                             "budget": 30})
+    got = _probe("imports", {"modules": ["own_mod_for_test"], "per_module": 10, "paths": [str(tmp_path)], "budget": 30})
     assert got["imports"]["own_mod_for_test"]["ok"] is True
 
 
@@ -654,9 +794,13 @@ def test_netwatch_reads_listening_ports_and_the_first_answer():
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     try:
-        r = subprocess.run([sys.executable, "-c", probes.NETWATCH_PY], capture_output=True, text=True, timeout=60,
-                           env={**os.environ, "SLIMML_PROBE_ARGS": json.dumps(
-                               {"expected": [port], "only": [port], "budget": 20})})
+        r = subprocess.run(
+            [sys.executable, "-c", probes.NETWATCH_PY],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "SLIMML_PROBE_ARGS": json.dumps({"expected": [port], "only": [port], "budget": 20})},
+        )
     finally:
         srv.shutdown()
     out = probes.parse_output(r.stdout)
@@ -669,8 +813,13 @@ def test_netwatch_reads_listening_ports_and_the_first_answer():
 
 # -- rebuild timing on a verified warm cache (the build function faked: which steps hit the cache) ----------
 REB = "FROM python:3.11-slim\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\n"
-REB_STEPS = ["[1/5] FROM docker.io/library/python:3.11-slim", "[2/5] WORKDIR /app", "[3/5] COPY requirements.txt .",
-             "[4/5] RUN pip install -r requirements.txt", "[5/5] COPY . ."]
+REB_STEPS = [
+    "[1/5] FROM docker.io/library/python:3.11-slim",
+    "[2/5] WORKDIR /app",
+    "[3/5] COPY requirements.txt .",
+    "[4/5] RUN pip install -r requirements.txt",
+    "[5/5] COPY . .",
+]
 
 
 def _rebuild_plan(tmp_path: Path) -> P.Plan:
@@ -678,8 +827,15 @@ def _rebuild_plan(tmp_path: Path) -> P.Plan:
         (tmp_path / side).mkdir()
         (tmp_path / side / "main.py").write_text("print(1)\n")
         (tmp_path / side / "requirements.txt").write_text("six\n")
-    return P.Plan(dockerfile=tmp_path / "Dockerfile", context=tmp_path, before_context=tmp_path / "b",
-                  after_context=tmp_path / "a", before_text=REB, after_text=REB, changed=True)
+    return P.Plan(
+        dockerfile=tmp_path / "Dockerfile",
+        context=tmp_path,
+        before_context=tmp_path / "b",
+        after_context=tmp_path / "a",
+        before_text=REB,
+        after_text=REB,
+        changed=True,
+    )
 
 
 def _fake_builds(misses: dict[str, set[int]], seconds: dict[str, float]):
@@ -719,8 +875,10 @@ def test_rebuild_says_when_the_cache_did_not_hold_and_gives_no_speedup(tmp_path)
     rb = report.rebuild
     assert not rb["verified"] and rb["speedup"] is None
     assert rb["warm"]["after"]["rebuilt"] == ["[4/5] RUN pip install -r requirements.txt"]
-    assert rb["warnings"] == ["after: 1 step(s) rebuilt without any change (the build cache did not hold): "
-                              "[4/5] RUN pip install -r requirements.txt"]
+    assert rb["warnings"] == [
+        "after: 1 step(s) rebuilt without any change (the build cache did not hold): "
+        "[4/5] RUN pip install -r requirements.txt"
+    ]
 
 
 def test_rebuild_retries_once_when_a_step_expected_cached_was_rebuilt(tmp_path):

@@ -19,11 +19,18 @@ from slimml.measure import runtime as R
 from slimml.measure.checks import FAIL, PASS, WARN
 from slimml.measure.files import Reads, compare_files, missing_ancestors
 
-
 # -- config ----------------------------------------------------------------------------------------------
-CFG = {"Entrypoint": None, "Cmd": ["python", "main.py"], "WorkingDir": "/app", "User": "",
-       "ExposedPorts": {"8000/tcp": {}}, "Volumes": None, "Labels": {"org.x": "1"}, "Healthcheck": None,
-       "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "MODEL=small"]}
+CFG = {
+    "Entrypoint": None,
+    "Cmd": ["python", "main.py"],
+    "WorkingDir": "/app",
+    "User": "",
+    "ExposedPorts": {"8000/tcp": {}},
+    "Volumes": None,
+    "Labels": {"org.x": "1"},
+    "Healthcheck": None,
+    "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "MODEL=small"],
+}
 
 
 def _cfg(**kw):
@@ -31,25 +38,41 @@ def _cfg(**kw):
 
 
 def test_config_parity_accepts_what_a_rewrite_may_change():
-    c = C.compare_config(CFG, _cfg(Env=["PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
-                                        "MODEL=small", "PYTHONUNBUFFERED=1", "WEIGHTS_DIR=/w"]),
-                         documented={"WEIGHTS_DIR"})
+    c = C.compare_config(
+        CFG,
+        _cfg(
+            Env=[
+                "PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin",
+                "LANG=C.UTF-8",
+                "MODEL=small",
+                "PYTHONUNBUFFERED=1",
+                "WEIGHTS_DIR=/w",
+            ]
+        ),
+        documented={"WEIGHTS_DIR"},
+    )
     assert c.status == PASS, c.evidence
     assert any("WEIGHTS_DIR" in e and "documented" in e for e in c.evidence)
 
 
-@pytest.mark.parametrize("change, needle", [
-    ({"Cmd": ["python", "other.py"]}, "ENTRYPOINT/CMD"),
-    ({"WorkingDir": "/srv"}, "WORKDIR"),
-    ({"User": "nobody"}, "USER"),
-    ({"ExposedPorts": None}, "EXPOSE"),
-    ({"Labels": {}}, "LABEL org.x"),
-    ({"Healthcheck": {"Test": ["CMD", "true"]}}, "HEALTHCHECK"),
-    ({"Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"]}, "ENV MODEL: removed"),
-    ({"Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "MODEL=large"]}, "ENV MODEL: 'small' -> 'large'"),
-    ({"Env": ["PATH=/usr/bin:/usr/local/bin:/bin", "LANG=C.UTF-8", "MODEL=small"]}, "ENV PATH"),
-    ({"Env": [*CFG["Env"], "PYTHONPATH=/x"]}, "ENV PYTHONPATH=/x: added"),
-])
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        ({"Cmd": ["python", "other.py"]}, "ENTRYPOINT/CMD"),
+        ({"WorkingDir": "/srv"}, "WORKDIR"),
+        ({"User": "nobody"}, "USER"),
+        ({"ExposedPorts": None}, "EXPOSE"),
+        ({"Labels": {}}, "LABEL org.x"),
+        ({"Healthcheck": {"Test": ["CMD", "true"]}}, "HEALTHCHECK"),
+        ({"Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"]}, "ENV MODEL: removed"),
+        (
+            {"Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "MODEL=large"]},
+            "ENV MODEL: 'small' -> 'large'",
+        ),
+        ({"Env": ["PATH=/usr/bin:/usr/local/bin:/bin", "LANG=C.UTF-8", "MODEL=small"]}, "ENV PATH"),
+        ({"Env": [*CFG["Env"], "PYTHONPATH=/x"]}, "ENV PYTHONPATH=/x: added"),
+    ],
+)
 def test_config_parity_catches_behaviour_changes(change, needle):
     c = C.compare_config(CFG, _cfg(**change))
     assert c.status == FAIL
@@ -63,8 +86,10 @@ def test_config_parity_loader_env_fails_even_when_the_rewrite_sets_it_openly():
 
 
 def test_config_parity_accepts_an_init_script_that_execs_the_original_command():
-    files = {"/usr/local/bin/init.sh": '#!/bin/sh\nset -eu\n[ -s /w ] || fetch\nexec "$@"\n',
-             "/usr/local/bin/bad.sh": "#!/bin/sh\nfetch\nexec python main.py --other\n"}
+    files = {
+        "/usr/local/bin/init.sh": '#!/bin/sh\nset -eu\n[ -s /w ] || fetch\nexec "$@"\n',
+        "/usr/local/bin/bad.sh": "#!/bin/sh\nfetch\nexec python main.py --other\n",
+    }
     ok = C.compare_config(CFG, _cfg(Entrypoint=["/usr/local/bin/init.sh"]), read_file_after=files.get)
     assert ok.status == PASS and "wrapped by /usr/local/bin/init.sh" in ok.evidence[0]
     sh = C.compare_config(CFG, _cfg(Entrypoint=["/bin/sh", "/usr/local/bin/init.sh"]), read_file_after=files.get)
@@ -90,22 +115,34 @@ def _d(name, version, top=()):
 
 
 def test_python_parity():
-    before = {"numpy": _d("numpy", "1.26.4", ["numpy"]), "pip": _d("pip", "23.0.1"), "psycopg2": _d("psycopg2", "2.9.9")}
-    same = EP.compare_dists(before, {"numpy": _d("numpy", "1.26.4"), "psycopg2": _d("psycopg2", "2.9.9"),
-                                    "pip": _d("pip", "24.0")})
+    before = {
+        "numpy": _d("numpy", "1.26.4", ["numpy"]),
+        "pip": _d("pip", "23.0.1"),
+        "psycopg2": _d("psycopg2", "2.9.9"),
+    }
+    same = EP.compare_dists(
+        before, {"numpy": _d("numpy", "1.26.4"), "psycopg2": _d("psycopg2", "2.9.9"), "pip": _d("pip", "24.0")}
+    )
     assert same.status == PASS and any("pip: 23.0.1 -> 24.0 (packaging tool)" in e for e in same.evidence)
     missing = EP.compare_dists(before, {"numpy": _d("numpy", "1.26.4")})
     assert missing.status == FAIL and missing.details["failures"] == ["psycopg2 2.9.9: missing in the rewrite"]
     moved = EP.compare_dists(before, {**before, "numpy": _d("numpy", "2.0.0")})
     assert moved.status == FAIL and "numpy: 1.26.4 -> 2.0.0" in moved.evidence
-    py = EP.compare_dists(before, before, {"version": "3.11.2", "executable": "/usr/bin/python3"},
-                         {"version": "3.12.1", "executable": "/opt/venv/bin/python"})
+    py = EP.compare_dists(
+        before,
+        before,
+        {"version": "3.11.2", "executable": "/usr/bin/python3"},
+        {"version": "3.12.1", "executable": "/opt/venv/bin/python"},
+    )
     assert py.status == FAIL
 
 
 def test_modules_to_import_skip_tooling_and_non_modules():
-    dists = {"pip": _d("pip", "1", ["pip"]), "scikit-learn": _d("scikit-learn", "1", ["sklearn"]),
-             "weird": _d("weird", "1", ["tests", "__pycache__", "ok_mod", "not-valid"])}
+    dists = {
+        "pip": _d("pip", "1", ["pip"]),
+        "scikit-learn": _d("scikit-learn", "1", ["sklearn"]),
+        "weird": _d("weird", "1", ["tests", "__pycache__", "ok_mod", "not-valid"]),
+    }
     assert EP.modules_to_import(dists) == ["ok_mod", "sklearn"]
 
 
@@ -113,8 +150,13 @@ def test_import_parity():
     b = {"numpy": {"ok": True}, "psycopg2": {"ok": True}, "broken": {"ok": False, "error": "x"}}
     ok = EP.compare_imports(b, {"numpy": {"ok": True}, "psycopg2": {"ok": True}})
     assert ok.status == PASS and ok.summary == "all 2 top-level modules import"
-    bad = EP.compare_imports(b, {"numpy": {"ok": True}, "psycopg2": {
-        "ok": False, "error": "ImportError: libpq.so.5: cannot open shared object file"}})
+    bad = EP.compare_imports(
+        b,
+        {
+            "numpy": {"ok": True},
+            "psycopg2": {"ok": False, "error": "ImportError: libpq.so.5: cannot open shared object file"},
+        },
+    )
     assert bad.status == FAIL and "psycopg2: ImportError: libpq.so.5" in bad.evidence[0]
 
 
@@ -122,12 +164,22 @@ def test_elf_parity_matches_files_across_site_folders():
     info_b = {"real_executable": "/usr/bin/python3.11", "stdlib": ["/usr/lib/python3.11"], "prefix": "/usr"}
     info_a = {**info_b, "prefix": "/opt/venv"}
     so = "psycopg2/_psycopg.cpython-311-x86_64-linux-gnu.so"
-    eb = {"python": info_b, "files": {f"/usr/local/lib/python3.11/dist-packages/{so}": {"missing": []},
-                                      "/usr/lib/python3.11/lib-dynload/_ssl.so": {"missing": []},
-                                      "/app/ops/lib.so": {"missing": ["libgomp.so.1"]}}}
-    ea = {"python": info_a, "files": {f"/opt/venv/lib/python3.11/site-packages/{so}": {"missing": ["libpq.so.5"]},
-                                      "/usr/lib/python3.11/lib-dynload/_ssl.so": {"missing": []},
-                                      "/app/ops/lib.so": {"missing": ["libgomp.so.1"]}}}
+    eb = {
+        "python": info_b,
+        "files": {
+            f"/usr/local/lib/python3.11/dist-packages/{so}": {"missing": []},
+            "/usr/lib/python3.11/lib-dynload/_ssl.so": {"missing": []},
+            "/app/ops/lib.so": {"missing": ["libgomp.so.1"]},
+        },
+    }
+    ea = {
+        "python": info_a,
+        "files": {
+            f"/opt/venv/lib/python3.11/site-packages/{so}": {"missing": ["libpq.so.5"]},
+            "/usr/lib/python3.11/lib-dynload/_ssl.so": {"missing": []},
+            "/app/ops/lib.so": {"missing": ["libgomp.so.1"]},
+        },
+    }
     c = EP.compare_elf(eb, ea, ["/app"])
     assert c.status == FAIL
     assert c.details["failures"] == [f"/opt/venv/lib/python3.11/site-packages/{so}: libpq.so.5 not found"]
@@ -137,32 +189,50 @@ def test_elf_parity_matches_files_across_site_folders():
 
 
 # -- the interpreter the command runs --------------------------------------------------------------------
-@pytest.mark.parametrize("argv, resolved, expected", [
-    (["uvicorn", "app:app"], {"uvicorn": ("/opt/venv/bin/uvicorn", "#!/opt/venv/bin/python"),
-                              "python3": ("/usr/bin/python3", "")}, "/opt/venv/bin/python"),
-    (["python3", "-m", "uvicorn", "server:app"], {"python3": ("/usr/bin/python3", "")}, "/usr/bin/python3"),
-    (["/bin/sh", "-c", "exec gunicorn -b 0.0.0.0:80 app:app"],
-     {"gunicorn": ("/usr/local/bin/gunicorn", "#!/usr/bin/env python3"), "python3": ("/usr/local/bin/python3", "")},
-     "/usr/local/bin/python3"),
-    (["/usr/local/bin/init.sh", "python", "main.py"],
-     {"/usr/local/bin/init.sh": ("/usr/local/bin/init.sh", "#!/bin/sh"), "python": ("/usr/bin/python", "")},
-     "/usr/bin/python"),
-    (["./server"], {"./server": ("./server", ""), "python3": ("/usr/bin/python3", "")}, "/usr/bin/python3"),
-    (["node", "x.js"], {"node": ("/usr/bin/node", "")}, None),
-])
+@pytest.mark.parametrize(
+    "argv, resolved, expected",
+    [
+        (
+            ["uvicorn", "app:app"],
+            {"uvicorn": ("/opt/venv/bin/uvicorn", "#!/opt/venv/bin/python"), "python3": ("/usr/bin/python3", "")},
+            "/opt/venv/bin/python",
+        ),
+        (["python3", "-m", "uvicorn", "server:app"], {"python3": ("/usr/bin/python3", "")}, "/usr/bin/python3"),
+        (
+            ["/bin/sh", "-c", "exec gunicorn -b 0.0.0.0:80 app:app"],
+            {
+                "gunicorn": ("/usr/local/bin/gunicorn", "#!/usr/bin/env python3"),
+                "python3": ("/usr/local/bin/python3", ""),
+            },
+            "/usr/local/bin/python3",
+        ),
+        (
+            ["/usr/local/bin/init.sh", "python", "main.py"],
+            {"/usr/local/bin/init.sh": ("/usr/local/bin/init.sh", "#!/bin/sh"), "python": ("/usr/bin/python", "")},
+            "/usr/bin/python",
+        ),
+        (["./server"], {"./server": ("./server", ""), "python3": ("/usr/bin/python3", "")}, "/usr/bin/python3"),
+        (["node", "x.js"], {"node": ("/usr/bin/node", "")}, None),
+    ],
+)
 def test_pick_interpreter(argv, resolved, expected):
     assert I.pick_interpreter(argv, resolved)[0] == expected
 
 
-@pytest.mark.parametrize("words, prefix", [
-    (["poetry", "run", "python", "app.py"], ["poetry", "run"]),
-    (["env", "A=1", "poetry", "run", "uvicorn", "app:app"], ["poetry", "run"]),
-    (["conda", "run", "-n", "serve", "--no-capture-output", "python", "x.py"],
-     ["conda", "run", "-n", "serve", "--no-capture-output"]),
-    (["uv", "run", "--with", "rich", "python", "-m", "app"], ["uv", "run", "--with", "rich"]),
-    (["python", "poetry.py", "run"], None),
-    (["gunicorn", "app:app"], None),
-])
+@pytest.mark.parametrize(
+    "words, prefix",
+    [
+        (["poetry", "run", "python", "app.py"], ["poetry", "run"]),
+        (["env", "A=1", "poetry", "run", "uvicorn", "app:app"], ["poetry", "run"]),
+        (
+            ["conda", "run", "-n", "serve", "--no-capture-output", "python", "x.py"],
+            ["conda", "run", "-n", "serve", "--no-capture-output"],
+        ),
+        (["uv", "run", "--with", "rich", "python", "-m", "app"], ["uv", "run", "--with", "rich"]),
+        (["python", "poetry.py", "run"], None),
+        (["gunicorn", "app:app"], None),
+    ],
+)
 def test_runner_prefix_finds_the_tool_that_picks_the_environment(words, prefix):
     assert I.runner_prefix(words) == prefix
 
@@ -173,35 +243,44 @@ def test_python_parity_names_a_lost_environment_as_the_cause():
     info_a = {"version": "3.11.2", "executable": "/usr/bin/python", "prefix": "/usr"}
     c = EP.compare_dists(before, {}, info_b, info_a, gone=["/opt/venv"])
     assert c.status == FAIL
-    assert c.evidence[:2] == ["the command's Python is /opt/venv/bin/python (environment /opt/venv) in the original, "
-                              "/usr/bin/python (environment /usr) in the rewrite",
-                              "/opt/venv: the original's Python environment is not in the rewrite"]
+    assert c.evidence[:2] == [
+        "the command's Python is /opt/venv/bin/python (environment /opt/venv) in the original, "
+        "/usr/bin/python (environment /usr) in the rewrite",
+        "/opt/venv: the original's Python environment is not in the rewrite",
+    ]
     # Another environment with the same distributions is only a note (a venv that moved, say).
     ok = EP.compare_dists(before, before, info_b, {**info_a, "prefix": "/venv", "executable": "/venv/bin/python"})
     assert ok.status == PASS and any("environment /venv" in n for n in ok.details["notes"])
 
 
 def test_import_parity_names_the_apps_own_modules():
-    c = EP.compare_imports({"numpy": {"ok": True}, "server": {"ok": True}},
-                           {"numpy": {"ok": True}, "server": {"ok": False, "error": "FileNotFoundError: colormodel.h5"}},
-                           app_modules=["server"])
+    c = EP.compare_imports(
+        {"numpy": {"ok": True}, "server": {"ok": True}},
+        {"numpy": {"ok": True}, "server": {"ok": False, "error": "FileNotFoundError: colormodel.h5"}},
+        app_modules=["server"],
+    )
     assert c.status == FAIL and c.evidence == ["server (the app's own module): FileNotFoundError: colormodel.h5"]
 
 
 def test_program_parity():
-    progs = {"thumbnailer": ["/app/server.py:24"], "convert": ["/app/x.py:3", "/app/y.py:9"], "gone": ["ENTRYPOINT/CMD"]}
+    progs = {
+        "thumbnailer": ["/app/server.py:24"],
+        "convert": ["/app/x.py:3", "/app/y.py:9"],
+        "gone": ["ENTRYPOINT/CMD"],
+    }
     res_b = {"thumbnailer": ("/usr/local/bin/thumbnailer", "#!/bin/sh"), "convert": ("/usr/bin/convert", "")}
     res_a = {"convert": ("/usr/bin/convert", "")}
     c = EP.compare_programs(progs, res_b, res_a)
     assert c.status == FAIL
-    assert c.details["failures"] == ["thumbnailer: /usr/local/bin/thumbnailer in the original, not found in the "
-                                     "rewrite (run at /app/server.py:24)"]
+    assert c.details["failures"] == [
+        "thumbnailer: /usr/local/bin/thumbnailer in the original, not found in the rewrite (run at /app/server.py:24)"
+    ]
     assert c.details["absent_in_both"] == ["gone"]
     assert EP.compare_programs(progs, res_b, res_b).status == PASS
 
 
 # -- what the app's sources say ----------------------------------------------------------------------------
-SERVER = textwrap.dedent('''
+SERVER = textwrap.dedent("""
     import os, subprocess as sp
     from subprocess import check_output
     from shutil import which
@@ -219,7 +298,7 @@ SERVER = textwrap.dedent('''
 
     if __name__ == "__main__":
         app.run(port=8000)
-''')
+""")
 
 
 def test_scan_python_finds_literals_programs_and_unknown_listings():
@@ -228,20 +307,27 @@ def test_scan_python_finds_literals_programs_and_unknown_listings():
     assert s.literals["colormodel.h5"] == ["/app/server.py:7"]
     assert "data" in s.literals and "labels-" in s.literals  # f-string parts
     assert {p: w[0] for p, w in s.programs.items()} == {
-        "convert": "/app/server.py:11", "ffmpeg": "/app/server.py:12", "gifsicle": "/app/server.py:12",
-        "pngquant": "/app/server.py:13", "exiftool": "/app/server.py:14"}
+        "convert": "/app/server.py:11",
+        "ffmpeg": "/app/server.py:12",
+        "gifsicle": "/app/server.py:12",
+        "pngquant": "/app/server.py:13",
+        "exiftool": "/app/server.py:14",
+    }
     assert s.dynamic_listing == ["/app/server.py:15 os.listdir()"]
     assert s.scripts == set()  # the server runs under `if __name__ == "__main__"` only
 
 
-@pytest.mark.parametrize("code, runs", [
-    ("app = Flask(__name__)\nmodel = load('m.h5')\n", False),
-    ("import uvicorn\nuvicorn.run(app)\n", True),
-    ("def main():\n    pass\n\nmain()\n", True),
-    ("while True:\n    poll()\n", True),
-    ("print('hello')\nlogging.basicConfig()\n", False),
-    ("if __name__ == '__main__':\n    main()\n", False),
-])
+@pytest.mark.parametrize(
+    "code, runs",
+    [
+        ("app = Flask(__name__)\nmodel = load('m.h5')\n", False),
+        ("import uvicorn\nuvicorn.run(app)\n", True),
+        ("def main():\n    pass\n\nmain()\n", True),
+        ("while True:\n    poll()\n", True),
+        ("print('hello')\nlogging.basicConfig()\n", False),
+        ("if __name__ == '__main__':\n    main()\n", False),
+    ],
+)
 def test_runs_at_import(code, runs):
     import libcst
 
@@ -249,10 +335,14 @@ def test_runs_at_import(code, runs):
 
 
 def test_scan_shell_and_command_words():
-    s = A.scan({"/usr/local/bin/entrypoint.sh": "#!/bin/sh\nset -e\nexport X=1\nif [ -n \"$MODEL\" ]; then\n"
-                "  curl -fsSL \"$MODEL\" -o /models/m.bin\nfi\nsudo -E gosu app true\nexec \"$@\"\n"},
-               ["/usr/local/bin/entrypoint.sh", "python", "main.py"], {"MODEL_DIR": "/app/models:/opt/models",
-                                                                       "PATH": "/opt/venv/bin:/usr/bin"})
+    s = A.scan(
+        {
+            "/usr/local/bin/entrypoint.sh": '#!/bin/sh\nset -e\nexport X=1\nif [ -n "$MODEL" ]; then\n'
+            '  curl -fsSL "$MODEL" -o /models/m.bin\nfi\nsudo -E gosu app true\nexec "$@"\n'
+        },
+        ["/usr/local/bin/entrypoint.sh", "python", "main.py"],
+        {"MODEL_DIR": "/app/models:/opt/models", "PATH": "/opt/venv/bin:/usr/bin"},
+    )
     # `true` is a builtin; `python` runs through the script's `exec "$@"`.
     assert sorted(s.programs) == ["/usr/local/bin/entrypoint.sh", "curl", "gosu", "python", "sudo"]
     assert s.programs["curl"] == ["/usr/local/bin/entrypoint.sh:5"]
@@ -272,19 +362,22 @@ def _index(**sources) -> A.NameIndex:
     return A.NameIndex.of(A.scan({f"/app/{k.replace('__', '.')}": v for k, v in sources.items()}))
 
 
-@pytest.mark.parametrize("literal, path, named", [
-    ("colormodel.h5", "/app/models/colormodel.h5", True),
-    ("./models/colormodel.h5", "/app/models/colormodel.h5", True),
-    ("/app/models/colormodel.h5", "/app/models/colormodel.h5", True),
-    ("models", "/app/models/colormodel.h5", True),  # its folder
-    ("models/", "/app/models/sub/w.bin", True),
-    ("*.h5", "/app/models/colormodel.h5", True),
-    ("models/*.bin", "/app/models/w.bin", True),
-    (".h5", "/app/models/colormodel.h5", True),  # `name.endswith(".h5")`
-    ("app", "/app/models/colormodel.h5", False),  # the app root is too generic a name
-    ("colormodel.onnx", "/app/models/colormodel.h5", False),
-    ("requirements", "/app/requirements.txt", False),
-])
+@pytest.mark.parametrize(
+    "literal, path, named",
+    [
+        ("colormodel.h5", "/app/models/colormodel.h5", True),
+        ("./models/colormodel.h5", "/app/models/colormodel.h5", True),
+        ("/app/models/colormodel.h5", "/app/models/colormodel.h5", True),
+        ("models", "/app/models/colormodel.h5", True),  # its folder
+        ("models/", "/app/models/sub/w.bin", True),
+        ("*.h5", "/app/models/colormodel.h5", True),
+        ("models/*.bin", "/app/models/w.bin", True),
+        (".h5", "/app/models/colormodel.h5", True),  # `name.endswith(".h5")`
+        ("app", "/app/models/colormodel.h5", False),  # the app root is too generic a name
+        ("colormodel.onnx", "/app/models/colormodel.h5", False),
+        ("requirements", "/app/requirements.txt", False),
+    ],
+)
 def test_name_index(literal, path, named):
     idx = _index(main__py=f"x = {literal!r}\n")
     assert bool(idx.named(path, "/app")) is named
@@ -294,14 +387,27 @@ def _f(content="x", mode=0o644, kind="file"):
     return [kind, mode, 0, 0, len(content), hashlib.sha256(content.encode()).hexdigest()]
 
 
-APP_B = {"/app/main.py": _f("print()"), "/app/Dockerfile": _f("FROM a"), "/app/requirements.txt": _f("numpy"),
-         "/app/models/colormodel.h5": _f("w"), "/app/notebooks/n.ipynb": _f("{}"), "/app/tests/test_x.py": _f(""),
-         "/app/run.sh": _f("#!", 0o755), "/app/README.md": _f("# hi")}
+APP_B = {
+    "/app/main.py": _f("print()"),
+    "/app/Dockerfile": _f("FROM a"),
+    "/app/requirements.txt": _f("numpy"),
+    "/app/models/colormodel.h5": _f("w"),
+    "/app/notebooks/n.ipynb": _f("{}"),
+    "/app/tests/test_x.py": _f(""),
+    "/app/run.sh": _f("#!", 0o755),
+    "/app/README.md": _f("# hi"),
+}
 
 
 def _files(reads: Reads, after: dict, ignore_after: str | None = None) -> object:
-    return compare_files({"files": APP_B}, {"files": after}, reads, copy_map=[P.CopyEntry(".", "/app", "dir")],
-                         rewrite_changed={"Dockerfile"}, dockerignore_after=ignore_after)
+    return compare_files(
+        {"files": APP_B},
+        {"files": after},
+        reads,
+        copy_map=[P.CopyEntry(".", "/app", "dir")],
+        rewrite_changed={"Dockerfile"},
+        dockerignore_after=ignore_after,
+    )
 
 
 def _reads(code: str, provided=None) -> Reads:
@@ -310,14 +416,22 @@ def _reads(code: str, provided=None) -> Reads:
 
 
 def test_files_the_app_never_reads_may_go():
-    after = {k: v for k, v in APP_B.items() if k not in ("/app/requirements.txt", "/app/notebooks/n.ipynb",
-                                                         "/app/tests/test_x.py")}
+    after = {
+        k: v
+        for k, v in APP_B.items()
+        if k not in ("/app/requirements.txt", "/app/notebooks/n.ipynb", "/app/tests/test_x.py")
+    }
     after["/app/Dockerfile"] = _f("FROM b")
     after["/app/README.md"] = _f("# other")
     c = _files(_reads("model = load_model('colormodel.h5')\n"), after, "requirements.txt\nnotebooks/\ntests/\n")
     assert c.status == PASS, c.evidence
-    assert c.details["removed"] == {"excluded by the rewritten .dockerignore; the app never reads it": [
-        "/app/notebooks/n.ipynb", "/app/requirements.txt", "/app/tests/test_x.py"]}
+    assert c.details["removed"] == {
+        "excluded by the rewritten .dockerignore; the app never reads it": [
+            "/app/notebooks/n.ipynb",
+            "/app/requirements.txt",
+            "/app/tests/test_x.py",
+        ]
+    }
     assert c.details["changed_by_rewrite"] == ["/app/Dockerfile"]
     assert c.details["changed_unread"] == ["/app/README.md: content differs"]
 
@@ -326,19 +440,24 @@ def test_a_file_the_app_names_is_never_removed_on_purpose():
     after = {k: v for k, v in APP_B.items() if k != "/app/models/colormodel.h5"}
     c = _files(_reads("model = load_model('colormodel.h5')\n"), after, "**/*.h5\n")
     assert c.status == FAIL
-    assert c.details["failures"] == ["/app/models/colormodel.h5: missing in the rewrite, excluded by its "
-                                     ".dockerignore (the app names it: 'colormodel.h5' at /app/main.py:1)"]
+    assert c.details["failures"] == [
+        "/app/models/colormodel.h5: missing in the rewrite, excluded by its "
+        ".dockerignore (the app names it: 'colormodel.h5' at /app/main.py:1)"
+    ]
 
 
 def test_modules_executables_and_unknown_listings_are_read():
     after = {k: v for k, v in APP_B.items() if k not in ("/app/main.py", "/app/run.sh")}
     after["/app/README.md"] = _f("# other")
     c = _files(_reads("x = 1\n"), after)
-    assert c.details["failures"] == ["/app/main.py: missing in the rewrite (a Python module of the app)",
-                                     "/app/run.sh: missing in the rewrite (an executable or shared library)"]
+    assert c.details["failures"] == [
+        "/app/main.py: missing in the rewrite (a Python module of the app)",
+        "/app/run.sh: missing in the rewrite (an executable or shared library)",
+    ]
     lists = _files(_reads("import os\nfiles = os.listdir(folder)\n"), {**APP_B, "/app/README.md": _f("# other")})
-    assert lists.details["failures"] == ["/app/README.md: content differs (the app lists folders slimml cannot "
-                                         "name (/app/main.py:2 os.listdir()))"]
+    assert lists.details["failures"] == [
+        "/app/README.md: content differs (the app lists folders slimml cannot name (/app/main.py:2 os.listdir()))"
+    ]
     blind = compare_files({"files": APP_B}, {"files": {}}, Reads(None))
     assert blind.status == FAIL and len(blind.details["failures"]) == len(APP_B)
 
@@ -348,12 +467,15 @@ def test_what_an_init_script_provides_at_start_is_not_lost():
     c = _files(_reads("MODEL = load_model('colormodel.h5')\n", {"/app/models": "/usr/local/bin/init.sh"}), after)
     assert c.status == PASS
     assert c.details["removed"] == {
-        "provided at container start by /usr/local/bin/init.sh (fetched or mounted)": ["/app/models/colormodel.h5"]}
+        "provided at container start by /usr/local/bin/init.sh (fetched or mounted)": ["/app/models/colormodel.h5"]
+    }
 
 
 def test_provided_paths_of_an_init_script():
-    text = ('#!/bin/sh\n# slimml-source: {"context_path": "models/", "is_dir": true, "target": "/app/models/"}\n'
-            '# slimml-source: {"kind": "hf", "target": "relative/ignored"}\n# slimml-source: not json\nexec "$@"\n')
+    text = (
+        '#!/bin/sh\n# slimml-source: {"context_path": "models/", "is_dir": true, "target": "/app/models/"}\n'
+        '# slimml-source: {"kind": "hf", "target": "relative/ignored"}\n# slimml-source: not json\nexec "$@"\n'
+    )
     assert C.provided_paths(text) == ["/app/models"]
     assert C.provided_paths(None) == []
 
@@ -365,8 +487,18 @@ def test_missing_ancestors_are_the_highest_missing_folders():
 
 
 def test_app_modules_are_the_working_directorys_own():
-    files = ["/app/server.py", "/app/model.py", "/app/setup.py", "/app/test_api.py", "/app/pkg/__init__.py",
-             "/app/pkg/sub.py", "/app/main.py", "/app/my-script.py", "/app/data/x.py", "/srv/other.py"]
+    files = [
+        "/app/server.py",
+        "/app/model.py",
+        "/app/setup.py",
+        "/app/test_api.py",
+        "/app/pkg/__init__.py",
+        "/app/pkg/sub.py",
+        "/app/main.py",
+        "/app/my-script.py",
+        "/app/data/x.py",
+        "/srv/other.py",
+    ]
     mods = A.app_modules(files, ["/app"], scripts={"/app/main.py", "/app/server.py"}, argv=["uvicorn", "server:app"])
     assert mods == ["model", "pkg", "server"]  # main.py runs the app at import; server is what uvicorn imports
     assert A.cmd_modules(["python", "-m", "pkg.cli", "serve"]) == ["pkg.cli"]
@@ -376,10 +508,22 @@ def test_app_modules_are_the_working_directorys_own():
 # -- the run of the real command ---------------------------------------------------------------------------
 def _server(ports=None, answer=None, alive=True, **kw) -> R.Observation:
     ports = {"8000": ["0.0.0.0"]} if ports is None else ports
-    answer = answer or {"kind": "http", "status": 200, "ctype": "application/json", "body": "json",
-                        "shape": {"label": "string", "p": "number"}}
-    return R.Observation("running", ports=ports, responses={p: answer for p in ports}, listen_seconds=1.2,
-                         alive_after_request=alive, watched=True, **kw)
+    answer = answer or {
+        "kind": "http",
+        "status": 200,
+        "ctype": "application/json",
+        "body": "json",
+        "shape": {"label": "string", "p": "number"},
+    }
+    return R.Observation(
+        "running",
+        ports=ports,
+        responses={p: answer for p in ports},
+        listen_seconds=1.2,
+        alive_after_request=alive,
+        watched=True,
+        **kw,
+    )
 
 
 def _batch(code=0, out="ok\n", err="", seconds=1.0) -> R.Observation:
@@ -393,12 +537,25 @@ def test_run_parity_of_a_server():
     assert died.status == FAIL and died.summary.startswith("the rewrite's container exits with code 1 after 1.0 s")
     assert "  | ModuleNotFoundError: x" in died.evidence
     moved = R.compare_runs(_server(), _server({"8001": ["0.0.0.0"]}))
-    assert moved.status == FAIL and moved.evidence[0] == ("port 8000 (0.0.0.0) is not listened on in the rewrite; "
-                                                          "the rewrite listens on 8001")
-    err = R.compare_runs(_server(), _server(answer={"kind": "http", "status": 500, "ctype": "text/html", "body": "html"}))
+    assert moved.status == FAIL and moved.evidence[0] == (
+        "port 8000 (0.0.0.0) is not listened on in the rewrite; the rewrite listens on 8001"
+    )
+    err = R.compare_runs(
+        _server(), _server(answer={"kind": "http", "status": 500, "ctype": "text/html", "body": "html"})
+    )
     assert err.status == FAIL and "GET / on port 8000: 200 application/json" in err.evidence[0]
-    shape = R.compare_runs(_server(), _server(answer={"kind": "http", "status": 200, "ctype": "application/json",
-                                                      "body": "json", "shape": {"error": "string"}}))
+    shape = R.compare_runs(
+        _server(),
+        _server(
+            answer={
+                "kind": "http",
+                "status": 200,
+                "ctype": "application/json",
+                "body": "json",
+                "shape": {"error": "string"},
+            }
+        ),
+    )
     assert shape.status == FAIL
     crash = R.compare_runs(_server(), _server(alive=False, exit_code=139))
     assert crash.status == FAIL and "exits (code 139) after its first request" in crash.evidence[0]
@@ -450,19 +607,31 @@ def test_rebuilt_by_change_follows_copies_stages_and_mounts():
 
 
 def test_classify_buildkit_and_classic_steps():
-    steps = [("[build 1/6] FROM docker.io/library/python:3.11", False), ("[build 4/6] RUN pip install -r r.txt", True),
-             ("[build 5/6] COPY . .", False), ("[stage-2 5/5] COPY app.py .", False),
-             ("[stage-2 2/5] COPY --from=build /opt/venv /opt/venv", False)]
+    steps = [
+        ("[build 1/6] FROM docker.io/library/python:3.11", False),
+        ("[build 4/6] RUN pip install -r r.txt", True),
+        ("[build 5/6] COPY . .", False),
+        ("[stage-2 5/5] COPY app.py .", False),
+        ("[stage-2 2/5] COPY --from=build /opt/venv /opt/venv", False),
+    ]
     out = K.classify(steps, SPLIT, "app.py")
     assert [(s.name.split("]")[0], s.cached, s.expected_cached) for s in out] == [
-        ("[build 4/6", True, True), ("[build 5/6", False, False), ("[stage-2 5/5", False, False),
-        ("[stage-2 2/5", False, False)]
+        ("[build 4/6", True, True),
+        ("[build 5/6", False, False),
+        ("[stage-2 5/5", False, False),
+        ("[stage-2 2/5", False, False),
+    ]
     assert K.unexpected(K.classify([("[build 4/6] RUN pip install", False)], SPLIT, "app.py")) == [
-        "[build 4/6] RUN pip install"]
+        "[build 4/6] RUN pip install"
+    ]
     single = "FROM python:3.11\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY . .\n"
-    classic = [("Step 1/5 : FROM python:3.11", False), ("Step 2/5 : WORKDIR /app", True),
-               ("Step 3/5 : COPY requirements.txt .", True), ("Step 4/5 : RUN pip install -r requirements.txt", False),
-               ("Step 5/5 : COPY . .", False)]
+    classic = [
+        ("Step 1/5 : FROM python:3.11", False),
+        ("Step 2/5 : WORKDIR /app", True),
+        ("Step 3/5 : COPY requirements.txt .", True),
+        ("Step 4/5 : RUN pip install -r requirements.txt", False),
+        ("Step 5/5 : COPY . .", False),
+    ]
     assert K.unexpected(K.classify(classic, single, "main.py")) == ["Step 4/5 : RUN pip install -r requirements.txt"]
     assert [s.expected_cached for s in K.classify([("[2/5] WORKDIR /app", True)], single, None)] == [True]
 
@@ -485,14 +654,19 @@ def test_git_metadata_is_read_when_the_app_runs_git():
 
 
 def test_an_in_tree_setuptools_build_output_is_not_read():
-    b = {"/app/main.py": _f("x"),
-         "/app/csrc/ops/build/lib.linux-x86_64-cpython-311/ops/_C.so": _f("elf", 0o755),
-         "/app/csrc/ops/build/lib.linux-x86_64-cpython-311/ops/__init__.py": _f("from ._C import *"),
-         "/app/csrc/ops/build/temp.linux-x86_64-cpython-311/ops.o": _f("o"),
-         "/app/csrc/ops/ops.egg-info/PKG-INFO": _f("Name: ops")}
+    b = {
+        "/app/main.py": _f("x"),
+        "/app/csrc/ops/build/lib.linux-x86_64-cpython-311/ops/_C.so": _f("elf", 0o755),
+        "/app/csrc/ops/build/lib.linux-x86_64-cpython-311/ops/__init__.py": _f("from ._C import *"),
+        "/app/csrc/ops/build/temp.linux-x86_64-cpython-311/ops.o": _f("o"),
+        "/app/csrc/ops/ops.egg-info/PKG-INFO": _f("Name: ops"),
+    }
     c = compare_files({"files": b}, {"files": {"/app/main.py": _f("x")}}, _reads("import ops\n"))
     assert c.status == PASS, c.evidence
     # the same shared object and module outside a build folder are the app's: read
-    c = compare_files({"files": {"/app/ops/_C.so": _f("elf", 0o755), "/app/ops/__init__.py": _f("y")}},
-                      {"files": {}}, _reads("import ops\n"))
+    c = compare_files(
+        {"files": {"/app/ops/_C.so": _f("elf", 0o755), "/app/ops/__init__.py": _f("y")}},
+        {"files": {}},
+        _reads("import ops\n"),
+    )
     assert c.status == FAIL and len(c.details["failures"]) == 2

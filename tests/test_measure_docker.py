@@ -96,8 +96,16 @@ def test_measure_project(name, unsafe, measured, client):
     assert report.exit_code == 0, _explain(report)
     v = report.verification
     assert v is not None and v.verdict == "PASS", _explain(report)
-    assert [c.name for c in v.checks] == ["config", "python", "imports", "programs", "native-libs", "app-files", "run",
-                                          "smoke"]
+    assert [c.name for c in v.checks] == [
+        "config",
+        "python",
+        "imports",
+        "programs",
+        "native-libs",
+        "app-files",
+        "run",
+        "smoke",
+    ]
     assert all(c.status == PASS for c in v.checks), _explain(report)
     if unsafe and _spec(name).get("shrinks", True):
         assert report.after.size < report.before.size, _explain(report)
@@ -128,8 +136,9 @@ def test_weights_moved_out_are_listed_and_mounted_back_for_the_smoke(measured):
     report, _ = measured("weights-app")
     assert report.exit_code == 0, _explain(report)
     files = report.verification.check("app-files")
-    provided = files.details["removed"]["provided at container start by /usr/local/bin/docker-entrypoint-weights.sh "
-                                        "(fetched or mounted)"]
+    provided = files.details["removed"][
+        "provided at container start by /usr/local/bin/docker-entrypoint-weights.sh (fetched or mounted)"
+    ]
     assert "/app/models/model.npz" in provided and "/app/models/config.json" in provided
     smoke = report.verification.check("smoke")
     assert "/app/models" in smoke.details["injected"]
@@ -173,9 +182,9 @@ def psycopg(tmp_path_factory):
     variants = {
         "split-ok": PSYCOPG_SPLIT.format(runtime=LIBPQ5),
         "split-no-libpq5": PSYCOPG_SPLIT.format(runtime=""),
-        "no-packages": "FROM python:3.11-slim\nWORKDIR /srv\nCOPY . .\nCMD [\"python\", \"main.py\"]\n",
+        "no-packages": 'FROM python:3.11-slim\nWORKDIR /srv\nCOPY . .\nCMD ["python", "main.py"]\n',
         "lost-file": f"FROM {before}\nRUN rm /srv/requirements.txt\nENV PYTHONPATH=/opt/extra\n"
-                     "CMD [\"python\", \"-u\", \"main.py\"]\n",
+        'CMD ["python", "-u", "main.py"]\n',
         "unused-file-dropped": f"FROM {before}\nRUN rm /srv/requirements.txt\n",
     }
     built = {}
@@ -254,8 +263,11 @@ CMD ["python", "main.py"]
 
 def test_buildkit_file_is_built_with_buildkit_and_json_carries_everything(tmp_path):
     d = _project(tmp_path, CACHE_MOUNT)
-    r = CliRunner().invoke(main, ["measure", str(d), "--format", "json", "--quiet", "--use-cache",
-                                  "--smoke", "python main.py"], catch_exceptions=False)
+    r = CliRunner().invoke(
+        main,
+        ["measure", str(d), "--format", "json", "--quiet", "--use-cache", "--smoke", "python main.py"],
+        catch_exceptions=False,
+    )
     out = json.loads(r.stdout)
     assert r.exit_code == 0, r.stdout + r.stderr
     assert out["builder"] == "buildkit" and out["before"]["builder"] == "buildkit"
@@ -264,14 +276,25 @@ def test_buildkit_file_is_built_with_buildkit_and_json_carries_everything(tmp_pa
     # A tiny image: the rewrite saves nothing here (its .dockerignore is even copied in).
     assert out["size"]["saved"] == out["size"]["before"] - out["size"]["after"] and out["size"]["after"] > 0
     assert out["rebuild"]["file"] == "main.py" and out["rebuild"]["after_seconds"] is not None
-    assert [c["name"] for c in out["verification"]["checks"]] == ["config", "python", "imports", "programs",
-                                                                   "native-libs", "app-files", "run", "smoke"]
+    assert [c["name"] for c in out["verification"]["checks"]] == [
+        "config",
+        "python",
+        "imports",
+        "programs",
+        "native-libs",
+        "app-files",
+        "run",
+        "smoke",
+    ]
     assert out["rebuild"]["verified"], out["rebuild"]
 
 
 def test_a_rewrite_that_does_not_build_exits_1_with_the_failing_step(tmp_path, monkeypatch, client):
-    d = _project(tmp_path, "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n"
-                           "CMD [\"python\", \"main.py\"]\n")
+    d = _project(
+        tmp_path,
+        "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\n"
+        'CMD ["python", "main.py"]\n',
+    )
     real = run_module.rewrite
 
     def broken_rewrite(path, opts):
@@ -313,8 +336,11 @@ def test_an_unreachable_syntax_frontend_is_reported_clearly(tmp_path):
     assert "starts with `# syntax=registry.invalid/slimml-test/dockerfile:1`" in r.stderr
     assert "--builtin-frontend" in r.stderr
     # Opting in builds both copies with the engine's own frontend; the user's file keeps its line.
-    r = CliRunner().invoke(main, ["measure", str(d), "--quiet", "--no-rebuild", "--builtin-frontend", "--use-cache"],
-                           catch_exceptions=False)
+    r = CliRunner().invoke(
+        main,
+        ["measure", str(d), "--quiet", "--no-rebuild", "--builtin-frontend", "--use-cache"],
+        catch_exceptions=False,
+    )
     assert r.exit_code == 0, r.stdout + r.stderr
     assert "--builtin-frontend: the `# syntax=` line was removed from the temporary copies" in r.stdout
     assert "result: PASS" in r.stdout
@@ -345,9 +371,13 @@ def test_interrupt_during_a_build_leaves_nothing_behind(sig, tmp_path, client):
     tmp.mkdir()
     tags, containers = _measure_tags(client), {c.id for c in client.containers.list(all=True)}
     dangling = _dangling(client)
-    proc = subprocess.Popen([sys.executable, "-m", "slimml.cli", "measure", str(d), "--no-rebuild"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "SLIMML_MEASURE_TMP": str(tmp)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slimml.cli", "measure", str(d), "--no-rebuild"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SLIMML_MEASURE_TMP": str(tmp)},
+    )
     seen = []
     for line in proc.stderr:  # plain progress lines: wait for the slow step to start
         seen.append(line)
@@ -424,11 +454,20 @@ def test_poetry_environment_is_the_one_verified_and_a_lost_venv_fails(tmp_path):
     (tmp_path / "pyproject.toml").write_text(POETRY_PYPROJECT)
     (tmp_path / "app.py").write_text("import six\nprint('six', six.__version__)\n")
     with Session(tmp_path, POETRY, jobs=2, run_timeout=30) as s:
-        honest, broken = s.verify_many([
-            Candidate(POETRY.replace("--no-interaction", "--no-interaction && rm -rf /root/.cache/pip"), label="ok"),
-            Candidate(POETRY.replace("--no-interaction", '--no-interaction && rm -rf "$(poetry config cache-dir)"'),
-                      label="cache-removed")])
-    assert honest.verified, json.dumps(honest.verification.to_json(), indent=1) if honest.verification else honest.reasons
+        honest, broken = s.verify_many(
+            [
+                Candidate(
+                    POETRY.replace("--no-interaction", "--no-interaction && rm -rf /root/.cache/pip"), label="ok"
+                ),
+                Candidate(
+                    POETRY.replace("--no-interaction", '--no-interaction && rm -rf "$(poetry config cache-dir)"'),
+                    label="cache-removed",
+                ),
+            ]
+        )
+    assert honest.verified, (
+        json.dumps(honest.verification.to_json(), indent=1) if honest.verification else honest.reasons
+    )
     interp = honest.verification.check("python").details["interpreter"]
     assert "/pypoetry/virtualenvs/tiny-" in interp["before"] and "poetry run" in interp["how_before"], interp
     assert broken.exit_code == 1, broken.reasons
@@ -461,9 +500,22 @@ def test_a_file_only_buildkit_reads_is_built_with_buildkit(tmp_path):
     (d / "docker" / "other.Dockerfile").write_text(PARENT_COPY.replace("CMD [", "ENV PYTHONUNBUFFERED=1\nCMD ["))
 
     def measure(*extra: str):
-        return CliRunner().invoke(main, ["measure", str(d / "docker" / "Dockerfile"), "--after",
-                                         str(d / "docker" / "other.Dockerfile"), "--context", str(d), "--quiet",
-                                         "--use-cache", "--no-rebuild", *extra], catch_exceptions=False)
+        return CliRunner().invoke(
+            main,
+            [
+                "measure",
+                str(d / "docker" / "Dockerfile"),
+                "--after",
+                str(d / "docker" / "other.Dockerfile"),
+                "--context",
+                str(d),
+                "--quiet",
+                "--use-cache",
+                "--no-rebuild",
+                *extra,
+            ],
+            catch_exceptions=False,
+        )
 
     r = measure("--format", "json")
     assert r.exit_code == 0, r.stdout[-4000:] + r.stderr
@@ -483,11 +535,24 @@ def test_a_file_only_buildkit_reads_is_built_with_buildkit(tmp_path):
 
 
 def test_measure_after_an_other_file_that_does_not_build_exits_1(tmp_path):
-    d = _project(tmp_path, "FROM python:3.11-slim\nWORKDIR /app\nCOPY main.py .\nCMD [\"python\", \"main.py\"]\n")
-    (d / "broken.Dockerfile").write_text("FROM python:3.11-slim\nWORKDIR /app\nCOPY main.py .\n"
-                                         "RUN echo 'building' && exit 3\nCMD [\"python\", \"main.py\"]\n")
-    r = CliRunner().invoke(main, ["measure", str(d / "Dockerfile"), "--after", str(d / "broken.Dockerfile"), "--quiet",
-                                  "--use-cache", "--no-rebuild"], catch_exceptions=False)
+    d = _project(tmp_path, 'FROM python:3.11-slim\nWORKDIR /app\nCOPY main.py .\nCMD ["python", "main.py"]\n')
+    (d / "broken.Dockerfile").write_text(
+        "FROM python:3.11-slim\nWORKDIR /app\nCOPY main.py .\n"
+        'RUN echo \'building\' && exit 3\nCMD ["python", "main.py"]\n'
+    )
+    r = CliRunner().invoke(
+        main,
+        [
+            "measure",
+            str(d / "Dockerfile"),
+            "--after",
+            str(d / "broken.Dockerfile"),
+            "--quiet",
+            "--use-cache",
+            "--no-rebuild",
+        ],
+        catch_exceptions=False,
+    )
     assert r.exit_code == 1, r.stdout + r.stderr
     assert "the other Dockerfile does not build: " in r.stdout and "RUN echo 'building' && exit 3" in r.stdout
     assert "result: FAIL (the other Dockerfile does not build)" in r.stdout

@@ -32,13 +32,18 @@ pytestmark = pytest.mark.docker
 PROJECT = Path(__file__).resolve().parent.parent / "fixtures" / "projects" / "colorizer"
 ORIGINAL = (PROJECT / "Dockerfile").read_text()
 BATCH = ORIGINAL + 'CMD ["python", "report.py"]\n'  # the same image as a batch job
-USER_SITE = ORIGINAL.replace(  # the distributions in root's --user site instead of a venv
-    "RUN /opt/venv/bin/pip install --no-index --no-build-isolation ./packages/palette ./native",
-    "RUN python3 -m pip install --user --break-system-packages --no-index --no-build-isolation "
-    "./packages/palette ./native").replace("COPY --from=build /opt/venv /opt/venv", "COPY --from=build /root/.local "
-                                           "/root/.local").replace("ENV PATH=/opt/venv/bin:$PATH", "ENV")
+USER_SITE = (
+    ORIGINAL.replace(  # the distributions in root's --user site instead of a venv
+        "RUN /opt/venv/bin/pip install --no-index --no-build-isolation ./packages/palette ./native",
+        "RUN python3 -m pip install --user --break-system-packages --no-index --no-build-isolation "
+        "./packages/palette ./native",
+    )
+    .replace("COPY --from=build /opt/venv /opt/venv", "COPY --from=build /root/.local /root/.local")
+    .replace("ENV PATH=/opt/venv/bin:$PATH", "ENV")
+)
 ACTIVATED = ORIGINAL.replace("ENV PATH=/opt/venv/bin:$PATH PORT=8000", "ENV PORT=8000").replace(
-    'ENTRYPOINT ["docker-entrypoint.sh"]', 'ENTRYPOINT ["venv-entrypoint.sh"]')  # the entrypoint activates the venv
+    'ENTRYPOINT ["docker-entrypoint.sh"]', 'ENTRYPOINT ["venv-entrypoint.sh"]'
+)  # the entrypoint activates the venv
 
 
 @dataclass
@@ -61,43 +66,103 @@ class Case:
 
 
 SABOTAGE = [
-    Case("runtime-library-missing", "RUN rm /usr/local/lib/libcolorops.so && ldconfig\n",
-         "test -e /usr/local/lib/libcolorops.so", "native-libs", "colorops.cpython-311-x86_64-linux-gnu.so: "
-         "libcolorops.so not found"),
-    Case("package-missing", "RUN /opt/venv/bin/pip uninstall -y palette\n",
-         "/opt/venv/bin/python -c 'import palette'", "python", "palette 1.2.0: missing in the rewrite"),
-    Case("venv-deleted", "RUN rm -rf /opt/venv\n", "test -d /opt/venv", "python",
-         "/opt/venv: the original's Python environment is not in the rewrite"),
-    Case("app-file-missing", "RUN rm /app/model.py\n", "test -e /app/model.py", "app-files",
-         "/app/model.py: missing in the rewrite (a Python module of the app)"),
-    Case("command-exits", "COPY sabotage/entrypoint.sh /usr/local/bin/docker-entrypoint.sh\n",
-         "grep -q 'exec \"$@\"' /usr/local/bin/docker-entrypoint.sh", "run",
-         "the rewrite's container exits with code 0",
-         {"sabotage/entrypoint.sh": "#!/bin/sh\n# forgot to run the command\nmkdir -p /tmp/colorizer\n"}),
-    Case("port-changed", "ENV PORT=8001\n", 'test "$PORT" = 8000', "run",
-         "port 8000 (0.0.0.0) is not listened on in the rewrite; the rewrite listens on 8001"),
-    Case("tool-missing", "RUN rm /usr/local/bin/thumbnailer\n", "command -v thumbnailer", "programs",
-         "thumbnailer: /usr/local/bin/thumbnailer in the original, not found in the rewrite (run at /app/server.py:"),
-    Case("model-excluded", "", "test -e /app/models/colormodel.h5", "app-files",
-         "/app/models/colormodel.h5: missing in the rewrite, excluded by its .dockerignore (the app names it: "
-         "'colormodel.h5' at /app/server.py:", {".dockerignore": "# weights belong in a volume\n**/*.h5\n"}),
-    Case("batch-exit-code", "RUN rm /app/models/colormodel.h5\n", "test -e /app/models/colormodel.h5", "run",
-         "the command exits with code 1 in the rewrite, 0 in the original", original=BATCH),
-    Case("user-site-deleted", "RUN rm -rf /root/.local\n", "test -d /root/.local", "python",
-         "palette 1.2.0: missing in the rewrite", original=USER_SITE),
-    Case("activated-venv-package-missing", "RUN /opt/venv/bin/pip uninstall -y palette\n",
-         "/opt/venv/bin/python -c 'import palette'", "python", "palette 1.2.0: missing in the rewrite",
-         original=ACTIVATED),
+    Case(
+        "runtime-library-missing",
+        "RUN rm /usr/local/lib/libcolorops.so && ldconfig\n",
+        "test -e /usr/local/lib/libcolorops.so",
+        "native-libs",
+        "colorops.cpython-311-x86_64-linux-gnu.so: libcolorops.so not found",
+    ),
+    Case(
+        "package-missing",
+        "RUN /opt/venv/bin/pip uninstall -y palette\n",
+        "/opt/venv/bin/python -c 'import palette'",
+        "python",
+        "palette 1.2.0: missing in the rewrite",
+    ),
+    Case(
+        "venv-deleted",
+        "RUN rm -rf /opt/venv\n",
+        "test -d /opt/venv",
+        "python",
+        "/opt/venv: the original's Python environment is not in the rewrite",
+    ),
+    Case(
+        "app-file-missing",
+        "RUN rm /app/model.py\n",
+        "test -e /app/model.py",
+        "app-files",
+        "/app/model.py: missing in the rewrite (a Python module of the app)",
+    ),
+    Case(
+        "command-exits",
+        "COPY sabotage/entrypoint.sh /usr/local/bin/docker-entrypoint.sh\n",
+        "grep -q 'exec \"$@\"' /usr/local/bin/docker-entrypoint.sh",
+        "run",
+        "the rewrite's container exits with code 0",
+        {"sabotage/entrypoint.sh": "#!/bin/sh\n# forgot to run the command\nmkdir -p /tmp/colorizer\n"},
+    ),
+    Case(
+        "port-changed",
+        "ENV PORT=8001\n",
+        'test "$PORT" = 8000',
+        "run",
+        "port 8000 (0.0.0.0) is not listened on in the rewrite; the rewrite listens on 8001",
+    ),
+    Case(
+        "tool-missing",
+        "RUN rm /usr/local/bin/thumbnailer\n",
+        "command -v thumbnailer",
+        "programs",
+        "thumbnailer: /usr/local/bin/thumbnailer in the original, not found in the rewrite (run at /app/server.py:",
+    ),
+    Case(
+        "model-excluded",
+        "",
+        "test -e /app/models/colormodel.h5",
+        "app-files",
+        "/app/models/colormodel.h5: missing in the rewrite, excluded by its .dockerignore (the app names it: "
+        "'colormodel.h5' at /app/server.py:",
+        {".dockerignore": "# weights belong in a volume\n**/*.h5\n"},
+    ),
+    Case(
+        "batch-exit-code",
+        "RUN rm /app/models/colormodel.h5\n",
+        "test -e /app/models/colormodel.h5",
+        "run",
+        "the command exits with code 1 in the rewrite, 0 in the original",
+        original=BATCH,
+    ),
+    Case(
+        "user-site-deleted",
+        "RUN rm -rf /root/.local\n",
+        "test -d /root/.local",
+        "python",
+        "palette 1.2.0: missing in the rewrite",
+        original=USER_SITE,
+    ),
+    Case(
+        "activated-venv-package-missing",
+        "RUN /opt/venv/bin/pip uninstall -y palette\n",
+        "/opt/venv/bin/python -c 'import palette'",
+        "python",
+        "palette 1.2.0: missing in the rewrite",
+        original=ACTIVATED,
+    ),
 ]
 HONEST = [
-    Case("unused-requirements-dropped", "", "test -e /app/requirements.txt",
-         side_files={".dockerignore": "app/requirements.txt\n"}),
+    Case(
+        "unused-requirements-dropped",
+        "",
+        "test -e /app/requirements.txt",
+        side_files={".dockerignore": "app/requirements.txt\n"},
+    ),
     Case("python-env-added", "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1\n", 'test -z "$PYTHONUNBUFFERED"'),
     Case("batch-python-env-added", "ENV PYTHONUNBUFFERED=1\n", 'test -z "$PYTHONUNBUFFERED"', original=BATCH),
-    Case("user-site-python-env-added", "ENV PYTHONUNBUFFERED=1\n", 'test -z "$PYTHONUNBUFFERED"',
-         original=USER_SITE),
-    Case("activated-venv-python-env-added", "ENV PYTHONUNBUFFERED=1\n", 'test -z "$PYTHONUNBUFFERED"',
-         original=ACTIVATED),
+    Case("user-site-python-env-added", "ENV PYTHONUNBUFFERED=1\n", 'test -z "$PYTHONUNBUFFERED"', original=USER_SITE),
+    Case(
+        "activated-venv-python-env-added", "ENV PYTHONUNBUFFERED=1\n", 'test -z "$PYTHONUNBUFFERED"', original=ACTIVATED
+    ),
 ]
 ORIGINALS = {"server": ORIGINAL, "batch": BATCH, "user-site": USER_SITE, "activated": ACTIVATED}
 
@@ -125,13 +190,15 @@ def verified(tmp_path_factory):
 
 def _explain(result) -> str:
     v = result.verification
-    return json.dumps(v.to_json() if v is not None else {"error": result.error, "reasons": result.reasons},
-                      indent=1)[:12000]
+    return json.dumps(v.to_json() if v is not None else {"error": result.error, "reasons": result.reasons}, indent=1)[
+        :12000
+    ]
 
 
 def _sh(tag: str, script: str) -> int:
-    return docker("run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", tag, "-c", script, check=False,
-                  timeout=120).returncode
+    return docker(
+        "run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", tag, "-c", script, check=False, timeout=120
+    ).returncode
 
 
 @pytest.mark.parametrize("case", SABOTAGE + HONEST, ids=lambda c: c.name)
@@ -173,7 +240,8 @@ def test_the_honest_runs_really_exercised_the_app(verified):
     assert "thumbnailer" in server.check("programs").details["programs"]
     dropped = verified["unused-requirements-dropped"][0].verification.check("app-files")
     assert dropped.details["removed"] == {
-        "excluded by the rewritten .dockerignore; the app never reads it": ["/app/requirements.txt"]}
+        "excluded by the rewritten .dockerignore; the app never reads it": ["/app/requirements.txt"]
+    }
     batch = verified["batch-python-env-added"][0].verification.check("run")
     assert batch.details["before"]["state"] == "exited" and batch.details["before"]["exit_code"] == 0
     assert "'model': 'colormodel-v2'" in batch.details["after"]["stdout"]
@@ -201,14 +269,29 @@ def _cli_context(tmp_path: Path, case: Case) -> Path:
     return ctx
 
 
-@pytest.mark.parametrize("name, code", [("model-excluded", 1), ("command-exits", 1),
-                                        ("unused-requirements-dropped", 0)])
+@pytest.mark.parametrize(
+    "name, code", [("model-excluded", 1), ("command-exits", 1), ("unused-requirements-dropped", 0)]
+)
 def test_measure_after_gives_the_verdict_as_its_exit_code(name, code, tmp_path):
     case = next(c for c in SABOTAGE + HONEST if c.name == name)
     ctx = _cli_context(tmp_path, case)
-    r = CliRunner().invoke(main, ["measure", str(ctx / "Dockerfile"), "--after", str(ctx / f"{name}.Dockerfile"),
-                                  "--use-cache", "--no-rebuild", "--quiet", "--format", "json", "--run-timeout", "30"],
-                           catch_exceptions=False)
+    r = CliRunner().invoke(
+        main,
+        [
+            "measure",
+            str(ctx / "Dockerfile"),
+            "--after",
+            str(ctx / f"{name}.Dockerfile"),
+            "--use-cache",
+            "--no-rebuild",
+            "--quiet",
+            "--format",
+            "json",
+            "--run-timeout",
+            "30",
+        ],
+        catch_exceptions=False,
+    )
     out = json.loads(r.stdout)
     assert r.exit_code == code, r.stdout[-6000:] + r.stderr
     assert out["mode"] == "after" and out["builder"] == "buildkit"

@@ -27,13 +27,15 @@ from slimml.runner import Options, run_fix
 BRANCH = "slimml/slim-images"
 IDENT = ["-c", "user.name=Test Author", "-c", "user.email=test@example.com"]
 
-FIXABLE = "FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\nCMD [\"python\", \"app.py\"]\n"
+FIXABLE = 'FROM python:3.11\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\nCMD ["python", "app.py"]\n'
 APT = "FROM ubuntu:22.04\nRUN apt-get update\nRUN apt-get install -y curl\n"
 CLEAN = "# slimml: ignore-file\nFROM python:3.11\nRUN pip install -r requirements.txt\n"
 BROKEN = "this is not a Dockerfile at all\n"
-WEIGHTS = ("FROM python:3.11-slim\nRUN pip install --no-cache-dir \"huggingface_hub[cli]\" \\\n"
-           "    && huggingface-cli download TheBloke/Llama-2-7B-Chat-GGUF llama-2-7b-chat.Q4_K_M.gguf --local-dir /models\n"
-           "COPY app.py /app/\nCMD [\"python\", \"/app/app.py\"]\n")
+WEIGHTS = (
+    'FROM python:3.11-slim\nRUN pip install --no-cache-dir "huggingface_hub[cli]" \\\n'
+    "    && huggingface-cli download TheBloke/Llama-2-7B-Chat-GGUF llama-2-7b-chat.Q4_K_M.gguf --local-dir /models\n"
+    'COPY app.py /app/\nCMD ["python", "/app/app.py"]\n'
+)
 SECRET_VALUE = "hf_abcdefghijklmnopqrstuvwxyz012345"
 SECRET = f"FROM python:3.11\nENV HF_TOKEN={SECRET_VALUE}\nRUN pip install transformers\n"
 
@@ -59,8 +61,11 @@ def mkrepo(path: Path, files: dict[str, str | bytes], commit: bool = True) -> Pa
 
 
 def fixable_files(i: int) -> dict[str, str]:
-    return {"Dockerfile": FIXABLE if i % 2 else APT + "COPY . /app\n", "requirements.txt": "numpy\n",
-            "app.py": f"print({i})\n"}
+    return {
+        "Dockerfile": FIXABLE if i % 2 else APT + "COPY . /app\n",
+        "requirements.txt": "numpy\n",
+        "app.py": f"print({i})\n",
+    }
 
 
 def build_fleet(root: Path) -> dict[str, str]:
@@ -72,8 +77,16 @@ def build_fleet(root: Path) -> dict[str, str]:
         exp[name] = "fixed"
     for i in range(3):  # several Dockerfiles (one of them already clean)
         name = f"multi-{i}"
-        mkrepo(root / name, {"Dockerfile": FIXABLE, "requirements.txt": "torch\n", "docker/gpu.Dockerfile": APT,
-                             "worker/Dockerfile": CLEAN, "worker/Containerfile.dev": FIXABLE})
+        mkrepo(
+            root / name,
+            {
+                "Dockerfile": FIXABLE,
+                "requirements.txt": "torch\n",
+                "docker/gpu.Dockerfile": APT,
+                "worker/Dockerfile": CLEAN,
+                "worker/Containerfile.dev": FIXABLE,
+            },
+        )
         exp[name] = "fixed"
     # dirty: modified tracked file / untracked file / staged change
     r = mkrepo(root / "dirty-modified", fixable_files(1))
@@ -113,13 +126,17 @@ def build_fleet(root: Path) -> dict[str, str]:
     mkrepo(root / "already-clean", {"Dockerfile": CLEAN, "requirements.txt": "x\n"})
     exp["already-clean"] = "unchanged"
     # nested: a repo inside a repo (ignored by the outer one); a gitignored Dockerfile
-    outer = mkrepo(root / "outer", {"Dockerfile": FIXABLE, "requirements.txt": "x\n", ".gitignore": "vendor/\nbuild/\n"})
+    outer = mkrepo(
+        root / "outer", {"Dockerfile": FIXABLE, "requirements.txt": "x\n", ".gitignore": "vendor/\nbuild/\n"}
+    )
     mkrepo(outer / "vendor" / "inner", {"Dockerfile": APT})
     (outer / "build").mkdir()
     (outer / "build" / "Dockerfile").write_text(APT)  # ignored: never touched, never committed
     exp.update({"outer": "fixed", "outer/vendor/inner": "fixed"})
     # the repo's own config: only SLM001
-    mkrepo(root / "configured", {"Dockerfile": APT + "RUN pip install flask\n", ".slimml.toml": 'select = ["SLM001"]\n'})
+    mkrepo(
+        root / "configured", {"Dockerfile": APT + "RUN pip install flask\n", ".slimml.toml": 'select = ["SLM001"]\n'}
+    )
     exp["configured"] = "fixed"
     # unsafe fixes on by the repo's own config: weights move to a generated, executable init script
     mkrepo(root / "weights", {"Dockerfile": WEIGHTS, "app.py": "print(1)\n", ".slimml.toml": "unsafe-fixes = true\n"})
@@ -171,8 +188,13 @@ def expected_fix(repo: Path, base: str, tmp: Path) -> dict[str, tuple[bytes, str
     git(clone, "checkout", "-q", base)
     run_fix([clone], Options(write=True))
     out = {}
-    st = subprocess.run(["git", "status", "--porcelain", "-z", "--untracked-files=all"], cwd=clone,
-                        capture_output=True, text=True, check=False).stdout
+    st = subprocess.run(
+        ["git", "status", "--porcelain", "-z", "--untracked-files=all"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     for entry in filter(None, st.split("\0")):
         rel = entry[3:]
         mode = "100755" if os.access(clone / rel, os.X_OK) else "100644"
@@ -255,7 +277,8 @@ def test_commits_are_exactly_what_fix_would_write(fleet, tmp_path):
     for name, status in fleet["exp"].items():
         if status != "fixed":
             assert git(root / name, "rev-parse", "-q", "--verify", f"refs/heads/{BRANCH}", check=False) == (
-                "" if name != "branch-taken" else git(root / name, "rev-parse", "HEAD")), name
+                "" if name != "branch-taken" else git(root / name, "rev-parse", "HEAD")
+            ), name
             continue
         repo = root / name
         base = fleet["before"][name]["head"]
@@ -288,7 +311,9 @@ def test_specific_repos(fleet):
     df = git(root / "configured", "show", f"{BRANCH}:Dockerfile")
     assert "RUN apt-get update\nRUN apt-get install -y curl\n" in df and "pip install --no-cache-dir flask" in df
     # CRLF kept
-    raw = subprocess.run(["git", "show", f"{BRANCH}:Dockerfile"], cwd=root / "crlf-secret", check=False, capture_output=True).stdout
+    raw = subprocess.run(
+        ["git", "show", f"{BRANCH}:Dockerfile"], cwd=root / "crlf-secret", check=False, capture_output=True
+    ).stdout
     assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
     # multi: every Dockerfile listed in the message; the clean one untouched
     msg = git(root / "multi-0", "log", "-1", "--format=%B", BRANCH)
@@ -347,8 +372,9 @@ def test_retry_failed_and_skipped(fleet, tmp_path):
     git(root / "broken", *IDENT, "commit", "-q", "-am", "repair")
     git(root / "dirty-untracked", "add", "notes.txt")
     git(root / "dirty-untracked", *IDENT, "commit", "-q", "-m", "notes")
-    cp = run_migrate([root, "--workdir", fleet["work"], "--jobs", "1", "--quiet", "--retry-failed", "--retry-skipped"],
-                     fleet["env"])
+    cp = run_migrate(
+        [root, "--workdir", fleet["work"], "--jobs", "1", "--quiet", "--retry-failed", "--retry-skipped"], fleet["env"]
+    )
     assert cp.returncode == 0, cp.stderr
     rows = db_rows(fleet["work"] / ".slimml" / "migrate.db")
     assert rows["broken"]["status"] == "fixed" and rows["broken"]["attempts"] == 2
@@ -472,9 +498,9 @@ def _live_members(pgid: int) -> list[str]:
             stat = (d / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if int(fields[2]) == pgid and fields[0] != "Z":
-            out.append(stat[:stat.rindex(")") + 1])
+            out.append(stat[: stat.rindex(")") + 1])
     return out
 
 
@@ -501,8 +527,9 @@ def test_sigkill_midway_then_resume(tmp_path):
     work = tmp_path / "w"
     db = work / ".slimml" / "migrate.db"
     args = [root, "--workdir", work, "--jobs", "2", "--quiet"]
-    proc = subprocess.Popen(migrate_cmd(*args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        migrate_cmd(*args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     done_at_kill = None
     end = time.time() + 120
     while time.time() < end and proc.poll() is None:
@@ -570,9 +597,11 @@ def test_bad_input(tmp_path):
 
 
 def test_commands_module_imports_only_click():
-    code = ("import sys; import slimml.migrate.commands; "
-            "bad = [m for m in ('sqlite3', 'rich', 'subprocess', 'slimml.migrate.state', 'slimml.runner') "
-            "if m in sys.modules]; print(bad)")
+    code = (
+        "import sys; import slimml.migrate.commands; "
+        "bad = [m for m in ('sqlite3', 'rich', 'subprocess', 'slimml.migrate.state', 'slimml.runner') "
+        "if m in sys.modules]; print(bad)"
+    )
     cp = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert cp.stdout.strip() == "[]", cp.stdout + cp.stderr
 
@@ -581,15 +610,26 @@ def test_commands_module_imports_only_click():
 def test_measure_records_real_sizes_and_build_failures(tmp_path):
     root = tmp_path / "repos"
     data = os.urandom(3_000_000)
-    mkrepo(root / "with-data", {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . /app\nCMD [\"python\", \"app.py\"]\n",
-                                "app.py": "print(1)\n", "data/train.csv": data})
-    mkrepo(root / "does-not-build", {"Dockerfile": "FROM python:3.11-slim\nRUN false\nCOPY app.py /app/app.py\n",
-                                     "app.py": "print(1)\n"})
+    mkrepo(
+        root / "with-data",
+        {
+            "Dockerfile": 'FROM python:3.11-slim\nWORKDIR /app\nCOPY . /app\nCMD ["python", "app.py"]\n',
+            "app.py": "print(1)\n",
+            "data/train.csv": data,
+        },
+    )
+    mkrepo(
+        root / "does-not-build",
+        {"Dockerfile": "FROM python:3.11-slim\nRUN false\nCOPY app.py /app/app.py\n", "app.py": "print(1)\n"},
+    )
     home = tmp_path / "home"
     home.mkdir()
     work = tmp_path / "w"
-    cp = run_migrate([root, "--workdir", work, "--measure", "--build-jobs", "1", "--unsafe-fixes", "-j", "2", "-q"],
-                     isolated_env(home), timeout=1200)
+    cp = run_migrate(
+        [root, "--workdir", work, "--measure", "--build-jobs", "1", "--unsafe-fixes", "-j", "2", "-q"],
+        isolated_env(home),
+        timeout=1200,
+    )
     assert cp.returncode == 0, cp.stderr
     report = json.loads((work / ".slimml" / "migrate-report.json").read_text())
     repos = {r["name"]: r for r in report["repos"]}
@@ -598,7 +638,9 @@ def test_measure_records_real_sizes_and_build_failures(tmp_path):
     assert m["before"] - m["after"] > 2_500_000  # data/ is no longer sent into the image
     assert repos["does-not-build"]["status"] == "fixed" and repos["does-not-build"]["measured"] is None
     (fail,) = [f for f in report["failures"] if f["repo"] == "does-not-build"]
-    assert fail["file"] == "Dockerfile" and fail["reason"].startswith("measure: ") and "does not build" in fail["reason"]
+    assert (
+        fail["file"] == "Dockerfile" and fail["reason"].startswith("measure: ") and "does not build" in fail["reason"]
+    )
     assert report["totals"]["measured"]["repos"] == 1
     html = (work / ".slimml" / "migrate-report.html").read_text()
     assert 'class="bar measured before"' in html
@@ -615,9 +657,15 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     work = tmp_path / "w"
     db = work / ".slimml" / "migrate.db"
     args = [root, "--workdir", work, "--jobs", "2", "--quiet"]
-    proc = subprocess.Popen(migrate_cmd(*args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
+    proc = subprocess.Popen(
+        migrate_cmd(*args),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # noqa: PLW1509
     end = time.time() + 120
     while time.time() < end and proc.poll() is None:
         if db.exists():
@@ -649,15 +697,25 @@ def test_context_fixes_are_judged_against_a_real_checkout_not_the_committed_tree
     excluding them is never a safe fix -- and an already curated .dockerignore gets no pull request."""
     root = tmp_path / "repos"
     app = "import os\nimport onnxruntime\nsess = onnxruntime.InferenceSession(os.environ['MODEL'])\n"
-    r = mkrepo(root / "ml-app", {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n"
-                                                "CMD [\"python\", \"app.py\"]\n",
-                                 "app.py": app, ".gitignore": "weights/\n*.onnx\n.env\n"})
+    r = mkrepo(
+        root / "ml-app",
+        {
+            "Dockerfile": 'FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD ["python", "app.py"]\n',
+            "app.py": app,
+            ".gitignore": "weights/\n*.onnx\n.env\n",
+        },
+    )
     (r / "weights").mkdir()
     (r / "weights" / "model.onnx").write_bytes(b"\0" * 128)  # ignored: the repo is not dirty
     (r / ".env").write_text("MODEL=weights/model.onnx\n")
-    mkrepo(root / "curated", {"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n"
-                                            "CMD [\"python\", \"app.py\"]\n",
-                              "app.py": "print(1)\n", ".dockerignore": "# ours\n.git\n*.md\nnotebooks/\n"})
+    mkrepo(
+        root / "curated",
+        {
+            "Dockerfile": 'FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD ["python", "app.py"]\n',
+            "app.py": "print(1)\n",
+            ".dockerignore": "# ours\n.git\n*.md\nnotebooks/\n",
+        },
+    )
     home = tmp_path / "home"
     home.mkdir()
     env = isolated_env(home)

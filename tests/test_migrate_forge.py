@@ -37,12 +37,26 @@ def make_fleet(base: Path, names: list[str], env_home: Path | None = None) -> di
     home.mkdir(parents=True, exist_ok=True)
     env = isolated_env(home)
     remotes = base / "remotes"
-    subprocess.run(["git", "config", "--file", str(home / "gitconfig"), f"url.{remotes.as_uri()}/.insteadOf",
-                    "https://forge.test/"], check=True)
+    subprocess.run(
+        [
+            "git",
+            "config",
+            "--file",
+            str(home / "gitconfig"),
+            f"url.{remotes.as_uri()}/.insteadOf",
+            "https://forge.test/",
+        ],
+        check=True,
+    )
     for i, name in enumerate(names):
-        repo = mkrepo(base / "repos" / name.replace("/", "__"),
-                      {"Dockerfile": FIXABLE if i % 2 == 0 else APT + "COPY . /app\n", "requirements.txt": "numpy\n",
-                       "app.py": f"print({i})\n"})
+        repo = mkrepo(
+            base / "repos" / name.replace("/", "__"),
+            {
+                "Dockerfile": FIXABLE if i % 2 == 0 else APT + "COPY . /app\n",
+                "requirements.txt": "numpy\n",
+                "app.py": f"print({i})\n",
+            },
+        )
         bare = remotes / f"{name}.git"
         bare.parent.mkdir(parents=True, exist_ok=True)
         git(base, "clone", "-q", "--bare", str(repo), str(bare))
@@ -100,7 +114,8 @@ def test_push_creates_refuses_foreign_and_updates_its_own_branch(tmp_path):
     assert cp.returncode == 2 and "(1 processed" in cp.stderr, cp.stderr
     rows2 = state_rows(f["work"])
     assert {n: (r["commit_sha"], r["attempts"]) for n, r in rows2.items()} == {
-        n: (r["commit_sha"], r["attempts"]) for n, r in rows.items()}
+        n: (r["commit_sha"], r["attempts"]) for n, r in rows.items()
+    }
     assert remote_refs(f["remotes"] / "org/svc-c.git")[f"refs/heads/{BRANCH}"] == foreign
 
     # The remote already holds exactly our commit (pushed, then the record was lost): nothing to push.
@@ -160,8 +175,19 @@ def forge_env(monkeypatch):
         for name in names:
             fake.add_repo(name, git_dir=f["remotes"] / f"{name}.git")
         f["fake"] = fake
-        f["args"] = ["migrate", str(f["repos"]), "--workdir", str(f["work"]), "--jobs", "1", "--quiet",
-                     "--open-pr", kind, "--forge-url", fake.url]
+        f["args"] = [
+            "migrate",
+            str(f["repos"]),
+            "--workdir",
+            str(f["work"]),
+            "--jobs",
+            "1",
+            "--quiet",
+            "--open-pr",
+            kind,
+            "--forge-url",
+            fake.url,
+        ]
         return f
 
     made: list[dict] = []
@@ -181,7 +207,9 @@ def cli(args: list[str]):
 
 def names_for(kind: str) -> list[str]:
     # GitLab projects may sit in subgroups; GitHub and Gitea are owner/repo
-    return ["org/svc-a", "org/svc-b", "org/team/svc-c"] if kind == "gitlab" else ["org/svc-a", "org/svc-b", "acme/svc-c"]
+    return (
+        ["org/svc-a", "org/svc-b", "org/team/svc-c"] if kind == "gitlab" else ["org/svc-a", "org/svc-b", "acme/svc-c"]
+    )
 
 
 def head_of(kind: str, pr: dict) -> tuple[str, str]:
@@ -220,8 +248,9 @@ def test_first_run_opens_one_pr_per_repo_second_run_updates_it(kind, tmp_path, f
         row = rows[name.replace("/", "__")]
         assert row["status"] == "fixed" and row["pr_state"] == "opened" and row["publish_error"] is None, row
         assert row["pushed_sha"] == row["commit_sha"]
-        ours = [p for p in fake.open_pulls(name) if head_of(kind, p) == (BRANCH, "develop" if name == names[1]
-                                                                         else "main")]
+        ours = [
+            p for p in fake.open_pulls(name) if head_of(kind, p) == (BRANCH, "develop" if name == names[1] else "main")
+        ]
         assert len(ours) == 1
         pr = ours[0]
         assert row["pr_number"] == (pr["iid"] if kind == "gitlab" else pr["number"])
@@ -259,11 +288,15 @@ def test_first_run_opens_one_pr_per_repo_second_run_updates_it(kind, tmp_path, f
     second = fake.log[before:]
     assert not [q for q in second if q["method"] == "POST"]
     assert len([q for q in second if q["method"] in ("PATCH", "PUT")]) == 1
-    page2 = [q for q in second if q["method"] == "GET" and q["query"].get("page") == "2"
-             and f"{names[0].split('/')[1]}" in q["path"]]
+    page2 = [
+        q
+        for q in second
+        if q["method"] == "GET" and q["query"].get("page") == "2" and f"{names[0].split('/')[1]}" in q["path"]
+    ]
     assert page2  # found on page 2
     assert {n: rows2[n.replace("/", "__")]["pr_number"] for n in names} == {
-        n: rows[n.replace("/", "__")]["pr_number"] for n in names}
+        n: rows[n.replace("/", "__")]["pr_number"] for n in names
+    }
     assert sleeps == []
 
     # A third run: everything is done, nothing is processed, no request is made.
@@ -303,12 +336,27 @@ def test_create_conflict_falls_back_to_find_and_update(kind, tmp_path, forge_env
 
 RATE_LIMITS = {
     # GitHub primary limit: 403 + x-ratelimit-remaining 0, wait until x-ratelimit-reset (epoch seconds)
-    "github": lambda now: (403, {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0",
-                                 "x-ratelimit-reset": str(int(now) + 30), "x-ratelimit-resource": "core"},
-                           {"message": "API rate limit exceeded for user ID 1."}),
+    "github": lambda now: (
+        403,
+        {
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": str(int(now) + 30),
+            "x-ratelimit-resource": "core",
+        },
+        {"message": "API rate limit exceeded for user ID 1."},
+    ),
     # GitLab: 429 + Retry-After (and RateLimit-* headers)
-    "gitlab": lambda now: (429, {"Retry-After": "7", "RateLimit-Limit": "600", "RateLimit-Remaining": "0",
-                                 "RateLimit-Reset": str(int(now) + 7)}, {"message": "Retry later"}),
+    "gitlab": lambda now: (
+        429,
+        {
+            "Retry-After": "7",
+            "RateLimit-Limit": "600",
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(int(now) + 7),
+        },
+        {"message": "Retry later"},
+    ),
     "gitea": lambda now: (429, {"Retry-After": "5"}, {"message": "rate limited"}),
 }
 
@@ -322,8 +370,9 @@ def test_rate_limited_once_and_5xx_retried(kind, tmp_path, forge_env, sleeps):
     status, headers, body = RATE_LIMITS[kind](time.time())
     fake.fail("GET", r"pulls|merge_requests", status, headers, body)
     if kind == "github":  # a secondary limit: 403 with retry-after
-        fake.fail("POST", r"pulls", 403, {"retry-after": "60"},
-                  {"message": "You have exceeded a secondary rate limit."})
+        fake.fail(
+            "POST", r"pulls", 403, {"retry-after": "60"}, {"message": "You have exceeded a secondary rate limit."}
+        )
     fake.fail("POST", r"pulls|merge_requests", 502, {}, {"message": "Bad Gateway"})
     r = cli(f["args"])
     assert r.exit_code == 0, r.output
@@ -358,7 +407,8 @@ def test_failed_pr_is_retried_by_a_rerun_without_redoing_the_fix(kind, tmp_path,
     rows2 = state_rows(f["work"])
     assert rows2["org__svc-b"]["pr_state"] == "opened" and rows2["org__svc-b"]["publish_error"] is None
     assert {n: (x["commit_sha"], x["attempts"]) for n, x in rows2.items()} == {
-        n: (x["commit_sha"], x["attempts"]) for n, x in rows.items()}
+        n: (x["commit_sha"], x["attempts"]) for n, x in rows.items()
+    }
     assert all("svc-b" in q["path"] for q in fake.log[before:])
     assert len(fake.open_pulls("org/svc-b")) == 1 and sleeps == []
 
@@ -404,22 +454,27 @@ def test_bad_publish_options_are_one_line_errors_and_write_nothing(tmp_path):
         cp = run_migrate([*base, *extra], env)
         assert cp.returncode == 2 and msg in cp.stderr and len(cp.stderr.strip().splitlines()) == 1, (extra, cp.stderr)
     env_tok = dict(env, GITLAB_TOKEN=TOKEN)
-    for extra, msg in [(["--open-pr", "gitlab", "--patches", tmp_path / "p"], "cannot be combined with --patches"),
-                       (["--open-pr", "gitlab", "--forge-url", "http://gitlab.example.com/api/v4"], "https://"),
-                       (["--open-pr", "gitlab", "--pr-base", "bad..name"], "not a valid branch name")]:
+    for extra, msg in [
+        (["--open-pr", "gitlab", "--patches", tmp_path / "p"], "cannot be combined with --patches"),
+        (["--open-pr", "gitlab", "--forge-url", "http://gitlab.example.com/api/v4"], "https://"),
+        (["--open-pr", "gitlab", "--pr-base", "bad..name"], "not a valid branch name"),
+    ]:
         cp = run_migrate([*base, *extra], env_tok)
         assert cp.returncode == 2 and msg in cp.stderr and TOKEN not in cp.stderr, (extra, cp.stderr)
     assert not f["work"].exists() and not (tmp_path / "p").exists()
 
 
 # -- pieces ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("url, expected", [
-    ("git@github.com:org/svc.git", ("github.com", "org/svc")),
-    ("https://github.com/org/svc.git", ("github.com", "org/svc")),
-    ("https://user:s3cret@gitlab.example.com/group/sub/proj.git/", ("gitlab.example.com", "group/sub/proj")),
-    ("ssh://git@gitea.example.com:2222/org/svc.git", ("gitea.example.com", "org/svc")),
-    ("git@work-alias:/org/svc", ("work-alias", "org/svc")),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("git@github.com:org/svc.git", ("github.com", "org/svc")),
+        ("https://github.com/org/svc.git", ("github.com", "org/svc")),
+        ("https://user:s3cret@gitlab.example.com/group/sub/proj.git/", ("gitlab.example.com", "group/sub/proj")),
+        ("ssh://git@gitea.example.com:2222/org/svc.git", ("gitea.example.com", "org/svc")),
+        ("git@work-alias:/org/svc", ("work-alias", "org/svc")),
+    ],
+)
 def test_remote_urls(url, expected):
     assert forge_pkg.parse_remote(url) == expected
 
@@ -448,11 +503,13 @@ def test_gitea_under_a_path_prefix(tmp_path, forge_env, sleeps, monkeypatch):
 
 
 def test_measured_sizes_replace_the_estimate_in_the_body():
-    message = ("slimml: slimmer Docker images (2 fixes in 1 Dockerfile)\n\nApplied by `slimml migrate`. Fixes:\n\n"
-               "Dockerfile:\n- SLM001 pip-no-cache: no pip cache\n- SLM005 multi-stage (unsafe, verified by a build): x\n"
-               "- SLM007 not applied: its unsafe fixes -- the build did not verify (exit 1: ls: cannot access)\n\n"
-               "Estimated saving: 100 MB-200 MB (offline estimate from the applied fixes; ...).\n\n"
-               "Slimml-Migrate: abc.1\n")
+    message = (
+        "slimml: slimmer Docker images (2 fixes in 1 Dockerfile)\n\nApplied by `slimml migrate`. Fixes:\n\n"
+        "Dockerfile:\n- SLM001 pip-no-cache: no pip cache\n- SLM005 multi-stage (unsafe, verified by a build): x\n"
+        "- SLM007 not applied: its unsafe fixes -- the build did not verify (exit 1: ls: cannot access)\n\n"
+        "Estimated saving: 100 MB-200 MB (offline estimate from the applied fixes; ...).\n\n"
+        "Slimml-Migrate: abc.1\n"
+    )
     files = [{"path": "Dockerfile", "measured_before": 1_000_000_000, "measured_after": 400_000_000}]
     title, body = pub.pr_text(message, files, None)
     assert title == "slimml: slimmer Docker images (2 fixes in 1 Dockerfile)"
@@ -488,8 +545,12 @@ def test_too_long_a_rate_limit_fails_instead_of_hanging(sleeps):
     fake = FakeForge("github", TOKEN)
     try:
         fake.add_repo("org/svc")
-        fake.fail("GET", r"/repos/org/svc$", 403, {"x-ratelimit-remaining": "0",
-                                                   "x-ratelimit-reset": str(int(time.time()) + 3600)})
+        fake.fail(
+            "GET",
+            r"/repos/org/svc$",
+            403,
+            {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 3600)},
+        )
         fg = forge_pkg.make("github", fake.url, TOKEN)
         with pytest.raises(forge_pkg.ForgeError, match="re-run later"):
             fg.default_branch("org/svc")
@@ -508,8 +569,21 @@ def test_worker_processes_open_prs_with_the_token_from_the_environment(tmp_path)
             fake.add_repo(name, git_dir=f["remotes"] / f"{name}.git")
         env = {k: v for k, v in f["env"].items() if k not in (*ENV_OF.values(), forge_pkg.OVERRIDE_ENV)}
         env[forge_pkg.OVERRIDE_ENV] = TOKEN  # the override works for any forge
-        cp = run_migrate([f["repos"], "--workdir", f["work"], "--jobs", "2", "--quiet", "--open-pr", "gitlab",
-                          "--forge-url", fake.url], env)
+        cp = run_migrate(
+            [
+                f["repos"],
+                "--workdir",
+                f["work"],
+                "--jobs",
+                "2",
+                "--quiet",
+                "--open-pr",
+                "gitlab",
+                "--forge-url",
+                fake.url,
+            ],
+            env,
+        )
         assert cp.returncode == 0, cp.stderr
         assert {r["pr_state"] for r in state_rows(f["work"]).values()} == {"opened"}
         assert all(len(fake.open_pulls(n)) == 1 for n in names)

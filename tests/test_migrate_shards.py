@@ -37,8 +37,14 @@ bench = _bench()
 
 
 def slimml(*args, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "slimml.cli", *map(str, args)], check=False, capture_output=True,
-                          text=True, cwd=cwd or ROOT, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "slimml.cli", *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=600,
+    )
 
 
 def git(repo, *args) -> str:
@@ -80,8 +86,14 @@ def test_bad_shard_is_one_line_exit_2_nothing_written(tmp_path, spec):
 
 
 def test_url_identity_is_the_repo_however_spelled():
-    same = ["https://github.com/Org/Repo.git", "https://GitHub.com/Org/Repo/", "ssh://git@github.com/Org/Repo",
-            "git@github.com:Org/Repo.git", "https://user:s3cret-token@github.com/Org/Repo", "git://github.com/Org/Repo"]
+    same = [
+        "https://github.com/Org/Repo.git",
+        "https://GitHub.com/Org/Repo/",
+        "ssh://git@github.com/Org/Repo",
+        "git@github.com:Org/Repo.git",
+        "https://user:s3cret-token@github.com/Org/Repo",
+        "git://github.com/Org/Repo",
+    ]
     assert {shard.normalize_url(u) for u in same} == {"github.com/Org/Repo"}
     # the path's case, the port and the host are part of the identity
     assert shard.normalize_url("https://github.com/org/repo") != "github.com/Org/Repo"
@@ -96,11 +108,19 @@ def test_shard_is_the_documented_stable_hash_in_every_process():
     idents = [shard.identity(f"team-{i % 7}/svc-{i}", None) for i in range(300)]
     here = [shard.shard_of(i, 4) for i in idents]
     assert here == [expected_shard(i, 4) for i in idents]
-    code = ("import json,sys; from slimml.migrate import shard; "
-            "print(json.dumps([shard.shard_of(i, 4) for i in json.load(sys.stdin)]))")
+    code = (
+        "import json,sys; from slimml.migrate import shard; "
+        "print(json.dumps([shard.shard_of(i, 4) for i in json.load(sys.stdin)]))"
+    )
     for seed in ("1", "12345"):  # Python's own hash() would differ between these processes
-        cp = subprocess.run([sys.executable, "-c", code], input=json.dumps(idents), capture_output=True, text=True,
-                            check=True, env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"})
+        cp = subprocess.run(
+            [sys.executable, "-c", code],
+            input=json.dumps(idents),
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"},
+        )
         assert json.loads(cp.stdout) == here
     counts = [here.count(k) for k in (1, 2, 3, 4)]
     assert min(counts) >= 50, counts  # 300 names over 4 shards: none starved
@@ -163,8 +183,13 @@ def test_nothing_lost_or_duplicated_after_the_kill(fleet):
     for name, head in fleet["heads"].items():  # checkouts untouched; a branch has exactly one commit
         repo = fleet["a"] / name
         assert git(repo, "rev-parse", "HEAD") == head
-        tip = subprocess.run(["git", "rev-parse", "-q", "--verify", f"refs/heads/{BRANCH}"], cwd=repo,
-                             capture_output=True, text=True, check=False).stdout.strip()
+        tip = subprocess.run(
+            ["git", "rev-parse", "-q", "--verify", f"refs/heads/{BRANCH}"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
         if tip:
             assert git(repo, "rev-list", "--parents", "-n", "1", tip).split() == [tip, head]
 
@@ -177,8 +202,9 @@ def test_merged_report_equals_the_unsharded_run(fleet):
     assert merged["totals"] == single["totals"]
     assert merged["findings"] == single["findings"] and merged["failures"] == single["failures"]
     drop = {"path", "commit", "attempts"}
-    assert [{k: v for k, v in r.items() if k not in drop} for r in merged["repos"]] == \
-           [{k: v for k, v in r.items() if k not in drop} for r in single["repos"]]
+    assert [{k: v for k, v in r.items() if k not in drop} for r in merged["repos"]] == [
+        {k: v for k, v in r.items() if k not in drop} for r in single["repos"]
+    ]
     assert merged["options"] == single["options"]
     assert merged["shards"] == {"of": 3, "present": [1, 2, 3], "missing": []} and single["shards"] is None
     # and the markdown tables are the same once the header line is set aside
@@ -187,6 +213,7 @@ def test_merged_report_equals_the_unsharded_run(fleet):
 
     def tables(md):  # the result column names the commit: drop it
         return [line.rsplit("@", 1)[0] for line in md.split("## Totals", 1)[1].splitlines()]
+
     assert tables(md_m) == tables(md_s)
     assert "Shards: 3 of 3 present (1, 2, 3); none missing." in md_m
 
@@ -242,8 +269,19 @@ def test_merge_refusals(fleet, tmp_path):
     c.close()
     # another migration's options (a shard of a --select run)
     other = tmp_path / "other"
-    assert slimml("migrate", fleet["b"], "--workdir", other, "--shard", "1/3", "--patches", tmp_path / "p",
-                  "--select", "SLM001", "-q").returncode in (0, 2)
+    assert slimml(
+        "migrate",
+        fleet["b"],
+        "--workdir",
+        other,
+        "--shard",
+        "1/3",
+        "--patches",
+        tmp_path / "p",
+        "--select",
+        "SLM001",
+        "-q",
+    ).returncode in (0, 2)
     # another split: the same migration, but shard 1 of 2
     split = tmp_path / "split.db"
     shutil.copy(dbs[0], split)
@@ -296,8 +334,18 @@ def test_url_entries_shard_by_url_not_by_clone_path(tmp_path):
     for pod in ("pod1", "pod2"):
         got[pod] = {}
         for i in (1, 2):
-            cp = slimml("migrate", "--repos", tmp_path / f"{pod}.txt", "--workdir", tmp_path / pod, "--shard", f"{i}/2",
-                        "--patches", tmp_path / pod / "patches", "-q")
+            cp = slimml(
+                "migrate",
+                "--repos",
+                tmp_path / f"{pod}.txt",
+                "--workdir",
+                tmp_path / pod,
+                "--shard",
+                f"{i}/2",
+                "--patches",
+                tmp_path / pod / "patches",
+                "-q",
+            )
             assert cp.returncode == 0, cp.stderr
             conn = sqlite3.connect(tmp_path / pod / ".slimml" / f"migrate-shard-{i}-of-2.db")
             for _name, url, path in conn.execute("SELECT name, url, path FROM repos"):
@@ -315,10 +363,18 @@ def test_error_paths_are_repo_relative_in_every_process(tmp_path):
     (otherwise the same repo read "../..legacy/Dockerfile" in one shard and "legacy/Dockerfile" in the
     unsharded run, and the merged report differed)."""
     tree = tmp_path / "w" / ".slimml" / "migrate.tmp" / "1-2" / "tree"
-    code = ("import os,sys; from pathlib import Path; from slimml.migrate.worker import _relative; "
-            "t = Path(sys.argv[1]); print(_relative(os.path.relpath(t) + '/legacy/Dockerfile: bad; '"
-            " + str(t) + '/Dockerfile: bad', t))")
+    code = (
+        "import os,sys; from pathlib import Path; from slimml.migrate.worker import _relative; "
+        "t = Path(sys.argv[1]); print(_relative(os.path.relpath(t) + '/legacy/Dockerfile: bad; '"
+        " + str(t) + '/Dockerfile: bad', t))"
+    )
     for seed in range(8):
-        cp = subprocess.run([sys.executable, "-c", code, str(tree)], capture_output=True, text=True, check=True,
-                            cwd=ROOT, env={"PYTHONHASHSEED": str(seed), "PATH": "/usr/bin:/bin"})
+        cp = subprocess.run(
+            [sys.executable, "-c", code, str(tree)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={"PYTHONHASHSEED": str(seed), "PATH": "/usr/bin:/bin"},
+        )
         assert cp.stdout.strip() == "legacy/Dockerfile: bad; Dockerfile: bad", (seed, cp.stdout)

@@ -41,8 +41,12 @@ def test_schema_2_state_is_upgraded_in_place(tmp_path):
     assert state.files(conn, 1)[0]["fixes"] == {"SLM001": 2}
     assert state.files(conn, 1)[0]["engine_retries"] == 0
     # The new columns are written and read like the old ones.
-    state.finish(conn, 1, [{"path": "Dockerfile", "status": "fixed", "fixes": {"SLM001": 2}, "engine": "e2",
-                            "engine_retries": 1}], status="fixed")
+    state.finish(
+        conn,
+        1,
+        [{"path": "Dockerfile", "status": "fixed", "fixes": {"SLM001": 2}, "engine": "e2", "engine_retries": 1}],
+        status="fixed",
+    )
     state.update(conn, 1, pr_url="https://example.test/pr/1", pr_state="opened")
     assert state.files(conn, 1)[0]["engine"] == "e2" and state.files(conn, 1)[0]["engine_retries"] == 1
     assert state.repo(conn, 1)["pr_state"] == "opened"

@@ -64,18 +64,18 @@ def test_spans_and_flags():
     run = doc.instructions[2]
     assert run.keyword == "RUN" and run.keyword_raw == "run" and run.multiline
     assert run.flags[0].name == "mount" and run.flags[0].value == "type=cache,target=/root/.cache/pip"
-    assert text[run.flags[0].start:run.flags[0].end] == run.flags[0].raw
+    assert text[run.flags[0].start : run.flags[0].end] == run.flags[0].raw
     assert doc.global_args[0].args == "X=1" and frm.stage == 0
 
 
 def test_heredoc_bodies_and_exec_form():
-    text = "FROM a\nRUN <<EOF\npip install x\nEOF\nCMD [\"python\", \"app.py\"]\n"
+    text = 'FROM a\nRUN <<EOF\npip install x\nEOF\nCMD ["python", "app.py"]\n'
     doc = parse(text)
     run, cmd = doc.instructions[1], doc.instructions[2]
     assert run.heredocs[0].body(text) == "pip install x\n"
     assert cmd.json == ("python", "app.py")
     (c,) = run_commands(doc, run)
-    assert text[c.start:c.end] == "pip install x"
+    assert text[c.start : c.end] == "pip install x"
 
 
 def test_shell_words_map_across_continuations_and_comments():
@@ -87,8 +87,8 @@ def test_shell_words_map_across_continuations_and_comments():
     pip = cmds[1]
     assert pip.assignments == {"FOO": "1"}
     install = pip.args[0]
-    assert install.value == "install" and text[install.start:install.end] == "install"
-    assert text[pip.args[-1].start:pip.args[-1].end] == "r.txt"
+    assert install.value == "install" and text[install.start : install.end] == "install"
+    assert text[pip.args[-1].start : pip.args[-1].end] == "r.txt"
 
 
 def test_non_ascii_offsets():
@@ -96,7 +96,7 @@ def test_non_ascii_offsets():
     doc = parse(text)
     cmds = run_commands(doc, doc.instructions[1])
     w = cmds[1].args[0]
-    assert text[w.start:w.end] == "install"
+    assert text[w.start : w.end] == "install"
 
 
 def test_non_posix_shell_is_not_parsed():
@@ -104,13 +104,16 @@ def test_non_posix_shell_is_not_parsed():
     assert run_scripts(doc, doc.instructions[2]) == []
 
 
-@pytest.mark.parametrize("text,msg", [
-    ("FROM a\nFOO bar\n", "unknown instruction"),
-    ("FROM a\nRUN <<EOF\nx\n", "unterminated heredoc"),
-    ("RUN x\n", "before the first FROM"),
-    ("# just a comment\n", "no instructions"),
-    ("ARG X=1\n", "no FROM"),
-])
+@pytest.mark.parametrize(
+    "text,msg",
+    [
+        ("FROM a\nFOO bar\n", "unknown instruction"),
+        ("FROM a\nRUN <<EOF\nx\n", "unterminated heredoc"),
+        ("RUN x\n", "before the first FROM"),
+        ("# just a comment\n", "no instructions"),
+        ("ARG X=1\n", "no FROM"),
+    ],
+)
 def test_not_a_dockerfile(text, msg):
     with pytest.raises(DockerfileError, match=msg):
         require_stages(parse(text))
@@ -126,9 +129,38 @@ def test_decode_bom_and_binary(tmp_path):
 
 
 # -- generated Dockerfiles -------------------------------------------------------------------------
-_WORDS = st.sampled_from(["pip", "install", "-r", "requirements.txt", "apt-get", "update", "-y", "curl",
-                          "echo", "hi", "&&", ";", "||", "true", "x", "numpy==1.26", "$HOME", "'a b'", '"c d"',
-                          "--no-cache-dir", "python", "-m", "cd", "/app", "conda", "uv", "|", "cat"])
+_WORDS = st.sampled_from(
+    [
+        "pip",
+        "install",
+        "-r",
+        "requirements.txt",
+        "apt-get",
+        "update",
+        "-y",
+        "curl",
+        "echo",
+        "hi",
+        "&&",
+        ";",
+        "||",
+        "true",
+        "x",
+        "numpy==1.26",
+        "$HOME",
+        "'a b'",
+        '"c d"',
+        "--no-cache-dir",
+        "python",
+        "-m",
+        "cd",
+        "/app",
+        "conda",
+        "uv",
+        "|",
+        "cat",
+    ]
+)
 
 
 @st.composite
@@ -156,8 +188,10 @@ def dockerfiles(draw):
         lines.append("ARG BASE=python:3.11")
     kw = lambda k: draw(st.sampled_from([k, k.lower(), k.capitalize()]))  # noqa: E731
     indent = lambda: draw(st.sampled_from(["", "", "  ", "\t"]))  # noqa: E731
-    lines.append(f"{indent()}{kw('FROM')} {draw(st.sampled_from(['python:3.11', '${BASE}', 'nvidia/cuda:12.1.0-devel-ubuntu22.04']))}"
-                 + draw(st.sampled_from(["", " AS build", " as app"])))
+    lines.append(
+        f"{indent()}{kw('FROM')} {draw(st.sampled_from(['python:3.11', '${BASE}', 'nvidia/cuda:12.1.0-devel-ubuntu22.04']))}"
+        + draw(st.sampled_from(["", " AS build", " as app"]))
+    )
     for _ in range(draw(st.integers(0, 10))):
         choice = draw(st.integers(0, 9))
         if choice <= 3:
@@ -177,8 +211,13 @@ def dockerfiles(draw):
         elif choice == 8:
             lines.append(f"{kw('WORKDIR')} /app")
         else:
-            lines.append(draw(st.sampled_from(['CMD ["python", "app.py"]', "CMD python app.py", "ENTRYPOINT ['x']",
-                                               "EXPOSE 8000"])))
+            lines.append(
+                draw(
+                    st.sampled_from(
+                        ['CMD ["python", "app.py"]', "CMD python app.py", "ENTRYPOINT ['x']", "EXPOSE 8000"]
+                    )
+                )
+            )
     nl = draw(st.sampled_from(["\n", "\r\n"]))
     text = "\n".join(lines) + draw(st.sampled_from(["\n", "", "\n\n"]))
     return text.replace("\n", nl)
@@ -189,7 +228,7 @@ def dockerfiles(draw):
 def test_generated_files_agree_with_buildkit(text):
     assert_agrees(text)
     doc = parse(text)
-    assert "".join(text[i.line_start:i.line_end] for i in doc.items) == text
+    assert "".join(text[i.line_start : i.line_end] for i in doc.items) == text
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -203,7 +242,9 @@ def test_generated_files_fix_without_crash_and_stay_valid(text, unsafe):
     again = fix_text(result.output, Context(settings=Settings(unsafe_fixes=unsafe)))
     assert again.output == result.output
     # Our boundaries of the output agree with BuildKit's, instruction for instruction.
-    assert [k for k, _, _ in buildkit_boundaries(result.output)] == [i.keyword for i in parse(result.output).instructions]
+    assert [k for k, _, _ in buildkit_boundaries(result.output)] == [
+        i.keyword for i in parse(result.output).instructions
+    ]
 
 
 def test_same_run_text_at_two_places_shares_analysis_but_not_offsets():
@@ -217,14 +258,25 @@ def test_same_run_text_at_two_places_shares_analysis_but_not_offsets():
     assert [c.argv for c in c1] == [c.argv for c in c2] == [["pip", "install", "a"], ["sudo", "pip", "install", "b"]]
     assert c1[0].template is c2[0].template
     for a, b in zip(c1, c2):
-        assert b.start > a.start and text[a.start:a.end] == text[b.start:b.end]
+        assert b.start > a.start and text[a.start : a.end] == text[b.start : b.end]
         for wa, wb in zip(a.words, b.words):
-            assert text[wa.start:wa.end] == text[wb.start:wb.end] == wa.raw
+            assert text[wa.start : wa.end] == text[wb.start : wb.end] == wa.raw
     assert c1[1].unwrapped() == c2[1].unwrapped() == 1
 
 
-@pytest.mark.parametrize("line", ['CMD ["a"] hi', 'CMD ["a"] ["b"]', 'CMD ["a",] x', 'CMD ["a"', 'CMD  ["a"]  ',
-                                  'RUN ["a"] && b', "ENTRYPOINT ['x']", 'SHELL ["/bin/bash", "-c"] extra'])
+@pytest.mark.parametrize(
+    "line",
+    [
+        'CMD ["a"] hi',
+        'CMD ["a"] ["b"]',
+        'CMD ["a",] x',
+        'CMD ["a"',
+        'CMD  ["a"]  ',
+        'RUN ["a"] && b',
+        "ENTRYPOINT ['x']",
+        'SHELL ["/bin/bash", "-c"] extra',
+    ],
+)
 def test_exec_form_is_read_as_buildkit_reads_it(line):
     import dockerfile
 

@@ -15,8 +15,10 @@ from slimml.runner import Options
 
 # Two rules with unsafe fixes on this file: SLM002 (--no-install-recommends) and SLM006 (exclude
 # data/, copied by COPY . .); the safe rewrite adds -y/update/lists clean-up and python-env.
-DOCKERFILE = ("FROM python:3.11-slim\nWORKDIR /app\nRUN apt-get update && apt-get install -y curl\n"
-              "COPY . .\nCMD [\"python3\", \"app.py\"]\n")
+DOCKERFILE = (
+    "FROM python:3.11-slim\nWORKDIR /app\nRUN apt-get update && apt-get install -y curl\n"
+    'COPY . .\nCMD ["python3", "app.py"]\n'
+)
 
 
 @dataclass
@@ -76,8 +78,9 @@ class FakeSession:
 def project(tmp_path: Path) -> Path:
     (tmp_path / "Dockerfile").write_text(DOCKERFILE)
     # the path is built at run time: slimml cannot see that the app reads data/ (the exclusion is unsafe)
-    (tmp_path / "app.py").write_text('import os\nprint(open(os.path.join("".join(map(chr, [100, 97, 116, 97])), '
-                                     '"x")).read())\n')
+    (tmp_path / "app.py").write_text(
+        'import os\nprint(open(os.path.join("".join(map(chr, [100, 97, 116, 97])), "x")).read())\n'
+    )
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "x").write_text("x")
     return tmp_path

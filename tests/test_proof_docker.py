@@ -18,7 +18,9 @@ pytestmark = pytest.mark.docker
 DOCKERFILE = 'FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD ["python3", "app.py"]\n'
 # The app reads data/ through a path built at run time: slimml cannot see it, so excluding data/
 # is an *unsafe* fix -- here a wrong one, which only a build can show.
-READS_DATA = 'import os\nd = "".join(map(chr, [100, 97, 116, 97]))\nprint(open(os.path.join(d, "labels.json")).read())\n'
+READS_DATA = (
+    'import os\nd = "".join(map(chr, [100, 97, 116, 97]))\nprint(open(os.path.join(d, "labels.json")).read())\n'
+)
 IGNORES_DATA = 'print("ok")\n'
 
 
@@ -31,8 +33,9 @@ def _project(root: Path, app: str) -> Path:
 
 
 def _slimml(*args: str, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "slimml.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "slimml.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture
@@ -71,20 +74,26 @@ def test_fix_verify_keeps_the_unsafe_fix_a_build_proves(tmp_path, images):
 
 def test_migrate_verify_commits_only_what_verified_and_reports_why(tmp_path):
     repo = _project(tmp_path / "repo", READS_DATA)
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "init"]):
+    for cmd in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "init"],
+    ):
         subprocess.run(cmd, cwd=repo, check=True)
     work = tmp_path / "work"
     r = _slimml("migrate", str(repo), "--workdir", str(work), "--verify", "--jobs", "1", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    show = subprocess.run(["git", "show", "slimml/slim-images:.dockerignore"], cwd=repo, capture_output=True,
-                          text=True, check=True).stdout
+    show = subprocess.run(
+        ["git", "show", "slimml/slim-images:.dockerignore"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
     assert "data/" not in show.splitlines()
-    message = subprocess.run(["git", "log", "-1", "--format=%B", "slimml/slim-images"], cwd=repo,
-                             capture_output=True, text=True, check=True).stdout
+    message = subprocess.run(
+        ["git", "log", "-1", "--format=%B", "slimml/slim-images"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
     assert "SLM006 not applied" in message and "did not verify" in message
-    report = json.loads(_slimml("report", "--state", str(work / ".slimml" / "migrate.db"), "--format", "json",
-                                cwd=tmp_path).stdout)
+    report = json.loads(
+        _slimml("report", "--state", str(work / ".slimml" / "migrate.db"), "--format", "json", cwd=tmp_path).stdout
+    )
     [v] = report["verified"]
     assert v["safe_verified"] is True and [d["code"] for d in v["dropped"]] == ["SLM006"]
     assert v["measured_before"] and v["measured_after"]

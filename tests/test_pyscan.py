@@ -72,14 +72,17 @@ def test_environment_without_default_is_unknown_not_guessed():
 
 
 def test_paths_fstrings_and_argv():
-    dl = _one("""
+    dl = _one(
+        """
         import os, sys
         from pathlib import Path
         from huggingface_hub import hf_hub_download
         ROOT = Path(os.environ.get("ROOT", "/srv"))
         name = sys.argv[1]
         hf_hub_download(f"org/{name}-GGUF", f"{name}.Q4_K_M.gguf", local_dir=ROOT / "models" / name)
-    """, argv=["dl.py", "llama"])
+    """,
+        argv=["dl.py", "llama"],
+    )
     b = dl.bindings[0]
     assert b.args == ["org/llama-GGUF", "llama.Q4_K_M.gguf"]
     assert b.kwargs == {"local_dir": "/srv/models/llama"}
@@ -164,21 +167,28 @@ def test_replay_calls_render_back_to_python():
     assert dl.category == "replay"
     assert dl.bindings[0].kwargs["weights"] == Ref("torchvision.models.ResNet50_Weights.IMAGENET1K_V2")
     code = render_call(dl.qualname, dl.bindings[0])
-    assert code == ("import torchvision\n"
-                    "torchvision.models.resnet50(weights=torchvision.models.ResNet50_Weights.IMAGENET1K_V2, "
-                    "progress=False)")
+    assert code == (
+        "import torchvision\n"
+        "torchvision.models.resnet50(weights=torchvision.models.ResNet50_Weights.IMAGENET1K_V2, "
+        "progress=False)"
+    )
     assert "'" not in code  # fits in a single-quoted sh word
     compile(code, "<replay>", "exec")
 
 
 def test_render_call_refuses_unknown_arguments_but_drops_irrelevant_ones():
-    dl = _one("""
+    dl = _one(
+        """
         import whisper, sys
         whisper.load_model("base", device=sys.argv[9])
-    """, argv=["x.py"])
+    """,
+        argv=["x.py"],
+    )
     assert isinstance(render_call(dl.qualname, dl.bindings[0]), Unknown)
-    assert render_call(dl.qualname, dl.bindings[0], drop=frozenset({"device"})) == \
-        'import whisper\nwhisper.load_model("base")'
+    assert (
+        render_call(dl.qualname, dl.bindings[0], drop=frozenset({"device"}))
+        == 'import whisper\nwhisper.load_model("base")'
+    )
 
 
 def test_spacy_downloads_are_reported_as_packages():
@@ -197,8 +207,14 @@ def test_code_that_does_not_parse():
 def test_prefilter_never_hides_a_known_download():
     """``may_download`` skips libcst only for code that cannot name a known call: every known
     call, imported under an alias, still passes it and is found by ``scan``."""
-    names = [*K.HF_HUB_CALLS, *K.HF_CONSTRUCTORS, *K.HF_PIPELINE_CALLS, *K.PY_URL_CALLS, *K.PY_PACKAGE_DOWNLOADS,
-             *(k for k in K.PY_REPLAY_CALLS if not k.endswith("."))]
+    names = [
+        *K.HF_HUB_CALLS,
+        *K.HF_CONSTRUCTORS,
+        *K.HF_PIPELINE_CALLS,
+        *K.PY_URL_CALLS,
+        *K.PY_PACKAGE_DOWNLOADS,
+        *(k for k in K.PY_REPLAY_CALLS if not k.endswith(".")),
+    ]
     names += [f"{root}.AutoModel.from_pretrained" for root in K.HF_FROM_PRETRAINED_ROOTS]
     for qn in names:
         mod, _, attr = qn.rpartition(".")

@@ -82,7 +82,12 @@ def test_markdown_header_and_json_agree(reach, capsys):
     row = re.search(r"^\| (\d+) \| (\d+) \| (\d+) \((\d+) / (\d+)\) \| (\d+) \| (\S+) \|$", md, re.M)
     assert row, md
     files, need, rewritten, by8, by7, refused, pct = row.groups()
-    assert (int(files), int(need), int(rewritten), int(refused)) == (s["files"], s["need"], s["rewritten"], s["refused"])
+    assert (int(files), int(need), int(rewritten), int(refused)) == (
+        s["files"],
+        s["need"],
+        s["rewritten"],
+        s["refused"],
+    )
     assert (int(by8), int(by7)) == (s["by_code"].get("SLM008", 0), s["by_code"].get("SLM007", 0))
     assert pct == f"{s['ratio']:.0%}"
     # one line per file in the Files table
@@ -113,8 +118,9 @@ def test_reasons_are_normalised(reach):
     b = n("not split automatically: the install RUN at line 12 also runs `git clone`: other advice")
     assert a == b == "the install RUN at line N also runs `…`"
     assert reach.details("the install RUN at line 4 also runs `git clone`: ...") == ["git clone"]
-    assert n("single-stage build keeps build-only packages (gcc, libpq-dev) in the image") == \
-        n("single-stage build keeps build-only packages (g++, make) in the image")
+    assert n("single-stage build keeps build-only packages (gcc, libpq-dev) in the image") == n(
+        "single-stage build keeps build-only packages (g++, make) in the image"
+    )
 
 
 def test_bad_input_is_one_line_and_exit_2(reach, capsys, tmp_path):
@@ -122,8 +128,10 @@ def test_bad_input_is_one_line_and_exit_2(reach, capsys, tmp_path):
     assert reach.main(["--corpus", str(tmp_path / "missing")]) == 2
     cap = capsys.readouterr()
     assert cap.out == ""
-    assert cap.err.splitlines() == ["reach: no such corpus project: no-such-project",
-                                    f"reach: {tmp_path / 'missing'}: not a directory"]
+    assert cap.err.splitlines() == [
+        "reach: no such corpus project: no-such-project",
+        f"reach: {tmp_path / 'missing'}: not a directory",
+    ]
 
 
 def test_every_corpus_file_is_labelled_and_the_classifier_agrees(reach):
@@ -132,8 +140,9 @@ def test_every_corpus_file_is_labelled_and_the_classifier_agrees(reach):
     labels = tomllib.loads(reach.LABELS.read_text())
     dirs = sorted(p for p in reach.CORPUS.iterdir() if (p / "Dockerfile").is_file())
     assert len(dirs) >= 70 and {d.name for d in dirs} == set(labels)
-    wrong = [d.name for d in dirs
-             if reach.final_image_needs((d / "Dockerfile").read_text(), d)[0] != labels[d.name]["needs"]]
+    wrong = [
+        d.name for d in dirs if reach.final_image_needs((d / "Dockerfile").read_text(), d)[0] != labels[d.name]["needs"]
+    ]
     assert wrong == []
     for d in dirs:  # each project says which public pattern it follows, in one line
         assert len((d / "source.txt").read_text().strip().splitlines()) == 1, d.name

@@ -18,11 +18,16 @@ from .dockerutil import Images
 
 pytestmark = pytest.mark.docker
 
-DOCKERFILE = ('FROM python:3.11\nWORKDIR /app\nCOPY requirements.txt .\n'
-              'RUN pip install --no-cache-dir -r requirements.txt\nCOPY . .\nCMD ["python", "app.py"]\n')
+DOCKERFILE = (
+    "FROM python:3.11\nWORKDIR /app\nCOPY requirements.txt .\n"
+    'RUN pip install --no-cache-dir -r requirements.txt\nCOPY . .\nCMD ["python", "app.py"]\n'
+)
 APP = 'import lightgbm\nprint("lightgbm", lightgbm.__version__)\n'
 # lzmainfo is in the full image (xz-utils) and not in -slim; neither SLM008's table of tools knows it.
-APP_RUNS = APP + 'import subprocess\nsubprocess.run(["lzmainfo", "--version"], check=True, capture_output=True)\nprint("ran")\n'
+APP_RUNS = (
+    APP
+    + 'import subprocess\nsubprocess.run(["lzmainfo", "--version"], check=True, capture_output=True)\nprint("ran")\n'
+)
 
 
 @pytest.fixture
@@ -62,8 +67,10 @@ def test_a_split_that_loses_libgomp_and_a_program_is_repaired(tmp_path, images, 
     assert w.error is None
     text = (root / "Dockerfile").read_text()
     final = text.split("FROM python:3.11-slim", 1)[1]
-    assert "install -y --no-install-recommends libgomp1 xz-utils" in final or \
-        "install -y --no-install-recommends xz-utils libgomp1" in final
+    assert (
+        "install -y --no-install-recommends libgomp1 xz-utils" in final
+        or "install -y --no-install-recommends xz-utils libgomp1" in final
+    )
     before, _ = images.build(_project(tmp_path / "orig", APP_RUNS))
     after, _ = images.build(root)
     assert images.run(after).stdout == images.run(before).stdout == "lightgbm 4.5.0\nran\n"
@@ -84,15 +91,21 @@ def test_an_honest_split_gets_nothing_added(tmp_path, monkeypatch):
 DEP_C = "int dep(void) { return 41; }\n"
 USER_C = "int dep(void);\nint user(void) { return dep() + 1; }\n"
 CTYPES_APP = 'import ctypes\nprint(ctypes.CDLL("/opt/app/libuser.so").user())\n'
-RUN_BUILD = ("RUN gcc -shared -fPIC -o /usr/local/lib/libslimmltest.so.1 -Wl,-soname,libslimmltest.so.1 dep.c "
-             "&& ldconfig && mkdir -p /opt/app && gcc -shared -fPIC -o /opt/app/libuser.so user.c -L/usr/local/lib "
-             "-l:libslimmltest.so.1\n")
+RUN_BUILD = (
+    "RUN gcc -shared -fPIC -o /usr/local/lib/libslimmltest.so.1 -Wl,-soname,libslimmltest.so.1 dep.c "
+    "&& ldconfig && mkdir -p /opt/app && gcc -shared -fPIC -o /opt/app/libuser.so user.c -L/usr/local/lib "
+    "-l:libslimmltest.so.1\n"
+)
 TAIL = 'COPY app.py /app/app.py\nCMD ["python3", "/app/app.py"]\n'
 # The original builds a library into /usr/local/lib (no package ships it) and a file that links it ...
 ORIGINAL = "FROM python:3.11\nWORKDIR /src\nCOPY dep.c user.c ./\n" + RUN_BUILD + TAIL
 # ... and a split that copies only /opt/app loses it.
-SPLIT_WITHOUT_LIB = ("FROM python:3.11 AS build\nWORKDIR /src\nCOPY dep.c user.c ./\n" + RUN_BUILD +
-                     "\nFROM python:3.11-slim\nCOPY --from=build /opt/app /opt/app\n" + TAIL)
+SPLIT_WITHOUT_LIB = (
+    "FROM python:3.11 AS build\nWORKDIR /src\nCOPY dep.c user.c ./\n"
+    + RUN_BUILD
+    + "\nFROM python:3.11-slim\nCOPY --from=build /opt/app /opt/app\n"
+    + TAIL
+)
 
 
 def test_a_library_no_package_ships_is_dropped_with_evidence(tmp_path):
@@ -127,11 +140,17 @@ def test_measure_repairs_the_rewrite_it_verifies(tmp_path, monkeypatch):
     monkeypatch.delitem(A.PIP_SYSTEM_LIBS, "lightgbm")
     root = _project(tmp_path / "p", APP)
     # a runtime library the file installs: the runtime stage has an apt install, which the repair joins
-    (root / "Dockerfile").write_text(DOCKERFILE.replace(
-        "WORKDIR", "RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev "
-        "&& rm -rf /var/lib/apt/lists/*\nWORKDIR", 1))
-    r = run_measure(root / "Dockerfile", MeasureOptions(rewrite=RewriteOptions(unsafe_fixes=True), rebuild=False,
-                                                       cold=False))
+    (root / "Dockerfile").write_text(
+        DOCKERFILE.replace(
+            "WORKDIR",
+            "RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev "
+            "&& rm -rf /var/lib/apt/lists/*\nWORKDIR",
+            1,
+        )
+    )
+    r = run_measure(
+        root / "Dockerfile", MeasureOptions(rewrite=RewriteOptions(unsafe_fixes=True), rebuild=False, cold=False)
+    )
     assert r.exit_code == 0 and r.verification.verdict == "PASS", R.to_text(r)
     assert r.repair["verified"] and r.repair["packages"] == ["libgomp1"]
     j = R.to_json(r)

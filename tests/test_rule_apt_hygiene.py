@@ -35,44 +35,53 @@ def _fix(text: str, unsafe: bool = False) -> str:
     return result.output
 
 
-@pytest.mark.parametrize("line", [
-    "apt-get install -y x",
-    "apt-get install --yes x",
-    "apt-get --assume-yes install x",
-    "apt-get -qq install x",
-    "apt-get -q -q install x",
-    "apt-get -q=2 install x",
-    "apt-get --quiet=2 install x",
-    "apt-get install -qy x",
-    "apt-get -yq install x",
-    "apt-get -o APT::Get::Assume-Yes=true install x",
-    "apt-get -oAPT::Get::Assume-Yes=1 install x",
-    "yes | apt-get install x",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "apt-get install -y x",
+        "apt-get install --yes x",
+        "apt-get --assume-yes install x",
+        "apt-get -qq install x",
+        "apt-get -q -q install x",
+        "apt-get -q=2 install x",
+        "apt-get --quiet=2 install x",
+        "apt-get install -qy x",
+        "apt-get -yq install x",
+        "apt-get -o APT::Get::Assume-Yes=true install x",
+        "apt-get -oAPT::Get::Assume-Yes=1 install x",
+        "yes | apt-get install x",
+    ],
+)
 def test_assumes_yes(line):
     assert R.apt_assumes_yes(_install(line))
 
 
-@pytest.mark.parametrize("line", [
-    "apt-get install x",
-    "apt-get -q install x",
-    "apt-get -tbookworm-backports install x",  # the y is in the value of -t
-    "apt-get -t yakkety install x",
-    "apt-get -o Foo::yes=y install x",
-    "apt-get install --force-yes x",  # does not answer the prompt
-    "echo y | apt-get install x",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "apt-get install x",
+        "apt-get -q install x",
+        "apt-get -tbookworm-backports install x",  # the y is in the value of -t
+        "apt-get -t yakkety install x",
+        "apt-get -o Foo::yes=y install x",
+        "apt-get install --force-yes x",  # does not answer the prompt
+        "echo y | apt-get install x",
+    ],
+)
 def test_does_not_assume_yes(line):
     assert not R.apt_assumes_yes(_install(line))
 
 
-@pytest.mark.parametrize("line,expected", [
-    ("apt-get install --no-install-recommends x", True),
-    ("apt-get -o APT::Install-Recommends=false install x", True),
-    ("apt-get -o=APT::Install-Recommends=0 install x", True),
-    ("apt-get install x", False),
-    ("apt-get -o APT::Install-Recommends=true install x", False),
-])
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ("apt-get install --no-install-recommends x", True),
+        ("apt-get -o APT::Install-Recommends=false install x", True),
+        ("apt-get -o=APT::Install-Recommends=0 install x", True),
+        ("apt-get install x", False),
+        ("apt-get -o APT::Install-Recommends=true install x", False),
+    ],
+)
 def test_no_recommends(line, expected):
     assert R.apt_no_recommends(_install(line)) is expected
 
@@ -85,14 +94,17 @@ def test_classify_strips_wrappers_and_finds_subcommand_after_option_values():
     assert calls[0].sub == "install" and calls[0].sub_word.value == "install"
 
 
-@pytest.mark.parametrize("line,before", [
-    ("a && apt-get install -y x", "apt-get install"),
-    ("DEBIAN_FRONTEND=noninteractive apt-get install -y x", "DEBIAN_FRONTEND"),
-    ("yes | apt-get install x > /dev/null", "yes |"),
-    ("! apt-get install -y x", "! apt-get"),
-    ("apt-get install -y x || true", "apt-get install"),
-    ("a; b && apt-get install -y x || true", "apt-get install"),
-])
+@pytest.mark.parametrize(
+    "line,before",
+    [
+        ("a && apt-get install -y x", "apt-get install"),
+        ("DEBIAN_FRONTEND=noninteractive apt-get install -y x", "DEBIAN_FRONTEND"),
+        ("yes | apt-get install x > /dev/null", "yes |"),
+        ("! apt-get install -y x", "! apt-get"),
+        ("apt-get install -y x || true", "apt-get install"),
+        ("a; b && apt-get install -y x || true", "apt-get install"),
+    ],
+)
 def test_insertion_point(line, before):
     doc, _ = _calls(line)
     c = _install(line)
@@ -109,31 +121,43 @@ def test_no_insertion_point_after_or():
 
 
 def test_merge_into_heredoc_install():
-    text = ("# syntax=docker/dockerfile:1\nFROM debian\nRUN apt-get update\nRUN <<EOF\nset -e\n"
-            "apt-get install -y --no-install-recommends x\nEOF\n")
-    assert _fix(text) == ("# syntax=docker/dockerfile:1\nFROM debian\nRUN <<EOF\nset -e\n"
-                          "apt-get update && apt-get install -y --no-install-recommends x\n"
-                          "rm -rf /var/lib/apt/lists/*\nEOF\n")
+    text = (
+        "# syntax=docker/dockerfile:1\nFROM debian\nRUN apt-get update\nRUN <<EOF\nset -e\n"
+        "apt-get install -y --no-install-recommends x\nEOF\n"
+    )
+    assert _fix(text) == (
+        "# syntax=docker/dockerfile:1\nFROM debian\nRUN <<EOF\nset -e\n"
+        "apt-get update && apt-get install -y --no-install-recommends x\n"
+        "rm -rf /var/lib/apt/lists/*\nEOF\n"
+    )
 
 
 def test_lone_update_with_other_flags_is_not_merged():
-    text = ("FROM debian\nRUN --mount=type=secret,id=netrc apt-get update\n"
-            "RUN apt-get install -y --no-install-recommends x\n")
+    text = (
+        "FROM debian\nRUN --mount=type=secret,id=netrc apt-get update\n"
+        "RUN apt-get install -y --no-install-recommends x\n"
+    )
     out = _fix(text)
     # Not merged (the install RUN lacks the secret); each RUN cleans up after itself.
-    assert out == ("FROM debian\nRUN --mount=type=secret,id=netrc apt-get update && rm -rf /var/lib/apt/lists/*\n"
-                   "RUN apt-get update && apt-get install -y --no-install-recommends x && rm -rf /var/lib/apt/lists/*\n")
+    assert out == (
+        "FROM debian\nRUN --mount=type=secret,id=netrc apt-get update && rm -rf /var/lib/apt/lists/*\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends x && rm -rf /var/lib/apt/lists/*\n"
+    )
 
 
 def test_update_already_in_install_run_just_drops_the_lone_one():
     text = "FROM debian\nRUN apt-get update\nRUN apt-get update && apt-get install -y --no-install-recommends x\n"
-    assert _fix(text) == ("FROM debian\n"
-                          "RUN apt-get update && apt-get install -y --no-install-recommends x && rm -rf /var/lib/apt/lists/*\n")
+    assert _fix(text) == (
+        "FROM debian\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends x && rm -rf /var/lib/apt/lists/*\n"
+    )
 
 
 def test_rm_withheld_when_a_derived_stage_relies_on_the_lists():
-    text = ("FROM debian AS base\nRUN apt-get update && apt-get install -y --no-install-recommends x\n"
-            "FROM base AS more\nRUN [\"apt-get\", \"install\", \"-y\", \"y\"]\n")
+    text = (
+        "FROM debian AS base\nRUN apt-get update && apt-get install -y --no-install-recommends x\n"
+        'FROM base AS more\nRUN ["apt-get", "install", "-y", "y"]\n'
+    )
     f = [f for f in _findings(text) if "/var/lib/apt/lists" in f.message]
     assert len(f) == 1 and f[0].fix is None and "line 4" in f[0].note
     # An unrelated stage does not hold it back.
@@ -152,40 +176,57 @@ def test_recommends_is_unsafe_with_reason_and_lands_after_yes():
 
 
 def test_apt_conf_written_earlier_exempts_recommends_in_derived_stage():
-    text = ("FROM debian AS base\n"
-            "RUN echo 'APT::Install-Recommends \"false\";' > /etc/apt/apt.conf.d/00norec\n"
-            "FROM base\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n")
+    text = (
+        "FROM debian AS base\n"
+        "RUN echo 'APT::Install-Recommends \"false\";' > /etc/apt/apt.conf.d/00norec\n"
+        "FROM base\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n"
+    )
     assert _findings(text) == []
 
 
-@pytest.mark.parametrize("body,expected_tail", [
-    # `&&` at the start of lines: the same, at the indentation of the last `&&` line.
-    ("apt-get update \\\n    && apt-get install -y --no-install-recommends \\\n        a \\\n        b\n",
-     "        b \\\n    && rm -rf /var/lib/apt/lists/*\n"),
-    # `&&` at the end of lines: the same.
-    ("apt-get update && \\\n  apt-get install -y --no-install-recommends \\\n      a\n",
-     "      a && \\\n  rm -rf /var/lib/apt/lists/*\n"),
-])
+@pytest.mark.parametrize(
+    "body,expected_tail",
+    [
+        # `&&` at the start of lines: the same, at the indentation of the last `&&` line.
+        (
+            "apt-get update \\\n    && apt-get install -y --no-install-recommends \\\n        a \\\n        b\n",
+            "        b \\\n    && rm -rf /var/lib/apt/lists/*\n",
+        ),
+        # `&&` at the end of lines: the same.
+        (
+            "apt-get update && \\\n  apt-get install -y --no-install-recommends \\\n      a\n",
+            "      a && \\\n  rm -rf /var/lib/apt/lists/*\n",
+        ),
+    ],
+)
 def test_append_follows_continuation_style(body, expected_tail):
     out = _fix(f"FROM debian\nRUN {body}")
     assert out.endswith(expected_tail)
 
 
 def test_crlf_and_escape_directive():
-    text = "# escape=`\r\nFROM debian\r\nRUN apt-get update && apt-get install -y --no-install-recommends `\r\n    x\r\n"
-    assert _fix(text) == ("# escape=`\r\nFROM debian\r\nRUN apt-get update && apt-get install -y "
-                          "--no-install-recommends `\r\n    x `\r\n    && rm -rf /var/lib/apt/lists/*\r\n")
+    text = (
+        "# escape=`\r\nFROM debian\r\nRUN apt-get update && apt-get install -y --no-install-recommends `\r\n    x\r\n"
+    )
+    assert _fix(text) == (
+        "# escape=`\r\nFROM debian\r\nRUN apt-get update && apt-get install -y "
+        "--no-install-recommends `\r\n    x `\r\n    && rm -rf /var/lib/apt/lists/*\r\n"
+    )
 
 
 def test_exec_form_and_strings_are_ignored():
-    text = ("FROM debian\nRUN [\"apt-get\", \"install\", \"x\"]\n"
-            "RUN echo 'apt-get install x' && printf '%s' \"apt-get update\"\n")
+    text = (
+        'FROM debian\nRUN ["apt-get", "install", "x"]\n'
+        "RUN echo 'apt-get install x' && printf '%s' \"apt-get update\"\n"
+    )
     assert _findings(text) == []
 
 
 def test_offline_install_gets_no_update_and_keeps_earlier_lists():
-    text = ("FROM debian\nRUN apt-get update && apt-get install -y --no-install-recommends x\n"
-            "RUN --network=none apt-get install -y --no-install-recommends ./local.deb\n")
+    text = (
+        "FROM debian\nRUN apt-get update && apt-get install -y --no-install-recommends x\n"
+        "RUN --network=none apt-get install -y --no-install-recommends ./local.deb\n"
+    )
     fs = _findings(text)
     upd = [f for f in fs if "relies on package lists" in f.message]
     assert len(upd) == 1 and upd[0].fix is None and "--network=none" in upd[0].note
@@ -211,33 +252,48 @@ def _fix_in(tmp_path, dockerfile: str, files: dict[str, str] | None = None) -> s
 LISTS = "rm -rf /var/lib/apt/lists/*"
 
 
-@pytest.mark.parametrize("later,files", [
-    # a script from the build context that installs without an update of its own
-    ("COPY install.sh /install.sh\nRUN sh /install.sh", {"install.sh": "set -e\napt-get install -y curl\n"}),
-    ("COPY scripts/ /opt/scripts/\nRUN bash /opt/scripts/setup.sh --fast",
-     {"scripts/setup.sh": "#!/bin/bash\nif true; then apt-get install -y jq; fi\n"}),
-    ("COPY . /src\nWORKDIR /src\nRUN ./tools/bootstrap", {"tools/bootstrap": "#!/bin/sh\nexec apt-get -y install git\n"}),
-    ("COPY install.sh /install.sh\nRUN [\"/bin/sh\", \"/install.sh\"]", {"install.sh": "apt-get install -y curl\n"}),
-    # nested: a script that runs another script
-    ("COPY a.sh b.sh /s/\nRUN sh /s/a.sh", {"a.sh": "sh /s/b.sh\n", "b.sh": "apt-get install -y zip\n"}),
-    # python and make are read as text
-    ("COPY setup_env.py /setup_env.py\nRUN python3 /setup_env.py",
-     {"setup_env.py": "import subprocess\nsubprocess.run(['apt-get', 'install', '-y', 'git'])\n"}),
-    ("COPY Makefile /w/Makefile\nWORKDIR /w\nRUN make deps", {"Makefile": "deps:\n\tapt-get install -y libpq-dev\n"}),
-    # sh -c text is shell
-    ("RUN sh -c 'apt-cache policy curl'", {}),
-    # code slimml cannot see: a script piped from the network, one a RUN wrote, one it cannot find
-    ("RUN curl -fsSL https://deb.nodesource.com/setup_20.x | bash -", {}),
-    ("RUN echo 'apt-get install -y x' > /x.sh && sh /x.sh", {}),
-    ("RUN /opt/vendor/install-deps", {}),
-    ("RUN eval \"$INSTALL\"", {}),
-    # reads the lists, and this rule adds no update before it
-    ("RUN apt list --upgradable", {}),
-    # the running container: an entrypoint script, an ONBUILD trigger
-    ("COPY entrypoint.sh /entrypoint.sh\nENTRYPOINT [\"/entrypoint.sh\"]",
-     {"entrypoint.sh": "#!/bin/sh\napt-get install -y \"$EXTRA\"\nexec \"$@\"\n"}),
-    ("ONBUILD RUN apt-get install -y curl", {}),
-])
+@pytest.mark.parametrize(
+    "later,files",
+    [
+        # a script from the build context that installs without an update of its own
+        ("COPY install.sh /install.sh\nRUN sh /install.sh", {"install.sh": "set -e\napt-get install -y curl\n"}),
+        (
+            "COPY scripts/ /opt/scripts/\nRUN bash /opt/scripts/setup.sh --fast",
+            {"scripts/setup.sh": "#!/bin/bash\nif true; then apt-get install -y jq; fi\n"},
+        ),
+        (
+            "COPY . /src\nWORKDIR /src\nRUN ./tools/bootstrap",
+            {"tools/bootstrap": "#!/bin/sh\nexec apt-get -y install git\n"},
+        ),
+        ('COPY install.sh /install.sh\nRUN ["/bin/sh", "/install.sh"]', {"install.sh": "apt-get install -y curl\n"}),
+        # nested: a script that runs another script
+        ("COPY a.sh b.sh /s/\nRUN sh /s/a.sh", {"a.sh": "sh /s/b.sh\n", "b.sh": "apt-get install -y zip\n"}),
+        # python and make are read as text
+        (
+            "COPY setup_env.py /setup_env.py\nRUN python3 /setup_env.py",
+            {"setup_env.py": "import subprocess\nsubprocess.run(['apt-get', 'install', '-y', 'git'])\n"},
+        ),
+        (
+            "COPY Makefile /w/Makefile\nWORKDIR /w\nRUN make deps",
+            {"Makefile": "deps:\n\tapt-get install -y libpq-dev\n"},
+        ),
+        # sh -c text is shell
+        ("RUN sh -c 'apt-cache policy curl'", {}),
+        # code slimml cannot see: a script piped from the network, one a RUN wrote, one it cannot find
+        ("RUN curl -fsSL https://deb.nodesource.com/setup_20.x | bash -", {}),
+        ("RUN echo 'apt-get install -y x' > /x.sh && sh /x.sh", {}),
+        ("RUN /opt/vendor/install-deps", {}),
+        ('RUN eval "$INSTALL"', {}),
+        # reads the lists, and this rule adds no update before it
+        ("RUN apt list --upgradable", {}),
+        # the running container: an entrypoint script, an ONBUILD trigger
+        (
+            'COPY entrypoint.sh /entrypoint.sh\nENTRYPOINT ["/entrypoint.sh"]',
+            {"entrypoint.sh": '#!/bin/sh\napt-get install -y "$EXTRA"\nexec "$@"\n'},
+        ),
+        ("ONBUILD RUN apt-get install -y curl", {}),
+    ],
+)
 def test_lists_stay_when_a_later_step_reads_them(tmp_path, later, files):
     src = f"FROM debian:bookworm\nRUN apt-get update\n{later}\n"
     out = _fix_in(tmp_path, src, files)
@@ -245,16 +301,22 @@ def test_lists_stay_when_a_later_step_reads_them(tmp_path, later, files):
     assert LISTS not in first, out
 
 
-@pytest.mark.parametrize("later,files", [
-    # the script updates before it installs
-    ("COPY install.sh /install.sh\nRUN sh /install.sh", {"install.sh": "apt-get update\napt-get install -y curl\n"}),
-    # plain programs and Python code without apt
-    ("RUN pip install flask && useradd app", {}),
-    ("COPY app.py /app.py\nCMD [\"python3\", \"/app.py\"]", {"app.py": "print('hi')\n"}),
-    # a later install that this rule gives its own update
-    ("RUN apt-get install -y curl", {}),
-    ("RUN apt-get upgrade -y", {}),
-])
+@pytest.mark.parametrize(
+    "later,files",
+    [
+        # the script updates before it installs
+        (
+            "COPY install.sh /install.sh\nRUN sh /install.sh",
+            {"install.sh": "apt-get update\napt-get install -y curl\n"},
+        ),
+        # plain programs and Python code without apt
+        ("RUN pip install flask && useradd app", {}),
+        ('COPY app.py /app.py\nCMD ["python3", "/app.py"]', {"app.py": "print('hi')\n"}),
+        # a later install that this rule gives its own update
+        ("RUN apt-get install -y curl", {}),
+        ("RUN apt-get upgrade -y", {}),
+    ],
+)
 def test_lists_are_removed_when_no_later_step_needs_them(tmp_path, later, files):
     src = f"FROM debian:bookworm\nRUN apt-get update && apt-get install -y tzdata\n{later}\n"
     out = _fix_in(tmp_path, src, files)
@@ -273,45 +335,58 @@ def test_lone_update_is_not_moved_past_a_script_that_reads_the_lists(tmp_path):
 
 
 def test_the_lists_of_a_parent_stage_stay_for_a_child_stage_script(tmp_path):
-    src = ("FROM debian AS base\nRUN apt-get update\n"
-           "FROM base\nCOPY i.sh /i.sh\nRUN sh /i.sh\n")
+    src = "FROM debian AS base\nRUN apt-get update\nFROM base\nCOPY i.sh /i.sh\nRUN sh /i.sh\n"
     out = _fix_in(tmp_path, src, {"i.sh": "apt-get install -y jq\n"})
     assert LISTS not in out, out
 
 
-@pytest.mark.parametrize("later,files", [
-    # a script the Dockerfile puts on PATH, run by its bare name
-    ("COPY scripts/deps.sh /usr/local/bin/install-system-deps\nRUN install-system-deps",
-     {"scripts/deps.sh": "#!/bin/sh\napt-get install -y jq\n"}),
-    # the container's entrypoint behind an init process (tini, dumb-init)
-    ("COPY entry.sh /usr/local/bin/entry.sh\nENTRYPOINT [\"tini\", \"--\", \"entry.sh\"]",
-     {"entry.sh": "#!/bin/sh\n[ -n \"$X\" ] && apt-get install -y $X\nexec \"$@\"\n"}),
-    ("COPY entry.sh /entry.sh\nENTRYPOINT [\"/usr/bin/dumb-init\", \"--\", \"/entry.sh\"]",
-     {"entry.sh": "#!/bin/sh\napt-get install -y $X\nexec \"$@\"\n"}),
-])
+@pytest.mark.parametrize(
+    "later,files",
+    [
+        # a script the Dockerfile puts on PATH, run by its bare name
+        (
+            "COPY scripts/deps.sh /usr/local/bin/install-system-deps\nRUN install-system-deps",
+            {"scripts/deps.sh": "#!/bin/sh\napt-get install -y jq\n"},
+        ),
+        # the container's entrypoint behind an init process (tini, dumb-init)
+        (
+            'COPY entry.sh /usr/local/bin/entry.sh\nENTRYPOINT ["tini", "--", "entry.sh"]',
+            {"entry.sh": '#!/bin/sh\n[ -n "$X" ] && apt-get install -y $X\nexec "$@"\n'},
+        ),
+        (
+            'COPY entry.sh /entry.sh\nENTRYPOINT ["/usr/bin/dumb-init", "--", "/entry.sh"]',
+            {"entry.sh": '#!/bin/sh\napt-get install -y $X\nexec "$@"\n'},
+        ),
+    ],
+)
 def test_lists_stay_for_programs_on_path_and_behind_init_processes(tmp_path, later, files):
     out = _fix_in(tmp_path, f"FROM debian:bookworm\nRUN apt-get update && apt-get install -y tini\n{later}\n", files)
     assert LISTS not in out, out
 
 
 def test_a_console_script_from_another_stage_is_a_program(tmp_path):
-    src = ("FROM python:3.11 AS build\nRUN python -m venv /opt/venv && /opt/venv/bin/pip install uvicorn\n"
-           "FROM python:3.11-slim\nRUN apt-get update && apt-get install -y libpq5\n"
-           "COPY --from=build /opt/venv /opt/venv\nENV PATH=/opt/venv/bin:$PATH\nCMD [\"uvicorn\", \"app:app\"]\n")
+    src = (
+        "FROM python:3.11 AS build\nRUN python -m venv /opt/venv && /opt/venv/bin/pip install uvicorn\n"
+        "FROM python:3.11-slim\nRUN apt-get update && apt-get install -y libpq5\n"
+        'COPY --from=build /opt/venv /opt/venv\nENV PATH=/opt/venv/bin:$PATH\nCMD ["uvicorn", "app:app"]\n'
+    )
     out = _fix_in(tmp_path, src)
     assert LISTS in out, out
 
 
-@pytest.mark.parametrize("head,line,safe", [
-    ("FROM debian", "apt-get purge python3-pip || true", False),  # the abort is swallowed: -y changes the image
-    ("FROM debian", "if apt-get install curl; then echo ok; fi", False),
-    ("FROM debian", "apt-get install curl; echo done", False),
-    ("FROM debian", "apt-get install curl && echo done", True),  # the build fails today: -y repairs it
-    ("FROM debian", "apt-get install curl", True),
-    ("FROM debian", "set -e; apt-get install curl; echo done", True),
-    ('FROM debian\nSHELL ["/bin/bash", "-e", "-c"]', "apt-get install curl; echo done", True),
-    ("FROM my/unknown-base", "apt-get install curl; echo done", False),  # errexit unknown
-])
+@pytest.mark.parametrize(
+    "head,line,safe",
+    [
+        ("FROM debian", "apt-get purge python3-pip || true", False),  # the abort is swallowed: -y changes the image
+        ("FROM debian", "if apt-get install curl; then echo ok; fi", False),
+        ("FROM debian", "apt-get install curl; echo done", False),
+        ("FROM debian", "apt-get install curl && echo done", True),  # the build fails today: -y repairs it
+        ("FROM debian", "apt-get install curl", True),
+        ("FROM debian", "set -e; apt-get install curl; echo done", True),
+        ('FROM debian\nSHELL ["/bin/bash", "-e", "-c"]', "apt-get install curl; echo done", True),
+        ("FROM my/unknown-base", "apt-get install curl; echo done", False),  # errexit unknown
+    ],
+)
 def test_adding_yes_is_safe_only_where_the_prompt_fails_the_build(head, line, safe):
     fs = [f for f in _findings(f"{head}\nRUN {line}\n") if f.fix and f.fix.description == "add -y"]
     assert len(fs) == 1
@@ -319,6 +394,9 @@ def test_adding_yes_is_safe_only_where_the_prompt_fails_the_build(head, line, sa
 
 
 def test_an_update_before_an_install_whose_failure_is_ignored_is_unsafe():
-    fs = [f for f in _findings("FROM debian\nRUN apt-get install -y curl || true\n")
-          if f.fix and "apt-get update" in f.fix.description]
+    fs = [
+        f
+        for f in _findings("FROM debian\nRUN apt-get install -y curl || true\n")
+        if f.fix and "apt-get update" in f.fix.description
+    ]
     assert fs and fs[0].fix.applicability is Applicability.UNSAFE

@@ -37,14 +37,20 @@ def _fix(text: str, tmp: Path | None = None, files: dict[str, str] | None = None
     return result.output
 
 
-@pytest.mark.parametrize("run, image", [
-    ("pip install --no-cache-dir xformers", BASE),  # a prebuilt wheel on torch's CUDA libraries
-    ("pip install --no-cache-dir deepspeed", RUNTIME),  # ops JIT-compiled later: the unsafe reason says so
-    ("DS_BUILD_OPS=0 pip install deepspeed", RUNTIME),
-    ("pip install torch-scatter -f https://data.pyg.org/whl/torch-2.1.0+cu121.html", RUNTIME),  # unknown to the ladder
-    ("python3 -m pip install -e /opt/tools", RUNTIME),  # no .cu files in the context; its dependencies unread
-    ("echo CUDA is great", BASE),
-])
+@pytest.mark.parametrize(
+    "run, image",
+    [
+        ("pip install --no-cache-dir xformers", BASE),  # a prebuilt wheel on torch's CUDA libraries
+        ("pip install --no-cache-dir deepspeed", RUNTIME),  # ops JIT-compiled later: the unsafe reason says so
+        ("DS_BUILD_OPS=0 pip install deepspeed", RUNTIME),
+        (
+            "pip install torch-scatter -f https://data.pyg.org/whl/torch-2.1.0+cu121.html",
+            RUNTIME,
+        ),  # unknown to the ladder
+        ("python3 -m pip install -e /opt/tools", RUNTIME),  # no .cu files in the context; its dependencies unread
+        ("echo CUDA is great", BASE),
+    ],
+)
 def test_swapped_when_nothing_compiles(run, image, tmp_path):
     text = f"FROM {DEVEL}\nRUN {run}\n"
     out = _fix(text, tmp_path, {"app.py": "print(1)\n"})
@@ -60,28 +66,31 @@ def test_packages_that_compile_when_they_run_keep_devel(run, tmp_path):
 
 @pytest.mark.parametrize("code", ["model = torch.compile(model)\n", "import triton\n@triton.jit\ndef k(): pass\n"])
 def test_app_code_with_triton_or_torch_compile_keeps_devel(code, tmp_path):
-    text = f"FROM {DEVEL}\nRUN pip install torch\nCOPY app.py /app.py\nCMD [\"python3\", \"/app.py\"]\n"
+    text = f'FROM {DEVEL}\nRUN pip install torch\nCOPY app.py /app.py\nCMD ["python3", "/app.py"]\n'
     (f,) = _findings(text, tmp_path, {"app.py": code})
     assert f.fix is None and "app.py" in f.message
 
 
-@pytest.mark.parametrize("body, why", [
-    ("RUN nvcc --version", "nvcc"),
-    ("RUN cmake -B build . && cmake --build build", "cmake"),
-    ("RUN make -j8", "make"),
-    ("ENV CUDA_HOME=/usr/local/cuda\nRUN pip install my-kernels", "CUDA_HOME"),  # a package slimml cannot vouch for
-    ("ARG TORCH_CUDA_ARCH_LIST=8.0\nRUN pip install -r missing.txt", "TORCH_CUDA_ARCH_LIST"),
-    ("RUN export FORCE_CUDA=1 && pip install git+https://github.com/facebookresearch/detectron2.git", "FORCE_CUDA"),
-    ("RUN pip install git+https://github.com/facebookresearch/detectron2.git", "detectron2"),
-    ("RUN pip install git+https://github.com/facebookresearch/xformers.git@main", "xformers"),
-    ("RUN pip install xformers --no-build-isolation", "xformers"),
-    ("RUN pip install --no-binary bitsandbytes bitsandbytes", "bitsandbytes"),
-    ("RUN DS_BUILD_FUSED_ADAM=1 pip install deepspeed", "DS_BUILD_FUSED_ADAM"),
-    ("RUN pip install torch-scatter", "torch-scatter"),
-    ("RUN sudo -E pip3 install 'flash_attn>=2'", "flash-attn"),
-    ("RUN uv pip install --system causal-conv1d", "causal-conv1d"),
-    ("RUN pip install --no-build-isolation -e .", "--no-build-isolation"),
-])
+@pytest.mark.parametrize(
+    "body, why",
+    [
+        ("RUN nvcc --version", "nvcc"),
+        ("RUN cmake -B build . && cmake --build build", "cmake"),
+        ("RUN make -j8", "make"),
+        ("ENV CUDA_HOME=/usr/local/cuda\nRUN pip install my-kernels", "CUDA_HOME"),  # a package slimml cannot vouch for
+        ("ARG TORCH_CUDA_ARCH_LIST=8.0\nRUN pip install -r missing.txt", "TORCH_CUDA_ARCH_LIST"),
+        ("RUN export FORCE_CUDA=1 && pip install git+https://github.com/facebookresearch/detectron2.git", "FORCE_CUDA"),
+        ("RUN pip install git+https://github.com/facebookresearch/detectron2.git", "detectron2"),
+        ("RUN pip install git+https://github.com/facebookresearch/xformers.git@main", "xformers"),
+        ("RUN pip install xformers --no-build-isolation", "xformers"),
+        ("RUN pip install --no-binary bitsandbytes bitsandbytes", "bitsandbytes"),
+        ("RUN DS_BUILD_FUSED_ADAM=1 pip install deepspeed", "DS_BUILD_FUSED_ADAM"),
+        ("RUN pip install torch-scatter", "torch-scatter"),
+        ("RUN sudo -E pip3 install 'flash_attn>=2'", "flash-attn"),
+        ("RUN uv pip install --system causal-conv1d", "causal-conv1d"),
+        ("RUN pip install --no-build-isolation -e .", "--no-build-isolation"),
+    ],
+)
 def test_not_swapped_when_something_compiles(body, why, tmp_path):
     text = f"FROM {DEVEL}\n{body}\n"
     (f,) = _findings(text, tmp_path, {"app.py": "print(1)\n"})
@@ -123,29 +132,29 @@ def test_requirements_file_naming_a_cuda_extension(tmp_path):
 
 
 def test_only_the_final_stage_chain_is_considered(tmp_path):
-    text = (f"FROM {DEVEL} AS build\nRUN nvcc -o /k.so k.cu\n\n"
-            f"FROM {DEVEL}\nCOPY --from=build /k.so /k.so\n")
+    text = f"FROM {DEVEL} AS build\nRUN nvcc -o /k.so k.cu\n\nFROM {DEVEL}\nCOPY --from=build /k.so /k.so\n"
     out = _fix(text, tmp_path)
-    assert out == (f"FROM {DEVEL} AS build\nRUN nvcc -o /k.so k.cu\n\n"
-                   f"FROM {RUNTIME}\nCOPY --from=build /k.so /k.so\n")
+    assert out == (f"FROM {DEVEL} AS build\nRUN nvcc -o /k.so k.cu\n\nFROM {RUNTIME}\nCOPY --from=build /k.so /k.so\n")
 
 
 def test_a_compiling_stage_built_on_the_same_base_blocks_the_swap(tmp_path):
-    text = (f"FROM {DEVEL} AS base\nRUN pip install torch\n"
-            "FROM base AS ext\nRUN pip install flash-attn --no-build-isolation\n"
-            "FROM base\nCOPY --from=ext /usr/local/lib/python3.10 /usr/local/lib/python3.10\n")
+    text = (
+        f"FROM {DEVEL} AS base\nRUN pip install torch\n"
+        "FROM base AS ext\nRUN pip install flash-attn --no-build-isolation\n"
+        "FROM base\nCOPY --from=ext /usr/local/lib/python3.10 /usr/local/lib/python3.10\n"
+    )
     (f,) = _findings(text, tmp_path)
     assert f.fix is None and "flash-attn" in f.message and "through stage `base`" in f.message
 
 
 def test_chain_root_is_swapped_when_no_descendant_compiles(tmp_path):
-    text = f"FROM {DEVEL} AS base\nRUN pip install torch\nFROM base AS test\nRUN pytest\nFROM base\nCMD [\"python3\"]\n"
+    text = f'FROM {DEVEL} AS base\nRUN pip install torch\nFROM base AS test\nRUN pytest\nFROM base\nCMD ["python3"]\n'
     assert _fix(text, tmp_path) == text.replace(DEVEL, BASE, 1)
 
 
 def test_a_compiling_stage_on_another_base_does_not_block(tmp_path):
-    text = f"FROM {DEVEL} AS base\nFROM {DEVEL} AS other\nRUN make\nFROM base\nCMD [\"python3\"]\n"
-    assert _fix(text, tmp_path) == f"FROM {BASE} AS base\nFROM {DEVEL} AS other\nRUN make\nFROM base\nCMD [\"python3\"]\n"
+    text = f'FROM {DEVEL} AS base\nFROM {DEVEL} AS other\nRUN make\nFROM base\nCMD ["python3"]\n'
+    assert _fix(text, tmp_path) == f'FROM {BASE} AS base\nFROM {DEVEL} AS other\nRUN make\nFROM base\nCMD ["python3"]\n'
 
 
 def test_keyword_case_platform_and_name_are_kept(tmp_path):
@@ -213,21 +222,33 @@ def test_exec_form_and_commands_that_run_nvcc(tmp_path):
     assert _findings(f'FROM {DEVEL}\nCMD ["python3", "serve.py"]\n', tmp_path)[0].fix is not None
 
 
-@pytest.mark.parametrize("files,tail", [
-    ({"kernel.c": "int add(int a, int b) { return a + b; }\n"},
-     'COPY kernel.c ./\nCMD ["sh", "-c", "gcc -shared -o /tmp/k.so kernel.c && python3 -c 1"]\n'),
-    ({"app.py": "from torch.utils.cpp_extension import load\nops = load(name='ops', sources=['ops.cu'])\n"},
-     'COPY . /app\nCMD ["python3", "/app/app.py"]\n'),
-    ({"start.sh": "#!/bin/sh\nnvcc -o /tmp/k k.cu && exec \"$@\"\n"},
-     'COPY start.sh /start.sh\nENTRYPOINT ["/start.sh"]\nCMD ["python3"]\n'),
-])
+@pytest.mark.parametrize(
+    "files,tail",
+    [
+        (
+            {"kernel.c": "int add(int a, int b) { return a + b; }\n"},
+            'COPY kernel.c ./\nCMD ["sh", "-c", "gcc -shared -o /tmp/k.so kernel.c && python3 -c 1"]\n',
+        ),
+        (
+            {"app.py": "from torch.utils.cpp_extension import load\nops = load(name='ops', sources=['ops.cu'])\n"},
+            'COPY . /app\nCMD ["python3", "/app/app.py"]\n',
+        ),
+        (
+            {"start.sh": '#!/bin/sh\nnvcc -o /tmp/k k.cu && exec "$@"\n'},
+            'COPY start.sh /start.sh\nENTRYPOINT ["/start.sh"]\nCMD ["python3"]\n',
+        ),
+    ],
+)
 def test_no_runtime_base_for_a_container_that_compiles_when_it_runs(tmp_path, files, tail):
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     src = "FROM nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04\nRUN pip install --no-cache-dir torch\n" + tail
     (tmp_path / "Dockerfile").write_text(src)
-    ctx = Context(settings=Settings(select=("SLM007",), unsafe_fixes=True), dockerfile=tmp_path / "Dockerfile",
-                  context_dir=tmp_path)
+    ctx = Context(
+        settings=Settings(select=("SLM007",), unsafe_fixes=True),
+        dockerfile=tmp_path / "Dockerfile",
+        context_dir=tmp_path,
+    )
     r = fix_text(src, ctx)
     assert r.output == src
     [f] = r.findings

@@ -29,23 +29,26 @@ def _runs(text: str):
 
 # -- the merged text -------------------------------------------------------------------------------
 def test_merged_output_is_one_run_for_buildkit_and_keeps_each_command_verbatim():
-    src = ("FROM python:3.11\n"
-           "RUN apt-get update \\\n"
-           "      && apt-get install -y curl\n"
-           "# between\n"
-           "\n"
-           "RUN pip install x \\\n"
-           "  # inner comment\n"
-           "  y\n"
-           "RUN echo done\n")
+    src = (
+        "FROM python:3.11\n"
+        "RUN apt-get update \\\n"
+        "      && apt-get install -y curl\n"
+        "# between\n"
+        "\n"
+        "RUN pip install x \\\n"
+        "  # inner comment\n"
+        "  y\n"
+        "RUN echo done\n"
+    )
     out = _fix(src).output
     assert_agrees(out)
     assert [k for k, _, _ in buildkit_boundaries(out)] == ["FROM", "RUN"]
     doc, runs = _runs(out)
     assert len(runs) == 1
     # BuildKit joins continuation lines with nothing and drops comment lines.
-    assert runs[0].args == ("apt-get update       && apt-get install -y curl       && pip install x   y"
-                            "       && echo done")
+    assert runs[0].args == (
+        "apt-get update       && apt-get install -y curl       && pip install x   y       && echo done"
+    )
     # The indentation of the first RUN's continuation lines is reused; the comment stays.
     assert "\n# between\n      && pip install x \\\n  # inner comment\n  y \\\n      && echo done\n" in out
     assert "\n\n" not in out  # the blank line between the RUNs is gone
@@ -60,8 +63,10 @@ def test_crlf_and_escape_directive_are_respected():
 
 
 def test_different_flags_and_stages_are_never_merged():
-    src = ("FROM a AS one\nRUN --mount=type=cache,target=/x echo 1\nRUN --mount=type=cache,target=/y echo 2\n"
-           "FROM b\nRUN echo 3\n")
+    src = (
+        "FROM a AS one\nRUN --mount=type=cache,target=/x echo 1\nRUN --mount=type=cache,target=/y echo 2\n"
+        "FROM b\nRUN echo 3\n"
+    )
     res = _fix(src)
     assert res.output == src
     assert not res.findings
@@ -78,11 +83,31 @@ def _sequential(scripts: list[str], cwd, shell=("/bin/sh", "-c")) -> tuple[bool,
     return True, out
 
 
-FIRST = ["false; echo a", "echo a || false", "cd / && echo a", "X=1; echo a", "echo a;", "exit 3",
-         "set -e; false; echo no", "export X=2", "echo a && false || echo rescued", "umask 077; echo a",
-         "if true; then cd /; fi", "(cd /) && pwd", "true &"]
-SECOND = ["echo b; false", "echo b || false", "echo \"x=$X\"; pwd", "false && echo b", "echo b | cat",
-          "set -e; echo b", "false || echo b", "umask"]
+FIRST = [
+    "false; echo a",
+    "echo a || false",
+    "cd / && echo a",
+    "X=1; echo a",
+    "echo a;",
+    "exit 3",
+    "set -e; false; echo no",
+    "export X=2",
+    "echo a && false || echo rescued",
+    "umask 077; echo a",
+    "if true; then cd /; fi",
+    "(cd /) && pwd",
+    "true &",
+]
+SECOND = [
+    "echo b; false",
+    "echo b || false",
+    'echo "x=$X"; pwd',
+    "false && echo b",
+    "echo b | cat",
+    "set -e; echo b",
+    "false || echo b",
+    "umask",
+]
 
 
 @pytest.mark.parametrize("a", FIRST)
@@ -133,8 +158,10 @@ def test_merge_on_an_unknown_base_image_holds_with_and_without_errexit(a, b, tmp
 
 def test_the_reported_errexit_case_is_not_merged_into_a_subshell():
     # `A && ( B ) && C` would switch -e off inside B: the check in B must still fail the build.
-    src = ('FROM debian:bookworm AS base\nSHELL ["/bin/bash", "-e", "-c"]\nFROM base\n'
-           "RUN echo a\nRUN false; echo checked\nRUN echo c\n")
+    src = (
+        'FROM debian:bookworm AS base\nSHELL ["/bin/bash", "-e", "-c"]\nFROM base\n'
+        "RUN echo a\nRUN false; echo checked\nRUN echo c\n"
+    )
     res = _fix(src)
     assert "RUN false; echo checked\nRUN echo c" in res.output or "&& ( false; echo checked )\n" in res.output
     assert "( false; echo checked ) \\" not in res.output
@@ -143,8 +170,10 @@ def test_the_reported_errexit_case_is_not_merged_into_a_subshell():
 
 
 def test_a_login_shell_does_not_merge_a_run_that_writes_a_startup_file():
-    src = ('FROM debian:bookworm\nSHELL ["/bin/bash", "--login", "-c"]\n'
-           "RUN conda init bash\nRUN conda activate env && python -V\n")
+    src = (
+        'FROM debian:bookworm\nSHELL ["/bin/bash", "--login", "-c"]\n'
+        "RUN conda init bash\nRUN conda activate env && python -V\n"
+    )
     res = _fix(src)
     assert res.output == src
     [note] = res.findings
@@ -174,14 +203,17 @@ def test_reads_of_shell_history_start_a_new_merge():
     assert res.output == src
 
 
-@pytest.mark.parametrize("heavy", [
-    "pip install flash-attn --no-build-isolation",
-    "git clone https://github.com/NVIDIA/apex && cd apex && pip install -v --no-build-isolation .",
-    "cd /src/pytorch && python setup.py install",
-    "TORCH_CUDA_ARCH_LIST=8.0 pip install git+https://github.com/facebookresearch/detectron2.git",
-    "DS_BUILD_OPS=1 pip install deepspeed",
-    "cmake --build build -j8",
-])
+@pytest.mark.parametrize(
+    "heavy",
+    [
+        "pip install flash-attn --no-build-isolation",
+        "git clone https://github.com/NVIDIA/apex && cd apex && pip install -v --no-build-isolation .",
+        "cd /src/pytorch && python setup.py install",
+        "TORCH_CUDA_ARCH_LIST=8.0 pip install git+https://github.com/facebookresearch/detectron2.git",
+        "DS_BUILD_OPS=1 pip install deepspeed",
+        "cmake --build build -j8",
+    ],
+)
 def test_separately_cached_source_builds_are_not_merged(heavy):
     src = f"FROM debian:bookworm\nRUN pip install numpy\nRUN {heavy}\nRUN pip install einops\n"
     res = _fix(src)
@@ -190,12 +222,16 @@ def test_separately_cached_source_builds_are_not_merged(heavy):
 
 
 def test_a_cleanup_of_what_a_source_build_wrote_is_still_merged():
-    src = ("FROM debian:bookworm\nRUN git clone https://github.com/NVIDIA/apex /tmp/apex && cd /tmp/apex && make\n"
-           "RUN rm -rf /tmp/apex\n")
+    src = (
+        "FROM debian:bookworm\nRUN git clone https://github.com/NVIDIA/apex /tmp/apex && cd /tmp/apex && make\n"
+        "RUN rm -rf /tmp/apex\n"
+    )
     res = _fix(src)
     assert len(_runs(res.output)[1]) == 1
-    src = ("FROM debian:bookworm\nRUN git clone https://github.com/NVIDIA/apex /tmp/apex && cd /tmp/apex && make\n"
-           "RUN rm -rf /var/log/unrelated\n")
+    src = (
+        "FROM debian:bookworm\nRUN git clone https://github.com/NVIDIA/apex /tmp/apex && cd /tmp/apex && make\n"
+        "RUN rm -rf /var/log/unrelated\n"
+    )
     assert _fix(src).output == src
 
 
@@ -207,8 +243,9 @@ def test_errexit_run_only_comes_last():
     assert "errexit" in note.note
 
 
-@pytest.mark.parametrize("last", ["set -e; false; echo no", "set -o errexit; false; echo no",
-                                  "(set -e; false; echo no)"])
+@pytest.mark.parametrize(
+    "last", ["set -e; false; echo no", "set -o errexit; false; echo no", "(set -e; false; echo no)"]
+)
 def test_errexit_run_as_last_part_keeps_failing(last, tmp_path):
     res = _fix(f"FROM x\nRUN echo a\nRUN {last}\n")
     _, runs = _runs(res.output)
@@ -230,8 +267,14 @@ def test_errexit_detection():
     def errexit(cmd):
         return _facts(cmd).sets_errexit
 
-    for cmd in ["set -eux", "set -Eeuo pipefail", "set -o errexit", "f() { set -e; }", "trap 'exit 1' ERR",
-                "command set -e"]:
+    for cmd in [
+        "set -eux",
+        "set -Eeuo pipefail",
+        "set -o errexit",
+        "f() { set -e; }",
+        "trap 'exit 1' ERR",
+        "command set -e",
+    ]:
         assert errexit(cmd), cmd
     for cmd in ["set -x", "set -o pipefail", "set +e", "set -- -e", "bash -c 'set -e; x'", "echo set -e"]:
         assert not errexit(cmd), cmd
@@ -249,10 +292,29 @@ def test_state_detection():
     def state(cmd):
         return bool(_facts(cmd).leaves_state)
 
-    for cmd in ["cd /x", "if true; then cd /x; fi", "X=1", "export A=1", "declare -x A", "unset A",
-                ". /etc/profile", "source x", "set -o pipefail", "command cd /x", "f() { :; }", "a && umask 0",
-                "for f in a b; do echo $f; done", ': "${VAR:=default}"', "echo ${B=x}", "echo $((i=1))",
-                "((i++))", "let x=1", "printf -v X %s a", "read x < /etc/hostname", "mapfile -t L < f"]:
+    for cmd in [
+        "cd /x",
+        "if true; then cd /x; fi",
+        "X=1",
+        "export A=1",
+        "declare -x A",
+        "unset A",
+        ". /etc/profile",
+        "source x",
+        "set -o pipefail",
+        "command cd /x",
+        "f() { :; }",
+        "a && umask 0",
+        "for f in a b; do echo $f; done",
+        ': "${VAR:=default}"',
+        "echo ${B=x}",
+        "echo $((i=1))",
+        "((i++))",
+        "let x=1",
+        "printf -v X %s a",
+        "read x < /etc/hostname",
+        "mapfile -t L < f",
+    ]:
         assert state(cmd), cmd
     for cmd in ["(cd /x && make)", "echo $(cd /x; pwd)", "X=1 make", "echo a | read b", "pip install x"]:
         assert not state(cmd), cmd
@@ -277,7 +339,7 @@ def test_blocked_runs_are_reported_without_a_fix():
 
 # -- suppression -----------------------------------------------------------------------------------
 def test_engine_drops_a_finding_that_touches_a_suppressed_second_run_so_the_rule_splits():
-    src = ("FROM x\nRUN a\nRUN b\n# slimml: ignore[SLM003]\nRUN c\nRUN d\nRUN e\n")
+    src = "FROM x\nRUN a\nRUN b\n# slimml: ignore[SLM003]\nRUN c\nRUN d\nRUN e\n"
     doc = parse(src)
     file_codes, per = suppressions(doc)
     a, b, c, d, e = doc.instructions[1:]
@@ -291,38 +353,41 @@ def test_engine_drops_a_finding_that_touches_a_suppressed_second_run_so_the_rule
 
 
 # -- weights knowledge ------------------------------------------------------------------------------
-@pytest.mark.parametrize("cmd,expected", [
-    ("huggingface-cli download TheBloke/x --local-dir /models", True),
-    ("hf download org/model", True),
-    ("huggingface-cli login", False),
-    ("git lfs pull", True),
-    ("git lfs install", False),
-    ("git clone https://huggingface.co/bert-base-uncased /models/bert", True),
-    ("git clone https://github.com/org/repo", False),
-    ("aws --region us-east-1 s3 cp s3://bucket/model.pt /models/", True),
-    ("aws s3 ls s3://bucket", False),
-    ("gsutil -m cp -r gs://bucket/m /m", True),
-    ("az storage blob download -c c -n model.onnx -f /m/model.onnx", True),
-    ("wget -q https://example.com/x/model.safetensors?download=true", True),
-    ("curl -L -o /models/llama.gguf https://example.com/dl?id=3", True),
-    ("curl -fsSL https://deb.nodesource.com/setup_20.x", False),
-    ("curl -o /usr/local/bin/tini https://github.com/krallin/tini/releases/download/v0.19.0/tini", False),
-    ("python -c 'from transformers import AutoModel; AutoModel.from_pretrained(\"bert\")'", True),
-    ("python3 -c 'import nltk; nltk.download(\"punkt\")'", True),
-    ("python -c 'import torch; torch.hub.load(\"pytorch/vision\", \"resnet18\")'", True),
-    ("python -c 'import whisper; whisper.load_model(\"base\")'", True),
-    ("python -c 'import sklearn.pipeline'", False),
-    ("python -m spacy download en_core_web_sm", True),
-    ("spacy download en_core_web_sm", True),
-    ("python -m pip install torch", False),
-    ("sudo -u app env HF_HOME=/m huggingface-cli download x", True),
-    ("bash -c 'cd /m && huggingface-cli download x'", True),
-])
+@pytest.mark.parametrize(
+    "cmd,expected",
+    [
+        ("huggingface-cli download TheBloke/x --local-dir /models", True),
+        ("hf download org/model", True),
+        ("huggingface-cli login", False),
+        ("git lfs pull", True),
+        ("git lfs install", False),
+        ("git clone https://huggingface.co/bert-base-uncased /models/bert", True),
+        ("git clone https://github.com/org/repo", False),
+        ("aws --region us-east-1 s3 cp s3://bucket/model.pt /models/", True),
+        ("aws s3 ls s3://bucket", False),
+        ("gsutil -m cp -r gs://bucket/m /m", True),
+        ("az storage blob download -c c -n model.onnx -f /m/model.onnx", True),
+        ("wget -q https://example.com/x/model.safetensors?download=true", True),
+        ("curl -L -o /models/llama.gguf https://example.com/dl?id=3", True),
+        ("curl -fsSL https://deb.nodesource.com/setup_20.x", False),
+        ("curl -o /usr/local/bin/tini https://github.com/krallin/tini/releases/download/v0.19.0/tini", False),
+        ("python -c 'from transformers import AutoModel; AutoModel.from_pretrained(\"bert\")'", True),
+        ("python3 -c 'import nltk; nltk.download(\"punkt\")'", True),
+        ('python -c \'import torch; torch.hub.load("pytorch/vision", "resnet18")\'', True),
+        ("python -c 'import whisper; whisper.load_model(\"base\")'", True),
+        ("python -c 'import sklearn.pipeline'", False),
+        ("python -m spacy download en_core_web_sm", True),
+        ("spacy download en_core_web_sm", True),
+        ("python -m pip install torch", False),
+        ("sudo -u app env HF_HOME=/m huggingface-cli download x", True),
+        ("bash -c 'cd /m && huggingface-cli download x'", True),
+    ],
+)
 def test_looks_like_weight_download(cmd, expected):
     argv = shlex.split(cmd)
     assert looks_like_weight_download(argv) is expected
     if expected:  # the cheap pre-test SLM010 runs first must let every download through
-        assert could_download(argv[unwrap(argv):][0].rsplit("/", 1)[-1])
+        assert could_download(argv[unwrap(argv) :][0].rsplit("/", 1)[-1])
 
 
 def test_looks_like_weight_file():
@@ -334,8 +399,10 @@ def test_looks_like_weight_file():
 
 def test_a_run_that_sources_a_file_turning_on_errexit_only_comes_last(tmp_path):
     (tmp_path / "strict.sh").write_text("# stop at the first error\nset -eu\n")
-    src = ("FROM debian:bookworm\nCOPY strict.sh /etc/strict.sh\nRUN echo a\n"
-           "RUN . /etc/strict.sh; false; echo verified\nRUN touch /ready\n")
+    src = (
+        "FROM debian:bookworm\nCOPY strict.sh /etc/strict.sh\nRUN echo a\n"
+        "RUN . /etc/strict.sh; false; echo verified\nRUN touch /ready\n"
+    )
     ctx = Context(settings=Settings(select=("merge-runs",)), dockerfile=tmp_path / "Dockerfile", context_dir=tmp_path)
     out = fix_text(src, ctx).output
     _, runs = _runs(out)

@@ -32,7 +32,7 @@ def _final_env(text: str) -> dict[str, str]:
 
 def test_stage_named_like_python_is_not_a_python_image():
     # "python-deps" is a stage name, not an image: its root is node, and nothing runs Python.
-    text = "FROM node:20 AS python-deps\nRUN npm ci\n\nFROM python-deps\nCMD [\"node\", \"x.js\"]\n"
+    text = 'FROM node:20 AS python-deps\nRUN npm ci\n\nFROM python-deps\nCMD ["node", "x.js"]\n'
     out, findings = _fix(text)
     assert findings == [] and out == text
 
@@ -44,12 +44,15 @@ def test_base_image_from_global_arg_default():
     assert _final_env(out) == {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
 
 
-@pytest.mark.parametrize("run", [
-    'RUN ["pip3", "install", "--no-cache-dir", "flask"]',
-    "RUN sudo -E /opt/venv/bin/pip install --no-cache-dir flask",
-    "RUN set -eux; env PIP_X=1 python3.11 -m pip install --no-cache-dir flask",
-    "RUN uv pip install --system --no-cache flask",
-])
+@pytest.mark.parametrize(
+    "run",
+    [
+        'RUN ["pip3", "install", "--no-cache-dir", "flask"]',
+        "RUN sudo -E /opt/venv/bin/pip install --no-cache-dir flask",
+        "RUN set -eux; env PIP_X=1 python3.11 -m pip install --no-cache-dir flask",
+        "RUN uv pip install --system --no-cache flask",
+    ],
+)
 def test_python_detected_from_run(run):
     text = f"FROM debian:bookworm-slim\n{run}\nCOPY app /app\n"
     out, findings = _fix(text)
@@ -58,13 +61,15 @@ def test_python_detected_from_run(run):
 
 
 def test_env_of_an_unrelated_stage_does_not_count_but_the_base_stage_does():
-    text = ("FROM python:3.11 AS a\nENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1\n\n"
-            "FROM python:3.11-slim AS b\nENV PYTHONUNBUFFERED=1\n\n"
-            "FROM b\nCOPY --from=a /x /x\nCMD [\"python\", \"/x\"]\n")
+    text = (
+        "FROM python:3.11 AS a\nENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1\n\n"
+        "FROM python:3.11-slim AS b\nENV PYTHONUNBUFFERED=1\n\n"
+        'FROM b\nCOPY --from=a /x /x\nCMD ["python", "/x"]\n'
+    )
     out, findings = _fix(text)
     assert len(findings) == 1
     # Only the missing variable, in a new ENV right after the final FROM.
-    assert out.endswith("FROM b\nENV PYTHONDONTWRITEBYTECODE=1\nCOPY --from=a /x /x\nCMD [\"python\", \"/x\"]\n")
+    assert out.endswith('FROM b\nENV PYTHONDONTWRITEBYTECODE=1\nCOPY --from=a /x /x\nCMD ["python", "/x"]\n')
 
 
 def test_other_value_is_the_authors_choice():
@@ -76,8 +81,10 @@ def test_other_value_is_the_authors_choice():
 def test_merges_into_first_key_value_env_not_the_legacy_one():
     text = "FROM python:3.11\nENV LANG C.UTF-8\nRUN true\nENV A=1\nENV B=2\nCOPY . .\n"
     out, _ = _fix(text)
-    assert out == ("FROM python:3.11\nENV LANG C.UTF-8\nRUN true\n"
-                   "ENV A=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1\nENV B=2\nCOPY . .\n")
+    assert out == (
+        "FROM python:3.11\nENV LANG C.UTF-8\nRUN true\n"
+        "ENV A=1 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1\nENV B=2\nCOPY . .\n"
+    )
     assert _final_env(out)["LANG"] == "C.UTF-8"
 
 
@@ -93,14 +100,17 @@ def test_keyword_case_follows_the_majority():
 def test_multiline_merge_uses_the_continuation_indent_and_escape():
     text = "# escape=`\nFROM python:3.11\nENV A=1 `\n\tB=2\nCOPY . .\n"
     out, _ = _fix(text)
-    assert out == ("# escape=`\nFROM python:3.11\nENV A=1 `\n\tB=2 `\n\tPYTHONDONTWRITEBYTECODE=1 `\n"
-                   "\tPYTHONUNBUFFERED=1\nCOPY . .\n")
+    assert out == (
+        "# escape=`\nFROM python:3.11\nENV A=1 `\n\tB=2 `\n\tPYTHONDONTWRITEBYTECODE=1 `\n"
+        "\tPYTHONUNBUFFERED=1\nCOPY . .\n"
+    )
     assert _final_env(out) == {"A": "1", "B": "2", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
 
 
 def test_only_the_final_stage_is_changed():
-    text = ("FROM python:3.11 AS build\nENV X=1\nRUN pip wheel --no-cache-dir .\nFROM python:3.11-slim\n"
-            "CMD python app.py\n")
+    text = (
+        "FROM python:3.11 AS build\nENV X=1\nRUN pip wheel --no-cache-dir .\nFROM python:3.11-slim\nCMD python app.py\n"
+    )
     out, _ = _fix(text)
     assert out.startswith("FROM python:3.11 AS build\nENV X=1\n")
     assert "FROM python:3.11-slim\nENV PYTHONDONTWRITEBYTECODE=1 \\\n    PYTHONUNBUFFERED=1\nCMD python app.py\n" in out
@@ -110,15 +120,20 @@ def test_finding_spans_the_final_from():
     text = "FROM python:3.11 AS a\nFROM python:3.11-slim\n"
     doc = parse(text)
     (f,) = list(python_env.check(doc, Context()))
-    assert text[f.start:f.end] == "FROM python:3.11-slim"
+    assert text[f.start : f.end] == "FROM python:3.11-slim"
 
 
 # -- base images (issue: the variables reached every image built FROM them) -------------------------
-@pytest.mark.parametrize("text,why", [
-    ("FROM python:3.11-slim\nRUN pip install --no-cache-dir x\nONBUILD COPY . /app\nCMD [\"python3\"]\n", "ONBUILD"),
-    ("FROM debian:bookworm\nRUN ./configure --enable-optimizations && make install\nCMD [\"python3\"]\n",
-     "builds Python"),
-])
+@pytest.mark.parametrize(
+    "text,why",
+    [
+        ('FROM python:3.11-slim\nRUN pip install --no-cache-dir x\nONBUILD COPY . /app\nCMD ["python3"]\n', "ONBUILD"),
+        (
+            'FROM debian:bookworm\nRUN ./configure --enable-optimizations && make install\nCMD ["python3"]\n',
+            "builds Python",
+        ),
+    ],
+)
 def test_base_images_get_a_note_not_a_fix(text, why):
     out, findings = _fix(text)
     assert out == text
@@ -136,8 +151,7 @@ def test_an_image_without_an_application_gets_only_an_unsafe_fix(cmd):
 
 
 def test_bytecode_removal_keeps_pythondontwritebytecode_out():
-    text = ("FROM python:3.11-slim\nCOPY . /app\nRUN find / -name '*.pyc' -delete\n"
-            "CMD [\"python\", \"/app/x.py\"]\n")
+    text = 'FROM python:3.11-slim\nCOPY . /app\nRUN find / -name \'*.pyc\' -delete\nCMD ["python", "/app/x.py"]\n'
     out, findings = _fix(text)
     assert "PYTHONDONTWRITEBYTECODE" not in out and "PYTHONUNBUFFERED=1" in out
     assert "recompile" in findings[0].note
@@ -145,9 +159,13 @@ def test_bytecode_removal_keeps_pythondontwritebytecode_out():
 
 def test_no_run_of_the_build_sees_the_variables():
     # a warm-up import writes .pyc files into the image; PYTHONDONTWRITEBYTECODE before it would not
-    text = ("FROM python:3.11-slim\nENV APP=1\nWORKDIR /app\nCOPY app/ /app/app/\n"
-            "RUN python -c \"import app.main\"\nCMD [\"python\", \"-m\", \"app.main\"]\n")
+    text = (
+        "FROM python:3.11-slim\nENV APP=1\nWORKDIR /app\nCOPY app/ /app/app/\n"
+        'RUN python -c "import app.main"\nCMD ["python", "-m", "app.main"]\n'
+    )
     out, _ = _fix(text)
-    assert out == ("FROM python:3.11-slim\nENV APP=1\nWORKDIR /app\nCOPY app/ /app/app/\n"
-                   "RUN python -c \"import app.main\"\nENV PYTHONDONTWRITEBYTECODE=1 \\\n    PYTHONUNBUFFERED=1\n"
-                   "CMD [\"python\", \"-m\", \"app.main\"]\n")
+    assert out == (
+        "FROM python:3.11-slim\nENV APP=1\nWORKDIR /app\nCOPY app/ /app/app/\n"
+        'RUN python -c "import app.main"\nENV PYTHONDONTWRITEBYTECODE=1 \\\n    PYTHONUNBUFFERED=1\n'
+        'CMD ["python", "-m", "app.main"]\n'
+    )

@@ -20,8 +20,11 @@ from .oracle import assert_agrees
 
 
 def _fix(text: str, context_dir=None, unsafe: bool = True):
-    ctx = Context(settings=Settings(select=("SLM009",), unsafe_fixes=unsafe), context_dir=context_dir,
-                  dockerfile=(context_dir / "Dockerfile") if context_dir else None)
+    ctx = Context(
+        settings=Settings(select=("SLM009",), unsafe_fixes=unsafe),
+        context_dir=context_dir,
+        dockerfile=(context_dir / "Dockerfile") if context_dir else None,
+    )
     result = fix_text(text, ctx)
     assert not result.reverted and not result.nonconverged
     assert_agrees(result.output)
@@ -34,18 +37,42 @@ def _env(text: str) -> dict[str, str]:
 
 
 # -- names and values --------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", [
-    "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "OPENAI_API_KEY", "WANDB_API_KEY", "AWS_SECRET_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID", "DB_PASSWORD", "PGPASSWORD", "DJANGO_SECRET_KEY", "CLIENT_SECRET", "SMTP_PASSWD",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "HF_TOKEN",
+        "HUGGING_FACE_HUB_TOKEN",
+        "OPENAI_API_KEY",
+        "WANDB_API_KEY",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "DB_PASSWORD",
+        "PGPASSWORD",
+        "DJANGO_SECRET_KEY",
+        "CLIENT_SECRET",
+        "SMTP_PASSWD",
+    ],
+)
 def test_secret_names(name):
     assert S.is_secret_name(name)
 
 
-@pytest.mark.parametrize("name", [
-    "TOKENIZERS_PARALLELISM", "MAX_NEW_TOKENS", "GPG_KEY", "HF_TOKEN_FILE", "SSH_KEY_PATH", "KMS_KEY_ID",
-    "PIP_INDEX_URL", "HF_HUB_DISABLE_IMPLICIT_TOKEN", "PYTHONUNBUFFERED", "SECRETS_DIR", "PUBLIC_KEY",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "TOKENIZERS_PARALLELISM",
+        "MAX_NEW_TOKENS",
+        "GPG_KEY",
+        "HF_TOKEN_FILE",
+        "SSH_KEY_PATH",
+        "KMS_KEY_ID",
+        "PIP_INDEX_URL",
+        "HF_HUB_DISABLE_IMPLICIT_TOKEN",
+        "PYTHONUNBUFFERED",
+        "SECRETS_DIR",
+        "PUBLIC_KEY",
+    ],
+)
 def test_not_secret_names(name):
     assert not S.is_secret_name(name)
 
@@ -59,24 +86,29 @@ def test_value_shapes_flag_any_name_and_references_do_not():
 
 
 # -- removing one pair -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("src, expected", [
-    ("ENV A=1 HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012 B=2\n", "ENV A=1 B=2\n"),
-    ("ENV A=1 HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\n", "ENV A=1\n"),
-    ("ENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012 A=1\n", "ENV A=1\n"),
-    ("ENV A=1 \\\n    HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012 \\\n    B=2\n", "ENV A=1 \\\n    B=2\n"),
-    ("ENV A=1 \\\n    HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\n", "ENV A=1\n"),
-    ("ENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012 \\\n    B=2\n", "ENV B=2\n"),
-    # a comment line inside the continuation stays
-    ("ENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012 \\\n    # cache\n    B=2\n", "ENV \\\n    # cache\n    B=2\n"),
-    ("ARG X=1 GH_TOKEN=ghp_FAKEfakeFAKEfakeFAKEfake0123\n", "ARG X=1\n"),
-])
+@pytest.mark.parametrize(
+    "src, expected",
+    [
+        ("ENV A=1 HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012 B=2\n", "ENV A=1 B=2\n"),
+        ("ENV A=1 HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\n", "ENV A=1\n"),
+        ("ENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012 A=1\n", "ENV A=1\n"),
+        ("ENV A=1 \\\n    HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012 \\\n    B=2\n", "ENV A=1 \\\n    B=2\n"),
+        ("ENV A=1 \\\n    HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\n", "ENV A=1\n"),
+        ("ENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012 \\\n    B=2\n", "ENV B=2\n"),
+        # a comment line inside the continuation stays
+        ("ENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012 \\\n    # cache\n    B=2\n", "ENV \\\n    # cache\n    B=2\n"),
+        ("ARG X=1 GH_TOKEN=ghp_FAKEfakeFAKEfakeFAKEfake0123\n", "ARG X=1\n"),
+    ],
+)
 def test_pair_removal_keeps_the_rest(src, expected):
-    out = _fix("FROM python:3.11\n" + src + "CMD [\"x\"]\n").output
-    assert out == "FROM python:3.11\n" + expected + "CMD [\"x\"]\n"
+    out = _fix("FROM python:3.11\n" + src + 'CMD ["x"]\n').output
+    assert out == "FROM python:3.11\n" + expected + 'CMD ["x"]\n'
 
 
 def test_escape_backtick_and_crlf():
-    text = "# escape=`\r\nFROM mcr.microsoft.com/python:3.11\r\nENV A=1 `\r\n    API_TOKEN=abcdef123456 `\r\n    B=2\r\n"
+    text = (
+        "# escape=`\r\nFROM mcr.microsoft.com/python:3.11\r\nENV A=1 `\r\n    API_TOKEN=abcdef123456 `\r\n    B=2\r\n"
+    )
     out = _fix(text).output
     assert out == "# escape=`\r\nFROM mcr.microsoft.com/python:3.11\r\nENV A=1 `\r\n    B=2\r\n"
 
@@ -89,19 +121,32 @@ def _shell_ok(text: str) -> None:
             assert not s.has_error, ins.text(text)
 
 
-@pytest.mark.parametrize("run, expected", [
-    # && chain and a pipeline: one export in front of everything
-    ("RUN huggingface-cli download m | tee log && echo ok",
-     ('RUN --mount=type=secret,id=hf_token,required=true export HF_TOKEN="$(cat /run/secrets/hf_token)" && '
-      "huggingface-cli download m | tee log && echo ok")),
-    # a background job at top level: `;` so the export is not run in the background subshell
-    ("RUN huggingface-cli download m & wait",
-     ('RUN --mount=type=secret,id=hf_token,required=true export HF_TOKEN="$(cat /run/secrets/hf_token)"; '
-      "huggingface-cli download m & wait")),
-    # already mounted, not read: only the export is added, with the mount's target
-    ("RUN --mount=type=secret,id=hf_token,target=/tok python -c 'import os'",
-     'RUN --mount=type=secret,id=hf_token,target=/tok export HF_TOKEN="$(cat /tok)" && python -c \'import os\''),
-])
+@pytest.mark.parametrize(
+    "run, expected",
+    [
+        # && chain and a pipeline: one export in front of everything
+        (
+            "RUN huggingface-cli download m | tee log && echo ok",
+            (
+                'RUN --mount=type=secret,id=hf_token,required=true export HF_TOKEN="$(cat /run/secrets/hf_token)" && '
+                "huggingface-cli download m | tee log && echo ok"
+            ),
+        ),
+        # a background job at top level: `;` so the export is not run in the background subshell
+        (
+            "RUN huggingface-cli download m & wait",
+            (
+                'RUN --mount=type=secret,id=hf_token,required=true export HF_TOKEN="$(cat /run/secrets/hf_token)"; '
+                "huggingface-cli download m & wait"
+            ),
+        ),
+        # already mounted, not read: only the export is added, with the mount's target
+        (
+            "RUN --mount=type=secret,id=hf_token,target=/tok python -c 'import os'",
+            "RUN --mount=type=secret,id=hf_token,target=/tok export HF_TOKEN=\"$(cat /tok)\" && python -c 'import os'",
+        ),
+    ],
+)
 def test_run_conversion(run, expected):
     text = "FROM python:3.11\nARG HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\n" + run + "\n"
     out = _fix(text).output
@@ -110,10 +155,12 @@ def test_run_conversion(run, expected):
 
 
 def test_runs_that_do_not_read_it_are_untouched_and_env_reaches_child_stages():
-    text = ("FROM python:3.11 AS base\nENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\n"
-            "RUN apt-get update && apt-get install -y git\n"
-            "RUN python -m pip install --no-cache-dir torch\n"
-            "FROM base\nRUN ./fetch_weights.sh\n")
+    text = (
+        "FROM python:3.11 AS base\nENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\n"
+        "RUN apt-get update && apt-get install -y git\n"
+        "RUN python -m pip install --no-cache-dir torch\n"
+        "FROM base\nRUN ./fetch_weights.sh\n"
+    )
     out = _fix(text).output
     lines = out.splitlines()
     assert lines[1] == "RUN apt-get update && apt-get install -y git"
@@ -123,23 +170,31 @@ def test_runs_that_do_not_read_it_are_untouched_and_env_reaches_child_stages():
 
 
 def test_pip_index_url_with_credentials_moves_to_a_secret_for_pip():
-    text = ("FROM python:3.11\nENV PIP_EXTRA_INDEX_URL=https://build:FAKEpassw0rd@pypi.acme.dev/simple\n"
-            "RUN pip install --no-cache-dir acme-models\n")
+    text = (
+        "FROM python:3.11\nENV PIP_EXTRA_INDEX_URL=https://build:FAKEpassw0rd@pypi.acme.dev/simple\n"
+        "RUN pip install --no-cache-dir acme-models\n"
+    )
     out = _fix(text).output
-    assert out == ("FROM python:3.11\nRUN --mount=type=secret,id=pip_extra_index_url,required=true export "
-                   'PIP_EXTRA_INDEX_URL="$(cat /run/secrets/pip_extra_index_url)" && pip install --no-cache-dir acme-models\n')
+    assert out == (
+        "FROM python:3.11\nRUN --mount=type=secret,id=pip_extra_index_url,required=true export "
+        'PIP_EXTRA_INDEX_URL="$(cat /run/secrets/pip_extra_index_url)" && pip install --no-cache-dir acme-models\n'
+    )
 
 
 def test_global_arg_default_and_stage_redeclaration():
-    text = ("ARG HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\nFROM python:3.11\nARG HF_TOKEN\n"
-            "RUN huggingface-cli download org/m\n")
+    text = (
+        "ARG HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\nFROM python:3.11\nARG HF_TOKEN\n"
+        "RUN huggingface-cli download org/m\n"
+    )
     out = _fix(text).output
-    assert out == ("FROM python:3.11\nRUN --mount=type=secret,id=hf_token,required=true export "
-                   'HF_TOKEN="$(cat /run/secrets/hf_token)" && huggingface-cli download org/m\n')
+    assert out == (
+        "FROM python:3.11\nRUN --mount=type=secret,id=hf_token,required=true export "
+        'HF_TOKEN="$(cat /run/secrets/hf_token)" && huggingface-cli download org/m\n'
+    )
 
 
 def test_arg_without_default_used_nowhere_is_reported_not_changed():
-    text = "FROM python:3.11\nRUN pip install --no-cache-dir flask\nARG HF_TOKEN\nCMD [\"flask\"]\n"
+    text = 'FROM python:3.11\nRUN pip install --no-cache-dir flask\nARG HF_TOKEN\nCMD ["flask"]\n'
     r = _fix(text)
     assert r.output == text
     [f] = r.findings
@@ -153,20 +208,27 @@ def test_arg_without_default_before_runs_is_dropped_even_when_not_read():
 
 
 def test_env_reference_copies_the_build_arg_into_the_config():
-    text = "FROM python:3.11\nARG WANDB_API_KEY\nENV WANDB_API_KEY=$WANDB_API_KEY\nCMD [\"python\", \"t.py\"]\n"
+    text = 'FROM python:3.11\nARG WANDB_API_KEY\nENV WANDB_API_KEY=$WANDB_API_KEY\nCMD ["python", "t.py"]\n'
     r = _fix(text)
-    assert r.output == "FROM python:3.11\nARG WANDB_API_KEY\nCMD [\"python\", \"t.py\"]\n"
+    assert r.output == 'FROM python:3.11\nARG WANDB_API_KEY\nCMD ["python", "t.py"]\n'
     assert any("image config" in f.message for f in r.findings)
 
 
 # -- left alone or reported without a fix -------------------------------------------------------------------
-@pytest.mark.parametrize("text, why", [
-    ("FROM python:3.11\nENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\nRUN [\"python\", \"download.py\"]\n", "exec-form"),
-    ("FROM python:3.11\nENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\nLABEL tok=$HF_TOKEN\n", "LABEL"),
-    (("FROM python:3.11\nENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\nRUN <<EOF\n#!/usr/bin/env python3\n"
-      "import os\nEOF\n"), "another interpreter"),
-])
-
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ('FROM python:3.11\nENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\nRUN ["python", "download.py"]\n', "exec-form"),
+        ("FROM python:3.11\nENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\nLABEL tok=$HF_TOKEN\n", "LABEL"),
+        (
+            (
+                "FROM python:3.11\nENV HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\nRUN <<EOF\n#!/usr/bin/env python3\n"
+                "import os\nEOF\n"
+            ),
+            "another interpreter",
+        ),
+    ],
+)
 def test_reported_without_fix(text, why):
     r = _fix(text)
     assert r.output == text
@@ -258,13 +320,14 @@ def leaky(tmp_path):
         "RUN pip install --no-cache-dir git+https://x:${GH_TOKEN}@github.com/acme/lib.git\n"
         "RUN aws s3 cp s3://acme/model.onnx /models/\n"
         "FROM python:3.11-slim\n"
-        f"ENV HF_TOKEN={s['hf']} OPENAI_API_KEY=\"{s['sk']}\" SLACK_BOT_TOKEN={s['xox']}\n"
+        f'ENV HF_TOKEN={s["hf"]} OPENAI_API_KEY="{s["sk"]}" SLACK_BOT_TOKEN={s["xox"]}\n'
         f"ENV SERVICE_PASSWORD={s['named']}\n"
         "COPY --from=build /models /models\n"
         "COPY .env id_rsa ./\n"
         "COPY . /app\n"
         "RUN python /app/warmup.py\n"
-        "CMD [\"python\", \"/app/serve.py\"]\n")
+        'CMD ["python", "/app/serve.py"]\n'
+    )
     (tmp_path / ".env").write_text(f"HF_TOKEN={s['hf']}\n")
     (tmp_path / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nFAKE\n-----END OPENSSH PRIVATE KEY-----\n")
     (tmp_path / ".env.production").write_text(f"OPENAI_API_KEY={s['sk']}\n")
@@ -315,11 +378,15 @@ def test_messages_carry_no_value_and_survive_masking(leaky):
     """Messages name variables and files only, and are worded so `mask` leaves them readable."""
     from slimml.secrets import mask
 
-    ctx = Context(settings=Settings(select=("SLM009",), unsafe_fixes=True), context_dir=leaky,
-                  dockerfile=leaky / "Dockerfile")
+    ctx = Context(
+        settings=Settings(select=("SLM009",), unsafe_fixes=True), context_dir=leaky, dockerfile=leaky / "Dockerfile"
+    )
     result = fix_text((leaky / "Dockerfile").read_text(), ctx)
-    texts = [t for f in result.findings
-             for t in (f.message, f.note, f.fix.reason if f.fix else "", f.fix.description if f.fix else "")]
+    texts = [
+        t
+        for f in result.findings
+        for t in (f.message, f.note, f.fix.reason if f.fix else "", f.fix.description if f.fix else "")
+    ]
     assert len(result.findings) >= 8
     for t in texts:
         assert mask(t) == t, t
@@ -349,23 +416,30 @@ _PIP = "RUN python -m pip install --no-cache-dir acme-models"
 _HF = "RUN huggingface-cli download org/private-model --local-dir /models"
 
 
-@pytest.mark.parametrize("head,sid,run,required", [
-    (f"ENV PIP_INDEX_URL={_INDEX}", "pip_index_url", _PIP, True),  # a literal value: every build had it
-    (f"ARG PIP_INDEX_URL={_INDEX}", "pip_index_url", _PIP, True),  # a default: every build had one
-    ("ARG HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\nENV HF_TOKEN=${HF_TOKEN}", "hf_token", _HF, True),
-    ("ARG HF_TOKEN\nENV HF_TOKEN=${HF_TOKEN}", "hf_token", _HF, False),  # optional: builds ran without it
-])
+@pytest.mark.parametrize(
+    "head,sid,run,required",
+    [
+        (f"ENV PIP_INDEX_URL={_INDEX}", "pip_index_url", _PIP, True),  # a literal value: every build had it
+        (f"ARG PIP_INDEX_URL={_INDEX}", "pip_index_url", _PIP, True),  # a default: every build had one
+        ("ARG HF_TOKEN=hf_FAKEfakeFAKEfakeFAKEfake012\nENV HF_TOKEN=${HF_TOKEN}", "hf_token", _HF, True),
+        ("ARG HF_TOKEN\nENV HF_TOKEN=${HF_TOKEN}", "hf_token", _HF, False),  # optional: builds ran without it
+    ],
+)
 def test_mount_is_required_where_the_build_always_had_the_secret(head, sid, run, required):
-    text = (f"FROM python:3.11-slim\n{head}\n{run}\n"
-            "RUN apt-get update && apt-get install -y --no-install-recommends libgomp1\n"
-            "RUN echo done > /done\nCMD [\"acme-serve\"]\n")
+    text = (
+        f"FROM python:3.11-slim\n{head}\n{run}\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends libgomp1\n"
+        'RUN echo done > /done\nCMD ["acme-serve"]\n'
+    )
     r = _fix(text)
     runs = [line for line in r.output.splitlines() if line.startswith("RUN")]
     # (`python -m pip` reads PIP_* like pip: it gets the secret -- before, it silently lost the index.)
     assert runs[0].startswith(f"RUN --mount=type=secret,id={sid}" + (",required=true" if required else "") + " ")
     assert f'="$(cat /run/secrets/{sid})" && {run[4:]}' in runs[0]
-    assert runs[1:] == ["RUN apt-get update && apt-get install -y --no-install-recommends libgomp1",
-                        "RUN echo done > /done"]  # they never read it: no mount
+    assert runs[1:] == [
+        "RUN apt-get update && apt-get install -y --no-install-recommends libgomp1",
+        "RUN echo done > /done",
+    ]  # they never read it: no mount
     fixes = [f for f in r.applied if f.code == "SLM009" and "BuildKit secret" in f.fix.reason]
     assert fixes and all(("required=true" in f.fix.reason) is required for f in fixes)
     assert all(("was optional" in f.fix.reason) is not required for f in fixes)
@@ -375,13 +449,13 @@ def test_mount_is_required_where_the_build_always_had_the_secret(head, sid, run,
 def test_a_secrets_file_the_app_names_is_never_taken_out(tmp_path):
     (tmp_path / ".env").write_text("DB_PASSWORD=FAKEpass\n")
     (tmp_path / "app.py").write_text("from dotenv import load_dotenv\nload_dotenv('.env')\n")
-    text = "FROM python:3.11-slim\nWORKDIR /app\nCOPY .env app.py ./\nCMD [\"python\", \"app.py\"]\n"
+    text = 'FROM python:3.11-slim\nWORKDIR /app\nCOPY .env app.py ./\nCMD ["python", "app.py"]\n'
     r = _fix(text, tmp_path)
     assert r.output == text and not r.side_files
     (f,) = r.findings
     assert f.fix is None and "`app.py` names `.env`" in f.note
     # The whole-context form: reported, not excluded.
-    text = "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD [\"python\", \"app.py\"]\n"
+    text = 'FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nCMD ["python", "app.py"]\n'
     r = _fix(text, tmp_path)
     assert not r.side_files and "`app.py` names it" in r.findings[0].note
     # Named by nothing: the usual unsafe fix.

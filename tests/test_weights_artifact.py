@@ -34,40 +34,113 @@ IMAGE = {"weights-delivery": "image", "min-bytes": 0}
 # The part of the Kubernetes API the snippet relies on (core/v1 Volume, ImageVolumeSource,
 # VolumeMount; apps/v1 Deployment), written from the API reference: unknown keys are errors, so a
 # misspelt field (mountpath, pullpolicy) fails here rather than in the cluster.
-_VOLUME_MOUNT = {"type": "object", "required": ["name", "mountPath"], "additionalProperties": False,
-                 "properties": {"name": {"type": "string"}, "mountPath": {"type": "string", "pattern": "^/"},
-                                "readOnly": {"type": "boolean"}, "subPath": {"type": "string", "pattern": "^[^/]"}}}
-_IMAGE_VOLUME = {"type": "object", "required": ["name", "image"], "additionalProperties": False,
-                 "properties": {"name": {"type": "string"},
-                                "image": {"type": "object", "required": ["reference"], "additionalProperties": False,
-                                          "properties": {"reference": {"type": "string", "minLength": 1},
-                                                         "pullPolicy": {"enum": ["Always", "Never", "IfNotPresent"]}}}}}
-_ENV = {"type": "array", "items": {"type": "object", "required": ["name"], "additionalProperties": False,
-                                   "properties": {"name": {"type": "string"}, "value": {"type": "string"}}}}
-_CONTAINER = {"type": "object", "required": ["name", "image"],
-              "properties": {"name": {"type": "string"}, "image": {"type": "string"}, "env": _ENV,
-                             "volumeMounts": {"type": "array", "items": _VOLUME_MOUNT}}}
-DEPLOYMENT = {
-    "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
+_VOLUME_MOUNT = {
+    "type": "object",
+    "required": ["name", "mountPath"],
+    "additionalProperties": False,
     "properties": {
-        "apiVersion": {"const": "apps/v1"}, "kind": {"const": "Deployment"},
-        "spec": {"type": "object", "required": ["selector", "template"], "properties": {
-            "selector": {"type": "object", "required": ["matchLabels"]},
-            "template": {"type": "object", "required": ["metadata", "spec"], "properties": {
-                "spec": {"type": "object", "required": ["containers"], "properties": {
-                    "containers": {"type": "array", "minItems": 1, "items": _CONTAINER},
-                    "volumes": {"type": "array", "items": _IMAGE_VOLUME}}}}}}}}}
+        "name": {"type": "string"},
+        "mountPath": {"type": "string", "pattern": "^/"},
+        "readOnly": {"type": "boolean"},
+        "subPath": {"type": "string", "pattern": "^[^/]"},
+    },
+}
+_IMAGE_VOLUME = {
+    "type": "object",
+    "required": ["name", "image"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string"},
+        "image": {
+            "type": "object",
+            "required": ["reference"],
+            "additionalProperties": False,
+            "properties": {
+                "reference": {"type": "string", "minLength": 1},
+                "pullPolicy": {"enum": ["Always", "Never", "IfNotPresent"]},
+            },
+        },
+    },
+}
+_ENV = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {"name": {"type": "string"}, "value": {"type": "string"}},
+    },
+}
+_CONTAINER = {
+    "type": "object",
+    "required": ["name", "image"],
+    "properties": {
+        "name": {"type": "string"},
+        "image": {"type": "string"},
+        "env": _ENV,
+        "volumeMounts": {"type": "array", "items": _VOLUME_MOUNT},
+    },
+}
+DEPLOYMENT = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "apps/v1"},
+        "kind": {"const": "Deployment"},
+        "spec": {
+            "type": "object",
+            "required": ["selector", "template"],
+            "properties": {
+                "selector": {"type": "object", "required": ["matchLabels"]},
+                "template": {
+                    "type": "object",
+                    "required": ["metadata", "spec"],
+                    "properties": {
+                        "spec": {
+                            "type": "object",
+                            "required": ["containers"],
+                            "properties": {
+                                "containers": {"type": "array", "minItems": 1, "items": _CONTAINER},
+                                "volumes": {"type": "array", "items": _IMAGE_VOLUME},
+                            },
+                        }
+                    },
+                },
+            },
+        },
+    },
+}
 INFERENCE_SERVICE = {
-    "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
-    "properties": {"apiVersion": {"const": "serving.kserve.io/v1beta1"}, "kind": {"const": "InferenceService"},
-                   "spec": {"type": "object", "required": ["predictor"], "properties": {
-                       "predictor": {"type": "object", "required": ["containers"], "properties": {
-                           "containers": {"type": "array", "minItems": 1, "items": _CONTAINER}}}}}}}
-COMPOSE_IMAGE_VOLUME = {"type": "object", "required": ["type", "source", "target"], "additionalProperties": False,
-                        "properties": {"type": {"const": "image"}, "source": {"type": "string"},
-                                       "target": {"type": "string", "pattern": "^/"}, "read_only": {"const": True},
-                                       "image": {"type": "object", "additionalProperties": False,
-                                                 "properties": {"subpath": {"type": "string"}}}}}
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "serving.kserve.io/v1beta1"},
+        "kind": {"const": "InferenceService"},
+        "spec": {
+            "type": "object",
+            "required": ["predictor"],
+            "properties": {
+                "predictor": {
+                    "type": "object",
+                    "required": ["containers"],
+                    "properties": {"containers": {"type": "array", "minItems": 1, "items": _CONTAINER}},
+                }
+            },
+        },
+    },
+}
+COMPOSE_IMAGE_VOLUME = {
+    "type": "object",
+    "required": ["type", "source", "target"],
+    "additionalProperties": False,
+    "properties": {
+        "type": {"const": "image"},
+        "source": {"type": "string"},
+        "target": {"type": "string", "pattern": "^/"},
+        "read_only": {"const": True},
+        "image": {"type": "object", "additionalProperties": False, "properties": {"subpath": {"type": "string"}}},
+    },
+}
 
 
 def _fix(tmp_path: Path, dockerfile: str, files: dict[str, str | bytes] | None = None, options: dict | None = None):
@@ -79,10 +152,16 @@ def _notes(result) -> list[str]:
     return [f.note for f in result.findings if f.fix is None]
 
 
-SERVICE = ("FROM python:3.11-slim\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
-           "COPY models/ /app/models/\nCOPY serve.py .\nCMD [\"python\", \"serve.py\"]\n")
-FILES = {"requirements.txt": "numpy\n", "serve.py": "print(open('/app/models/m.safetensors','rb').read(4))\n",
-         "models/m.safetensors": b"\x00" * 4096, "models/config.json": "{}\n"}
+SERVICE = (
+    "FROM python:3.11-slim\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+    'COPY models/ /app/models/\nCOPY serve.py .\nCMD ["python", "serve.py"]\n'
+)
+FILES = {
+    "requirements.txt": "numpy\n",
+    "serve.py": "print(open('/app/models/m.safetensors','rb').read(4))\n",
+    "models/m.safetensors": b"\x00" * 4096,
+    "models/config.json": "{}\n",
+}
 
 
 def _cmds(text: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -106,13 +185,16 @@ def test_the_default_delivery_is_unchanged(tmp_path):
     assert "docker-entrypoint-weights.sh" in side
 
 
-@pytest.mark.parametrize("toml, message", [
-    ('weights-delivery = "oci"', 'weights-delivery must be one of "init-script", "image" (got "oci")'),
-    ("weights-delivery = 1", 'weights-delivery must be one of "init-script", "image" (got 1)'),
-    ('weights-delivery = "Image"', '(got "Image")'),
-    ('min-bytes = "10MB"', 'min-bytes must be a whole number of bytes (got "10MB")'),
-    ("min-bytes = -1", "min-bytes must be a whole number of bytes (got -1)"),
-])
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ('weights-delivery = "oci"', 'weights-delivery must be one of "init-script", "image" (got "oci")'),
+        ("weights-delivery = 1", 'weights-delivery must be one of "init-script", "image" (got 1)'),
+        ('weights-delivery = "Image"', '(got "Image")'),
+        ('min-bytes = "10MB"', 'min-bytes must be a whole number of bytes (got "10MB")'),
+        ("min-bytes = -1", "min-bytes must be a whole number of bytes (got -1)"),
+    ],
+)
 def test_a_bad_option_value_is_a_one_line_error_and_nothing_is_written(tmp_path, toml, message):
     for rel, content in FILES.items():
         p = tmp_path / rel
@@ -135,8 +217,13 @@ def test_the_service_loses_the_weights_and_gets_no_init_script(tmp_path):
     assert "COPY models/" not in result.output
     assert "ENTRYPOINT" not in result.output and "docker-entrypoint" not in result.output
     assert 'CMD ["python", "serve.py"]' in result.output
-    assert set(side) == {".dockerignore", "weights.Dockerfile", "weights.Dockerfile.dockerignore", "weights.k8s.yaml",
-                         "weights.compose.yaml"}
+    assert set(side) == {
+        ".dockerignore",
+        "weights.Dockerfile",
+        "weights.Dockerfile.dockerignore",
+        "weights.k8s.yaml",
+        "weights.compose.yaml",
+    }
     assert "models/" in side[".dockerignore"].splitlines()
     [fix] = {id(f.fix): f.fix for f in result.findings if f.fix}.values()
     assert fix.applicability == Applicability.UNSAFE
@@ -149,10 +236,14 @@ def test_the_weights_image_is_from_scratch_with_the_same_files(tmp_path):
     assert_agrees(text)
     cmds = _cmds(text)
     stages = [v for k, v in cmds if k == "FROM"]
-    assert stages == [("scratch", "AS", "weights"), ("busybox:1.36", "AS", "modelcar"),
-                      ("scratch", "AS", "docker-volume"), ("weights",)]
+    assert stages == [
+        ("scratch", "AS", "weights"),
+        ("busybox:1.36", "AS", "modelcar"),
+        ("scratch", "AS", "docker-volume"),
+        ("weights",),
+    ]
     # the default target (the last stage) is the weights image: the weights at its root
-    first = cmds[:cmds.index(("FROM", ("busybox:1.36", "AS", "modelcar")))]
+    first = cmds[: cmds.index(("FROM", ("busybox:1.36", "AS", "modelcar")))]
     assert first == [("FROM", ("scratch", "AS", "weights")), ("COPY", ("models/", "/"))]
     assert ("VOLUME", ("/app/models",)) in cmds and ("COPY", ("--from=weights", "/", "/app/models/")) in cmds
     # only the weights are sent to its build
@@ -163,8 +254,13 @@ def test_the_weights_image_is_from_scratch_with_the_same_files(tmp_path):
 
 
 def test_what_the_service_build_left_out_stays_out_of_the_weights_image(tmp_path):
-    files = {**FILES, ".dockerignore": "**/*.md\nmodels/*.tmp\n!models/keep.tmp\n.git\n",
-             "models/notes.md": "x\n", "models/a.tmp": "x\n", "models/keep.tmp": "x\n"}
+    files = {
+        **FILES,
+        ".dockerignore": "**/*.md\nmodels/*.tmp\n!models/keep.tmp\n.git\n",
+        "models/notes.md": "x\n",
+        "models/a.tmp": "x\n",
+        "models/keep.tmp": "x\n",
+    }
     _, side = _fix(tmp_path, SERVICE, files)
     lines = side["weights.Dockerfile.dockerignore"].splitlines()
     assert lines[1:3] == ["*", "!models"]
@@ -173,13 +269,20 @@ def test_what_the_service_build_left_out_stays_out_of_the_weights_image(tmp_path
     for name, text in side.items():
         (tmp_path / name).write_text(text)
     (tmp_path / "Dockerfile").write_text(SERVICE.replace("COPY models/ /app/models/", "COPY more/ /opt/more/"))
-    _, side2 = _fix(tmp_path, SERVICE.replace("COPY models/ /app/models/", "COPY more/ /opt/more/"),
-                    {"more/w.onnx": b"\x03" * 4096})
+    _, side2 = _fix(
+        tmp_path, SERVICE.replace("COPY models/ /app/models/", "COPY more/ /opt/more/"), {"more/w.onnx": b"\x03" * 4096}
+    )
     lines = side2["weights.Dockerfile.dockerignore"].splitlines()
     assert "models/" not in lines and "more/" not in lines and {"!models", "!more"} <= set(lines)
     pats = DI.parse_patterns(side2["weights.Dockerfile.dockerignore"])
-    for path, out in [("models/m.safetensors", False), ("models/notes.md", True), ("models/a.tmp", True),
-                      ("models/keep.tmp", False), ("more/w.onnx", False), ("serve.py", True)]:
+    for path, out in [
+        ("models/m.safetensors", False),
+        ("models/notes.md", True),
+        ("models/a.tmp", True),
+        ("models/keep.tmp", False),
+        ("more/w.onnx", False),
+        ("serve.py", True),
+    ]:
         assert DI.is_excluded(path, pats) is out, path
 
 
@@ -234,9 +337,11 @@ def test_several_places_get_sub_paths_and_need_kubernetes_1_33(tmp_path):
 
 def test_nothing_runs_at_start_so_shell_less_bases_and_inherited_commands_are_fine(tmp_path):
     # the init-script form needs /bin/sh and a command to wrap; the image form needs neither
-    for df in ("FROM gcr.io/distroless/python3-debian12\nCOPY models/ /app/models/\nCOPY serve.py /app/\n"
-               "CMD [\"/app/serve.py\"]\n",
-               "FROM python:3.11-slim\nCOPY models/ /app/models/\n"):
+    for df in (
+        "FROM gcr.io/distroless/python3-debian12\nCOPY models/ /app/models/\nCOPY serve.py /app/\n"
+        'CMD ["/app/serve.py"]\n',
+        "FROM python:3.11-slim\nCOPY models/ /app/models/\n",
+    ):
         result, _ = _fix(tmp_path, df, FILES, options={"min-bytes": 0})
         assert _notes(result) and "COPY models/" in result.output
         result, side = _fix(tmp_path, df, FILES)
@@ -244,14 +349,18 @@ def test_nothing_runs_at_start_so_shell_less_bases_and_inherited_commands_are_fi
 
 
 # -- downloads ------------------------------------------------------------------------------------------------
-HF = ("FROM python:3.11-slim\nRUN pip install --no-cache-dir huggingface_hub transformers\n"
-      "RUN python -c \"from transformers import AutoModel; AutoModel.from_pretrained('bert-base-uncased')\"\n"
-      "COPY serve.py .\nCMD [\"python\", \"serve.py\"]\n")
+HF = (
+    "FROM python:3.11-slim\nRUN pip install --no-cache-dir huggingface_hub transformers\n"
+    "RUN python -c \"from transformers import AutoModel; AutoModel.from_pretrained('bert-base-uncased')\"\n"
+    'COPY serve.py .\nCMD ["python", "serve.py"]\n'
+)
 
 
 def test_downloads_go_through_a_download_stage_running_the_init_scripts_recipe(tmp_path):
-    df = ("FROM python:3.11-slim\nRUN mkdir -p /opt/det && wget -q -O /opt/det/yolo.pt https://x.io/yolo.pt\n"
-          "COPY serve.py .\nCMD [\"python\", \"serve.py\"]\n")
+    df = (
+        "FROM python:3.11-slim\nRUN mkdir -p /opt/det && wget -q -O /opt/det/yolo.pt https://x.io/yolo.pt\n"
+        'COPY serve.py .\nCMD ["python", "serve.py"]\n'
+    )
     result, side = _fix(tmp_path, df, {"serve.py": "pass\n"})
     assert "yolo" not in result.output and "ENTRYPOINT" not in result.output
     text = side["weights.Dockerfile"]
@@ -287,19 +396,23 @@ def test_a_hub_cache_is_mounted_with_hf_hub_offline(tmp_path):
 
 
 def test_a_hub_download_into_a_folder_is_not_made_offline(tmp_path):
-    df = ("FROM python:3.11-slim\nRUN pip install huggingface_hub\n"
-          "RUN huggingface-cli download org/m m.gguf --local-dir /models --revision main\n"
-          "CMD [\"python\", \"-m\", \"srv\"]\n")
+    df = (
+        "FROM python:3.11-slim\nRUN pip install huggingface_hub\n"
+        "RUN huggingface-cli download org/m m.gguf --local-dir /models --revision main\n"
+        'CMD ["python", "-m", "srv"]\n'
+    )
     _, side = _fix(tmp_path, df)
     assert "HF_HUB_OFFLINE" not in side["weights.k8s.yaml"] and "HF_HUB_OFFLINE" not in side["weights.compose.yaml"]
     assert {"ARG WEIGHTS_M_REPO", "ARG WEIGHTS_M_REVISION"} <= set(side["weights.Dockerfile"].splitlines())
 
 
 def test_downloads_the_download_stage_cannot_replay_keep_the_init_script_path(tmp_path):
-    df = ("FROM python:3.11-slim\nRUN pip install awscli torch\n"
-          "RUN aws s3 cp s3://bucket/m.pt /opt/m/m.pt\n"
-          "RUN wget -q -O /opt/w/w.onnx https://x.io/w.onnx\n"
-          "CMD [\"python\", \"-m\", \"srv\"]\n")
+    df = (
+        "FROM python:3.11-slim\nRUN pip install awscli torch\n"
+        "RUN aws s3 cp s3://bucket/m.pt /opt/m/m.pt\n"
+        "RUN wget -q -O /opt/w/w.onnx https://x.io/w.onnx\n"
+        'CMD ["python", "-m", "srv"]\n'
+    )
     result, side = _fix(tmp_path, df)
     [note] = _notes(result)
     assert "s3://bucket/m.pt is fetched with aws" in note and 'weights-delivery = "init-script"' in note
@@ -329,8 +442,11 @@ def test_a_second_run_adds_its_sources_to_the_weights_image(tmp_path):
 
 
 def test_a_sibling_with_its_own_ignore_file_does_not_keep_weights_in_the_shared_context(tmp_path):
-    files = {**FILES, "weights.Dockerfile": "FROM scratch\nCOPY models/ /\n",
-             "weights.Dockerfile.dockerignore": "*\n!models\n"}
+    files = {
+        **FILES,
+        "weights.Dockerfile": "FROM scratch\nCOPY models/ /\n",
+        "weights.Dockerfile.dockerignore": "*\n!models\n",
+    }
     _, side = _fix(tmp_path, SERVICE, files, options={"min-bytes": 0})
     assert "models/" in side[".dockerignore"].splitlines()
     # without its own ignore file it reads .dockerignore: the weights must stay in the context
@@ -348,8 +464,17 @@ def test_owner_and_mode_flags_are_called_out(tmp_path):
 
 # -- the layout, from sources ----------------------------------------------------------------------------------
 def _plan(*sources, taken=(), archive_top=lambda rel: ""):
-    return artifact.plan(list(sources), taken=list(taken), env={}, home="/root", hf_path=lambda s: "/root/.cache/hf",
-                         base="python:3.11-slim", base_has_python=True, project="p", archive_top=archive_top)
+    return artifact.plan(
+        list(sources),
+        taken=list(taken),
+        env={},
+        home="/root",
+        hf_path=lambda s: "/root/.cache/hf",
+        base="python:3.11-slim",
+        base_has_python=True,
+        project="p",
+        archive_top=archive_top,
+    )
 
 
 def test_a_local_tar_archive_is_unpacked_in_a_stage_and_its_folder_copied(tmp_path):
@@ -361,8 +486,9 @@ def test_a_local_tar_archive_is_unpacked_in_a_stage_and_its_folder_copied(tmp_pa
             info = tarfile.TarInfo("classifier/" + name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    src = Source("uri", name="CLASSIFIER", target="/srv/models/classifier", is_dir=True,
-                 context_path="classifier.tar.gz")
+    src = Source(
+        "uri", name="CLASSIFIER", target="/srv/models/classifier", is_dir=True, context_path="classifier.tar.gz"
+    )
     p = _plan(src, archive_top=lambda rel: artifact.archive_top(tmp_path / rel))
     names = artifact.names(None, ".")
     cmds = _cmds(artifact.dockerfile(p, names, "Dockerfile", []))

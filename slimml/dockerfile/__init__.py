@@ -4,6 +4,14 @@ from .model import DockerfileError, Document, Flag, Heredoc, Instruction, Stage,
 from .parser import parse, require_stages, shell_words
 
 __all__ = [
-    "Document", "DockerfileError", "Flag", "Heredoc", "Instruction", "Stage", "Trivia",
-    "parse", "require_stages", "shell_words",
+    "Document",
+    "DockerfileError",
+    "Flag",
+    "Heredoc",
+    "Instruction",
+    "Stage",
+    "Trivia",
+    "parse",
+    "require_stages",
+    "shell_words",
 ]

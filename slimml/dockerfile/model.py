@@ -13,9 +13,24 @@ from dataclasses import dataclass, field
 
 KNOWN_INSTRUCTIONS = frozenset(
     {
-        "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM",
-        "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL",
-        "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+        "ADD",
+        "ARG",
+        "CMD",
+        "COPY",
+        "ENTRYPOINT",
+        "ENV",
+        "EXPOSE",
+        "FROM",
+        "HEALTHCHECK",
+        "LABEL",
+        "MAINTAINER",
+        "ONBUILD",
+        "RUN",
+        "SHELL",
+        "STOPSIGNAL",
+        "USER",
+        "VOLUME",
+        "WORKDIR",
     }
 )
 
@@ -49,7 +64,7 @@ class Heredoc:
     end: int  # end of the terminator line content (before its newline)
 
     def body(self, text: str) -> str:
-        return text[self.body_start:self.body_end]
+        return text[self.body_start : self.body_end]
 
 
 @dataclass
@@ -64,7 +79,7 @@ class Trivia:
     lineno: int
 
     def content(self, text: str) -> str:
-        return text[self.content_start:self.content_end]
+        return text[self.content_start : self.content_end]
 
 
 @dataclass
@@ -117,7 +132,7 @@ class Instruction:
         return self.args_map[i], self.args_map[j - 1] + 1
 
     def text(self, doc_text: str) -> str:
-        return doc_text[self.start:self.end]
+        return doc_text[self.start : self.end]
 
     def words(self) -> list[str]:
         """Whitespace-separated words of the logical args (shell-form instructions)."""

@@ -23,17 +23,17 @@ import json
 import re
 from functools import lru_cache
 
-from .validate import validate
 from .model import (
     KNOWN_INSTRUCTIONS,
-    Document,
     DockerfileError,
+    Document,
     Flag,
     Heredoc,
     Instruction,
     Stage,
     Trivia,
 )
+from .validate import validate
 
 # The name part of ``^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$``; the value is cut in _directive (the
 # lazy ``(.+?)\s*$`` is quadratic on a long run of spaces followed by a non-space).
@@ -66,7 +66,7 @@ def _directive(content: str) -> tuple[str, str] | None:
     m = _DIRECTIVE_RE.match(content)
     if m is None:
         return None
-    rest = content[m.end():]
+    rest = content[m.end() :]
     if not rest:
         return None  # (.+?) needs a character
     value = rest.strip()  # str.strip and \s agree on what whitespace is
@@ -176,8 +176,7 @@ def _parse_heredoc_word(word: str) -> Heredoc | None:
         return None
     raw = shell_words(rest, raw=True)
     name = plain[0][0]
-    return Heredoc(name=name, chomp=m.group(2) == "-", expand=name == raw[0][0],
-                   body_start=-1, body_end=-1, end=-1)
+    return Heredoc(name=name, chomp=m.group(2) == "-", expand=name == raw[0][0], body_start=-1, body_end=-1, end=-1)
 
 
 _JSON = json.JSONDecoder()
@@ -215,11 +214,18 @@ def _build_instruction(logical: str, lmap: list[int]) -> tuple[str, int, tuple[F
     flags = []
     for word, s, e in raw_flags:
         name, _, value = word[2:].partition("=")
-        flags.append(Flag(name=name.lower(), value=value if "=" in word else None, raw=word,
-                          start=lmap[after + s], end=lmap[after + e - 1] + 1))
+        flags.append(
+            Flag(
+                name=name.lower(),
+                value=value if "=" in word else None,
+                raw=word,
+                start=lmap[after + s],
+                end=lmap[after + e - 1] + 1,
+            )
+        )
     a0 = after + args_rel
     args = body[a0:]
-    amap = tuple(lmap[a0:a0 + len(args)])
+    amap = tuple(lmap[a0 : a0 + len(args)])
     kw_start = lmap[lead] if lead < len(lmap) else (lmap[-1] if lmap else 0)
     return kw_raw, kw_start, tuple(flags), args, amap
 
@@ -293,10 +299,21 @@ def parse(text: str) -> Document:
         inner = None
         if keyword == "ONBUILD":
             ikw, istart, iflags, iargs, iamap = _build_instruction(args, list(amap))
-            inner = Instruction(index=-1, keyword=ikw.upper(), keyword_raw=ikw, start=istart, end=istart,
-                                line_start=istart, line_end=istart, start_line=first + 1, end_line=first + 1,
-                                flags=iflags, args=iargs, args_map=iamap,
-                                json=_maybe_json(iargs) if ikw.upper() in _JSON_KEYWORDS else None)
+            inner = Instruction(
+                index=-1,
+                keyword=ikw.upper(),
+                keyword_raw=ikw,
+                start=istart,
+                end=istart,
+                line_start=istart,
+                line_end=istart,
+                start_line=first + 1,
+                end_line=first + 1,
+                flags=iflags,
+                args=iargs,
+                args_map=iamap,
+                json=_maybe_json(iargs) if ikw.upper() in _JSON_KEYWORDS else None,
+            )
         js = _maybe_json(args) if keyword in _JSON_KEYWORDS else None
         heredocs: list[Heredoc] = []
         hd_kw = inner.keyword if inner is not None else keyword
@@ -325,10 +342,22 @@ def parse(text: str) -> Document:
                 end = b
             k = last
         ins = Instruction(
-            index=len(instructions), keyword=keyword, keyword_raw=kw_raw, start=kw_start, end=end,
-            line_start=ls, line_end=lines[last][2], start_line=first + 1, end_line=last + 1,
-            flags=flags, args=args, args_map=amap, heredocs=tuple(heredocs), json=js,
-            multiline=last > first, inner=inner,
+            index=len(instructions),
+            keyword=keyword,
+            keyword_raw=kw_raw,
+            start=kw_start,
+            end=end,
+            line_start=ls,
+            line_end=lines[last][2],
+            start_line=first + 1,
+            end_line=last + 1,
+            flags=flags,
+            args=args,
+            args_map=amap,
+            heredocs=tuple(heredocs),
+            json=js,
+            multiline=last > first,
+            inner=inner,
         )
         if keyword == "FROM":
             words = args.split()
@@ -346,8 +375,15 @@ def parse(text: str) -> Document:
         items.append(ins)
         k += 1
     newline = "\r\n" if "\r\n" in text[: (text.find("\n") + 1) or len(text)] else "\n"
-    doc = Document(text=text, items=items, instructions=instructions, stages=stages,
-                   directives=directives, escape=escape, newline=newline)
+    doc = Document(
+        text=text,
+        items=items,
+        instructions=instructions,
+        stages=stages,
+        directives=directives,
+        escape=escape,
+        newline=newline,
+    )
     validate(doc)  # what BuildKit's instruction parser refuses (the lexing above only splits instructions)
     return doc
 

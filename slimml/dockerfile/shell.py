@@ -55,7 +55,7 @@ class Command:
 
     def effective_argv(self, run_wrappers: bool = True) -> list[str]:
         """The argv of the wrapped program (``sudo -E env A=1 pip install x`` -> ``pip install x``)."""
-        return self.argv[self.unwrapped(run_wrappers):]
+        return self.argv[self.unwrapped(run_wrappers) :]
 
     def cached(self, key: object, compute):
         """``compute()`` memoised for every command with the same source text (in any pass, at
@@ -392,7 +392,7 @@ def _run_scripts(doc: Document, instr: Instruction) -> list[Script]:
             nl = h.body_start - 1 if h.body_start > 0 else prev_end
             src.append("\n")
             offs.append(nl)
-            src.append(text[h.body_start:h.end])
+            src.append(text[h.body_start : h.end])
             offs.extend(range(h.body_start, h.end))
             prev_end = h.end
         return [_make_script(instr, "".join(src), offs, None)]

@@ -33,25 +33,102 @@ _STAGE_NAME = re.compile(r"[a-z][a-z0-9-_.]*")
 _FLAGS: dict[str, dict[str, str]] = {
     "FROM": {"platform": "string"},
     "RUN": {"mount": "array", "network": "string", "security": "string", "device": "array"},
-    "COPY": {"from": "string", "chown": "string", "chmod": "string", "link": "bool", "parents": "bool",
-             "exclude": "array"},
-    "ADD": {"chown": "string", "chmod": "string", "link": "bool", "checksum": "string", "keep-git-dir": "bool",
-            "exclude": "array", "unpack": "bool"},
-    "HEALTHCHECK": {"interval": "string", "timeout": "string", "start-period": "string", "start-interval": "string",
-                    "retries": "string"},
+    "COPY": {
+        "from": "string",
+        "chown": "string",
+        "chmod": "string",
+        "link": "bool",
+        "parents": "bool",
+        "exclude": "array",
+    },
+    "ADD": {
+        "chown": "string",
+        "chmod": "string",
+        "link": "bool",
+        "checksum": "string",
+        "keep-git-dir": "bool",
+        "exclude": "array",
+        "unpack": "bool",
+    },
+    "HEALTHCHECK": {
+        "interval": "string",
+        "timeout": "string",
+        "start-period": "string",
+        "start-interval": "string",
+        "retries": "string",
+    },
 }
 _JSON_KEYWORDS = ("RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME")
 _MOUNT_TYPES = frozenset({"bind", "cache", "tmpfs", "secret", "ssh"})
-_MOUNT_KEYS = frozenset({"type", "id", "target", "dst", "destination", "from", "source", "src", "readonly", "ro",
-                         "readwrite", "rw", "required", "sharing", "mode", "uid", "gid", "size", "env"})
+_MOUNT_KEYS = frozenset(
+    {
+        "type",
+        "id",
+        "target",
+        "dst",
+        "destination",
+        "from",
+        "source",
+        "src",
+        "readonly",
+        "ro",
+        "readwrite",
+        "rw",
+        "required",
+        "sharing",
+        "mode",
+        "uid",
+        "gid",
+        "size",
+        "env",
+    }
+)
 _GO_BOOL = frozenset({"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"})
 _GO_DURATION = re.compile(r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+|[-+]?0")
 _DURATION_NS = {"ns": 1, "us": 1e3, "\u00b5s": 1e3, "\u03bcs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
-_SIGNALS = frozenset({
-    "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL", "PIPE", "POLL",
-    "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP", "TTIN", "TTOU", "UNUSED", "URG",
-    "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ", "RTMIN", "RTMAX",
-    *(f"RTMIN+{i}" for i in range(1, 16)), *(f"RTMAX-{i}" for i in range(1, 15))})
+_SIGNALS = frozenset(
+    {
+        "ABRT",
+        "ALRM",
+        "BUS",
+        "CHLD",
+        "CLD",
+        "CONT",
+        "FPE",
+        "HUP",
+        "ILL",
+        "INT",
+        "IO",
+        "IOT",
+        "KILL",
+        "PIPE",
+        "POLL",
+        "PROF",
+        "PWR",
+        "QUIT",
+        "SEGV",
+        "STKFLT",
+        "STOP",
+        "SYS",
+        "TERM",
+        "TRAP",
+        "TSTP",
+        "TTIN",
+        "TTOU",
+        "UNUSED",
+        "URG",
+        "USR1",
+        "USR2",
+        "VTALRM",
+        "WINCH",
+        "XCPU",
+        "XFSZ",
+        "RTMIN",
+        "RTMAX",
+        *(f"RTMIN+{i}" for i in range(1, 16)),
+        *(f"RTMAX-{i}" for i in range(1, 15)),
+    }
+)
 
 
 def validate(doc: Document) -> None:

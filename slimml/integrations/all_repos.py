@@ -63,24 +63,46 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     from all_repos import autofix_lib
 
-    p = _Parser(prog=PROG, description="Apply `slimml fix` to every repository of an all-repos config: one "
-                                       "commit per repo (pushed as a pull request or merged, per the config's "
-                                       "push module) whose message lists the fixes and the estimated or measured "
-                                       "saving per Dockerfile.")
+    p = _Parser(
+        prog=PROG,
+        description="Apply `slimml fix` to every repository of an all-repos config: one "
+        "commit per repo (pushed as a pull request or merged, per the config's "
+        "push module) whose message lists the fixes and the estimated or measured "
+        "saving per Dockerfile.",
+    )
     autofix_lib.add_fixer_args(p)  # -C/--config-filename (--config), --dry-run, -i, -j, --limit, --author, --repos
-    p.add_argument("--branch", default=BRANCH, help="branch suffix: the pushed branch is all-repos_autofix_BRANCH "
-                                                      "(default %(default)s).")
-    p.add_argument("--select", action="append", default=[], metavar="CODES",
-                   help="only these rules (codes, prefixes or names; comma-separated), as for `slimml fix`.")
+    p.add_argument(
+        "--branch",
+        default=BRANCH,
+        help="branch suffix: the pushed branch is all-repos_autofix_BRANCH (default %(default)s).",
+    )
+    p.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="CODES",
+        help="only these rules (codes, prefixes or names; comma-separated), as for `slimml fix`.",
+    )
     p.add_argument("--ignore", action="append", default=[], metavar="CODES", help="skip these rules.")
-    p.add_argument("--unsafe-fixes", action=argparse.BooleanOptionalAction, default=None,
-                   help="also apply unsafe fixes (default: each repo's own slimml config).")
-    p.add_argument("--cache-mounts", action=argparse.BooleanOptionalAction, default=None,
-                   help="SLM001: BuildKit cache mounts instead of no-cache flags.")
-    p.add_argument("--verify", action="store_true",
-                   help="build before and after (`slimml fix --verify`): keep each rule's unsafe fixes only "
-                        "where the build verifies them, leave a Dockerfile unchanged when even its safe rewrite "
-                        "does not verify, and put the measured sizes in the commit.")
+    p.add_argument(
+        "--unsafe-fixes",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also apply unsafe fixes (default: each repo's own slimml config).",
+    )
+    p.add_argument(
+        "--cache-mounts",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="SLM001: BuildKit cache mounts instead of no-cache flags.",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="build before and after (`slimml fix --verify`): keep each rule's unsafe fixes only "
+        "where the build verifies them, leave a Dockerfile unchanged when even its safe rewrite "
+        "does not verify, and put the measured sizes in the commit.",
+    )
     return p
 
 
@@ -131,8 +153,9 @@ def cloned_repos(config) -> list[str]:
     try:
         names = config.get_cloned_repos()
     except (OSError, ValueError):
-        raise UsageError(f"{config.output_dir}: nothing cloned yet (run `all-repos-clone` with this config first)"
-                         ) from None
+        raise UsageError(
+            f"{config.output_dir}: nothing cloned yet (run `all-repos-clone` with this config first)"
+        ) from None
     return [os.path.join(config.output_dir, name) for name in names]
 
 
@@ -140,9 +163,19 @@ def _job(fixer: Fixer):
     """The options fix_tree reads, as the Job `slimml migrate` hands it."""
     from ..migrate.worker import Job
 
-    return Job(repo_id=0, state_path="", state_id="", mode="dry-run", branch="", patches=None, tmp_root="",
-               select=fixer.select, ignore=fixer.ignore, unsafe_fixes=fixer.unsafe_fixes,
-               cache_mounts=fixer.cache_mounts)
+    return Job(
+        repo_id=0,
+        state_path="",
+        state_id="",
+        mode="dry-run",
+        branch="",
+        patches=None,
+        tmp_root="",
+        select=fixer.select,
+        ignore=fixer.ignore,
+        unsafe_fixes=fixer.unsafe_fixes,
+        cache_mounts=fixer.cache_mounts,
+    )
 
 
 def fixable(repo: str, fixer: Fixer) -> bool:
@@ -166,8 +199,14 @@ def fixable(repo: str, fixer: Fixer) -> bool:
                 cfg = _find_config(df.resolve(), root, empty)
             except ConfigError:
                 continue  # fix_tree would record this file as failed, never change it
-            opts = Options(write=False, select=fixer.select, ignore=fixer.ignore, unsafe_fixes=fixer.unsafe_fixes,
-                           cache_mounts=fixer.cache_mounts, config=cfg)
+            opts = Options(
+                write=False,
+                select=fixer.select,
+                ignore=fixer.ignore,
+                unsafe_fixes=fixer.unsafe_fixes,
+                cache_mounts=fixer.cache_mounts,
+                config=cfg,
+            )
             if fix_file(df, opts, committed, run_cache).changed:
                 return True
     return False
@@ -192,8 +231,16 @@ def _verifying(fixer: Fixer):
     from ..migrate import worker
 
     prev = worker._MEASURE
-    worker.init_worker({"verify": True, "build_jobs": 1, "builder": None, "select": fixer.select,
-                        "ignore": fixer.ignore, "unsafe_fixes": fixer.unsafe_fixes})
+    worker.init_worker(
+        {
+            "verify": True,
+            "build_jobs": 1,
+            "builder": None,
+            "select": fixer.select,
+            "ignore": fixer.ignore,
+            "unsafe_fixes": fixer.unsafe_fixes,
+        }
+    )
     try:
         yield
     finally:
@@ -305,10 +352,14 @@ def table_lines(rows: list[dict], applied: list, verified: bool) -> list[str]:
     from ..migrate.report import _md
     from ..units import human_bytes
 
-    unsafe_applied = {path: sorted({f.code for f in fs if f.fix.applicability.value == "unsafe"})
-                      for path, fs in applied}
-    head = ("Per Dockerfile (built before and after, verified by `slimml fix --verify`):" if verified else
-            "Per Dockerfile (estimated offline from the applied fixes; `--verify` builds for measured sizes):")
+    unsafe_applied = {
+        path: sorted({f.code for f in fs if f.fix.applicability.value == "unsafe"}) for path, fs in applied
+    }
+    head = (
+        "Per Dockerfile (built before and after, verified by `slimml fix --verify`):"
+        if verified
+        else "Per Dockerfile (estimated offline from the applied fixes; `--verify` builds for measured sizes):"
+    )
     out = [head, "", "| Dockerfile | fixes | unsafe fixes | saving |", "|---|---|---|---|"]
     for r in rows:
         if r["status"] not in ("fixed", "failed"):
@@ -354,7 +405,7 @@ def run(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    repos = repos[:args.limit]
+    repos = repos[: args.limit]
     commit = autofix_lib.Commit(msg="", branch_name=args.branch, author=args.author)  # msg: made per repo
     settings = autofix_lib.AutofixSettings.from_cli(args)
     assert not settings.interactive or settings.jobs == 1  # argparse makes -i and -j exclusive
@@ -366,11 +417,14 @@ def run(argv: list[str] | None = None) -> int:
         if r["status"] == "failed" or r["reason"]:
             print(f"{r['repo']}: {r['status']}: {r['reason']}", file=sys.stderr)
     done = "would commit" if args.dry_run else "pushed"
-    print(f"slimml: {checked} repo(s), {len(repos)} with Dockerfiles to fix: "
-          f"{counts['would-commit' if args.dry_run else 'pushed']} {done}, {counts['unchanged']} unchanged, "
-          + (f"{counts['declined']} declined, " if counts["declined"] else "")
-          + (f"{counts['already-pushed']} already pushed, " if counts["already-pushed"] else "")
-          + f"{counts['failed']} failed ({time.monotonic() - started:.1f}s)", file=sys.stderr)
+    print(
+        f"slimml: {checked} repo(s), {len(repos)} with Dockerfiles to fix: "
+        f"{counts['would-commit' if args.dry_run else 'pushed']} {done}, {counts['unchanged']} unchanged, "
+        + (f"{counts['declined']} declined, " if counts["declined"] else "")
+        + (f"{counts['already-pushed']} already pushed, " if counts["already-pushed"] else "")
+        + f"{counts['failed']} failed ({time.monotonic() - started:.1f}s)",
+        file=sys.stderr,
+    )
     return 2 if counts["failed"] else 0
 
 

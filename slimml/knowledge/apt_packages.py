@@ -21,20 +21,65 @@ RELEASES = DEBIAN_RELEASES + UBUNTU_RELEASES
 
 # -- build-only packages -------------------------------------------------------------------------------
 # Compilers, build systems, VCS clients, headers: needed to build wheels and extensions, not to run them.
-BUILD_ONLY_PACKAGES = frozenset({
-    "build-essential", "gcc", "g++", "cpp", "make", "cmake", "cmake-data", "ninja-build", "pkg-config",
-    "pkgconf", "autoconf", "autoconf-archive", "automake", "libtool", "libtool-bin", "m4", "git", "git-lfs",
-    "cargo", "rustc", "gfortran", "swig", "swig4.0", "bison", "flex", "patch", "python3-dev", "python-dev",
-    "python-dev-is-python3", "dpkg-dev", "binutils", "clang", "lld", "meson", "scons", "ccache", "nasm",
-    "yasm", "cython3", "subversion", "mercurial", "gcc-multilib", "g++-multilib", "libc6-dev",
-    "linux-libc-dev", "linux-headers-generic", "linux-headers-amd64",
-})
+BUILD_ONLY_PACKAGES = frozenset(
+    {
+        "build-essential",
+        "gcc",
+        "g++",
+        "cpp",
+        "make",
+        "cmake",
+        "cmake-data",
+        "ninja-build",
+        "pkg-config",
+        "pkgconf",
+        "autoconf",
+        "autoconf-archive",
+        "automake",
+        "libtool",
+        "libtool-bin",
+        "m4",
+        "git",
+        "git-lfs",
+        "cargo",
+        "rustc",
+        "gfortran",
+        "swig",
+        "swig4.0",
+        "bison",
+        "flex",
+        "patch",
+        "python3-dev",
+        "python-dev",
+        "python-dev-is-python3",
+        "dpkg-dev",
+        "binutils",
+        "clang",
+        "lld",
+        "meson",
+        "scons",
+        "ccache",
+        "nasm",
+        "yasm",
+        "cython3",
+        "subversion",
+        "mercurial",
+        "gcc-multilib",
+        "g++-multilib",
+        "libc6-dev",
+        "linux-libc-dev",
+        "linux-headers-generic",
+        "linux-headers-amd64",
+    }
+)
 BUILD_ONLY_RES = (
     re.compile(r"^(gcc|g\+\+|cpp|gfortran|clang|clang\+\+|lld|llvm)-\d+(\.\d+)?(-dev)?$"),
     re.compile(r"^python3\.\d+-dev$"),
     re.compile(r"^libpython3(\.\d+)?-dev$"),
-    re.compile(r"^cuda-(nvcc|toolkit|minimal-build|libraries-dev|command-line-tools|cudart-dev|nvrtc-dev|"
-               r"driver-dev|compiler|cupti-dev|nvml-dev|profiler-api)(-\d+(-\d+)?)?$"),
+    re.compile(
+        r"^cuda-(nvcc|toolkit|minimal-build|libraries-dev|command-line-tools|cudart-dev|nvrtc-dev|"
+        r"driver-dev|compiler|cupti-dev|nvml-dev|profiler-api)(-\d+(-\d+)?)?$"
+    ),
     re.compile(r"^linux-headers-.+$"),
     re.compile(r"^.+-dev$"),  # headers and static libraries; their shared library is a separate package
 )
@@ -48,6 +93,7 @@ def is_build_only(pkg: str) -> bool:
 # package -> runtime packages: a tuple (same on every release) or {release: tuple}. An empty tuple
 # means nothing is needed at run time (compilers, header-only libraries, libc headers).
 
+
 def _per(bookworm, bullseye, trixie, jammy, noble, focal) -> dict[str, tuple[str, ...] | None]:
     """Per-release runtime packages; None: the -dev package does not exist on that release."""
     vals = (bookworm, bullseye, trixie, jammy, noble, focal)
@@ -56,23 +102,72 @@ def _per(bookworm, bullseye, trixie, jammy, noble, focal) -> dict[str, tuple[str
 
 RUNTIME_OF: dict[str, tuple[str, ...] | dict[str, tuple[str, ...] | None]] = {
     # Nothing at run time.
-    "build-essential": (), "gcc": (), "g++": (), "cpp": (), "make": (), "cmake": (), "cmake-data": (),
-    "ninja-build": (), "pkg-config": (), "pkgconf": (), "autoconf": (), "autoconf-archive": (),
-    "automake": (), "libtool": (), "libtool-bin": (), "m4": (), "git": (), "git-lfs": (), "cargo": (),
-    "rustc": (), "swig": (), "swig4.0": (), "bison": (), "flex": (), "patch": (), "python3-dev": (),
-    "python-dev": (), "python-dev-is-python3": (), "dpkg-dev": (), "binutils": (), "clang": (), "lld": (),
-    "meson": (), "scons": (), "ccache": (), "nasm": (), "yasm": (), "cython3": (), "subversion": (),
-    "mercurial": (), "gcc-multilib": (), "g++-multilib": (), "libc6-dev": (), "libc-dev": (),
-    "linux-libc-dev": (), "linux-headers-generic": (), "linux-headers-amd64": (),
-    "libpython3-dev": (), "libstdc++-dev": (), "libeigen3-dev": (), "pybind11-dev": (),
-    "nlohmann-json3-dev": (), "libboost-dev": (), "libglm-dev": (), "rapidjson-dev": (),
-    "libcereal-dev": (), "libspdlog-dev": (), "libfmt-dev": (), "libgtest-dev": (),
+    "build-essential": (),
+    "gcc": (),
+    "g++": (),
+    "cpp": (),
+    "make": (),
+    "cmake": (),
+    "cmake-data": (),
+    "ninja-build": (),
+    "pkg-config": (),
+    "pkgconf": (),
+    "autoconf": (),
+    "autoconf-archive": (),
+    "automake": (),
+    "libtool": (),
+    "libtool-bin": (),
+    "m4": (),
+    "git": (),
+    "git-lfs": (),
+    "cargo": (),
+    "rustc": (),
+    "swig": (),
+    "swig4.0": (),
+    "bison": (),
+    "flex": (),
+    "patch": (),
+    "python3-dev": (),
+    "python-dev": (),
+    "python-dev-is-python3": (),
+    "dpkg-dev": (),
+    "binutils": (),
+    "clang": (),
+    "lld": (),
+    "meson": (),
+    "scons": (),
+    "ccache": (),
+    "nasm": (),
+    "yasm": (),
+    "cython3": (),
+    "subversion": (),
+    "mercurial": (),
+    "gcc-multilib": (),
+    "g++-multilib": (),
+    "libc6-dev": (),
+    "libc-dev": (),
+    "linux-libc-dev": (),
+    "linux-headers-generic": (),
+    "linux-headers-amd64": (),
+    "libpython3-dev": (),
+    "libstdc++-dev": (),
+    "libeigen3-dev": (),
+    "pybind11-dev": (),
+    "nlohmann-json3-dev": (),
+    "libboost-dev": (),
+    "libglm-dev": (),
+    "rapidjson-dev": (),
+    "libcereal-dev": (),
+    "libspdlog-dev": (),
+    "libfmt-dev": (),
+    "libgtest-dev": (),
     # Fortran code links libgfortran.
     "gfortran": ("libgfortran5",),
     # Databases.
     "libpq-dev": ("libpq5",),
-    "default-libmysqlclient-dev": _per("libmariadb3", "libmariadb3", "libmariadb3",
-                                       "libmysqlclient21", "libmysqlclient21", "libmysqlclient21"),
+    "default-libmysqlclient-dev": _per(
+        "libmariadb3", "libmariadb3", "libmariadb3", "libmysqlclient21", "libmysqlclient21", "libmysqlclient21"
+    ),
     "libmysqlclient-dev": _per(None, None, None, "libmysqlclient21", "libmysqlclient21", "libmysqlclient21"),
     "libmariadb-dev": ("libmariadb3",),
     "libmariadb-dev-compat": ("libmariadb3",),
@@ -83,14 +178,25 @@ RUNTIME_OF: dict[str, tuple[str, ...] | dict[str, tuple[str, ...] | None]] = {
     "libxml2-dev": ("libxml2",),
     "libxslt1-dev": ("libxslt1.1",),
     "libxslt-dev": ("libxslt1.1",),
-    "libxmlsec1-dev": _per(("libxmlsec1", "libxmlsec1-openssl"), ("libxmlsec1", "libxmlsec1-openssl"),
-                           ("libxmlsec1t64", "libxmlsec1t64-openssl"), ("libxmlsec1", "libxmlsec1-openssl"),
-                           ("libxmlsec1t64", "libxmlsec1t64-openssl"), ("libxmlsec1", "libxmlsec1-openssl")),
+    "libxmlsec1-dev": _per(
+        ("libxmlsec1", "libxmlsec1-openssl"),
+        ("libxmlsec1", "libxmlsec1-openssl"),
+        ("libxmlsec1t64", "libxmlsec1t64-openssl"),
+        ("libxmlsec1", "libxmlsec1-openssl"),
+        ("libxmlsec1t64", "libxmlsec1t64-openssl"),
+        ("libxmlsec1", "libxmlsec1-openssl"),
+    ),
     "libssl-dev": _per("libssl3", "libssl1.1", "libssl3t64", "libssl3", "libssl3t64", "libssl1.1"),
     "libffi-dev": _per("libffi8", "libffi7", "libffi8", "libffi8", "libffi8", "libffi7"),
     "libcurl4-openssl-dev": _per("libcurl4", "libcurl4", "libcurl4t64", "libcurl4", "libcurl4t64", "libcurl4"),
-    "libcurl4-gnutls-dev": _per("libcurl3-gnutls", "libcurl3-gnutls", "libcurl3t64-gnutls", "libcurl3-gnutls",
-                                "libcurl3t64-gnutls", "libcurl3-gnutls"),
+    "libcurl4-gnutls-dev": _per(
+        "libcurl3-gnutls",
+        "libcurl3-gnutls",
+        "libcurl3t64-gnutls",
+        "libcurl3-gnutls",
+        "libcurl3t64-gnutls",
+        "libcurl3-gnutls",
+    ),
     "zlib1g-dev": ("zlib1g",),
     "libzstd-dev": ("libzstd1",),
     "libbz2-dev": ("libbz2-1.0",),
@@ -105,8 +211,9 @@ RUNTIME_OF: dict[str, tuple[str, ...] | dict[str, tuple[str, ...] | None]] = {
     "libldap2-dev": _per("libldap-2.5-0", "libldap-2.4-2", "libldap2", "libldap-2.5-0", "libldap2", "libldap-2.4-2"),
     "libldap-dev": _per("libldap-2.5-0", "libldap-2.4-2", "libldap2", "libldap-2.5-0", "libldap2", "libldap-2.4-2"),
     "libssh2-1-dev": _per("libssh2-1", "libssh2-1", "libssh2-1t64", "libssh2-1", "libssh2-1t64", "libssh2-1"),
-    "libevent-dev": _per("libevent-2.1-7", "libevent-2.1-7", "libevent-2.1-7t64", "libevent-2.1-7",
-                         "libevent-2.1-7t64", "libevent-2.1-7"),
+    "libevent-dev": _per(
+        "libevent-2.1-7", "libevent-2.1-7", "libevent-2.1-7t64", "libevent-2.1-7", "libevent-2.1-7t64", "libevent-2.1-7"
+    ),
     "libexpat1-dev": ("libexpat1",),
     "uuid-dev": ("libuuid1",),
     "libcap-dev": ("libcap2",),
@@ -116,8 +223,9 @@ RUNTIME_OF: dict[str, tuple[str, ...] | dict[str, tuple[str, ...] | None]] = {
     "libpcap-dev": _per("libpcap0.8", "libpcap0.8", "libpcap0.8t64", "libpcap0.8", "libpcap0.8t64", "libpcap0.8"),
     "libmagic-dev": _per("libmagic1", "libmagic1", "libmagic1t64", "libmagic1", "libmagic1t64", "libmagic1"),
     "libyaml-dev": ("libyaml-0-2",),
-    "libreadline-dev": _per("libreadline8", "libreadline8", "libreadline8t64", "libreadline8",
-                            "libreadline8t64", "libreadline8"),
+    "libreadline-dev": _per(
+        "libreadline8", "libreadline8", "libreadline8t64", "libreadline8", "libreadline8t64", "libreadline8"
+    ),
     "libncurses-dev": ("libncurses6",),
     "libncurses5-dev": ("libncurses6",),
     "libncursesw5-dev": ("libncursesw6",),
@@ -131,8 +239,14 @@ RUNTIME_OF: dict[str, tuple[str, ...] | dict[str, tuple[str, ...] | None]] = {
     "libunwind-dev": ("libunwind8",),
     "libnuma-dev": ("libnuma1",),
     "libjemalloc-dev": ("libjemalloc2",),
-    "libgoogle-perftools-dev": _per("libgoogle-perftools4", "libgoogle-perftools4", "libgoogle-perftools4t64",
-                                    "libgoogle-perftools4", "libgoogle-perftools4t64", "libgoogle-perftools4"),
+    "libgoogle-perftools-dev": _per(
+        "libgoogle-perftools4",
+        "libgoogle-perftools4",
+        "libgoogle-perftools4t64",
+        "libgoogle-perftools4",
+        "libgoogle-perftools4t64",
+        "libgoogle-perftools4",
+    ),
     "libgflags-dev": ("libgflags2.2",),
     "libtbb-dev": _per("libtbb12", "libtbb2", "libtbb12", "libtbb12", "libtbb12", "libtbb2"),
     "libusb-1.0-0-dev": ("libusb-1.0-0",),
@@ -145,8 +259,9 @@ RUNTIME_OF: dict[str, tuple[str, ...] | dict[str, tuple[str, ...] | None]] = {
     "libatlas-base-dev": ("libatlas3-base",),
     "libfftw3-dev": ("libfftw3-double3", "libfftw3-single3"),
     # Images, fonts, GUI toolkits, GL.
-    "libjpeg-dev": _per("libjpeg62-turbo", "libjpeg62-turbo", "libjpeg62-turbo",
-                        "libjpeg-turbo8", "libjpeg-turbo8", "libjpeg-turbo8"),
+    "libjpeg-dev": _per(
+        "libjpeg62-turbo", "libjpeg62-turbo", "libjpeg62-turbo", "libjpeg-turbo8", "libjpeg-turbo8", "libjpeg-turbo8"
+    ),
     "libjpeg62-turbo-dev": ("libjpeg62-turbo",),
     "libjpeg-turbo8-dev": ("libjpeg-turbo8",),
     "libpng-dev": _per("libpng16-16", "libpng16-16", "libpng16-16t64", "libpng16-16", "libpng16-16t64", "libpng16-16"),
@@ -162,8 +277,9 @@ RUNTIME_OF: dict[str, tuple[str, ...] | dict[str, tuple[str, ...] | None]] = {
     "libcairo2-dev": ("libcairo2",),
     "libpango1.0-dev": ("libpango-1.0-0", "libpangocairo-1.0-0", "libpangoft2-1.0-0"),
     "libgirepository1.0-dev": ("libgirepository-1.0-1",),
-    "libglib2.0-dev": _per("libglib2.0-0", "libglib2.0-0", "libglib2.0-0t64", "libglib2.0-0", "libglib2.0-0t64",
-                           "libglib2.0-0"),
+    "libglib2.0-dev": _per(
+        "libglib2.0-0", "libglib2.0-0", "libglib2.0-0t64", "libglib2.0-0", "libglib2.0-0t64", "libglib2.0-0"
+    ),
     "libgtk-3-dev": _per("libgtk-3-0", "libgtk-3-0", "libgtk-3-0t64", "libgtk-3-0", "libgtk-3-0t64", "libgtk-3-0"),
     "libgl1-mesa-dev": ("libgl1",),
     "libgl-dev": ("libgl1",),
@@ -194,18 +310,24 @@ RUNTIME_OF: dict[str, tuple[str, ...] | dict[str, tuple[str, ...] | None]] = {
     "libopus-dev": ("libopus0",),
     "libsamplerate0-dev": ("libsamplerate0",),
     "libflac-dev": _per("libflac12", "libflac8", "libflac14", "libflac8", "libflac12t64", "libflac8"),
-    "libavcodec-dev": _per("libavcodec59", "libavcodec58", "libavcodec61", "libavcodec58", "libavcodec60", "libavcodec58"),
-    "libavformat-dev": _per("libavformat59", "libavformat58", "libavformat61", "libavformat58", "libavformat60",
-                            "libavformat58"),
+    "libavcodec-dev": _per(
+        "libavcodec59", "libavcodec58", "libavcodec61", "libavcodec58", "libavcodec60", "libavcodec58"
+    ),
+    "libavformat-dev": _per(
+        "libavformat59", "libavformat58", "libavformat61", "libavformat58", "libavformat60", "libavformat58"
+    ),
     "libavutil-dev": _per("libavutil57", "libavutil56", "libavutil59", "libavutil56", "libavutil58", "libavutil56"),
     "libswscale-dev": _per("libswscale6", "libswscale5", "libswscale8", "libswscale5", "libswscale7", "libswscale5"),
-    "libswresample-dev": _per("libswresample4", "libswresample3", "libswresample5", "libswresample3",
-                              "libswresample4", "libswresample3"),
+    "libswresample-dev": _per(
+        "libswresample4", "libswresample3", "libswresample5", "libswresample3", "libswresample4", "libswresample3"
+    ),
     # CUDA libraries shipped as apt packages (the runtime images carry the same repositories).
     "libcudnn8-dev": ("libcudnn8",),
     "libnccl-dev": ("libnccl2",),
     # Geospatial.
-    "libgeos-dev": _per("libgeos-c1v5", "libgeos-c1v5", "libgeos-c1t64", "libgeos-c1v5", "libgeos-c1t64", "libgeos-c1v5"),
+    "libgeos-dev": _per(
+        "libgeos-c1v5", "libgeos-c1v5", "libgeos-c1t64", "libgeos-c1v5", "libgeos-c1t64", "libgeos-c1v5"
+    ),
     "libproj-dev": _per("libproj25", "libproj19", "libproj25", "libproj22", "libproj25", "libproj15"),
     "libgdal-dev": _per("libgdal32", "libgdal28", "libgdal36", "libgdal30", "libgdal34t64", "libgdal26"),
     # A runtime library named in PIP_SYSTEM_LIBS stands for itself (no -dev package carries it alone:
@@ -247,19 +369,46 @@ def runtime_packages(pkg: str, release: str | None) -> tuple[str, ...] | None:
 # -- commands each build-only package provides (to see whether the runtime still uses it) ----------
 PACKAGE_COMMANDS: dict[str, tuple[str, ...]] = {
     "build-essential": ("gcc", "g++", "cc", "c++", "cpp", "make", "dpkg-buildpackage"),
-    "gcc": ("gcc", "cc"), "g++": ("g++", "c++"), "cpp": ("cpp",), "make": ("make",),
-    "cmake": ("cmake", "ctest", "cpack"), "ninja-build": ("ninja",), "pkg-config": ("pkg-config",),
-    "pkgconf": ("pkg-config", "pkgconf"), "autoconf": ("autoconf", "autoreconf", "autoheader"),
-    "automake": ("automake", "aclocal"), "libtool": ("libtoolize",), "libtool-bin": ("libtool",),
-    "m4": ("m4",), "git": ("git",), "git-lfs": ("git-lfs",), "cargo": ("cargo",), "rustc": ("rustc",),
-    "gfortran": ("gfortran",), "swig": ("swig",), "swig4.0": ("swig4.0", "swig"), "bison": ("bison", "yacc"),
-    "flex": ("flex", "lex"), "patch": ("patch",), "clang": ("clang", "clang++"), "lld": ("ld.lld", "lld"),
-    "meson": ("meson",), "scons": ("scons",), "ccache": ("ccache",), "nasm": ("nasm",), "yasm": ("yasm",),
-    "cython3": ("cython", "cython3"), "subversion": ("svn",), "mercurial": ("hg",),
+    "gcc": ("gcc", "cc"),
+    "g++": ("g++", "c++"),
+    "cpp": ("cpp",),
+    "make": ("make",),
+    "cmake": ("cmake", "ctest", "cpack"),
+    "ninja-build": ("ninja",),
+    "pkg-config": ("pkg-config",),
+    "pkgconf": ("pkg-config", "pkgconf"),
+    "autoconf": ("autoconf", "autoreconf", "autoheader"),
+    "automake": ("automake", "aclocal"),
+    "libtool": ("libtoolize",),
+    "libtool-bin": ("libtool",),
+    "m4": ("m4",),
+    "git": ("git",),
+    "git-lfs": ("git-lfs",),
+    "cargo": ("cargo",),
+    "rustc": ("rustc",),
+    "gfortran": ("gfortran",),
+    "swig": ("swig",),
+    "swig4.0": ("swig4.0", "swig"),
+    "bison": ("bison", "yacc"),
+    "flex": ("flex", "lex"),
+    "patch": ("patch",),
+    "clang": ("clang", "clang++"),
+    "lld": ("ld.lld", "lld"),
+    "meson": ("meson",),
+    "scons": ("scons",),
+    "ccache": ("ccache",),
+    "nasm": ("nasm",),
+    "yasm": ("yasm",),
+    "cython3": ("cython", "cython3"),
+    "subversion": ("svn",),
+    "mercurial": ("hg",),
     "binutils": ("ld", "as", "ar", "nm", "objdump", "strip", "ranlib", "readelf"),
-    "libpq-dev": ("pg_config",), "default-libmysqlclient-dev": ("mysql_config", "mariadb_config"),
-    "libmysqlclient-dev": ("mysql_config",), "libmariadb-dev": ("mariadb_config", "mysql_config"),
-    "libxml2-dev": ("xml2-config",), "libcurl4-openssl-dev": ("curl-config",),
+    "libpq-dev": ("pg_config",),
+    "default-libmysqlclient-dev": ("mysql_config", "mariadb_config"),
+    "libmysqlclient-dev": ("mysql_config",),
+    "libmariadb-dev": ("mariadb_config", "mysql_config"),
+    "libxml2-dev": ("xml2-config",),
+    "libcurl4-openssl-dev": ("curl-config",),
 }
 _VERSIONED_TOOL_RE = re.compile(r"^(gcc|g\+\+|cpp|gfortran|clang|clang\+\+)-(\d+(\.\d+)?)$")
 _CUDA_NVCC_RE = re.compile(r"^cuda-(nvcc|toolkit|minimal-build|command-line-tools|compiler)(-\d+(-\d+)?)?$")
@@ -280,27 +429,87 @@ def package_commands(pkg: str) -> tuple[str, ...]:
 # Commands of the full ``python:<ver>`` images (buildpack-deps: curl, scm and build layers) that the
 # ``-slim`` images lack, with the package that brings each back.
 PYTHON_FULL_ONLY_COMMANDS: dict[str, str] = {
-    "curl": "curl", "wget": "wget", "git": "git", "unzip": "unzip", "xz": "xz-utils", "unxz": "xz-utils",
-    "xzcat": "xz-utils", "bzip2": "bzip2", "bunzip2": "bzip2", "file": "file", "ps": "procps",
-    "pgrep": "procps", "pkill": "procps", "top": "procps", "free": "procps", "watch": "procps",
-    "ssh": "openssh-client", "scp": "openssh-client", "ssh-keyscan": "openssh-client",
-    "gpg": "gnupg", "dirmngr": "dirmngr", "hg": "mercurial", "svn": "subversion",
-    "convert": "imagemagick", "identify": "imagemagick", "mogrify": "imagemagick", "magick": "imagemagick",
-    "make": "make", "gcc": "gcc", "cc": "gcc", "g++": "g++", "c++": "g++", "patch": "patch",
-    "pkg-config": "pkg-config", "autoconf": "autoconf", "automake": "automake",
+    "curl": "curl",
+    "wget": "wget",
+    "git": "git",
+    "unzip": "unzip",
+    "xz": "xz-utils",
+    "unxz": "xz-utils",
+    "xzcat": "xz-utils",
+    "bzip2": "bzip2",
+    "bunzip2": "bzip2",
+    "file": "file",
+    "ps": "procps",
+    "pgrep": "procps",
+    "pkill": "procps",
+    "top": "procps",
+    "free": "procps",
+    "watch": "procps",
+    "ssh": "openssh-client",
+    "scp": "openssh-client",
+    "ssh-keyscan": "openssh-client",
+    "gpg": "gnupg",
+    "dirmngr": "dirmngr",
+    "hg": "mercurial",
+    "svn": "subversion",
+    "convert": "imagemagick",
+    "identify": "imagemagick",
+    "mogrify": "imagemagick",
+    "magick": "imagemagick",
+    "make": "make",
+    "gcc": "gcc",
+    "cc": "gcc",
+    "g++": "g++",
+    "c++": "g++",
+    "patch": "patch",
+    "pkg-config": "pkg-config",
+    "autoconf": "autoconf",
+    "automake": "automake",
 }
 # CUDA devel-only tools (a runtime image has none of them, and nothing installs them sanely there).
-CUDA_DEVEL_COMMANDS = frozenset({
-    "nvcc", "ptxas", "cuobjdump", "nvdisasm", "fatbinary", "nvlink", "nvprune", "cu++filt", "cuda-gdb",
-    "nsys", "ncu", "compute-sanitizer", "nvcc_wrapper",
-})
+CUDA_DEVEL_COMMANDS = frozenset(
+    {
+        "nvcc",
+        "ptxas",
+        "cuobjdump",
+        "nvdisasm",
+        "fatbinary",
+        "nvlink",
+        "nvprune",
+        "cu++filt",
+        "cuda-gdb",
+        "nsys",
+        "ncu",
+        "compute-sanitizer",
+        "nvcc_wrapper",
+    }
+)
 # Compilers whose ``-o`` output is the artifact a builder stage produces.
 COMPILERS_RE = re.compile(r"^(gcc|g\+\+|cc|c\+\+|clang|clang\+\+|nvcc|gfortran)(-\d+(\.\d+)?)?$")
 # Build systems whose outputs cannot be told from the command line.
-OPAQUE_BUILD_TOOLS = frozenset({
-    "make", "cmake", "ninja", "meson", "scons", "bazel", "cargo", "go", "mvn", "gradle", "npm", "yarn",
-    "pnpm", "npx", "bun", "rustc", "ant", "configure", "autoreconf",
-})
+OPAQUE_BUILD_TOOLS = frozenset(
+    {
+        "make",
+        "cmake",
+        "ninja",
+        "meson",
+        "scons",
+        "bazel",
+        "cargo",
+        "go",
+        "mvn",
+        "gradle",
+        "npm",
+        "yarn",
+        "pnpm",
+        "npx",
+        "bun",
+        "rustc",
+        "ant",
+        "configure",
+        "autoreconf",
+    }
+)
 
 # -- pip packages that link a system library the full python image has and -slim does not -----------
 # pip name (canonical) -> the -dev packages it builds/loads against (or a runtime package standing for
@@ -334,14 +543,26 @@ PIP_SYSTEM_LIBS: dict[str, tuple[str, ...]] = {
 
 # -- libraries a runtime base already has -------------------------------------------------------------
 # In every Debian/Ubuntu image: Priority required, or what dpkg/apt themselves link.
-BASE_LIBS = frozenset({"libc6", "libgcc-s1", "libstdc++6", "zlib1g", "liblzma5", "libbz2-1.0", "libzstd1",
-                       "libuuid1", "libgmp10"})
+BASE_LIBS = frozenset(
+    {"libc6", "libgcc-s1", "libstdc++6", "zlib1g", "liblzma5", "libbz2-1.0", "libzstd1", "libuuid1", "libgmp10"}
+)
 # The Docker official python images (full and -slim) keep the shared libraries CPython's own extension
 # modules link (_ssl, _ctypes, _sqlite3, _lzma, _bz2, readline, _curses, _uuid, zlib, pyexpat, _dbm): their
 # Dockerfile marks every library `ldd` finds under /usr/local as manually installed. Named here by the
 # -dev package, so the release decides the runtime name (libssl3 / libssl1.1 / libssl3t64).
-PYTHON_IMAGE_DEV_LIBS = ("libssl-dev", "libffi-dev", "libsqlite3-dev", "liblzma-dev", "libbz2-dev", "libreadline-dev",
-                         "libncursesw5-dev", "uuid-dev", "zlib1g-dev", "libexpat1-dev", "libgdbm-dev")
+PYTHON_IMAGE_DEV_LIBS = (
+    "libssl-dev",
+    "libffi-dev",
+    "libsqlite3-dev",
+    "liblzma-dev",
+    "libbz2-dev",
+    "libreadline-dev",
+    "libncursesw5-dev",
+    "uuid-dev",
+    "zlib1g-dev",
+    "libexpat1-dev",
+    "libgdbm-dev",
+)
 
 
 def preinstalled(release: str | None, python_image: bool) -> frozenset[str]:

@@ -28,6 +28,7 @@ UBUNTU_PYTHON3 = {"ubuntu20.04": "3.8", "ubuntu22.04": "3.10", "ubuntu24.04": "3
 @dataclass(frozen=True)
 class Uses:
     """What the image does besides installing packages (from the Dockerfile and the app's code)."""
+
     compiles: str = ""  # what compiles CUDA code at build time in the image ("" = nothing)
     compiles_at_run: str = ""  # what compiles when the container runs
     system_cuda: tuple[str, ...] = ()  # references to the system CUDA (/usr/local/cuda, libcublas.so...)
@@ -123,8 +124,10 @@ def _classify(reqs: Iterable, needs: _Needs) -> None:
             brought = frozenset().union(*(W._ORT_EXTRAS.get(e, frozenset()) for e in extras))
             missing = W.NEEDS_SYSTEM[name] - brought
             needs.system |= missing
-            needs.facts.append(f"onnxruntime-gpu: loads {', '.join(sorted(missing))} from the system "
-                               "(CUDA EP requirements; the cuda/cudnn extras bring them as wheels)")
+            needs.facts.append(
+                f"onnxruntime-gpu: loads {', '.join(sorted(missing))} from the system "
+                "(CUDA EP requirements; the cuda/cudnn extras bring them as wheels)"
+            )
         elif name == "jax":
             local = extras & W.JAX_LOCAL_EXTRAS
             if local:
@@ -144,13 +147,20 @@ def _apt(apt_packages: Iterable[str], needs: _Needs) -> None:
         if W.apt_cuda_package(p):
             # libnvinfer links cuBLAS and cuDNN, libcudnn cuBLAS: keep what the image has
             needs.system |= W.RUNTIME_LIBS | W.CUDNN_LIBS
-            needs.facts.append(f"apt package {p}: a CUDA library from the system packages (links the image's "
-                               "CUDA libraries)")
+            needs.facts.append(
+                f"apt package {p}: a CUDA library from the system packages (links the image's CUDA libraries)"
+            )
 
 
 # -- the ladder -------------------------------------------------------------------------------------------
-def ladder(image_ref: str, requirements: Iterable = (), apt_packages: Iterable[str] = (), *,
-           opaque: Iterable[str] = (), uses: Uses = Uses()) -> Ladder:
+def ladder(
+    image_ref: str,
+    requirements: Iterable = (),
+    apt_packages: Iterable[str] = (),
+    *,
+    opaque: Iterable[str] = (),
+    uses: Uses = Uses(),
+) -> Ladder:
     """The steps down from ``image_ref`` that the facts prove.
 
     ``requirements``: every pip requirement the image installs (PEP 508 strings or
@@ -164,16 +174,24 @@ def ladder(image_ref: str, requirements: Iterable = (), apt_packages: Iterable[s
     steps: list[Step] = []
     if uses.compiles or uses.compiles_at_run:
         why = uses.compiles or uses.compiles_at_run
-        return Ladder(start, stopped=f"keeps the CUDA toolkit: {why}" if I.is_devel(image_ref) else "",
-                      facts=(f"compiles: {why}",))
+        return Ladder(
+            start,
+            stopped=f"keeps the CUDA toolkit: {why}" if I.is_devel(image_ref) else "",
+            facts=(f"compiles: {why}",),
+        )
     if fam != "cuda":
         v = I.runtime_variant(image_ref) if I.is_devel(image_ref) else None
         if v is not None and v.image:
             steps.append(Step(v.image, FLAVOR_RUNTIME, "nothing compiles CUDA code"))
         known = _Needs()
         _classify(requirements, known)
-        return Ladder(start, tuple(steps), stopped="only nvidia/cuda images have a base flavour",
-                      facts=tuple(known.facts), closed=not list(opaque) and not known.unknown)
+        return Ladder(
+            start,
+            tuple(steps),
+            stopped="only nvidia/cuda images have a base flavour",
+            facts=tuple(known.facts),
+            closed=not list(opaque) and not known.unknown,
+        )
     ct = I.cuda_tag(img.tag)
     if ct is None:
         return Ladder(start, stopped="the tag is not one slimml can read")
@@ -194,8 +212,9 @@ def ladder(image_ref: str, requirements: Iterable = (), apt_packages: Iterable[s
     closed = not opaque and not needs.unknown
 
     def done(stopped: str, env=(), notes=()) -> Ladder:
-        return Ladder(start, tuple(steps), stopped, tuple(facts), frozenset(needs.system), tuple(env), tuple(notes),
-                      closed)
+        return Ladder(
+            start, tuple(steps), stopped, tuple(facts), frozenset(needs.system), tuple(env), tuple(notes), closed
+        )
 
     here = FLAVOR_BASE if ct.flavor == FLAVOR_BASE else FLAVOR_RUNTIME
     if opaque or needs.unknown:
@@ -213,30 +232,51 @@ def ladder(image_ref: str, requirements: Iterable = (), apt_packages: Iterable[s
         need = needs.system
         if need and not need <= W.BASE_LIBS:
             if had_cudnn and not (need & W.CUDNN_LIBS):
-                steps.append(Step(cuda_image(image_ref, FLAVOR_RUNTIME, cudnn=False), FLAVOR_RUNTIME,
-                                  "nothing loads cuDNN from the system"))
+                steps.append(
+                    Step(
+                        cuda_image(image_ref, FLAVOR_RUNTIME, cudnn=False),
+                        FLAVOR_RUNTIME,
+                        "nothing loads cuDNN from the system",
+                    )
+                )
             kept = "cuDNN and the CUDA libraries" if need & W.CUDNN_LIBS else "the CUDA runtime libraries"
             return done(f"keeps {kept}: {', '.join(sorted(need))} come from the image")
-        steps.append(Step(cuda_image(image_ref, FLAVOR_BASE), FLAVOR_BASE,
-                          "every CUDA library the packages load comes with their wheels"))
+        steps.append(
+            Step(
+                cuda_image(image_ref, FLAVOR_BASE),
+                FLAVOR_BASE,
+                "every CUDA library the packages load comes with their wheels",
+            )
+        )
     # python:<ver>-slim: no NVIDIA env, no forward-compat libraries, another OS and another Python.
     if uses.python is None:
         return done("stays on the CUDA base image: the Python version is not known")
     if not uses.env_rebuilt:
-        return done(f"stays on the CUDA base image: the environment is built with {uses.python_from or 'a'} "
-                    "Python of the CUDA image; python:<ver>-slim has its own at /usr/local/bin and another OS -- "
-                    "it needs the environment installed with that Python (a multi-stage rewrite)")
+        return done(
+            f"stays on the CUDA base image: the environment is built with {uses.python_from or 'a'} "
+            "Python of the CUDA image; python:<ver>-slim has its own at /usr/local/bin and another OS -- "
+            "it needs the environment installed with that Python (a multi-stage rewrite)"
+        )
     bad = [p for p in uses.interpreter_paths if not p.startswith("/usr/local/bin/")]
     if bad:
         return done(f"stays on the CUDA base image: the image runs {bad[0]}, which python:<ver>-slim does not have")
-    steps.append(Step(f"python:{uses.python}-slim", FLAVOR_PYTHON,
-                      "no CUDA library comes from the image: the driver is mounted by the NVIDIA container runtime"))
-    return done("", env=W.NVIDIA_ENV, notes=(
-        "python:<ver>-slim has no NVIDIA_VISIBLE_DEVICES/NVIDIA_DRIVER_CAPABILITIES: set them (or run with "
-        "--gpus) or the container sees no GPU",
-        "the CUDA base image ships cuda-compat (forward compatibility with older datacenter drivers); "
-        "python-slim relies on the host driver supporting the wheels' CUDA version",
-    ))
+    steps.append(
+        Step(
+            f"python:{uses.python}-slim",
+            FLAVOR_PYTHON,
+            "no CUDA library comes from the image: the driver is mounted by the NVIDIA container runtime",
+        )
+    )
+    return done(
+        "",
+        env=W.NVIDIA_ENV,
+        notes=(
+            "python:<ver>-slim has no NVIDIA_VISIBLE_DEVICES/NVIDIA_DRIVER_CAPABILITIES: set them (or run with "
+            "--gpus) or the container sees no GPU",
+            "the CUDA base image ships cuda-compat (forward compatibility with older datacenter drivers); "
+            "python-slim relies on the host driver supporting the wheels' CUDA version",
+        ),
+    )
 
 
 # -- size estimate ------------------------------------------------------------------------------------
@@ -265,4 +305,5 @@ def saving(start: str, end: str) -> tuple[S.Range, str] | None:
     gone = sorted(a - b)
     return S.add(*(getattr(p, g) for g in gone)), (
         f"CUDA {major} image layers dropped ({', '.join(g.replace('_', ' ') for g in gone)}); from published "
-        "`docker images` sizes (sizes.CUDA_PARTS)")
+        "`docker images` sizes (sizes.CUDA_PARTS)"
+    )

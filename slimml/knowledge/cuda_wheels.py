@@ -25,9 +25,21 @@ import re
 # adds nvcc, the -dev packages (headers, static libraries), cuda-command-line-tools (cupti, gdb...)
 # and libnccl-dev.
 BASE_LIBS = frozenset({"cudart"})
-RUNTIME_LIBS = BASE_LIBS | frozenset({
-    "cublas", "cufft", "curand", "cusparse", "cusolver", "npp", "nvjpeg", "nvrtc", "nvjitlink", "nvtx", "nccl",
-})
+RUNTIME_LIBS = BASE_LIBS | frozenset(
+    {
+        "cublas",
+        "cufft",
+        "curand",
+        "cusparse",
+        "cusolver",
+        "npp",
+        "nvjpeg",
+        "nvrtc",
+        "nvjitlink",
+        "nvtx",
+        "nccl",
+    }
+)
 CUDNN_LIBS = frozenset({"cudnn"})
 DEVEL_LIBS = RUNTIME_LIBS | frozenset({"cupti", "nvcc", "headers"})
 
@@ -44,9 +56,21 @@ NVIDIA_ENV = (("NVIDIA_VISIBLE_DEVICES", "all"), ("NVIDIA_DRIVER_CAPABILITIES", 
 # pypi.org/project/cuda-toolkit lists them as extras). The loader finds them because the packages
 # that depend on them load them by path (torch's _load_global_deps) or set an RPATH into site-packages.
 _NVIDIA_WHEEL_LIB = {
-    "cuda-runtime": "cudart", "cublas": "cublas", "cufft": "cufft", "curand": "curand", "cusparse": "cusparse",
-    "cusolver": "cusolver", "npp": "npp", "nvjpeg": "nvjpeg", "cuda-nvrtc": "nvrtc", "nvjitlink": "nvjitlink",
-    "nvtx": "nvtx", "cuda-cupti": "cupti", "nccl": "nccl", "cudnn": "cudnn", "cusparselt": "cusparselt",
+    "cuda-runtime": "cudart",
+    "cublas": "cublas",
+    "cufft": "cufft",
+    "curand": "curand",
+    "cusparse": "cusparse",
+    "cusolver": "cusolver",
+    "npp": "npp",
+    "nvjpeg": "nvjpeg",
+    "cuda-nvrtc": "nvrtc",
+    "nvjitlink": "nvjitlink",
+    "nvtx": "nvtx",
+    "cuda-cupti": "cupti",
+    "nccl": "nccl",
+    "cudnn": "cudnn",
+    "cusparselt": "cusparselt",
     "cufile": "cufile",
 }
 _NVIDIA_WHEEL_RE = re.compile(r"^nvidia-(?P<lib>[a-z-]+?)(?:-cu(?P<major>1[0-9]))?$")
@@ -57,8 +81,22 @@ _NVIDIA_WHEEL_RE = re.compile(r"^nvidia-(?P<lib>[a-z-]+?)(?:-cu(?P<major>1[0-9])
 # download.pytorch.org/whl/cuXXX wheels either depend on the same nvidia-* wheels or bundle the
 # libraries in torch/lib (the 2 GB wheels of the 1.x releases). Either way only the driver
 # (libcuda.so.1, mounted by the NVIDIA container runtime) comes from outside.
-TORCH_CUDA_LIBS = frozenset({"cudart", "cublas", "cufft", "curand", "cusparse", "cusolver", "nccl", "cudnn",
-                             "nvrtc", "nvjitlink", "nvtx", "cupti"})
+TORCH_CUDA_LIBS = frozenset(
+    {
+        "cudart",
+        "cublas",
+        "cufft",
+        "curand",
+        "cusparse",
+        "cusolver",
+        "nccl",
+        "cudnn",
+        "nvrtc",
+        "nvjitlink",
+        "nvtx",
+        "cupti",
+    }
+)
 
 # Top-level packages (canonical name, extra or None) whose install brings these libraries as wheels.
 # tensorflow[and-cuda]: tensorflow.org/install/pip ("pip install tensorflow[and-cuda]" installs the
@@ -108,33 +146,139 @@ JAX_LOCAL_EXTRAS = frozenset({"cuda12-local", "cuda11-local", "cuda"})
 # libnvjpeg its GPU JPEG decoder links (pytorch/vision#4752: "packages nvjpeg.so.11 into the wheel").
 # vLLM's image moved its final stage to nvidia/cuda:<ver>-base (vllm-project/vllm#29270) -- but it
 # compiles at run time, see RUNTIME_JIT_PACKAGES.
-VIA_TORCH = frozenset({
-    "torchvision", "torchaudio", "xformers", "vllm", "triton", "flash-attn", "torchao", "torchtext",
-    "torchdata",
-})
+VIA_TORCH = frozenset(
+    {
+        "torchvision",
+        "torchaudio",
+        "xformers",
+        "vllm",
+        "triton",
+        "flash-attn",
+        "torchao",
+        "torchtext",
+        "torchdata",
+    }
+)
 
 # Packages that load no CUDA library themselves (pure Python, or CPU-only native code), and whose
 # declared dependencies are in these tables too (checked on PyPI metadata when added; GPU work goes
 # through torch). An entry here is a claim: keep it conservative.
-NO_CUDA = frozenset({
-    # web / serving / utilities
-    "fastapi", "uvicorn", "gunicorn", "starlette", "flask", "werkzeug", "jinja2", "pydantic", "pydantic-settings",
-    "requests", "httpx", "aiohttp", "python-multipart", "orjson", "ujson", "pyyaml", "python-dotenv", "click",
-    "typer", "rich", "tqdm", "loguru", "prometheus-client", "redis", "boto3", "botocore", "s3fs", "fsspec",
-    "google-cloud-storage", "gradio", "streamlit", "websockets", "grpcio", "grpcio-tools", "protobuf",
-    "setuptools", "wheel", "pip", "packaging", "psutil", "filelock", "regex", "sse-starlette", "openai",
-    "tenacity", "jsonschema", "einops", "omegaconf", "hydra-core", "wandb", "mlflow", "tensorboard",
-    # numeric / data (CPU)
-    "numpy", "scipy", "pandas", "scikit-learn", "pillow", "opencv-python", "opencv-python-headless",
-    "opencv-contrib-python", "opencv-contrib-python-headless", "matplotlib", "pyarrow", "polars", "numba",
-    "llvmlite", "librosa", "soundfile", "av", "imageio", "scikit-image", "sympy", "networkx", "h5py",
-    "onnx", "onnxruntime", "xgboost-cpu", "lightgbm", "sentencepiece", "tiktoken", "nltk", "spacy",
-    # Hugging Face and friends: Python on top of torch (GPU work through torch's libraries)
-    "transformers", "tokenizers", "safetensors", "huggingface-hub", "datasets", "accelerate", "peft", "trl",
-    "diffusers", "sentence-transformers", "timm", "evaluate", "optimum", "lightning", "pytorch-lightning",
-    "torchmetrics", "ultralytics", "openai-whisper", "langchain", "llama-index",
-    "einx", "kornia", "albumentations", "open-clip-torch", "controlnet-aux", "compel", "invisible-watermark",
-})
+NO_CUDA = frozenset(
+    {
+        # web / serving / utilities
+        "fastapi",
+        "uvicorn",
+        "gunicorn",
+        "starlette",
+        "flask",
+        "werkzeug",
+        "jinja2",
+        "pydantic",
+        "pydantic-settings",
+        "requests",
+        "httpx",
+        "aiohttp",
+        "python-multipart",
+        "orjson",
+        "ujson",
+        "pyyaml",
+        "python-dotenv",
+        "click",
+        "typer",
+        "rich",
+        "tqdm",
+        "loguru",
+        "prometheus-client",
+        "redis",
+        "boto3",
+        "botocore",
+        "s3fs",
+        "fsspec",
+        "google-cloud-storage",
+        "gradio",
+        "streamlit",
+        "websockets",
+        "grpcio",
+        "grpcio-tools",
+        "protobuf",
+        "setuptools",
+        "wheel",
+        "pip",
+        "packaging",
+        "psutil",
+        "filelock",
+        "regex",
+        "sse-starlette",
+        "openai",
+        "tenacity",
+        "jsonschema",
+        "einops",
+        "omegaconf",
+        "hydra-core",
+        "wandb",
+        "mlflow",
+        "tensorboard",
+        # numeric / data (CPU)
+        "numpy",
+        "scipy",
+        "pandas",
+        "scikit-learn",
+        "pillow",
+        "opencv-python",
+        "opencv-python-headless",
+        "opencv-contrib-python",
+        "opencv-contrib-python-headless",
+        "matplotlib",
+        "pyarrow",
+        "polars",
+        "numba",
+        "llvmlite",
+        "librosa",
+        "soundfile",
+        "av",
+        "imageio",
+        "scikit-image",
+        "sympy",
+        "networkx",
+        "h5py",
+        "onnx",
+        "onnxruntime",
+        "xgboost-cpu",
+        "lightgbm",
+        "sentencepiece",
+        "tiktoken",
+        "nltk",
+        "spacy",
+        # Hugging Face and friends: Python on top of torch (GPU work through torch's libraries)
+        "transformers",
+        "tokenizers",
+        "safetensors",
+        "huggingface-hub",
+        "datasets",
+        "accelerate",
+        "peft",
+        "trl",
+        "diffusers",
+        "sentence-transformers",
+        "timm",
+        "evaluate",
+        "optimum",
+        "lightning",
+        "pytorch-lightning",
+        "torchmetrics",
+        "ultralytics",
+        "openai-whisper",
+        "langchain",
+        "llama-index",
+        "einx",
+        "kornia",
+        "albumentations",
+        "open-clip-torch",
+        "controlnet-aux",
+        "compel",
+        "invisible-watermark",
+    }
+)
 # Not in NO_CUDA on purpose: bitsandbytes (older releases looked for libcudart in the system and
 # LD_LIBRARY_PATH), ctranslate2/faster-whisper (ctranslate2 loads cuBLAS/cuDNN from the system or
 # nvidia-* wheels depending on the release), deepspeed (JIT ops need the toolkit), xgboost
@@ -158,10 +302,12 @@ RUNTIME_JIT_PACKAGES = {
 RUNTIME_JIT_MARKERS = ("torch.compile(", "@triton.jit", "import triton", "from triton")
 
 # apt packages that are, or link, CUDA libraries the image otherwise provides.
-APT_CUDA_RE = re.compile(r"^(libcudnn\d*|libcudnn\d+-cuda-\d+|libnccl\d*|libnvinfer\S*|libnvonnxparsers\S*|"
-                         r"libnvparsers\S*|libcublas\S*|libcufft\S*|libcurand\S*|libcusparse\S*|libcusolver\S*|"
-                         r"libnpp\S*|libnvjpeg\S*|cuda-\S+|tensorrt\S*|python3-libnvinfer\S*|nvidia-cuda-\S+|"
-                         r"libnvidia-\S+)$")
+APT_CUDA_RE = re.compile(
+    r"^(libcudnn\d*|libcudnn\d+-cuda-\d+|libnccl\d*|libnvinfer\S*|libnvonnxparsers\S*|"
+    r"libnvparsers\S*|libcublas\S*|libcufft\S*|libcurand\S*|libcusparse\S*|libcusolver\S*|"
+    r"libnpp\S*|libnvjpeg\S*|cuda-\S+|tensorrt\S*|python3-libnvinfer\S*|nvidia-cuda-\S+|"
+    r"libnvidia-\S+)$"
+)
 
 
 def nvidia_wheel_lib(name: str) -> str | None:

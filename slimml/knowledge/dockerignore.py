@@ -59,10 +59,24 @@ HEADER = "# added by slimml (SLM006)"
 # `.git` is junk unless the build reads it: tools that derive the package version from git
 # metadata (a `pip install .` of such a project fails without `.git`).
 VCS_VERSION_MARKERS: tuple[str, ...] = (
-    "setuptools_scm", "setuptools-scm", "hatch-vcs", "hatch_vcs", "versioneer", "dunamai",
-    "poetry-dynamic-versioning", "pdm-backend-scm", "vcs-versioning", "uv-dynamic-versioning",
-    "pbr", "versioningit", "setuptools-git-versioning", "setuptools_git_versioning", "miniver", "flit_scm",
-    "flit-scm", "dynamic-versioning",
+    "setuptools_scm",
+    "setuptools-scm",
+    "hatch-vcs",
+    "hatch_vcs",
+    "versioneer",
+    "dunamai",
+    "poetry-dynamic-versioning",
+    "pdm-backend-scm",
+    "vcs-versioning",
+    "uv-dynamic-versioning",
+    "pbr",
+    "versioningit",
+    "setuptools-git-versioning",
+    "setuptools_git_versioning",
+    "miniver",
+    "flit_scm",
+    "flit-scm",
+    "dynamic-versioning",
 )
 # Project files where those markers show up.
 PROJECT_FILES: tuple[str, ...] = ("pyproject.toml", "setup.cfg", "setup.py")

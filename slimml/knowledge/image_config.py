@@ -7,16 +7,45 @@ depends on the SHELL's options) treats them as unknown.
 
 # Repositories (normalised as in knowledge.images.ImageRef.normalized) whose images keep Docker's
 # default SHELL (``/bin/sh -c``): their Dockerfiles have no SHELL instruction.
-DEFAULT_SHELL_REPOS = frozenset({
-    "python", "debian", "ubuntu", "alpine", "busybox", "buildpack-deps", "fedora", "centos", "rockylinux",
-    "almalinux", "amazonlinux", "archlinux", "opensuse/leap",
-    "nvidia/cuda", "nvcr.io/nvidia/cuda", "pytorch/pytorch", "tensorflow/tensorflow",
-    "continuumio/miniconda3", "continuumio/anaconda3", "condaforge/miniforge3", "condaforge/mambaforge",
-    "nvcr.io/nvidia/pytorch", "nvcr.io/nvidia/tensorflow", "nvcr.io/nvidia/tritonserver",
-    "ghcr.io/astral-sh/uv", "node", "golang", "rust", "openjdk", "eclipse-temurin", "nginx",
-    "registry.access.redhat.com/ubi8/ubi", "registry.access.redhat.com/ubi9/ubi",
-    "registry.access.redhat.com/ubi8/python-39", "registry.access.redhat.com/ubi9/python-311",
-})
+DEFAULT_SHELL_REPOS = frozenset(
+    {
+        "python",
+        "debian",
+        "ubuntu",
+        "alpine",
+        "busybox",
+        "buildpack-deps",
+        "fedora",
+        "centos",
+        "rockylinux",
+        "almalinux",
+        "amazonlinux",
+        "archlinux",
+        "opensuse/leap",
+        "nvidia/cuda",
+        "nvcr.io/nvidia/cuda",
+        "pytorch/pytorch",
+        "tensorflow/tensorflow",
+        "continuumio/miniconda3",
+        "continuumio/anaconda3",
+        "condaforge/miniforge3",
+        "condaforge/mambaforge",
+        "nvcr.io/nvidia/pytorch",
+        "nvcr.io/nvidia/tensorflow",
+        "nvcr.io/nvidia/tritonserver",
+        "ghcr.io/astral-sh/uv",
+        "node",
+        "golang",
+        "rust",
+        "openjdk",
+        "eclipse-temurin",
+        "nginx",
+        "registry.access.redhat.com/ubi8/ubi",
+        "registry.access.redhat.com/ubi9/ubi",
+        "registry.access.redhat.com/ubi8/python-39",
+        "registry.access.redhat.com/ubi9/python-311",
+    }
+)
 # ``FROM scratch`` has no config at all.
 SCRATCH = "scratch"
 
@@ -37,8 +66,18 @@ POSIX_WRAPPER_SHELLS: dict[str, str] = {
 # activated environment (conda, mamba and micromamba spell it the same).
 CONDA_RUN_TOOLS = frozenset({"conda", "mamba", "micromamba"})
 _CONDA_RUN_VALUE_OPTS = frozenset({"-n", "--name", "-p", "--prefix", "--cwd", "-r", "--root-prefix"})
-_CONDA_RUN_FLAGS = frozenset({"--no-capture-output", "--live-stream", "-a", "--attach", "--debug-wrapper-scripts",
-                              "--no-capture", "-s", "--no-banner"})
+_CONDA_RUN_FLAGS = frozenset(
+    {
+        "--no-capture-output",
+        "--live-stream",
+        "-a",
+        "--attach",
+        "--debug-wrapper-scripts",
+        "--no-capture",
+        "-s",
+        "--no-banner",
+    }
+)
 
 
 def conda_run_shell(argv) -> tuple[dict[str, str], tuple[str, ...]] | None:

@@ -77,12 +77,12 @@ def parse_image(ref: str) -> ImageRef:
     digest = None
     at = masked.find("@")
     if at >= 0:
-        digest = ref[at + 1:] or None
+        digest = ref[at + 1 :] or None
         ref, masked = ref[:at], masked[:at]
     tag = None
     colon = masked.rfind(":")
     if colon > masked.rfind("/"):
-        tag = ref[colon + 1:]
+        tag = ref[colon + 1 :]
         ref, masked = ref[:colon], masked[:colon]
     registry = None
     slash = masked.find("/")
@@ -92,7 +92,7 @@ def parse_image(ref: str) -> ImageRef:
         # Docker's rule: a first component with a dot or a port, or "localhost", names a registry.
         if "." in mfirst or ":" in mfirst or first == "localhost":
             registry = first
-            ref = ref[slash + 1:]
+            ref = ref[slash + 1 :]
     return ImageRef(registry=registry, repo=ref, tag=tag, digest=digest)
 
 
@@ -131,19 +131,35 @@ CUDA_REPOS = frozenset({"nvidia/cuda", "nvcr.io/nvidia/cuda"})
 PYTORCH_REPOS = frozenset({"pytorch/pytorch"})
 TENSORFLOW_REPOS = frozenset({"tensorflow/tensorflow"})
 # NGC framework containers: the whole CUDA toolkit (nvcc, headers) is inside; no runtime variant.
-NGC_FRAMEWORK_REPOS = frozenset({
-    "nvcr.io/nvidia/pytorch", "nvcr.io/nvidia/tensorflow", "nvcr.io/nvidia/jax", "nvcr.io/nvidia/nemo",
-    "nvcr.io/nvidia/paddlepaddle", "nvcr.io/nvidia/mxnet",
-})
+NGC_FRAMEWORK_REPOS = frozenset(
+    {
+        "nvcr.io/nvidia/pytorch",
+        "nvcr.io/nvidia/tensorflow",
+        "nvcr.io/nvidia/jax",
+        "nvcr.io/nvidia/nemo",
+        "nvcr.io/nvidia/paddlepaddle",
+        "nvcr.io/nvidia/mxnet",
+    }
+)
 
 CUDA_FLAVORS = ("base", "runtime", "devel")
 # nvidia/cuda OS suffixes -> release name.
 UBUNTU_CODENAMES = {
-    "14.04": "trusty", "16.04": "xenial", "18.04": "bionic", "20.04": "focal", "22.04": "jammy",
-    "24.04": "noble", "25.04": "plucky",
+    "14.04": "trusty",
+    "16.04": "xenial",
+    "18.04": "bionic",
+    "20.04": "focal",
+    "22.04": "jammy",
+    "24.04": "noble",
+    "25.04": "plucky",
 }
 DEBIAN_CODENAMES = {
-    "8": "jessie", "9": "stretch", "10": "buster", "11": "bullseye", "12": "bookworm", "13": "trixie",
+    "8": "jessie",
+    "9": "stretch",
+    "10": "buster",
+    "11": "bullseye",
+    "12": "bookworm",
+    "13": "trixie",
 }
 DEBIAN_CODENAME_SET = frozenset(DEBIAN_CODENAMES.values())
 UBUNTU_CODENAME_SET = frozenset(UBUNTU_CODENAMES.values())
@@ -156,8 +172,10 @@ PYTHON_DEFAULT_DEBIAN = "bookworm"
 PYTORCH_IMAGE_OS = "jammy"
 PYTORCH_IMAGE_OS_SINCE = (2, 0)
 
-DIGEST_NOTE = ("the digest pinned the original image; the new image has another digest -- pin it again "
-               "(docker buildx imagetools inspect <image>)")
+DIGEST_NOTE = (
+    "the digest pinned the original image; the new image has another digest -- pin it again "
+    "(docker buildx imagetools inspect <image>)"
+)
 VARIABLE_NOTE = "the tag contains a variable: check that every value it takes names an existing image"
 
 
@@ -217,7 +235,7 @@ def cuda_tag(tag: str | None) -> CudaTag | None:
         if not _CUDNN_RE.match(head[1]):
             return None
         cudnn = head[1]
-    os_ = "-".join(segs[i + 1:]) or None
+    os_ = "-".join(segs[i + 1 :]) or None
     return CudaTag(head[0], cudnn, segs[i], os_, i)
 
 
@@ -266,9 +284,12 @@ def runtime_variant(ref: str) -> Variant:
             return Variant(None, "the image name is a variable")
         return Variant(None, "not a devel image")
     if fam == "ngc":
-        return Variant(None, f"{img.normalized} has no runtime variant: the NGC framework images always ship "
-                             "the full CUDA toolkit; use nvidia/cuda:<ver>-runtime-<os> plus pip-installed "
-                             "framework wheels to slim it")
+        return Variant(
+            None,
+            f"{img.normalized} has no runtime variant: the NGC framework images always ship "
+            "the full CUDA toolkit; use nvidia/cuda:<ver>-runtime-<os> plus pip-installed "
+            "framework wheels to slim it",
+        )
     if img.tag is None and img.digest is not None:
         return Variant(None, "pinned by digest only: the tag (and so the variant) is unknown")
     if fam == "cuda":
@@ -281,16 +302,20 @@ def runtime_variant(ref: str) -> Variant:
             return Variant(None, "not a devel image")
         segs = _segments(img.tag)
         segs[ct.flavor_index] = "runtime"
-        return Variant(_with_tag(img, "-".join(segs)),
-                       _notes(img, "the runtime image has the CUDA libraries but no nvcc, headers or static libraries"))
+        return Variant(
+            _with_tag(img, "-".join(segs)),
+            _notes(img, "the runtime image has the CUDA libraries but no nvcc, headers or static libraries"),
+        )
     if fam == "pytorch":
         pf = _pytorch_flavor(img.tag)
         if pf is None or pf[1] != "devel":
             if img.tag and "$" in img.tag and pf is None:
                 return Variant(None, "the tag is a variable: its variant is unknown")
             return Variant(None, "not a devel image")
-        return Variant(_with_tag(img, pf[0] + "-runtime"),
-                       _notes(img, "the runtime image has torch and the CUDA libraries but no nvcc or headers"))
+        return Variant(
+            _with_tag(img, pf[0] + "-runtime"),
+            _notes(img, "the runtime image has torch and the CUDA libraries but no nvcc or headers"),
+        )
     if fam == "tensorflow":
         segs = _tf_segments(img.tag)
         if segs is None:
@@ -298,13 +323,18 @@ def runtime_variant(ref: str) -> Variant:
         if "devel" not in segs or "gpu" not in segs:
             return Variant(None, "not a devel image" if "devel" not in segs else "not a CUDA (gpu) devel image")
         i = segs.index("devel")
-        rest = segs[:i] + segs[i + 1:]
+        rest = segs[:i] + segs[i + 1 :]
         if i == 0:  # "devel-gpu": the nightly devel image
             rest = ["nightly"] + rest
-        return Variant(_with_tag(img, "-".join(rest)),
-                       _notes(img, "the devel image carries the toolchain to build TensorFlow (bazel, a source "
-                                   "checkout) but not TensorFlow itself; the -gpu image has TensorFlow installed: "
-                                   "check that the version you pip-install matches or drop that install"))
+        return Variant(
+            _with_tag(img, "-".join(rest)),
+            _notes(
+                img,
+                "the devel image carries the toolchain to build TensorFlow (bazel, a source "
+                "checkout) but not TensorFlow itself; the -gpu image has TensorFlow installed: "
+                "check that the version you pip-install matches or drop that install",
+            ),
+        )
     return Variant(None, "not a devel image")
 
 
@@ -331,9 +361,11 @@ def is_devel(ref: str) -> bool:
 _PY_VERSION_RE = re.compile(r"^\d+(\.\d+){0,2}((a|b|rc)\d+)?$")
 _PY_SMALL = ("slim", "alpine")
 _PY_WINDOWS = ("windowsservercore", "nanoserver")
-SLIM_NOTE = ("the slim image has no compilers, headers or -dev libraries (gcc, make, libpq-dev, git...): "
-             "packages without a wheel for this platform fail to build -- install build tools in a builder "
-             "stage or with apt-get")
+SLIM_NOTE = (
+    "the slim image has no compilers, headers or -dev libraries (gcc, make, libpq-dev, git...): "
+    "packages without a wheel for this platform fail to build -- install build tools in a builder "
+    "stage or with apt-get"
+)
 
 
 @dataclass(frozen=True)
@@ -466,28 +498,83 @@ BUILD_SYSTEMS = frozenset({"cmake", "ninja", "make", "gmake", "meson", "bazel", 
 # command prefix): CUDA_HOME is what torch.utils.cpp_extension looks for; TORCH_CUDA_ARCH_LIST the
 # architectures it compiles for; FORCE_CUDA makes detectron2/mmcv/pytorch3d/torch-scatter build
 # their CUDA ops; the rest are the CMake/nvcc knobs and package-specific build switches.
-CUDA_BUILD_ENV = frozenset({
-    "CUDA_HOME", "CUDA_PATH", "CUDACXX", "TORCH_CUDA_ARCH_LIST", "FORCE_CUDA", "CMAKE_CUDA_COMPILER",
-    "CMAKE_CUDA_ARCHITECTURES", "CUDA_ARCH_LIST", "NVCC_FLAGS", "NVCC_APPEND_FLAGS", "NVCC_PREPEND_FLAGS",
-    "TCNN_CUDA_ARCHITECTURES", "FLASH_ATTENTION_FORCE_BUILD", "BUILD_CUDA_EXT", "MMCV_WITH_OPS",
-    "TORCH_CUDA_ARCH", "CUDA_TOOLKIT_ROOT_DIR",
-})
+CUDA_BUILD_ENV = frozenset(
+    {
+        "CUDA_HOME",
+        "CUDA_PATH",
+        "CUDACXX",
+        "TORCH_CUDA_ARCH_LIST",
+        "FORCE_CUDA",
+        "CMAKE_CUDA_COMPILER",
+        "CMAKE_CUDA_ARCHITECTURES",
+        "CUDA_ARCH_LIST",
+        "NVCC_FLAGS",
+        "NVCC_APPEND_FLAGS",
+        "NVCC_PREPEND_FLAGS",
+        "TCNN_CUDA_ARCHITECTURES",
+        "FLASH_ATTENTION_FORCE_BUILD",
+        "BUILD_CUDA_EXT",
+        "MMCV_WITH_OPS",
+        "TORCH_CUDA_ARCH",
+        "CUDA_TOOLKIT_ROOT_DIR",
+    }
+)
 # DeepSpeed pre-builds its ops at install time when one of these is truthy (DS_BUILD_OPS=1,
 # DS_BUILD_FUSED_ADAM=1, ...); without them it JIT-compiles them at run time (also with nvcc).
 CUDA_BUILD_ENV_PREFIXES = ("DS_BUILD_",)
 # pip packages whose install compiles CUDA code (no prebuilt CUDA wheel on PyPI, or a setup.py that
 # builds the extension against the local toolkit).
-CUDA_EXT_PACKAGES = frozenset({
-    "flash-attn", "flash-attention", "apex", "mamba-ssm", "causal-conv1d", "auto-gptq", "detectron2",
-    "pytorch3d", "mmcv", "mmcv-full", "nvdiffrast", "tinycudann", "tiny-cuda-nn", "diff-gaussian-rasterization",
-    "simple-knn", "natten", "minkowskiengine", "torch-scatter", "torch-sparse", "torch-cluster",
-    "torch-spline-conv", "transformer-engine", "megablocks", "grouped-gemm", "kaolin", "torchsparse",
-    "pointnet2-ops", "multiscaledeformableattention", "gptqmodel", "exllamav2", "awq", "autoawq-kernels",
-})
+CUDA_EXT_PACKAGES = frozenset(
+    {
+        "flash-attn",
+        "flash-attention",
+        "apex",
+        "mamba-ssm",
+        "causal-conv1d",
+        "auto-gptq",
+        "detectron2",
+        "pytorch3d",
+        "mmcv",
+        "mmcv-full",
+        "nvdiffrast",
+        "tinycudann",
+        "tiny-cuda-nn",
+        "diff-gaussian-rasterization",
+        "simple-knn",
+        "natten",
+        "minkowskiengine",
+        "torch-scatter",
+        "torch-sparse",
+        "torch-cluster",
+        "torch-spline-conv",
+        "transformer-engine",
+        "megablocks",
+        "grouped-gemm",
+        "kaolin",
+        "torchsparse",
+        "pointnet2-ops",
+        "multiscaledeformableattention",
+        "gptqmodel",
+        "exllamav2",
+        "awq",
+        "autoawq-kernels",
+    }
+)
 # Packages with prebuilt CUDA wheels that compile only when built from source (git URL, local
 # path, --no-binary, --no-build-isolation).
-CUDA_EXT_FROM_SOURCE = frozenset({"xformers", "bitsandbytes", "vllm", "deepspeed", "llama-cpp-python",
-                                  "flashinfer", "flashinfer-python", "sglang", "spconv"})
+CUDA_EXT_FROM_SOURCE = frozenset(
+    {
+        "xformers",
+        "bitsandbytes",
+        "vllm",
+        "deepspeed",
+        "llama-cpp-python",
+        "flashinfer",
+        "flashinfer-python",
+        "sglang",
+        "spconv",
+    }
+)
 # Wheel indexes that serve prebuilt builds of CUDA_EXT_PACKAGES (torch-scatter & co.).
 PREBUILT_CUDA_INDEXES = ("data.pyg.org",)
 CUDA_SOURCE_SUFFIXES = (".cu", ".cuh")
@@ -495,11 +582,22 @@ CUDA_SOURCE_SUFFIXES = (".cu", ".cuh")
 SETUP_PY_BUILD = frozenset({"build_ext", "build", "install", "develop", "bdist_wheel", "bdist_egg"})
 
 # -- compiling when the container runs (the runtime image has no compiler, no CUDA headers) ---------------
-RUNTIME_COMPILERS = frozenset({"gcc", "g++", "cc", "c++", "clang", "clang++", "nvcc", "make", "gmake", "cmake",
-                               "ninja", "ld"})
+RUNTIME_COMPILERS = frozenset(
+    {"gcc", "g++", "cc", "c++", "clang", "clang++", "nvcc", "make", "gmake", "cmake", "ninja", "ld"}
+)
 # Python that compiles C++/CUDA when it runs (the JIT extension loaders; numba's CUDA target needs
 # NVVM, which only the devel image has). CuPy's NVRTC works on runtime; Triton and torch.compile need a C
 # compiler when they run (knowledge/runtime_compile.py, cuda_wheels.py), which runtime images lack.
-JIT_COMPILE_MARKERS = ("cpp_extension.load", "load_inline(", "from torch.utils.cpp_extension import load",
-                       "numba.cuda", "from numba import cuda", "cuda.jit", "pycuda.compiler", "SourceModule(",
-                       "op_builder", "spconv.pytorch", "torch.utils.cpp_extension")
+JIT_COMPILE_MARKERS = (
+    "cpp_extension.load",
+    "load_inline(",
+    "from torch.utils.cpp_extension import load",
+    "numba.cuda",
+    "from numba import cuda",
+    "cuda.jit",
+    "pycuda.compiler",
+    "SourceModule(",
+    "op_builder",
+    "spconv.pytorch",
+    "torch.utils.cpp_extension",
+)

@@ -13,8 +13,13 @@ PIP_FILE_VARS = ("PIP_CONSTRAINT", "PIP_REQUIREMENT", "PIP_BUILD_CONSTRAINT")  #
 PIP_LINK_VARS = ("PIP_FIND_LINKS",)
 # Config files, in pip's order (later ones override): global, user, site ({prefix} = sys.prefix).
 # ({xdg_dir}: each of XDG_CONFIG_DIRS, default /etc/xdg; {xdg_home}: XDG_CONFIG_HOME, default ~/.config)
-PIP_CONFIG_FILES = ("{xdg_dir}/pip/pip.conf", "/etc/pip.conf", "{home}/.pip/pip.conf", "{xdg_home}/pip/pip.conf",
-                    "{prefix}/pip.conf")
+PIP_CONFIG_FILES = (
+    "{xdg_dir}/pip/pip.conf",
+    "/etc/pip.conf",
+    "{home}/.pip/pip.conf",
+    "{xdg_home}/pip/pip.conf",
+    "{prefix}/pip.conf",
+)
 # Keys of a pip config file whose value names files or directories.
 PIP_CONFIG_FILE_KEYS = frozenset({"constraint", "requirement", "build-constraint"})
 PIP_CONFIG_LINK_KEYS = frozenset({"find-links"})
@@ -38,27 +43,60 @@ POETRY_CONFIG_DIR_VAR = "POETRY_CONFIG_DIR"
 PDM_LOCAL_CONFIG = ("pdm.toml", ".pdm-python", ".pdm.toml")
 PIPENV_FILE_VARS = ("PIPENV_PIPFILE",)
 CONDA_FILE_VARS = ("CONDARC",)
-CONDA_CONFIG_FILES = ("/etc/conda/.condarc", "/etc/conda/condarc", "/opt/conda/.condarc", "{home}/.condarc",
-                      "{xdg_home}/conda/.condarc", "{home}/.conda/.condarc")
+CONDA_CONFIG_FILES = (
+    "/etc/conda/.condarc",
+    "/etc/conda/condarc",
+    "/opt/conda/.condarc",
+    "{home}/.condarc",
+    "{xdg_home}/conda/.condarc",
+    "{home}/.conda/.condarc",
+)
 XDG_HOME_VAR, XDG_DIRS_VAR = "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS"
 
 # Installer config file names worth copying early wherever the sources have them.
-CONFIG_FILE_NAMES = frozenset({"pip.conf", "pip.ini", "uv.toml", "poetry.toml", "pdm.toml", ".pdm-python",
-                               ".condarc", "condarc"})
+CONFIG_FILE_NAMES = frozenset(
+    {"pip.conf", "pip.ini", "uv.toml", "poetry.toml", "pdm.toml", ".pdm-python", ".condarc", "condarc"}
+)
 
 # -- read by every installer that talks HTTPS (requests, urllib3, reqwest, conda) ------------------------
 # Credentials and CA bundles: a private index behind them fails -- or falls back to public PyPI --
 # when the file is not there yet.
 NETRC_VAR = "NETRC"
 NETRC_FILE = "{home}/.netrc"
-TLS_FILE_VARS = ("PIP_CERT", "PIP_CLIENT_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE",
-                 "UV_CERT", "SSL_CERT_DIR")
+TLS_FILE_VARS = (
+    "PIP_CERT",
+    "PIP_CLIENT_CERT",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "CURL_CA_BUNDLE",
+    "UV_CERT",
+    "SSL_CERT_DIR",
+)
 # Variables naming where pip writes (a target inside the sources would be overwritten by them).
 PIP_WRITE_VARS = ("PIP_TARGET", "PIP_PREFIX", "PIP_ROOT", "PIP_SRC")
 # Python-based installers import their code at start-up; a module of the sources on sys.path (the
 # working directory for `python -m pip`, PYTHONPATH for any of them) with one of these names, or a
 # standard-library name, would be imported instead of the real one.
-SHADOWABLE_EXTRA = frozenset({"pip", "setuptools", "wheel", "pkg_resources", "_distutils_hack", "distutils",
-                              "sitecustomize", "usercustomize", "requests", "urllib3", "certifi", "packaging",
-                              "poetry", "pdm", "pipenv", "conda", "virtualenv", "keyring"})
+SHADOWABLE_EXTRA = frozenset(
+    {
+        "pip",
+        "setuptools",
+        "wheel",
+        "pkg_resources",
+        "_distutils_hack",
+        "distutils",
+        "sitecustomize",
+        "usercustomize",
+        "requests",
+        "urllib3",
+        "certifi",
+        "packaging",
+        "poetry",
+        "pdm",
+        "pipenv",
+        "conda",
+        "virtualenv",
+        "keyring",
+    }
+)
 PYTHON_INSTALLERS = frozenset({"pip", "poetry", "pdm", "pipenv", "conda"})

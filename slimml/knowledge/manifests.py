@@ -20,24 +20,71 @@ GROUP_OPTS = {"--group"}
 PIP_WRITE_OPTS = {"-t", "--target", "--prefix", "--root", "--src", "-d", "--dest", "-w", "--wheel-dir"}
 # Other options that take a separate value (so the value is not taken for a requirement).
 PIP_OPTS_WITH_VALUE = {
-    "-i", "--index-url", "--extra-index-url", "--upgrade-strategy", "--platform", "--python-version",
-    "--implementation", "--abi", "--no-binary", "--only-binary", "--progress-bar", "--global-option",
-    "--config-settings", "-C", "--trusted-host", "--proxy", "--cache-dir", "--log", "--timeout", "--retries",
-    "--cert", "--client-cert", "--exists-action", "--python", "-p", "--report", "--keyring-provider",
-    "--use-feature", "--use-deprecated", "--root-user-action", "--index-strategy", "--resolution",
-    "--prerelease", "--exclude-newer", "--link-mode", "--compile-bytecode-level", "--extra", "--format",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "--upgrade-strategy",
+    "--platform",
+    "--python-version",
+    "--implementation",
+    "--abi",
+    "--no-binary",
+    "--only-binary",
+    "--progress-bar",
+    "--global-option",
+    "--config-settings",
+    "-C",
+    "--trusted-host",
+    "--proxy",
+    "--cache-dir",
+    "--log",
+    "--timeout",
+    "--retries",
+    "--cert",
+    "--client-cert",
+    "--exists-action",
+    "--python",
+    "-p",
+    "--report",
+    "--keyring-provider",
+    "--use-feature",
+    "--use-deprecated",
+    "--root-user-action",
+    "--index-strategy",
+    "--resolution",
+    "--prerelease",
+    "--exclude-newer",
+    "--link-mode",
+    "--compile-bytecode-level",
+    "--extra",
+    "--format",
 }
 # Short options that take a value: ``-rrequirements.txt`` / ``-qr requirements.txt``.
 PIP_SHORT_WITH_VALUE = set("rcefitdwbCp")
 # pip subcommands that install nothing and read no project file.
-PIP_HARMLESS_SUBCOMMANDS = {"config", "cache", "list", "freeze", "show", "check", "debug", "help", "inspect",
-                            "uninstall", "--version", "-V", "--help"}
+PIP_HARMLESS_SUBCOMMANDS = {
+    "config",
+    "cache",
+    "list",
+    "freeze",
+    "show",
+    "check",
+    "debug",
+    "help",
+    "inspect",
+    "uninstall",
+    "--version",
+    "-V",
+    "--help",
+}
 PIP_INSTALL_SUBCOMMANDS = {"install", "download", "wheel"}
 # The pip option that installs a project without its dependencies.
 PIP_NO_DEPS = "--no-deps"
 ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".tar", ".zip")
 # A requirement that starts with a package name (PEP 508): name, extras, then a version or marker.
 NAMED_REQUIREMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*($|[<>=!~;(,])")
+
+
 # ``name @ url`` (a PEP 508 direct reference).
 class _DirectReference:
     """``re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\\[[^\\]]*\\])?\\s*@\\s*(.+)$").match`` in linear time: the regex
@@ -49,7 +96,7 @@ class _DirectReference:
         h = self._HEAD.match(s)
         if h is None:
             return None
-        t = s[h.end():]
+        t = s[h.end() :]
         end = len(t) - 1 if t.endswith("\n") else len(t)  # where ``$`` can match
         k = len(t) - len(t.lstrip())  # \s* greedy (str.isspace is \s)
         if k < end:
@@ -58,7 +105,7 @@ class _DirectReference:
             start = h.end() + end - 1 if end > 0 and t[end - 1] != "\n" else None
         if start is None:
             return None
-        return _Ref((s[:h.end() + end], h.group(1), s[start:h.end() + end]))
+        return _Ref((s[: h.end() + end], h.group(1), s[start : h.end() + end]))
 
 
 class _Ref:
@@ -92,34 +139,84 @@ PROJECT_TOOL_FILES = {
     "pipenv": ("Pipfile", ("Pipfile.lock",)),
 }
 # Subcommands that install from the manifests.
-PROJECT_TOOL_INSTALL = {"poetry": {"install", "sync"}, "uv": {"sync"}, "pdm": {"install", "sync"},
-                        "pipenv": {"install", "sync"}}
+PROJECT_TOOL_INSTALL = {
+    "poetry": {"install", "sync"},
+    "uv": {"sync"},
+    "pdm": {"install", "sync"},
+    "pipenv": {"install", "sync"},
+}
 # Subcommands that neither read nor write the project.
-PROJECT_TOOL_HARMLESS = {"poetry": {"--version", "-V", "about", "self"}, "uv": {"--version", "-V", "version", "cache", "python", "help"},
-                         "pdm": {"--version", "-V"}, "pipenv": {"--version", "--help", "--clear"}}
+PROJECT_TOOL_HARMLESS = {
+    "poetry": {"--version", "-V", "about", "self"},
+    "uv": {"--version", "-V", "version", "cache", "python", "help"},
+    "pdm": {"--version", "-V"},
+    "pipenv": {"--version", "--help", "--clear"},
+}
 # ``config`` writes a project-local file with this option; without it the user's global config.
 PROJECT_TOOL_CONFIG = {"poetry": "--local", "pdm": "--local", "pipenv": None, "uv": None}
 # The "dependencies only" variant of the install, and the options meaning it is already that.
 DEPS_ONLY_FLAG = {"poetry": "--no-root", "uv": "--no-install-project", "pdm": "--no-self"}
-ALREADY_DEPS_ONLY = {"poetry": {"--no-root"}, "uv": {"--no-install-project", "--no-install-workspace"},
-                     "pdm": {"--no-self"}}
+ALREADY_DEPS_ONLY = {
+    "poetry": {"--no-root"},
+    "uv": {"--no-install-project", "--no-install-workspace"},
+    "pdm": {"--no-self"},
+}
 # Variants that install only the project itself (they need the sources, not the manifests).
 PROJECT_ONLY = {"poetry": {"--only-root"}, "uv": {"--only-install-project"}, "pdm": set()}
 # Options of the tools that take a separate value.
 PROJECT_TOOL_OPTS_WITH_VALUE = {
     "poetry": {"--with", "--without", "--only", "-E", "--extras", "-C", "--directory", "-P", "--project"},
-    "uv": {"--extra", "--group", "--no-group", "--only-group", "-p", "--python", "--package", "--project",
-           "--directory", "--index-url", "--extra-index-url", "--index", "--default-index", "-i", "--cache-dir",
-           "--python-preference", "--link-mode", "--resolution", "--prerelease", "--exclude-newer", "--config-file",
-           "--find-links", "-f", "--upgrade-package", "-P", "--reinstall-package", "--no-binary-package",
-           "--no-build-package", "--no-install-package", "--refresh-package"},
+    "uv": {
+        "--extra",
+        "--group",
+        "--no-group",
+        "--only-group",
+        "-p",
+        "--python",
+        "--package",
+        "--project",
+        "--directory",
+        "--index-url",
+        "--extra-index-url",
+        "--index",
+        "--default-index",
+        "-i",
+        "--cache-dir",
+        "--python-preference",
+        "--link-mode",
+        "--resolution",
+        "--prerelease",
+        "--exclude-newer",
+        "--config-file",
+        "--find-links",
+        "-f",
+        "--upgrade-package",
+        "-P",
+        "--reinstall-package",
+        "--no-binary-package",
+        "--no-build-package",
+        "--no-install-package",
+        "--refresh-package",
+    },
     "pdm": {"-G", "--group", "-L", "--lockfile", "-p", "--project", "--venv", "-k", "--skip", "--frozen-lockfile"},
-    "pipenv": {"--python", "--pypi-mirror", "-r", "--requirements", "--categories", "--extra-pip-args", "-e",
-               "--editable"},
+    "pipenv": {
+        "--python",
+        "--pypi-mirror",
+        "-r",
+        "--requirements",
+        "--categories",
+        "--extra-pip-args",
+        "-e",
+        "--editable",
+    },
 }
 # Options that choose another project directory.
-PROJECT_DIR_OPTS = {"poetry": {"-C", "--directory", "-P", "--project"}, "uv": {"--project", "--directory"},
-                    "pdm": {"-p", "--project"}, "pipenv": set()}
+PROJECT_DIR_OPTS = {
+    "poetry": {"-C", "--directory", "-P", "--project"},
+    "uv": {"--project", "--directory"},
+    "pdm": {"-p", "--project"},
+    "pipenv": set(),
+}
 # uv: flags that make ``--frozen`` unnecessary or forbidden.
 UV_LOCK_FLAGS = {"--locked", "--frozen"}
 UV_FROZEN = "--frozen"
@@ -129,8 +226,7 @@ UV_PROJECT_ENV_VAR = "UV_PROJECT_ENVIRONMENT"
 
 # Environments the tools create inside the project directory (the moved source COPY must not
 # overwrite them). uv and pdm do it by default; poetry and pipenv only when configured to.
-PROJECT_VENV_DIRS = {"uv": (".venv",), "pdm": (".venv", "__pypackages__"), "poetry": (".venv",),
-                     "pipenv": (".venv",)}
+PROJECT_VENV_DIRS = {"uv": (".venv",), "pdm": (".venv", "__pypackages__"), "poetry": (".venv",), "pipenv": (".venv",)}
 PROJECT_VENV_BY_DEFAULT = {"uv", "pdm"}
 # Options of ``pipenv install`` naming a package (a local path installs that directory).
 PIPENV_PACKAGE_OPTS = {"-e", "--editable"}
@@ -142,13 +238,38 @@ CONDA_DEFAULT_ENV_FILE = "environment.yml"
 CONDA_ENV_FILE_SUFFIXES = (".yml", ".yaml")
 CONDA_FILE_OPTS = {"-f", "--file"}
 CONDA_PREFIX_OPTS = {"-p", "--prefix"}
-CONDA_OPTS_WITH_VALUE = {"-n", "--name", "-c", "--channel", "-p", "--prefix", "-f", "--file", "--repodata-fn",
-                         "--platform", "--subdir", "-r", "--root-prefix", "--rc-file", "--channel-priority"}
+CONDA_OPTS_WITH_VALUE = {
+    "-n",
+    "--name",
+    "-c",
+    "--channel",
+    "-p",
+    "--prefix",
+    "-f",
+    "--file",
+    "--repodata-fn",
+    "--platform",
+    "--subdir",
+    "-r",
+    "--root-prefix",
+    "--rc-file",
+    "--channel-priority",
+}
 CONDA_INSTALL_SUBCOMMANDS = {"install", "create", "update", "upgrade"}
 CONDA_ENV_SUBCOMMANDS = {"create", "update"}
 CONDA_LOCAL_PACKAGE_SUFFIXES = (".tar.bz2", ".conda")
-CONDA_HARMLESS_SUBCOMMANDS = {"clean", "config", "info", "list", "init", "shell", "--version", "-V", "activate",
-                              "deactivate"}
+CONDA_HARMLESS_SUBCOMMANDS = {
+    "clean",
+    "config",
+    "info",
+    "list",
+    "init",
+    "shell",
+    "--version",
+    "-V",
+    "activate",
+    "deactivate",
+}
 
 # -- virtual environments -------------------------------------------------------------------------------
 VENV_MODULES = {"venv", "virtualenv"}
@@ -160,9 +281,33 @@ PYTHON_HARMLESS_FLAGS = {"--version", "-V", "-VV"}
 SYSTEM_PACKAGE_TOOLS = {"apt-get", "apt", "apk", "yum", "dnf", "microdnf", "zypper", "tdnf", "apt-key"}
 LOCAL_PACKAGE_SUFFIXES = (".deb", ".rpm", ".apk")
 # Commands that read no file of the project (their redirections are checked separately).
-HARMLESS_COMMANDS = {"echo", "printf", "true", ":", "set", "export", "unset", "umask", "ldconfig",
-                     "update-ca-certificates", "useradd", "groupadd", "adduser", "addgroup", "usermod", "sleep",
-                     "whoami", "id", "uname", "date", "nproc", "which", "command", "hash", "pwd"}
+HARMLESS_COMMANDS = {
+    "echo",
+    "printf",
+    "true",
+    ":",
+    "set",
+    "export",
+    "unset",
+    "umask",
+    "ldconfig",
+    "update-ca-certificates",
+    "useradd",
+    "groupadd",
+    "adduser",
+    "addgroup",
+    "usermod",
+    "sleep",
+    "whoami",
+    "id",
+    "uname",
+    "date",
+    "nproc",
+    "which",
+    "command",
+    "hash",
+    "pwd",
+}
 # Commands that fail when run twice (the two-step install runs its RUN twice).
 NOT_REPEATABLE_COMMANDS = {"useradd", "groupadd", "adduser", "addgroup", "usermod", "groupmod"}
 # mkdir fails on an existing directory unless told otherwise.

@@ -7,9 +7,22 @@ PYTHON_RE = re.compile(r"^python(\d+(\.\d+)*)?$")
 # Subcommands that download packages and, by default, keep them in the cache.
 PIP_CACHING_SUBCOMMANDS = {"install", "wheel", "download"}
 # pip options that take a separate value (so the value is not mistaken for the subcommand).
-PIP_GLOBAL_OPTS_WITH_VALUE = {"--proxy", "--log", "--cache-dir", "--timeout", "--retries", "--exists-action",
-                              "--trusted-host", "--cert", "--client-cert", "--python", "--use-feature",
-                              "--use-deprecated", "--keyring-provider", "--progress-bar"}
+PIP_GLOBAL_OPTS_WITH_VALUE = {
+    "--proxy",
+    "--log",
+    "--cache-dir",
+    "--timeout",
+    "--retries",
+    "--exists-action",
+    "--trusted-host",
+    "--cert",
+    "--client-cert",
+    "--python",
+    "--use-feature",
+    "--use-deprecated",
+    "--keyring-provider",
+    "--progress-bar",
+}
 PIP_NO_CACHE_FLAG = "--no-cache-dir"
 PIP_CACHE_DIR = "{home}/.cache/pip"
 
@@ -39,8 +52,19 @@ POETRY_CACHE_DIR = "{home}/.cache/pypoetry"
 
 
 # A later install that reads the cache instead of the network: removing the cache breaks it.
-OFFLINE_FLAGS = {"uv": frozenset({"--offline"}), "conda": frozenset({"--offline", "--use-local"}),
-                 "mamba": frozenset({"--offline", "--use-local"}), "micromamba": frozenset({"--offline"}),
-                 "poetry": frozenset(), "pip": frozenset()}
-OFFLINE_VARS = {"uv": ("UV_OFFLINE",), "conda": ("CONDA_OFFLINE",), "mamba": ("CONDA_OFFLINE", "MAMBA_OFFLINE"),
-                "micromamba": ("MAMBA_OFFLINE", "CONDA_OFFLINE"), "poetry": (), "pip": ()}
+OFFLINE_FLAGS = {
+    "uv": frozenset({"--offline"}),
+    "conda": frozenset({"--offline", "--use-local"}),
+    "mamba": frozenset({"--offline", "--use-local"}),
+    "micromamba": frozenset({"--offline"}),
+    "poetry": frozenset(),
+    "pip": frozenset(),
+}
+OFFLINE_VARS = {
+    "uv": ("UV_OFFLINE",),
+    "conda": ("CONDA_OFFLINE",),
+    "mamba": ("CONDA_OFFLINE", "MAMBA_OFFLINE"),
+    "micromamba": ("MAMBA_OFFLINE", "CONDA_OFFLINE"),
+    "poetry": (),
+    "pip": (),
+}

@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import re
 
-PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.M), why) for p, why in (
-    (r"\bcpp_extension\b[\s\S]{0,4000}?\bload(_inline)?\s*\(|\bfrom\s+torch\.utils\.cpp_extension\s+import\s+[^\n]*\bload",
-     "torch.utils.cpp_extension.load compiles C++/CUDA sources"),
-    (r"^\s*(import\s+triton\b|from\s+triton\b)|@triton\.jit", "Triton compiles kernels"),
-    (r"\btorch\.compile\s*\(|@torch\.compile\b", "torch.compile generates and compiles code"),
-    (r"^\s*(import\s+deepspeed\b|from\s+deepspeed\b)", "DeepSpeed JIT-builds its ops"),
-    (r"\b(RawKernel|RawModule|ElementwiseKernel|ReductionKernel)\s*\(", "CuPy compiles CUDA source"),
-    (r"^\s*from\s+numba\s+import\s+[^\n]*\bcuda\b|\bnumba\.cuda\b|@cuda\.jit\b", "Numba compiles CUDA kernels"),
-    (r"[\"']nvcc[\"']", "the code runs nvcc"),
-))
+PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p, re.M), why)
+    for p, why in (
+        (
+            r"\bcpp_extension\b[\s\S]{0,4000}?\bload(_inline)?\s*\(|\bfrom\s+torch\.utils\.cpp_extension\s+import\s+[^\n]*\bload",
+            "torch.utils.cpp_extension.load compiles C++/CUDA sources",
+        ),
+        (r"^\s*(import\s+triton\b|from\s+triton\b)|@triton\.jit", "Triton compiles kernels"),
+        (r"\btorch\.compile\s*\(|@torch\.compile\b", "torch.compile generates and compiles code"),
+        (r"^\s*(import\s+deepspeed\b|from\s+deepspeed\b)", "DeepSpeed JIT-builds its ops"),
+        (r"\b(RawKernel|RawModule|ElementwiseKernel|ReductionKernel)\s*\(", "CuPy compiles CUDA source"),
+        (r"^\s*from\s+numba\s+import\s+[^\n]*\bcuda\b|\bnumba\.cuda\b|@cuda\.jit\b", "Numba compiles CUDA kernels"),
+        (r"[\"']nvcc[\"']", "the code runs nvcc"),
+    )
+)
 # Files larger than this are not read (generated code, vendored bundles).
 MAX_BYTES = 1_000_000
 MAX_FILES = 5000

@@ -96,15 +96,25 @@ CUDA_PARTS: dict[int, CudaParts] = {
     # 11.8.0-devel-ubuntu20.04 7.37 GB (moby/moby#46425). The devel part is 7.37 - ~2.5 GB.
     # cuDNN 8 for CUDA 11: the nvidia-cudnn-cu11 8.5 wheel is 557 MB (pytorch/builder#1371), ~0.8-1.2 GB
     # unpacked; libcudnn8-dev adds headers and the static libraries (not measured: wide range).
-    11: CudaParts(base=_mb(180, 250), runtime=_gb(1.8, 2.6), devel=_gb(4.2, 5.3),
-                  cudnn_runtime=_gb(0.6, 1.2), cudnn_devel=_gb(0.5, 2.0)),
+    11: CudaParts(
+        base=_mb(180, 250),
+        runtime=_gb(1.8, 2.6),
+        devel=_gb(4.2, 5.3),
+        cudnn_runtime=_gb(0.6, 1.2),
+        cudnn_devel=_gb(0.5, 2.0),
+    ),
     # CUDA 12 libraries are larger (pip's cu12 wheels unpack to ~2.1 GB without cuDNN: cublas 670 MB,
     # cusolver 488, cufft 281, cusparse 280, nccl 176, curand 103 -- IBM/text-generation-inference#50;
     # the runtime image also ships NPP and nvJPEG). The devel part scales like the runtime part
     # (static libraries mirror the shared ones): ranges are wider, no single-tag measurement behind them.
     # cuDNN 8.9/9 for CUDA 12: the nvidia-cudnn-cu12 wheel unpacks to ~1.2 GB (same source).
-    12: CudaParts(base=_mb(200, 300), runtime=_gb(2.2, 3.4), devel=_gb(4.0, 6.5),
-                  cudnn_runtime=_gb(0.8, 1.4), cudnn_devel=_gb(0.5, 2.5)),
+    12: CudaParts(
+        base=_mb(200, 300),
+        runtime=_gb(2.2, 3.4),
+        devel=_gb(4.0, 6.5),
+        cudnn_runtime=_gb(0.8, 1.4),
+        cudnn_devel=_gb(0.5, 2.5),
+    ),
 }
 
 # -- pytorch/pytorch ------------------------------------------------------------------------------
@@ -213,9 +223,11 @@ def runtime_saving(devel_ref: str) -> tuple[Range, str] | None:
         if p is None:
             return None
         r = add(p.devel, p.cudnn_devel) if ct.cudnn else p.devel
-        return r, (f"size of the CUDA {major} devel layers (nvcc, headers, static libraries"
-                   f"{', cuDNN headers and static libraries' if ct.cudnn else ''}) over the runtime image; "
-                   "from published `docker images` sizes")
+        return r, (
+            f"size of the CUDA {major} devel layers (nvcc, headers, static libraries"
+            f"{', cuDNN headers and static libraries' if ct.cudnn else ''}) over the runtime image; "
+            "from published `docker images` sizes"
+        )
     if fam == "pytorch":
         major = _pytorch_cuda_major(img.tag)
         if not I.is_devel(devel_ref) or major not in CUDA_PARTS:
@@ -224,8 +236,10 @@ def runtime_saving(devel_ref: str) -> tuple[Range, str] | None:
         r = subtract(dev, UBUNTU_IMAGE)
         if r is None:
             return None
-        return r, (f"pytorch/pytorch devel tags are built FROM nvidia/cuda CUDA {major} cudnn-devel, runtime tags "
-                   "FROM ubuntu: the saving is that CUDA devel image less ubuntu; from published sizes")
+        return r, (
+            f"pytorch/pytorch devel tags are built FROM nvidia/cuda CUDA {major} cudnn-devel, runtime tags "
+            "FROM ubuntu: the saving is that CUDA devel image less ubuntu; from published sizes"
+        )
     if fam == "tensorflow":
         devel, runtime = image_size(devel_ref), None
         v = I.runtime_variant(devel_ref)
@@ -313,9 +327,19 @@ WHEELS: dict[str, Wheel] = {
 }
 
 NVIDIA_CU12_STACK = (
-    "nvidia-cudnn-cu12", "nvidia-cublas-cu12", "nvidia-cufft-cu12", "nvidia-cusparse-cu12", "nvidia-nccl-cu12",
-    "nvidia-cusparselt-cu12", "nvidia-cusolver-cu12", "nvidia-curand-cu12", "nvidia-cuda-nvrtc-cu12",
-    "nvidia-nvjitlink-cu12", "nvidia-cuda-cupti-cu12", "nvidia-cuda-runtime-cu12", "nvidia-nvtx-cu12",
+    "nvidia-cudnn-cu12",
+    "nvidia-cublas-cu12",
+    "nvidia-cufft-cu12",
+    "nvidia-cusparse-cu12",
+    "nvidia-nccl-cu12",
+    "nvidia-cusparselt-cu12",
+    "nvidia-cusolver-cu12",
+    "nvidia-curand-cu12",
+    "nvidia-cuda-nvrtc-cu12",
+    "nvidia-nvjitlink-cu12",
+    "nvidia-cuda-cupti-cu12",
+    "nvidia-cuda-runtime-cu12",
+    "nvidia-nvtx-cu12",
 )
 TORCH_CUDA_DEPS = NVIDIA_CU12_STACK + ("triton",)
 # torch from the CPU index (``--index-url .../whl/cpu`` or a ``+cpu`` local version): one wheel,
@@ -379,8 +403,10 @@ def canonical_name(name: str) -> str:
 # ``^\s*(name)\s*(?:\[(extras)\])?\s*(.*)$`` with its blanks and name atomic (``(?=(?P<g>X))(?P=g)``): only the
 # greedy split can match (``.*`` stops at a newline, so giving characters back never helps), and the
 # backtracking form was cubic on a word with newlines (`pip install "a   [ ...`).
-_REQ_RE = re.compile(r"^(?=(?P<w1>\s*))(?P=w1)(?=(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*))(?P=name)"
-                     r"(?=(?P<w2>\s*))(?P=w2)(?:\[(?P<extras>[^\]]*)\])?(?=(?P<w3>\s*))(?P=w3)(?P<rest>.*)$")
+_REQ_RE = re.compile(
+    r"^(?=(?P<w1>\s*))(?P=w1)(?=(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*))(?P=name)"
+    r"(?=(?P<w2>\s*))(?P=w2)(?:\[(?P<extras>[^\]]*)\])?(?=(?P<w3>\s*))(?P=w3)(?P<rest>.*)$"
+)
 _EGG_RE = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -448,14 +474,54 @@ def download_estimate(reqs: Iterable[Requirement], cpu_torch: bool = False) -> D
 
 # -- reading pip command lines and requirements files ---------------------------------------------
 # pip install options that take a value as the next word.
-PIP_OPTS_WITH_VALUE = frozenset({
-    "-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i", "--index-url", "--extra-index-url",
-    "-f", "--find-links", "-t", "--target", "--prefix", "--root", "--platform", "--python-version",
-    "--implementation", "--abi", "--src", "--log", "--cache-dir", "--progress-bar", "--trusted-host", "--proxy",
-    "--timeout", "--retries", "--global-option", "--config-settings", "-C", "--upgrade-strategy", "--report",
-    "--root-user-action", "--only-binary", "--no-binary", "--python", "--exists-action", "--cert",
-    "--client-cert", "--keyring-provider", "--use-feature", "--use-deprecated", "--log-file", "--group",
-})
+PIP_OPTS_WITH_VALUE = frozenset(
+    {
+        "-r",
+        "--requirement",
+        "-c",
+        "--constraint",
+        "-e",
+        "--editable",
+        "-i",
+        "--index-url",
+        "--extra-index-url",
+        "-f",
+        "--find-links",
+        "-t",
+        "--target",
+        "--prefix",
+        "--root",
+        "--platform",
+        "--python-version",
+        "--implementation",
+        "--abi",
+        "--src",
+        "--log",
+        "--cache-dir",
+        "--progress-bar",
+        "--trusted-host",
+        "--proxy",
+        "--timeout",
+        "--retries",
+        "--global-option",
+        "--config-settings",
+        "-C",
+        "--upgrade-strategy",
+        "--report",
+        "--root-user-action",
+        "--only-binary",
+        "--no-binary",
+        "--python",
+        "--exists-action",
+        "--cert",
+        "--client-cert",
+        "--keyring-provider",
+        "--use-feature",
+        "--use-deprecated",
+        "--log-file",
+        "--group",
+    }
+)
 _MAX_NESTED = 5
 
 
@@ -470,8 +536,9 @@ def _split_option(line: str) -> tuple[str, str]:
     return head, tail.strip()
 
 
-def _read_requirements(read: Callable[[str], str | None], path: str, depth: int = 0
-                       ) -> tuple[list[Requirement], list[str], bool] | None:
+def _read_requirements(
+    read: Callable[[str], str | None], path: str, depth: int = 0
+) -> tuple[list[Requirement], list[str], bool] | None:
     """(requirements, index URLs, read ok) of a requirements file, following ``-r`` includes."""
     text = read(path)
     if text is None:
@@ -515,9 +582,9 @@ def _requirement_lines(text: str) -> tuple[tuple[str, Any], ...]:
     return tuple(out)
 
 
-def pip_install_requirements(words: list[str], read: Callable[[str], str | None],
-                             locate: Callable[[str], list[str]] | None = None
-                             ) -> tuple[list[Requirement], list[str], list[str]]:
+def pip_install_requirements(
+    words: list[str], read: Callable[[str], str | None], locate: Callable[[str], list[str]] | None = None
+) -> tuple[list[Requirement], list[str], list[str]]:
     """(requirements, index URLs, requirement files that could not be read) of ``pip install ...`` words
     (the words after the ``install`` subcommand). ``locate`` maps a path in the image to candidate
     paths in the build context (from the COPYs); by default the path itself and its file name."""
@@ -603,14 +670,16 @@ def context_sources(doc, instr, path: str, ctx=None) -> list[str]:
             src_is_dir = src.endswith("/") or src_rel == "." or bool(ctx is not None and ctx.is_dir(src_rel))
             if src_is_dir:
                 if target.startswith(dest_abs.rstrip("/") + "/"):
-                    rest = target[len(dest_abs.rstrip("/")) + 1:]
+                    rest = target[len(dest_abs.rstrip("/")) + 1 :]
                     out.append(rest if src_rel == "." else f"{src_rel}/{rest}")
             elif any(ch in src_rel for ch in "*?["):
-                if posixpath.dirname(target) == dest_abs and fnmatch.fnmatch(posixpath.basename(target),
-                                                                            posixpath.basename(src_rel)):
+                if posixpath.dirname(target) == dest_abs and fnmatch.fnmatch(
+                    posixpath.basename(target), posixpath.basename(src_rel)
+                ):
                     out.append(posixpath.join(posixpath.dirname(src_rel), posixpath.basename(target)))
             elif target == posixpath.join(dest_abs, posixpath.basename(src_rel)) or (
-                    not dest_is_dir and target == dest_abs):
+                not dest_is_dir and target == dest_abs
+            ):
                 out.append(src_rel)
     return out
 
@@ -626,14 +695,16 @@ def pip_cache_estimate(ctx, words, sub_index: int, doc=None, instr=None) -> dict
     ``install``/``download``/``wheel`` subcommand; with ``doc`` and ``instr`` (the RUN), requirements
     files are found through the stage's COPYs."""
     values = [getattr(w, "value", w) for w in words]
-    rest = values[sub_index + 1:]
+    rest = values[sub_index + 1 :]
     if any("$" in v for v in rest):
         return {"estimate": None, "estimate_basis": "the command line uses variables"}
     read = getattr(ctx, "read_context_file", None) or (lambda _p: None)
     reqs, urls, unread = pip_install_requirements(rest, read, lambda p: context_sources(doc, instr, p, ctx))
     if unread:
-        return {"estimate": None,
-                "estimate_basis": f"requirements file not readable from the build context: {', '.join(unread)}"}
+        return {
+            "estimate": None,
+            "estimate_basis": f"requirements file not readable from the build context: {', '.join(unread)}",
+        }
     cpu = any(TORCH_CPU_INDEX_RE.search(u) for u in urls)
     est = download_estimate(reqs, cpu_torch=cpu)
     if est is None:
@@ -645,8 +716,10 @@ def pip_cache_estimate(ctx, words, sub_index: int, doc=None, instr=None) -> dict
     if deps:
         basis += f" and {len(deps)} heavy dependencies they pull in ({_abbrev(deps)})"
     if est.unknown:
-        basis += (f"; {len(est.unknown)} package(s) not in slimml's table counted at "
-                  f"{human_range(UNKNOWN_WHEEL)} each ({_abbrev(list(est.unknown))})")
+        basis += (
+            f"; {len(est.unknown)} package(s) not in slimml's table counted at "
+            f"{human_range(UNKNOWN_WHEEL)} each ({_abbrev(list(est.unknown))})"
+        )
     basis += "; their other dependencies are not counted"
     return {"estimate": est.range, "estimate_basis": basis}
 
@@ -668,11 +741,33 @@ APT_LISTS: dict[str, Range] = {
 # Debian bookworm amd64 `Installed-Size` fields (apt-cache); +-15% for other releases. Closures
 # overlap (libc6-dev, perl...), so sums over several packages overcount.
 _APT_MEASURED_MB = {
-    "build-essential": 308, "gcc": 172, "g++": 255, "make": 1.6, "git": 104, "cmake": 91, "ninja-build": 0.4,
-    "python3-dev": 90, "pkg-config": 0.3, "autoconf": 49, "automake": 51, "libtool": 210, "gfortran": 242,
-    "clang": 392, "llvm": 238, "rustc": 627, "cargo": 645, "swig": 5.7,
-    "libpq-dev": 22, "libssl-dev": 18, "libffi-dev": 0.3, "libjpeg-dev": 30, "zlib1g-dev": 30,
-    "libxml2-dev": 116, "libopenblas-dev": 101, "libcurl4-openssl-dev": 13, "default-libmysqlclient-dev": 44,
+    "build-essential": 308,
+    "gcc": 172,
+    "g++": 255,
+    "make": 1.6,
+    "git": 104,
+    "cmake": 91,
+    "ninja-build": 0.4,
+    "python3-dev": 90,
+    "pkg-config": 0.3,
+    "autoconf": 49,
+    "automake": 51,
+    "libtool": 210,
+    "gfortran": 242,
+    "clang": 392,
+    "llvm": 238,
+    "rustc": 627,
+    "cargo": 645,
+    "swig": 5.7,
+    "libpq-dev": 22,
+    "libssl-dev": 18,
+    "libffi-dev": 0.3,
+    "libjpeg-dev": 30,
+    "zlib1g-dev": 30,
+    "libxml2-dev": 116,
+    "libopenblas-dev": 101,
+    "libcurl4-openssl-dev": 13,
+    "default-libmysqlclient-dev": 44,
     "libsndfile1-dev": 10,
 }
 APT_BUILD_ONLY: dict[str, Range] = {k: _mb(v * 0.85, v * 1.15) for k, v in _APT_MEASURED_MB.items()}
@@ -690,12 +785,12 @@ def apt_package_size(name: str) -> Range | None:
 
 
 def base_os_family(doc, stage) -> str | None:
-    """"debian" / "ubuntu" / None for ``stage``'s base image, following ``FROM <stage name>``."""
+    """ "debian" / "ubuntu" / None for ``stage``'s base image, following ``FROM <stage name>``."""
     seen = 0
     while stage is not None and seen < len(doc.stages):
         seen += 1
         image = stage.image
-        prev = next((s for s in doc.stages[:stage.index] if s.name and s.name == image.lower()), None)
+        prev = next((s for s in doc.stages[: stage.index] if s.name and s.name == image.lower()), None)
         if prev is not None:
             stage = prev
             continue
@@ -718,6 +813,8 @@ def apt_lists_estimate(doc, instr) -> dict:
     fam = base_os_family(doc, doc.stage_of(instr)) or "unknown"
     r = APT_LISTS[fam]
     where = {"debian": "Debian", "ubuntu": "Ubuntu", "unknown": "Debian/Ubuntu"}[fam]
-    return {"estimate": r,
-            "estimate_basis": f"/var/lib/apt/lists after `apt-get update` on {where} ({human_range(r)}; "
-                              "19 MB measured on Debian bookworm with compressed lists, Ubuntu's universe is larger)"}
+    return {
+        "estimate": r,
+        "estimate_basis": f"/var/lib/apt/lists after `apt-get update` on {where} ({human_range(r)}; "
+        "19 MB measured on Debian bookworm with compressed lists, Ubuntu's universe is larger)",
+    }

@@ -16,11 +16,31 @@ APT_UPGRADES = {"upgrade", "dist-upgrade", "full-upgrade"}
 APT_NEEDS_LISTS = APT_INSTALLS | APT_UPGRADES
 # Other readers of the lists, which this rule cannot give an update of their own.
 APT_CACHE_TOOL = "apt-cache"  # policy, show, madison, depends, search: every subcommand reads the lists
-APT_OTHER_READERS = {"download", "source", "changelog", "showsrc", "policy", "show", "search", "list",
-                     "depends", "rdepends"}
+APT_OTHER_READERS = {
+    "download",
+    "source",
+    "changelog",
+    "showsrc",
+    "policy",
+    "show",
+    "search",
+    "list",
+    "depends",
+    "rdepends",
+}
 # Subcommands that ask "Do you want to continue? [Y/n]"; a build has no terminal, so they abort.
-APT_PROMPTS = {"install", "reinstall", "build-dep", "upgrade", "dist-upgrade", "full-upgrade",
-               "remove", "purge", "autoremove", "autopurge"}
+APT_PROMPTS = {
+    "install",
+    "reinstall",
+    "build-dep",
+    "upgrade",
+    "dist-upgrade",
+    "full-upgrade",
+    "remove",
+    "purge",
+    "autoremove",
+    "autopurge",
+}
 # Subcommands that pull in Recommends: packages by default.
 APT_RECOMMENDS = {"install"}
 # Options that take their value as the next word (``-o Foo=bar``, ``-t bookworm-backports``).
@@ -36,8 +56,7 @@ APT_QUIET_IMPLIES_YES = 2
 # ``-o APT::Get::Assume-Yes=true``
 APT_ASSUME_YES_OPTION = re.compile(r"^APT::Get::Assume-Yes\s*=\s*[\"']?(1|true|yes|on)[\"']?$", re.I)
 # Modes that never prompt and never install anything.
-APT_NO_ACTION = {"-s", "--simulate", "--just-print", "--dry-run", "--recon", "--no-act", "--print-uris",
-                 "--assume-no"}
+APT_NO_ACTION = {"-s", "--simulate", "--just-print", "--dry-run", "--recon", "--no-act", "--print-uris", "--assume-no"}
 APT_NO_RECOMMENDS_FLAG = "--no-install-recommends"
 APT_NO_RECOMMENDS_OPTION = re.compile(r"^APT::Install-Recommends\s*=\s*[\"']?(0|false|no|off)[\"']?$", re.I)
 # An apt.conf snippet (``APT::Install-Recommends "0";``) written into APT_CONF_DIR earlier in the
@@ -56,8 +75,20 @@ APK_TOOLS = {"apk"}
 APK_ADD = "add"
 APK_UPDATE = "update"
 APK_NO_CACHE_FLAG = "--no-cache"
-APK_OPTS_WITH_VALUE = {"-X", "--repository", "-p", "--root", "--arch", "--keys-dir", "--repositories-file",
-                       "--cache-dir", "--virtual", "-t", "--wait", "--timeout"}
+APK_OPTS_WITH_VALUE = {
+    "-X",
+    "--repository",
+    "-p",
+    "--root",
+    "--arch",
+    "--keys-dir",
+    "--repositories-file",
+    "--cache-dir",
+    "--virtual",
+    "-t",
+    "--wait",
+    "--timeout",
+}
 APK_CACHE_CLEAN = "rm -rf /var/cache/apk/*"
 APK_CACHE_REMOVED_BY = ("/var/cache/apk", "/etc/apk/cache")
 
@@ -68,9 +99,29 @@ RPM_INSTALLS = {"install", "groupinstall", "localinstall", "reinstall"}
 RPM_YES_LONG = {"--assumeyes"}
 RPM_YES_SHORT = "y"
 RPM_YES_FLAG = "-y"
-RPM_OPTS_WITH_VALUE = {"-c", "--config", "-d", "--debuglevel", "-e", "--errorlevel", "-x", "--exclude",
-                       "--releasever", "--installroot", "--enablerepo", "--disablerepo", "--repo", "--repoid",
-                       "--setopt", "--forcearch", "-R", "--randomwait", "--color", "--downloaddir", "--destdir"}
+RPM_OPTS_WITH_VALUE = {
+    "-c",
+    "--config",
+    "-d",
+    "--debuglevel",
+    "-e",
+    "--errorlevel",
+    "-x",
+    "--exclude",
+    "--releasever",
+    "--installroot",
+    "--enablerepo",
+    "--disablerepo",
+    "--repo",
+    "--repoid",
+    "--setopt",
+    "--forcearch",
+    "-R",
+    "--randomwait",
+    "--color",
+    "--downloaddir",
+    "--destdir",
+}
 RPM_SHORT_WITH_VALUE = set("cdexR")
 RPM_CLEAN = "{tool} clean all"
 RPM_CLEAN_WORDS = ("clean", "all")

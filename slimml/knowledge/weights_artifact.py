@@ -7,7 +7,7 @@ DEFAULT_DELIVERY = "init-script"
 # Side files next to the service Dockerfile: weights.Dockerfile, weights.k8s.yaml ...
 # (``gpu.Dockerfile`` gets weights-gpu.Dockerfile ...).
 STEM = "weights"
-MARKER = "written by slimml (SLM010, weights-delivery = \"image\")"
+MARKER = 'written by slimml (SLM010, weights-delivery = "image")'
 # The weights Dockerfile keeps its sources as comment lines (same JSON as the init script's
 # manifest), so a later run adds sources instead of losing the old ones.
 MANIFEST_PREFIX = "# slimml-source: "

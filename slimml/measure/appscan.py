@@ -22,33 +22,148 @@ SHELL_EXT = (".sh", ".bash")
 CONFIG_EXT = (".json", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".env", ".properties", ".xml")
 # Files that are never "the app" even when they sit in its folder: tests and packaging.
 TEST_DIRS = frozenset({"tests", "test", "testing"})
-PACKAGING = frozenset({"setup.py", "conftest.py", "noxfile.py", "fabfile.py", "pyproject.toml", "setup.cfg",
-                       "tox.ini", "Pipfile", "poetry.lock", "uv.lock", "pdm.lock", "environment.yml",
-                       "environment.yaml", "package.json", "package-lock.json", ".pre-commit-config.yaml"})
-SHELL_BUILTINS = frozenset({
-    ".", ":", "[", "[[", "alias", "bg", "break", "builtin", "case", "cd", "command", "continue", "declare",
-    "echo", "eval", "exec", "exit", "export", "false", "fg", "for", "getopts", "hash", "if", "jobs", "kill",
-    "let", "local", "printf", "pwd", "read", "readonly", "return", "set", "shift", "source", "test", "times",
-    "trap", "true", "type", "typeset", "ulimit", "umask", "unalias", "unset", "wait", "while", "until",
-    "do", "done", "then", "else", "elif", "fi", "esac", "function", "select", "time", "{", "}", "!"})
+PACKAGING = frozenset(
+    {
+        "setup.py",
+        "conftest.py",
+        "noxfile.py",
+        "fabfile.py",
+        "pyproject.toml",
+        "setup.cfg",
+        "tox.ini",
+        "Pipfile",
+        "poetry.lock",
+        "uv.lock",
+        "pdm.lock",
+        "environment.yml",
+        "environment.yaml",
+        "package.json",
+        "package-lock.json",
+        ".pre-commit-config.yaml",
+    }
+)
+SHELL_BUILTINS = frozenset(
+    {
+        ".",
+        ":",
+        "[",
+        "[[",
+        "alias",
+        "bg",
+        "break",
+        "builtin",
+        "case",
+        "cd",
+        "command",
+        "continue",
+        "declare",
+        "echo",
+        "eval",
+        "exec",
+        "exit",
+        "export",
+        "false",
+        "fg",
+        "for",
+        "getopts",
+        "hash",
+        "if",
+        "jobs",
+        "kill",
+        "let",
+        "local",
+        "printf",
+        "pwd",
+        "read",
+        "readonly",
+        "return",
+        "set",
+        "shift",
+        "source",
+        "test",
+        "times",
+        "trap",
+        "true",
+        "type",
+        "typeset",
+        "ulimit",
+        "umask",
+        "unalias",
+        "unset",
+        "wait",
+        "while",
+        "until",
+        "do",
+        "done",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "esac",
+        "function",
+        "select",
+        "time",
+        "{",
+        "}",
+        "!",
+    }
+)
 # Calls that start a program: (module, function) -> how the first argument names it.
 EXEC_CALLS = {
     **{("subprocess", f): "args" for f in ("run", "call", "check_call", "check_output", "Popen")},
     **{("subprocess", f): "shell" for f in ("getoutput", "getstatusoutput")},
-    ("os", "system"): "shell", ("os", "popen"): "shell",
-    **{("os", f): "file" for f in ("execv", "execvp", "execvpe", "execl", "execlp", "execle", "execlpe", "execve",
-                                   "spawnl", "spawnlp", "spawnv", "spawnvp", "spawnve", "spawnvpe", "spawnle",
-                                   "spawnlpe", "posix_spawn", "posix_spawnp")},
-    ("asyncio", "create_subprocess_exec"): "file", ("asyncio", "create_subprocess_shell"): "shell",
-    ("shutil", "which"): "file", ("pty", "spawn"): "args",
+    ("os", "system"): "shell",
+    ("os", "popen"): "shell",
+    **{
+        ("os", f): "file"
+        for f in (
+            "execv",
+            "execvp",
+            "execvpe",
+            "execl",
+            "execlp",
+            "execle",
+            "execlpe",
+            "execve",
+            "spawnl",
+            "spawnlp",
+            "spawnv",
+            "spawnvp",
+            "spawnve",
+            "spawnvpe",
+            "spawnle",
+            "spawnlpe",
+            "posix_spawn",
+            "posix_spawnp",
+        )
+    },
+    ("asyncio", "create_subprocess_exec"): "file",
+    ("asyncio", "create_subprocess_shell"): "shell",
+    ("shutil", "which"): "file",
+    ("pty", "spawn"): "args",
 }
 # os.spawn*/posix_spawn take a mode first.
 SPAWN_MODE_FIRST = frozenset({"spawnl", "spawnlp", "spawnv", "spawnvp", "spawnve", "spawnvpe", "spawnle", "spawnlpe"})
 LISTING_CALLS = {("os", "listdir"), ("os", "scandir"), ("os", "walk"), ("glob", "glob"), ("glob", "iglob")}
 LISTING_METHODS = frozenset({"iterdir", "glob", "rglob"})
 # A module whose top level calls one of these runs the app (a server loop): not imported by the check.
-BLOCKING_CALLS = frozenset({"run", "serve_forever", "run_forever", "main", "start", "mainloop", "launch", "serve",
-                            "run_app", "run_server", "loop_forever", "run_until_complete", "join"})
+BLOCKING_CALLS = frozenset(
+    {
+        "run",
+        "serve_forever",
+        "run_forever",
+        "main",
+        "start",
+        "mainloop",
+        "launch",
+        "serve",
+        "run_app",
+        "run_server",
+        "loop_forever",
+        "run_until_complete",
+        "join",
+    }
+)
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_.~/*?@+\-]+")
 
 
@@ -68,8 +183,15 @@ class AppScan:
 
     def program(self, name: str, where: str) -> None:
         name = name.strip()
-        if name and "$" not in name and "`" not in name and not name.startswith("-") and "=" not in name \
-                and name not in SHELL_BUILTINS and len(name) < 256:
+        if (
+            name
+            and "$" not in name
+            and "`" not in name
+            and not name.startswith("-")
+            and "=" not in name
+            and name not in SHELL_BUILTINS
+            and len(name) < 256
+        ):
             self.programs.setdefault(name, []).append(where)
 
 
@@ -83,7 +205,7 @@ def is_test_or_packaging(path: str) -> bool:
 
 
 def source_kind(path: str, first_line: str = "") -> str | None:
-    """"python", "shell", "config" or None (not a file that can name another)."""
+    """ "python", "shell", "config" or None (not a file that can name another)."""
     from .plan import is_manifest
 
     base = posixpath.basename(path)
@@ -98,8 +220,9 @@ def source_kind(path: str, first_line: str = "") -> str | None:
         return "config"
     if first_line.startswith("#!"):
         interp = first_line[2:].split()
-        prog = posixpath.basename(interp[-1] if interp and interp[0].endswith("/env") and len(interp) > 1
-                                  else (interp[0] if interp else ""))
+        prog = posixpath.basename(
+            interp[-1] if interp and interp[0].endswith("/env") and len(interp) > 1 else (interp[0] if interp else "")
+        )
         if prog.startswith(("python", "pypy")):
             return "python"
         if prog in ("sh", "bash", "dash", "ash", "zsh", "ksh"):
@@ -134,8 +257,9 @@ def scan(sources: dict[str, str], argv: list[str] = (), env: dict[str, str] | No
             out.program(argv[0], "ENTRYPOINT/CMD")
             # An entrypoint script that ends in `exec "$@"` runs the rest of the words as a command.
             wrapper = posixpath.basename(argv[0])
-            if len(argv) > 1 and any(posixpath.basename(p) == wrapper and EXEC_ARGS_RE.search(t)
-                                     for p, t in sources.items()):
+            if len(argv) > 1 and any(
+                posixpath.basename(p) == wrapper and EXEC_ARGS_RE.search(t) for p, t in sources.items()
+            ):
                 out.program(argv[1], "ENTRYPOINT/CMD")
     for k, v in (env or {}).items():
         if k == "PATH":
@@ -219,8 +343,13 @@ def _first_program(kind: str, func: str, args, out: AppScan, loc: str) -> None:
     if not pos:
         return
     first = pos[0].value
-    shell = kind == "shell" or any(a.keyword is not None and a.keyword.value == "shell"
-                                   and isinstance(a.value, cst.Name) and a.value.value == "True" for a in args)
+    shell = kind == "shell" or any(
+        a.keyword is not None
+        and a.keyword.value == "shell"
+        and isinstance(a.value, cst.Name)
+        and a.value.value == "True"
+        for a in args
+    )
     if isinstance(first, (cst.List, cst.Tuple)):
         if first.elements:
             v = _string_value(first.elements[0].value)
@@ -274,7 +403,9 @@ def scan_python(text: str, path: str, out: AppScan) -> None:
             for a in node.names:
                 full = _dotted(a.name)
                 if full:
-                    local = a.asname.name.value if a.asname and isinstance(a.asname.name, cst.Name) else full.split(".")[0]
+                    local = (
+                        a.asname.name.value if a.asname and isinstance(a.asname.name, cst.Name) else full.split(".")[0]
+                    )
                     aliases[local] = full if a.asname else local
 
         def visit_ImportFrom(self, node) -> None:
@@ -385,8 +516,10 @@ class NameIndex:
         # generic a name: "app" is in every `uvicorn app:app`). A literal names a node when it is
         # its name or ends with "/<name>" (any spelling of a path to it, relative or absolute).
         for end in range(len(parts), root_depth, -1):
-            hits = [f"{lit!r} at {where[0]}" + (f" (+{len(where) - 1} more)" if len(where) > 1 else "")
-                    for lit, where in self.by_last.get(parts[end - 1], ())]
+            hits = [
+                f"{lit!r} at {where[0]}" + (f" (+{len(where) - 1} more)" if len(where) > 1 else "")
+                for lit, where in self.by_last.get(parts[end - 1], ())
+            ]
             if hits:
                 return hits
         rel_candidates = ["/".join(parts[i:]) for i in range(len(parts))]
@@ -429,7 +562,7 @@ def app_modules(files: list[str], folders: list[str], scripts: set[str], argv: l
         for f in sorted(fset):
             if not f.startswith(prefix):
                 continue
-            rest = f[len(prefix):].split("/")
+            rest = f[len(prefix) :].split("/")
             if len(rest) == 1 and rest[0].endswith(PY_EXT):
                 mod, src = rest[0][:-3], f
             elif len(rest) == 2 and rest[1] == "__init__.py":

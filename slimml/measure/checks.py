@@ -50,8 +50,12 @@ class Verification:
         return [f"{c.name}: {c.summary}" for c in self.checks if c.status == FAIL]
 
     def to_json(self) -> dict:
-        return {"verdict": self.verdict, "before": self.before, "after": self.after,
-                "checks": [asdict(c) for c in self.checks]}
+        return {
+            "verdict": self.verdict,
+            "before": self.before,
+            "after": self.after,
+            "checks": [asdict(c) for c in self.checks],
+        }
 
 
 def cap(lines: list[str], n: int = MAX_EVIDENCE) -> list[str]:

@@ -22,36 +22,102 @@ def _split_codes(values: tuple[str, ...]) -> tuple[str, ...]:
 
 @click.command()
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
-@click.option("--context", type=click.Path(path_type=Path, file_okay=False), help="Build context folder (default: inferred).")
-@click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="Config file (default: nearest .slimml.toml / pyproject.toml).")
-@click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that may change what the image does.")
-@click.option("--select", multiple=True, metavar="CODES", help="Only these rules (codes, prefixes or names; comma-separated).")
+@click.option(
+    "--context", type=click.Path(path_type=Path, file_okay=False), help="Build context folder (default: inferred)."
+)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file (default: nearest .slimml.toml / pyproject.toml).",
+)
+@click.option(
+    "--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that may change what the image does."
+)
+@click.option(
+    "--select", multiple=True, metavar="CODES", help="Only these rules (codes, prefixes or names; comma-separated)."
+)
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rules.")
-@click.option("--after", "after", type=click.Path(path_type=Path), metavar="DOCKERFILE",
-              help="Verify this other Dockerfile (built from the same context) instead of slimml's rewrite: "
-                   "a hand edit, or a pull request's Dockerfile against main.")
+@click.option(
+    "--after",
+    "after",
+    type=click.Path(path_type=Path),
+    metavar="DOCKERFILE",
+    help="Verify this other Dockerfile (built from the same context) instead of slimml's rewrite: "
+    "a hand edit, or a pull request's Dockerfile against main.",
+)
 @click.option("--smoke", metavar="CMD", help="A shell command that must exit 0 in both images (run with /bin/sh -c).")
 @click.option("--keep", is_flag=True, help="Keep the images and the temporary build folders (printed at the end).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress display (for CI).")
-@click.option("--builder", metavar="NAME", help="Build with `docker buildx build --builder NAME --load` (a remote BuildKit / build farm).")
-@click.option("--buildkit/--classic", "buildkit", default=None,
-              help="Force BuildKit or the classic builder (default: BuildKit when a Dockerfile needs it).")
-@click.option("--cold/--use-cache", default=True, show_default=True,
-              help="First builds without the build cache (cold), or with it.")
-@click.option("--rebuild/--no-rebuild", default=True, show_default=True,
-              help="Time a rebuild of both after a source-only change.")
+@click.option(
+    "--builder",
+    metavar="NAME",
+    help="Build with `docker buildx build --builder NAME --load` (a remote BuildKit / build farm).",
+)
+@click.option(
+    "--buildkit/--classic",
+    "buildkit",
+    default=None,
+    help="Force BuildKit or the classic builder (default: BuildKit when a Dockerfile needs it).",
+)
+@click.option(
+    "--cold/--use-cache",
+    default=True,
+    show_default=True,
+    help="First builds without the build cache (cold), or with it.",
+)
+@click.option(
+    "--rebuild/--no-rebuild", default=True, show_default=True, help="Time a rebuild of both after a source-only change."
+)
 @click.option("--touch", metavar="FILE", help="The application file (context-relative) the source-only change edits.")
-@click.option("--check-timeout", type=click.FloatRange(min=10), default=120.0, show_default=True,
-              help="Seconds each verification container may run.")
-@click.option("--run/--no-run", "run_cmd", default=True, show_default=True,
-              help="Run each image's real ENTRYPOINT/CMD (no network) and compare exit, ports and first answer.")
-@click.option("--run-timeout", type=click.FloatRange(min=5), default=60.0, show_default=True,
-              help="Seconds the command is watched (a server: until its ports settle and it answers).")
-@click.option("--builtin-frontend", is_flag=True,
-              help="Build the copies without their `# syntax=` line (the engine's built-in frontend; no registry).")
-def measure(path, context, config, unsafe_fixes, select, ignore, after, smoke, keep, fmt, quiet, builder, buildkit,
-            cold, rebuild, touch, check_timeout, run_cmd, run_timeout, builtin_frontend):
+@click.option(
+    "--check-timeout",
+    type=click.FloatRange(min=10),
+    default=120.0,
+    show_default=True,
+    help="Seconds each verification container may run.",
+)
+@click.option(
+    "--run/--no-run",
+    "run_cmd",
+    default=True,
+    show_default=True,
+    help="Run each image's real ENTRYPOINT/CMD (no network) and compare exit, ports and first answer.",
+)
+@click.option(
+    "--run-timeout",
+    type=click.FloatRange(min=5),
+    default=60.0,
+    show_default=True,
+    help="Seconds the command is watched (a server: until its ports settle and it answers).",
+)
+@click.option(
+    "--builtin-frontend",
+    is_flag=True,
+    help="Build the copies without their `# syntax=` line (the engine's built-in frontend; no registry).",
+)
+def measure(
+    path,
+    context,
+    config,
+    unsafe_fixes,
+    select,
+    ignore,
+    after,
+    smoke,
+    keep,
+    fmt,
+    quiet,
+    builder,
+    buildkit,
+    cold,
+    rebuild,
+    touch,
+    check_timeout,
+    run_cmd,
+    run_timeout,
+    builtin_frontend,
+):
     """Build the original and the rewritten image, compare them, and verify the rewrite.
 
     Rewrites a copy of the Dockerfile and its context (your files are never touched), or takes
@@ -82,8 +148,10 @@ def measure(path, context, config, unsafe_fixes, select, ignore, after, smoke, k
         from .plan import read_dockerfile, resolve_dockerfile
 
         if unsafe_fixes or select or ignore:
-            raise click.UsageError("--after compares two given Dockerfiles: --unsafe-fixes, --select and --ignore "
-                                   "choose slimml's rewrite and do not apply")
+            raise click.UsageError(
+                "--after compares two given Dockerfiles: --unsafe-fixes, --select and --ignore "
+                "choose slimml's rewrite and do not apply"
+            )
         try:  # bad input is one line and exit 2, before any engine is contacted
             read_dockerfile(resolve_dockerfile(path))
             read_dockerfile(after)
@@ -92,9 +160,20 @@ def measure(path, context, config, unsafe_fixes, select, ignore, after, smoke, k
             sys.exit(2)
     opts = MeasureOptions(
         rewrite=RewriteOptions(select=select, ignore=ignore, unsafe_fixes=unsafe_fixes, context=context, config=config),
-        smoke=smoke, keep=keep, builder=builder, buildkit=buildkit, cold=cold, rebuild=rebuild, touch=touch,
-        check_timeout=check_timeout, run=run_cmd, run_timeout=run_timeout, builtin_frontend=builtin_frontend,
-        tmp_dir=default_tmp(), after=after)
+        smoke=smoke,
+        keep=keep,
+        builder=builder,
+        buildkit=buildkit,
+        cold=cold,
+        rebuild=rebuild,
+        touch=touch,
+        check_timeout=check_timeout,
+        run=run_cmd,
+        run_timeout=run_timeout,
+        builtin_frontend=builtin_frontend,
+        tmp_dir=default_tmp(),
+        after=after,
+    )
     ui = make_ui(quiet or fmt != "text" and not sys.stderr.isatty())
     try:
         report = run_measure(path, opts, ui)

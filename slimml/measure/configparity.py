@@ -13,14 +13,33 @@ from collections.abc import Callable
 from .checks import FAIL, PASS, Check
 
 # ENV a rewrite may set without changing what the application does (documented by the rules).
-NEUTRAL_ENV = frozenset({"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_NO_CACHE_DIR",
-                         "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_ROOT_USER_ACTION", "VIRTUAL_ENV",
-                         "DEBIAN_FRONTEND"})
+NEUTRAL_ENV = frozenset(
+    {
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONUNBUFFERED",
+        "PIP_NO_CACHE_DIR",
+        "PIP_DISABLE_PIP_VERSION_CHECK",
+        "PIP_ROOT_USER_ACTION",
+        "VIRTUAL_ENV",
+        "DEBIAN_FRONTEND",
+    }
+)
 # ENV that changes what the program loads: never "neutral", even when the rewrite sets it openly.
-LOADER_ENV = frozenset({"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "PYTHONNOUSERSITE",
-                        "PYTHONUSERBASE", "LD_LIBRARY_PATH", "LD_PRELOAD", "PYTHONOPTIMIZE"})
+LOADER_ENV = frozenset(
+    {
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "PYTHONSAFEPATH",
+        "PYTHONNOUSERSITE",
+        "PYTHONUSERBASE",
+        "LD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "PYTHONOPTIMIZE",
+    }
+)
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "busybox"})
-EXEC_ARGS_RE = re.compile(r'''\bexec\s+(?:--\s+)?(?:"\$@"|"\$\{@\}"|\$@|\$\{@\})''')
+EXEC_ARGS_RE = re.compile(r"""\bexec\s+(?:--\s+)?(?:"\$@"|"\$\{@\}"|\$@|\$\{@\})""")
 # The sources an slimml init script (SLM010) fetches at start: one JSON line per target.
 SOURCE_LINE_RE = re.compile(r"^# slimml-source: (\{.*\})\s*$", re.MULTILINE)
 
@@ -62,8 +81,15 @@ def wrapper_of(before_argv: list[str], after_argv: list[str], read_file: Callabl
     return None
 
 
-def compare_config(cfg_b: dict, cfg_a: dict, *, documented: set[str] = frozenset(), base_b: dict | None = None,
-                   base_a: dict | None = None, read_file_after: Callable[[str], str | None] = lambda p: None) -> Check:
+def compare_config(
+    cfg_b: dict,
+    cfg_a: dict,
+    *,
+    documented: set[str] = frozenset(),
+    base_b: dict | None = None,
+    base_a: dict | None = None,
+    read_file_after: Callable[[str], str | None] = lambda p: None,
+) -> Check:
     check = Check("config", PASS, "")
     fails, notes = [], []
     argv_b, argv_a = effective_argv(cfg_b), effective_argv(cfg_a)
@@ -74,9 +100,15 @@ def compare_config(cfg_b: dict, cfg_a: dict, *, documented: set[str] = frozenset
             notes.append(f"ENTRYPOINT/CMD: wrapped by {script}, which execs the original command {json.dumps(argv_b)}")
         else:
             fails.append(f"ENTRYPOINT/CMD: {json.dumps(argv_b)} -> {json.dumps(argv_a)}")
-    simple = [("WorkingDir", "WORKDIR", ""), ("User", "USER", ""), ("ExposedPorts", "EXPOSE", {}),
-              ("Volumes", "VOLUME", {}), ("Healthcheck", "HEALTHCHECK", None), ("StopSignal", "STOPSIGNAL", None),
-              ("OnBuild", "ONBUILD", [])]
+    simple = [
+        ("WorkingDir", "WORKDIR", ""),
+        ("User", "USER", ""),
+        ("ExposedPorts", "EXPOSE", {}),
+        ("Volumes", "VOLUME", {}),
+        ("Healthcheck", "HEALTHCHECK", None),
+        ("StopSignal", "STOPSIGNAL", None),
+        ("OnBuild", "ONBUILD", []),
+    ]
     for key, label, empty in simple:
         vb, va = cfg_b.get(key) or empty, cfg_a.get(key) or empty
         if vb != va:
@@ -118,14 +150,14 @@ def compare_config(cfg_b: dict, cfg_a: dict, *, documented: set[str] = frozenset
         else:
             fails.append(f"LABEL {k}: {lb.get(k)!r} -> {la.get(k)!r}")
     check.evidence = fails + notes
-    check.details = {"failures": fails, "notes": notes, "argv_before": argv_b, "argv_after": argv_a,
-                     "wrapper": script}
+    check.details = {"failures": fails, "notes": notes, "argv_before": argv_b, "argv_after": argv_a, "wrapper": script}
     if fails:
         check.status = FAIL
         check.summary = f"{len(fails)} difference(s) in the image config"
     else:
         check.summary = "entrypoint, cmd, workdir, user, ports, volumes, labels, healthcheck and env match" + (
-            f" ({len(notes)} expected difference(s))" if notes else "")
+            f" ({len(notes)} expected difference(s))" if notes else ""
+        )
     return check
 
 

@@ -46,9 +46,18 @@ def _forget(client, cid: str, resources) -> None:
         pass
 
 
-def create(client, image: str, *, entrypoint: list[str] | None = None, command: list[str] | None = None,
-           env: dict | None = None, user: str | None = None, network_mode: str = "none", resources=None,
-           inject: list[tuple[str, bytes]] = ()) -> str:
+def create(
+    client,
+    image: str,
+    *,
+    entrypoint: list[str] | None = None,
+    command: list[str] | None = None,
+    env: dict | None = None,
+    user: str | None = None,
+    network_mode: str = "none",
+    resources=None,
+    inject: list[tuple[str, bytes]] = (),
+) -> str:
     """A created (not started) container; ``entrypoint=None`` keeps the image's own ENTRYPOINT/CMD."""
     api = client.api
     kw = {}
@@ -57,8 +66,15 @@ def create(client, image: str, *, entrypoint: list[str] | None = None, command: 
         kw["command"] = command or []
     elif command is not None:
         kw["command"] = command
-    c = api.create_container(image, environment=env or {}, user=user or "", labels=LABELS, detach=True,
-                             host_config=api.create_host_config(network_mode=network_mode), **kw)
+    c = api.create_container(
+        image,
+        environment=env or {},
+        user=user or "",
+        labels=LABELS,
+        detach=True,
+        host_config=api.create_host_config(network_mode=network_mode),
+        **kw,
+    )
     cid = c["Id"]
     if resources is not None:
         resources.containers.append(cid)
@@ -67,14 +83,33 @@ def create(client, image: str, *, entrypoint: list[str] | None = None, command: 
     return cid
 
 
-def run_container(client, image: str, *, entrypoint: list[str], command: list[str] | None = None,
-                  env: dict | None = None, user: str | None = None, timeout: float = 120.0, resources=None,
-                  network: bool = False, inject: list[tuple[str, bytes]] = ()) -> RunResult:
+def run_container(
+    client,
+    image: str,
+    *,
+    entrypoint: list[str],
+    command: list[str] | None = None,
+    env: dict | None = None,
+    user: str | None = None,
+    timeout: float = 120.0,
+    resources=None,
+    network: bool = False,
+    inject: list[tuple[str, bytes]] = (),
+) -> RunResult:
     """Run a throw-away container to completion (killed at ``timeout``) and remove it."""
     api = client.api
     try:
-        cid = create(client, image, entrypoint=entrypoint, command=command, env=env, user=user,
-                     network_mode="bridge" if network else "none", resources=resources, inject=inject)
+        cid = create(
+            client,
+            image,
+            entrypoint=entrypoint,
+            command=command,
+            env=env,
+            user=user,
+            network_mode="bridge" if network else "none",
+            resources=resources,
+            inject=inject,
+        )
     except Exception as e:  # noqa: BLE001
         return RunResult(None, "", "", error=f"cannot create a container: {e}")
     try:

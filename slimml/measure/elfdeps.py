@@ -375,9 +375,11 @@ if __name__ == "__main__":
 '''
 
 # Finds a Python in the image (the split bases all have one; where is theirs to say) and runs the script.
-_RUN_SH = ('for p in python3 python /usr/local/bin/python3 /usr/bin/python3 /opt/conda/bin/python; do '
-           'if command -v "$p" >/dev/null 2>&1; then exec "$p" -c "$SLIMML_ELF_PY"; fi; done; '
-           'echo "no python in the image" >&2; exit 127')
+_RUN_SH = (
+    "for p in python3 python /usr/local/bin/python3 /usr/bin/python3 /opt/conda/bin/python; do "
+    'if command -v "$p" >/dev/null 2>&1; then exec "$p" -c "$SLIMML_ELF_PY"; fi; done; '
+    'echo "no python in the image" >&2; exit 127'
+)
 
 
 @dataclass
@@ -409,8 +411,13 @@ class Owner:
     needed_by: list[str] = field(default_factory=list)
 
     def why(self) -> str:
-        who = f" (needed by {self.needed_by[0]}" + (f" and {len(self.needed_by) - 1} more" if len(self.needed_by) > 1
-                                                       else "") + ")" if self.needed_by else ""
+        who = (
+            f" (needed by {self.needed_by[0]}"
+            + (f" and {len(self.needed_by) - 1} more" if len(self.needed_by) > 1 else "")
+            + ")"
+            if self.needed_by
+            else ""
+        )
         if self.path is None:
             return f"{self.kind} {self.name}{who}: not in the original either"
         if self.package is None:
@@ -418,8 +425,13 @@ class Owner:
         return f"{self.kind} {self.name}{who}: {self.path} in the original, from package {self.package}"
 
     def to_json(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "path": self.path, "package": self.package,
-                "needed_by": self.needed_by[:20]}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "path": self.path,
+            "package": self.package,
+            "needed_by": self.needed_by[:20],
+        }
 
 
 def _run(client, image: str, args: dict, timeout: float, resources) -> tuple[dict | None, str | None, float]:
@@ -427,9 +439,15 @@ def _run(client, image: str, args: dict, timeout: float, resources) -> tuple[dic
     from .probes import parse_output
 
     start = time.monotonic()
-    r = run_container(client, image, entrypoint=["/bin/sh", "-c", _RUN_SH], user="0", timeout=timeout,
-                      env={"SLIMML_ELF_PY": SCAN_PY, "SLIMML_ELF_ARGS": json.dumps(args),
-                           "PYTHONDONTWRITEBYTECODE": "1"}, resources=resources)
+    r = run_container(
+        client,
+        image,
+        entrypoint=["/bin/sh", "-c", _RUN_SH],
+        user="0",
+        timeout=timeout,
+        env={"SLIMML_ELF_PY": SCAN_PY, "SLIMML_ELF_ARGS": json.dumps(args), "PYTHONDONTWRITEBYTECODE": "1"},
+        resources=resources,
+    )
     seconds = time.monotonic() - start
     out = parse_output(r.stdout)
     return out, (None if out is not None else probe_failure(r)), seconds
@@ -440,8 +458,9 @@ def scan(client, image: str, roots: list[str], *, timeout: float = 180.0, resour
     out = ElfScan(image, list(roots))
     if not roots:
         return out
-    res, err, out.seconds = _run(client, image, {"mode": "scan", "roots": list(roots), "budget": max(10.0, timeout - 20)},
-                                 timeout, resources)
+    res, err, out.seconds = _run(
+        client, image, {"mode": "scan", "roots": list(roots), "budget": max(10.0, timeout - 20)}, timeout, resources
+    )
     if res is None:
         out.error = f"the ELF scan did not run in {image}: {err}"
         return out
@@ -454,19 +473,33 @@ def scan(client, image: str, roots: list[str], *, timeout: float = 180.0, resour
     return out
 
 
-def lookup(client, image: str, libs: dict[str, list[str]], programs: dict[str, list[str]], *,
-           machine: tuple[int, int] = (2, 62), timeout: float = 120.0, resources=None) -> tuple[list[Owner], dict]:
+def lookup(
+    client,
+    image: str,
+    libs: dict[str, list[str]],
+    programs: dict[str, list[str]],
+    *,
+    machine: tuple[int, int] = (2, 62),
+    timeout: float = 120.0,
+    resources=None,
+) -> tuple[list[Owner], dict]:
     """Owners of the missing ``libs`` (soname -> needers) and ``programs`` (name -> where the app runs it) in
     ``image`` (the builder): what the loader / ``command -v`` finds there, and ``dpkg -S`` of it.
     Returns (owners, {"os": ..., "dpkg": bool, "error": ...})."""
     if not libs and not programs:
         return [], {}
-    args = {"mode": "lookup", "libs": sorted(libs), "programs": sorted(programs), "cls": machine[0],
-            "machine": machine[1]}
+    args = {
+        "mode": "lookup",
+        "libs": sorted(libs),
+        "programs": sorted(programs),
+        "cls": machine[0],
+        "machine": machine[1],
+    }
     res, err, _ = _run(client, image, args, timeout, resources)
     if res is None:
-        owners = [Owner(n, "library", None, None, libs[n]) for n in sorted(libs)] + \
-                 [Owner(n, "program", None, None, programs[n]) for n in sorted(programs)]
+        owners = [Owner(n, "library", None, None, libs[n]) for n in sorted(libs)] + [
+            Owner(n, "program", None, None, programs[n]) for n in sorted(programs)
+        ]
         return owners, {"error": f"the lookup did not run in {image}: {err}"}
     owners = [Owner(n, "library", v["path"], v["package"], libs[n]) for n, v in sorted(res["libs"].items())]
     owners += [Owner(n, "program", v["path"], v["package"], programs[n]) for n, v in sorted(res["programs"].items())]

@@ -63,15 +63,20 @@ class Endpoint:
 
             ca, cert, key = (os.path.join(self.cert_dir, f) for f in ("ca.pem", "cert.pem", "key.pem"))
             pair = (cert, key) if os.path.isfile(cert) and os.path.isfile(key) else None  # a client certificate
-            tls = TLSConfig(client_cert=pair, ca_cert=ca if self.tls_verify else None,
-                            verify=ca if self.tls_verify else False)
-        return docker.DockerClient(base_url=self.base_url, tls=tls, timeout=timeout,
-                                   use_ssh_client=self.base_url.startswith("ssh://"))
+            tls = TLSConfig(
+                client_cert=pair, ca_cert=ca if self.tls_verify else None, verify=ca if self.tls_verify else False
+            )
+        return docker.DockerClient(
+            base_url=self.base_url, tls=tls, timeout=timeout, use_ssh_client=self.base_url.startswith("ssh://")
+        )
 
     def cli_env(self) -> dict[str, str]:
         """The environment a docker CLI build on this engine runs with (the caller's, re-pointed)."""
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+        }
         env["DOCKER_HOST"] = self.base_url
         if self.cert_dir:
             env["DOCKER_CERT_PATH"] = self.cert_dir
@@ -161,20 +166,30 @@ def find_cli(need: str, environ: dict | None = None, probe=None) -> Cli:
         if info.buildx or (need == "buildkit" and info.native_buildkit):
             return info
     if not cands:
-        raise MeasureError("no docker CLI found on PATH (needed for BuildKit builds); install the docker CLI "
-                           "or set SLIMML_DOCKER to its path")
-    found = ", ".join(f"{c.path} ({'.'.join(map(str, c.version)) if c.version else 'unknown version'}, "
-                      f"{'with' if c.buildx else 'no'} buildx)" for c in seen)
+        raise MeasureError(
+            "no docker CLI found on PATH (needed for BuildKit builds); install the docker CLI "
+            "or set SLIMML_DOCKER to its path"
+        )
+    found = ", ".join(
+        f"{c.path} ({'.'.join(map(str, c.version)) if c.version else 'unknown version'}, "
+        f"{'with' if c.buildx else 'no'} buildx)"
+        for c in seen
+    )
     if need == "buildx":
-        raise MeasureError(f"--builder needs the docker buildx plugin, and no docker CLI here has it ({found}); "
-                           "install docker-buildx (e.g. the docker-buildx-plugin package) or drop --builder")
-    raise MeasureError(f"this build needs BuildKit, but no docker CLI here can run it ({found}): a CLI from 23.0 on "
-                       "needs the buildx plugin; install docker-buildx, or point SLIMML_DOCKER at a docker CLI "
-                       "older than 23.0")
+        raise MeasureError(
+            f"--builder needs the docker buildx plugin, and no docker CLI here has it ({found}); "
+            "install docker-buildx (e.g. the docker-buildx-plugin package) or drop --builder"
+        )
+    raise MeasureError(
+        f"this build needs BuildKit, but no docker CLI here can run it ({found}): a CLI from 23.0 on "
+        "needs the buildx plugin; install docker-buildx, or point SLIMML_DOCKER at a docker CLI "
+        "older than 23.0"
+    )
 
 
-def build_command(cli: Cli, tag: str, dockerfile: str, context: str, *, no_cache: bool,
-                  builder: str | None = None) -> tuple[list[str], dict[str, str]]:
+def build_command(
+    cli: Cli, tag: str, dockerfile: str, context: str, *, no_cache: bool, builder: str | None = None
+) -> tuple[list[str], dict[str, str]]:
     """argv and extra environment of a BuildKit build (plain progress, result loaded into the engine)."""
     common = ["--progress=plain", "-t", tag, "-f", dockerfile]
     if no_cache:
@@ -287,7 +302,7 @@ class ClassicStream:
     def tail(self, n: int = LOG_TAIL) -> list[str]:
         out = []
         last_step = max((i for i, x in enumerate(self.lines) if x.startswith("Step ")), default=0)
-        for x in self.lines[last_step + 1 if self.error else 0:]:
+        for x in self.lines[last_step + 1 if self.error else 0 :]:
             s = x.strip()
             if not s or s.startswith("---> Running in") or s.startswith("Removing intermediate"):
                 continue
@@ -358,8 +373,11 @@ class BuildkitLog:
     @property
     def step_cache(self) -> list[tuple[str, bool]]:
         """(step, cached) for the Dockerfile's steps (``[stage i/n] ...``; internal vertices left out)."""
-        return [(self.names[v], v in self.cached_ids) for v in self.order
-                if v in self.names and self.names[v].startswith("[") and not self.names[v].startswith("[internal]")]
+        return [
+            (self.names[v], v in self.cached_ids)
+            for v in self.order
+            if v in self.names and self.names[v].startswith("[") and not self.names[v].startswith("[internal]")
+        ]
 
     def failure(self) -> tuple[str | None, str | None, list[str]]:
         """(failing step, error message, log tail) -- the first vertex that reported an ERROR."""
@@ -373,8 +391,9 @@ class BuildkitLog:
         return step, final or self.errors[vid], self.output.get(vid, [])[-LOG_TAIL:]
 
 
-def build_classic(client, context: str, dockerfile: str, tag: str, *, no_cache: bool,
-                  progress: Progress = _noop, resources=None) -> BuildResult:
+def build_classic(
+    client, context: str, dockerfile: str, tag: str, *, no_cache: bool, progress: Progress = _noop, resources=None
+) -> BuildResult:
     """The classic builder through the engine API (docker SDK), streaming its steps."""
     start = time.monotonic()
     parser = ClassicStream(progress, resources.image_ids if resources is not None else None)
@@ -390,8 +409,16 @@ def build_classic(client, context: str, dockerfile: str, tag: str, *, no_cache: 
 
     api._post = capture
     try:
-        stream = api.build(path=context, dockerfile=dockerfile, tag=tag, nocache=no_cache, rm=True, forcerm=True,
-                           decode=True, pull=False)
+        stream = api.build(
+            path=context,
+            dockerfile=dockerfile,
+            tag=tag,
+            nocache=no_cache,
+            rm=True,
+            forcerm=True,
+            decode=True,
+            pull=False,
+        )
     finally:
         del api._post
     try:
@@ -406,9 +433,16 @@ def build_classic(client, context: str, dockerfile: str, tag: str, *, no_cache: 
             except Exception:  # noqa: BLE001
                 pass
     parser.finish()
-    res = BuildResult(ok=parser.error is None, tag=tag, seconds=time.monotonic() - start, builder="classic",
-                      steps=parser.steps, created_ids=parser.created[first_created:], cached_steps=parser.cached,
-                      step_cache=list(parser.step_cache))
+    res = BuildResult(
+        ok=parser.error is None,
+        tag=tag,
+        seconds=time.monotonic() - start,
+        builder="classic",
+        steps=parser.steps,
+        created_ids=parser.created[first_created:],
+        cached_steps=parser.cached,
+        step_cache=list(parser.step_cache),
+    )
     if parser.error is not None:
         res.error = parser.error
         res.failed_step = parser.failed_step
@@ -420,9 +454,20 @@ def build_classic(client, context: str, dockerfile: str, tag: str, *, no_cache: 
     return res
 
 
-def build_buildkit(client, cli: Cli, context: str, dockerfile: str, tag: str, *, no_cache: bool,
-                   builder: str | None = None, progress: Progress = _noop, resources=None,
-                   timeout: float | None = None, environ: dict | None = None) -> BuildResult:
+def build_buildkit(
+    client,
+    cli: Cli,
+    context: str,
+    dockerfile: str,
+    tag: str,
+    *,
+    no_cache: bool,
+    builder: str | None = None,
+    progress: Progress = _noop,
+    resources=None,
+    timeout: float | None = None,
+    environ: dict | None = None,
+) -> BuildResult:
     """A BuildKit build through the docker CLI (``DOCKER_BUILDKIT=1`` or ``buildx build --load``);
     ``environ``: the CLI's environment (``Endpoint.cli_env``; default: this process's)."""
     argv, extra = build_command(cli, tag, dockerfile, context, no_cache=no_cache, builder=builder)
@@ -430,8 +475,15 @@ def build_buildkit(client, cli: Cli, context: str, dockerfile: str, tag: str, *,
     start = time.monotonic()
     log = BuildkitLog(progress)
     # A session of its own: the terminal's Ctrl-C reaches us, and we end the build ourselves.
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            errors="replace", start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        errors="replace",
+        start_new_session=True,
+    )
     if resources is not None:
         resources.procs.append(proc)
     timer = None
@@ -452,15 +504,25 @@ def build_buildkit(client, cli: Cli, context: str, dockerfile: str, tag: str, *,
         if resources is not None and proc in resources.procs:
             resources.procs.remove(proc)
     label = f"buildx:{builder}" if builder else "buildkit"
-    res = BuildResult(ok=rc == 0, tag=tag, seconds=time.monotonic() - start, builder=label, steps=log.steps,
-                      cached_steps=log.cached, step_cache=log.step_cache)
+    res = BuildResult(
+        ok=rc == 0,
+        tag=tag,
+        seconds=time.monotonic() - start,
+        builder=label,
+        steps=log.steps,
+        cached_steps=log.cached,
+        step_cache=log.step_cache,
+    )
     if rc != 0:
         res.failed_step, res.error, res.log_tail = log.failure()
         res.error = res.error or f"docker build exited with status {rc}"
         return res
     res.image_id = _image_id(client, tag)
     if res.image_id is None:
-        res.ok, res.error = False, "the build reported success but the image is not in the engine (buildx without --load?)"
+        res.ok, res.error = (
+            False,
+            "the build reported success but the image is not in the engine (buildx without --load?)",
+        )
     return res
 
 
@@ -509,16 +571,19 @@ def instruction_of(created_by: str) -> str:
     if _NOP_RE.match(s):
         return _NOP_RE.sub("", s).strip()
     keyword = ""
-    m = re.match(r"^(RUN|COPY|ADD|WORKDIR|ENV|CMD|ENTRYPOINT|LABEL|EXPOSE|USER|VOLUME|HEALTHCHECK|ARG|SHELL|"
-                 r"STOPSIGNAL|ONBUILD)\b\s*", s)
+    m = re.match(
+        r"^(RUN|COPY|ADD|WORKDIR|ENV|CMD|ENTRYPOINT|LABEL|EXPOSE|USER|VOLUME|HEALTHCHECK|ARG|SHELL|"
+        r"STOPSIGNAL|ONBUILD)\b\s*",
+        s,
+    )
     if m:
-        keyword, s = m.group(1), s[m.end():]
+        keyword, s = m.group(1), s[m.end() :]
         if keyword != "RUN":
             return f"{keyword} {s}".strip()
     s = _ARGS_PREFIX_RE.sub("", s)
     for prefix in ("/bin/sh -c ", "/bin/bash -c ", "/bin/bash -o pipefail -c ", "cmd /S /C "):
         if s.startswith(prefix):
-            s = s[len(prefix):]
+            s = s[len(prefix) :]
             break
     return f"RUN {s}".strip()
 
@@ -536,11 +601,16 @@ def layers(client, ref: str, base_ref: str | None = None) -> list[Layer]:
             base_hist = history(client, base_ref)
         except Exception:  # noqa: BLE001 - base not in the engine: no grouping
             base_hist = []
-        key = lambda h: (h.get("Created"), h.get("CreatedBy"))
+
+        def key(h):
+            return h.get("Created"), h.get("CreatedBy")
+
         if base_hist and [key(h) for h in hist[: len(base_hist)]] == [key(h) for h in base_hist]:
             base_n = len(base_hist)
-    return [Layer(instruction_of(h.get("CreatedBy", "")), int(h.get("Size") or 0), i < base_n,
-                  int(h.get("Created") or 0)) for i, h in enumerate(hist)]
+    return [
+        Layer(instruction_of(h.get("CreatedBy", "")), int(h.get("Size") or 0), i < base_n, int(h.get("Created") or 0))
+        for i, h in enumerate(hist)
+    ]
 
 
 # -- what we created ----------------------------------------------------------------------------------

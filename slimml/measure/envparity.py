@@ -16,15 +16,17 @@ def environment_change(info_b: dict, info_a: dict, gone: list[str] = ()) -> list
     eb, ea = info_b.get("executable"), info_a.get("executable")
     pb, pa = info_b.get("prefix"), info_a.get("prefix")
     if pb != pa or eb != ea:
-        out.append(f"the command's Python is {eb} (environment {pb}) in the original, {ea} (environment {pa}) "
-                   "in the rewrite")
+        out.append(
+            f"the command's Python is {eb} (environment {pb}) in the original, {ea} (environment {pa}) in the rewrite"
+        )
     for g in gone:
         out.append(f"{g}: the original's Python environment is not in the rewrite")
     return out
 
 
-def compare_dists(db: dict, da: dict, info_b: dict | None = None, info_a: dict | None = None,
-                  gone: list[str] = ()) -> Check:
+def compare_dists(
+    db: dict, da: dict, info_b: dict | None = None, info_a: dict | None = None, gone: list[str] = ()
+) -> Check:
     check = Check("python", PASS, "")
     fails, notes = [], []
     env_lines = environment_change(info_b, info_a, gone) if info_b and info_a else []
@@ -41,13 +43,15 @@ def compare_dists(db: dict, da: dict, info_b: dict | None = None, info_a: dict |
             continue
         tooling = key in TOOLING_DISTS
         if b and not a:
-            (notes if tooling else fails).append(f"{name} {b['version']}: missing in the rewrite"
-                                                 + (" (packaging tool)" if tooling else ""))
+            (notes if tooling else fails).append(
+                f"{name} {b['version']}: missing in the rewrite" + (" (packaging tool)" if tooling else "")
+            )
         elif a and not b:
             notes.append(f"{name} {a['version']}: only in the rewrite")
         else:
-            (notes if tooling else fails).append(f"{name}: {b['version']} -> {a['version']}"
-                                                 + (" (packaging tool)" if tooling else ""))
+            (notes if tooling else fails).append(
+                f"{name}: {b['version']} -> {a['version']}" + (" (packaging tool)" if tooling else "")
+            )
     missing = [f for f in fails if f.endswith(": missing in the rewrite")]
     if env_lines and (gone or missing):
         fails = env_lines + fails  # the cause first: the packages are gone with their environment
@@ -55,8 +59,12 @@ def compare_dists(db: dict, da: dict, info_b: dict | None = None, info_a: dict |
         notes = env_lines + notes
     check.evidence = cap(fails) + cap(notes)
     common = sum(1 for k in db if k in da and db[k]["version"] == da[k]["version"])
-    check.details = {"failures": fails, "notes": notes, "before": {k: v["version"] for k, v in db.items()},
-                     "after": {k: v["version"] for k, v in da.items()}}
+    check.details = {
+        "failures": fails,
+        "notes": notes,
+        "before": {k: v["version"] for k, v in db.items()},
+        "after": {k: v["version"] for k, v in da.items()},
+    }
     if fails:
         check.status = FAIL
         check.summary = f"{len(fails)} distribution(s) missing or at another version"
@@ -96,13 +104,20 @@ def compare_imports(ib: dict, ia: dict, app_modules: list[str] = ()) -> Check:
         check.add(f"not checked in the rewrite (time budget): {', '.join(unknown[:10])}")
     if failed_b:
         check.add(f"fail in the original too (ignored): {', '.join(failed_b[:10])}")
-    check.details = {"failures": fails, "imported_before": ok_b, "failed_before": failed_b, "unchecked": unknown,
-                     "app_modules": sorted(own)}
+    check.details = {
+        "failures": fails,
+        "imported_before": ok_b,
+        "failed_before": failed_b,
+        "unchecked": unknown,
+        "app_modules": sorted(own),
+    }
     n_own = len([m for m in ok_b if m in own])
     return check.conclude(
-        bool(fails), f"{len(fails)} of {len(ok_b)} module(s) that import in the original fail in the rewrite",
+        bool(fails),
+        f"{len(fails)} of {len(ok_b)} module(s) that import in the original fail in the rewrite",
         f"all {len(ok_b)} top-level modules import" + (f" ({n_own} of the app's own)" if n_own else ""),
-        f"{len(ok_b) - len(unknown)} of {len(ok_b)} modules import; {len(unknown)} not checked" if unknown else None)
+        f"{len(ok_b) - len(unknown)} of {len(ok_b)} modules import; {len(unknown)} not checked" if unknown else None,
+    )
 
 
 def elf_key(path: str, info: dict, roots: list[str]) -> str:
@@ -113,13 +128,13 @@ def elf_key(path: str, info: dict, roots: list[str]) -> str:
             return "site:" + path.rsplit(marker, 1)[1]
     for s in (info or {}).get("stdlib") or []:
         if path.startswith(s.rstrip("/") + "/"):
-            return "stdlib:" + path[len(s.rstrip("/")) + 1:]
+            return "stdlib:" + path[len(s.rstrip("/")) + 1 :]
     for r in roots:
         if path == r or path.startswith(r.rstrip("/") + "/"):
             return "app:" + path
     for p in ((info or {}).get("prefix"), (info or {}).get("base_prefix")):
         if p and p not in ("/", "/usr") and path.startswith(p.rstrip("/") + "/"):
-            return "prefix:" + path[len(p.rstrip("/")) + 1:]
+            return "prefix:" + path[len(p.rstrip("/")) + 1 :]
     return "abs:" + path
 
 
@@ -128,7 +143,7 @@ def compare_elf(eb: dict, ea: dict, roots: list[str]) -> Check:
     kb = {elf_key(p, eb.get("python"), roots): (p, r) for p, r in (eb.get("files") or {}).items()}
     ka = {elf_key(p, ea.get("python"), roots): (p, r) for p, r in (ea.get("files") or {}).items()}
     fails, broken_before, absent = [], 0, 0
-    for key, (pb, rb) in sorted(kb.items()):
+    for key, (_pb, rb) in sorted(kb.items()):
         if rb.get("missing"):
             broken_before += 1
         if key not in ka:
@@ -146,12 +161,19 @@ def compare_elf(eb: dict, ea: dict, roots: list[str]) -> Check:
     truncated = eb.get("truncated") or ea.get("truncated")
     if truncated:
         check.add("the scan stopped at the time limit: not every file was checked")
-    check.details = {"failures": fails, "files_before": len(kb), "files_after": len(ka),
-                     "tool": ea.get("tool") or eb.get("tool"), "truncated": bool(truncated)}
+    check.details = {
+        "failures": fails,
+        "files_before": len(kb),
+        "files_after": len(ka),
+        "tool": ea.get("tool") or eb.get("tool"),
+        "truncated": bool(truncated),
+    }
     return check.conclude(
-        bool(fails), f"{len(fails)} ELF file(s) resolve all libraries in the original but not in the rewrite",
+        bool(fails),
+        f"{len(fails)} ELF file(s) resolve all libraries in the original but not in the rewrite",
         f"all {len(ka)} ELF files resolve their libraries wherever they did in the original",
-        f"no unresolved library in {len(ka)} ELF files checked (scan incomplete)" if truncated else None)
+        f"no unresolved library in {len(ka)} ELF files checked (scan incomplete)" if truncated else None,
+    )
 
 
 def compare_programs(programs: dict[str, list[str]], res_b: dict, res_a: dict) -> Check:
@@ -171,8 +193,11 @@ def compare_programs(programs: dict[str, list[str]], res_b: dict, res_a: dict) -
     if absent_both:
         check.add(f"not found in the original either (ignored): {', '.join(absent_both[:10])}")
     present = len(programs) - len(absent_both)
-    check.details = {"failures": fails, "programs": {k: v[:3] for k, v in programs.items()},
-                     "absent_in_both": absent_both}
+    check.details = {
+        "failures": fails,
+        "programs": {k: v[:3] for k, v in programs.items()},
+        "absent_in_both": absent_both,
+    }
     if fails:
         check.status = FAIL
         check.summary = f"{len(fails)} program(s) the app runs are missing from the rewrite's PATH"

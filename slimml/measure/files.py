@@ -96,8 +96,16 @@ def _excluded_by_after_ignore(path: str, copy_map, ignore_before: str | None, ig
     return bool(after) and is_excluded(rel, after) and not (before and is_excluded(rel, before))
 
 
-def compare_files(fb: dict, fa: dict, reads: Reads, *, copy_map=(), rewrite_changed: set[str] = frozenset(),
-                  dockerignore_before: str | None = None, dockerignore_after: str | None = None) -> Check:
+def compare_files(
+    fb: dict,
+    fa: dict,
+    reads: Reads,
+    *,
+    copy_map=(),
+    rewrite_changed: set[str] = frozenset(),
+    dockerignore_before: str | None = None,
+    dockerignore_after: str | None = None,
+) -> Check:
     check = Check("app-files", PASS, "")
     b, a = fb.get("files") or {}, fa.get("files") or {}
     fails: list[str] = []
@@ -113,11 +121,18 @@ def compare_files(fb: dict, fa: dict, reads: Reads, *, copy_map=(), rewrite_chan
             why = reads.why_read(path, eb)
             excluded = _excluded_by_after_ignore(path, copy_map, dockerignore_before, dockerignore_after)
             if why:
-                fails.append(f"{path}: missing in the rewrite"
-                             + (", excluded by its .dockerignore" if excluded else "") + f" ({why})")
+                fails.append(
+                    f"{path}: missing in the rewrite"
+                    + (", excluded by its .dockerignore" if excluded else "")
+                    + f" ({why})"
+                )
             else:
-                removed.setdefault("excluded by the rewritten .dockerignore; the app never reads it" if excluded
-                                   else "the app never reads it", []).append(path)
+                removed.setdefault(
+                    "excluded by the rewritten .dockerignore; the app never reads it"
+                    if excluded
+                    else "the app never reads it",
+                    [],
+                ).append(path)
             continue
         ea = a[path]
         if eb == ea:
@@ -155,16 +170,29 @@ def compare_files(fb: dict, fa: dict, reads: Reads, *, copy_map=(), rewrite_chan
     truncated = fb.get("truncated") or fa.get("truncated")
     if truncated:
         check.add("the scan stopped at the time limit: not every file was compared")
-    check.details = {"failures": fails, "removed": removed, "changed_by_rewrite": changed_ok,
-                     "changed_unread": changed_unread, "added": added, "roots": fb.get("roots") or [],
-                     "files_before": len(b), "files_after": len(a), "truncated": bool(truncated)}
+    check.details = {
+        "failures": fails,
+        "removed": removed,
+        "changed_by_rewrite": changed_ok,
+        "changed_unread": changed_unread,
+        "added": added,
+        "roots": fb.get("roots") or [],
+        "files_before": len(b),
+        "files_after": len(a),
+        "truncated": bool(truncated),
+    }
     n_removed = sum(len(v) for v in removed.values())
     return check.conclude(
-        bool(fails), f"{len(fails)} file(s) the app may read are missing or changed in the rewrite",
-        f"{len(b) - n_removed - len(changed_unread)} of {len(b)} files identical" + (
+        bool(fails),
+        f"{len(fails)} file(s) the app may read are missing or changed in the rewrite",
+        f"{len(b) - n_removed - len(changed_unread)} of {len(b)} files identical"
+        + (
             f"; {n_removed + len(changed_unread)} differ that the app never reads or gets at start"
-            if n_removed or changed_unread else ""),
-        f"{len(b)} files compared (scan incomplete)" if truncated else None)
+            if n_removed or changed_unread
+            else ""
+        ),
+        f"{len(b)} files compared (scan incomplete)" if truncated else None,
+    )
 
 
 def missing_ancestors(paths: list[str], after_files: dict, roots: list[str]) -> list[str]:

@@ -36,7 +36,7 @@ def command_words(argv: list[str]) -> list[str]:
         except ValueError:
             words = script.split()
         words = [w for w in words if w not in ("exec", "&&", "||", ";", "|") and not re.match(r"^\w+=", w)]
-        return words + argv[i + 2:]
+        return words + argv[i + 2 :]
     return list(argv)
 
 
@@ -51,8 +51,9 @@ def _shebang_program(first: str) -> str:
     return prog
 
 
-def pick_interpreter(argv: list[str], resolved: dict[str, tuple[str, str]], fallback: bool = True
-                     ) -> tuple[str | None, str]:
+def pick_interpreter(
+    argv: list[str], resolved: dict[str, tuple[str, str]], fallback: bool = True
+) -> tuple[str | None, str]:
     """(interpreter path, how it was found) from the CMD words and their resolution in the image."""
     for w in command_words(argv)[:10]:
         if w.startswith("-"):
@@ -93,22 +94,35 @@ def runner_prefix(words: list[str]) -> list[str] | None:
     return None
 
 
-def resolve_words(client, image: str, words: list[str], user: str | None, timeout: float, resources=None
-                  ) -> dict[str, tuple[str, str]] | None:
+def resolve_words(
+    client, image: str, words: list[str], user: str | None, timeout: float, resources=None
+) -> dict[str, tuple[str, str]] | None:
     """word -> (path on the image's PATH, first line) for each word; None when the image has no sh."""
-    r = run_container(client, image, entrypoint=["/bin/sh", "-c", probes.RESOLVE_SH, "sh"], command=words,
-                      user=user, timeout=timeout, resources=resources)
+    r = run_container(
+        client,
+        image,
+        entrypoint=["/bin/sh", "-c", probes.RESOLVE_SH, "sh"],
+        command=words,
+        user=user,
+        timeout=timeout,
+        resources=resources,
+    )
     resolved = probes.parse_resolve(r.stdout)
     return resolved or None
 
 
-def _ask_runner(client, image: str, prefix: list[str], user: str | None, timeout: float, resources
-                ) -> str | None:
-    r = run_container(client, image, entrypoint=[*prefix, "python", "-c", RUNNER_PROBE], user=user,
-                      timeout=min(timeout, 90.0), resources=resources)
+def _ask_runner(client, image: str, prefix: list[str], user: str | None, timeout: float, resources) -> str | None:
+    r = run_container(
+        client,
+        image,
+        entrypoint=[*prefix, "python", "-c", RUNNER_PROBE],
+        user=user,
+        timeout=min(timeout, 90.0),
+        resources=resources,
+    )
     for line in reversed(r.stdout.splitlines()):
-        if line.startswith(RUNNER_MARK) and line[len(RUNNER_MARK):].startswith("/"):
-            return line[len(RUNNER_MARK):].strip()
+        if line.startswith(RUNNER_MARK) and line[len(RUNNER_MARK) :].startswith("/"):
+            return line[len(RUNNER_MARK) :].strip()
     return None
 
 
@@ -125,9 +139,11 @@ class Resolution:
 
     def scripts(self) -> list[str]:
         """Shell scripts among the command's programs (entrypoint scripts), by path in the image."""
-        return [p for p, first in self.resolved.values()
-                if p.startswith("/") and first.startswith("#!")
-                and posixpath.basename(_shebang_program(first)) in SHELLS]
+        return [
+            p
+            for p, first in self.resolved.values()
+            if p.startswith("/") and first.startswith("#!") and posixpath.basename(_shebang_program(first)) in SHELLS
+        ]
 
 
 def resolve_interpreter(client, image: str, cfg: dict, timeout: float, resources=None) -> Resolution:
@@ -139,8 +155,11 @@ def resolve_interpreter(client, image: str, cfg: dict, timeout: float, resources
     if resolved is None:
         # No shell in the image: try the CMD's program if it names Python.
         first = next((w for w in cw if PY_RE.match(posixpath.basename(w))), None)
-        return Resolution(first, "the CMD's program (no /bin/sh to check it)") if first else \
-            Resolution(None, "no /bin/sh to look up the interpreter")
+        return (
+            Resolution(first, "the CMD's program (no /bin/sh to check it)")
+            if first
+            else Resolution(None, "no /bin/sh to look up the interpreter")
+        )
     prefix = runner_prefix(cw)
     if prefix:
         path = _ask_runner(client, image, prefix, user, timeout, resources)
@@ -150,8 +169,12 @@ def resolve_interpreter(client, image: str, cfg: dict, timeout: float, resources
             there = (resolve_words(client, image, [path], user, timeout, resources) or {}).get(path, ("", ""))[0]
             if there:
                 return Resolution(path, f"the CMD runs under `{' '.join(prefix)}`, whose Python is {path}", resolved)
-            return Resolution(None, f"`{' '.join(prefix)}` finds no environment in the image and makes a new, empty "
-                                    f"one at every start ({path})", resolved)
+            return Resolution(
+                None,
+                f"`{' '.join(prefix)}` finds no environment in the image and makes a new, empty "
+                f"one at every start ({path})",
+                resolved,
+            )
     through = _through_entrypoint(client, image, cfg, resolved, words, user, timeout, resources)
     if through:
         py, how = pick_interpreter(argv, through, fallback=False)
@@ -174,8 +197,9 @@ def resolve_interpreter(client, image: str, cfg: dict, timeout: float, resources
     return Resolution(py, how, resolved)
 
 
-def _through_entrypoint(client, image: str, cfg: dict, resolved: dict, words: list[str], user: str | None,
-                        timeout: float, resources) -> dict | None:
+def _through_entrypoint(
+    client, image: str, cfg: dict, resolved: dict, words: list[str], user: str | None, timeout: float, resources
+) -> dict | None:
     """The command's words looked up by a shell the image's ENTRYPOINT script execs (``exec "$@"``)
     after changing the environment; None when the entrypoint is no such script or the lookup fails
     (an entrypoint that needs the network, say)."""
@@ -190,9 +214,15 @@ def _through_entrypoint(client, image: str, cfg: dict, resolved: dict, words: li
     text = read_image_file(client, image, path, resources) or ""
     if not (EXEC_ARGS_RE.search(text) and ACTIVATES_RE.search(text)):
         return None
-    r = run_container(client, image, entrypoint=entry, command=["/bin/sh", "-c", probes.RESOLVE_SH, "sh", *words,
-                                                                "python3", "python"],
-                      user=user, timeout=min(timeout, 60.0), resources=resources)
+    r = run_container(
+        client,
+        image,
+        entrypoint=entry,
+        command=["/bin/sh", "-c", probes.RESOLVE_SH, "sh", *words, "python3", "python"],
+        user=user,
+        timeout=min(timeout, 60.0),
+        resources=resources,
+    )
     return probes.parse_resolve(r.stdout) or None
 
 
@@ -210,10 +240,28 @@ def _script_words(text: str | None) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def run_probe(client, image: str, interpreter: str, mode: str, args: dict, *, user: str | None, timeout: float,
-              resources=None, inject: list[tuple[str, bytes]] = ()) -> tuple[dict | None, RunResult]:
+def run_probe(
+    client,
+    image: str,
+    interpreter: str,
+    mode: str,
+    args: dict,
+    *,
+    user: str | None,
+    timeout: float,
+    resources=None,
+    inject: list[tuple[str, bytes]] = (),
+) -> tuple[dict | None, RunResult]:
     args = {**args, "budget": max(10.0, timeout - 10)}
-    r = run_container(client, image, entrypoint=[interpreter, "-c", probes.PROBE_PY], command=[mode],
-                      env={"SLIMML_PROBE_ARGS": json.dumps(args), "PYTHONDONTWRITEBYTECODE": "1"}, user=user,
-                      timeout=timeout, resources=resources, inject=inject)
+    r = run_container(
+        client,
+        image,
+        entrypoint=[interpreter, "-c", probes.PROBE_PY],
+        command=[mode],
+        env={"SLIMML_PROBE_ARGS": json.dumps(args), "PYTHONDONTWRITEBYTECODE": "1"},
+        user=user,
+        timeout=timeout,
+        resources=resources,
+        inject=inject,
+    )
     return probes.parse_output(r.stdout), r

@@ -37,7 +37,9 @@ ProgressFn = Callable[[str, str, str], None]
 @dataclass
 class Candidate:
     text: str  # the Dockerfile
-    side_files: dict[str, str] = field(default_factory=dict)  # context-relative path -> content (.dockerignore, scripts)
+    side_files: dict[str, str] = field(
+        default_factory=dict
+    )  # context-relative path -> content (.dockerignore, scripts)
     label: str = "after"
 
 
@@ -80,10 +82,21 @@ class _CallbackUI(_UI):
 class Session:
     """One original Dockerfile and its context; any number of candidate texts verified against it."""
 
-    def __init__(self, context: Path, before_text: str, *, dockerfile_rel: str | None = "Dockerfile", jobs: int = 2,
-                 progress: ProgressFn | None = None, smoke: str | None = None, timeout: float = 120.0,
-                 run_timeout: float = 60.0, buildkit: bool | None = None, tmp_dir: str | None = None,
-                 endpoint=None):
+    def __init__(
+        self,
+        context: Path,
+        before_text: str,
+        *,
+        dockerfile_rel: str | None = "Dockerfile",
+        jobs: int = 2,
+        progress: ProgressFn | None = None,
+        smoke: str | None = None,
+        timeout: float = 120.0,
+        run_timeout: float = 60.0,
+        buildkit: bool | None = None,
+        tmp_dir: str | None = None,
+        endpoint=None,
+    ):
         from .plan import copy_context
 
         self.context = Path(context).resolve()
@@ -153,8 +166,20 @@ class Session:
         tree, df = self._tree(label, text, side_files)
         name = re.sub(r"[^a-z0-9_.-]+", "-", label.lower()).strip(".-")[:60] or "candidate"
         tag = f"{self.repo}:{name}-{uuid.uuid4().hex[:6]}"
-        return build_one(self._thread_client(), self.res, self.ui, self.mode, self.cli, label, tree, df, tag,
-                         False, None, self.endpoint.cli_env() if self.endpoint is not None else None), tree
+        return build_one(
+            self._thread_client(),
+            self.res,
+            self.ui,
+            self.mode,
+            self.cli,
+            label,
+            tree,
+            df,
+            tag,
+            False,
+            None,
+            self.endpoint.cli_env() if self.endpoint is not None else None,
+        ), tree
 
     def original(self) -> BuildResult:
         """The original's build (once); a MeasureError (exit 2) when it does not build."""
@@ -163,8 +188,11 @@ class Session:
                 self._before, _ = self._build("before", self.before_text, {})
         b = self._before
         if not b.ok:
-            raise MeasureError(f"the original Dockerfile does not build: {b.failed_step or 'build'}: {b.error}",
-                               EXIT_ERROR, detail="\n".join(b.log_tail))
+            raise MeasureError(
+                f"the original Dockerfile does not build: {b.failed_step or 'build'}: {b.error}",
+                EXIT_ERROR,
+                detail="\n".join(b.log_tail),
+            )
         return b
 
     # -- verifying ---------------------------------------------------------------------------------
@@ -183,17 +211,34 @@ class Session:
                 return out
             client = self._thread_client()
             out.size = int(client.api.inspect_image(build.image_id).get("Size") or 0)
-            changed = {rel for rel, content in cand.side_files.items()
-                       if not (self.base / rel).is_file() or (self.base / rel).read_text(errors="replace") != content}
+            changed = {
+                rel
+                for rel, content in cand.side_files.items()
+                if not (self.base / rel).is_file() or (self.base / rel).read_text(errors="replace") != content
+            }
             if self.dockerfile_rel and cand.text != self.before_text:
                 changed.add(self.dockerfile_rel)
             opts = VerifyOptions.from_dockerfiles(
-                self.before_text, cand.text, self.base, dockerignore_before=self.ignore_before,
-                dockerignore_after=self._ignore_text(tree), rewrite_changed=changed, smoke=self.smoke,
-                timeout=self.timeout, run_timeout=self.run_timeout,
-                provided_text=provided_text(cand.side_files.values()))
-            out.verification = verify(client, before.tag, build.tag, opts, self.res, memo=self._memo,
-                                      progress=lambda s: self.progress(cand.label, "verify", s))
+                self.before_text,
+                cand.text,
+                self.base,
+                dockerignore_before=self.ignore_before,
+                dockerignore_after=self._ignore_text(tree),
+                rewrite_changed=changed,
+                smoke=self.smoke,
+                timeout=self.timeout,
+                run_timeout=self.run_timeout,
+                provided_text=provided_text(cand.side_files.values()),
+            )
+            out.verification = verify(
+                client,
+                before.tag,
+                build.tag,
+                opts,
+                self.res,
+                memo=self._memo,
+                progress=lambda s: self.progress(cand.label, "verify", s),
+            )
             out.exit_code = EXIT_OK if out.verification.verdict == "PASS" else EXIT_FAIL
         except MeasureError as e:
             out.error, out.exit_code = e.message, e.exit_code
@@ -207,11 +252,21 @@ class Session:
             return list(pool.map(self.verify, candidates))
 
 
-def build_and_verify(context: Path, before_text: str, after_text: str, *, side_files: dict[str, str] | None = None,
-                     dockerfile_rel: str | None = "Dockerfile", jobs: int = 2, progress: ProgressFn | None = None,
-                     **kw) -> PairResult:
+def build_and_verify(
+    context: Path,
+    before_text: str,
+    after_text: str,
+    *,
+    side_files: dict[str, str] | None = None,
+    dockerfile_rel: str | None = "Dockerfile",
+    jobs: int = 2,
+    progress: ProgressFn | None = None,
+    **kw,
+) -> PairResult:
     """Build ``before_text`` and ``after_text`` against ``context`` and verify the second (see Session)."""
-    with Session(context, before_text, dockerfile_rel=dockerfile_rel, jobs=jobs, progress=progress, **kw) as s:
-        with ThreadPoolExecutor(max_workers=2 if jobs > 1 else 1) as pool:
-            pool.submit(s.original)
-            return pool.submit(s.verify, Candidate(after_text, side_files or {})).result()
+    with (
+        Session(context, before_text, dockerfile_rel=dockerfile_rel, jobs=jobs, progress=progress, **kw) as s,
+        ThreadPoolExecutor(max_workers=2 if jobs > 1 else 1) as pool,
+    ):
+        pool.submit(s.original)
+        return pool.submit(s.verify, Candidate(after_text, side_files or {})).result()

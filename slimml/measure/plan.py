@@ -23,8 +23,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .engine import MeasureError
 from ..shellvars import VarRefs
+from .engine import MeasureError
 
 # Flags and constructs only BuildKit understands (the classic builder rejects them).
 BUILDKIT_RUN_FLAGS = frozenset({"mount", "network", "security", "device"})
@@ -35,20 +35,84 @@ NEWER_FRONTEND_RUN_FLAGS = frozenset({"network", "security", "device"})
 NEWER_FRONTEND_COPY_FLAGS = frozenset({"link", "parents", "exclude", "checksum", "keep-git-dir"})
 
 # Files a source-only change must not edit: dependency manifests and lock files.
-MANIFEST_NAMES = frozenset({
-    "requirements.txt", "constraints.txt", "pyproject.toml", "setup.py", "setup.cfg", "Pipfile", "Pipfile.lock",
-    "poetry.lock", "uv.lock", "pdm.lock", "environment.yml", "environment.yaml", "conda.yml", "conda.yaml",
-    "package.json", "package-lock.json", "yarn.lock", "go.mod", "go.sum", "Cargo.toml", "Cargo.lock",
-})
+MANIFEST_NAMES = frozenset(
+    {
+        "requirements.txt",
+        "constraints.txt",
+        "pyproject.toml",
+        "setup.py",
+        "setup.cfg",
+        "Pipfile",
+        "Pipfile.lock",
+        "poetry.lock",
+        "uv.lock",
+        "pdm.lock",
+        "environment.yml",
+        "environment.yaml",
+        "conda.yml",
+        "conda.yaml",
+        "package.json",
+        "package-lock.json",
+        "yarn.lock",
+        "go.mod",
+        "go.sum",
+        "Cargo.toml",
+        "Cargo.lock",
+    }
+)
 MANIFEST_RE = re.compile(r"^(requirements|constraints)([-_.][\w.-]*)?\.(txt|in)$", re.IGNORECASE)
 # Comment syntax per extension, for the line the source-only change appends.
-COMMENT_PREFIX = {".py": "#", ".sh": "#", ".rb": "#", ".r": "#", ".pl": "#", ".yaml": "#", ".yml": "#",
-                  ".toml": "#", ".cfg": "#", ".ini": ";", ".js": "//", ".ts": "//", ".go": "//", ".c": "//",
-                  ".h": "//", ".cc": "//", ".cpp": "//", ".cu": "//", ".java": "//", ".rs": "//",
-                  ".html": None, ".css": None}
-SYSTEM_DIRS = frozenset({"/", "/bin", "/sbin", "/lib", "/lib64", "/usr", "/usr/bin", "/usr/sbin", "/usr/lib",
-                         "/usr/local", "/usr/local/bin", "/usr/local/lib", "/usr/share", "/etc", "/var", "/opt",
-                         "/home", "/root", "/tmp", "/run", "/dev", "/proc", "/sys"})
+COMMENT_PREFIX = {
+    ".py": "#",
+    ".sh": "#",
+    ".rb": "#",
+    ".r": "#",
+    ".pl": "#",
+    ".yaml": "#",
+    ".yml": "#",
+    ".toml": "#",
+    ".cfg": "#",
+    ".ini": ";",
+    ".js": "//",
+    ".ts": "//",
+    ".go": "//",
+    ".c": "//",
+    ".h": "//",
+    ".cc": "//",
+    ".cpp": "//",
+    ".cu": "//",
+    ".java": "//",
+    ".rs": "//",
+    ".html": None,
+    ".css": None,
+}
+SYSTEM_DIRS = frozenset(
+    {
+        "/",
+        "/bin",
+        "/sbin",
+        "/lib",
+        "/lib64",
+        "/usr",
+        "/usr/bin",
+        "/usr/sbin",
+        "/usr/lib",
+        "/usr/local",
+        "/usr/local/bin",
+        "/usr/local/lib",
+        "/usr/share",
+        "/etc",
+        "/var",
+        "/opt",
+        "/home",
+        "/root",
+        "/tmp",
+        "/run",
+        "/dev",
+        "/proc",
+        "/sys",
+    }
+)
 
 
 # -- Dockerfile facts (pure) ----------------------------------------------------------------------------
@@ -76,7 +140,7 @@ def strip_syntax_directive(text: str) -> str:
         if not m:
             break
         if m.group(1).lower() == "syntax":
-            return "".join(lines[:i] + lines[i + 1:])
+            return "".join(lines[:i] + lines[i + 1 :])
     return text
 
 
@@ -235,8 +299,11 @@ def app_roots(workdir: str | None, entries: list[CopyEntry]) -> list[str]:
     if workdir and posixpath.normpath(workdir) not in SYSTEM_DIRS:
         roots.append(posixpath.normpath(workdir))
     for e in entries:
-        target = posixpath.join(e.dest, posixpath.basename(e.src)) if e.kind == "into" and not any(
-            c in e.src for c in "*?[") else e.dest
+        target = (
+            posixpath.join(e.dest, posixpath.basename(e.src))
+            if e.kind == "into" and not any(c in e.src for c in "*?[")
+            else e.dest
+        )
         if e.kind == "dir" and e.dest in SYSTEM_DIRS:
             continue
         if e.kind == "into" and any(c in e.src for c in "*?[") and e.dest in SYSTEM_DIRS:
@@ -251,6 +318,7 @@ def app_roots(workdir: str | None, entries: list[CopyEntry]) -> list[str]:
 
 def documented_env(before_text: str, after_text: str) -> set[str]:
     """ENV keys the rewritten Dockerfile sets and the original does not (visible in the diff)."""
+
     def keys(text):
         out = set()
         for ins in _doc(text).instructions:
@@ -438,15 +506,30 @@ def rewrite(path: Path, opts: RewriteOptions) -> Plan:
     from ..runner import Options, fix_file
 
     dockerfile = resolve_dockerfile(path)
-    report = fix_file(dockerfile, Options(write=False, select=opts.select, ignore=opts.ignore,
-                                          unsafe_fixes=opts.unsafe_fixes, context=opts.context,
-                                          config=opts.config), committed={})
+    report = fix_file(
+        dockerfile,
+        Options(
+            write=False,
+            select=opts.select,
+            ignore=opts.ignore,
+            unsafe_fixes=opts.unsafe_fixes,
+            context=opts.context,
+            config=opts.config,
+        ),
+        committed={},
+    )
     if report.error:
         raise MeasureError(report.error)
     r = report.result
     context = Path(report.context_dir).resolve()
-    plan = Plan(dockerfile=dockerfile.resolve(), context=context, before_text=r.original, after_text=r.output,
-                changed=r.changed, diff=report.diff)
+    plan = Plan(
+        dockerfile=dockerfile.resolve(),
+        context=context,
+        before_text=r.original,
+        after_text=r.output,
+        changed=r.changed,
+        diff=report.diff,
+    )
     plan.applied = dict(r.applied_counts())
     plan.unsafe_applied = sorted({f.code for f in r.applied if f.fix.applicability.value == "unsafe"})
     try:
@@ -461,8 +544,9 @@ def rewrite(path: Path, opts: RewriteOptions) -> Plan:
         plan.side_files[rel] = (before, after)
     di = context / ".dockerignore"
     plan.dockerignore_before = di.read_text(encoding="utf-8", errors="replace") if di.is_file() else None
-    plan.dockerignore_after = plan.side_files[".dockerignore"][1] if ".dockerignore" in plan.side_files \
-        else plan.dockerignore_before
+    plan.dockerignore_after = (
+        plan.side_files[".dockerignore"][1] if ".dockerignore" in plan.side_files else plan.dockerignore_before
+    )
     return plan
 
 
@@ -501,8 +585,14 @@ def pair(before: Path, after: Path, context: Path | None = None) -> Plan:
     src_b, doc_b = read_dockerfile(before)
     src_a, _ = read_dockerfile(after)
     ctx = (context or infer_context(before, doc_b)).resolve()
-    plan = Plan(dockerfile=before.resolve(), context=ctx, before_text=src_b.text, after_text=src_a.text,
-                changed=src_b.text != src_a.text, other=after.resolve())
+    plan = Plan(
+        dockerfile=before.resolve(),
+        context=ctx,
+        before_text=src_b.text,
+        after_text=src_a.text,
+        changed=src_b.text != src_a.text,
+        other=after.resolve(),
+    )
     for attr, path in (("dockerfile_rel", plan.dockerfile), ("other_rel", plan.other)):
         try:
             setattr(plan, attr, path.relative_to(ctx).as_posix())
@@ -512,8 +602,16 @@ def pair(before: Path, after: Path, context: Path | None = None) -> Plan:
     plan.dockerignore_after = ignore_file_for(plan.other, ctx)
     # Same text, another .dockerignore (BuildKit's <Dockerfile>.dockerignore): other images all the same.
     plan.changed = plan.changed or plan.dockerignore_before != plan.dockerignore_after
-    plan.diff = mask("".join(difflib.unified_diff(src_b.text.splitlines(keepends=True), src_a.text.splitlines(
-        keepends=True), f"a/{before.name}", f"b/{after.name}")))
+    plan.diff = mask(
+        "".join(
+            difflib.unified_diff(
+                src_b.text.splitlines(keepends=True),
+                src_a.text.splitlines(keepends=True),
+                f"a/{before.name}",
+                f"b/{after.name}",
+            )
+        )
+    )
     return plan
 
 
@@ -526,13 +624,17 @@ def materialize(plan: Plan, resources, builtin_frontend: bool = False, tmp_paren
         for label, text in (("original", before_text), ("rewritten", after_text)):
             newer = features(text).newer_frontend
             if newer:
-                raise MeasureError(f"--builtin-frontend: the {label} Dockerfile uses {', '.join(newer)}, which the "
-                                   "engine's built-in Dockerfile frontend may not support; build it with its "
-                                   "`# syntax=` frontend (give the builder registry access, or use --builder)")
+                raise MeasureError(
+                    f"--builtin-frontend: the {label} Dockerfile uses {', '.join(newer)}, which the "
+                    "engine's built-in Dockerfile frontend may not support; build it with its "
+                    "`# syntax=` frontend (give the builder registry access, or use --builder)"
+                )
         stripped = [strip_syntax_directive(t) for t in (before_text, after_text)]
         if stripped != [before_text, after_text]:
-            plan.notes.append("--builtin-frontend: the `# syntax=` line was removed from the temporary copies; "
-                              "both images were built with the engine's built-in Dockerfile frontend")
+            plan.notes.append(
+                "--builtin-frontend: the `# syntax=` line was removed from the temporary copies; "
+                "both images were built with the engine's built-in Dockerfile frontend"
+            )
         before_text, after_text = stripped
 
     root = Path(tempfile.mkdtemp(prefix="slimml-measure-", dir=tmp_parent))
@@ -541,19 +643,23 @@ def materialize(plan: Plan, resources, builtin_frontend: bool = False, tmp_paren
     plan.before_context, plan.after_context = root / "before", root / "after"
     after_rel = plan.other_rel if plan.other is not None else plan.dockerfile_rel
     always = {r for r in (plan.dockerfile_rel, after_rel) if r}
-    plan.files_copied = copy_context(plan.context, plan.before_context,
-                                     [plan.dockerignore_before, plan.dockerignore_after], always=always)
+    plan.files_copied = copy_context(
+        plan.context, plan.before_context, [plan.dockerignore_before, plan.dockerignore_after], always=always
+    )
     link_tree(plan.before_context, plan.after_context)
     source = read_source(plan.dockerfile)
     source_after = read_source(plan.other) if plan.other is not None else source
-    plan.before_dockerfile = plan.before_context / plan.dockerfile_rel if plan.dockerfile_rel \
-        else root / "before.Dockerfile"
+    plan.before_dockerfile = (
+        plan.before_context / plan.dockerfile_rel if plan.dockerfile_rel else root / "before.Dockerfile"
+    )
     plan.after_dockerfile = plan.after_context / after_rel if after_rel else root / "after.Dockerfile"
     replace_file(plan.before_dockerfile, source.encode(before_text))
     replace_file(plan.after_dockerfile, source_after.encode(after_text))
     # A Dockerfile written outside the context keeps its own .dockerignore next to it (BuildKit reads it there).
-    for df, path, rel in ((plan.before_dockerfile, plan.dockerfile, plan.dockerfile_rel),
-                          (plan.after_dockerfile, plan.other or plan.dockerfile, after_rel)):
+    for df, path, rel in (
+        (plan.before_dockerfile, plan.dockerfile, plan.dockerfile_rel),
+        (plan.after_dockerfile, plan.other or plan.dockerfile, after_rel),
+    ):
         own = path.parent / f"{path.name}.dockerignore"
         if rel is None and own.is_file():
             replace_file(df.parent / f"{df.name}.dockerignore", own.read_bytes())
@@ -575,8 +681,9 @@ def source_covers(src: str, rel: str) -> bool:
     s = posixpath.normpath(src.lstrip("/")) if src.strip("/") else "."
     if s == "." or rel == s or rel.startswith(s.rstrip("/") + "/"):
         return True
-    return any(c in s for c in "*?[") and (fnmatch.fnmatchcase(rel, s) or any(
-        fnmatch.fnmatchcase(rel[: i], s) for i in range(len(rel)) if rel[i] == "/"))
+    return any(c in s for c in "*?[") and (
+        fnmatch.fnmatchcase(rel, s) or any(fnmatch.fnmatchcase(rel[:i], s) for i in range(len(rel)) if rel[i] == "/")
+    )
 
 
 def copies_from_context(ins, rel: str) -> bool:
@@ -591,8 +698,14 @@ def _copied_by(rel: str, text: str) -> bool:
     return any(copies_from_context(ins, rel) for ins in _doc(text).instructions)
 
 
-def choose_source_file(context: Path, before_text: str, after_text: str, ignore_before: str | None,
-                       ignore_after: str | None, skip: set[str] = frozenset()) -> str | None:
+def choose_source_file(
+    context: Path,
+    before_text: str,
+    after_text: str,
+    ignore_before: str | None,
+    ignore_after: str | None,
+    skip: set[str] = frozenset(),
+) -> str | None:
     """An application source file both images copy (not a manifest): the file a developer edits.
 
     Prefers the module the CMD names (``main.py``, ``app:app`` -> ``app.py``), then Python files

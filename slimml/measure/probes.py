@@ -586,7 +586,7 @@ def parse_output(stdout: str) -> dict | None:
     for line in reversed(stdout.splitlines()):
         if line.startswith(MARKER):
             try:
-                return json.loads(line[len(MARKER):])
+                return json.loads(line[len(MARKER) :])
             except ValueError:
                 return None
     return None

@@ -30,8 +30,10 @@ from .elfdeps import ElfScan, Owner, copied_roots, lookup, scan
 
 MAX_ITERATIONS = 3
 _PKG_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
-_PROGRAM_FAIL_RE = re.compile(r"^(?P<name>[^:\s]+): (?P<path>/\S*) in the original, not found in the rewrite"
-                              r" \(run at (?P<where>.*)\)$")
+_PROGRAM_FAIL_RE = re.compile(
+    r"^(?P<name>[^:\s]+): (?P<path>/\S*) in the original, not found in the rewrite"
+    r" \(run at (?P<where>.*)\)$"
+)
 
 
 @dataclass
@@ -68,11 +70,25 @@ class Repair:
         return "; ".join(self.evidence) if self.evidence else ""
 
     def to_json(self) -> dict:
-        return {"packages": self.packages, "reasons": self.reasons, "verified": self.verified,
-                "evidence": self.evidence, "notes": self.notes,
-                "iterations": [{"number": i.number, "scan": i.scan, "programs": i.programs, "owners": i.owners,
-                                "added": i.added, "lookup_seconds": i.lookup_seconds, "outcome": i.outcome}
-                               for i in self.iterations]}
+        return {
+            "packages": self.packages,
+            "reasons": self.reasons,
+            "verified": self.verified,
+            "evidence": self.evidence,
+            "notes": self.notes,
+            "iterations": [
+                {
+                    "number": i.number,
+                    "scan": i.scan,
+                    "programs": i.programs,
+                    "owners": i.owners,
+                    "added": i.added,
+                    "lookup_seconds": i.lookup_seconds,
+                    "outcome": i.outcome,
+                }
+                for i in self.iterations
+            ],
+        }
 
 
 # -- the Dockerfile edit ---------------------------------------------------------------------------------
@@ -95,10 +111,10 @@ def add_runtime_packages(text: str, packages: list[str]) -> str:
         return text[:at] + "".join(" " + p for p in packages) + text[at:]
     fi = doc.stages[-1].from_instruction
     run = f"RUN apt-get update && {APT_INSTALL_DEFAULT} {' '.join(packages)} && {APT_CLEAN}"
-    before = text[:fi.line_end]
+    before = text[: fi.line_end]
     if not before.endswith(("\n", "\r")):
         before += doc.newline
-    return before + run + doc.newline + text[fi.line_end:]
+    return before + run + doc.newline + text[fi.line_end :]
 
 
 _AND_RE = re.compile(r"^(?:\s|\\\r?\n)*&&(?:\s|\\\r?\n)*$")
@@ -113,9 +129,9 @@ def _and_chain(script) -> bool:
     if not spans:
         return False
     src = script.source
-    if not (_BLANK_RE.match(src[:spans[0][0]]) and _BLANK_RE.match(src[spans[-1][1]:])):
+    if not (_BLANK_RE.match(src[: spans[0][0]]) and _BLANK_RE.match(src[spans[-1][1] :])):
         return False
-    return all(_AND_RE.match(src[a[1]:b[0]]) for a, b in zip(spans, spans[1:]))
+    return all(_AND_RE.match(src[a[1] : b[0]]) for a, b in zip(spans, spans[1:]))
 
 
 _PLAIN_WORD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+:=~_/-]*$|^-[A-Za-z-]+$")
@@ -139,11 +155,16 @@ def _install_end(doc) -> int | None:
         argv = [w.value for w in words]
         if not argv or argv[0] not in APT_TOOLS:
             continue
-        subs = [v for i, v in enumerate(argv[1:], 1) if not v.startswith("-") and argv[i - 1] not in APT_OPTS_WITH_VALUE]
+        subs = [
+            v for i, v in enumerate(argv[1:], 1) if not v.startswith("-") and argv[i - 1] not in APT_OPTS_WITH_VALUE
+        ]
         if not subs or subs[0] != "install":
             continue
-        if not all(_PLAIN_WORD_RE.match(w.raw) for w in words[1:]) or \
-                any(v in APT_OPTS_WITH_VALUE for v in argv) or len(subs) < 2:
+        if (
+            not all(_PLAIN_WORD_RE.match(w.raw) for w in words[1:])
+            or any(v in APT_OPTS_WITH_VALUE for v in argv)
+            or len(subs) < 2
+        ):
             return None
         return words[-1].end
     return None
@@ -177,8 +198,18 @@ Attempt = Callable[[str, str], tuple[str | None, object, bool, list[str]]]
 # attempt(text, label) -> (image ref or None when it did not build, result, verified, reasons)
 
 
-def repair(client, before_ref: str, text: str, after_ref: str, verification, attempt: Attempt, *,
-           resources=None, max_iterations: int = MAX_ITERATIONS, progress=None) -> Repair:
+def repair(
+    client,
+    before_ref: str,
+    text: str,
+    after_ref: str,
+    verification,
+    attempt: Attempt,
+    *,
+    resources=None,
+    max_iterations: int = MAX_ITERATIONS,
+    progress=None,
+) -> Repair:
     """Add what the rewrite's image (``after_ref``, built from ``text``, which did not verify) lacks and the
     original (``before_ref``) has from a package, rebuild with ``attempt``, repeat (see the module doc)."""
     say = progress or (lambda s: None)
@@ -193,17 +224,32 @@ def repair(client, before_ref: str, text: str, after_ref: str, verification, att
             rep.evidence.append(sc.error)
             break
         programs = missing_programs(verification)
-        say(f"repair {n}: {sc.files} ELF files scanned in {sc.seconds:.1f} s, {len(sc.missing)} unresolved "
-            f"librar{'y' if len(sc.missing) == 1 else 'ies'}, {len(programs)} missing program(s)")
-        it = Iteration(n, {"files": sc.files, "dynamic": sc.dynamic, "seconds": round(sc.seconds, 2),
-                           "missing": sc.missing, "truncated": sc.truncated, "roots": roots}, programs, [], [])
+        say(
+            f"repair {n}: {sc.files} ELF files scanned in {sc.seconds:.1f} s, {len(sc.missing)} unresolved "
+            f"librar{'y' if len(sc.missing) == 1 else 'ies'}, {len(programs)} missing program(s)"
+        )
+        it = Iteration(
+            n,
+            {
+                "files": sc.files,
+                "dynamic": sc.dynamic,
+                "seconds": round(sc.seconds, 2),
+                "missing": sc.missing,
+                "truncated": sc.truncated,
+                "roots": roots,
+            },
+            programs,
+            [],
+            [],
+        )
         rep.iterations.append(it)
         if not sc.missing and not programs:
             if n == 1:
                 rep.notes.append("no unresolved library and no missing program in the rewrite: nothing to repair")
             else:
-                rep.evidence.append("still does not verify, with every library and program resolved: "
-                                    + it_outcome(rep, -2))
+                rep.evidence.append(
+                    "still does not verify, with every library and program resolved: " + it_outcome(rep, -2)
+                )
             break
         t = time.monotonic()
         owners, meta = lookup(client, before_ref, sc.missing, programs, machine=sc.machine, resources=resources)
@@ -214,8 +260,9 @@ def repair(client, before_ref: str, text: str, after_ref: str, verification, att
             break
         absent = [o for o in owners if o.path is None]
         if absent:
-            rep.notes.append("missing in the original too (not the rewrite's doing): "
-                             + ", ".join(o.name for o in absent[:10]))
+            rep.notes.append(
+                "missing in the original too (not the rewrite's doing): " + ", ".join(o.name for o in absent[:10])
+            )
         unowned = [o for o in owners if o.path is not None and o.package is None]
         if unowned:
             if not meta.get("dpkg"):
@@ -229,16 +276,24 @@ def repair(client, before_ref: str, text: str, after_ref: str, verification, att
             break
         if not new:
             if programs or sc.missing:
-                rep.evidence.append("what the rewrite lacks is missing in the original too: "
-                                    + ", ".join(o.name for o in absent[:10]))
+                rep.evidence.append(
+                    "what the rewrite lacks is missing in the original too: " + ", ".join(o.name for o in absent[:10])
+                )
             break
         if not sc.apt:
-            rep.evidence.append(f"the runtime image has no apt-get to install {', '.join(sorted({o.package for o in new}))}")
+            rep.evidence.append(
+                f"the runtime image has no apt-get to install {', '.join(sorted({o.package for o in new}))}"
+            )
             break
-        if sc.os and meta.get("os") and (sc.os.get("id"), sc.os.get("version_id")) != (
-                meta["os"].get("id"), meta["os"].get("version_id")):
-            rep.notes.append(f"package names come from the original ({meta['os'].get('id')} "
-                             f"{meta['os'].get('version_id')}), the runtime is {sc.os.get('id')} {sc.os.get('version_id')}")
+        if (
+            sc.os
+            and meta.get("os")
+            and (sc.os.get("id"), sc.os.get("version_id")) != (meta["os"].get("id"), meta["os"].get("version_id"))
+        ):
+            rep.notes.append(
+                f"package names come from the original ({meta['os'].get('id')} "
+                f"{meta['os'].get('version_id')}), the runtime is {sc.os.get('id')} {sc.os.get('version_id')}"
+            )
         for o in new:
             if o.package not in added:
                 added.append(o.package)
@@ -289,5 +344,14 @@ def repair_candidate(session, cand, result, *, max_iterations: int = MAX_ITERATI
         ok_build = r.build is not None and r.build.ok
         return (r.build.tag if ok_build else None), r, r.verified, r.reasons
 
-    return repair(session.client, before.tag, cand.text, build.tag, result.verification, attempt,
-                  resources=session.res, max_iterations=max_iterations, progress=progress)
+    return repair(
+        session.client,
+        before.tag,
+        cand.text,
+        build.tag,
+        result.verification,
+        attempt,
+        resources=session.res,
+        max_iterations=max_iterations,
+        progress=progress,
+    )

@@ -85,10 +85,14 @@ def to_text(r: MeasureReport) -> str:
         lines.append("")
         sc = r.size_change
         if r.after and sc:
-            lines.append(f"size      before {human(sc['before'])} ({sc['before']:,} B)   after {human(sc['after'])} "
-                         f"({sc['after']:,} B)   {-sc['saved_percent']:+.1f}% ({human(-sc['saved'])})")
-            lines.append(f"build     {'cold' if r.before.cold else 'with cache'}: before "
-                         f"{_secs(r.before.build_seconds)}, after {_secs(r.after.build_seconds)}")
+            lines.append(
+                f"size      before {human(sc['before'])} ({sc['before']:,} B)   after {human(sc['after'])} "
+                f"({sc['after']:,} B)   {-sc['saved_percent']:+.1f}% ({human(-sc['saved'])})"
+            )
+            lines.append(
+                f"build     {'cold' if r.before.cold else 'with cache'}: before "
+                f"{_secs(r.before.build_seconds)}, after {_secs(r.after.build_seconds)}"
+            )
         else:
             lines.append(f"size      before {human(r.before.size)} ({r.before.size:,} B)")
         if r.rebuild:
@@ -96,8 +100,11 @@ def to_text(r: MeasureReport) -> str:
         for img in (r.before, r.after):
             if img is None:
                 continue
-            lines += ["", f"layers of the {'original' if img.label == 'before' else r.other_label} ({img.tag})",
-                      f"  {'SIZE':>9}  INSTRUCTION"]
+            lines += [
+                "",
+                f"layers of the {'original' if img.label == 'before' else r.other_label} ({img.tag})",
+                f"  {'SIZE':>9}  INSTRUCTION",
+            ]
             for instr, size, _ in layer_rows(img):
                 lines.append(f"  {human(size):>9}  {_short(instr)}")
             top = largest(img)
@@ -105,8 +112,7 @@ def to_text(r: MeasureReport) -> str:
                 lines.append("  largest: " + "; ".join(f"{_short(i, 50)} ({human(s)})" for i, s in top))
     if r.failure:
         what = "the other Dockerfile" if r.other_label != "rewrite" else "the rewritten Dockerfile"
-        lines += ["", f"{what} does not build: {r.failure.get('step') or 'build'}",
-                  f"  {r.failure.get('error')}"]
+        lines += ["", f"{what} does not build: {r.failure.get('step') or 'build'}", f"  {r.failure.get('error')}"]
         lines += [f"  | {x}" for x in r.failure.get("log_tail") or []]
         lines.append(f"result: FAIL (the {r.other_label} does not build)")
     if r.verification is not None:
@@ -122,8 +128,11 @@ def to_markdown(r: MeasureReport) -> str:
         out += [f"Compared with `{r.plan.other}`; builder: {r.builder or '-'}.", ""]
     elif r.plan is not None and r.plan.applied:
         codes = ", ".join(f"{c} ×{n}" if n > 1 else c for c, n in sorted(r.plan.applied.items()))
-        out.append(f"Rewrite: {codes}" + (f" (unsafe: {', '.join(r.plan.unsafe_applied)})" if r.plan.unsafe_applied
-                                          else "") + f"; builder: {r.builder or '-'}.")
+        out.append(
+            f"Rewrite: {codes}"
+            + (f" (unsafe: {', '.join(r.plan.unsafe_applied)})" if r.plan.unsafe_applied else "")
+            + f"; builder: {r.builder or '-'}."
+        )
         out.append("")
     for n in r.notes:
         out += [f"> {n}", ""]
@@ -131,27 +140,42 @@ def to_markdown(r: MeasureReport) -> str:
         out += [f"**Error:** {r.error}", ""]
     sc = r.size_change
     if r.before and r.after and sc:
-        out += ["| | before | after | change |", "|---|---:|---:|---:|",
-                f"| image size | {human(sc['before'])} | {human(sc['after'])} | {-sc['saved_percent']:+.1f}% |",
-                f"| build ({'cold' if r.before.cold else 'cached'}) | {_secs(r.before.build_seconds)} | "
-                f"{_secs(r.after.build_seconds)} | |"]
+        out += [
+            "| | before | after | change |",
+            "|---|---:|---:|---:|",
+            f"| image size | {human(sc['before'])} | {human(sc['after'])} | {-sc['saved_percent']:+.1f}% |",
+            f"| build ({'cold' if r.before.cold else 'cached'}) | {_secs(r.before.build_seconds)} | "
+            f"{_secs(r.after.build_seconds)} | |",
+        ]
         if r.rebuild:
             rb = r.rebuild
             change = f"{rb['speedup']}x faster" if rb.get("speedup") else (rb.get("no_speedup_reason") or "-")
-            out.append(f"| rebuild after editing `{rb['file']}` | {_secs(rb['before_seconds'])} | "
-                       f"{_secs(rb['after_seconds'])} | {_pipe(change)} |")
+            out.append(
+                f"| rebuild after editing `{rb['file']}` | {_secs(rb['before_seconds'])} | "
+                f"{_secs(rb['after_seconds'])} | {_pipe(change)} |"
+            )
         out.append("")
         if r.rebuild and r.rebuild.get("warnings"):
             out += [f"> warning: {w}" for w in r.rebuild["warnings"]] + [""]
         for img in (r.before, r.after):
-            out += [f"<details><summary>Layers of the {'original' if img.label == 'before' else r.other_label}"
-                    f"</summary>", "", "| size | instruction |", "|---:|---|"]
+            out += [
+                f"<details><summary>Layers of the {'original' if img.label == 'before' else r.other_label}</summary>",
+                "",
+                "| size | instruction |",
+                "|---:|---|",
+            ]
             out += [f"| {human(s)} | `{_pipe(_short(i))}` |" for i, s, _ in layer_rows(img)]
             out += ["", "</details>", ""]
     if r.failure:
         what = "other" if r.other_label != "rewrite" else "rewritten"
-        out += [f"**The {what} Dockerfile does not build:** `{r.failure.get('step')}`", "", "```",
-                *(r.failure.get("log_tail") or []), "```", ""]
+        out += [
+            f"**The {what} Dockerfile does not build:** `{r.failure.get('step')}`",
+            "",
+            "```",
+            *(r.failure.get("log_tail") or []),
+            "```",
+            "",
+        ]
     if r.verification is not None:
         v = r.verification
         out += [f"**Verification: {v.verdict}**", "", "| check | result | |", "|---|---|---|"]
@@ -167,11 +191,19 @@ def to_markdown(r: MeasureReport) -> str:
 def _image_json(img: ImageReport | None) -> dict | None:
     if img is None:
         return None
-    return {"tag": img.tag, "id": img.image_id, "size": img.size, "build_seconds": img.build_seconds,
-            "cold": img.cold, "builder": img.builder, "base": img.base, "steps": img.steps,
-            "cached_steps": img.cached_steps,
-            "layers": [{"instruction": la.instruction, "size": la.size, "base": la.base} for la in img.layers],
-            "largest": [{"instruction": i, "size": s} for i, s in largest(img)]}
+    return {
+        "tag": img.tag,
+        "id": img.image_id,
+        "size": img.size,
+        "build_seconds": img.build_seconds,
+        "cold": img.cold,
+        "builder": img.builder,
+        "base": img.base,
+        "steps": img.steps,
+        "cached_steps": img.cached_steps,
+        "layers": [{"instruction": la.instruction, "size": la.size, "base": la.base} for la in img.layers],
+        "largest": [{"instruction": i, "size": s} for i, s in largest(img)],
+    }
 
 
 def to_json(r: MeasureReport) -> dict:
@@ -186,9 +218,15 @@ def to_json(r: MeasureReport) -> dict:
         "notes": r.notes,
         "mode": "after" if plan is not None and plan.other is not None else "rewrite",
         "other": str(plan.other) if plan is not None and plan.other is not None else None,
-        "rewrite": None if plan is None else {
-            "changed": plan.changed, "applied": plan.applied, "unsafe_applied": plan.unsafe_applied,
-            "side_files": sorted(rel for rel, (b, a) in plan.side_files.items() if b != a), "diff": plan.diff},
+        "rewrite": None
+        if plan is None
+        else {
+            "changed": plan.changed,
+            "applied": plan.applied,
+            "unsafe_applied": plan.unsafe_applied,
+            "side_files": sorted(rel for rel, (b, a) in plan.side_files.items() if b != a),
+            "diff": plan.diff,
+        },
         "builder": r.builder,
         "before": _image_json(r.before),
         "after": _image_json(r.after),

@@ -106,8 +106,13 @@ class MeasureReport:
         if not (self.before and self.after):
             return None
         b, a = self.before.size, self.after.size
-        return {"before": b, "after": a, "saved": b - a, "saved_percent": round(100.0 * (b - a) / b, 1) if b else 0.0,
-                "ratio": round(a / b, 3) if b else None}
+        return {
+            "before": b,
+            "after": a,
+            "saved": b - a,
+            "saved_percent": round(100.0 * (b - a) / b, 1) if b else 0.0,
+            "ratio": round(a / b, 3) if b else None,
+        }
 
 
 class _UI:
@@ -153,18 +158,25 @@ def syntax_failure_message(label: str, text: str, other_text: str, result: Build
     first = next((x.strip() for x in [result.error or "", *result.log_tail] if x.strip()), "")
     newer = features(text).newer_frontend + features(other_text).newer_frontend
     if newer:
-        hint = (f"The files use {', '.join(newer)}, which needs that frontend: give the builder registry access "
-                "(or load the image into it), or build on a builder that has it (--builder NAME).")
+        hint = (
+            f"The files use {', '.join(newer)}, which needs that frontend: give the builder registry access "
+            "(or load the image into it), or build on a builder that has it (--builder NAME)."
+        )
     else:
-        hint = ("Give the builder registry access (or load the image into it), build on a builder that has it "
-                "(--builder NAME), or -- neither file uses a feature the engine's built-in frontend lacks -- rerun "
-                "with --builtin-frontend to build both copies without the directive.")
-    return (f"the {label} Dockerfile starts with `# syntax={ref}`: BuildKit must fetch the {ref} frontend image "
-            f"from a registry, and this builder could not ({first[:300]}). {hint}")
+        hint = (
+            "Give the builder registry access (or load the image into it), build on a builder that has it "
+            "(--builder NAME), or -- neither file uses a feature the engine's built-in frontend lacks -- rerun "
+            "with --builtin-frontend to build both copies without the directive."
+        )
+    return (
+        f"the {label} Dockerfile starts with `# syntax={ref}`: BuildKit must fetch the {ref} frontend image "
+        f"from a registry, and this builder could not ({first[:300]}). {hint}"
+    )
 
 
-def choose_builder(texts: list[str], buildkit: bool | None = None, builder: str | None = None
-                   ) -> tuple[str, list[str], object, list[str]]:
+def choose_builder(
+    texts: list[str], buildkit: bool | None = None, builder: str | None = None
+) -> tuple[str, list[str], object, list[str]]:
     """(mode, why BuildKit is needed, docker CLI or None, notes). BuildKit whenever the engine has it
     (the classic builder reads files differently: ``COPY ../x``, ``RUN --mount``); the classic
     builder only when asked (``--classic``), or when no BuildKit-capable CLI exists and the files
@@ -233,8 +245,20 @@ def _run(path: Path, opts: MeasureOptions, ui: _UI, client, report: MeasureRepor
     return report
 
 
-def build_one(client, res: Resources, ui: _UI, mode: str, cli, label: str, context: Path, dockerfile: Path, tag: str,
-              no_cache: bool, builder: str | None, environ: dict | None = None) -> BuildResult:
+def build_one(
+    client,
+    res: Resources,
+    ui: _UI,
+    mode: str,
+    cli,
+    label: str,
+    context: Path,
+    dockerfile: Path,
+    tag: str,
+    no_cache: bool,
+    builder: str | None,
+    environ: dict | None = None,
+) -> BuildResult:
     res.tags.append(tag)  # before the build: an interrupted build's tag is removed too
     ui.build_start(label, f"{mode}{', no cache' if no_cache else ''}")
 
@@ -242,11 +266,22 @@ def build_one(client, res: Resources, ui: _UI, mode: str, cli, label: str, conte
         ui.build_event(label, kind, text)
 
     if mode == "classic":
-        result = build_classic(client, str(context), str(dockerfile), tag, no_cache=no_cache, progress=progress,
-                               resources=res)
+        result = build_classic(
+            client, str(context), str(dockerfile), tag, no_cache=no_cache, progress=progress, resources=res
+        )
     else:
-        result = build_buildkit(client, cli, str(context), str(dockerfile), tag, no_cache=no_cache, builder=builder,
-                                progress=progress, resources=res, environ=environ)
+        result = build_buildkit(
+            client,
+            cli,
+            str(context),
+            str(dockerfile),
+            tag,
+            no_cache=no_cache,
+            builder=builder,
+            progress=progress,
+            resources=res,
+            environ=environ,
+        )
     ui.build_end(label, result)
     return result
 
@@ -255,9 +290,19 @@ def _image_report(client, label: str, result: BuildResult, base: str | None, col
     info = client.api.inspect_image(result.image_id)
     lays = layers(client, result.image_id, base)
     name_copy_layers(lays, text)
-    return ImageReport(label=label, tag=result.tag, image_id=result.image_id, size=int(info.get("Size") or 0),
-                       build_seconds=round(result.seconds, 2), cold=cold, builder=result.builder, base=base,
-                       layers=lays, steps=len(result.steps), cached_steps=result.cached_steps)
+    return ImageReport(
+        label=label,
+        tag=result.tag,
+        image_id=result.image_id,
+        size=int(info.get("Size") or 0),
+        build_seconds=round(result.seconds, 2),
+        cold=cold,
+        builder=result.builder,
+        base=base,
+        layers=lays,
+        steps=len(result.steps),
+        cached_steps=result.cached_steps,
+    )
 
 
 def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, report: MeasureReport) -> None:
@@ -273,8 +318,11 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
     report.plan, report.dockerfile, report.context = plan, str(plan.dockerfile), str(plan.context)
     other = report.other_label
     if not plan.changed:
-        report.notes.append("the two Dockerfiles are identical: nothing to measure" if plan.other is not None
-                            else "the rewrite changes nothing in this Dockerfile: nothing to measure")
+        report.notes.append(
+            "the two Dockerfiles are identical: nothing to measure"
+            if plan.other is not None
+            else "the rewrite changes nothing in this Dockerfile: nothing to measure"
+        )
         return
     report.builder = f"buildx:{opts.builder}" if opts.builder else None
     mode, reasons, cli, notes = choose_builder([plan.before_text, plan.after_text], opts.buildkit, opts.builder)
@@ -294,8 +342,11 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
     environ = opts.endpoint.cli_env() if opts.endpoint is not None else None
 
     def build(label: str, side: str, tag: str, no_cache: bool) -> BuildResult:
-        ctx, df = (plan.before_context, plan.before_dockerfile) if side == "before" else \
-            (plan.after_context, plan.after_dockerfile)
+        ctx, df = (
+            (plan.before_context, plan.before_dockerfile)
+            if side == "before"
+            else (plan.after_context, plan.after_dockerfile)
+        )
         return build_one(client, res, ui, mode, cli, label, ctx, df, f"{repo}:{tag}", no_cache, opts.builder, environ)
 
     ui.phase("building the original")
@@ -305,15 +356,20 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
         if msg:
             raise MeasureError(msg, EXIT_ERROR)
         detail = "\n".join(b.log_tail)
-        raise MeasureError(f"the original Dockerfile does not build (the {other} is not to blame): "
-                           f"{b.failed_step or 'build'}: {b.error}", EXIT_ERROR, detail=detail)
+        raise MeasureError(
+            f"the original Dockerfile does not build (the {other} is not to blame): "
+            f"{b.failed_step or 'build'}: {b.error}",
+            EXIT_ERROR,
+            detail=detail,
+        )
     report.before = _image_report(client, "before", b, base_b, opts.cold, plan.before_text)
 
     ui.phase(f"building the {other}")
     a = build("after", "after", "after", opts.cold)
     if not a.ok:
-        msg = syntax_failure_message("other" if plan.other is not None else "rewritten", plan.after_text,
-                                     plan.before_text, a)
+        msg = syntax_failure_message(
+            "other" if plan.other is not None else "rewritten", plan.after_text, plan.before_text, a
+        )
         if msg:
             raise MeasureError(msg, EXIT_ERROR)
         report.failure = {"step": a.failed_step, "error": a.error, "log_tail": a.log_tail}
@@ -323,16 +379,29 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
 
     ui.phase(f"verifying the {other}")
     vopts = VerifyOptions.from_dockerfiles(
-        plan.before_text, plan.after_text, plan.before_context, dockerignore_before=plan.dockerignore_before,
-        dockerignore_after=plan.dockerignore_after, rewrite_changed=plan.rewrite_changed,
-        smoke=opts.smoke, timeout=opts.check_timeout, run=opts.run, run_timeout=opts.run_timeout,
-        provided_text=_provided_text(plan))
+        plan.before_text,
+        plan.after_text,
+        plan.before_context,
+        dockerignore_before=plan.dockerignore_before,
+        dockerignore_after=plan.dockerignore_after,
+        rewrite_changed=plan.rewrite_changed,
+        smoke=opts.smoke,
+        timeout=opts.check_timeout,
+        run=opts.run,
+        run_timeout=opts.run_timeout,
+        provided_text=_provided_text(plan),
+    )
     memo: dict = {}  # the original's probe results, reused when a repaired rewrite is verified again
-    report.verification = verify(client, b.tag, a.tag, vopts, res, memo=memo,
-                                 progress=lambda s: ui.phase(f"verifying: {s}"))
+    report.verification = verify(
+        client, b.tag, a.tag, vopts, res, memo=memo, progress=lambda s: ui.phase(f"verifying: {s}")
+    )
     report.exit_code = EXIT_OK if report.verification.verdict == "PASS" else EXIT_FAIL
-    if report.exit_code == EXIT_FAIL and plan.other is None and opts.repair and \
-            applies(plan.before_text, plan.after_text):
+    if (
+        report.exit_code == EXIT_FAIL
+        and plan.other is None
+        and opts.repair
+        and applies(plan.before_text, plan.after_text)
+    ):
         _repair(plan, opts, ui, client, res, build, report, b, a, memo)
     if opts.build_checks:
         from .buildchecks import attach
@@ -356,8 +425,18 @@ def _provided_text(plan: Plan) -> str:
     return provided_text(a for _, a in plan.side_files.values())
 
 
-def _repair(plan: Plan, opts: MeasureOptions, ui: _UI, client, res: Resources, build, report: MeasureReport,
-            b: BuildResult, a: BuildResult, memo: dict) -> None:
+def _repair(
+    plan: Plan,
+    opts: MeasureOptions,
+    ui: _UI,
+    client,
+    res: Resources,
+    build,
+    report: MeasureReport,
+    b: BuildResult,
+    a: BuildResult,
+    memo: dict,
+) -> None:
     """The rewrite built but does not verify: add the runtime packages its image lacks (repair.py), rebuild,
     verify again. The repaired rewrite replaces the measured one; an unrepairable one stays as it was."""
     from ..io import read_source
@@ -375,9 +454,18 @@ def _repair(plan: Plan, opts: MeasureOptions, ui: _UI, client, res: Resources, b
         if not r.ok:
             return None, (r, None), False, [f"does not build: {r.failed_step or 'build'}: {r.error}"]
         vo = VerifyOptions.from_dockerfiles(
-            plan.before_text, text, plan.before_context, dockerignore_before=plan.dockerignore_before,
-            dockerignore_after=plan.dockerignore_after, rewrite_changed=plan.rewrite_changed, smoke=opts.smoke,
-            timeout=opts.check_timeout, run=opts.run, run_timeout=opts.run_timeout, provided_text=_provided_text(plan))
+            plan.before_text,
+            text,
+            plan.before_context,
+            dockerignore_before=plan.dockerignore_before,
+            dockerignore_after=plan.dockerignore_after,
+            rewrite_changed=plan.rewrite_changed,
+            smoke=opts.smoke,
+            timeout=opts.check_timeout,
+            run=opts.run,
+            run_timeout=opts.run_timeout,
+            provided_text=_provided_text(plan),
+        )
         v = verify(client, b.tag, r.tag, vo, res, memo=memo, progress=lambda s: ui.phase(f"verifying: {s}"))
         return r.tag, (r, v), v.verdict == "PASS", v.failures
 
@@ -387,9 +475,9 @@ def _repair(plan: Plan, opts: MeasureOptions, ui: _UI, client, res: Resources, b
     if rp.verified:
         r, v = rp.result
         first = plan.diff.split("\n", 1)[0]
-        name = first[len("--- a/"):] if first.startswith("--- a/") else plan.dockerfile.name
+        name = first[len("--- a/") :] if first.startswith("--- a/") else plan.dockerfile.name
         old = mask("".join(_diff_lines(plan.before_text, plan.after_text, name)))
-        rest = plan.diff[len(old):] if plan.diff.startswith(old) else ""  # the side files' part
+        rest = plan.diff[len(old) :] if plan.diff.startswith(old) else ""  # the side files' part
         plan.after_text = rp.text
         plan.diff = mask("".join(_diff_lines(plan.before_text, plan.after_text, name))) + rest
         report.after = _image_report(client, "after", r, final_base_image(rp.text), opts.cold, rp.text)
@@ -406,8 +494,14 @@ def _rebuild(plan: Plan, opts: MeasureOptions, ui: _UI, build, report: MeasureRe
     from .cache import classify, speedup, unexpected
 
     skip = set(plan.rewrite_changed) | {r for r in (plan.dockerfile_rel, plan.other_rel) if r}
-    rel = opts.touch or choose_source_file(plan.before_context, plan.before_text, plan.after_text,
-                                           plan.dockerignore_before, plan.dockerignore_after, skip=skip)
+    rel = opts.touch or choose_source_file(
+        plan.before_context,
+        plan.before_text,
+        plan.after_text,
+        plan.dockerignore_before,
+        plan.dockerignore_after,
+        skip=skip,
+    )
     if rel is None:
         report.notes.append("no application source file to edit for the rebuild timing (use --touch FILE)")
         return
@@ -421,8 +515,10 @@ def _rebuild(plan: Plan, opts: MeasureOptions, ui: _UI, build, report: MeasureRe
         if not r.ok:
             warnings.append(f"{side}: the warm build failed ({r.error})")
         elif warm[side]["rebuilt"]:
-            warnings.append(f"{side}: {len(warm[side]['rebuilt'])} step(s) rebuilt without any change (the build "
-                            f"cache did not hold): {'; '.join(warm[side]['rebuilt'][:3])}")
+            warnings.append(
+                f"{side}: {len(warm[side]['rebuilt'])} step(s) rebuilt without any change (the build "
+                f"cache did not hold): {'; '.join(warm[side]['rebuilt'][:3])}"
+            )
     verified = not warnings
     timed: dict = {}
     for attempt in (1, 2):
@@ -438,18 +534,28 @@ def _rebuild(plan: Plan, opts: MeasureOptions, ui: _UI, build, report: MeasureRe
         ui.phase("a step expected from the cache was rebuilt: rebuilding once more")
     for side, names in missed.items():
         if names:
-            warnings.append(f"{side}: {len(names)} step(s) expected from the cache were rebuilt: {'; '.join(names[:3])}")
+            warnings.append(
+                f"{side}: {len(names)} step(s) expected from the cache were rebuilt: {'; '.join(names[:3])}"
+            )
     verified = verified and not any(missed.values())
     rb, ra = timed["before"], timed["after"]
     sb, sa = (round(rb.seconds, 2) if rb.ok else None), (round(ra.seconds, 2) if ra.ok else None)
     ratio, why = speedup(sb, sa, verified)
     report.rebuild = {
-        "file": rel, "verified": verified, "before_seconds": sb, "after_seconds": sa, "speedup": ratio,
+        "file": rel,
+        "verified": verified,
+        "before_seconds": sb,
+        "after_seconds": sa,
+        "speedup": ratio,
         "no_speedup_reason": why,
-        "before_cached_steps": sum(s.cached for s in steps["before"]), "before_steps": len(steps["before"]),
-        "after_cached_steps": sum(s.cached for s in steps["after"]), "after_steps": len(steps["after"]),
+        "before_cached_steps": sum(s.cached for s in steps["before"]),
+        "before_steps": len(steps["before"]),
+        "after_cached_steps": sum(s.cached for s in steps["after"]),
+        "after_steps": len(steps["after"]),
         "steps": {side: [s.to_json() for s in st] for side, st in steps.items()},
-        "warm": warm, "unexpected": missed, "warnings": warnings,
+        "warm": warm,
+        "unexpected": missed,
+        "warnings": warnings,
         "errors": [x for x in (None if rb.ok else f"before: {rb.error}", None if ra.ok else f"after: {ra.error}") if x],
     }
 

@@ -36,15 +36,32 @@ class Observation:
     error: str | None = None
 
     def to_json(self) -> dict:
-        return {"state": self.state, "exit_code": self.exit_code, "seconds": round(self.seconds, 2),
-                "ports": self.ports, "responses": self.responses, "listen_seconds": self.listen_seconds,
-                "alive_after_request": self.alive_after_request, "stdout": self.stdout[-2000:],
-                "stderr": self.stderr[-2000:], "error": self.error}
+        return {
+            "state": self.state,
+            "exit_code": self.exit_code,
+            "seconds": round(self.seconds, 2),
+            "ports": self.ports,
+            "responses": self.responses,
+            "listen_seconds": self.listen_seconds,
+            "alive_after_request": self.alive_after_request,
+            "stdout": self.stdout[-2000:],
+            "stderr": self.stderr[-2000:],
+            "error": self.error,
+        }
 
 
-def observe(client, image: str, *, prober: tuple[str, str] | None, budget: float, expected: list[str] | None = None,
-            give_up_after: float | None = None, inject: list[tuple[str, bytes]] = (), resources=None,
-            request_timeout: float = 15.0) -> Observation:
+def observe(
+    client,
+    image: str,
+    *,
+    prober: tuple[str, str] | None,
+    budget: float,
+    expected: list[str] | None = None,
+    give_up_after: float | None = None,
+    inject: list[tuple[str, bytes]] = (),
+    resources=None,
+    request_timeout: float = 15.0,
+) -> Observation:
     """Start ``image`` with its own command (no network) and watch it for up to ``budget`` seconds.
 
     ``prober`` is (image, interpreter) for the sidecar that reads the listening ports and sends
@@ -61,12 +78,22 @@ def observe(client, image: str, *, prober: tuple[str, str] | None, budget: float
     ob = Observation("running")
     try:
         if prober is not None:
-            args = {"budget": budget, "expected": expected, "give_up_after": give_up_after,
-                    "request_timeout": request_timeout}
+            args = {
+                "budget": budget,
+                "expected": expected,
+                "give_up_after": give_up_after,
+                "request_timeout": request_timeout,
+            }
             try:
-                side = containers.create(client, prober[0], entrypoint=[prober[1], "-c", probes.NETWATCH_PY],
-                                         env={"SLIMML_PROBE_ARGS": json.dumps(args), "PYTHONDONTWRITEBYTECODE": "1"},
-                                         user="0", network_mode=f"container:{cid}", resources=resources)
+                side = containers.create(
+                    client,
+                    prober[0],
+                    entrypoint=[prober[1], "-c", probes.NETWATCH_PY],
+                    env={"SLIMML_PROBE_ARGS": json.dumps(args), "PYTHONDONTWRITEBYTECODE": "1"},
+                    user="0",
+                    network_mode=f"container:{cid}",
+                    resources=resources,
+                )
                 api.start(side)
                 ob.watched = True
             except Exception:  # noqa: BLE001 - the command already ended: nothing to join
@@ -122,7 +149,8 @@ def _tail(ob: Observation, n: int = 6) -> list[str]:
 def describe_answer(r: dict) -> str:
     if r.get("kind") != "http":
         return {"timeout": "no answer (timed out)", "refused": "connection refused"}.get(
-            r.get("kind"), f"no HTTP answer ({r.get('error') or r.get('kind')})")
+            r.get("kind"), f"no HTTP answer ({r.get('error') or r.get('kind')})"
+        )
     body = r.get("body")
     shape = json.dumps(r.get("shape"), sort_keys=True)[:120] if body == "json" else body
     return f"{r.get('status')} {r.get('ctype') or '-'} {shape}"
@@ -131,8 +159,13 @@ def describe_answer(r: dict) -> str:
 def _answer_key(r: dict) -> tuple:
     if r.get("kind") != "http":
         return (r.get("kind"),)
-    return ("http", r.get("status"), r.get("ctype"), r.get("body"),
-            json.dumps(r.get("shape"), sort_keys=True) if r.get("body") == "json" else None)
+    return (
+        "http",
+        r.get("status"),
+        r.get("ctype"),
+        r.get("body"),
+        json.dumps(r.get("shape"), sort_keys=True) if r.get("body") == "json" else None,
+    )
 
 
 def compare_runs(ob_b: Observation, ob_a: Observation) -> Check:
@@ -152,8 +185,10 @@ def compare_runs(ob_b: Observation, ob_a: Observation) -> Check:
 def _compare_batch(check: Check, ob_b: Observation, ob_a: Observation) -> Check:
     if ob_a.state != "exited":
         check.status = FAIL
-        check.summary = (f"the original's command exits (code {ob_b.exit_code} after {ob_b.seconds:.1f} s); the "
-                         f"rewrite's still runs after {ob_a.seconds:.0f} s")
+        check.summary = (
+            f"the original's command exits (code {ob_b.exit_code} after {ob_b.seconds:.1f} s); the "
+            f"rewrite's still runs after {ob_a.seconds:.0f} s"
+        )
         return check
     if ob_a.exit_code != ob_b.exit_code:
         check.status = FAIL
@@ -169,7 +204,9 @@ def _compare_batch(check: Check, ob_b: Observation, ob_a: Observation) -> Check:
         check.summary = f"the command exits with code {ob_b.exit_code} in both, but the rewrite prints a traceback"
         check.evidence = _tail(ob_a, 10)
     elif normalize_output(out_b) == normalize_output(out_a):
-        check.summary = f"the command exits with code {ob_b.exit_code} in both, same output (numbers and ids aside){also}"
+        check.summary = (
+            f"the command exits with code {ob_b.exit_code} in both, same output (numbers and ids aside){also}"
+        )
     else:
         check.status = WARN
         check.summary = f"the command exits with code {ob_b.exit_code} in both, but prints something else"
@@ -182,8 +219,10 @@ def _compare_server(check: Check, ob_b: Observation, ob_a: Observation) -> Check
     if ob_a.state == "exited" and ob_a.alive_after_request is None:
         check.status = FAIL
         up = f"listening on {', '.join(ports_b)}" if ports_b else "running"
-        check.summary = (f"the rewrite's container exits with code {ob_a.exit_code} after {ob_a.seconds:.1f} s; "
-                         f"the original keeps {up}")
+        check.summary = (
+            f"the rewrite's container exits with code {ob_a.exit_code} after {ob_a.seconds:.1f} s; "
+            f"the original keeps {up}"
+        )
         check.evidence = ["rewrite's output:", *_tail(ob_a, 10)]
         return check
     if not ob_b.watched:
@@ -203,7 +242,9 @@ def _compare_server(check: Check, ob_b: Observation, ob_a: Observation) -> Check
         if rb is None or ra is None:
             continue
         if _answer_key(rb) != _answer_key(ra):
-            fails.append(f"GET / on port {p}: {describe_answer(rb)} in the original, {describe_answer(ra)} in the rewrite")
+            fails.append(
+                f"GET / on port {p}: {describe_answer(rb)} in the original, {describe_answer(ra)} in the rewrite"
+            )
     if ob_b.alive_after_request and ob_a.alive_after_request is False:
         fails.append(f"the rewrite's server exits (code {ob_a.exit_code}) after its first request")
         check.details["after_tail"] = _tail(ob_a, 10)
@@ -220,7 +261,9 @@ def _compare_server(check: Check, ob_b: Observation, ob_a: Observation) -> Check
         check.summary = f"the command keeps running in both for {ob_b.seconds:.0f} s (no listening port)"
     else:
         answers = "; ".join(f"{p}: {describe_answer(ob_b.responses[p])}" for p in ports_b if p in ob_b.responses)
-        check.summary = f"the server stays up in both, listens on {', '.join(ports_b)} and answers GET / alike ({answers})"
+        check.summary = (
+            f"the server stays up in both, listens on {', '.join(ports_b)} and answers GET / alike ({answers})"
+        )
         if any("traceback" in n for n in notes):
             check.status = WARN
     return check

@@ -47,9 +47,14 @@ class RichUI(_UI):
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self.console = Console(stderr=True)
-        self.progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[label]}[/bold]"),
-                                 TextColumn("{task.description}", style="cyan"), TimeElapsedColumn(),
-                                 console=self.console, transient=False)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.fields[label]}[/bold]"),
+            TextColumn("{task.description}", style="cyan"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
         self.progress.start()
         self.tasks: dict[str, int] = {}
         self.phase_task = self.progress.add_task("", label="measure", total=None)
@@ -76,8 +81,11 @@ class RichUI(_UI):
         task = self.tasks.get(label)
         if task is None:
             return
-        desc = f"done ({result.steps and len(result.steps)} steps, {result.cached_steps} cached)" if result.ok \
+        desc = (
+            f"done ({result.steps and len(result.steps)} steps, {result.cached_steps} cached)"
+            if result.ok
             else f"[red]failed at {result.failed_step or 'build'}[/red]"
+        )
         self.progress.update(task, description=desc, total=1, completed=1)
 
     def close(self) -> None:

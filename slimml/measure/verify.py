@@ -66,15 +66,28 @@ class VerifyOptions:
     provided_text: str = ""
 
     @classmethod
-    def from_dockerfiles(cls, before_text: str, after_text: str, context_dir=None, *,
-                         dockerignore_before: str | None = None, dockerignore_after: str | None = None,
-                         rewrite_changed=(), **kw) -> VerifyOptions:
+    def from_dockerfiles(
+        cls,
+        before_text: str,
+        after_text: str,
+        context_dir=None,
+        *,
+        dockerignore_before: str | None = None,
+        dockerignore_after: str | None = None,
+        rewrite_changed=(),
+        **kw,
+    ) -> VerifyOptions:
         kw.pop("applied", None)  # what the rewrite applied no longer matters: the images say it
-        return cls(copy_map=copy_map(before_text, context_dir),
-                   dockerignore_before=dockerignore_before,
-                   dockerignore_after=dockerignore_after if dockerignore_after is not None else dockerignore_before,
-                   rewrite_changed=set(rewrite_changed), documented_env=documented_env(before_text, after_text),
-                   base_before=final_base_image(before_text), base_after=final_base_image(after_text), **kw)
+        return cls(
+            copy_map=copy_map(before_text, context_dir),
+            dockerignore_before=dockerignore_before,
+            dockerignore_after=dockerignore_after if dockerignore_after is not None else dockerignore_before,
+            rewrite_changed=set(rewrite_changed),
+            documented_env=documented_env(before_text, after_text),
+            base_before=final_base_image(before_text),
+            base_after=final_base_image(after_text),
+            **kw,
+        )
 
 
 @dataclass
@@ -143,9 +156,21 @@ class _Verifier:
     def probe(self, side: _Side, mode: str, args: dict, user: str | None = "same", inject=(), tool: bool = False):
         user = side.user if user == "same" else user
         py = side.tool if tool else side.py
-        return self.once(side, ("probe", py, mode, json.dumps(args, sort_keys=True), user), lambda: run_probe(
-            self.client, side.ref, py, mode, args, user=user, timeout=self.opts.timeout, resources=self.res,
-            inject=inject))
+        return self.once(
+            side,
+            ("probe", py, mode, json.dumps(args, sort_keys=True), user),
+            lambda: run_probe(
+                self.client,
+                side.ref,
+                py,
+                mode,
+                args,
+                user=user,
+                timeout=self.opts.timeout,
+                resources=self.res,
+                inject=inject,
+            ),
+        )
 
     # -- the checks, in order ----------------------------------------------------------------------
     def run(self) -> Verification:
@@ -156,8 +181,11 @@ class _Verifier:
         self._provided(cfg_check.details.get("wrapper"))
         self.progress("interpreter")
         for side in (self.b, self.a):
-            r = self.once(side, ("interpreter",), lambda s=side: resolve_interpreter(self.client, s.ref, s.cfg, o.timeout,
-                                                                                      self.res))
+            r = self.once(
+                side,
+                ("interpreter",),
+                lambda s=side: resolve_interpreter(self.client, s.ref, s.cfg, o.timeout, self.res),
+            )
             side.py, side.how, side.resolved, side.tool = r.interpreter, r.how, r.resolved, r.interpreter or r.fallback
         roots = o.app_roots if o.app_roots is not None else app_roots(self.b.cfg.get("WorkingDir"), o.copy_map)
         scan = None
@@ -171,8 +199,13 @@ class _Verifier:
                 self.skip(name, f"original: {self.b.how}")
         elif self.a.py is None:
             for name in ("python", "imports"):
-                self.add(Check(name, FAIL, f"the original runs Python ({self.b.py}) but the rewrite's command has "
-                                           f"none: {self.a.how}"))
+                self.add(
+                    Check(
+                        name,
+                        FAIL,
+                        f"the original runs Python ({self.b.py}) but the rewrite's command has none: {self.a.how}",
+                    )
+                )
         else:
             self.progress("python")
             self._python(scan)
@@ -204,8 +237,14 @@ class _Verifier:
                 base_a = self.client.api.inspect_image(o.base_after).get("Config") or {}
             except Exception:  # noqa: BLE001 - bases not in the engine
                 base_b = base_a = None
-        return compare_config(self.b.cfg, self.a.cfg, documented=o.documented_env, base_b=base_b, base_a=base_a,
-                              read_file_after=lambda p: read_image_file(self.client, self.a.ref, p, self.res))
+        return compare_config(
+            self.b.cfg,
+            self.a.cfg,
+            documented=o.documented_env,
+            base_b=base_b,
+            base_a=base_a,
+            read_file_after=lambda p: read_image_file(self.client, self.a.ref, p, self.res),
+        )
 
     def _provided(self, wrapper: str | None) -> None:
         if not self.opts.inject_provided:
@@ -241,11 +280,15 @@ class _Verifier:
             return
         fb = (self.b.files or {}).get("files") or {}
         fa = (self.a.files or {}).get("files") or {}
-        paths = [p for p in fb if p not in fa and any(p == t or p.startswith(t.rstrip("/") + "/") for t in self.provided)]
+        paths = [
+            p for p in fb if p not in fa and any(p == t or p.startswith(t.rstrip("/") + "/") for t in self.provided)
+        ]
         total = sum(fb[p][4] for p in paths)
         if total > INJECT_LIMIT:
-            self.inject_note = (f"the {len(paths)} file(s) the init script provides ({total / 1e9:.1f} GB) were not "
-                                f"put back (over {INJECT_LIMIT / 1e9:.0f} GB): the rewrite ran without them")
+            self.inject_note = (
+                f"the {len(paths)} file(s) the init script provides ({total / 1e9:.1f} GB) were not "
+                f"put back (over {INJECT_LIMIT / 1e9:.0f} GB): the rewrite ran without them"
+            )
             return
         self.injected = missing_ancestors(paths, fa, roots) if fb else list(self.provided)
         self.inject = copy_paths_between(self.client, self.b.ref, self.injected, self.res)
@@ -268,7 +311,7 @@ class _Verifier:
         c.details["interpreter"] = {"before": b.py, "after": a.py, "how_before": b.how, "how_after": a.how}
         self.add(c)
         self.progress("imports")
-        files = sorted(((b.files or {}).get("files") or {}))
+        files = sorted((b.files or {}).get("files") or {})
         folders = _app_folders(b.cfg, files)
         own = appscan.app_modules(files, folders, scan.scripts if scan else set(), effective_argv(b.cfg))
         mods = list(dict.fromkeys([*modules_to_import(b.dists["dists"]), *own]))
@@ -294,8 +337,14 @@ class _Verifier:
             self.add(Check("programs", PASS, "the app runs no program by name"))
             return [], []
         t = self.opts.timeout
-        res_b = self.once(self.b, ("resolve", *names), lambda: resolve_words(
-            self.client, self.b.ref, names, self.b.user, t, self.res)) or {}
+        res_b = (
+            self.once(
+                self.b,
+                ("resolve", *names),
+                lambda: resolve_words(self.client, self.b.ref, names, self.b.user, t, self.res),
+            )
+            or {}
+        )
         res_a = resolve_words(self.client, self.a.ref, names, self.a.user, t, self.res) or {}
         c = compare_programs({n: scan.programs[n] for n in names}, res_b, res_a)
         if scan.errors:
@@ -322,25 +371,49 @@ class _Verifier:
             return
         if self.b.files is None or self.a.files is None:
             r = self._files_rb if self.b.files is None else self._files_ra
-            self.add(Check("app-files", SKIP if self.b.files is None else FAIL, "cannot list the application files: "
-                           + (probe_failure(r) if r is not None else "no Python interpreter in the rewrite")))
+            self.add(
+                Check(
+                    "app-files",
+                    SKIP if self.b.files is None else FAIL,
+                    "cannot list the application files: "
+                    + (probe_failure(r) if r is not None else "no Python interpreter in the rewrite"),
+                )
+            )
             return
         o = self.opts
-        reads = Reads(appscan.NameIndex.of(scan) if scan is not None else None,
-                      scan.dynamic_listing if scan is not None else [], self.provided, roots,
-                      set(scan.programs) if scan is not None else set())
-        self.add(compare_files(self.b.files, self.a.files, reads, copy_map=o.copy_map,
-                               rewrite_changed=o.rewrite_changed, dockerignore_before=o.dockerignore_before,
-                               dockerignore_after=o.dockerignore_after))
+        reads = Reads(
+            appscan.NameIndex.of(scan) if scan is not None else None,
+            scan.dynamic_listing if scan is not None else [],
+            self.provided,
+            roots,
+            set(scan.programs) if scan is not None else set(),
+        )
+        self.add(
+            compare_files(
+                self.b.files,
+                self.a.files,
+                reads,
+                copy_map=o.copy_map,
+                rewrite_changed=o.rewrite_changed,
+                dockerignore_before=o.dockerignore_before,
+                dockerignore_after=o.dockerignore_after,
+            )
+        )
 
     def _run(self) -> None:
         o = self.opts
         prober = (self.b.ref, self.b.tool) if self.b.tool else ((self.a.ref, self.a.tool) if self.a.tool else None)
-        ob_b = self.once(self.b, ("observe", o.run_timeout), lambda: observe(
-            self.client, self.b.ref, prober=prober, budget=o.run_timeout, resources=self.res))
+        ob_b = self.once(
+            self.b,
+            ("observe", o.run_timeout),
+            lambda: observe(self.client, self.b.ref, prober=prober, budget=o.run_timeout, resources=self.res),
+        )
         if ob_b.state == "running" and ob_b.ports:
-            kw = {"budget": o.run_timeout, "expected": sorted(ob_b.ports),
-                  "give_up_after": 2 * (ob_b.listen_seconds or 0) + 5}
+            kw = {
+                "budget": o.run_timeout,
+                "expected": sorted(ob_b.ports),
+                "give_up_after": 2 * (ob_b.listen_seconds or 0) + 5,
+            }
         elif ob_b.state == "running":
             kw = {"budget": max(5.0, min(o.run_timeout, ob_b.seconds))}  # watched as long as the original
         else:
@@ -348,8 +421,10 @@ class _Verifier:
         ob_a = observe(self.client, self.a.ref, prober=prober, inject=self.inject, resources=self.res, **kw)
         c = compare_runs(ob_b, ob_a)
         if self.injected:
-            c.add("the rewrite ran with what its init script provides put back (as a mount would): "
-                  + ", ".join(self.injected[:5]))
+            c.add(
+                "the rewrite ran with what its init script provides put back (as a mount would): "
+                + ", ".join(self.injected[:5])
+            )
         if self.inject_note:
             c.add(self.inject_note)
         self.add(c)
@@ -358,21 +433,38 @@ class _Verifier:
         cmd = self.opts.smoke
         sh = ["/bin/sh", "-c", cmd]
         t = self.opts.timeout
-        sb = self.once(self.b, ("smoke", cmd), lambda: run_container(
-            self.client, self.b.ref, entrypoint=sh, user=self.b.user, timeout=t, resources=self.res, network=True))
-        sa = run_container(self.client, self.a.ref, entrypoint=sh, user=self.a.user, timeout=t, resources=self.res,
-                           network=True, inject=self.inject)
+        sb = self.once(
+            self.b,
+            ("smoke", cmd),
+            lambda: run_container(
+                self.client, self.b.ref, entrypoint=sh, user=self.b.user, timeout=t, resources=self.res, network=True
+            ),
+        )
+        sa = run_container(
+            self.client,
+            self.a.ref,
+            entrypoint=sh,
+            user=self.a.user,
+            timeout=t,
+            resources=self.res,
+            network=True,
+            inject=self.inject,
+        )
         self.add(compare_smoke(sb, sa, cmd, self.injected))
 
 
 def compare_smoke(sb: RunResult, sa: RunResult, cmd: str, injected: list[str]) -> Check:
     check = Check("smoke", PASS, "")
-    check.details = {"command": cmd, "before": {"exit": sb.code, "stdout": sb.stdout[-2000:], "stderr": sb.stderr[-2000:]},
-                     "after": {"exit": sa.code, "stdout": sa.stdout[-2000:], "stderr": sa.stderr[-2000:]},
-                     "injected": injected}
+    check.details = {
+        "command": cmd,
+        "before": {"exit": sb.code, "stdout": sb.stdout[-2000:], "stderr": sb.stderr[-2000:]},
+        "after": {"exit": sa.code, "stdout": sa.stdout[-2000:], "stderr": sa.stderr[-2000:]},
+        "injected": injected,
+    }
     if injected:
-        check.add("rewrite run with what its init script provides put back (as a mount would): "
-                  + ", ".join(injected[:5]))
+        check.add(
+            "rewrite run with what its init script provides put back (as a mount would): " + ", ".join(injected[:5])
+        )
     if sb.code != 0:
         check.status = WARN
         check.summary = f"`{cmd}` fails in the original too ({probe_failure(sb)}): nothing to compare"
@@ -380,8 +472,10 @@ def compare_smoke(sb: RunResult, sa: RunResult, cmd: str, injected: list[str]) -
     if sa.code != 0:
         check.status = FAIL
         check.summary = f"`{cmd}` exits 0 in the original but not in the rewrite ({probe_failure(sa)})"
-        check.evidence = [*(sa.stderr.strip().splitlines()[-10:] or sa.stdout.strip().splitlines()[-10:]),
-                          *check.evidence]
+        check.evidence = [
+            *(sa.stderr.strip().splitlines()[-10:] or sa.stdout.strip().splitlines()[-10:]),
+            *check.evidence,
+        ]
         return check
     if sb.stdout != sa.stdout:
         check.status = WARN
@@ -393,8 +487,15 @@ def compare_smoke(sb: RunResult, sa: RunResult, cmd: str, injected: list[str]) -
     return check
 
 
-def verify(client, before: str, after: str, options: VerifyOptions | None = None, resources=None,
-           progress: Callable[[str], None] = lambda s: None, memo: dict | None = None) -> Verification:
+def verify(
+    client,
+    before: str,
+    after: str,
+    options: VerifyOptions | None = None,
+    resources=None,
+    progress: Callable[[str], None] = lambda s: None,
+    memo: dict | None = None,
+) -> Verification:
     """Compare two images; see the module docstring for the checks. ``memo`` (a dict kept by the
     caller) remembers the original's probe results across calls with the same ``before``."""
     return _Verifier(client, before, after, options or VerifyOptions(), resources, progress, memo).run()

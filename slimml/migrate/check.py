@@ -71,17 +71,27 @@ def findings_json(reports) -> dict:
             text = rep.result.original
             for f in rep.result.findings:
                 s = span(text, f.start, f.end)
-                entry["findings"].append({
-                    "code": f.code, "name": f.name, "severity": f.severity, "message": mask(f.message), **s,
-                    "fix": None if f.fix is None else f.fix.applicability.value,
-                    "note": mask(f.note) or None,
-                    "estimate": None if f.estimate is None else {"low": f.estimate[0], "high": f.estimate[1],
-                                                                 "basis": f.estimate_basis},
-                })
+                entry["findings"].append(
+                    {
+                        "code": f.code,
+                        "name": f.name,
+                        "severity": f.severity,
+                        "message": mask(f.message),
+                        **s,
+                        "fix": None if f.fix is None else f.fix.applicability.value,
+                        "note": mask(f.note) or None,
+                        "estimate": None
+                        if f.estimate is None
+                        else {"low": f.estimate[0], "high": f.estimate[1], "basis": f.estimate_basis},
+                    }
+                )
             n += len(entry["findings"])
         files.append(entry)
-    return {"version": 1, "files": files,
-            "summary": {"files": len(reports), "findings": n, "errors": sum(1 for r in reports if r.error)}}
+    return {
+        "version": 1,
+        "files": files,
+        "summary": {"files": len(reports), "findings": n, "errors": sum(1 for r in reports if r.error)},
+    }
 
 
 def text_lines(reports) -> list[str]:
@@ -123,8 +133,15 @@ def github_lines(reports) -> list[str]:
             if s["line"] == s["end_line"]:
                 props += [f"col={s['column']}", f"endColumn={s['end_column']}"]
             props.append(f"title={_gh_prop(f'{f.code} {f.name}')}")
-            fix = "" if f.fix is None else (" (fix: `slimml fix --write`)" if f.fix.applicability.value == "safe"
-                                            else " (fix: `slimml fix --write --unsafe-fixes`, review it)")
+            fix = (
+                ""
+                if f.fix is None
+                else (
+                    " (fix: `slimml fix --write`)"
+                    if f.fix.applicability.value == "safe"
+                    else " (fix: `slimml fix --write --unsafe-fixes`, review it)"
+                )
+            )
             level = {"error": "error", "info": "notice"}.get(f.severity, "warning")
             out.append(f"::{level} {','.join(props)}::{_gh_msg(mask(f.message) + fix)}")
     return out
@@ -145,11 +162,16 @@ def _rule_descriptor(rule) -> dict:
         "name": rule.NAME,
         "shortDescription": {"text": rule.SUMMARY},
         "fullDescription": {"text": rule.SUMMARY + "."},
-        "help": {"text": f"{rule.SUMMARY}. Run `slimml rules {rule.CODE}` for details.",
-                 "markdown": rule_markdown(rule)},
+        "help": {
+            "text": f"{rule.SUMMARY}. Run `slimml rules {rule.CODE}` for details.",
+            "markdown": rule_markdown(rule),
+        },
         "defaultConfiguration": {"level": "warning"},
-        "properties": {"tags": ["docker", "image-size", "maintainability"], "precision": "high",
-                       "fix": getattr(rule, "FIX", "safe")},
+        "properties": {
+            "tags": ["docker", "image-size", "maintainability"],
+            "precision": "high",
+            "fix": getattr(rule, "FIX", "safe"),
+        },
     }
 
 
@@ -163,23 +185,41 @@ def sarif(reports, version: str) -> dict:
         uri, base = _uri(rep.display)
         loc = {"uri": uri, **({"uriBaseId": base} if base else {})}
         if rep.error:
-            notes.append({"level": "error", "message": {"text": mask(rep.error)},
-                          "locations": [{"physicalLocation": {"artifactLocation": loc}}]})
+            notes.append(
+                {
+                    "level": "error",
+                    "message": {"text": mask(rep.error)},
+                    "locations": [{"physicalLocation": {"artifactLocation": loc}}],
+                }
+            )
             continue
         text = rep.result.original
         for f in rep.result.findings:
             s = span(text, f.start, f.end)
-            snippet = text[f.start:f.end]
-            fp = hashlib.sha256(f"{f.code}\0{Path(rep.display).as_posix()}\0{' '.join(snippet.split())}".encode()).hexdigest()
+            snippet = text[f.start : f.end]
+            fp = hashlib.sha256(
+                f"{f.code}\0{Path(rep.display).as_posix()}\0{' '.join(snippet.split())}".encode()
+            ).hexdigest()
             res = {
                 "ruleId": f.code,
                 "level": {"error": "error", "info": "note"}.get(f.severity, "warning"),
-                "message": {"text": mask(f.message) + (f" Not fixed automatically: {mask(f.note)}"
-                                                       if f.fix is None and f.note else "")},
-                "locations": [{"physicalLocation": {
-                    "artifactLocation": loc,
-                    "region": {"startLine": s["line"], "startColumn": s["column"],
-                               "endLine": s["end_line"], "endColumn": s["end_column"]}}}],
+                "message": {
+                    "text": mask(f.message)
+                    + (f" Not fixed automatically: {mask(f.note)}" if f.fix is None and f.note else "")
+                },
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": loc,
+                            "region": {
+                                "startLine": s["line"],
+                                "startColumn": s["column"],
+                                "endLine": s["end_line"],
+                                "endColumn": s["end_column"],
+                            },
+                        }
+                    }
+                ],
                 "partialFingerprints": {"slimmlFinding/v1": fp[:32]},
                 "properties": {"fix": None if f.fix is None else f.fix.applicability.value},
             }
@@ -189,8 +229,14 @@ def sarif(reports, version: str) -> dict:
                 res["properties"]["estimatedSavingBytes"] = {"low": f.estimate[0], "high": f.estimate[1]}
             results.append(res)
     run = {
-        "tool": {"driver": {"name": "slimml", "version": version, "semanticVersion": version,
-                            "rules": [_rule_descriptor(r) for r in rules]}},
+        "tool": {
+            "driver": {
+                "name": "slimml",
+                "version": version,
+                "semanticVersion": version,
+                "rules": [_rule_descriptor(r) for r in rules],
+            }
+        },
         "columnKind": "unicodeCodePoints",
         "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(os.getcwd()).as_uri() + "/"}},
         "invocations": [{"executionSuccessful": not notes, "toolExecutionNotifications": notes}],
@@ -204,8 +250,11 @@ def render(reports, fmt: str, version: str) -> tuple[str, str]:
     n = sum(len(r.result.findings) for r in reports if r.result is not None)
     errors = sum(1 for r in reports if r.error)
     files = sum(1 for r in reports if r.result is not None and r.result.findings)
-    summary = (f"{n} finding(s) in {files} of {len(reports)} file(s)" + (f", {errors} error(s)" if errors else "")
-               + ("; `slimml fix --write` fixes the safe ones" if n else ""))
+    summary = (
+        f"{n} finding(s) in {files} of {len(reports)} file(s)"
+        + (f", {errors} error(s)" if errors else "")
+        + ("; `slimml fix --write` fixes the safe ones" if n else "")
+    )
     if fmt == "json":
         return json.dumps(findings_json(reports), indent=2) + "\n", summary
     if fmt == "sarif":

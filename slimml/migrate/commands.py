@@ -28,56 +28,147 @@ def _check_codes(select, ignore) -> None:
 
 @click.command()
 @click.argument("roots", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
-@click.option("--repos", "repos_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="File with one repo path or git URL per line (URLs are cloned into --workdir).")
-@click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=Path("."), show_default=True,
-              help="Where clones, the state (.slimml/migrate.db) and the reports go.")
-@click.option("--state", "state_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="State database (default: WORKDIR/.slimml/migrate.db). Re-run with the same one to resume.")
-@click.option("--branch", default="slimml/slim-images", show_default=True,
-              help="Branch created in each changed repo (one commit on top of its HEAD).")
-@click.option("--patches", type=click.Path(path_type=Path, file_okay=False),
-              help="Write one patch per repo into this folder instead of creating branches.")
+@click.option(
+    "--repos",
+    "repos_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File with one repo path or git URL per line (URLs are cloned into --workdir).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    show_default=True,
+    help="Where clones, the state (.slimml/migrate.db) and the reports go.",
+)
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="State database (default: WORKDIR/.slimml/migrate.db). Re-run with the same one to resume.",
+)
+@click.option(
+    "--branch",
+    default="slimml/slim-images",
+    show_default=True,
+    help="Branch created in each changed repo (one commit on top of its HEAD).",
+)
+@click.option(
+    "--patches",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write one patch per repo into this folder instead of creating branches.",
+)
 @click.option("--dry-run", is_flag=True, help="Write nothing at all (no branch, no patch, no state); print the report.")
 @click.option("--select", multiple=True, metavar="CODES", help="Only these rules (as for `slimml fix`).")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rules.")
-@click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply unsafe fixes (each repo's config otherwise).")
-@click.option("--cache-mounts/--no-cache-mounts", default=None, help="SLM001: BuildKit cache mounts instead of no-cache flags.")
+@click.option(
+    "--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply unsafe fixes (each repo's config otherwise)."
+)
+@click.option(
+    "--cache-mounts/--no-cache-mounts", default=None, help="SLM001: BuildKit cache mounts instead of no-cache flags."
+)
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: CPU count).")
 @click.option("--retry-failed", is_flag=True, help="Also redo repos that failed in an earlier run.")
 @click.option("--retry-skipped", is_flag=True, help="Also re-check repos skipped earlier (e.g. dirty, now committed).")
 @click.option("--measure", is_flag=True, help="Build each changed Dockerfile before and after (`slimml measure`).")
-@click.option("--verify", is_flag=True,
-              help="Keep each rule's unsafe fixes only where a real build verifies them (as `slimml fix --verify`); "
-                   "the safe rewrite is verified too, and a file that does not verify is left unchanged.")
-@click.option("--build-jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="With --measure/--verify: concurrent builds.")
-@click.option("--builder", metavar="NAME", help="With --measure: a remote BuildKit builder (default: the local engine / DOCKER_HOST).")
-@click.option("--report-dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Where migrate-report.{md,json,html} go (default: next to the state).")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Keep each rule's unsafe fixes only where a real build verifies them (as `slimml fix --verify`); "
+    "the safe rewrite is verified too, and a file that does not verify is left unchanged.",
+)
+@click.option(
+    "--build-jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --measure/--verify: concurrent builds.",
+)
+@click.option(
+    "--builder",
+    metavar="NAME",
+    help="With --measure: a remote BuildKit builder (default: the local engine / DOCKER_HOST).",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where migrate-report.{md,json,html} go (default: next to the state).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar (for CI); errors and the final line only.")
 # publishing: slimml/migrate/publish.py, docs/pull-requests.md
-@click.option("--push", "push_remote", metavar="REMOTE",
-              help="Push each fixed repo's branch to REMOTE (a remote name, e.g. origin); a remote branch is only "
-                   "replaced when it holds this migration's own commit.")
-@click.option("--open-pr", type=click.Choice(["github", "gitlab", "gitea"]),
-              help="Open or update one pull/merge request per fixed repo (implies --push origin). Token from "
-                   "GITHUB_TOKEN / GITLAB_TOKEN / GITEA_TOKEN or SLIMML_FORGE_TOKEN.")
-@click.option("--forge-url", metavar="URL",
-              help="With --open-pr: the API base (GitHub Enterprise https://HOST/api/v3, GitLab https://HOST/api/v4, "
-                   "Gitea https://HOST/api/v1; required for gitea).")
-@click.option("--pr-base", metavar="BRANCH", help="With --open-pr: the base branch (default: the repo's default branch).")
-@click.option("--shard", "shard_spec", metavar="I/N",
-              help="Only shard I of N (1-based): a stable 1/N of the repos by a hash of each repo's URL or name, "
-                   "with its own state (WORKDIR/.slimml/migrate-shard-I-of-N.db); `slimml report --merge` joins them.")
-@click.option("--docker-host", "docker_hosts", multiple=True, metavar="URL",
-              help="With --measure/--verify: build on this engine (unix://, tcp://, ssh://); repeat for a pool: each "
-                   "build goes to the least-loaded engine, --build-jobs per engine, retried once elsewhere if its engine dies.")
-@click.option("--docker-context", "docker_contexts", multiple=True, metavar="NAME",
-              help="With --measure/--verify: a Docker CLI context's engine joins the pool (repeatable).")
-def migrate(roots, repos_file, workdir, state_path, branch, patches, dry_run, select, ignore, unsafe_fixes,
-            cache_mounts, jobs, retry_failed, retry_skipped, measure, verify, build_jobs, builder, report_dir, quiet,
-            push_remote, open_pr, forge_url, pr_base, shard_spec, docker_hosts, docker_contexts):
+@click.option(
+    "--push",
+    "push_remote",
+    metavar="REMOTE",
+    help="Push each fixed repo's branch to REMOTE (a remote name, e.g. origin); a remote branch is only "
+    "replaced when it holds this migration's own commit.",
+)
+@click.option(
+    "--open-pr",
+    type=click.Choice(["github", "gitlab", "gitea"]),
+    help="Open or update one pull/merge request per fixed repo (implies --push origin). Token from "
+    "GITHUB_TOKEN / GITLAB_TOKEN / GITEA_TOKEN or SLIMML_FORGE_TOKEN.",
+)
+@click.option(
+    "--forge-url",
+    metavar="URL",
+    help="With --open-pr: the API base (GitHub Enterprise https://HOST/api/v3, GitLab https://HOST/api/v4, "
+    "Gitea https://HOST/api/v1; required for gitea).",
+)
+@click.option(
+    "--pr-base", metavar="BRANCH", help="With --open-pr: the base branch (default: the repo's default branch)."
+)
+@click.option(
+    "--shard",
+    "shard_spec",
+    metavar="I/N",
+    help="Only shard I of N (1-based): a stable 1/N of the repos by a hash of each repo's URL or name, "
+    "with its own state (WORKDIR/.slimml/migrate-shard-I-of-N.db); `slimml report --merge` joins them.",
+)
+@click.option(
+    "--docker-host",
+    "docker_hosts",
+    multiple=True,
+    metavar="URL",
+    help="With --measure/--verify: build on this engine (unix://, tcp://, ssh://); repeat for a pool: each "
+    "build goes to the least-loaded engine, --build-jobs per engine, retried once elsewhere if its engine dies.",
+)
+@click.option(
+    "--docker-context",
+    "docker_contexts",
+    multiple=True,
+    metavar="NAME",
+    help="With --measure/--verify: a Docker CLI context's engine joins the pool (repeatable).",
+)
+def migrate(
+    roots,
+    repos_file,
+    workdir,
+    state_path,
+    branch,
+    patches,
+    dry_run,
+    select,
+    ignore,
+    unsafe_fixes,
+    cache_mounts,
+    jobs,
+    retry_failed,
+    retry_skipped,
+    measure,
+    verify,
+    build_jobs,
+    builder,
+    report_dir,
+    quiet,
+    push_remote,
+    open_pr,
+    forge_url,
+    pr_base,
+    shard_spec,
+    docker_hosts,
+    docker_contexts,
+):
     """Apply slimml across many git repos: ROOT folders are searched recursively for repos.
 
     Each clean repo gets a branch with one commit (or a patch file); dirty repos and repos in the
@@ -95,18 +186,35 @@ def migrate(roots, repos_file, workdir, state_path, branch, patches, dry_run, se
     shard = _shard(shard_spec)
     measure_cfg = None
     if verify and builder is not None:
-        raise click.UsageError("--verify builds on the local engine (DOCKER_HOST) or the --docker-host pool; --builder is for --measure")
+        raise click.UsageError(
+            "--verify builds on the local engine (DOCKER_HOST) or the --docker-host pool; --builder is for --measure"
+        )
     engines = _engines(docker_hosts, docker_contexts, measure or verify, builder)  # engine pool
     if measure or verify:
         measure_cfg = _measure_config(build_jobs, builder, "--verify" if verify else "--measure", engines)
         measure_cfg.update(select=select, ignore=ignore, unsafe_fixes=unsafe_fixes, verify=verify)
     elif builder is not None:
         raise click.UsageError("--builder is for --measure")
-    plan = Plan(roots=list(roots), repos_file=repos_file, workdir=workdir, state_path=state_path,
-                mode="dry-run" if dry_run else ("patch" if patches is not None else "branch"), branch=branch,
-                patches=patches, select=select, ignore=ignore, unsafe_fixes=unsafe_fixes, cache_mounts=cache_mounts,
-                jobs=jobs or 0, retry_failed=retry_failed, retry_skipped=retry_skipped, quiet=quiet,
-                measure=measure_cfg, report_dir=report_dir, shard=shard)
+    plan = Plan(
+        roots=list(roots),
+        repos_file=repos_file,
+        workdir=workdir,
+        state_path=state_path,
+        mode="dry-run" if dry_run else ("patch" if patches is not None else "branch"),
+        branch=branch,
+        patches=patches,
+        select=select,
+        ignore=ignore,
+        unsafe_fixes=unsafe_fixes,
+        cache_mounts=cache_mounts,
+        jobs=jobs or 0,
+        retry_failed=retry_failed,
+        retry_skipped=retry_skipped,
+        quiet=quiet,
+        measure=measure_cfg,
+        report_dir=report_dir,
+        shard=shard,
+    )
     plan.publish = _publish_config(push_remote, open_pr, forge_url, pr_base, patches, dry_run)
     try:
         outcome = run_migrate(plan)
@@ -116,10 +224,16 @@ def migrate(roots, repos_file, workdir, state_path, branch, patches, dry_run, se
     c = outcome.counts
     if outcome.report_text:
         click.echo(outcome.report_text, nl=False)
-    line = (f"{sum(c.values())} repos: {c.get('fixed', 0)} fixed, {c.get('unchanged', 0)} unchanged, "
-            f"{c.get('skipped', 0)} skipped, {c.get('failed', 0)} failed"
-            + (f", {c.get('in-progress', 0) + c.get('pending', 0)} not finished" if c.get('in-progress') or c.get('pending') else "")
-            + f" ({outcome.processed} processed in {outcome.seconds:.1f}s)")
+    line = (
+        f"{sum(c.values())} repos: {c.get('fixed', 0)} fixed, {c.get('unchanged', 0)} unchanged, "
+        f"{c.get('skipped', 0)} skipped, {c.get('failed', 0)} failed"
+        + (
+            f", {c.get('in-progress', 0) + c.get('pending', 0)} not finished"
+            if c.get("in-progress") or c.get("pending")
+            else ""
+        )
+        + f" ({outcome.processed} processed in {outcome.seconds:.1f}s)"
+    )
     click.echo(line, err=True)
     if engines:  # builds per engine of the --docker-host pool
         from .engines import last_summary
@@ -168,7 +282,9 @@ def _engines(hosts: tuple[str, ...], contexts: tuple[str, ...], measuring: bool,
     if not measuring:
         raise click.UsageError("--docker-host/--docker-context are for --measure/--verify")
     if builder is not None:
-        raise click.UsageError("--builder builds on a buildx builder; it cannot be combined with --docker-host/--docker-context")
+        raise click.UsageError(
+            "--builder builds on a buildx builder; it cannot be combined with --docker-host/--docker-context"
+        )
     from .engines import EngineError, resolve
 
     try:
@@ -179,13 +295,24 @@ def _engines(hosts: tuple[str, ...], contexts: tuple[str, ...], measuring: bool,
 
 
 @click.command()
-@click.option("--state", "state_path", type=click.Path(path_type=Path, dir_okay=False),
-              default=Path(".slimml/migrate.db"), show_default=True, help="The migration's state database.")
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path(".slimml/migrate.db"),
+    show_default=True,
+    help="The migration's state database.",
+)
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json", "html"]), default="markdown", show_default=True)
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to this file (default: stdout).")
-@click.option("--merge", is_flag=True,
-              help="Combine the shard states given as arguments (`slimml report --merge DB [DB...]`, e.g. the "
-                   "migrate-shard-*-of-N.db of every `migrate --shard` job) into one report.")
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to this file (default: stdout)."
+)
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Combine the shard states given as arguments (`slimml report --merge DB [DB...]`, e.g. the "
+    "migrate-shard-*-of-N.db of every `migrate --shard` job) into one report.",
+)
 @click.argument("merge_paths", nargs=-1, type=click.Path(path_type=Path, dir_okay=False), metavar="[DB...]")
 @click.pass_context
 def report(ctx, state_path, fmt, output, merge=False, merge_paths=()):
@@ -248,19 +375,36 @@ def _merged(ctx, merge: bool, paths: tuple[Path, ...]) -> dict:
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True)
-@click.option("--output", "--output-file", "-o", "output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the report to this file.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True
+)
+@click.option(
+    "--output",
+    "--output-file",
+    "-o",
+    "output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report to this file.",
+)
 @click.option("--select", multiple=True, metavar="CODES", help="Only these rules (codes, prefixes or names).")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these rules.")
-@click.option("--context", type=click.Path(path_type=Path, file_okay=False), help="Build context folder (default: inferred).")
+@click.option(
+    "--context", type=click.Path(path_type=Path, file_okay=False), help="Build context folder (default: inferred)."
+)
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="Config file (default: nearest).")
-@click.option("--stdin-filename", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
-              help="With `-` (or no path): the Dockerfile's path, for the build context, .dockerignore and config.")
+@click.option(
+    "--stdin-filename",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PATH",
+    help="With `-` (or no path): the Dockerfile's path, for the build context, .dockerignore and config.",
+)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings (errors still exit 2).")
-@click.option("--no-cache", is_flag=True,
-              help="Analyse every file again instead of reusing results of unchanged ones "
-                   "(cache: ~/.cache/slimml, or SLIMML_CACHE_DIR).")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Analyse every file again instead of reusing results of unchanged ones "
+    "(cache: ~/.cache/slimml, or SLIMML_CACHE_DIR).",
+)
 def check(paths, fmt, output, select, ignore, context, config, stdin_filename, exit_zero, no_cache):
     """Detect only (CI): report findings in Dockerfiles (files or folders); exit 1 on findings.
 
@@ -279,8 +423,15 @@ def check(paths, fmt, output, select, ignore, context, config, stdin_filename, e
     if context is not None and not context.is_dir():
         click.echo(f"error: --context {context}: not a directory", err=True)
         sys.exit(EXIT_ERROR)
-    opts = Options(write=False, select=select, ignore=ignore, context=context, config=config,
-                   stdin_filename=stdin_filename, cache=not no_cache)
+    opts = Options(
+        write=False,
+        select=select,
+        ignore=ignore,
+        context=context,
+        config=config,
+        stdin_filename=stdin_filename,
+        cache=not no_cache,
+    )
     reports = chk.collect(paths, opts)
     text, summary = chk.render(reports, fmt, __version__)
     if output:
@@ -308,8 +459,10 @@ def _publish_config(remote, kind, forge_url, pr_base, patches, dry_run) -> dict 
         return None
     flag = "--open-pr" if kind else "--push"
     if dry_run or patches is not None:
-        _fail(f"{flag} publishes the migration's branches: it cannot be combined with "
-              f"{'--dry-run' if dry_run else '--patches'}")
+        _fail(
+            f"{flag} publishes the migration's branches: it cannot be combined with "
+            f"{'--dry-run' if dry_run else '--patches'}"
+        )
     remote = remote or "origin"
     if not remote.strip() or remote.startswith("-") or any(c.isspace() for c in remote):
         _fail(f"--push {remote!r}: not a remote name")

@@ -69,11 +69,18 @@ def from_host(url: str, environ: dict | None = None) -> Endpoint:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
-        raise EngineError(f"--docker-host {display_name(url) if '://' in url else url!r}: not a Docker host URL") from None
-    if parts.scheme not in _SCHEMES or (parts.scheme == "unix" and not parts.path) or \
-            (parts.scheme != "unix" and not parts.hostname):
-        raise EngineError(f"--docker-host {display_name(url) if parts.scheme else url!r}: not a Docker host URL "
-                          "(unix:///path, tcp://host:port or ssh://[user@]host)")
+        raise EngineError(
+            f"--docker-host {display_name(url) if '://' in url else url!r}: not a Docker host URL"
+        ) from None
+    if (
+        parts.scheme not in _SCHEMES
+        or (parts.scheme == "unix" and not parts.path)
+        or (parts.scheme != "unix" and not parts.hostname)
+    ):
+        raise EngineError(
+            f"--docker-host {display_name(url) if parts.scheme else url!r}: not a Docker host URL "
+            "(unix:///path, tcp://host:port or ssh://[user@]host)"
+        )
     cert_dir, verify = _tls_from_env(env) if parts.scheme in ("tcp", "https") else (None, True)
     return Endpoint(display_name(url), url, cert_dir, verify)
 
@@ -116,8 +123,9 @@ def from_context(name: str, environ: dict | None = None) -> Endpoint:
     return Endpoint(name, host, cert_dir, verify)
 
 
-def resolve(hosts: tuple[str, ...] | list[str], contexts: tuple[str, ...] | list[str],
-            environ: dict | None = None) -> list[Endpoint]:
+def resolve(
+    hosts: tuple[str, ...] | list[str], contexts: tuple[str, ...] | list[str], environ: dict | None = None
+) -> list[Endpoint]:
     """The engines named on the command line, in order; the same engine twice is refused, and two
     display names that coincide (e.g. two users on one host) are numbered."""
     eps = [from_host(h, environ) for h in hosts] + [from_context(c, environ) for c in contexts]
@@ -130,8 +138,11 @@ def resolve(hosts: tuple[str, ...] | list[str], contexts: tuple[str, ...] | list
     out = []
     for ep in eps:
         names[ep.name] = names.get(ep.name, 0) + 1
-        out.append(ep if names[ep.name] == 1 else Endpoint(f"{ep.name}#{names[ep.name]}", ep.base_url, ep.cert_dir,
-                                                             ep.tls_verify))
+        out.append(
+            ep
+            if names[ep.name] == 1
+            else Endpoint(f"{ep.name}#{names[ep.name]}", ep.base_url, ep.cert_dir, ep.tls_verify)
+        )
     return out
 
 
@@ -164,8 +175,15 @@ def _why(e: BaseException) -> str:
         low = str(x).lower()
         if "invalid bind address" in low:  # the SDK's message repeats the URL, credentials included
             return "not an address the Docker client accepts: tcp:// takes host:port, no user or password"
-        for phrase in ("connection refused", "connection reset", "no such file or directory", "timed out",
-                       "name or service not known", "certificate verify failed", "permission denied"):
+        for phrase in (
+            "connection refused",
+            "connection reset",
+            "no such file or directory",
+            "timed out",
+            "name or service not known",
+            "certificate verify failed",
+            "permission denied",
+        ):
             if phrase in low:
                 return phrase
     return type(seen[0]).__name__ if seen else "no answer"
@@ -201,7 +219,7 @@ class Pool:
     # slots [i*capacity, (i+1)*capacity) belong to engine i
     def in_flight(self, i: int) -> int:
         c = self.capacity
-        return sum(1 for pid in self._holders[i * c:(i + 1) * c] if pid)
+        return sum(1 for pid in self._holders[i * c : (i + 1) * c] if pid)
 
     def is_dead(self, i: int) -> bool:
         return bool(self._dead[i])
@@ -255,8 +273,10 @@ class Pool:
 
     def counts(self) -> list[dict]:
         with self._cond:
-            return [{"engine": ep.name, "builds": self._built[i], "lost": self._lost[i], "dead": bool(self._dead[i])}
-                    for i, ep in enumerate(self.endpoints)]
+            return [
+                {"engine": ep.name, "builds": self._built[i], "lost": self._lost[i], "dead": bool(self._dead[i])}
+                for i, ep in enumerate(self.endpoints)
+            ]
 
     @property
     def retried(self) -> int:
@@ -273,7 +293,7 @@ class Pool:
                 extra.append(f"{c['lost']} build{'s' if c['lost'] != 1 else ''} cut short")
             parts.append(f"{c['engine']} {c['builds']}" + (f" ({', '.join(extra)})" if extra else ""))
         r = self.retried
-        return (f"builds per engine: {', '.join(parts)}; {r} build{'s' if r != 1 else ''} retried on another engine")
+        return f"builds per engine: {', '.join(parts)}; {r} build{'s' if r != 1 else ''} retried on another engine"
 
 
 def process_alive(pid: int) -> bool:
@@ -352,5 +372,6 @@ def run(pool: Pool, attempt: Callable[[Endpoint], object], failed: Callable[[obj
         lost.append(ep.name)
         exclude.append(i)
         if retries:
-            return Leased(None, ep.name, retries,
-                          f"Docker engines {lost[0]} and {ep.name} both stopped during this build")
+            return Leased(
+                None, ep.name, retries, f"Docker engines {lost[0]} and {ep.name} both stopped during this build"
+            )

@@ -16,8 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Variables that would point git somewhere else (set inside git hooks, for instance).
-_SCRUB = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-          "GIT_NAMESPACE", "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_QUARANTINE_PATH")
+_SCRUB = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_COMMON_DIR",
+    "GIT_PREFIX",
+    "GIT_QUARANTINE_PATH",
+)
 DEFAULT_NAME, DEFAULT_EMAIL = "slimml", "slimml@localhost"
 TRAILER = "Slimml-Migrate"
 
@@ -37,11 +46,24 @@ def base_env() -> dict[str, str]:
     return env
 
 
-def git(args: list[str], cwd: Path | str, env: dict[str, str] | None = None, input: bytes | None = None,
-        check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
+def git(
+    args: list[str],
+    cwd: Path | str,
+    env: dict[str, str] | None = None,
+    input: bytes | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess:
     try:
-        cp = subprocess.run(["git", *args], cwd=str(cwd), env=env or base_env(), input=input,
-                            capture_output=True, timeout=timeout, check=False)
+        cp = subprocess.run(
+            ["git", *args],
+            cwd=str(cwd),
+            env=env or base_env(),
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
     except FileNotFoundError:
         raise GitError("git is not installed") from None
     except subprocess.TimeoutExpired:
@@ -84,8 +106,9 @@ def is_repo_dir(path: Path) -> bool:
 
 def inspect(repo: Path, untracked_files: str = "normal") -> RepoState:
     env = base_env()
-    cp = git(["rev-parse", "--absolute-git-dir", "--git-common-dir", "HEAD^{commit}", "HEAD^{tree}"], repo, env,
-             check=False)
+    cp = git(
+        ["rev-parse", "--absolute-git-dir", "--git-common-dir", "HEAD^{commit}", "HEAD^{tree}"], repo, env, check=False
+    )
     if cp.returncode == 0:
         git_dir, common, head, head_tree = out(cp).splitlines()
     else:  # no commit yet (or not a repository: this one raises)
@@ -95,7 +118,11 @@ def inspect(repo: Path, untracked_files: str = "normal") -> RepoState:
     if not common.is_absolute():
         common = (repo / common).resolve()
     busy = next((why for name, why in _BUSY if (git_dir / name).exists()), None)
-    st = git(["status", "--porcelain=v1", "-z", f"--untracked-files={untracked_files}", "--ignore-submodules=none"], repo, env)
+    st = git(
+        ["status", "--porcelain=v1", "-z", f"--untracked-files={untracked_files}", "--ignore-submodules=none"],
+        repo,
+        env,
+    )
     dirty = [e for e in st.stdout.decode("utf-8", "replace").split("\0") if e]
     return RepoState(git_dir, common, head, head_tree, busy, dirty)
 
@@ -142,8 +169,9 @@ class Snapshot:
     """The base commit checked out into ``tree`` with a private index; objects go to the repo,
     or to a private object directory (``private_objects``) so that nothing is written to it."""
 
-    def __init__(self, repo: Path, git_dir: Path, common_dir: Path, base: str, base_tree: str, root: Path,
-                 private_objects: bool):
+    def __init__(
+        self, repo: Path, git_dir: Path, common_dir: Path, base: str, base_tree: str, root: Path, private_objects: bool
+    ):
         self.repo, self.base, self.base_tree, self.root = repo, base, base_tree, root
         self.tree = root / "tree"
         self.tree.mkdir(parents=True)
@@ -161,8 +189,12 @@ class Snapshot:
     def commit(self, paths: list[str], message: str, identity: list[str]) -> str | None:
         """Commit ``paths`` (relative to the tree) on top of the base; None when the tree is unchanged."""
         if paths:
-            git(["update-index", "--add", "--remove", "-z", "--stdin"], self.tree, self.env,
-                input="\0".join(paths).encode("utf-8") + b"\0")
+            git(
+                ["update-index", "--add", "--remove", "-z", "--stdin"],
+                self.tree,
+                self.env,
+                input="\0".join(paths).encode("utf-8") + b"\0",
+            )
             # A generated script must be executable in the commit even with core.fileMode=false.
             executable = [p for p in paths if os.access(self.tree / p, os.X_OK) and (self.tree / p).is_file()]
             if executable:
@@ -170,8 +202,12 @@ class Snapshot:
         tree = out(git(["write-tree"], self.tree, self.env))
         if tree == self.base_tree:
             return None
-        cp = git([*identity, "commit-tree", tree, "-p", self.base, "-F", "-"], self.tree, self.env,
-                 input=message.encode("utf-8"))
+        cp = git(
+            [*identity, "commit-tree", tree, "-p", self.base, "-F", "-"],
+            self.tree,
+            self.env,
+            input=message.encode("utf-8"),
+        )
         return out(cp)
 
     def format_patch(self, sha: str) -> bytes:

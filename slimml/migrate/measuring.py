@@ -45,15 +45,19 @@ def _is_pool(gate) -> bool:
     return isinstance(gate, Pool)
 
 
-def measure_one(dockerfile: Path, config: Path, select, ignore, unsafe_fixes, builder: str | None,
-                semaphore=None) -> dict:
+def measure_one(
+    dockerfile: Path, config: Path, select, ignore, unsafe_fixes, builder: str | None, semaphore=None
+) -> dict:
     """{"before": bytes, "after": bytes} or {"error": "..."} for one Dockerfile. ``semaphore``: the
     single engine's semaphore, or the engine pool (then also "engine" and "engine_retries")."""
     if _is_pool(semaphore):
         from . import engines
 
-        leased = engines.run(semaphore, lambda ep: _measure(dockerfile, config, select, ignore, unsafe_fixes, builder,
-                                                            ep), lambda out: bool(out.get("error")))
+        leased = engines.run(
+            semaphore,
+            lambda ep: _measure(dockerfile, config, select, ignore, unsafe_fixes, builder, ep),
+            lambda out: bool(out.get("error")),
+        )
         out = leased.result if leased.result is not None else {"error": leased.error}
         return {**out, "engine": leased.engine, "engine_retries": leased.retries}
     if semaphore is not None:
@@ -72,7 +76,12 @@ def _measure(dockerfile: Path, config: Path, select, ignore, unsafe_fixes, build
 
     opts = MeasureOptions(
         rewrite=RewriteOptions(select=tuple(select), ignore=tuple(ignore), unsafe_fixes=unsafe_fixes, config=config),
-        builder=builder, cold=False, rebuild=False, keep=False, endpoint=endpoint)
+        builder=builder,
+        cold=False,
+        rebuild=False,
+        keep=False,
+        endpoint=endpoint,
+    )
     rep = run_measure(dockerfile, opts)
     sc = rep.size_change
     out: dict = {}
@@ -82,8 +91,10 @@ def _measure(dockerfile: Path, config: Path, select, ignore, unsafe_fixes, build
     if rep.error:
         problems.append(rep.error)
     if rep.failure:
-        problems.append(f"the rewritten Dockerfile does not build: {rep.failure.get('step') or ''} "
-                        f"{rep.failure.get('error') or ''}".strip())
+        problems.append(
+            f"the rewritten Dockerfile does not build: {rep.failure.get('step') or ''} "
+            f"{rep.failure.get('error') or ''}".strip()
+        )
     verdict = getattr(rep.verification, "verdict", None)
     if verdict is not None and verdict != "PASS":
         problems.append(f"verification {verdict}")
@@ -102,10 +113,16 @@ def prove_one(dockerfile: Path, opts, jobs: int, semaphore=None):
     if _is_pool(semaphore):
         from . import engines
 
-        leased = engines.run(semaphore, lambda ep: proof.prove(dockerfile, opts, jobs=jobs, endpoint=ep),
-                             lambda p: bool(p.error or p.exit_code != 0 or p.dropped))
-        p = leased.result if leased.result is not None else \
-            proof.Proof(dockerfile, str(dockerfile), error=f"{dockerfile}: {leased.error}", exit_code=2)
+        leased = engines.run(
+            semaphore,
+            lambda ep: proof.prove(dockerfile, opts, jobs=jobs, endpoint=ep),
+            lambda p: bool(p.error or p.exit_code != 0 or p.dropped),
+        )
+        p = (
+            leased.result
+            if leased.result is not None
+            else proof.Proof(dockerfile, str(dockerfile), error=f"{dockerfile}: {leased.error}", exit_code=2)
+        )
         return p, {"engine": leased.engine, "engine_retries": leased.retries}
     if semaphore is not None:
         semaphore.acquire()

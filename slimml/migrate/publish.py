@@ -51,11 +51,13 @@ def publish(conn, job, sleep=None) -> None:
             state.update(conn, job.repo_id, pushed_sha=sha, publish_error=None)
         if cfg.get("forge"):
             pr, pr_state = open_pr(conn, job, repo, row, cfg, tok, sleep)
-            state.update(conn, job.repo_id, pr_url=pr.url, pr_number=pr.number, pr_state=pr_state,
-                         publish_error=None)
+            state.update(conn, job.repo_id, pr_url=pr.url, pr_number=pr.number, pr_state=pr_state, publish_error=None)
     except Exception as e:  # noqa: BLE001 - a publish failure never undoes the fix or stops the run
-        msg = str(e) if isinstance(e, (PublishError, gitops.GitError)) or _is_forge_error(e) else (
-            f"internal error while publishing: {type(e).__name__}: {e}")
+        msg = (
+            str(e)
+            if isinstance(e, (PublishError, gitops.GitError)) or _is_forge_error(e)
+            else (f"internal error while publishing: {type(e).__name__}: {e}")
+        )
         if tok:
             msg = msg.replace(tok, MASK)
         fields = {"publish_error": mask(msg)[:1000]}
@@ -84,8 +86,21 @@ def remote_branch_sha(repo: Path, remote: str, branch: str) -> str | None:
 def _remote_tip_is_ours(repo: Path, remote: str, branch: str, tip: str, trailer: str) -> bool:
     info = gitops.commit_info(repo, tip)
     if info is None:  # not here: fetch its objects only (no ref written, not even remote-tracking ones)
-        gitops.git(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
-                    "--refmap=", "--", remote, f"refs/heads/{branch}"], repo, timeout=PUSH_TIMEOUT)
+        gitops.git(
+            [
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--no-recurse-submodules",
+                "--refmap=",
+                "--",
+                remote,
+                f"refs/heads/{branch}",
+            ],
+            repo,
+            timeout=PUSH_TIMEOUT,
+        )
         info = gitops.commit_info(repo, tip)
     return info is not None and gitops.trailer_value(info[1]) == trailer
 
@@ -97,12 +112,17 @@ def push(repo: Path, remote: str, branch: str, sha: str, trailer: str) -> None:
     if tip == sha:
         return
     if tip is not None and not _remote_tip_is_ours(repo, remote, branch, tip, trailer):
-        raise PublishError(f"push: {remote} already has a branch {branch} (at {tip[:10]}) with commits this "
-                           "migration did not make; not overwritten")
+        raise PublishError(
+            f"push: {remote} already has a branch {branch} (at {tip[:10]}) with commits this "
+            "migration did not make; not overwritten"
+        )
     ref = f"refs/heads/{branch}"
     # The lease pins the tip just read ("" = must not exist): a concurrent push in between fails ours.
-    gitops.git(["push", "--quiet", "--porcelain", f"--force-with-lease={ref}:{tip or ''}", "--", remote,
-                f"{sha}:{ref}"], repo, timeout=PUSH_TIMEOUT)
+    gitops.git(
+        ["push", "--quiet", "--porcelain", f"--force-with-lease={ref}:{tip or ''}", "--", remote, f"{sha}:{ref}"],
+        repo,
+        timeout=PUSH_TIMEOUT,
+    )
 
 
 # -- pull request ----------------------------------------------------------------------------------
@@ -116,7 +136,7 @@ def open_pr(conn, job, repo: Path, row: dict, cfg: dict, tok: str | None, sleep=
     api = forge.api_url(cfg["forge"], cfg.get("forge_url"))
     prefix = forge.web_prefix(api)
     if prefix and path.startswith(prefix + "/"):
-        path = path[len(prefix) + 1:]
+        path = path[len(prefix) + 1 :]
     key = (cfg["forge"], api, tok)
     fg = _FORGES.get(key)
     if fg is None:
@@ -147,8 +167,12 @@ def pr_text(message: str, files: list[dict], reason: str | None) -> tuple[str, s
         rest = [ln for ln in rest if not re.match(r"^\s*estimated saving: ", ln, re.IGNORECASE)]
         tb = sum(f["measured_before"] for f in measured)
         ta = sum(f["measured_after"] for f in measured)
-        table = ["**Image size, measured** (both images built by `slimml migrate --measure`):", "",
-                 "| Dockerfile | before | after | saved |", "|---|---:|---:|---:|"]
+        table = [
+            "**Image size, measured** (both images built by `slimml migrate --measure`):",
+            "",
+            "| Dockerfile | before | after | saved |",
+            "|---|---:|---:|---:|",
+        ]
         for f in measured:
             b, a = f["measured_before"], f["measured_after"]
             table.append(f"| `{f['path']}` | {human(b)} | {human(a)} | {human(b - a)}{_pct(b, a)} |")
@@ -161,8 +185,10 @@ def pr_text(message: str, files: list[dict], reason: str | None) -> tuple[str, s
     parts.append(re.sub(r"\n{3,}", "\n\n", "\n".join(rest).strip()))
     if reason:
         parts.append(f"Not changed: {reason[:1000]}")
-    parts.append("---\n_Opened by `slimml migrate`. Running the migration again updates this pull request "
-                 "instead of opening another; the branch is only ever rewritten with this migration's own commits._")
+    parts.append(
+        "---\n_Opened by `slimml migrate`. Running the migration again updates this pull request "
+        "instead of opening another; the branch is only ever rewritten with this migration's own commits._"
+    )
     body = "\n\n".join(p for p in parts if p)
     if len(body) > MAX_BODY:
         body = body[:MAX_BODY] + "\n\n(truncated: see the migration report for the rest)"
@@ -189,13 +215,18 @@ def pending_sql(cfg: dict) -> str:
 
 def counts(conn, cfg: dict) -> dict[str, int]:
     """What publishing achieved over the whole state (for the final line and the exit code)."""
-    c = {"pushed": conn.execute("SELECT COUNT(*) FROM repos WHERE status='fixed' AND pushed_sha = commit_sha"
-                                ).fetchone()[0],
-         "failed": conn.execute("SELECT COUNT(*) FROM repos WHERE status='fixed' AND publish_error IS NOT NULL"
-                                ).fetchone()[0]}
+    c = {
+        "pushed": conn.execute(
+            "SELECT COUNT(*) FROM repos WHERE status='fixed' AND pushed_sha = commit_sha"
+        ).fetchone()[0],
+        "failed": conn.execute(
+            "SELECT COUNT(*) FROM repos WHERE status='fixed' AND publish_error IS NOT NULL"
+        ).fetchone()[0],
+    }
     if cfg.get("forge"):
-        for st, n in conn.execute("SELECT pr_state, COUNT(*) FROM repos WHERE status='fixed' AND pr_state IS NOT NULL "
-                                  "GROUP BY pr_state"):
+        for st, n in conn.execute(
+            "SELECT pr_state, COUNT(*) FROM repos WHERE status='fixed' AND pr_state IS NOT NULL GROUP BY pr_state"
+        ):
             c[f"pr_{st}"] = n
     return c
 
@@ -203,8 +234,10 @@ def counts(conn, cfg: dict) -> dict[str, int]:
 def summary(c: dict[str, int], cfg: dict) -> str:
     line = f"published: {c.get('pushed', 0)} branch(es) pushed to {cfg['remote']}"
     if cfg.get("forge"):
-        line += (f"; pull requests: {c.get('pr_opened', 0)} opened, {c.get('pr_updated', 0)} updated, "
-                 f"{c.get('pr_unchanged', 0)} unchanged")
+        line += (
+            f"; pull requests: {c.get('pr_opened', 0)} opened, {c.get('pr_updated', 0)} updated, "
+            f"{c.get('pr_unchanged', 0)} unchanged"
+        )
     if c.get("failed"):
         line += f"; {c['failed']} failed (the fixes stand; see the report, re-run to retry)"
     return line

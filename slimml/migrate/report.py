@@ -35,9 +35,13 @@ def collect(conn, state_path: Path | None = None) -> dict:
     options = json.loads(state.meta(conn, "options") or "{}")
     sh = shard.state_shard(conn)
     options.pop("shard", None)  # said by "shards" below
-    return build(state.repos(conn), state.files(conn), options,
-                 shards=shard.coverage(sh[1], [sh[0]]) if sh else None,
-                 sources=[str(state_path)] if state_path else [])
+    return build(
+        state.repos(conn),
+        state.files(conn),
+        options,
+        shards=shard.coverage(sh[1], [sh[0]]) if sh else None,
+        sources=[str(state_path)] if state_path else [],
+    )
 
 
 def collect_merged(paths: list[Path]) -> dict:
@@ -46,15 +50,25 @@ def collect_merged(paths: list[Path]) -> dict:
     from . import shard
 
     m = shard.load(paths)
-    return build(m.repos, m.files, m.options, shards=shard.coverage(m.of, m.present),
-                 sources=[str(Path(p).resolve()) for p in m.sources])
+    return build(
+        m.repos,
+        m.files,
+        m.options,
+        shards=shard.coverage(m.of, m.present),
+        sources=[str(Path(p).resolve()) for p in m.sources],
+    )
 
 
 def _pr(r: dict) -> dict | None:
     if not any(r.get(k) for k in ("pr_url", "pr_state", "publish_error", "pushed_sha")):
         return None
-    return {"url": r.get("pr_url"), "number": r.get("pr_number"), "state": r.get("pr_state"),
-            "pushed": r.get("pushed_sha"), "error": r.get("publish_error")}
+    return {
+        "url": r.get("pr_url"),
+        "number": r.get("pr_number"),
+        "state": r.get("pr_state"),
+        "pushed": r.get("pushed_sha"),
+        "error": r.get("publish_error"),
+    }
 
 
 def headline(fixed: list[dict]) -> dict:
@@ -64,13 +78,21 @@ def headline(fixed: list[dict]) -> dict:
     measured = [r for r in fixed if r["measured_before"] is not None and r["measured_after"] is not None]
     seen = {id(r) for r in measured}
     estimated = [r for r in fixed if id(r) not in seen and r["est_low"] is not None]
-    h: dict = {"fixed": n, "measured_repos": len(measured), "estimated_repos": len(estimated),
-               "measured_saved": sum(r["measured_before"] - r["measured_after"] for r in measured) if measured else None,
-               "estimated": None if not estimated else {"low": sum(r["est_low"] for r in estimated),
-                                                        "high": sum(r["est_high"] for r in estimated)}}
+    h: dict = {
+        "fixed": n,
+        "measured_repos": len(measured),
+        "estimated_repos": len(estimated),
+        "measured_saved": sum(r["measured_before"] - r["measured_after"] for r in measured) if measured else None,
+        "estimated": None
+        if not estimated
+        else {"low": sum(r["est_low"] for r in estimated), "high": sum(r["est_high"] for r in estimated)},
+    }
     est = h["estimated"]
-    est_text = f"{human(est['low'])}–{human(est['high'])}" if est and est["low"] != est["high"] else (
-        human(est["low"]) if est else "")
+    est_text = (
+        f"{human(est['low'])}–{human(est['high'])}"
+        if est and est["low"] != est["high"]
+        else (human(est["low"]) if est else "")
+    )
     if measured:
         h["kind"] = "measured"
         h["text"] = f"Measured saving {human(h['measured_saved'])} over {len(measured)} of {n} fixed repos"
@@ -78,16 +100,22 @@ def headline(fixed: list[dict]) -> dict:
             h["text"] += f"; estimated {est_text} over {len(estimated)} more (offline estimate, not built)"
     elif estimated:
         h["kind"] = "estimated"
-        h["text"] = f"Estimated saving {est_text} over {len(estimated)} of {n} fixed repos (offline estimate, not built)"
+        h["text"] = (
+            f"Estimated saving {est_text} over {len(estimated)} of {n} fixed repos (offline estimate, not built)"
+        )
     else:
         h["kind"] = None
-        h["text"] = (f"No saving to show: none of the {n} fixed repos has a measured size or an offline estimate"
-                     if n else "No repo was changed")
+        h["text"] = (
+            f"No saving to show: none of the {n} fixed repos has a measured size or an offline estimate"
+            if n
+            else "No repo was changed"
+        )
     return h
 
 
-def build(repos: list[dict], files: list[dict], options: dict, shards: dict | None = None,
-          sources: list[str] | None = None) -> dict:
+def build(
+    repos: list[dict], files: list[dict], options: dict, shards: dict | None = None, sources: list[str] | None = None
+) -> dict:
     """The report data from state rows (repos ordered by name)."""
     by_repo: dict[int, list[dict]] = {}
     for f in files:
@@ -116,13 +144,17 @@ def build(repos: list[dict], files: list[dict], options: dict, shards: dict | No
         "dockerfiles_failed": sum(1 for f in files if f["status"] == "failed"),
         "findings": sum(found.values()),
         "fixes": sum(fixed.values()),
-        "estimated_saving": None if not any(r["est_low"] is not None for r in changed) else {
-            "low": sum(r["est_low"] or 0 for r in changed), "high": sum(r["est_high"] or 0 for r in changed)},
-        "measured": None if not measured else {
+        "estimated_saving": None
+        if not any(r["est_low"] is not None for r in changed)
+        else {"low": sum(r["est_low"] or 0 for r in changed), "high": sum(r["est_high"] or 0 for r in changed)},
+        "measured": None
+        if not measured
+        else {
             "repos": len(measured),
             "before": sum(r["measured_before"] for r in measured),
             "after": sum(r["measured_after"] for r in measured),
-            "saved": sum(r["measured_before"] - r["measured_after"] for r in measured)},
+            "saved": sum(r["measured_before"] - r["measured_after"] for r in measured),
+        },
         "headline": headline(changed),
         "engines": {k: engines[k] for k in sorted(engines)},
     }
@@ -131,18 +163,48 @@ def build(repos: list[dict], files: list[dict], options: dict, shards: dict | No
     for r in repos:
         rf = by_repo.get(r["id"], [])
         entry = {
-            "name": r["name"], "status": r["status"], "reason": r["reason"], "url": r["url"], "path": r["path"],
-            "dockerfiles": r["dockerfiles"], "findings": r["findings"], "fixes": r["fixes"],
+            "name": r["name"],
+            "status": r["status"],
+            "reason": r["reason"],
+            "url": r["url"],
+            "path": r["path"],
+            "dockerfiles": r["dockerfiles"],
+            "findings": r["findings"],
+            "fixes": r["fixes"],
             "estimated_saving": None if r["est_low"] is None else {"low": r["est_low"], "high": r["est_high"]},
-            "measured": None if r["measured_before"] is None or r["measured_after"] is None else {
-                "before": r["measured_before"], "after": r["measured_after"]},
-            "base": r["base_sha"], "branch": r["branch"] if r["status"] == "fixed" else None,
-            "commit": r["commit_sha"] if r["status"] == "fixed" else None, "patch": r["patch"],
-            "attempts": r["attempts"], "pr": _pr(r),
-            "files": [{**{k: f[k] for k in ("path", "status", "findings", "fixes", "unfixed", "est_low", "est_high",
-                                            "measured_before", "measured_after", "measure_error", "error")},
-                       "verification": f.get("verification"), "engine": f.get("engine"),
-                       "engine_retries": f.get("engine_retries") or 0} for f in rf],
+            "measured": None
+            if r["measured_before"] is None or r["measured_after"] is None
+            else {"before": r["measured_before"], "after": r["measured_after"]},
+            "base": r["base_sha"],
+            "branch": r["branch"] if r["status"] == "fixed" else None,
+            "commit": r["commit_sha"] if r["status"] == "fixed" else None,
+            "patch": r["patch"],
+            "attempts": r["attempts"],
+            "pr": _pr(r),
+            "files": [
+                {
+                    **{
+                        k: f[k]
+                        for k in (
+                            "path",
+                            "status",
+                            "findings",
+                            "fixes",
+                            "unfixed",
+                            "est_low",
+                            "est_high",
+                            "measured_before",
+                            "measured_after",
+                            "measure_error",
+                            "error",
+                        )
+                    },
+                    "verification": f.get("verification"),
+                    "engine": f.get("engine"),
+                    "engine_retries": f.get("engine_retries") or 0,
+                }
+                for f in rf
+            ],
         }
         per_repo.append(entry)
         if r["status"] == "failed":
@@ -154,11 +216,23 @@ def build(repos: list[dict], files: list[dict], options: dict, shards: dict | No
                 failures.append({"repo": r["name"], "file": f["path"], "reason": f"measure: {f['measure_error']}"})
         if r.get("publish_error"):
             failures.append({"repo": r["name"], "file": None, "reason": f"publish: {r['publish_error']}"})
-    verified = [{"repo": r["name"], "file": f["path"], **f["verification"]} for r in per_repo for f in r["files"]
-                if f.get("verification")]
-    common = [{"code": c, "name": names.get(c, ("", ""))[0], "summary": names.get(c, ("", ""))[1],
-               "found": n, "fixed": fixed.get(c, 0), "repos": len(in_repos.get(c, ()))}
-              for c, n in sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))]
+    verified = [
+        {"repo": r["name"], "file": f["path"], **f["verification"]}
+        for r in per_repo
+        for f in r["files"]
+        if f.get("verification")
+    ]
+    common = [
+        {
+            "code": c,
+            "name": names.get(c, ("", ""))[0],
+            "summary": names.get(c, ("", ""))[1],
+            "found": n,
+            "fixed": fixed.get(c, 0),
+            "repos": len(in_repos.get(c, ())),
+        }
+        for c, n in sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
     sources = sources or []
     return {
         "version": 1,
@@ -219,8 +293,10 @@ def shards_text(data: dict) -> str | None:
         return None
     present, of, missing = sh["present"], sh["of"], sh["missing"]
     if len(present) == 1 and of > 1 and len(data.get("states") or []) <= 1:
-        return (f"Covers shard {present[0]} of {of} only (the repos whose identity hashes to it); "
-                "`slimml report --merge` combines the shards' states.")
+        return (
+            f"Covers shard {present[0]} of {of} only (the repos whose identity hashes to it); "
+            "`slimml report --merge` combines the shards' states."
+        )
     text = f"Shards: {len(present)} of {of} present ({', '.join(map(str, present))})"
     if missing:
         return text + f"; missing: {', '.join(map(str, missing))} -- their repos are not in this report."
@@ -229,8 +305,11 @@ def shards_text(data: dict) -> str | None:
 
 def unquantified(data: dict) -> list[str]:
     """Fixed repos with neither a measured size nor an offline estimate (not on the chart)."""
-    return [r["name"] for r in data["repos"]
-            if r["status"] == "fixed" and not r.get("measured") and not r.get("estimated_saving")]
+    return [
+        r["name"]
+        for r in data["repos"]
+        if r["status"] == "fixed" and not r.get("measured") and not r.get("estimated_saving")
+    ]
 
 
 def markdown(data: dict) -> str:
@@ -238,38 +317,70 @@ def markdown(data: dict) -> str:
     out = ["# slimml migration report", ""]
     mode = data["options"].get("mode")
     src = f"`{data['state']}`" if data["state"] else (f"{len(data['states'])} merged states" if data["states"] else "")
-    out.append(f"Generated {data['generated']}" + (f" from {src}" if src else "")
-               + (f"; mode: {mode}" if mode else "") + ".")
+    out.append(
+        f"Generated {data['generated']}" + (f" from {src}" if src else "") + (f"; mode: {mode}" if mode else "") + "."
+    )
     if shards_text(data):
         out += ["", shards_text(data)]
     out += ["", f"**{t['headline']['text']}.**"]
     out += ["", "## Totals", "", "| | |", "|---|---:|"]
-    rows = [("Repositories", t["repos"]), ("Fixed", t["fixed"]), ("Already clean (unchanged)", t["unchanged"]),
-            ("Skipped", t["skipped"]), ("Failed", t["failed"])]
+    rows = [
+        ("Repositories", t["repos"]),
+        ("Fixed", t["fixed"]),
+        ("Already clean (unchanged)", t["unchanged"]),
+        ("Skipped", t["skipped"]),
+        ("Failed", t["failed"]),
+    ]
     if t["pending"] or t["in-progress"]:
         rows.append(("Not finished yet", t["pending"] + t["in-progress"]))
-    rows += [("Dockerfiles", t["dockerfiles"]), ("Dockerfiles fixed", t["dockerfiles_fixed"]),
-             ("Dockerfiles failed", t["dockerfiles_failed"]), ("Findings", t["findings"]), ("Fixes applied", t["fixes"])]
+    rows += [
+        ("Dockerfiles", t["dockerfiles"]),
+        ("Dockerfiles fixed", t["dockerfiles_fixed"]),
+        ("Dockerfiles failed", t["dockerfiles_failed"]),
+        ("Findings", t["findings"]),
+        ("Fixes applied", t["fixes"]),
+    ]
     est = t["estimated_saving"]
     rows.append(("Estimated saving (offline)", human_range(est["low"], est["high"]) if est else "-"))
     m = t["measured"]
-    rows.append(("Measured saving", f"{human(m['saved'])} ({human(m['before'])} → {human(m['after'])}, "
-                                    f"{m['repos']} repos)" if m else "- (run with --measure)"))
+    rows.append(
+        (
+            "Measured saving",
+            f"{human(m['saved'])} ({human(m['before'])} → {human(m['after'])}, {m['repos']} repos)"
+            if m
+            else "- (run with --measure)",
+        )
+    )
     out += [f"| {k} | {v} |" for k, v in rows]
     with_pr = any(r.get("pr") for r in data["repos"])
-    out += ["", "## Repositories", "",
-            "| repo | status | Dockerfiles | fixes | saving | result | note |" + (" pull request |" if with_pr else ""),
-            "|---|---|---:|---:|---|---|---|" + ("---|" if with_pr else "")]
+    out += [
+        "",
+        "## Repositories",
+        "",
+        "| repo | status | Dockerfiles | fixes | saving | result | note |" + (" pull request |" if with_pr else ""),
+        "|---|---|---:|---:|---|---|---|" + ("---|" if with_pr else ""),
+    ]
     for r in data["repos"]:
-        out.append(f"| {_md(r['name'])} | {r['status']} | {r['dockerfiles']} | {r['fixes']} | {_saving_text(r)} | "
-                   f"{_md(_where(r))} | {_md(r['reason'])} |" + (f" {_md(pr_text(r))} |" if with_pr else ""))
+        out.append(
+            f"| {_md(r['name'])} | {r['status']} | {r['dockerfiles']} | {r['fixes']} | {_saving_text(r)} | "
+            f"{_md(_where(r))} | {_md(r['reason'])} |" + (f" {_md(pr_text(r))} |" if with_pr else "")
+        )
     none = unquantified(data)
     if none:
-        out += ["", f"Fixed without a measured size or an offline estimate ({len(none)}): "
-                + ", ".join(_md(n) for n in none) + "."]
+        out += [
+            "",
+            f"Fixed without a measured size or an offline estimate ({len(none)}): "
+            + ", ".join(_md(n) for n in none)
+            + ".",
+        ]
     if t.get("engines"):
-        out += ["", "## Build engines", "", "| engine | Dockerfiles built | retried here after another engine died |",
-                "|---|---:|---:|"]
+        out += [
+            "",
+            "## Build engines",
+            "",
+            "| engine | Dockerfiles built | retried here after another engine died |",
+            "|---|---:|---:|",
+        ]
         out += [f"| {_md(k)} | {v['builds']} | {v['retried_here']} |" for k, v in t["engines"].items()]
     out += ["", "## Most common findings", ""]
     if data["findings"]:
@@ -279,14 +390,20 @@ def markdown(data: dict) -> str:
     else:
         out.append("None.")
     if data.get("verified"):
-        out += ["", "## Unsafe fixes, proven per file (--verify)", "",
-                "| repo | file | before | after | kept (verified by a build) | dropped, and why |",
-                "|---|---|---:|---:|---|---|"]
+        out += [
+            "",
+            "## Unsafe fixes, proven per file (--verify)",
+            "",
+            "| repo | file | before | after | kept (verified by a build) | dropped, and why |",
+            "|---|---|---:|---:|---|---|",
+        ]
         for v in data["verified"]:
             dropped = "; ".join(f"{d['code']}: {d['why'][:160]}" for d in v.get("dropped") or []) or "-"
             before, after = v.get("measured_before"), v.get("measured_after")
-            out.append(f"| {_md(v['repo'])} | {_md(v['file'])} | {human(before) if before else '-'} | "
-                       f"{human(after) if after else '-'} | {', '.join(v.get('kept') or []) or '-'} | {_md(dropped)} |")
+            out.append(
+                f"| {_md(v['repo'])} | {_md(v['file'])} | {human(before) if before else '-'} | "
+                f"{human(after) if after else '-'} | {', '.join(v.get('kept') or []) or '-'} | {_md(dropped)} |"
+            )
     out += ["", "## Failures", ""]
     if data["failures"]:
         out += ["| repo | file | reason |", "|---|---|---|"]

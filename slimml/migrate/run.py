@@ -101,7 +101,9 @@ def register(conn, plan: Plan, clones: Path) -> None:
                 p = (base / entry).resolve()
                 entries.append((str(p), str(p), entry, None))
     if not entries and not state.repos(conn):
-        raise MigrateError("no git repository found" + (f" under {', '.join(map(str, plan.roots))}" if plan.roots else ""))
+        raise MigrateError(
+            "no git repository found" + (f" under {', '.join(map(str, plan.roots))}" if plan.roots else "")
+        )
     if plan.shard is not None:  # --shard: only the repos whose identity hashes to this shard
         entries = [e for e in entries if shards.owns(plan.shard, e[2], e[3])]
     with state.transaction(conn):
@@ -124,10 +126,13 @@ def _lock(path: Path):
 
 def options_fingerprint(plan: Plan) -> dict:
     return {
-        "mode": plan.mode, "branch": plan.branch if plan.mode == "branch" else None,
+        "mode": plan.mode,
+        "branch": plan.branch if plan.mode == "branch" else None,
         "patches": str(plan.patches.resolve()) if plan.patches else None,
-        "select": sorted(plan.select), "ignore": sorted(plan.ignore),
-        "unsafe_fixes": plan.unsafe_fixes, "cache_mounts": plan.cache_mounts,
+        "select": sorted(plan.select),
+        "ignore": sorted(plan.ignore),
+        "unsafe_fixes": plan.unsafe_fixes,
+        "cache_mounts": plan.cache_mounts,
     } | ({"shard": shards.text(plan.shard)} if plan.shard else {})  # unsharded states keep their old text
 
 
@@ -161,8 +166,10 @@ def migrate(plan: Plan) -> Outcome:
         state_path = Path(tmpdir_obj.name) / "migrate.db"
         tmp_root = Path(tmpdir_obj.name) / "work"
     else:
-        state_path = (plan.state_path or workdir / ".slimml" / (
-            shards.default_state_name(plan.shard) if plan.shard else "migrate.db")).resolve()
+        state_path = (
+            plan.state_path
+            or workdir / ".slimml" / (shards.default_state_name(plan.shard) if plan.shard else "migrate.db")
+        ).resolve()
         state_path.parent.mkdir(parents=True, exist_ok=True)
         tmp_root = state_path.parent / f"{state_path.stem}.tmp"
     plan = replace(plan, workdir=workdir)
@@ -184,17 +191,34 @@ def migrate(plan: Plan) -> Outcome:
             shutil.rmtree(tmp_root, ignore_errors=True)
         tmp_root.mkdir(parents=True, exist_ok=True)
 
-        todo_status = ["pending", "in-progress"] + (["failed"] if plan.retry_failed else []) + (
-            ["skipped"] if plan.retry_skipped else [])
+        todo_status = (
+            ["pending", "in-progress"]
+            + (["failed"] if plan.retry_failed else [])
+            + (["skipped"] if plan.retry_skipped else [])
+        )
         rows = conn.execute(
-            f"SELECT id, name FROM repos WHERE status IN ({','.join('?' * len(todo_status))}) ORDER BY id",
-            todo_status).fetchall()
+            f"SELECT id, name FROM repos WHERE status IN ({','.join('?' * len(todo_status))}) ORDER BY id", todo_status
+        ).fetchall()
         total = conn.execute("SELECT COUNT(*) FROM repos").fetchone()[0]
-        base = Job(0, str(state_path), state_id, plan.mode, plan.branch,
-                   str(plan.patches.resolve()) if plan.patches else None, str(tmp_root),
-                   tuple(plan.select), tuple(plan.ignore), plan.unsafe_fixes, plan.cache_mounts, plan.measure,
-                   own_dirs=tuple(str(d) for d in (state_path.parent, plan.report_dir, plan.patches,
-                                                    workdir / ".slimml" / "clones") if d is not None))
+        base = Job(
+            0,
+            str(state_path),
+            state_id,
+            plan.mode,
+            plan.branch,
+            str(plan.patches.resolve()) if plan.patches else None,
+            str(tmp_root),
+            tuple(plan.select),
+            tuple(plan.ignore),
+            plan.unsafe_fixes,
+            plan.cache_mounts,
+            plan.measure,
+            own_dirs=tuple(
+                str(d)
+                for d in (state_path.parent, plan.report_dir, plan.patches, workdir / ".slimml" / "clones")
+                if d is not None
+            ),
+        )
         if plan.publish:  # fixed repos whose push / PR is not done are retried (the fix is not redone)
             from .publish import pending_sql
 
@@ -233,7 +257,9 @@ def _reports(conn, plan: Plan, outcome: Outcome, state_path: Path) -> None:
     suffix = "-" + shards.suffix(plan.shard) if plan.shard else ""  # shards may share one report folder
     for ext, render in (("md", report.markdown), ("json", report.to_json), ("html", report.html)):
         target = out_dir / f"migrate-report{suffix}.{ext}"
-        atomic_write(target, render(data, base=out_dir).encode("utf-8") if ext == "html" else render(data).encode("utf-8"))
+        atomic_write(
+            target, render(data, base=out_dir).encode("utf-8") if ext == "html" else render(data).encode("utf-8")
+        )
         outcome.reports.append(target)
 
 
@@ -268,8 +294,10 @@ def _execute(jobs: list[Job], plan: Plan, conn, total: int) -> tuple[bool, int]:
     except KeyboardInterrupt:
         if progress:
             progress.stop()
-        print("interrupted: re-run the same command to continue (interrupted repos are redone or adopted)",
-              file=sys.stderr)
+        print(
+            "interrupted: re-run the same command to continue (interrupted repos are redone or adopted)",
+            file=sys.stderr,
+        )
         return True, completed[0]
     if progress:
         progress.stop()
@@ -346,10 +374,21 @@ def _pool(jobs: list[Job], plan: Plan, n_workers: int, done_cb) -> None:
                 proc.join(5)
                 if conn_db is None:
                     conn_db = state.connect(job.state_path)
-                state.finish(conn_db, job.repo_id, [], status="failed",
-                             reason=f"worker process died (exit code {proc.exitcode}) while migrating this repo")
-                done_cb({"id": job.repo_id, "name": state.repo(conn_db, job.repo_id)["name"], "status": "failed",
-                         "reason": "worker process died"})
+                state.finish(
+                    conn_db,
+                    job.repo_id,
+                    [],
+                    status="failed",
+                    reason=f"worker process died (exit code {proc.exitcode}) while migrating this repo",
+                )
+                done_cb(
+                    {
+                        "id": job.repo_id,
+                        "name": state.repo(conn_db, job.repo_id)["name"],
+                        "status": "failed",
+                        "reason": "worker process died",
+                    }
+                )
                 conn.close()
                 del procs[conn]
                 if queue:
@@ -385,11 +424,19 @@ class _Progress:
         self.c = {k: counts.get(k, 0) for k in ("fixed", "unchanged", "skipped", "failed")}
         self.console = Console(stderr=True)
         self.p = Progress(
-            TextColumn("[bold]migrate"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("[green]{task.fields[fixed]} fixed[/] · {task.fields[unchanged]} unchanged · "
-                       "[yellow]{task.fields[skipped]} skipped[/] · [red]{task.fields[failed]} failed[/]"),
-            TextColumn("ETA"), TimeRemainingColumn(), TimeElapsedColumn(),
-            console=self.console, transient=False)
+            TextColumn("[bold]migrate"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(
+                "[green]{task.fields[fixed]} fixed[/] · {task.fields[unchanged]} unchanged · "
+                "[yellow]{task.fields[skipped]} skipped[/] · [red]{task.fields[failed]} failed[/]"
+            ),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
         self.task = self.p.add_task("repos", total=total, completed=done0, **self.c)
         self.p.start()
         self.last = ""
@@ -402,13 +449,21 @@ class _Progress:
         if st == "failed":
             from rich.markup import escape
 
-            self.p.console.print(f"[red]failed[/] {escape(res['name'])}: {escape(res.get('reason') or '')}", markup=True,
-                                 highlight=False, soft_wrap=True)
+            self.p.console.print(
+                f"[red]failed[/] {escape(res['name'])}: {escape(res.get('reason') or '')}",
+                markup=True,
+                highlight=False,
+                soft_wrap=True,
+            )
         if res.get("publish_error"):  # the fix stands, its push / pull request did not happen
             from rich.markup import escape
 
-            self.p.console.print(f"[yellow]publish failed[/] {escape(res['name'])}: {escape(res['publish_error'])}",
-                                 markup=True, highlight=False, soft_wrap=True)
+            self.p.console.print(
+                f"[yellow]publish failed[/] {escape(res['name'])}: {escape(res['publish_error'])}",
+                markup=True,
+                highlight=False,
+                soft_wrap=True,
+            )
 
     def stop(self) -> None:
         self.p.stop()

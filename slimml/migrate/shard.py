@@ -131,12 +131,43 @@ def coverage(of: int, present: list[int]) -> dict[str, Any]:
 
 def _comparable(repo: dict[str, Any], files: list[dict[str, Any]]) -> str:
     """What must agree when two states hold the same repo: its outcome, not where it lives."""
-    keep = ("name", "url", "status", "reason", "base_sha", "branch", "commit_sha", "dockerfiles", "findings", "fixes",
-            "est_low", "est_high", "measured_before", "measured_after", "pr_url", "pr_state", "publish_error")
-    fkeep = ("path", "status", "findings", "fixes", "unfixed", "est_low", "est_high", "measured_before",
-             "measured_after", "measure_error", "error", "diff", "verification")
-    return json.dumps([{k: repo.get(k) for k in keep}, [{k: f.get(k) for k in fkeep} for f in files]],
-                      sort_keys=True, default=str)
+    keep = (
+        "name",
+        "url",
+        "status",
+        "reason",
+        "base_sha",
+        "branch",
+        "commit_sha",
+        "dockerfiles",
+        "findings",
+        "fixes",
+        "est_low",
+        "est_high",
+        "measured_before",
+        "measured_after",
+        "pr_url",
+        "pr_state",
+        "publish_error",
+    )
+    fkeep = (
+        "path",
+        "status",
+        "findings",
+        "fixes",
+        "unfixed",
+        "est_low",
+        "est_high",
+        "measured_before",
+        "measured_after",
+        "measure_error",
+        "error",
+        "diff",
+        "verification",
+    )
+    return json.dumps(
+        [{k: repo.get(k) for k in keep}, [{k: f.get(k) for k in fkeep} for f in files]], sort_keys=True, default=str
+    )
 
 
 def load(paths: list[Path]) -> Merged:
@@ -180,26 +211,35 @@ def load(paths: list[Path]) -> Merged:
             first_opts = (str(p), opts)
             out.options, out.of = opts, shard[1]
         elif opts != first_opts[1]:
-            diff = ", ".join(f"{k}: {first_opts[1].get(k)!r} -> {opts.get(k)!r}"
-                             for k in sorted(set(opts) | set(first_opts[1])) if opts.get(k) != first_opts[1].get(k))
+            diff = ", ".join(
+                f"{k}: {first_opts[1].get(k)!r} -> {opts.get(k)!r}"
+                for k in sorted(set(opts) | set(first_opts[1]))
+                if opts.get(k) != first_opts[1].get(k)
+            )
             raise ShardError(f"{p}: a migration with other options than {first_opts[0]} ({diff})")
         elif shard[1] != out.of:
-            raise ShardError(f"{p}: shard {text(shard)} is not one of the {out.of} shards of the states before it "
-                             "(every state must come from the same --shard I/N split)")
+            raise ShardError(
+                f"{p}: shard {text(shard)} is not one of the {out.of} shards of the states before it "
+                "(every state must come from the same --shard I/N split)"
+            )
         by_repo: dict[int, list[dict[str, Any]]] = {}
         for f in files:
             by_repo.setdefault(f["repo_id"], []).append(f)
         for r in repos:
             if shard[1] > 1 and not owns(shard, r["name"], r["url"]):
-                raise ShardError(f"{p}: repo {r['name']!r} is recorded in shard {text(shard)} but hashes to shard "
-                                 f"{shard_of(identity(r['name'], r['url']), shard[1])}/{shard[1]}")
+                raise ShardError(
+                    f"{p}: repo {r['name']!r} is recorded in shard {text(shard)} but hashes to shard "
+                    f"{shard_of(identity(r['name'], r['url']), shard[1])}/{shard[1]}"
+                )
             rf = by_repo.get(r["id"], [])
             mine = _comparable(r, rf)
             other = seen.get(r["name"])
             if other is not None and other[1] != str(p):  # the same repo in an earlier state
                 if other[0] != mine:
-                    raise ShardError(f"{p}: repo {r['name']!r} is also in {other[1]} with another outcome "
-                                     "(overlapping shards that disagree; merge each shard's latest state once)")
+                    raise ShardError(
+                        f"{p}: repo {r['name']!r} is also in {other[1]} with another outcome "
+                        "(overlapping shards that disagree; merge each shard's latest state once)"
+                    )
                 continue
             seen.setdefault(r["name"], (mine, str(p)))
             rid, next_id = next_id, next_id + 1

@@ -124,8 +124,13 @@ def init(conn: sqlite3.Connection) -> str:
 
 _ADDED = {  # columns added after version 1, by table
     "files": (("verification", "TEXT"), ("engine", "TEXT"), ("engine_retries", "INTEGER NOT NULL DEFAULT 0")),
-    "repos": (("pushed_sha", "TEXT"), ("pr_url", "TEXT"), ("pr_number", "INTEGER"), ("pr_state", "TEXT"),
-              ("publish_error", "TEXT")),
+    "repos": (
+        ("pushed_sha", "TEXT"),
+        ("pr_url", "TEXT"),
+        ("pr_number", "INTEGER"),
+        ("pr_state", "TEXT"),
+        ("publish_error", "TEXT"),
+    ),
 }
 
 
@@ -155,10 +160,15 @@ def check_options(conn: sqlite3.Connection, options: dict[str, Any]) -> None:
         set_meta(conn, "options", text)
     elif old != text:
         before, now = json.loads(old), options
-        diff = ", ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(before) | set(now))
-                         if before.get(k) != now.get(k))
-        raise StateError(f"this state file belongs to a migration with other options ({diff}); "
-                         "re-run with the same options, or use another --state file")
+        diff = ", ".join(
+            f"{k}: {before.get(k)!r} -> {now.get(k)!r}"
+            for k in sorted(set(before) | set(now))
+            if before.get(k) != now.get(k)
+        )
+        raise StateError(
+            f"this state file belongs to a migration with other options ({diff}); "
+            "re-run with the same options, or use another --state file"
+        )
 
 
 def add_repo(conn: sqlite3.Connection, key: str, path: str, name: str, url: str | None) -> int:
@@ -171,8 +181,9 @@ def add_repo(conn: sqlite3.Connection, key: str, path: str, name: str, url: str 
     while conn.execute("SELECT 1 FROM repos WHERE slug=?", (candidate,)).fetchone():
         n += 1
         candidate = f"{slug}-{n}"
-    cur = conn.execute("INSERT INTO repos (key, url, path, name, slug) VALUES (?, ?, ?, ?, ?)",
-                       (key, url, path, name, candidate))
+    cur = conn.execute(
+        "INSERT INTO repos (key, url, path, name, slug) VALUES (?, ?, ?, ?, ?)", (key, url, path, name, candidate)
+    )
     return cast(int, cur.lastrowid)  # set by the INSERT
 
 
@@ -231,12 +242,25 @@ def finish(conn: sqlite3.Connection, repo_id: int, file_rows: list[dict[str, Any
                 "INSERT INTO files (repo_id, path, status, findings, fixes, unfixed, est_low, est_high, "
                 "measured_before, measured_after, measure_error, error, diff, verification, engine, engine_retries) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (repo_id, f["path"], f["status"], json.dumps(f.get("findings", {})), json.dumps(f.get("fixes", {})),
-                 json.dumps(f.get("unfixed", {})), f.get("est_low"), f.get("est_high"), f.get("measured_before"),
-                 f.get("measured_after"), mask(f.get("measure_error") or "") or None, mask(f.get("error") or "") or None,
-                 mask(f.get("diff") or "") or None,
-                 mask(json.dumps(f["verification"])) if f.get("verification") is not None else None,
-                 f.get("engine"), f.get("engine_retries") or 0))
+                (
+                    repo_id,
+                    f["path"],
+                    f["status"],
+                    json.dumps(f.get("findings", {})),
+                    json.dumps(f.get("fixes", {})),
+                    json.dumps(f.get("unfixed", {})),
+                    f.get("est_low"),
+                    f.get("est_high"),
+                    f.get("measured_before"),
+                    f.get("measured_after"),
+                    mask(f.get("measure_error") or "") or None,
+                    mask(f.get("error") or "") or None,
+                    mask(f.get("diff") or "") or None,
+                    mask(json.dumps(f["verification"])) if f.get("verification") is not None else None,
+                    f.get("engine"),
+                    f.get("engine_retries") or 0,
+                ),
+            )
         fields.setdefault("finished", time.time())
         _update(conn, repo_id, fields)
 

@@ -203,16 +203,26 @@ def _run(job: Job, conn) -> dict:
             return _skip(conn, job, f"branch {job.branch} already exists")
 
     # Step 1: recorded before anything is created.
-    state.update(conn, job.repo_id, status="in-progress", base_sha=st.head, commit_sha=None, patch=None,
-                 branch=job.branch if job.mode == "branch" else None, reason=None, started=time.time(),
-                 attempts=row["attempts"] + 1)
+    state.update(
+        conn,
+        job.repo_id,
+        status="in-progress",
+        base_sha=st.head,
+        commit_sha=None,
+        patch=None,
+        branch=job.branch if job.mode == "branch" else None,
+        reason=None,
+        started=time.time(),
+        attempts=row["attempts"] + 1,
+    )
 
     work = Path(job.tmp_root) / f"{job.repo_id}-{os.getpid()}"
     if work.exists():
         shutil.rmtree(work)
     try:
-        snap = gitops.Snapshot(repo, st.git_dir, st.common_dir, st.head, st.head_tree, work,
-                               private_objects=job.mode != "branch")
+        snap = gitops.Snapshot(
+            repo, st.git_dir, st.common_dir, st.head, st.head_tree, work, private_objects=job.mode != "branch"
+        )
         # A .git marker stops the build-context inference from climbing out of the snapshot.
         (snap.tree / ".git").mkdir(exist_ok=True)
         (work / "empty.slimml.toml").write_text("", encoding="utf-8")
@@ -254,14 +264,16 @@ def _publish(conn, job: Job, repo: Path, snap, rows: list[dict], written: list[s
         if len(failed) == len(rows):
             state.finish(conn, job.repo_id, rows, status="failed", reason=_failures_text(failed), **totals)
         else:
-            state.finish(conn, job.repo_id, rows, status="unchanged",
-                         reason=_failures_text(failed) if failed else None, **totals)
+            state.finish(
+                conn, job.repo_id, rows, status="unchanged", reason=_failures_text(failed) if failed else None, **totals
+            )
         return _result(state.repo(conn, job.repo_id))
 
     message = commit_message(rows, applied, _trailer(job))
     if job.mode == "dry-run":
-        state.finish(conn, job.repo_id, rows, status="fixed", reason=_failures_text(failed) if failed else None,
-                     **totals)
+        state.finish(
+            conn, job.repo_id, rows, status="fixed", reason=_failures_text(failed) if failed else None, **totals
+        )
         return _result(state.repo(conn, job.repo_id))
 
     sha = snap.commit(written, message, gitops.user_config(repo))
@@ -280,8 +292,15 @@ def _publish(conn, job: Job, repo: Path, snap, rows: list[dict], written: list[s
             if existing is not None and _ours(repo, existing, job, snap.base):
                 sha = existing  # a concurrent (orphaned) attempt published first: adopt it
             elif existing is not None:
-                state.finish(conn, job.repo_id, rows, status="skipped", commit_sha=None,
-                             reason=f"branch {job.branch} already exists", **totals)
+                state.finish(
+                    conn,
+                    job.repo_id,
+                    rows,
+                    status="skipped",
+                    commit_sha=None,
+                    reason=f"branch {job.branch} already exists",
+                    **totals,
+                )
                 return _result(state.repo(conn, job.repo_id))
             else:
                 raise
@@ -295,14 +314,22 @@ def _publish(conn, job: Job, repo: Path, snap, rows: list[dict], written: list[s
         atomic_write(target, snap.format_patch(sha))
         fields["patch"] = str(target)
     # Step 3.
-    state.update(conn, job.repo_id, status="fixed", commit_sha=sha, finished=time.time(),
-                 reason=_failures_text(failed) if failed else None, **fields)
+    state.update(
+        conn,
+        job.repo_id,
+        status="fixed",
+        commit_sha=sha,
+        finished=time.time(),
+        reason=_failures_text(failed) if failed else None,
+        **fields,
+    )
     return _result(state.repo(conn, job.repo_id))
 
 
 def _failures_text(failed: list[dict]) -> str:
-    return "; ".join(r["error"] if r["error"].startswith(r["path"] + ":") else f"{r['path']}: {r['error']}"
-                     for r in failed)
+    return "; ".join(
+        r["error"] if r["error"].startswith(r["path"] + ":") else f"{r['path']}: {r['error']}" for r in failed
+    )
 
 
 def _totals(rows: list[dict]) -> dict:
@@ -366,8 +393,14 @@ def fix_tree(tree: Path, job: Job, empty_cfg: Path) -> tuple[list[dict], list[st
         except ConfigError as e:
             rows.append({"path": rel, "status": "failed", "error": str(e), "findings": {}, "fixes": {}, "unfixed": {}})
             continue
-        opts = Options(write=True, select=job.select, ignore=job.ignore, unsafe_fixes=job.unsafe_fixes,
-                       cache_mounts=job.cache_mounts, config=cfg)
+        opts = Options(
+            write=True,
+            select=job.select,
+            ignore=job.ignore,
+            unsafe_fixes=job.unsafe_fixes,
+            cache_mounts=job.cache_mounts,
+            config=cfg,
+        )
         verification = None
         try:
             if _verifying():
@@ -375,22 +408,41 @@ def fix_tree(tree: Path, job: Job, empty_cfg: Path) -> tuple[list[dict], list[st
             else:
                 rep = fix_file(df, opts, committed, run_cache)
         except Exception as e:  # noqa: BLE001 - a rule bug on one file must not sink the repo
-            rows.append({"path": rel, "status": "failed", "error": f"internal error: {type(e).__name__}: {e}",
-                         "findings": {}, "fixes": {}, "unfixed": {}})
+            rows.append(
+                {
+                    "path": rel,
+                    "status": "failed",
+                    "error": f"internal error: {type(e).__name__}: {e}",
+                    "findings": {},
+                    "fixes": {},
+                    "unfixed": {},
+                }
+            )
             continue
         if rep is None:  # --verify could not prove even the safe rewrite: the file stays as it is
-            rows.append({"path": rel, "status": "failed", "error": _relative(verification.pop("error"), tree),
-                         "findings": {}, "fixes": {}, "unfixed": {}, "verification": verification,
-                         **{k: verification.get(k) for k in ("measured_before", "measured_after")},
-                         **_engine_of(verification)})
+            rows.append(
+                {
+                    "path": rel,
+                    "status": "failed",
+                    "error": _relative(verification.pop("error"), tree),
+                    "findings": {},
+                    "fixes": {},
+                    "unfixed": {},
+                    "verification": verification,
+                    **{k: verification.get(k) for k in ("measured_before", "measured_after")},
+                    **_engine_of(verification),
+                }
+            )
             continue
         r = rep.result
         row: dict = {"path": rel, "findings": {}, "fixes": {}, "unfixed": {}}
         if verification is not None:
             row.update(_engine_of(verification))
             row["verification"] = verification
-            row["measured_before"], row["measured_after"] = (verification.get("measured_before"),
-                                                             verification.get("measured_after"))
+            row["measured_before"], row["measured_after"] = (
+                verification.get("measured_before"),
+                verification.get("measured_after"),
+            )
         if r is not None:
             row["findings"] = dict(Counter(f.code for f in r.findings))
             row["fixes"] = dict(r.applied_counts())
@@ -437,12 +489,20 @@ def _verified(df: Path, opts, committed: dict, run_cache: dict):
     cfg, sem = _MEASURE
     # sem: the engine's semaphore, or the --docker-host pool (engines.py) -> where = engine, engine_retries
     p, where = prove_one(df, replace(opts, write=False), max(1, cfg.get("build_jobs") or 1), sem)
-    record = {"kept": sorted(p.kept), "safe_verified": p.safe_verified,
-              "dropped": [{"code": d.code, "what": "; ".join(d.descriptions), "why": d.why} for d in p.dropped],
-              "measured_before": p.size_before, "measured_after": p.size_after,
-              # runtime packages a kept rule's rewrite needed, found from the built images (measure.repair)
-              "repaired": [{"code": d.code, "packages": d.repair["packages"], "reasons": d.repair["reasons"]}
-                           for d in p.decisions if d.kept and d.repair and d.repair.get("packages")], **where}
+    record = {
+        "kept": sorted(p.kept),
+        "safe_verified": p.safe_verified,
+        "dropped": [{"code": d.code, "what": "; ".join(d.descriptions), "why": d.why} for d in p.dropped],
+        "measured_before": p.size_before,
+        "measured_after": p.size_after,
+        # runtime packages a kept rule's rewrite needed, found from the built images (measure.repair)
+        "repaired": [
+            {"code": d.code, "packages": d.repair["packages"], "reasons": d.repair["reasons"]}
+            for d in p.decisions
+            if d.kept and d.repair and d.repair.get("packages")
+        ],
+        **where,
+    }
     if p.error or p.exit_code != 0:
         record["error"] = p.error or ("the safe rewrite did not verify: " + "; ".join(p.safe_reasons[:5]))
         return record, None
@@ -462,16 +522,22 @@ def _relative(msg: str, tree: Path) -> str:
     return msg
 
 
-def commit_message(rows: list[dict], applied: list, trailer: str, via: str = "`slimml migrate`",
-                   extra: tuple[str, ...] = ()) -> str:
+def commit_message(
+    rows: list[dict], applied: list, trailer: str, via: str = "`slimml migrate`", extra: tuple[str, ...] = ()
+) -> str:
     """``via``: the tool named in the body; ``extra``: lines placed before the trailer (the all-repos
     integration's per-repo table)."""
     from ..rules import get_rule
 
     n_fixes = sum(sum(r["fixes"].values()) for r in rows)
     changed = [r for r in rows if r["status"] == "fixed"]
-    lines = [(f"slimml: slimmer Docker images ({n_fixes} fix{'es' if n_fixes != 1 else ''} "
-             f"in {len(changed)} Dockerfile{'s' if len(changed) != 1 else ''})"), ""]
+    lines = [
+        (
+            f"slimml: slimmer Docker images ({n_fixes} fix{'es' if n_fixes != 1 else ''} "
+            f"in {len(changed)} Dockerfile{'s' if len(changed) != 1 else ''})"
+        ),
+        "",
+    ]
     lines.append(f"Applied by {via}. Fixes:")
     by_path = dict(applied)
     for r in changed:
@@ -491,18 +557,27 @@ def commit_message(rows: list[dict], applied: list, trailer: str, via: str = "`s
                 unsafe = " (unsafe, verified by a build)" if f.code in kept else " (unsafe: review)"
             lines.append(f"- {f.code} {rule.NAME if rule else ''}{unsafe}: {what}")
         for d in (r.get("verification") or {}).get("repaired") or []:
-            lines.append(f"- {d['code']} repaired from the built images: the runtime stage installs "
-                         f"{', '.join(d['packages'])} ({'; '.join(d['reasons'])[:300]})")
+            lines.append(
+                f"- {d['code']} repaired from the built images: the runtime stage installs "
+                f"{', '.join(d['packages'])} ({'; '.join(d['reasons'])[:300]})"
+            )
         for d in (r.get("verification") or {}).get("dropped") or []:
-            lines.append(f"- {d['code']} not applied: {d['what'] or 'its unsafe fixes'} -- the build did not verify "
-                         f"({d['why'][:200]})")
+            lines.append(
+                f"- {d['code']} not applied: {d['what'] or 'its unsafe fixes'} -- the build did not verify "
+                f"({d['why'][:200]})"
+            )
         if r.get("est_low") is not None and len(changed) > 1:
             lines.append(f"  estimated saving: {human_range(r['est_low'], r['est_high'])}")
     lows = [r["est_low"] for r in rows if r.get("est_low") is not None]
     if lows:
         highs = [r["est_high"] for r in rows if r.get("est_high") is not None]
-        lines += ["", (f"Estimated saving: {human_range(sum(lows), sum(highs))} (offline estimate from the "
-                      "applied fixes; `slimml measure` builds both images for the real number).")]
+        lines += [
+            "",
+            (
+                f"Estimated saving: {human_range(sum(lows), sum(highs))} (offline estimate from the "
+                "applied fixes; `slimml measure` builds both images for the real number)."
+            ),
+        ]
     left = Counter()
     for r in rows:
         left.update(r["unfixed"])
@@ -518,8 +593,9 @@ def measure_rows(repo: Path, st, work: Path, rows: list[dict]) -> None:
     from .measuring import measure_one
 
     cfg, sem = _MEASURE
-    orig = gitops.Snapshot(repo, st.git_dir, st.common_dir, st.head, st.head_tree, work / "measure",
-                           private_objects=True)
+    orig = gitops.Snapshot(
+        repo, st.git_dir, st.common_dir, st.head, st.head_tree, work / "measure", private_objects=True
+    )
     (orig.tree / ".git").mkdir(exist_ok=True)
     root = orig.tree.resolve()
     for row in rows:
@@ -527,8 +603,15 @@ def measure_rows(repo: Path, st, work: Path, rows: list[dict]) -> None:
             continue
         df = root / row["path"]
         try:
-            res = measure_one(df, _find_config(df, root, work / "empty.slimml.toml"), cfg.get("select", ()),
-                              cfg.get("ignore", ()), cfg.get("unsafe_fixes"), cfg.get("builder"), sem)
+            res = measure_one(
+                df,
+                _find_config(df, root, work / "empty.slimml.toml"),
+                cfg.get("select", ()),
+                cfg.get("ignore", ()),
+                cfg.get("unsafe_fixes"),
+                cfg.get("builder"),
+                sem,
+            )
         except Exception as e:  # noqa: BLE001 - a build problem never stops the migration
             res = {"error": f"{type(e).__name__}: {e}"}
         if "before" in res:

@@ -71,7 +71,7 @@ def _parse_kv_words(instr: Instruction) -> list[tuple[str, str]]:
         return []
     if instr.keyword == "ENV" and "=" not in words[0][0]:
         key = words[0][0]
-        rest = instr.args[words[0][2]:].strip()
+        rest = instr.args[words[0][2] :].strip()
         return [(key, rest)]
     out = []
     for w, _, _ in words:

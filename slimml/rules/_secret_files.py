@@ -90,7 +90,7 @@ def _after(doc: Document, instr: Instruction) -> list[Instruction]:
     if stage is None:
         return []
     pos = stage.instructions.index(instr)
-    out = list(stage.instructions[pos + 1:])
+    out = list(stage.instructions[pos + 1 :])
     for child in S._children(doc, stage):
         out.extend(child.instructions)
     return out
@@ -176,8 +176,11 @@ def file_findings(doc: Document, ctx):
         for s in sources:
             if s.rel is None:
                 continue
-            if s.rel == "." or _glob(s.rel) or (ctx is not None and ctx.is_dir(s.rel) and
-                                                posixpath.basename(s.rel) not in K.SECRET_DIRS):
+            if (
+                s.rel == "."
+                or _glob(s.rel)
+                or (ctx is not None and ctx.is_dir(s.rel) and posixpath.basename(s.rel) not in K.SECRET_DIRS)
+            ):
                 whole.append((instr, s))
                 continue
             kind, certain = file_kind(ctx, s.rel)
@@ -185,16 +188,22 @@ def file_findings(doc: Document, ctx):
                 continue
             (secret if certain else unsure).append((s, kind))
         for s, kind in unsure:
-            yield H.finding(_RULE, f"`{s.word}` may be a {kind.label}: {instr.keyword} would put it into a filesystem "
-                                   f"layer", instr.start, instr.end,
-                            note="its content could not be read to tell; if it holds a secret, "
-                                 f"{kind.advice} and add it to .dockerignore")
+            yield H.finding(
+                _RULE,
+                f"`{s.word}` may be a {kind.label}: {instr.keyword} would put it into a filesystem layer",
+                instr.start,
+                instr.end,
+                note="its content could not be read to tell; if it holds a secret, "
+                f"{kind.advice} and add it to .dockerignore",
+            )
         if not secret:
             continue
         names_desc = ", ".join(f"`{s.word}` ({k.label})" for s, k in secret)
         it = "them" if len(secret) > 1 else "it"
-        msg = (f"{instr.keyword} puts {names_desc} into a filesystem layer: anyone who can pull the image can read "
-               f"{it}, even if a later RUN deletes {it}")
+        msg = (
+            f"{instr.keyword} puts {names_desc} into a filesystem layer: anyone who can pull the image can read "
+            f"{it}, even if a later RUN deletes {it}"
+        )
         dest_base = posixpath.basename(dest.rstrip("/")) if dest and not dest.endswith("/") else ""
         users = []
         for s, kind in secret:
@@ -206,24 +215,39 @@ def file_findings(doc: Document, ctx):
                 users.append((s, kind, u))
         if users:
             s, kind, u = users[0]
-            yield H.finding(_RULE, msg, instr.start, instr.end,
-                            note=f"the RUN at line {u.start_line} reads `{s.word}` at build time: {kind.advice}, "
-                                 "then remove this COPY by hand")
+            yield H.finding(
+                _RULE,
+                msg,
+                instr.start,
+                instr.end,
+                note=f"the RUN at line {u.start_line} reads `{s.word}` at build time: {kind.advice}, "
+                "then remove this COPY by hand",
+            )
             continue
         named = next(((s, r) for s, _ in secret for r in [_named(doc, ctx, s.rel)] if r is not None), None)
         if named is not None:
             s, r = named
-            yield H.finding(_RULE, msg, instr.start, instr.end,
-                            note=f"{_origin(r)} names `{s.word}`: the app reads it from the image, and removing it "
-                                 f"breaks that -- give it at run time (a mounted file, `--env-file`, a secret) and "
-                                 "remove this COPY by hand")
+            yield H.finding(
+                _RULE,
+                msg,
+                instr.start,
+                instr.end,
+                note=f"{_origin(r)} names `{s.word}`: the app reads it from the image, and removing it "
+                f"breaks that -- give it at run time (a mounted file, `--env-file`, a secret) and "
+                "remove this COPY by hand",
+            )
             continue
         edits: list[Edit] = []
         if len(secret) == len(sources):
             edits.append(Edit(instr.line_start, instr.line_end, ""))
         elif instr.json is not None:
-            yield H.finding(_RULE, msg, instr.start, instr.end,
-                            note="remove the secrets file from the JSON source list by hand and add it to .dockerignore")
+            yield H.finding(
+                _RULE,
+                msg,
+                instr.start,
+                instr.end,
+                note="remove the secrets file from the JSON source list by hand and add it to .dockerignore",
+            )
             continue
         else:
             order = [s for s in sources] + [None]
@@ -239,15 +263,27 @@ def file_findings(doc: Document, ctx):
             edits.append(side)
         gone = ", ".join(f"`{s.word}`" for s, _ in secret)
         advice = "; ".join(f"for `{s.word}`: {k.advice}" for s, k in secret) if len(secret) > 1 else secret[0][1].advice
-        yield H.finding(_RULE, msg, instr.start, instr.end,
-                        Fix.unsafe(*edits, reason=f"the image no longer contains {gone}; if the app reads {it} at run "
-                                                  f"time, {advice}. Rotate what {'they' if len(secret) > 1 else 'it'} "
-                                                  f"held: images built before contain {it}" + (
-                                                      "" if side is not None else
-                                                      f". Not added to .dockerignore: {ctx.side_files_problem()}"
-                                                      if ctx is not None and ctx.side_files_problem() else ""),
-                                   description=f"remove {gone} from {instr.keyword}" + (
-                                       f" and add {it} to .dockerignore" if side is not None else "")))
+        yield H.finding(
+            _RULE,
+            msg,
+            instr.start,
+            instr.end,
+            Fix.unsafe(
+                *edits,
+                reason=f"the image no longer contains {gone}; if the app reads {it} at run "
+                f"time, {advice}. Rotate what {'they' if len(secret) > 1 else 'it'} "
+                f"held: images built before contain {it}"
+                + (
+                    ""
+                    if side is not None
+                    else f". Not added to .dockerignore: {ctx.side_files_problem()}"
+                    if ctx is not None and ctx.side_files_problem()
+                    else ""
+                ),
+                description=f"remove {gone} from {instr.keyword}"
+                + (f" and add {it} to .dockerignore" if side is not None else ""),
+            ),
+        )
     if whole and state is not None:
         yield from _whole_context(doc, ctx, state, whole)
 
@@ -316,28 +352,43 @@ def _whole_context(doc: Document, ctx, state, whole: list[tuple[Instruction, Sou
             continue
         u = file_used(doc, instr, {posixpath.basename(path)}, kind)
         if u is not None:
-            kept.append((path, f"the RUN at line {u.start_line} reads it at build time: give that RUN a secret "
-                               "mount with the file's path instead, then add it to .dockerignore"))
+            kept.append(
+                (
+                    path,
+                    f"the RUN at line {u.start_line} reads it at build time: give that RUN a secret "
+                    "mount with the file's path instead, then add it to .dockerignore",
+                )
+            )
             continue
         r = _named(doc, ctx, path)
         if r is not None:
-            kept.append((path, f"{_origin(r)} names it: the app reads it from the image -- give it at run time (a "
-                               "mounted file, `--env-file`, a secret), then add it to .dockerignore"))
+            kept.append(
+                (
+                    path,
+                    f"{_origin(r)} names it: the app reads it from the image -- give it at run time (a "
+                    "mounted file, `--env-file`, a secret), then add it to .dockerignore",
+                )
+            )
             continue
         lines.append(path)
     for path, note in kept[:1]:
         first = next(i for i, _ in whole)
-        yield H.finding(_RULE, f"`{path}` (a secrets file in the build context) is copied into a filesystem layer",
-                        first.start, first.end, note=note)
+        yield H.finding(
+            _RULE,
+            f"`{path}` (a secrets file in the build context) is copied into a filesystem layer",
+            first.start,
+            first.end,
+            note=note,
+        )
     if not lines:
         return
     root_env = [p for p in lines if "/" not in p and (p == ".env" or p.startswith(".env."))]
     out_lines = [p for p in lines if p not in root_env]
     if root_env:
-        visible_root = [p for p in files if "/" not in p and p.startswith(".env.")
-                        and not DI.is_excluded(p, pats)]
+        visible_root = [p for p in files if "/" not in p and p.startswith(".env.") and not DI.is_excluded(p, pats)]
         star_ok = all(p in root_env for p in visible_root) and not any(
-            e.startswith(".env.") and "/" not in e for e in explicit)
+            e.startswith(".env.") and "/" not in e for e in explicit
+        )
         head = [".env"] if ".env" in root_env else []
         if star_ok:
             head.append(".env.*")
@@ -352,10 +403,19 @@ def _whole_context(doc: Document, ctx, state, whole: list[tuple[Instruction, Sou
     summary = " ".join(instr.args.split())
     env_note = ""
     if root_env:
-        env_note = ("the app may read `.env` at run time: pass its variables with `docker run --env-file .env`, "
-                    "compose `env_file:` or a Kubernetes secret instead; ")
-    yield H.finding(_RULE, f"`{instr.keyword} {summary}` copies secrets files from the build context into a "
-                           f"filesystem layer: {copied}", instr.start, instr.end,
-                    Fix.unsafe(edit, reason=f"{env_note}excluding them from the context removes them from the image "
-                                            "-- mount what the app needs at run time; rotate what they hold",
-                               description=f"exclude {', '.join(out_lines)} in {rel_ignore}"))
+        env_note = (
+            "the app may read `.env` at run time: pass its variables with `docker run --env-file .env`, "
+            "compose `env_file:` or a Kubernetes secret instead; "
+        )
+    yield H.finding(
+        _RULE,
+        f"`{instr.keyword} {summary}` copies secrets files from the build context into a filesystem layer: {copied}",
+        instr.start,
+        instr.end,
+        Fix.unsafe(
+            edit,
+            reason=f"{env_note}excluding them from the context removes them from the image "
+            "-- mount what the app needs at run time; rotate what they hold",
+            description=f"exclude {', '.join(out_lines)} in {rel_ignore}",
+        ),
+    )

@@ -56,12 +56,12 @@ from dataclasses import dataclass
 from ..dockerfile import Document, Instruction
 from ..dockerfile.shell import Command, Script, Word, run_scripts
 from ..engine import Edit, Fix, suppressions
+from ..knowledge import sizes as S
+from ..knowledge import system_packages as K
 from ..semantics import apt as A
 from ..semantics import build as B
 from ..semantics import shellspec
 from ..semantics.shellstate import failure_fails
-from ..knowledge import sizes as S
-from ..knowledge import system_packages as K
 from . import _helpers as H
 from . import _ship as SHIP
 
@@ -164,7 +164,7 @@ def _classify(cmd: Command, script: Script) -> Call | None:
     i = _subcommand(words, opts)
     sub = words[i].value if i is not None else None
     if family == "rpm" and sub in K.RPM_GROUPING and i is not None:
-        j = _subcommand([words[0]] + words[i + 1:], opts)
+        j = _subcommand([words[0]] + words[i + 1 :], opts)
         if j is not None and words[i + j].value == "install":
             i, sub = i + j, "install"
     return Call(family, prog, sub, i, words, wrappers, cmd, script)
@@ -199,7 +199,7 @@ def _short_cluster(v: str, with_value: set[str]) -> tuple[str, str | None] | Non
     for k, ch in enumerate(v[1:], start=1):
         if ch in with_value:
             letters.append(ch)
-            return "".join(letters), v[k + 1:].lstrip("=")
+            return "".join(letters), v[k + 1 :].lstrip("=")
         if not ch.isalpha():
             return None
         letters.append(ch)
@@ -215,7 +215,7 @@ def _apt_option_values(words: list[Word]) -> list[str]:
             if i + 1 < len(vs):
                 vals.append(vs[i + 1])
         elif v.startswith("--option="):
-            vals.append(v[len("--option="):])
+            vals.append(v[len("--option=") :])
         else:
             sc = _short_cluster(v, K.APT_SHORT_WITH_VALUE)
             if sc and sc[0].endswith("o") and sc[1]:
@@ -355,7 +355,7 @@ def _removes(doc: Document, instr: Instruction, paths: tuple[str, ...], after: i
 def _rpm_cleaned(calls: list[Call], after: int) -> bool:
     for c in calls:
         if c.family == "rpm" and c.cmd.start >= after and c.sub == K.RPM_CLEAN_WORDS[0]:
-            rest = [v for v in c.values[c.sub_index + 1:] if not v.startswith("-")]
+            rest = [v for v in c.values[c.sub_index + 1 :] if not v.startswith("-")]
             if rest[:1] == [K.RPM_CLEAN_WORDS[1]]:
                 return True
     return False
@@ -364,7 +364,7 @@ def _rpm_cleaned(calls: list[Call], after: int) -> bool:
 def _style_trailing_operators(doc: Document, instr: Instruction) -> bool:
     """True when the RUN puts ``&&`` at the end of its continued lines (``a && \\``) rather than
     at the start of the next one (``\\`` then ``&& b``)."""
-    lines = doc.text[instr.line_start:instr.end].split("\n")
+    lines = doc.text[instr.line_start : instr.end].split("\n")
     trailing = leading = 0
     for k, line in enumerate(lines[:-1]):
         s = line.rstrip("\r").rstrip(" \t")
@@ -467,8 +467,12 @@ class _Checker:
             return ""
         if use.direct and instr.keyword == "RUN":
             c = self.first_unupdated_install(instr)
-            if c is not None and not self.suppressed(instr) and not _offline(instr) and \
-                    insertion_point(c.cmd) is not None:
+            if (
+                c is not None
+                and not self.suppressed(instr)
+                and not _offline(instr)
+                and insertion_point(c.cmd) is not None
+            ):
                 return ""  # this rule adds `apt-get update &&` right before it
         return use.needs_earlier
 
@@ -490,8 +494,11 @@ class _Checker:
 
     def recommends_off_in_stage(self, instr: Instruction) -> bool:
         """An instruction before ``instr`` in its build writes an apt config that turns recommends off."""
-        return any(hits and hits[0] < limit for st, limit in _build_chain(self.doc, instr)
-                   for hits in (self._recommends_off(st),))
+        return any(
+            hits and hits[0] < limit
+            for st, limit in _build_chain(self.doc, instr)
+            for hits in (self._recommends_off(st),)
+        )
 
     def _recommends_off(self, stage) -> list[int]:
         """Indexes of the instructions of ``stage`` that turn recommends off: once per stage (asked for
@@ -499,9 +506,12 @@ class _Checker:
         found = self._recommends_memo.get(stage.index)
         if found is None:
             found = self._recommends_memo[stage.index] = [
-                i.index for i in stage.instructions
-                if i.keyword in ("RUN", "COPY", "ADD") and K.APT_CONF_DIR in (t := self.doc.text[i.start:i.end])
-                and K.APT_CONF_NO_RECOMMENDS.search(t)]
+                i.index
+                for i in stage.instructions
+                if i.keyword in ("RUN", "COPY", "ADD")
+                and K.APT_CONF_DIR in (t := self.doc.text[i.start : i.end])
+                and K.APT_CONF_NO_RECOMMENDS.search(t)
+            ]
         return found
 
     def first_list_blocker(self, instr: Instruction) -> tuple[Instruction, str] | None:
@@ -542,7 +552,7 @@ def _is_lone_update(doc: Document, instr: Instruction) -> bool:
 def _next_instruction(doc: Document, instr: Instruction) -> Instruction | None:
     """The next instruction when only comments and blank lines stand between the two."""
     pos = doc.items.index(instr)
-    for item in doc.items[pos + 1:]:
+    for item in doc.items[pos + 1 :]:
         if hasattr(item, "keyword"):
             return item
         if item.kind not in ("comment", "blank"):
@@ -602,7 +612,7 @@ def _merge_finding(doc, instr, calls, plan):
     edits = [Edit(instr.line_start, instr.line_end, "")]
     if target is not None:
         # Keep the user's own spelling (``apt-get update -qq``) when it is one command on one line.
-        own = doc.text[update.cmd.start:update.cmd.end]
+        own = doc.text[update.cmd.start : update.cmd.end]
         if len(calls) != 1 or "\n" in own or doc.escape in own:
             own = f"{target.privilege_prefix()}{K.APT_UPDATE_CMD}"
         edits.append(Edit(at, at, f"{own} && "))
@@ -610,9 +620,15 @@ def _merge_finding(doc, instr, calls, plan):
     else:
         desc = "drop the `apt-get update` RUN: the install RUN below updates itself"
     sfx, size = SHIP.size_claim(doc, instr, S.apt_lists_estimate(doc, instr), K.APT_LISTS_DIR)
-    yield H.finding(_RULE, f"`{update.label()}` alone in its own RUN keeps the package lists in that layer "
-                           f"(nothing saved by removing them later); run it in the install RUN{sfx}",
-                    update.cmd.start, update.cmd.end, Fix.safe(*edits, description=desc), **size)
+    yield H.finding(
+        _RULE,
+        f"`{update.label()}` alone in its own RUN keeps the package lists in that layer "
+        f"(nothing saved by removing them later); run it in the install RUN{sfx}",
+        update.cmd.start,
+        update.cmd.end,
+        Fix.safe(*edits, description=desc),
+        **size,
+    )
 
 
 def _apt(doc, instr, calls, chk: _Checker, merged: bool):
@@ -634,27 +650,44 @@ def _apt(doc, instr, calls, chk: _Checker, merged: bool):
                 st = B.state_before(doc, instr)
                 sh = shellspec.spec(st.effective_shell, st.values())
                 if failure_fails(c.script, c.cmd, sh.errexit if sh.known else None):
-                    fix = Fix.safe(edit, description="run `apt-get update` in the same RUN", relies_on=(
-                        f"`{c.label()}` failing fails the RUN: with or without lists it either installs from "
-                        "current lists or stops the build",))
+                    fix = Fix.safe(
+                        edit,
+                        description="run `apt-get update` in the same RUN",
+                        relies_on=(
+                            f"`{c.label()}` failing fails the RUN: with or without lists it either installs from "
+                            "current lists or stops the build",
+                        ),
+                    )
                 else:
-                    fix = Fix.unsafe(edit, description="run `apt-get update` in the same RUN",
-                                     reason=f"the failure of `{c.label()}` is ignored: where no earlier layer left "
-                                            "package lists it silently installs nothing today, and with the update "
-                                            "it installs -- the image changes")
-            yield H.finding(_RULE, f"`{c.label()}` without `apt-get update` in the same RUN relies on package "
-                                   "lists from an earlier layer (and fails once they are removed)",
-                            c.cmd.start, c.cmd.end, fix, note=note)
+                    fix = Fix.unsafe(
+                        edit,
+                        description="run `apt-get update` in the same RUN",
+                        reason=f"the failure of `{c.label()}` is ignored: where no earlier layer left "
+                        "package lists it silently installs nothing today, and with the update "
+                        "it installs -- the image changes",
+                    )
+            yield H.finding(
+                _RULE,
+                f"`{c.label()}` without `apt-get update` in the same RUN relies on package "
+                "lists from an earlier layer (and fails once they are removed)",
+                c.cmd.start,
+                c.cmd.end,
+                fix,
+                note=note,
+            )
     recommends_off = None
     for c in apt:
         if c.sub_word is None or apt_no_action(c):
             continue
         # 3. -y
         if c.sub in K.APT_PROMPTS and not apt_assumes_yes(c):
-            yield H.finding(_RULE, f"`{c.label()}` without -y: the build has no terminal and aborts at the "
-                                   "confirmation prompt",
-                            c.cmd.start, c.cmd.end,
-                            _yes_fix(doc, instr, c, K.APT_YES_FLAG))
+            yield H.finding(
+                _RULE,
+                f"`{c.label()}` without -y: the build has no terminal and aborts at the confirmation prompt",
+                c.cmd.start,
+                c.cmd.end,
+                _yes_fix(doc, instr, c, K.APT_YES_FLAG),
+            )
         # 4. --no-install-recommends
         if c.sub in K.APT_RECOMMENDS and not apt_no_recommends(c):
             if recommends_off is None:
@@ -664,11 +697,17 @@ def _apt(doc, instr, calls, chk: _Checker, merged: bool):
                 nxt = c.words[c.sub_index + 1] if c.sub_index + 1 < len(c.words) else None
                 if nxt is not None and _YES_WORD_RE.fullmatch(nxt.value):
                     anchor = nxt
-                yield H.finding(_RULE, f"`{c.label()}` without --no-install-recommends also installs every "
-                                       "recommended package",
-                                c.cmd.start, c.cmd.end,
-                                Fix.unsafe(H.insert_after_word(anchor, K.APT_NO_RECOMMENDS_FLAG),
-                                           reason=RECOMMENDS_REASON, description="add --no-install-recommends"))
+                yield H.finding(
+                    _RULE,
+                    f"`{c.label()}` without --no-install-recommends also installs every recommended package",
+                    c.cmd.start,
+                    c.cmd.end,
+                    Fix.unsafe(
+                        H.insert_after_word(anchor, K.APT_NO_RECOMMENDS_FLAG),
+                        reason=RECOMMENDS_REASON,
+                        description="add --no-install-recommends",
+                    ),
+                )
     # 5. remove the lists in the same RUN
     users = [c for c in apt if c.sub == K.APT_UPDATE or c.sub in K.APT_NEEDS_LISTS]
     if not users or H.cache_mount_covers(instr, K.APT_LISTS_DIR):
@@ -683,22 +722,36 @@ def _apt(doc, instr, calls, chk: _Checker, merged: bool):
         r, why = blocker
         use = A.list_use(doc, chk.ctx, r)
         if use.reads:
-            note = (f"the {r.keyword} on line {r.start_line} reads these lists without an `apt-get update` of its "
-                    f"own ({why}), which slimml cannot add there; update there first")
+            note = (
+                f"the {r.keyword} on line {r.start_line} reads these lists without an `apt-get update` of its "
+                f"own ({why}), which slimml cannot add there; update there first"
+            )
         else:
-            note = (f"the {r.keyword} on line {r.start_line} may read these lists and slimml cannot tell ({why}); "
-                    "remove them by hand once you know it does not")
+            note = (
+                f"the {r.keyword} on line {r.start_line} may read these lists and slimml cannot tell ({why}); "
+                "remove them by hand once you know it does not"
+            )
     else:
         edit = append(doc, instr, last.script, last.privilege_prefix() + K.APT_LISTS_CLEAN)
         if edit is None:
             note = "the RUN mixes heredocs and commands; remove /var/lib/apt/lists/* by hand"
     sfx, size = SHIP.size_claim(doc, instr, S.apt_lists_estimate(doc, instr), K.APT_LISTS_DIR)
-    yield H.finding(_RULE, f"`{last.label()}` leaves the package lists (/var/lib/apt/lists, tens of MB) in the "
-                           f"layer; remove them in the same RUN{sfx}",
-                    last.cmd.start, last.cmd.end,
-                    Fix.safe(edit, description=f"run `{K.APT_LISTS_CLEAN}` at the end of the RUN",
-                             relies_on=(_no_later_reader(doc, instr),)) if edit else None,
-                    note=note, **size)
+    yield H.finding(
+        _RULE,
+        f"`{last.label()}` leaves the package lists (/var/lib/apt/lists, tens of MB) in the "
+        f"layer; remove them in the same RUN{sfx}",
+        last.cmd.start,
+        last.cmd.end,
+        Fix.safe(
+            edit,
+            description=f"run `{K.APT_LISTS_CLEAN}` at the end of the RUN",
+            relies_on=(_no_later_reader(doc, instr),),
+        )
+        if edit
+        else None,
+        note=note,
+        **size,
+    )
 
 
 def _yes_fix(doc: Document, instr: Instruction, c: Call, flag: str) -> Fix:
@@ -710,14 +763,25 @@ def _yes_fix(doc: Document, instr: Instruction, c: Call, flag: str) -> Fix:
     fails = failure_fails(c.script, c.cmd, sh.errexit if sh.known else None)
     edit = H.insert_after_word(c.sub_word, flag)
     if fails:
-        return Fix.safe(edit, description=f"add {flag}", relies_on=(
-            f"`{c.label()}` failing fails the RUN, so today the build stops at the prompt whenever there is "
-            "something to do: the fix only repairs a build that fails",))
-    why = ("its failure is ignored" if fails is False else
-           "whether its failure stops the RUN depends on the base image's SHELL (errexit), which is unknown")
-    return Fix.unsafe(edit, description=f"add {flag}",
-                      reason=f"{why}: today `{c.label()}` aborts at the prompt and the build goes on without its "
-                             f"effect; with {flag} it runs, and the image changes")
+        return Fix.safe(
+            edit,
+            description=f"add {flag}",
+            relies_on=(
+                f"`{c.label()}` failing fails the RUN, so today the build stops at the prompt whenever there is "
+                "something to do: the fix only repairs a build that fails",
+            ),
+        )
+    why = (
+        "its failure is ignored"
+        if fails is False
+        else "whether its failure stops the RUN depends on the base image's SHELL (errexit), which is unknown"
+    )
+    return Fix.unsafe(
+        edit,
+        description=f"add {flag}",
+        reason=f"{why}: today `{c.label()}` aborts at the prompt and the build goes on without its "
+        f"effect; with {flag} it runs, and the image changes",
+    )
 
 
 def _no_later_reader(doc: Document, instr: Instruction) -> str:
@@ -725,8 +789,10 @@ def _no_later_reader(doc: Document, instr: Instruction) -> str:
     if not later:
         return "nothing runs after this RUN in the image's build or at start (no later RUN, ONBUILD, CMD or ENTRYPOINT)"
     lines = ", ".join(str(i.start_line) for i in later[:8]) + (" ..." if len(later) > 8 else "")
-    return (f"no later step reads the apt lists without an update of its own (checked lines {lines}, "
-            "and the scripts they run)")
+    return (
+        f"no later step reads the apt lists without an update of its own (checked lines {lines}, "
+        "and the scripts they run)"
+    )
 
 
 def _apk(doc, instr, calls, chk: _Checker):
@@ -735,18 +801,24 @@ def _apk(doc, instr, calls, chk: _Checker):
         return
     for c in apk:
         if c.sub == K.APK_ADD and K.APK_NO_CACHE_FLAG not in c.values:
-            yield H.finding(_RULE, f"`{c.label()}` without --no-cache keeps the package index in /var/cache/apk",
-                            c.cmd.start, c.cmd.end,
-                            Fix.safe(H.insert_after_word(c.sub_word, K.APK_NO_CACHE_FLAG),
-                                     description=f"add {K.APK_NO_CACHE_FLAG}"))
+            yield H.finding(
+                _RULE,
+                f"`{c.label()}` without --no-cache keeps the package index in /var/cache/apk",
+                c.cmd.start,
+                c.cmd.end,
+                Fix.safe(
+                    H.insert_after_word(c.sub_word, K.APK_NO_CACHE_FLAG), description=f"add {K.APK_NO_CACHE_FLAG}"
+                ),
+            )
     updates = [c for c in apk if c.sub == K.APK_UPDATE]
     if not updates:
         return
     last = updates[-1]
     if _removes(doc, instr, K.APK_CACHE_REMOVED_BY, last.cmd.end):
         return
-    blocker = next((r for r in A.later_users(doc, instr) if r.keyword == "RUN" and chk.needs_earlier_apk_index(r)),
-                   None)
+    blocker = next(
+        (r for r in A.later_users(doc, instr) if r.keyword == "RUN" and chk.needs_earlier_apk_index(r)), None
+    )
     edit, note = None, ""
     if blocker is not None:
         note = f"the RUN on line {blocker.start_line} runs `apk add` with the index from this layer"
@@ -754,11 +826,15 @@ def _apk(doc, instr, calls, chk: _Checker):
         edit = append(doc, instr, last.script, last.privilege_prefix() + K.APK_CACHE_CLEAN)
         if edit is None:
             note = "the RUN mixes heredocs and commands; remove /var/cache/apk/* by hand"
-    yield H.finding(_RULE, "`apk update` leaves the package index in /var/cache/apk; remove it in the same RUN "
-                           "(or use `apk add --no-cache` instead)",
-                    last.cmd.start, last.cmd.end,
-                    Fix.safe(edit, description=f"run `{K.APK_CACHE_CLEAN}` at the end of the RUN") if edit else None,
-                    note=note)
+    yield H.finding(
+        _RULE,
+        "`apk update` leaves the package index in /var/cache/apk; remove it in the same RUN "
+        "(or use `apk add --no-cache` instead)",
+        last.cmd.start,
+        last.cmd.end,
+        Fix.safe(edit, description=f"run `{K.APK_CACHE_CLEAN}` at the end of the RUN") if edit else None,
+        note=note,
+    )
 
 
 def _rpm(doc, instr, calls):
@@ -768,10 +844,13 @@ def _rpm(doc, instr, calls):
     installs = [c for c in rpm if c.sub in K.RPM_INSTALLS]
     for c in installs:
         if not rpm_assumes_yes(c):
-            yield H.finding(_RULE, f"`{c.label()}` without -y: the build has no terminal and aborts at the "
-                                   "confirmation prompt",
-                            c.cmd.start, c.cmd.end,
-                            _yes_fix(doc, instr, c, K.RPM_YES_FLAG))
+            yield H.finding(
+                _RULE,
+                f"`{c.label()}` without -y: the build has no terminal and aborts at the confirmation prompt",
+                c.cmd.start,
+                c.cmd.end,
+                _yes_fix(doc, instr, c, K.RPM_YES_FLAG),
+            )
     if not installs or H.cache_mount_covers(instr, *K.RPM_CACHE_DIRS):
         return
     last_by_tool: dict[str, Call] = {}
@@ -782,11 +861,14 @@ def _rpm(doc, instr, calls):
             continue
         clean = K.RPM_CLEAN.format(tool=tool)
         edit = append(doc, instr, last.script, last.privilege_prefix() + clean)
-        yield H.finding(_RULE, f"`{last.label()}` leaves its metadata and package cache in the layer; "
-                               f"run `{clean}` in the same RUN",
-                        last.cmd.start, last.cmd.end,
-                        Fix.safe(edit, description=f"run `{clean}` at the end of the RUN") if edit else None,
-                        note="" if edit else f"the RUN mixes heredocs and commands; add `{clean}` by hand")
+        yield H.finding(
+            _RULE,
+            f"`{last.label()}` leaves its metadata and package cache in the layer; run `{clean}` in the same RUN",
+            last.cmd.start,
+            last.cmd.end,
+            Fix.safe(edit, description=f"run `{clean}` at the end of the RUN") if edit else None,
+            note="" if edit else f"the RUN mixes heredocs and commands; add `{clean}` by hand",
+        )
 
 
 def _strip_glob_tail(v: str) -> str:

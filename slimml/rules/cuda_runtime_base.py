@@ -91,13 +91,13 @@ from ..engine import Edit, Fix
 from ..knowledge import cuda_ladder as CL
 from ..knowledge import cuda_wheels as W
 from ..knowledge import images as K
-from ..knowledge import runtime_compile as RC
 from ..knowledge import python_tools as PT
+from ..knowledge import runtime_compile as RC
 from ..knowledge import sizes as S
 from ..semantics import build as B
 from ..semantics import cuda_stack as CS
-from . import _helpers as H
 from ..shellvars import VarRefs
+from . import _helpers as H
 
 CODE = "SLM007"
 NAME = "cuda-runtime-base"
@@ -117,17 +117,26 @@ UNSAFE_REASON = (
 BELOW_RUNTIME_REASON = (
     "below runtime the image has no CUDA libraries of its own (base: the CUDA runtime, cudart, only): every "
     "library must come with the pip wheels, as the packages below say; one loaded another way -- ctypes, a "
-    "binary copied in, a package installed when the container starts -- fails to load")
-LOWER_REASON = ("the smaller image lacks CUDA libraries the runtime image had (cuBLAS, cuFFT, NCCL, cuDNN...); "
-                "they must all come with the pip wheels")
+    "binary copied in, a package installed when the container starts -- fails to load"
+)
+LOWER_REASON = (
+    "the smaller image lacks CUDA libraries the runtime image had (cuBLAS, cuFFT, NCCL, cuDNN...); "
+    "they must all come with the pip wheels"
+)
 _VAR_RE = VarRefs(r"[A-Za-z_][A-Za-z0-9_]*", ":?[-+]")  # linear-time ${NAME}, ${NAME:-x}, ${NAME:+x}, $NAME
-_ENV_WORD_RE = re.compile(r"\b(" + "|".join(sorted(K.CUDA_BUILD_ENV)) + r"|"
-                          + "|".join(p + r"[A-Z0-9_]+" for p in K.CUDA_BUILD_ENV_PREFIXES) + r")\b")
+_ENV_WORD_RE = re.compile(
+    r"\b("
+    + "|".join(sorted(K.CUDA_BUILD_ENV))
+    + r"|"
+    + "|".join(p + r"[A-Z0-9_]+" for p in K.CUDA_BUILD_ENV_PREFIXES)
+    + r")\b"
+)
 _NVCC_RE = re.compile(r"\bnvcc\b")
 # CMake switches that build a project's CUDA backend (llama.cpp / llama-cpp-python, whose PyPI release
 # is a source distribution: `CMAKE_ARGS="-DGGML_CUDA=on" pip install llama-cpp-python` compiles).
-_CMAKE_CUDA_RE = re.compile(r"-D(?:GGML_CUDA|LLAMA_CUBLAS|LLAMA_CUDA|GGML_CUBLAS|USE_CUDA|WITH_CUDA)=(?:on|1|true)\b",
-                            re.IGNORECASE)
+_CMAKE_CUDA_RE = re.compile(
+    r"-D(?:GGML_CUDA|LLAMA_CUBLAS|LLAMA_CUDA|GGML_CUBLAS|USE_CUDA|WITH_CUDA)=(?:on|1|true)\b", re.IGNORECASE
+)
 _CLONE_RE = re.compile(r"\bgit\s+clone\b|\bgit\s+submodule\b")
 _JIT_MARKERS = K.JIT_COMPILE_MARKERS + W.RUNTIME_JIT_MARKERS
 
@@ -186,8 +195,9 @@ class _Context:
 
     def cuda_sources(self) -> list[str]:
         if self._cu is None:
-            self._cu = [p for p, _ in self.ctx.walk_context() if p.endswith(K.CUDA_SOURCE_SUFFIXES)] \
-                if self.known else []
+            self._cu = (
+                [p for p, _ in self.ctx.walk_context() if p.endswith(K.CUDA_SOURCE_SUFFIXES)] if self.known else []
+            )
         return self._cu
 
     def has_cuda_sources(self, under: str = "") -> bool:
@@ -197,8 +207,10 @@ class _Context:
         under = posixpath.normpath(under.strip("/")) if under.strip("/") not in ("", ".") else ""
         if not under:
             return bool(self.cuda_sources())
-        return any(p == under or p.startswith(under + "/") or fnmatch.fnmatch(p, under)
-                   or fnmatch.fnmatch(p, under + "/*") for p in self.cuda_sources())
+        return any(
+            p == under or p.startswith(under + "/") or fnmatch.fnmatch(p, under) or fnmatch.fnmatch(p, under + "/*")
+            for p in self.cuda_sources()
+        )
 
 
 def _truthy_build_env(key: str, value: str) -> bool:
@@ -214,8 +226,9 @@ def _env_reason(instr: Instruction) -> str | None:
     return None
 
 
-def _pip_reason(args: list[str], cctx: _Context, env: dict[str, str], line: int,
-                locate, cloned: bool = False) -> str | None:
+def _pip_reason(
+    args: list[str], cctx: _Context, env: dict[str, str], line: int, locate, cloned: bool = False
+) -> str | None:
     no_isolation = "--no-build-isolation" in args
     no_binary = any(a.startswith("--no-binary") for a in args)
     find_links = " ".join(args)
@@ -258,8 +271,9 @@ def _run_reason(doc: Document, instr: Instruction, cctx: _Context, ctx) -> str |
     if m:
         return f"`{m.group(0)}` builds with CUDA (line {instr.start_line})"
     for m in _ENV_WORD_RE.finditer(text):
-        if (not m.group(1).startswith(K.CUDA_BUILD_ENV_PREFIXES)
-                or re.search(re.escape(m.group(1)) + r"=['\"]?(1|true|yes|on)\b", text, re.IGNORECASE)):
+        if not m.group(1).startswith(K.CUDA_BUILD_ENV_PREFIXES) or re.search(
+            re.escape(m.group(1)) + r"=['\"]?(1|true|yes|on)\b", text, re.IGNORECASE
+        ):
             return f"{m.group(1)} in the RUN on line {instr.start_line}"
     if instr.json:
         values = list(instr.json)
@@ -282,17 +296,25 @@ def _run_reason(doc: Document, instr: Instruction, cctx: _Context, ctx) -> str |
             if prog in K.BUILD_SYSTEMS:
                 return f"`{prog}` may build CUDA code (line {instr.start_line})"
             if PT.PYTHON_RE.match(prog) and i + 1 < len(values):
-                rest = values[i + 1:]
+                rest = values[i + 1 :]
                 script_arg = next((a for a in rest if not a.startswith("-")), "")
                 if H.basename(script_arg) == "setup.py" and any(a in K.SETUP_PY_BUILD for a in rest):
                     wd = posixpath.dirname(script_arg)
                     if cctx.has_cuda_sources(wd if wd and not wd.startswith("/") else ""):
-                        return f"`setup.py {next(a for a in rest if a in K.SETUP_PY_BUILD)}` of a project with " \
-                               f"CUDA sources (line {instr.start_line})"
+                        return (
+                            f"`setup.py {next(a for a in rest if a in K.SETUP_PY_BUILD)}` of a project with "
+                            f"CUDA sources (line {instr.start_line})"
+                        )
             pip = CS.pip_args(cmd)
             if pip is not None:
-                r = _pip_reason(pip[2], cctx, {**env, **cmd.assignments}, instr.start_line,
-                                lambda p, i=instr: S.context_sources(doc, i, p, ctx), cloned=cloned)
+                r = _pip_reason(
+                    pip[2],
+                    cctx,
+                    {**env, **cmd.assignments},
+                    instr.start_line,
+                    lambda p, i=instr: S.context_sources(doc, i, p, ctx),
+                    cloned=cloned,
+                )
                 if r:
                     return r
     return None
@@ -312,8 +334,9 @@ def _copy_reason(instr: Instruction, cctx: _Context) -> str | None:
     return None
 
 
-def compile_reasons(doc: Document, stages: list[Stage], ctx, cctx: _Context | None = None,
-                    hints: list[str] | None = None) -> list[str]:
+def compile_reasons(
+    doc: Document, stages: list[Stage], ctx, cctx: _Context | None = None, hints: list[str] | None = None
+) -> list[str]:
     """What in ``stages`` (or the global ARGs) compiles CUDA code, in file order (one per instruction).
     With ``hints``: build variables set by ENV/ARG alone (``ENV CUDA_HOME=...``) go there instead --
     they compile nothing by themselves, only what reads them does."""
@@ -399,13 +422,26 @@ def check(doc: Document, ctx):
         if resolved and resolved != written and K.is_devel(resolved):
             span = _arg_default_span(doc, written, resolved)
             if span is None:
-                yield H.finding(_RULE, f"the final image is built on `{resolved}` (the default of a build argument), "
-                                       "a CUDA devel image", start, end,
-                                note="the image comes from a build argument used elsewhere too: change its default "
-                                     "or pass a runtime image with --build-arg")
+                yield H.finding(
+                    _RULE,
+                    f"the final image is built on `{resolved}` (the default of a build argument), a CUDA devel image",
+                    start,
+                    end,
+                    note="the image comes from a build argument used elsewhere too: change its default "
+                    "or pass a runtime image with --build-arg",
+                )
                 return
-            yield from _devel(doc, ctx, chain, resolved, resolved, args,
-                              f"{what} (`{written}`, a build argument's default)", *span, via_arg=True)
+            yield from _devel(
+                doc,
+                ctx,
+                chain,
+                resolved,
+                resolved,
+                args,
+                f"{what} (`{written}`, a build argument's default)",
+                *span,
+                via_arg=True,
+            )
         return
     if not K.is_devel(written):
         yield from _lower_than_runtime(doc, ctx, chain, written, resolved, args, what, start, end)
@@ -427,7 +463,7 @@ def _arg_default_span(doc: Document, written: str, resolved: str) -> tuple[int, 
     if len(uses) != 1:  # the FROM itself; another stage or RUN using it would change too
         return None
     ins = decls[0]
-    text = doc.text[ins.start:ins.end]
+    text = doc.text[ins.start : ins.end]
     k = text.find(name + "=")
     if k < 0:
         return None
@@ -437,8 +473,18 @@ def _arg_default_span(doc: Document, written: str, resolved: str) -> tuple[int, 
     return ins.start + v, ins.start + v + len(resolved)
 
 
-def _devel(doc: Document, ctx, chain: list[Stage], written: str, resolved: str | None, args: dict[str, str],
-           what: str, start: int, end: int, via_arg: bool = False):
+def _devel(
+    doc: Document,
+    ctx,
+    chain: list[Stage],
+    written: str,
+    resolved: str | None,
+    args: dict[str, str],
+    what: str,
+    start: int,
+    end: int,
+    via_arg: bool = False,
+):
     """The findings on a CUDA devel image ``written`` (as written at ``start:end``)."""
     root = chain[0]
     variant = K.runtime_variant(written)
@@ -452,63 +498,117 @@ def _devel(doc: Document, ctx, chain: list[Stage], written: str, resolved: str |
     at_start = _compiles_at_run_time(doc, ctx, chain) or "; ".join(stack.runtime_jit)
     if at_start:
         # The fix's own reason says this breaks: it is not offered, not even as unsafe.
-        yield H.finding(_RULE, f"{what} runs on the CUDA devel image `{written}`; the container compiles when it "
-                               f"runs: {at_start}", start, end,
-                        note="the runtime image has no compiler or CUDA headers: keep devel for this image, or "
-                             "compile at build time in a devel builder stage and copy the result")
+        yield H.finding(
+            _RULE,
+            f"{what} runs on the CUDA devel image `{written}`; the container compiles when it runs: {at_start}",
+            start,
+            end,
+            note="the runtime image has no compiler or CUDA headers: keep devel for this image, or "
+            "compile at build time in a devel builder stage and copy the result",
+        )
         return
     ladder = CS.runtime_image(doc, ctx, chain, stack=stack, image=written)
     if hints and not ladder.closed:
         reasons = hints + reasons  # a build variable and packages slimml cannot vouch for: they may compile
     if reasons:
         shown = "; ".join(reasons[:3]) + ("; ..." if len(reasons) > 3 else "")
-        yield H.finding(_RULE, f"{what} runs on the CUDA devel image `{written}`; it compiles CUDA code: {shown}",
-                        start, end,
-                        note="keep devel in a builder stage that compiles, and a runtime final stage "
-                             f"(`{variant.image}`) that copies the result (see SLM008 multi-stage)")
+        yield H.finding(
+            _RULE,
+            f"{what} runs on the CUDA devel image `{written}`; it compiles CUDA code: {shown}",
+            start,
+            end,
+            note="keep devel in a builder stage that compiles, and a runtime final stage "
+            f"(`{variant.image}`) that copies the result (see SLM008 multi-stage)",
+        )
         return
     if doc.text[start:end] != written:
-        yield H.finding(_RULE, f"{what} runs on the CUDA devel image `{written}`; nothing compiles CUDA code",
-                        start, end, note=f"the image reference is split across lines: use `{variant.image}` by hand")
+        yield H.finding(
+            _RULE,
+            f"{what} runs on the CUDA devel image `{written}`; nothing compiles CUDA code",
+            start,
+            end,
+            note=f"the image reference is split across lines: use `{variant.image}` by hand",
+        )
         return
     target = ladder.image if ladder.steps else variant.image
     reason = UNSAFE_REASON + (f"; {variant.note}" if K.parse_image(written).digest or "$" in written else "")
     if hints:
-        reason += (f"; {', '.join(hints)} set, but every package the image installs is a prebuilt wheel slimml "
-                   "knows and nothing else builds: the variable has nothing to build")
+        reason += (
+            f"; {', '.join(hints)} set, but every package the image installs is a prebuilt wheel slimml "
+            "knows and nothing else builds: the variable has nothing to build"
+        )
     if via_arg:
         reason += "; the build argument's default changes: a --build-arg that names a devel image still builds on it"
-    yield _step_finding(doc, what, written, resolved, args, ladder, target, start, end, reason, variant.note,
-                        cctx.unread)
+    yield _step_finding(
+        doc, what, written, resolved, args, ladder, target, start, end, reason, variant.note, cctx.unread
+    )
 
 
-def _step_finding(doc: Document, what: str, written: str, resolved: str | None, args: dict[str, str], ladder,
-                  target: str, start: int, end: int, reason_text: str, note: str, unread: list[str]):
+def _step_finding(
+    doc: Document,
+    what: str,
+    written: str,
+    resolved: str | None,
+    args: dict[str, str],
+    ladder,
+    target: str,
+    start: int,
+    end: int,
+    reason_text: str,
+    note: str,
+    unread: list[str],
+):
     """The finding whose unsafe fix replaces ``written`` by ``target`` (a step of ``ladder``)."""
     below = target == ladder.image and (ladder.below_runtime or len(ladder.steps) > (1 if K.is_devel(written) else 0))
     end_resolved = _expand(target, args) if "$" in target else target
     est = (CL.saving(resolved, end_resolved) if resolved and end_resolved else None) or (
-        S.runtime_saving(resolved) if resolved and K.is_devel(resolved) else None)
+        S.runtime_saving(resolved) if resolved and K.is_devel(resolved) else None
+    )
     kw = {"estimate": est[0], "estimate_basis": est[1]} if est else {}
     if below:
-        reason_text += "; " + BELOW_RUNTIME_REASON + " (" + "; ".join(ladder.facts[:8]) + (
-            "; ..." if len(ladder.facts) > 8 else "") + ")"
+        reason_text += (
+            "; "
+            + BELOW_RUNTIME_REASON
+            + " ("
+            + "; ".join(ladder.facts[:8])
+            + ("; ..." if len(ladder.facts) > 8 else "")
+            + ")"
+        )
     if unread:
-        reason_text += (f"; requirements file(s) not found in the build context ({', '.join(unread)}): "
-                        "check they name no package that builds CUDA extensions (flash-attn, apex...)")
+        reason_text += (
+            f"; requirements file(s) not found in the build context ({', '.join(unread)}): "
+            "check they name no package that builds CUDA extensions (flash-attn, apex...)"
+        )
     notes = [n for n in (note, f"not lower: {ladder.stopped}" if ladder.stopped else "") if n]
     fix = Fix.unsafe(Edit(start, end, target), reason=reason_text, description=f"use {target}")
     devel = K.is_devel(written)
-    reasons = [st.reason for st in ladder.steps if target == ladder.image or st.image == target] or \
-        ["nothing compiles CUDA code"]
+    reasons = [st.reason for st in ladder.steps if target == ladder.image or st.image == target] or [
+        "nothing compiles CUDA code"
+    ]
     why = " and ".join(dict.fromkeys(reasons))
     kind = "CUDA devel image" if devel else "CUDA image"
-    return H.finding(_RULE, f"{what} runs on the {kind} `{written}` but {why}: use `{target}`", start, end, fix,
-                     note="; ".join(notes), **kw)
+    return H.finding(
+        _RULE,
+        f"{what} runs on the {kind} `{written}` but {why}: use `{target}`",
+        start,
+        end,
+        fix,
+        note="; ".join(notes),
+        **kw,
+    )
 
 
-def _lower_than_runtime(doc: Document, ctx, chain: list[Stage], written: str, resolved: str | None,
-                        args: dict[str, str], what: str, start: int, end: int):
+def _lower_than_runtime(
+    doc: Document,
+    ctx,
+    chain: list[Stage],
+    written: str,
+    resolved: str | None,
+    args: dict[str, str],
+    what: str,
+    start: int,
+    end: int,
+):
     """A runtime nvidia/cuda image whose CUDA libraries all come with pip wheels: the base image."""
     ct = K.cuda_tag(K.parse_image(written).tag) if K.family(written) == "cuda" else None
     if ct is None or ct.flavor != "runtime" or doc.text[start:end] != written:
@@ -519,5 +619,4 @@ def _lower_than_runtime(doc: Document, ctx, chain: list[Stage], written: str, re
     if not ladder.steps:
         return
     note = K.DIGEST_NOTE if K.parse_image(written).digest else ""
-    yield _step_finding(doc, what, written, resolved, args, ladder, ladder.image, start, end,
-                        LOWER_REASON, note, [])
+    yield _step_finding(doc, what, written, resolved, args, ladder, ladder.image, start, end, LOWER_REASON, note, [])

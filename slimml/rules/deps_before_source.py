@@ -57,9 +57,9 @@ import posixpath
 import re
 import shlex
 import sys
-from functools import lru_cache
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -69,10 +69,10 @@ else:  # pragma: no cover
 from ..dockerfile import Document, Instruction
 from ..dockerfile.shell import Command, Script, Word, run_scripts, unwrap
 from ..engine import Edit, Fix
-from ..knowledge import manifests as M
 from ..knowledge import installer_config as IK
-from ..knowledge.pip_imports import PIP_IMPORTS
+from ..knowledge import manifests as M
 from ..knowledge import python_tools as P
+from ..knowledge.pip_imports import PIP_IMPORTS
 from ..semantics import build as B
 from ..semantics.files import operands, origin
 from ..semantics.installers import command_env
@@ -100,8 +100,18 @@ _BETWEEN = {
     "VOLUME": "declares a VOLUME, which changes what later RUNs keep",
     "SHELL": "changes the SHELL the install runs with",
 }
-_METADATA_KEYWORDS = {"ENV", "ARG", "LABEL", "EXPOSE", "CMD", "ENTRYPOINT", "HEALTHCHECK", "STOPSIGNAL",
-                      "MAINTAINER", "ONBUILD"}
+_METADATA_KEYWORDS = {
+    "ENV",
+    "ARG",
+    "LABEL",
+    "EXPOSE",
+    "CMD",
+    "ENTRYPOINT",
+    "HEALTHCHECK",
+    "STOPSIGNAL",
+    "MAINTAINER",
+    "ONBUILD",
+}
 
 
 @lru_cache(maxsize=1)
@@ -218,7 +228,7 @@ class RunReads:
 def _effective(words: list[Word]) -> list[Word]:
     """Words with wrappers (``sudo -E``, ``env A=1``, ``conda run -n x``) stripped; ``xargs`` is kept
     as the program, since its arguments come from stdin."""
-    return words[unwrap([w.value for w in words], skip=frozenset({"xargs"})):]
+    return words[unwrap([w.value for w in words], skip=frozenset({"xargs"})) :]
 
 
 def _split_short(v: str, with_value: set[str]) -> tuple[str, str | None] | None:
@@ -227,7 +237,7 @@ def _split_short(v: str, with_value: set[str]) -> tuple[str, str | None] | None:
         return None
     for k, ch in enumerate(v[1:], start=1):
         if ch in with_value:
-            return ch, v[k + 1:].lstrip("=")
+            return ch, v[k + 1 :].lstrip("=")
         if not ch.isalpha():
             return None
     return None
@@ -283,8 +293,6 @@ def _parse_args(words: list[Word], value_opts: set[str], short_with_value: set[s
     return opts, pos
 
 
-
-
 def local_path(spec: str) -> tuple[str, list[str]] | str | None:
     """The local path a requirement names, with its extras; None for a package name or a remote
     URL; the string "?" when it cannot be told (a variable)."""
@@ -298,7 +306,7 @@ def local_path(spec: str) -> tuple[str, list[str]] | str | None:
             return None
         s = url
     if s.startswith("file:"):
-        s = s[len("file://"):] if s.startswith("file://") else s[len("file:"):]
+        s = s[len("file://") :] if s.startswith("file://") else s[len("file:") :]
         s = s.split("#", 1)[0]
         if s.startswith("//"):
             s = s[1:]
@@ -330,7 +338,7 @@ def _split_extras(s: str) -> tuple[str, str | None]:
         q = end - 1
         p = s.find("[", s.rfind("]", 0, q) + 1, q)  # the first `[` with no `]` between it and the last
         if p >= 0 and "\n" not in s[:p]:
-            return s[:p], s[p + 1:q]
+            return s[:p], s[p + 1 : q]
     return (s[:end], None) if "\n" not in s[:end] else (s, None)
 
 
@@ -440,8 +448,10 @@ class RunReader:
         if not self.have_context:
             self.r.block(f"{what} `{p}`, which the moved source COPY might overwrite (build context unknown)")
         elif self.ctx.exists(rel) and not _ignored(self.ctx, rel):
-            self.r.block(f"{what} `{p}`, which the moved source COPY would overwrite (exclude `{rel}` in "
-                         f".dockerignore if the image does not need it)")
+            self.r.block(
+                f"{what} `{p}`, which the moved source COPY would overwrite (exclude `{rel}` in "
+                f".dockerignore if the image does not need it)"
+            )
 
     # -- requirements files ---------------------------------------------------------------------
     def requirements_file(self, p: str, base: str | None = None) -> None:
@@ -492,8 +502,16 @@ class RunReader:
         if not toks:
             return
         words = [Word(t, t, 0, 0, "word") for t in toks]
-        opts, pos = _parse_args(words, M.REQUIREMENT_OPTS | M.CONSTRAINT_OPTS | M.EDITABLE_OPTS
-                                | M.FIND_LINKS_OPTS | M.PIP_OPTS_WITH_VALUE | {"--hash"}, M.PIP_SHORT_WITH_VALUE)
+        opts, pos = _parse_args(
+            words,
+            M.REQUIREMENT_OPTS
+            | M.CONSTRAINT_OPTS
+            | M.EDITABLE_OPTS
+            | M.FIND_LINKS_OPTS
+            | M.PIP_OPTS_WITH_VALUE
+            | {"--hash"},
+            M.PIP_SHORT_WITH_VALUE,
+        )
         for o in opts:
             if o.value is None:
                 continue
@@ -542,7 +560,7 @@ class RunReader:
                 target = href.split("#", 1)[0]
                 if not target or "://" in target or target.startswith("/"):
                     if target.startswith("file://"):
-                        self.local_dir_or_file(target[len("file://"):], href)
+                        self.local_dir_or_file(target[len("file://") :], href)
                     continue
                 ap = posixpath.normpath(posixpath.join(self.dest, posixpath.dirname(path), target))
                 if H.path_under(ap, self.dest):
@@ -699,8 +717,9 @@ class RunReader:
                         self.r.block(f"installs `{v}` with `{prog}` from the sources")
         elif prog in M.PATH_WRITING_COMMANDS or prog in M.MODE_COMMANDS:
             paths = [w for w in args if not w.value.startswith("-")]
-            if prog == "mkdir" and not any(v in M.MKDIR_PARENTS_FLAGS or re.fullmatch(r"-[a-z]*p[a-z]*", v)
-                                           for v in vals):
+            if prog == "mkdir" and not any(
+                v in M.MKDIR_PARENTS_FLAGS or re.fullmatch(r"-[a-z]*p[a-z]*", v) for v in vals
+            ):
                 self.r.unrepeatable.append("mkdir without -p")
             if prog in M.MODE_COMMANDS:
                 paths = paths[1:]
@@ -740,15 +759,20 @@ class RunReader:
             if ins.index >= self.instr.index:
                 break
             if ins.keyword == "RUN" and name in ins.args:
-                self.r.block(f"reads `{p}`, which the RUN on line {ins.start_line} writes (its content cannot be "
-                             "read here)")
+                self.r.block(
+                    f"reads `{p}`, which the RUN on line {ins.start_line} writes (its content cannot be read here)"
+                )
                 break
         return None
 
     def installer_config(self, tool: str, project_dir: str | None = None) -> None:
         """Copy early what the installer's environment and config files name inside the sources."""
         cmd = getattr(self, "_cmd", None)
-        env = command_env(self.doc, self.instr, cmd) if cmd is not None else dict(B.state_before(self.doc, self.instr).env)
+        env = (
+            command_env(self.doc, self.instr, cmd)
+            if cmd is not None
+            else dict(B.state_before(self.doc, self.instr).env)
+        )
         home = "/root" if self.user in (None, "root", "0") else f"/home/{self.user}"
         if env.get("HOME") is not None and env["HOME"].certain:
             home = env["HOME"].value or home
@@ -760,8 +784,10 @@ class RunReader:
         for d in inp.path_dirs:
             shadow = self.shadowing_modules(d, tool)
             if shadow:
-                self.r.block(f"runs `{tool}` with `{d}` on its sys.path, where the sources have `{shadow}`, which "
-                             f"{tool} would import in place of its own module")
+                self.r.block(
+                    f"runs `{tool}` with `{d}` on its sys.path, where the sources have `{shadow}`, which "
+                    f"{tool} would import in place of its own module"
+                )
         for p in inp.files:
             rel = self.ctx_rel(p)
             if rel is None or rel == "":
@@ -813,8 +839,11 @@ class RunReader:
         if sub in M.PIP_HARMLESS_SUBCOMMANDS:
             return
         if uv and sub == "sync":
-            opts, pos = _parse_args(args[i + 1:], M.PIP_OPTS_WITH_VALUE | M.REQUIREMENT_OPTS | M.CONSTRAINT_OPTS
-                                    | M.UV_REQUIREMENT_LIKE_OPTS, M.PIP_SHORT_WITH_VALUE)
+            opts, pos = _parse_args(
+                args[i + 1 :],
+                M.PIP_OPTS_WITH_VALUE | M.REQUIREMENT_OPTS | M.CONSTRAINT_OPTS | M.UV_REQUIREMENT_LIKE_OPTS,
+                M.PIP_SHORT_WITH_VALUE,
+            )
             for w in pos:
                 self.requirements_file(w.value)
             self.pip_options(opts)
@@ -824,11 +853,19 @@ class RunReader:
             self.r.block(f"runs `{words[0].raw} {sub}`, which may read the sources")
             return
         self.installer_config("uv" if uv else "pip")
-        value_opts = (M.REQUIREMENT_OPTS | M.CONSTRAINT_OPTS | M.EDITABLE_OPTS | M.FIND_LINKS_OPTS
-                      | M.GROUP_OPTS | M.PIP_WRITE_OPTS | M.PIP_OPTS_WITH_VALUE | P.PIP_GLOBAL_OPTS_WITH_VALUE)
+        value_opts = (
+            M.REQUIREMENT_OPTS
+            | M.CONSTRAINT_OPTS
+            | M.EDITABLE_OPTS
+            | M.FIND_LINKS_OPTS
+            | M.GROUP_OPTS
+            | M.PIP_WRITE_OPTS
+            | M.PIP_OPTS_WITH_VALUE
+            | P.PIP_GLOBAL_OPTS_WITH_VALUE
+        )
         if uv:
             value_opts |= M.UV_REQUIREMENT_LIKE_OPTS
-        opts, pos = _parse_args(args[i + 1:], value_opts, M.PIP_SHORT_WITH_VALUE)
+        opts, pos = _parse_args(args[i + 1 :], value_opts, M.PIP_SHORT_WITH_VALUE)
         self.pip_options(opts)
         no_deps = any(o.name == M.PIP_NO_DEPS for o in opts)
         for o in opts:
@@ -864,12 +901,14 @@ class RunReader:
 
         self.local_spec(spec, f"`{spec}`", project_cb=project)
 
-    def pip_project(self, spelled: list[Word], extras: list[str], opts: list[Opt], pos: list[Word],
-                    no_deps: bool) -> None:
+    def pip_project(
+        self, spelled: list[Word], extras: list[str], opts: list[Opt], pos: list[Word], no_deps: bool
+    ) -> None:
         """``pip install .`` / ``-e .[extra]`` of the project the source COPY provides."""
         label = f"`pip install {' '.join(w.value for w in spelled)}`"
         others = [w for w in pos if w not in spelled] + [
-            o for o in opts if o.name in M.REQUIREMENT_OPTS | M.EDITABLE_OPTS | M.GROUP_OPTS and o.words != spelled]
+            o for o in opts if o.name in M.REQUIREMENT_OPTS | M.EDITABLE_OPTS | M.GROUP_OPTS and o.words != spelled
+        ]
         if no_deps:
             self.r.block(f"installs the project itself with {label}, which needs the sources")
             return
@@ -903,18 +942,17 @@ class RunReader:
         if not deps:
             start = len(self.doc.text[:start].rstrip(" \t"))
         text = " ".join(_quote(d) for d in deps)
-        self.r.projects.append(ProjectInstall("pip", [(start, end, text)], unsafe=PYPROJECT_REASON,
-                                              deps=tuple(deps)))
+        self.r.projects.append(ProjectInstall("pip", [(start, end, text)], unsafe=PYPROJECT_REASON, deps=tuple(deps)))
 
     def python(self, words: list[Word], args: list[Word]) -> None:
         i = 0
         while i < len(args):
             v = args[i].value
             if v == "-m" and i + 1 < len(args):
-                mod, rest = args[i + 1].value, args[i + 2:]
+                mod, rest = args[i + 1].value, args[i + 2 :]
                 break
             if v.startswith("-m") and len(v) > 2:
-                mod, rest = v[2:], args[i + 1:]
+                mod, rest = v[2:], args[i + 1 :]
                 break
             if v in M.PYTHON_HARMLESS_FLAGS:
                 return
@@ -945,9 +983,9 @@ class RunReader:
             return
         sub = vals[k]
         if sub == "pip":
-            self.pip(words, args[k + 1:], uv=True)
+            self.pip(words, args[k + 1 :], uv=True)
         elif sub == "venv":
-            target = next((w for w in args[k + 1:] if not w.value.startswith("-")), None)
+            target = next((w for w in args[k + 1 :] if not w.value.startswith("-")), None)
             if target is None:
                 self.write(self.abspath(M.UV_PROJECT_VENV), "creates a virtualenv at")
             else:
@@ -1016,8 +1054,13 @@ class RunReader:
             self.local_dir_or_file(ap, path, package=True)
         # package sources that are local directories (pipenv/poetry/pdm source tables; uv's are installer config)
         for url in _manifest_sources(tool, data or {}):
-            path = url[len("file://"):] if url.startswith("file://") else url[len("file:"):] if url.startswith("file:") \
+            path = (
+                url[len("file://") :]
+                if url.startswith("file://")
+                else url[len("file:") :]
+                if url.startswith("file:")
                 else url
+            )
             path = path.replace("/${PROJECT_ROOT}", ".").replace("${PROJECT_ROOT}", ".")
             if _has_var(path):
                 self.r.block(f"reads the package source `{url}`, a path with a variable")
@@ -1052,12 +1095,17 @@ class RunReader:
             if lock in self.r.files:
                 splices = [(sub_w.end, sub_w.end, f" {M.UV_FROZEN} {M.DEPS_ONLY_FLAG[tool]}")]
                 frozen = True
-        dynamic = ((data or {}).get("project") or {}).get("dynamic") if isinstance((data or {}).get("project"), dict) \
+        dynamic = (
+            ((data or {}).get("project") or {}).get("dynamic")
+            if isinstance((data or {}).get("project"), dict)
             else None
+        )
         if tool in ("uv", "pdm") and dynamic and not frozen:
-            self.r.block(f"runs `{tool} {sub}` on a project whose metadata is dynamic ({', '.join(map(str, dynamic))}): "
-                         "without a frozen lock the dependencies-only install still builds the project's metadata, "
-                         "which may read the sources")
+            self.r.block(
+                f"runs `{tool} {sub}` on a project whose metadata is dynamic ({', '.join(map(str, dynamic))}): "
+                "without a frozen lock the dependencies-only install still builds the project's metadata, "
+                "which may read the sources"
+            )
             return
         self.r.projects.append(ProjectInstall(tool, splices))
 
@@ -1097,10 +1145,12 @@ class RunReader:
                 self.env_file(rel, ap)
             else:
                 self.check_exists(rel)
-        for w in pos[2 if env_cmd else 1:]:
+        for w in pos[2 if env_cmd else 1 :]:
             v = w.value
             if v.endswith(M.CONDA_LOCAL_PACKAGE_SUFFIXES) or v.startswith((".", "/", "file:")):
-                if _has_var(v) or H.path_under(self.abspath(v.removeprefix("file://").removeprefix("file:")), self.dest):
+                if _has_var(v) or H.path_under(
+                    self.abspath(v.removeprefix("file://").removeprefix("file:")), self.dest
+                ):
                     self.r.block(f"installs `{v}` with `{tool}`, a local package")
 
     def env_file(self, rel: str, ap: str) -> None:
@@ -1143,8 +1193,11 @@ def static_setup_py(text: str) -> bool:
         if isinstance(node, ast.Call):
             f = node.func
             name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
-            return name in _SETUP_CALLS and all(literal(a) for a in node.args) and \
-                all(literal(k.value) for k in node.keywords)
+            return (
+                name in _SETUP_CALLS
+                and all(literal(a) for a in node.args)
+                and all(literal(k.value) for k in node.keywords)
+            )
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             return all(literal(e) for e in node.elts)
         if isinstance(node, ast.Dict):
@@ -1183,7 +1236,7 @@ def conda_pip_entries(text: str) -> list[str]:
             i += 1
             continue
         # what ``\s*(.*?)\s*(#.*)?$`` leaves as the value (that regex is cubic on long runs of blanks)
-        indent, rest = len(m.group(1)), lines[i][m.end():].lstrip().split("#", 1)[0].rstrip()
+        indent, rest = len(m.group(1)), lines[i][m.end() :].lstrip().split("#", 1)[0].rstrip()
         if rest.startswith("["):
             out.extend(e.strip().strip("'\"") for e in rest.strip("[]").split(",") if e.strip())
             i += 1
@@ -1199,7 +1252,7 @@ def conda_pip_entries(text: str) -> list[str]:
                 break
             e = re.match(r"\s*-", ln)  # ``^\s*-\s*(.*?)\s*$`` without its cubic lazy middle
             if e:
-                val = re.sub(r"(?<!\s)\s+#.*$", "", ln[e.end():].strip()).strip()
+                val = re.sub(r"(?<!\s)\s+#.*$", "", ln[e.end() :].strip()).strip()
                 if len(val) >= 2 and val[0] == val[-1] and val[0] in "'\"":
                     val = val[1:-1]
                 out.append(val)
@@ -1225,8 +1278,13 @@ def _path_dependencies(tool: str, data: dict) -> list[str]:
                 # URL; `file:` URLs name local paths too
                 f = s.get("file")
                 if isinstance(f, str) and ("://" not in f or f.startswith("file:")):
-                    out.append(f[len("file://"):] if f.startswith("file://") else f[len("file:"):]
-                               if f.startswith("file:") else f)
+                    out.append(
+                        f[len("file://") :]
+                        if f.startswith("file://")
+                        else f[len("file:") :]
+                        if f.startswith("file:")
+                        else f
+                    )
 
     tool_t = data.get("tool") or {}
     if tool == "poetry":
@@ -1251,7 +1309,7 @@ def _path_dependencies(tool: str, data: dict) -> list[str]:
             m = M.DIRECT_REFERENCE_RE.match(s.strip())
             if m and m.group(2).startswith("file:"):
                 url = m.group(2)
-                path = url[len("file://"):] if url.startswith("file://") else url[len("file:"):]
+                path = url[len("file://") :] if url.startswith("file://") else url[len("file:") :]
                 if path.startswith("/${PROJECT_ROOT}"):
                     path = path[1:]
                 out.append(path.split("#", 1)[0])
@@ -1262,8 +1320,11 @@ def _manifest_sources(tool: str, data: dict) -> list[str]:
     """Package sources a manifest names that are local paths (``file:`` URLs or paths without a scheme):
     Pipfile ``[[source]]``, ``[[tool.poetry.source]]``, ``[[tool.pdm.source]]``."""
     tool_t = data.get("tool") or {}
-    tables = {"pipenv": data.get("source"), "poetry": (tool_t.get("poetry") or {}).get("source"),
-              "pdm": (tool_t.get("pdm") or {}).get("source")}.get(tool)
+    tables = {
+        "pipenv": data.get("source"),
+        "poetry": (tool_t.get("poetry") or {}).get("source"),
+        "pdm": (tool_t.get("pdm") or {}).get("source"),
+    }.get(tool)
     out = []
     for src in tables if isinstance(tables, list) else []:
         url = src.get("url") if isinstance(src, dict) else None
@@ -1310,8 +1371,11 @@ def _workdir_movable(doc: Document, sc: SourceCopy) -> bool:
     """A WORKDIR may sit between the two when the COPY does not depend on it: an absolute
     destination, no ownership/mode flags (the directory WORKDIR creates is root's) and root."""
     fc = sc.instr
-    return (sc.dest_value.startswith("/") and not any(f.name in ("chown", "chmod") for f in fc.flags)
-            and H.user_at(doc, fc) in (None, "root", "0"))
+    return (
+        sc.dest_value.startswith("/")
+        and not any(f.name in ("chown", "chmod") for f in fc.flags)
+        and H.user_at(doc, fc) in (None, "root", "0")
+    )
 
 
 def _already_copied(doc: Document, stage_instrs: list[Instruction], before: Instruction, dest: str) -> set[str]:
@@ -1356,14 +1420,14 @@ def _keyword(raw: str) -> str:
 
 
 def _line_text(doc: Document, ins: Instruction) -> str:
-    return doc.text[ins.line_start:ins.line_end]
+    return doc.text[ins.line_start : ins.line_end]
 
 
 def _pre_run_text(doc: Document, run: Instruction, splices: list[tuple[int, int, str]]) -> str:
     text = _line_text(doc, run)
     base = run.line_start
     for s, e, t in sorted(splices, reverse=True):
-        text = text[: s - base] + t + text[e - base:]
+        text = text[: s - base] + t + text[e - base :]
     if not text.endswith("\n"):
         text += doc.newline
     return text
@@ -1384,7 +1448,7 @@ def check(doc: Document, ctx):
 
 def _check_stage(doc: Document, ctx, instrs: list[Instruction]):
     sc = None
-    for k, ins in enumerate(instrs):
+    for k, ins in enumerate(instrs):  # noqa: B007 - k is read after the loop
         sc = source_copy(doc, ins)
         if sc is not None:
             break
@@ -1393,7 +1457,7 @@ def _check_stage(doc: Document, ctx, instrs: list[Instruction]):
     fc = sc.instr
     blocker: tuple[Instruction, str] | None = None
     between: list[Instruction] = []
-    for ins in instrs[k + 1:]:
+    for ins in instrs[k + 1 :]:
         if ins.keyword == "RUN":
             reads = RunReader(doc, ctx, ins, sc.dest_abs).run()
             if reads.installs:
@@ -1432,8 +1496,16 @@ def _satisfied(doc, ctx, instrs, fc, run, reads: RunReads, dest: str) -> bool:
 def _pip_requirements(doc: Document, ins: Instruction) -> set[str]:
     """The requirement arguments of the pip installs in a RUN (options and their values left out)."""
     out: set[str] = set()
-    value_opts = (M.REQUIREMENT_OPTS | M.CONSTRAINT_OPTS | M.EDITABLE_OPTS | M.FIND_LINKS_OPTS | M.GROUP_OPTS
-                  | M.PIP_WRITE_OPTS | M.PIP_OPTS_WITH_VALUE | P.PIP_GLOBAL_OPTS_WITH_VALUE)
+    value_opts = (
+        M.REQUIREMENT_OPTS
+        | M.CONSTRAINT_OPTS
+        | M.EDITABLE_OPTS
+        | M.FIND_LINKS_OPTS
+        | M.GROUP_OPTS
+        | M.PIP_WRITE_OPTS
+        | M.PIP_OPTS_WITH_VALUE
+        | P.PIP_GLOBAL_OPTS_WITH_VALUE
+    )
     for s in run_scripts(doc, ins):
         for cmd in s.commands:
             words = _effective(cmd.words)
@@ -1444,18 +1516,21 @@ def _pip_requirements(doc: Document, ins: Instruction) -> set[str]:
             k = vals.index("install")
             if not (P.PIP_RE.match(prog) or P.PYTHON_RE.match(prog) and "pip" in vals[1:k]):
                 continue
-            _, pos = _parse_args(words[k + 1:], value_opts, M.PIP_SHORT_WITH_VALUE)
+            _, pos = _parse_args(words[k + 1 :], value_opts, M.PIP_SHORT_WITH_VALUE)
             out.update(w.value.strip() for w in pos)
     return out
 
 
-def _finding(doc: Document, ctx, instrs, sc: SourceCopy, run: Instruction, reads: RunReads,
-             between: list[Instruction], blocker):
+def _finding(
+    doc: Document, ctx, instrs, sc: SourceCopy, run: Instruction, reads: RunReads, between: list[Instruction], blocker
+):
     fc = sc.instr
     line = doc.line_col(run.start)[0]
     label = " ".join(fc.text(doc.text).split())
-    message = (f"`{label}` copies the whole build context before the dependency install on line {line}: "
-               f"any code change re-runs the install; copy the dependency manifests first")
+    message = (
+        f"`{label}` copies the whole build context before the dependency install on line {line}: "
+        f"any code change re-runs the install; copy the dependency manifests first"
+    )
     note = _no_fix_reason(doc, sc, run, reads, between, blocker)
     if note:
         return H.finding(_RULE, message, fc.start, fc.end, None, note=note)
@@ -1472,8 +1547,7 @@ def _no_fix_reason(doc, sc: SourceCopy, run, reads: RunReads, between, blocker) 
     if any(p.splices is None for p in reads.projects):
         return "the install needs the project's sources"
     if reads.unrepeatable and any(p.splices for p in reads.projects):
-        return (f"the two-step install would run this RUN twice, and `{reads.unrepeatable[0]}` fails the "
-                f"second time")
+        return f"the two-step install would run this RUN twice, and `{reads.unrepeatable[0]}` fails the second time"
     if between and "$" in fc.text(doc.text) and any(i.keyword in ("ENV", "ARG") for i in between):
         return "the COPY uses a variable and ENV/ARG lines follow it; moving it could change its value"
     for f in fc.flags:
@@ -1487,8 +1561,16 @@ def _no_fix_reason(doc, sc: SourceCopy, run, reads: RunReads, between, blocker) 
     return ""
 
 
-def _build_fix(doc: Document, ctx, instrs, sc: SourceCopy, run: Instruction, reads: RunReads,
-               between: list[Instruction], message: str):
+def _build_fix(
+    doc: Document,
+    ctx,
+    instrs,
+    sc: SourceCopy,
+    run: Instruction,
+    reads: RunReads,
+    between: list[Instruction],
+    message: str,
+):
     fc = sc.instr
     nl = doc.newline
     have = _already_copied(doc, instrs, fc, sc.dest_abs)
@@ -1501,7 +1583,7 @@ def _build_fix(doc: Document, ctx, instrs, sc: SourceCopy, run: Instruction, rea
     order = sorted(groups, key=lambda g: (g != "", list(groups).index(g)))
     indent = doc.line_indent(fc.start)
     kw = _keyword(fc.keyword_raw)
-    flags = "".join(doc.text[f.start:f.end] + " " for f in fc.flags if f.name in M.CARRIED_COPY_FLAGS)
+    flags = "".join(doc.text[f.start : f.end] + " " for f in fc.flags if f.name in M.CARRIED_COPY_FLAGS)
     lines = [f"{indent}{kw} {flags}{' '.join(groups[g])} {_dest_for(g, sc.dest_value)}{nl}" for g in order]
     lines += [f"{indent}{kw} {flags}{d} {_dest_for(d, sc.dest_value)}{nl}" for d in dirs]
     copy_text = _line_text(doc, fc)
@@ -1523,15 +1605,21 @@ def _build_fix(doc: Document, ctx, instrs, sc: SourceCopy, run: Instruction, rea
         desc = f"{what}, install the dependencies only, then copy the sources and run the original install{tail}"
     else:
         end = run.line_end
-        if doc.text[end - 1:end] != "\n":
+        if doc.text[end - 1 : end] != "\n":
             edits.append(Edit(end, end, nl + copy_text.rstrip("\r\n")))
         else:
             edits.append(Edit(end, end, copy_text))
         desc = f"{what}; move the source COPY after the install on line {doc.line_col(run.start)[0]}{tail}"
-    facts = (f"the install reads from the sources only: {_summary(copied) or 'files already copied'} (its command "
-             "line, the requirements files it includes, and what its environment and config files name)",
-             "nothing between the COPY and the install reads or changes the sources"
-             if between else "the install comes right after the COPY")
-    fix = (Fix.unsafe(*edits, reason=unsafe, description=desc, relies_on=facts) if unsafe
-           else Fix.safe(*edits, description=desc, relies_on=facts))
+    facts = (
+        f"the install reads from the sources only: {_summary(copied) or 'files already copied'} (its command "
+        "line, the requirements files it includes, and what its environment and config files name)",
+        "nothing between the COPY and the install reads or changes the sources"
+        if between
+        else "the install comes right after the COPY",
+    )
+    fix = (
+        Fix.unsafe(*edits, reason=unsafe, description=desc, relies_on=facts)
+        if unsafe
+        else Fix.safe(*edits, description=desc, relies_on=facts)
+    )
     return H.finding(_RULE, message, fc.start, fc.end, fix)

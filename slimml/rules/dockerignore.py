@@ -72,8 +72,8 @@ from .. import dockerignore as DI
 from ..dockerfile import Document, Instruction
 from ..engine import Edit, Fix
 from ..knowledge import dockerignore as K
-from ..units import human_bytes as _human
 from ..semantics import build as B
+from ..units import human_bytes as _human
 from . import _helpers as H
 
 CODE = "SLM006"
@@ -298,9 +298,17 @@ def _memo_key(doc: Document, ctx, rel: str) -> tuple:
     sig = []
     for ins in doc.instructions:
         if ins.keyword in ("COPY", "ADD", "FROM", "ARG", "ENV") or (
-                ins.keyword == "RUN" and (ins.flags or "git" in ins.args or ins.heredocs)):
-            sig.append((ins.keyword, ins.stage, ins.args, tuple(f.raw for f in ins.flags),
-                        tuple(h.body(doc.text) for h in ins.heredocs)))
+            ins.keyword == "RUN" and (ins.flags or "git" in ins.args or ins.heredocs)
+        ):
+            sig.append(
+                (
+                    ins.keyword,
+                    ins.stage,
+                    ins.args,
+                    tuple(f.raw for f in ins.flags),
+                    tuple(h.body(doc.text) for h in ins.heredocs),
+                )
+            )
     return ("dockerignore-findings", rel, ctx.read_context_file(rel), anchor.start, anchor.end, tuple(sig))
 
 
@@ -334,16 +342,26 @@ def _check(doc: Document, ctx, rel: str):
     anchor = doc.stages[0].from_instruction
     if ctx.context_note:
         if any(True for _ in _context_uses(doc)):
-            yield H.finding(_RULE, f"cannot tell where the build reads `{rel}`", anchor.start, anchor.end,
-                            note=ctx.side_files_problem())
+            yield H.finding(
+                _RULE,
+                f"cannot tell where the build reads `{rel}`",
+                anchor.start,
+                anchor.end,
+                note=ctx.side_files_problem(),
+            )
         return
     current = ctx.read_context_file(rel)
     text = current or ""
     try:
         existing = DI.parse_patterns(text)
     except DI.PatternError as e:
-        yield H.finding(_RULE, f"{rel} has a pattern Docker rejects ({e})", anchor.start, anchor.end,
-                        note="fix the pattern by hand; the build fails with it")
+        yield H.finding(
+            _RULE,
+            f"{rel} has a pattern Docker rejects ({e})",
+            anchor.start,
+            anchor.end,
+            note="fix the pattern by hand; the build fails with it",
+        )
         return
     present = set()
     for p in existing:
@@ -371,15 +389,19 @@ def _check(doc: Document, ctx, rel: str):
             docs.append((_rel_to_context(ctx, path), other))
     in_image = H.image_stages(doc)
     # The whole-context user named in messages: one that ends up in the image when there is one.
-    whole_ins = next((i for i, _ in use.whole if i.stage in in_image and i.keyword != "RUN"),
-                     use.whole[0][0] if use.whole else None)
+    whole_ins = next(
+        (i for i, _ in use.whole if i.stage in in_image and i.keyword != "RUN"), use.whole[0][0] if use.whole else None
+    )
     whole_desc = _summary(whole_ins) if whole_ins is not None else ""
     into_image = whole_ins is not None and whole_ins.stage in in_image and whole_ins.keyword != "RUN"
 
     def copied(path: str, image_only: bool = False) -> bool:
         """Taken by a whole-context COPY/ADD/mount today (so a new exclusion changes the build)."""
-        return any(not any(x.matches_or_parent(path) for x in exc) for ins, exc in use.whole
-                   if not image_only or (ins.stage in in_image and ins.keyword != "RUN"))
+        return any(
+            not any(x.matches_or_parent(path) for x in exc)
+            for ins, exc in use.whole
+            if not image_only or (ins.stage in in_image and ins.keyword != "RUN")
+        )
 
     names_key = ("dockerignore-names", str(ctx.context_dir), tree_key, tuple(d.text for _, d in docs))
     names = ctx.run_cache.get(names_key)
@@ -422,8 +444,13 @@ def _check(doc: Document, ctx, rel: str):
             if verdict.needed:
                 continue  # slimml would say it breaks that step: never offered
             if verdict.unknown:
-                unsafe.append((cand, f".git ({_human(_dir_size(ctx.context_path('.git')))}) may be needed by the "
-                                     f"build: {verdict.unknown}"))
+                unsafe.append(
+                    (
+                        cand,
+                        f".git ({_human(_dir_size(ctx.context_path('.git')))}) may be needed by the "
+                        f"build: {verdict.unknown}",
+                    )
+                )
                 continue
         elif cand == ".git" and curated:
             continue  # no .git to exclude
@@ -435,13 +462,20 @@ def _check(doc: Document, ctx, rel: str):
             if sourceless:  # bytecode shipped without its source is the module itself: not junk
                 copied_ones = [f for f in sourceless if copied(f)]
                 if copied_ones:
-                    unsafe.append((cand, f"{cand} ({', '.join(copied_ones[:3])}: bytecode without a .py source, "
-                                         "which Python imports)"))
+                    unsafe.append(
+                        (
+                            cand,
+                            f"{cand} ({', '.join(copied_ones[:3])}: bytecode without a .py source, "
+                            "which Python imports)",
+                        )
+                    )
                 continue
         if names.truncated and use.whole:
             continue  # could not read every file the build copies: cannot tell
         hidden = gitignore.overlapping(ctx, segs) if content and use.whole else None
-        if hidden is not None and not (copied(_probe(hidden.segs)) and not DI.is_excluded(_probe(hidden.segs), existing)):
+        if hidden is not None and not (
+            copied(_probe(hidden.segs)) and not DI.is_excluded(_probe(hidden.segs), existing)
+        ):
             hidden = None  # hidden, but no whole-context COPY would take it
         if curated and not hits:
             continue  # nothing in the context matches it: adding it would change nothing
@@ -455,8 +489,10 @@ def _check(doc: Document, ctx, rel: str):
             else:
                 desc = cand
             if hidden is not None:
-                desc += (f" (hidden by {hidden.origin}: checkouts that build the image may hold files there that "
-                         f"this tree does not show)")
+                desc += (
+                    f" (hidden by {hidden.origin}: checkouts that build the image may hold files there that "
+                    f"this tree does not show)"
+                )
             unsafe.append((cand, desc))
             continue
         if content and tree.truncated and use.whole:
@@ -475,17 +511,26 @@ def _check(doc: Document, ctx, rel: str):
             msg += f" ({_human(saved)} that `{whole_desc}` copies into the image today)"
         kw = {}
         if saved:
-            kw = {"estimate": (saved, saved),
-                  "estimate_basis": "size of the newly excluded files a whole-context COPY puts in the image"}
-        facts = (f"`{rel}` is the ignore file the build reads (the build context: {ctx.context_dir})",
-                 "no Dockerfile of the context copies what these patterns exclude, and no file the build copies "
-                 "(code, scripts, configs) or the Dockerfile names it",
-                 "nothing the repository's .gitignore hides (present in real checkouts, not in this tree) "
-                 "overlaps them where a whole-context COPY would take it",
-                 ".git is excluded only where no step of the build needs it")
-        yield H.finding(_RULE, msg, anchor.start, anchor.end,
-                        Fix.safe(edit, description=f"{'extend' if current is not None else 'create'} {rel}",
-                                 relies_on=facts), **kw)
+            kw = {
+                "estimate": (saved, saved),
+                "estimate_basis": "size of the newly excluded files a whole-context COPY puts in the image",
+            }
+        facts = (
+            f"`{rel}` is the ignore file the build reads (the build context: {ctx.context_dir})",
+            "no Dockerfile of the context copies what these patterns exclude, and no file the build copies "
+            "(code, scripts, configs) or the Dockerfile names it",
+            "nothing the repository's .gitignore hides (present in real checkouts, not in this tree) "
+            "overlaps them where a whole-context COPY would take it",
+            ".git is excluded only where no step of the build needs it",
+        )
+        yield H.finding(
+            _RULE,
+            msg,
+            anchor.start,
+            anchor.end,
+            Fix.safe(edit, description=f"{'extend' if current is not None else 'create'} {rel}", relies_on=facts),
+            **kw,
+        )
     if unsafe:
         pats = [p for p, _ in unsafe]
         # Recomputed against the file as it is after the safe block, when that is applied first.
@@ -496,16 +541,24 @@ def _check(doc: Document, ctx, rel: str):
             verb = _plural(content_descs, "is", "are")
             it = _plural(content_descs, "it", "them")
             if into_image:
-                parts.append(f"{'; '.join(content_descs)} {verb} copied by `{whole_desc}` today; excluding {it} "
-                             f"removes {it} from the image -- the app may read {it} at run time")
+                parts.append(
+                    f"{'; '.join(content_descs)} {verb} copied by `{whole_desc}` today; excluding {it} "
+                    f"removes {it} from the image -- the app may read {it} at run time"
+                )
             else:
-                parts.append(f"{'; '.join(content_descs)} {verb} used by `{whole_desc}` today; excluding {it} "
-                             f"hides {it} from that build step -- the build may read {it}")
+                parts.append(
+                    f"{'; '.join(content_descs)} {verb} used by `{whole_desc}` today; excluding {it} "
+                    f"hides {it} from that build step -- the build may read {it}"
+                )
         parts += [f"{d}; check that step before excluding it" for p, d in unsafe if p == ".git"]
         verb, it = _plural(pats, "is", "are"), _plural(pats, "it", "them")
-        yield H.finding(_RULE, f"{', '.join(pats)} {verb} not excluded by `{rel}`; the build may use {it}",
-                        anchor.start, anchor.end,
-                        Fix.unsafe(edit, reason=". ".join(parts), description=f"exclude {', '.join(pats)}"))
+        yield H.finding(
+            _RULE,
+            f"{', '.join(pats)} {verb} not excluded by `{rel}`; the build may use {it}",
+            anchor.start,
+            anchor.end,
+            Fix.unsafe(edit, reason=". ".join(parts), description=f"exclude {', '.join(pats)}"),
+        )
 
 
 def _has_source(pyc: str, tree: _Tree) -> bool:
@@ -515,8 +568,10 @@ def _has_source(pyc: str, tree: _Tree) -> bool:
 
 def _probe(segs) -> str:
     """A concrete path the segments match (wildcards filled in)."""
-    return "/".join("slimml_probe" if x is DI.STAR2 else x.replace("*", "slimml_probe").replace("?", "q")
-                    for x in segs) or "slimml_probe"
+    return (
+        "/".join("slimml_probe" if x is DI.STAR2 else x.replace("*", "slimml_probe").replace("?", "q") for x in segs)
+        or "slimml_probe"
+    )
 
 
 def _git_verdict(doc: Document, ctx, docs, tree, use: Usage, names, in_image: set[int]):
@@ -529,8 +584,13 @@ def _git_verdict(doc: Document, ctx, docs, tree, use: Usage, names, in_image: se
     for _, d in docs:
         whole = _usage(d, ctx, tree).whole
         runs = _runs_seeing_context(d, whole)
-        v = gitneeds.git_needed(d, ctx, runs, names.files, image=d is doc and any(
-            i.stage in in_image and i.keyword != "RUN" for i, _ in whole))
+        v = gitneeds.git_needed(
+            d,
+            ctx,
+            runs,
+            names.files,
+            image=d is doc and any(i.stage in in_image and i.keyword != "RUN" for i, _ in whole),
+        )
         verdict.needed = verdict.needed or v.needed
         verdict.unknown = verdict.unknown or v.unknown
         if verdict.needed:

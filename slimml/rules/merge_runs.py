@@ -67,8 +67,8 @@ import re
 from ..dockerfile import Document, Instruction
 from ..dockerfile.model import Trivia
 from ..dockerfile.shell import parse_script_text, run_scripts
-from ..knowledge import shell as SK
 from ..engine import Edit, Fix, suppressions
+from ..knowledge import shell as SK
 from ..knowledge.weights import looks_like_weight_download
 from ..semantics import build as B
 from ..semantics import shellspec, steps
@@ -114,8 +114,11 @@ def _status(doc: Document, instr: Instruction, suppressed: dict) -> tuple[str, s
     if not instr.args.strip():
         return "never", "no command"
     scripts = run_scripts(doc, instr)
-    if any(c.cached("weights-download", lambda c=c: looks_like_weight_download(c.argv))
-           for s in scripts for c in s.commands):
+    if any(
+        c.cached("weights-download", lambda c=c: looks_like_weight_download(c.argv))
+        for s in scripts
+        for c in s.commands
+    ):
         return "never", "downloads model weights (kept in its own RUN so they can be moved out)"
     sh = _shell(doc, instr)
     if sh.known and not sh.posix:
@@ -171,8 +174,10 @@ def _last_only(doc: Document, ctx, instr: Instruction) -> str:
         return f"{sourced}, which `&&` after it would switch off"
     if (sh.errexit or not sh.known) and not f.flat:
         why = "the SHELL runs with errexit (-e)" if sh.known else "the base image's SHELL may run with errexit (-e)"
-        return (f"{why}, and its commands are not one `&&` chain: followed by `&&`, the shell would "
-                "ignore -e inside it and go on after a failing command")
+        return (
+            f"{why}, and its commands are not one `&&` chain: followed by `&&`, the shell would "
+            "ignore -e inside it and go on after a failing command"
+        )
     if (sh.startup_files or not sh.known) and steps.writes_startup_files(doc, instr):
         why = sh.reason if sh.known else "the base image's SHELL may read startup files"
         return f"it writes a shell startup file, and {why}: the next RUN starts from it"
@@ -258,7 +263,7 @@ def _merge_fix(doc: Document, group: list[Instruction], between: list[list[Trivi
             else:
                 edits.append(Edit(prev_args_end, prev_args_end, " )"))
         cur_args = cur.args_offset(0)
-        comments = [doc.text[t.line_start:t.content_end] for t in between[k - 1] if t.kind == "comment"]
+        comments = [doc.text[t.line_start : t.content_end] for t in between[k - 1] if t.kind == "comment"]
         comments += _comment_lines_in(doc, cur.start, cur_args)
         text += f" {esc}{nl}" + "".join(c + nl for c in comments) + indent + "&& " + ("( " if wrap[k] else "")
         edits.append(Edit(prev.end, cur_args, text))
@@ -270,10 +275,13 @@ def _merge_fix(doc: Document, group: list[Instruction], between: list[list[Trivi
     lingering = [k for k in range(n - 1) if fs[k].background or fs[k].daemon]
     if lingering:
         lines = ", ".join(str(group[k].start_line) for k in lingering)
-        return Fix.unsafe(*edits, description=description,
-                          reason=f"the RUN on line {lines} leaves a background process or service running; "
-                                 "once merged it keeps running while the following commands run "
-                                 "(separate RUNs stop it at the end of its RUN)")
+        return Fix.unsafe(
+            *edits,
+            description=description,
+            reason=f"the RUN on line {lines} leaves a background process or service running; "
+            "once merged it keeps running while the following commands run "
+            "(separate RUNs stop it at the end of its RUN)",
+        )
     return Fix.safe(*edits, description=description, relies_on=_facts_relied_on(doc, group, wrap))
 
 
@@ -287,12 +295,16 @@ def _facts_relied_on(doc: Document, group: list[Instruction], wrap: list[bool]) 
         if sh.errexit:
             facts.append("every RUN but the last is one `&&`/`||` chain, so `-e` being ignored there changes nothing")
     else:
-        facts = ["the base image's SHELL is unknown: every RUN but the last is one `&&`/`||` chain (its outcome "
-                 "is the same with or without errexit) and no RUN writes a shell startup file; a POSIX shell is "
-                 "assumed, as for reading any RUN"]
+        facts = [
+            "the base image's SHELL is unknown: every RUN but the last is one `&&`/`||` chain (its outcome "
+            "is the same with or without errexit) and no RUN writes a shell startup file; a POSIX shell is "
+            "assumed, as for reading any RUN"
+        ]
     kept = [str(group[k].start_line) for k, w in enumerate(wrap) if w]
-    facts.append("each RUN's shell state stays its own" + (f" (lines {', '.join(kept)} run in a subshell)" if kept else
-                                                           " (none changes its shell's state)"))
+    facts.append(
+        "each RUN's shell state stays its own"
+        + (f" (lines {', '.join(kept)} run in a subshell)" if kept else " (none changes its shell's state)")
+    )
     facts.append(f"the merged RUN is {sum(len(i.args.encode()) for i in group)} bytes of shell text (limit 64 KiB)")
     return tuple(facts)
 
@@ -320,8 +332,10 @@ def _report(doc: Document, ctx, members: list[tuple[Instruction, str, str]], bet
             if why:
                 splits.append(f"line {prev.start_line if last_only else ins.start_line}: {why}")
             elif size + own > MAX_MERGED_BYTES:
-                splits.append(f"line {ins.start_line}: the merged RUN would pass 64 KiB of shell text "
-                              "(Linux refuses a single argument over 128 KiB)")
+                splits.append(
+                    f"line {ins.start_line}: the merged RUN would pass 64 KiB of shell text "
+                    "(Linux refuses a single argument over 128 KiB)"
+                )
                 why = "size"
             elif _cost_split(doc, [m[0] for m in members[cur:k]], ins):
                 why = "cost"  # the right structure: separately cached builds (not reported)
@@ -335,15 +349,24 @@ def _report(doc: Document, ctx, members: list[tuple[Instruction, str, str]], bet
         groups.append((cur, len(members) - 1))
     for start, end in groups:
         if end > start:
-            group = [m[0] for m in members[start:end + 1]]
+            group = [m[0] for m in members[start : end + 1]]
             fix = _merge_fix(doc, group, between[start:end])
-            yield H.finding(_RULE, f"{len(group)} consecutive RUN instructions make {len(group)} layers; "
-                                   "merge them into one RUN", group[0].start, group[-1].end, fix)
+            yield H.finding(
+                _RULE,
+                f"{len(group)} consecutive RUN instructions make {len(group)} layers; merge them into one RUN",
+                group[0].start,
+                group[-1].end,
+                fix,
+            )
     reasons = [f"line {i.start_line}: {r}" for i, st, r in members if st == "blocked"] + splits
     if reasons:
-        yield H.finding(_RULE, f"{len(members)} consecutive RUN instructions could be one layer",
-                        members[0][0].start, members[-1][0].end,
-                        note=f"not merged automatically ({'; '.join(dict.fromkeys(reasons))}); merge them by hand")
+        yield H.finding(
+            _RULE,
+            f"{len(members)} consecutive RUN instructions could be one layer",
+            members[0][0].start,
+            members[-1][0].end,
+            note=f"not merged automatically ({'; '.join(dict.fromkeys(reasons))}); merge them by hand",
+        )
 
 
 def check(doc: Document, ctx):
@@ -360,9 +383,12 @@ def check(doc: Document, ctx):
             yield from _report(doc, ctx, members, between)
             members, between, pending = [], [], []
             continue
-        compatible = bool(members) and members[-1][0].stage == item.stage and \
-            tuple(f.raw for f in members[-1][0].flags) == tuple(f.raw for f in item.flags) and \
-            not any(t.kind == "comment" and _SLIMML_COMMENT_RE.search(t.content(doc.text)) for t in pending)
+        compatible = (
+            bool(members)
+            and members[-1][0].stage == item.stage
+            and tuple(f.raw for f in members[-1][0].flags) == tuple(f.raw for f in item.flags)
+            and not any(t.kind == "comment" and _SLIMML_COMMENT_RE.search(t.content(doc.text)) for t in pending)
+        )
         if compatible:
             between.append(pending)
         else:

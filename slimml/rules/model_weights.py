@@ -172,11 +172,18 @@ CODE = "SLM010"
 NAME = "model-weights"
 SUMMARY = "Model weights baked into the image (COPY/ADD or downloaded at build time); fetch them at start"
 FIX = "unsafe"
-OPTIONS = {"min-bytes": (K.DEFAULT_MIN_BYTES, "weight files in the build context smaller than this many bytes "
-                                              "stay in the image"),
-           "weights-delivery": ("init-script", "how the weights reach the container: \"init-script\" (fetched at "
-                                               "start) or \"image\" (a weights image mounted read-only: Kubernetes "
-                                               "image volume, KServe modelcar, Docker image mount)")}
+OPTIONS = {
+    "min-bytes": (
+        K.DEFAULT_MIN_BYTES,
+        "weight files in the build context smaller than this many bytes stay in the image",
+    ),
+    "weights-delivery": (
+        "init-script",
+        'how the weights reach the container: "init-script" (fetched at '
+        'start) or "image" (a weights image mounted read-only: Kubernetes '
+        "image volume, KServe modelcar, Docker image mount)",
+    ),
+}
 
 _RULE = H.rule_of(__name__)
 
@@ -191,13 +198,14 @@ def check(doc: Document, ctx):
     key = ("slm010", doc.text, min_bytes, ignore_text, script_text, delivery, _artifact_texts(ctx, delivery))
     found = ctx.cache.get(key)
     if found is None:
-        found = ctx.cache[key] = list(_check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text,
-                                             delivery))
+        found = ctx.cache[key] = list(
+            _check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text, delivery)
+        )
     yield from found
 
 
 def _check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text, delivery="init-script"):
-    from ..weights import detect, runtime
+    from ..weights import detect
 
     if not any(i.keyword in ("COPY", "ADD", "RUN") for i in doc.instructions):
         return
@@ -212,8 +220,11 @@ def _check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text
     rt = _runtime(doc, ctx, bakes)
     for b in bakes:
         if not b.problem and delivery == "init-script":
-            b.problem = (f"the base image {rt.base} has no /bin/sh to run an init script" if not rt.shell
-                         else _capability_problem(b, rt))
+            b.problem = (
+                f"the base image {rt.base} has no /bin/sh to run an init script"
+                if not rt.shell
+                else _capability_problem(b, rt)
+            )
         elif not b.problem:  # the image form runs nothing at start: what matters is its download stage
             from ..weights.artifact import source_problem
 
@@ -237,9 +248,13 @@ def _check(doc, ctx, min_bytes, ignore_rel, ignore_text, script_rel, script_text
                 total = sum(x.size for x in fixable if x.size)
                 if total and all(x.size for x in fixable if x.kind in ("context", "whole", "archive")):
                     kw["estimate"] = (total, total)
-                    kw["estimate_basis"] = "size of the weight files in the build context that no longer go into the image"
+                    kw["estimate_basis"] = (
+                        "size of the weight files in the build context that no longer go into the image"
+                    )
                     if any(not x.size for x in fixable):
-                        kw["estimate_basis"] += " (the downloads moved out are not counted: their size is unknown offline)"
+                        kw["estimate_basis"] += (
+                            " (the downloads moved out are not counted: their size is unknown offline)"
+                        )
                 estimate_given = True
         yield H.finding(_RULE, _message(b), b.start, b.end, **kw)
 
@@ -250,15 +265,16 @@ def _runtime(doc, ctx, bakes):
     from ..dockerfile import parse
     from ..weights import runtime
 
-    gone = sorted({b.instr.index for b in bakes if b.kind == "stage" and b.remove_instr and not b.problem},
-                  reverse=True)
+    gone = sorted(
+        {b.instr.index for b in bakes if b.kind == "stage" and b.remove_instr and not b.problem}, reverse=True
+    )
     text = doc.text
     for i in gone:
         ins = doc.instructions[i]
-        text = text[:ins.line_start] + text[ins.line_end:]
+        text = text[: ins.line_start] + text[ins.line_end :]
     rt = runtime.analyse(parse(text) if gone else doc, ctx)
     repo = rt.base.split("@", 1)[0]
-    if any(repo.startswith(p) and (p.endswith("-") or repo[len(p):][:1] in ("", ":")) for p in K.HF_HUB_BASES):
+    if any(repo.startswith(p) and (p.endswith("-") or repo[len(p) :][:1] in ("", ":")) for p in K.HF_HUB_BASES):
         rt.have |= {"python", "hf_hub"}
     return rt
 
@@ -281,8 +297,9 @@ def _message(b) -> str:
         size = f"{human(b.size)} of " if b.size else ""
         return f"`{label}` bakes {size}model weights from the build context into the image"
     if b.kind == "stage":
-        srcs = list(dict.fromkeys(s.repo if s.kind == "hf" else s.uri or s.context_path or s.target
-                                  for s in b.sources))[:2]
+        srcs = list(
+            dict.fromkeys(s.repo if s.kind == "hf" else s.uri or s.context_path or s.target for s in b.sources)
+        )[:2]
         what = f" ({', '.join(srcs)})" if srcs else ""
         return f"`{label}` copies model weights{what} that a download stage fetched at build time into the image"
     if b.kind == "whole":
@@ -298,13 +315,17 @@ def _message(b) -> str:
 def _capability_problem(b, rt) -> str:
     for s in b.sources:
         if s.kind == "uri" and s.uri.startswith(("http://", "https://")) and not rt.can_http():
-            return ("the image has no python3, curl or wget to download the weights at start: install one "
-                    "(e.g. curl) in the final stage first")
+            return (
+                "the image has no python3, curl or wget to download the weights at start: install one "
+                "(e.g. curl) in the final stage first"
+            )
         if s.kind == "uri" and s.uri.startswith("s3://") and "aws" not in rt.have:
             return "the image has no aws CLI to download the weights at start"
         if s.kind == "hf" and not rt.can_hf() and not (s.mode == "files" and s.target and rt.can_http()):
-            return ("the image has no Python with huggingface_hub to download the model at start: install "
-                    "huggingface_hub in the final stage first")
+            return (
+                "the image has no Python with huggingface_hub to download the model at start: install "
+                "huggingface_hub in the final stage first"
+            )
         prog = s.argv[0] if s.kind == "cmd" and s.argv else ""
         if prog and {"gcloud": "gsutil"}.get(prog, prog) not in rt.have:  # e.g. a download stage's aws CLI
             return f"the image has no {prog} CLI to download the weights at start: install it in the final stage first"
@@ -373,11 +394,19 @@ def _plan(doc, ctx, bakes, rt, ignore_rel, ignore_text, script_rel, script_text)
         caveats.extend(b.caveats)
     caveats.extend(ignore_caveats)
     caveats.extend(_stage_caveats(doc, bakes))
-    reason = _reason(doc, bakes, sources[len(old_sources):] or sources, script_rel, list(dict.fromkeys(caveats)),
-                     script_text is not None)
+    reason = _reason(
+        doc,
+        bakes,
+        sources[len(old_sources) :] or sources,
+        script_rel,
+        list(dict.fromkeys(caveats)),
+        script_text is not None,
+    )
     n = len(bakes)
-    desc = (f"move {'the model weights' if n == 1 else f'{n} weight sources'} out of the image: fetched at start "
-            f"by {script_rel}")
+    desc = (
+        f"move {'the model weights' if n == 1 else f'{n} weight sources'} out of the image: fetched at start "
+        f"by {script_rel}"
+    )
     return Fix.unsafe(*edits, reason=reason, description=desc), ""
 
 
@@ -446,18 +475,24 @@ def _entrypoint_edits(doc: Document, script_rel: str, rt):
     elif ep == BASE:
         known = next((v for p, v in K.BASE_ENTRYPOINTS.items() if rt.base.startswith(p)), None)
         repo = rt.base.split(":", 1)[0].split("@", 1)[0]
-        none = any(repo == p.rstrip("/") or (p.endswith("/") and repo.startswith(p)) for p in K.BASES_WITHOUT_ENTRYPOINT)
+        none = any(
+            repo == p.rstrip("/") or (p.endswith("/") and repo.startswith(p)) for p in K.BASES_WITHOUT_ENTRYPOINT
+        )
         service = K.SERVICE_ENTRYPOINTS.get(repo, False)
         if service is None:
-            return (f"the base image {rt.base} starts its server from its own ENTRYPOINT, which depends on the "
-                    f"image's version: write that ENTRYPOINT in the Dockerfile first")
+            return (
+                f"the base image {rt.base} starts its server from its own ENTRYPOINT, which depends on the "
+                f"image's version: write that ENTRYPOINT in the Dockerfile first"
+            )
         if service:
             words += service[0]  # the server runs after the script, with the CMD as before
             if cmd == BASE:  # a new ENTRYPOINT resets the base image's CMD: repeat it
                 cmd_words = service[1]
         elif known:
-            caveats.append(f"the base image {rt.base} has ENTRYPOINT {known}: the new ENTRYPOINT replaces it "
-                           f"-- add it after the script if the image needs it")
+            caveats.append(
+                f"the base image {rt.base} has ENTRYPOINT {known}: the new ENTRYPOINT replaces it "
+                f"-- add it after the script if the image needs it"
+            )
         elif not none:
             caveats.append("if the base image defines an ENTRYPOINT, add it after the script in the new ENTRYPOINT")
     lines = [copy_line, f"{kw('ENTRYPOINT')} {json.dumps(words)}"]
@@ -525,8 +560,9 @@ def _wrap_in_place(doc: Document, ep: Instruction, dest: str) -> Edit:
 def _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel):
     from ..weights.detect import copy_words
 
-    wanted = [p for b in bakes if b.kind in ("context", "whole", "archive") or b.drop or b.inner_remove
-              for p in b.ignore]
+    wanted = [
+        p for b in bakes if b.kind in ("context", "whole", "archive") or b.drop or b.inner_remove for p in b.ignore
+    ]
     if not wanted:
         return [], []
     if ignore_rel is None:
@@ -538,8 +574,11 @@ def _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel):
         pats = DI.parse_patterns(text)
     except DI.PatternError as e:
         return f"{ignore_rel} has a pattern Docker rejects ({e})"
-    removed_idx = {b.instr.index for b in bakes if b.remove_instr} | {i for b in bakes for i in b.gone} | \
-        {x.instr.index for b in bakes if b.inner_remove for x in b.inner if x.remove_instr}
+    removed_idx = (
+        {b.instr.index for b in bakes if b.remove_instr}
+        | {i for b in bakes for i in b.gone}
+        | {x.instr.index for b in bakes if b.inner_remove for x in b.inner if x.remove_instr}
+    )
     removed_words = {(b.instr.index, w) for b in bakes for w in b.remove_words}
     used: list[str] = []  # context paths other build steps name explicitly
     for ins in doc.instructions:
@@ -574,8 +613,9 @@ def _ignore_edits(doc, ctx, bakes, ignore_rel, ignore_text, script_rel):
         if DI.is_excluded(probe, pats):
             continue
         lines.append(p)
-    if script_rel and DI.is_excluded(script_rel, pats + [DI.Pattern.make(DI.normalize_line(x)) for x in lines
-                                                         if DI.normalize_line(x)]):
+    if script_rel and DI.is_excluded(
+        script_rel, pats + [DI.Pattern.make(DI.normalize_line(x)) for x in lines if DI.normalize_line(x)]
+    ):
         lines.append("!" + script_rel)
     if not lines:
         return [], caveats
@@ -591,12 +631,15 @@ def _stage_caveats(doc, bakes) -> list[str]:
         if ins.keyword == "USER" and ins.args.strip():
             user = ins.args.strip().split(":")[0]
     if user not in (None, "root", "0"):
-        out.append(f"the image runs as USER {user}: the target directories must be writable by {user} "
-                   f"(or be mounted volumes)")
+        out.append(
+            f"the image runs as USER {user}: the target directories must be writable by {user} (or be mounted volumes)"
+        )
     for x in [x for b in bakes for x in [b, *b.inner]]:  # a download stage's steps too
         if any(m.get("type") == "secret" for m in H.mounts(x.instr)):
-            out.append(f"line {x.instr.start_line} used a build secret: give the container the same credential "
-                       f"at run time (e.g. HF_TOKEN, AWS_* from the orchestrator)")
+            out.append(
+                f"line {x.instr.start_line} used a build secret: give the container the same credential "
+                f"at run time (e.g. HF_TOKEN, AWS_* from the orchestrator)"
+            )
     return out
 
 
@@ -725,8 +768,10 @@ def _removal_summary(bakes) -> tuple[str, str]:
     if sizes and not unknown:
         size = f"The image gets {human(sum(sizes))} smaller (measured in the build context)."
     elif sizes:
-        size = (f"The image gets {human(sum(sizes))} smaller from the build-context weights, plus the size of the "
-                f"downloads (unknown offline; `slimml measure` tells).")
+        size = (
+            f"The image gets {human(sum(sizes))} smaller from the build-context weights, plus the size of the "
+            f"downloads (unknown offline; `slimml measure` tells)."
+        )
     else:
         size = "The image gets smaller by the size of the downloads (unknown offline; `slimml measure` tells)."
     return removed, size
@@ -739,13 +784,15 @@ def _reason(doc, bakes, sources, script_rel, caveats, updated: bool) -> str:
     n = 0
     for kind, path, extra in mounts:
         if kind == "shared":
-            shared.append(f"{path} also holds other files of the image (a volume there would hide them): the "
-                          f"weights are fetched into each new container; to keep them, set "
-                          f"{K.ENV_PREFIX}{extra}_PATH to a path in a directory of their own, point the application there "
-                          f"and mount a volume on it")
+            shared.append(
+                f"{path} also holds other files of the image (a volume there would hide them): the "
+                f"weights are fetched into each new container; to keep them, set "
+                f"{K.ENV_PREFIX}{extra}_PATH to a path in a directory of their own, point the application there "
+                f"and mount a volume on it"
+            )
         elif kind == "bind":
             host = "./" + extra.rstrip("/")
-            binds.append(f"-v \"$PWD/{extra.rstrip('/')}:{path}:ro\"")
+            binds.append(f'-v "$PWD/{extra.rstrip("/")}:{path}:ro"')
             compose.append(f"{host}:{path}:ro")
         else:
             if extra != "hf":
@@ -765,14 +812,19 @@ def _reason(doc, bakes, sources, script_rel, caveats, updated: bool) -> str:
         size,
     ]
     if mounted:
-        lines.insert(2, f"Run: docker run {run} IMAGE; compose: volumes: [{', '.join(json.dumps(c) for c in compose)}]; "
-                        f"Kubernetes: mount a PersistentVolumeClaim at {', '.join(mounted)} (ReadWriteMany to share "
-                        f"it between replicas, or an init container that fills it).")
+        lines.insert(
+            2,
+            f"Run: docker run {run} IMAGE; compose: volumes: [{', '.join(json.dumps(c) for c in compose)}]; "
+            f"Kubernetes: mount a PersistentVolumeClaim at {', '.join(mounted)} (ReadWriteMany to share "
+            f"it between replicas, or an init container that fills it).",
+        )
     if caveats:
         lines.append("Check: " + "; ".join(caveats) + ".")
-    lines.append("To keep the weights in the image instead (air-gapped production): put `# slimml: ignore[SLM010]` "
-                 "above the line, or bake them into a separate weights image or stage the service image copies "
-                 "from, or ship them on a mounted volume.")
+    lines.append(
+        "To keep the weights in the image instead (air-gapped production): put `# slimml: ignore[SLM010]` "
+        "above the line, or bake them into a separate weights image or stage the service image copies "
+        "from, or ship them on a mounted volume."
+    )
     return "\n    ".join(lines)
 
 
@@ -833,21 +885,32 @@ def _plan_image(doc, ctx, bakes, rt, ignore_rel, ignore_text):
     home = _home(doc)
     folder = ctx.realpath(ctx.context_dir).rsplit(os.sep, 1)[-1].lower()
     project = re.sub(r"[^a-z0-9-]+", "-", folder)[:40].strip("-") or "app"  # a Kubernetes name
-    plan = artifact.plan(sources, taken=_image_dirs(doc, bakes), env=env, home=home,
-                         hf_path=lambda s: _hf_mount_path(s, env, home), base=rt.base,
-                         base_has_python="python" in base_capabilities(rt.base), project=project,
-                         archive_top=lambda rel: artifact.archive_top(ctx.context_path(rel)))
+    plan = artifact.plan(
+        sources,
+        taken=_image_dirs(doc, bakes),
+        env=env,
+        home=home,
+        hf_path=lambda s: _hf_mount_path(s, env, home),
+        base=rt.base,
+        base_has_python="python" in base_capabilities(rt.base),
+        project=project,
+        archive_top=lambda rel: artifact.archive_top(ctx.context_path(rel)),
+    )
     if isinstance(plan, str):
         return None, plan
     downloads = [s for s in sources if not (s.kind == "uri" and not s.uri)]
-    new = {names.dockerfile: artifact.dockerfile(plan, names, posixpath.basename(str(ctx.dockerfile or "Dockerfile")),
-                                                 [s.to_json() for s in sources]),
-           names.ignore: artifact.ignore_file(plan, names, ignore_text),
-           names.k8s: artifact.k8s(plan, names),
-           names.compose: artifact.compose(plan, names)}
+    new = {
+        names.dockerfile: artifact.dockerfile(
+            plan, names, posixpath.basename(str(ctx.dockerfile or "Dockerfile")), [s.to_json() for s in sources]
+        ),
+        names.ignore: artifact.ignore_file(plan, names, ignore_text),
+        names.k8s: artifact.k8s(plan, names),
+        names.compose: artifact.compose(plan, names),
+    }
     if downloads:
-        new[names.fetch] = initscript.generate(downloads, posixpath.basename(names.fetch),
-                                               build_stage=posixpath.basename(names.dockerfile))
+        new[names.fetch] = initscript.generate(
+            downloads, posixpath.basename(names.fetch), build_stage=posixpath.basename(names.dockerfile)
+        )
     for rel, text in new.items():
         if text != texts[rel]:
             edits.append(Edit(0, len(texts[rel] or ""), text, path=rel))
@@ -855,18 +918,24 @@ def _plan_image(doc, ctx, bakes, rt, ignore_rel, ignore_text):
         if b.kind != "archive":  # its caveat is how to mount the unpacked archive: the weights image does it
             caveats.extend(b.caveats)
         if b.instr.keyword in ("COPY", "ADD") and (b.instr.flag("chown") or b.instr.flag("chmod")):
-            caveats.append(f"line {b.instr.start_line} set the files' owner or mode: in the weights image they "
-                           f"belong to root with the build context's modes -- check that the service's user can "
-                           f"read them")
+            caveats.append(
+                f"line {b.instr.start_line} set the files' owner or mode: in the weights image they "
+                f"belong to root with the build context's modes -- check that the service's user can "
+                f"read them"
+            )
         if any(m.get("type") == "secret" for m in H.mounts(b.instr)):
-            caveats.append(f"line {b.instr.start_line} used a build secret: give the download stage of "
-                           f"{names.dockerfile} the same credential (RUN --mount=type=secret)")
+            caveats.append(
+                f"line {b.instr.start_line} used a build secret: give the download stage of "
+                f"{names.dockerfile} the same credential (RUN --mount=type=secret)"
+            )
     removed, size = _removal_summary(bakes)
     lines = [f"Takes the weights out of the image: {removed}.", *artifact.reason_lines(plan, names), size]
     caveats = list(dict.fromkeys(caveats))
     if caveats:
         lines.append("Check: " + "; ".join(caveats) + ".")
     n = len(bakes)
-    desc = (f"move {'the model weights' if n == 1 else f'{n} weight sources'} out of the image into a weights "
-            f"image ({names.dockerfile}) mounted read-only")
+    desc = (
+        f"move {'the model weights' if n == 1 else f'{n} weight sources'} out of the image into a weights "
+        f"image ({names.dockerfile}) mounted read-only"
+    )
     return Fix.unsafe(*edits, reason="\n    ".join(lines), description=desc), ""

@@ -53,7 +53,7 @@ _RULE = H.rule_of(__name__)
 
 def _effective(cmd: Command) -> list[Word]:
     """The command's words with wrappers (``sudo -E``, ``env A=1``, ``micromamba run -n x``) stripped."""
-    return cmd.words[cmd.unwrapped():]
+    return cmd.words[cmd.unwrapped() :]
 
 
 def _subcommand(words: list[Word], start: int, with_value=frozenset()) -> int | None:
@@ -158,7 +158,9 @@ def _exempt(tool: str, cmd: Command, words: list[Word], env: dict, instr: Instru
         dirs = [K.UV_CACHE_DIR.format(home=home)] + ([env["UV_CACHE_DIR"]] if env.get("UV_CACHE_DIR") else [])
         return H.cache_mount_covers(instr, *dirs)
     if tool == "poetry":
-        dirs = [K.POETRY_CACHE_DIR.format(home=home)] + ([env["POETRY_CACHE_DIR"]] if env.get("POETRY_CACHE_DIR") else [])
+        dirs = [K.POETRY_CACHE_DIR.format(home=home)] + (
+            [env["POETRY_CACHE_DIR"]] if env.get("POETRY_CACHE_DIR") else []
+        )
         return "--no-cache" in values or H.cache_mount_covers(instr, *dirs)
     # conda family
     dirs = [d.format(home=home) for d in K.CONDA_PKGS_DIRS]
@@ -174,8 +176,13 @@ def _uv_no_cache(values: list[str]) -> bool:
             return False
         if v in K.UV_NO_CACHE_SPELLINGS or v.split("=", 1)[0] in K.UV_NO_CACHE_SPELLINGS:
             return True
-        if v.startswith("-") and not v.startswith("--") and len(v) > 2 and "n" in v[1:] and \
-                set(v[1:]) <= K.UV_SHORT_BOOLEAN_FLAGS:
+        if (
+            v.startswith("-")
+            and not v.startswith("--")
+            and len(v) > 2
+            and "n" in v[1:]
+            and set(v[1:]) <= K.UV_SHORT_BOOLEAN_FLAGS
+        ):
             return True
     return False
 
@@ -195,8 +202,9 @@ def _cleaned(doc: Document, instr: Instruction, tool: str) -> bool:
     return False
 
 
-def _cache_paths(doc: Document, instr: Instruction, tool: str, cmd: Command, words: list[Word],
-                 env: dict) -> tuple[str | None, ...]:
+def _cache_paths(
+    doc: Document, instr: Instruction, tool: str, cmd: Command, words: list[Word], env: dict
+) -> tuple[str | None, ...]:
     """Where ``cmd`` leaves its cache (None: a place slimml cannot tell), for the size claim."""
     env = {**env, **cmd.assignments}
     values = [w.value for w in words]
@@ -205,10 +213,13 @@ def _cache_paths(doc: Document, instr: Instruction, tool: str, cmd: Command, wor
     given = next((v.split("=", 1)[1] for v in values if v.startswith("--cache-dir=")), None)
     if given is not None:
         return (given if "$" not in given else None,)
-    spec = {"pip": ("PIP_CACHE_DIR", K.PIP_CACHE_DIR), "uv": ("UV_CACHE_DIR", K.UV_CACHE_DIR),
-            "poetry": ("POETRY_CACHE_DIR", K.POETRY_CACHE_DIR)}.get(tool)
+    spec = {
+        "pip": ("PIP_CACHE_DIR", K.PIP_CACHE_DIR),
+        "uv": ("UV_CACHE_DIR", K.UV_CACHE_DIR),
+        "poetry": ("POETRY_CACHE_DIR", K.POETRY_CACHE_DIR),
+    }.get(tool)
     if spec is None:  # conda family: <root prefix>/pkgs, and the root prefix is not known
-        return ((env["CONDA_PKGS_DIRS"].split(",")[0],) if env.get("CONDA_PKGS_DIRS") else (None,))
+        return (env["CONDA_PKGS_DIRS"].split(",")[0],) if env.get("CONDA_PKGS_DIRS") else (None,)
     return (SHIP.cache_dir(doc, instr, env, *spec),)
 
 
@@ -226,7 +237,7 @@ def _offline_reader(doc: Document, instr: Instruction, cmd: Command, tool: str) 
     stage = doc.stage_of(instr)
     family = {stage.index} | {st.index for st in B.descendants(doc, stage)} if stage is not None else set()
     offline, indexes = _offline_installs(doc)
-    for ins, c, hit in offline[bisect.bisect_left(indexes, instr.index):]:
+    for ins, c, hit in offline[bisect.bisect_left(indexes, instr.index) :]:
         if ins.index == instr.index:
             if c.start <= cmd.end:
                 continue
@@ -261,9 +272,11 @@ def _offline(doc: Document, ins: Instruction, c: Command, tool: str, words: list
     """``c`` installs from the tool's cache instead of the network."""
     env = {**H.stage_env(doc, ins), **c.assignments}
     net = ins.flag("network")
-    return any(w.value in K.OFFLINE_FLAGS.get(tool, ()) for w in words) or \
-        any(H.env_truthy(env, var) for var in K.OFFLINE_VARS.get(tool, ())) or \
-        (net is not None and (net.value or "").strip().lower() == "none")
+    return (
+        any(w.value in K.OFFLINE_FLAGS.get(tool, ()) for w in words)
+        or any(H.env_truthy(env, var) for var in K.OFFLINE_VARS.get(tool, ()))
+        or (net is not None and (net.value or "").strip().lower() == "none")
+    )
 
 
 def check(doc: Document, ctx):
@@ -289,9 +302,15 @@ def check(doc: Document, ctx):
                 sfx, size = SHIP.size_claim(doc, instr, None, *_cache_paths(doc, instr, tool, cmd, words, env))
                 offline = _offline_reader(doc, instr, cmd, tool)
                 if offline:
-                    yield H.finding(_RULE, f"`{' '.join(w.value for w in words[: sub + 1])}` keeps its package cache "
-                                           f"in the layer{sfx}", cmd.start, cmd.end, None,
-                                    note=f"kept: {offline}", **size)
+                    yield H.finding(
+                        _RULE,
+                        f"`{' '.join(w.value for w in words[: sub + 1])}` keeps its package cache in the layer{sfx}",
+                        cmd.start,
+                        cmd.end,
+                        None,
+                        note=f"kept: {offline}",
+                        **size,
+                    )
                     continue
                 home = _home(doc, instr)
                 if use_mounts and home and tool in _MOUNT_TARGETS:
@@ -299,33 +318,65 @@ def check(doc: Document, ctx):
                     continue
                 label = " ".join(w.value for w in words[: sub + 1])
                 if tool == "pip":
-                    fix = Fix.safe(H.insert_after_word(words[sub], K.PIP_NO_CACHE_FLAG),
-                                   description=f"add {K.PIP_NO_CACHE_FLAG}",
-                                   relies_on=("pip never installs from its HTTP cache without an index",))
+                    fix = Fix.safe(
+                        H.insert_after_word(words[sub], K.PIP_NO_CACHE_FLAG),
+                        description=f"add {K.PIP_NO_CACHE_FLAG}",
+                        relies_on=("pip never installs from its HTTP cache without an index",),
+                    )
                     if size:  # the stage does not ship: no size to estimate
-                        yield H.finding(_RULE, f"`{label}` keeps pip's download cache in the layer; add --no-cache-dir"
-                                               f"{sfx}", cmd.start, cmd.end, fix, **size)
+                        yield H.finding(
+                            _RULE,
+                            f"`{label}` keeps pip's download cache in the layer; add --no-cache-dir{sfx}",
+                            cmd.start,
+                            cmd.end,
+                            fix,
+                            **size,
+                        )
                     else:
-                        yield H.finding(_RULE, f"`{label}` keeps pip's download cache in the layer; add --no-cache-dir",
-                                        cmd.start, cmd.end, fix, **S.pip_cache_estimate(ctx, words, sub, doc, instr))
+                        yield H.finding(
+                            _RULE,
+                            f"`{label}` keeps pip's download cache in the layer; add --no-cache-dir",
+                            cmd.start,
+                            cmd.end,
+                            fix,
+                            **S.pip_cache_estimate(ctx, words, sub, doc, instr),
+                        )
                 elif tool == "uv":
-                    fix = Fix.safe(H.insert_after_word(words[sub], K.UV_NO_CACHE_FLAG),
-                                   description=f"add {K.UV_NO_CACHE_FLAG}",
-                                   relies_on=("the command has none of uv's no-cache spellings (--no-cache, "
-                                              "--no-cache-dir, -n)", "no later uv install reads the cache offline"))
-                    yield H.finding(_RULE, f"`{label}` keeps uv's cache in the layer; add --no-cache{sfx}", cmd.start,
-                                    cmd.end, fix, **size)
+                    fix = Fix.safe(
+                        H.insert_after_word(words[sub], K.UV_NO_CACHE_FLAG),
+                        description=f"add {K.UV_NO_CACHE_FLAG}",
+                        relies_on=(
+                            "the command has none of uv's no-cache spellings (--no-cache, --no-cache-dir, -n)",
+                            "no later uv install reads the cache offline",
+                        ),
+                    )
+                    yield H.finding(
+                        _RULE,
+                        f"`{label}` keeps uv's cache in the layer; add --no-cache{sfx}",
+                        cmd.start,
+                        cmd.end,
+                        fix,
+                        **size,
+                    )
                 else:
                     if tool in appended or _cleaned(doc, instr, tool):
                         continue
                     appended.add(tool)
                     prog = words[0].raw
-                    clean = f"{prog} {K.CONDA_TOOLS[tool]}" if tool in K.CONDA_TOOLS else K.POETRY_CLEAN.format(poetry=prog)
+                    clean = (
+                        f"{prog} {K.CONDA_TOOLS[tool]}" if tool in K.CONDA_TOOLS else K.POETRY_CLEAN.format(poetry=prog)
+                    )
                     edit = H.append_command(doc, instr, script, clean)
                     fix = Fix.safe(edit, description=f"run `{clean}` at the end of the RUN") if edit else None
-                    yield H.finding(_RULE, f"`{label}` leaves its package cache in the layer; clean it in the same RUN"
-                                           f"{sfx}", cmd.start, cmd.end, fix,
-                                    note="" if fix else "RUN mixes heredocs and commands; add the clean-up by hand", **size)
+                    yield H.finding(
+                        _RULE,
+                        f"`{label}` leaves its package cache in the layer; clean it in the same RUN{sfx}",
+                        cmd.start,
+                        cmd.end,
+                        fix,
+                        note="" if fix else "RUN mixes heredocs and commands; add the clean-up by hand",
+                        **size,
+                    )
         if mount_tools:
             edits: list[Edit] = []
             have = {m.get("target") for m in H.mounts(instr)}
@@ -343,6 +394,10 @@ def check(doc: Document, ctx):
             if directive:
                 edits.append(directive)
             first = next(iter(mount_tools.values()))[0]
-            yield H.finding(_RULE, f"package cache written into the layer; mount it as a BuildKit cache ({', '.join(targets)})",
-                            first.start, first.end,
-                            Fix.safe(*edits, description="add a BuildKit cache mount"))
+            yield H.finding(
+                _RULE,
+                f"package cache written into the layer; mount it as a BuildKit cache ({', '.join(targets)})",
+                first.start,
+                first.end,
+                Fix.safe(*edits, description="add a BuildKit cache mount"),
+            )

@@ -72,7 +72,7 @@ def _is_python_program(word: str) -> bool:
 
 def _effective(words: list[str]) -> list[str]:
     """Drop wrappers (``sudo -E``, ``env A=1``, ``conda run -n x``) in front of the real program."""
-    return words[unwrap(words):]
+    return words[unwrap(words) :]
 
 
 def _runs_python(doc: Document, ins: Instruction) -> bool:
@@ -139,8 +139,14 @@ def _fix(doc: Document, stage: Stage, pairs: list[str]) -> tuple[Edit, str]:
     nl, esc = doc.newline, doc.escape
     runs = [i for i in stage.instructions if i.keyword in ("RUN", "ONBUILD")]
     after = runs[-1] if runs else stage.from_instruction
-    target = next((i for i in stage.instructions if i.index > after.index and i.keyword == "ENV"
-                   and i.args.strip() and _kv_form(i)), None)
+    target = next(
+        (
+            i
+            for i in stage.instructions
+            if i.index > after.index and i.keyword == "ENV" and i.args.strip() and _kv_form(i)
+        ),
+        None,
+    )
     if target is not None:
         at = target.args_offset(len(target.args))
         if target.multiline:
@@ -150,14 +156,15 @@ def _fix(doc: Document, stage: Stage, pairs: list[str]) -> tuple[Edit, str]:
     indent = doc.line_indent(stage.from_instruction.start)
     kw = "env" if _lowercase_file(doc) else "ENV"
     body = f" {esc}{nl}{indent}    ".join(pairs)
-    lead = "" if doc.text[after.line_end - 1: after.line_end] == "\n" else nl
+    lead = "" if doc.text[after.line_end - 1 : after.line_end] == "\n" else nl
     where = "after the last RUN" if runs else "after the FROM"
-    return Edit(after.line_end, after.line_end, f"{lead}{indent}{kw} {body}{nl}"), \
-        f"add `ENV {' '.join(pairs)}` {where}"
+    return Edit(
+        after.line_end, after.line_end, f"{lead}{indent}{kw} {body}{nl}"
+    ), f"add `ENV {' '.join(pairs)}` {where}"
 
 
 def _run_texts(doc: Document, chain: list[Stage]) -> list[str]:
-    return [doc.text[i.start:i.end] for st in chain for i in st.instructions if i.keyword == "RUN"]
+    return [doc.text[i.start : i.end] for st in chain for i in st.instructions if i.keyword == "RUN"]
 
 
 def _base_image(doc: Document, chain: list[Stage]) -> str:
@@ -170,8 +177,9 @@ def _base_image(doc: Document, chain: list[Stage]) -> str:
 
 
 def _deletes_bytecode(doc: Document, chain: list[Stage]) -> bool:
-    return any(any(m in t for m in K.PYC_MARKERS) and any(r in t for r in K.PYC_REMOVERS)
-               for t in _run_texts(doc, chain))
+    return any(
+        any(m in t for m in K.PYC_MARKERS) and any(r in t for r in K.PYC_REMOVERS) for t in _run_texts(doc, chain)
+    )
 
 
 def _application(doc: Document, chain: list[Stage]) -> bool:
@@ -205,31 +213,53 @@ def check(doc: Document, ctx):
     base = _base_image(doc, chain)
     if base:
         if missing:
-            yield H.finding(_RULE, f"Python image without {' and '.join(f'{k}={v}' for k, v in missing)}",
-                            fi.start, fi.end, None,
-                            note=f"{base}; these variables would apply to every image built FROM it -- set them "
-                                 "in the application images instead")
+            yield H.finding(
+                _RULE,
+                f"Python image without {' and '.join(f'{k}={v}' for k, v in missing)}",
+                fi.start,
+                fi.end,
+                None,
+                note=f"{base}; these variables would apply to every image built FROM it -- set them "
+                "in the application images instead",
+            )
         return
     notes = []
     if _deletes_bytecode(doc, chain) and any(k == "PYTHONDONTWRITEBYTECODE" for k, _ in missing):
         missing = [(k, v) for k, v in missing if k != "PYTHONDONTWRITEBYTECODE"]
-        notes.append("PYTHONDONTWRITEBYTECODE is left out: the file removes compiled bytecode, which every process "
-                     "would then recompile at each start")
+        notes.append(
+            "PYTHONDONTWRITEBYTECODE is left out: the file removes compiled bytecode, which every process "
+            "would then recompile at each start"
+        )
     if not missing:
         if notes:
-            yield H.finding(_RULE, "Python image without PYTHONDONTWRITEBYTECODE=1", fi.start, fi.end, None,
-                            note=notes[0])
+            yield H.finding(
+                _RULE, "Python image without PYTHONDONTWRITEBYTECODE=1", fi.start, fi.end, None, note=notes[0]
+            )
         return
     pairs = [f"{k}={v}" for k, v in missing]
     edit, desc = _fix(doc, stage, pairs)
     names = " and ".join(k for k, _ in missing)
     if _application(doc, chain):
-        fix = Fix.safe(edit, description=desc, relies_on=(
-            "the final image runs an application (its command, or code copied from the build context), not an "
-            "environment that others are built FROM",))
+        fix = Fix.safe(
+            edit,
+            description=desc,
+            relies_on=(
+                "the final image runs an application (its command, or code copied from the build context), not an "
+                "environment that others are built FROM",
+            ),
+        )
     else:
-        fix = Fix.unsafe(edit, description=desc,
-                         reason="the image has no application command and copies no code, so it may be a base image: "
-                                "the variables would apply to every image built FROM it")
-    yield H.finding(_RULE, f"Python image without {' and '.join(pairs)}: set {names} in the final stage",
-                    fi.start, fi.end, fix, note="; ".join(notes))
+        fix = Fix.unsafe(
+            edit,
+            description=desc,
+            reason="the image has no application command and copies no code, so it may be a base image: "
+            "the variables would apply to every image built FROM it",
+        )
+    yield H.finding(
+        _RULE,
+        f"Python image without {' and '.join(pairs)}: set {names} in the final stage",
+        fi.start,
+        fi.end,
+        fix,
+        note="; ".join(notes),
+    )

@@ -78,8 +78,7 @@ from ..dockerfile import Document, Instruction, Stage, shell_words
 from ..dockerfile.shell import run_scripts
 from ..engine import Edit, Fix
 from ..knowledge import secrets as K
-from ..secrets import is_secret_name
-from ..secrets import looks_secret_value, mask
+from ..secrets import is_secret_name, looks_secret_value, mask
 from . import _helpers as H
 
 CODE = "SLM009"
@@ -116,10 +115,13 @@ def _refs(text: str) -> set[str]:
 def unmaskable(doc: Document, pair: Pair) -> bool:
     """A secret value of the pair's instruction would survive ``slimml.secrets.mask`` on the lines
     the diff of removing the pair shows (the whole instruction)."""
-    values = [q.value for q in pairs(pair.instr)
-              if q.value and (is_secret_name(q.name) or value_kind(q.value)) and not _is_reference(q.value)]
+    values = [
+        q.value
+        for q in pairs(pair.instr)
+        if q.value and (is_secret_name(q.name) or value_kind(q.value)) and not _is_reference(q.value)
+    ]
     parts = [x for v in values for x in re.split(r"[\s\\\"'`]+", v) if len(x) >= 2]
-    lines = doc.text[pair.instr.line_start:pair.instr.line_end].splitlines()
+    lines = doc.text[pair.instr.line_start : pair.instr.line_end].splitlines()
     masked = "\n".join(mask(pre + line) for line in lines for pre in ("-", "+", " "))
     return any(x in masked for x in parts)
 
@@ -155,7 +157,7 @@ def _pairs(instr: Instruction) -> list[Pair]:
     if not raw:
         return []
     if instr.keyword == "ENV" and "=" not in raw[0][0]:
-        rest = instr.args[raw[0][2]:].strip()
+        rest = instr.args[raw[0][2] :].strip()
         if not rest:
             return []
         value = " ".join(w for w, _, _ in shell_words(rest, raw=False))
@@ -184,8 +186,8 @@ def removal(doc: Document, pair: Pair) -> Edit:
         return Edit(instr.line_start, instr.line_end, "")
     text, i = doc.text, pair.index
     ls, le = _line_bounds(text, pair.start)
-    before = text[ls:pair.start]
-    after = text[pair.end:le].rstrip("\r")
+    before = text[ls : pair.start]
+    after = text[pair.end : le].rstrip("\r")
     if not before.strip() and after.strip() == doc.escape:
         return Edit(ls, min(le + 1, len(text)), "")  # alone on a continued line: drop the line
     nxt = ps[i + 1] if i + 1 < len(ps) else None
@@ -196,7 +198,7 @@ def removal(doc: Document, pair: Pair) -> Edit:
         return Edit(prv.end, pair.end, "")  # last on its line: take the separator before it
     # First pair, the next one on a later line: `ENV SECRET=x \ <nl> B=2` -> `ENV B=2`, or
     # `ENV \` when comment lines sit in between (they stay).
-    between = text[pair.end:nxt.start]
+    between = text[pair.end : nxt.start]
     if "#" not in between:
         return Edit(pair.start, nxt.start, "")
     ws = len(after) - len(after.lstrip())
@@ -210,7 +212,7 @@ def _children(doc: Document, stage: Stage) -> list[Stage]:
         st = todo.pop()
         if not st.name:
             continue
-        for s in doc.stages[st.index + 1:]:
+        for s in doc.stages[st.index + 1 :]:
             if s.image.lower() == st.name and s not in out:
                 out.append(s)
                 todo.append(s)
@@ -221,10 +223,7 @@ def _overrides(instr: Instruction, name: str, kind: str) -> bool:
     """``instr`` gives ``name`` a new value that does not come from the old one."""
     if instr.keyword not in ("ENV", "ARG") or (instr.keyword == "ARG" and kind == "ENV"):
         return False
-    for p in pairs(instr):
-        if p.name == name and p.value is not None and name not in _refs(p.value):
-            return True
-    return False
+    return any(p.name == name and p.value is not None and name not in _refs(p.value) for p in pairs(instr))
 
 
 def scope(doc: Document, pair: Pair) -> list[Instruction]:
@@ -243,12 +242,12 @@ def scope(doc: Document, pair: Pair) -> list[Instruction]:
         for st in doc.stages:
             for k, i in enumerate(st.instructions):
                 if i.keyword == "ARG" and any(p.name == name and p.value is None for p in pairs(i)):
-                    run_from(st.instructions[k + 1:], "ARG")
+                    run_from(st.instructions[k + 1 :], "ARG")
                     break
         return out
     stage = doc.stages[instr.stage]
     pos = stage.instructions.index(instr)
-    alive = run_from(stage.instructions[pos + 1:], instr.keyword)
+    alive = run_from(stage.instructions[pos + 1 :], instr.keyword)
     if instr.keyword == "ENV" and alive:
         for child in _children(doc, stage):
             run_from(child.instructions, "ENV")
@@ -343,8 +342,9 @@ def handled(doc: Document, run: Instruction, name: str, sid: str) -> bool:
     return m.get("env") == name or _secret_path(m, sid) in _run_source(doc, run)
 
 
-def conversion(doc: Document, run: Instruction, name: str, sid: str,
-               required: bool = False) -> tuple[list[Edit] | None, str]:
+def conversion(
+    doc: Document, run: Instruction, name: str, sid: str, required: bool = False
+) -> tuple[list[Edit] | None, str]:
     """Edits that give one RUN ``name`` from a secret mount, or (None, why not). ``required``: the
     original build always had a value, so the mount is ``required=true`` -- a build without
     ``--secret`` fails at that step instead of running it without (a private index silently
@@ -368,7 +368,7 @@ def conversion(doc: Document, run: Instruction, name: str, sid: str,
     if body is not None:
         h = body.heredoc
         at = h.body_start
-        text = doc.text[h.body_start:h.body_end]
+        text = doc.text[h.body_start : h.body_end]
         if text.startswith("#!"):
             nl = text.find("\n")
             if nl < 0:
@@ -476,32 +476,48 @@ def _pair_findings(doc: Document):
         runs_after = [i for i in sc if i.keyword == "RUN"]
         uses = [i for i in runs_after if run_uses(doc, i, name)]
         pending = [u for u in uses if not handled(doc, u, name, sid)]
-        blockers = [i for i in sc if (i.keyword in K.BUILD_TIME_EXPANSION and _references(i.args, name))
-                    or (i.keyword == "ARG" and any(q.value and _references(q.value, name) for q in pairs(i)))]
+        blockers = [
+            i
+            for i in sc
+            if (i.keyword in K.BUILD_TIME_EXPANSION and _references(i.args, name))
+            or (i.keyword == "ARG" and any(q.value and _references(q.value, name) for q in pairs(i)))
+        ]
         if p.instr.stage < 0:
             blockers += [st.from_instruction for st in doc.stages if _references(st.from_instruction.args, name)]
         kw = p.instr.keyword
         if sec.kind == "arg" and not runs_after:
-            yield H.finding(_RULE, f"build arg `{name}` looks like a secret; no RUN follows it, so nothing records it",
-                            p.start, p.end,
-                            note="if a RUN needs it later, use a secret mount (`RUN --mount=type=secret,id="
-                                 f"{sid}`) instead: every RUN after a build arg records its value in `docker history`")
+            yield H.finding(
+                _RULE,
+                f"build arg `{name}` looks like a secret; no RUN follows it, so nothing records it",
+                p.start,
+                p.end,
+                note="if a RUN needs it later, use a secret mount (`RUN --mount=type=secret,id="
+                f"{sid}`) instead: every RUN after a build arg records its value in `docker history`",
+            )
             continue
         lines = ", ".join(str(u.start_line) for u in uses)
         if kw == "ENV":
             stage_note = "" if p.instr.stage in image else f" of {_where(doc, p)}"
             if sec.kind == "env-ref":
-                msg = (f"`ENV {name}` copies a secret build value into the image config{stage_note}: "
-                       f"`docker inspect` shows it")
+                msg = (
+                    f"`ENV {name}` copies a secret build value into the image config{stage_note}: "
+                    f"`docker inspect` shows it"
+                )
             else:
-                msg = (f"`{name}` ({sec.what}) is set by ENV: it is stored in the image config{stage_note} "
-                       f"(`docker inspect` shows it) and in every container's environment")
+                msg = (
+                    f"`{name}` ({sec.what}) is set by ENV: it is stored in the image config{stage_note} "
+                    f"(`docker inspect` shows it) and in every container's environment"
+                )
         elif sec.kind == "arg-default":
-            msg = (f"build arg `{name}` has a secret default ({sec.what}): it is in the Dockerfile and in the "
-                   f"layer history (`docker history`) of every RUN after it")
+            msg = (
+                f"build arg `{name}` has a secret default ({sec.what}): it is in the Dockerfile and in the "
+                f"layer history (`docker history`) of every RUN after it"
+            )
         else:
-            msg = (f"build arg `{name}` is recorded in the layer history (`docker history`) of every RUN after it "
-                   f"when passed with --build-arg")
+            msg = (
+                f"build arg `{name}` is recorded in the layer history (`docker history`) of every RUN after it "
+                f"when passed with --build-arg"
+            )
         if uses:
             msg += f"; RUN at line {lines} reads it at build time"
         problems = []
@@ -516,37 +532,52 @@ def _pair_findings(doc: Document):
         for b in blockers:
             problems.append(f"{b.keyword} at line {b.start_line} expands it at build time")
         if unmaskable(doc, p):
-            problems.append("slimml cannot mask this value in the diff it would print (spaces, quotes or an "
-                            "unusual shape)")
+            problems.append(
+                "slimml cannot mask this value in the diff it would print (spaces, quotes or an unusual shape)"
+            )
         if problems:
-            yield H.finding(_RULE, msg, p.start, p.end,
-                            note="; ".join(problems) + " -- take it out by hand (secret mount at build time, "
-                                 "variable at run time) and rotate it")
+            yield H.finding(
+                _RULE,
+                msg,
+                p.start,
+                p.end,
+                note="; ".join(problems) + " -- take it out by hand (secret mount at build time, "
+                "variable at run time) and rotate it",
+            )
             continue
         reason = []
         if pending:
             # (worded so that slimml.secrets.mask, which hides whatever follows `--secret `, keeps it)
-            reason.append(f"the build must now provide the BuildKit secret `{sid}`: `docker build` with `--secret` "
-                          f"`id={sid},env={name}` (or `src=<file>`; compose: `build.secrets`)")
+            reason.append(
+                f"the build must now provide the BuildKit secret `{sid}`: `docker build` with `--secret` "
+                f"`id={sid},env={name}` (or `src=<file>`; compose: `build.secrets`)"
+            )
             if required:
-                reason.append("the mount is `required=true` (the build always had the value): a build without it "
-                              "fails at that step instead of running it without the secret")
+                reason.append(
+                    "the mount is `required=true` (the build always had the value): a build without it "
+                    "fails at that step instead of running it without the secret"
+                )
             else:
-                reason.append(f"`{name}` was optional (a build arg without a default): a build without the secret "
-                              "runs the step without it, as a build without `--build-arg` did")
+                reason.append(
+                    f"`{name}` was optional (a build arg without a default): a build without the secret "
+                    "runs the step without it, as a build without `--build-arg` did"
+                )
         if sec.kind in ("arg", "arg-default"):
             reason.append(f"`--build-arg {name}` no longer has any effect")
         if kw == "ENV":
-            reason.append(f"the container no longer gets `{name}` from the image: pass it at run time with "
-                          f"`docker run -e {name}` or `--env-file`, compose `environment:`/`env_file:`, or a "
-                          f"Kubernetes `secretKeyRef`")
+            reason.append(
+                f"the container no longer gets `{name}` from the image: pass it at run time with "
+                f"`docker run -e {name}` or `--env-file`, compose `environment:`/`env_file:`, or a "
+                f"Kubernetes `secretKeyRef`"
+            )
         if sec.kind in ("env", "arg-default"):
             reason.append("the value is already in the Dockerfile and in images built from it: rotate it")
         what = f"remove `{name}` from {kw}"
         if pending:
-            what += f" and read it from a BuildKit secret in RUN at line {', '.join(str(u.start_line) for u in pending)}"
-        yield H.finding(_RULE, msg, p.start, p.end,
-                        Fix.unsafe(*edits, reason="; ".join(reason), description=what))
+            what += (
+                f" and read it from a BuildKit secret in RUN at line {', '.join(str(u.start_line) for u in pending)}"
+            )
+        yield H.finding(_RULE, msg, p.start, p.end, Fix.unsafe(*edits, reason="; ".join(reason), description=what))
 
 
 # -- literal secrets and logins -------------------------------------------------------------------------
@@ -554,17 +585,25 @@ def _literal_findings(doc: Document):
     for instr in doc.instructions:
         if instr.keyword in ("ENV", "ARG"):
             continue
-        text = doc.text[instr.start:instr.end]
+        text = doc.text[instr.start : instr.end]
         kind = value_kind(text)
         if kind is None:
             continue
-        where = {"RUN": "the layer history (`docker history`)", "LABEL": "the image config (`docker inspect`)",
-                 "CMD": "the image config (`docker inspect`)", "ENTRYPOINT": "the image config (`docker inspect`)",
-                 "HEALTHCHECK": "the image config (`docker inspect`)"}.get(instr.keyword, "the Dockerfile and the build")
-        yield H.finding(_RULE, f"a {kind} is written literally in {instr.keyword} (line {instr.start_line}): it is "
-                               f"stored in {where}", instr.start, instr.end,
-                        note="replace it by a BuildKit secret (`RUN --mount=type=secret,id=...`) or a run-time "
-                             "variable by hand, and rotate it")
+        where = {
+            "RUN": "the layer history (`docker history`)",
+            "LABEL": "the image config (`docker inspect`)",
+            "CMD": "the image config (`docker inspect`)",
+            "ENTRYPOINT": "the image config (`docker inspect`)",
+            "HEALTHCHECK": "the image config (`docker inspect`)",
+        }.get(instr.keyword, "the Dockerfile and the build")
+        yield H.finding(
+            _RULE,
+            f"a {kind} is written literally in {instr.keyword} (line {instr.start_line}): it is stored in {where}",
+            instr.start,
+            instr.end,
+            note="replace it by a BuildKit secret (`RUN --mount=type=secret,id=...`) or a run-time "
+            "variable by hand, and rotate it",
+        )
 
 
 def _login_findings(doc: Document):
@@ -577,11 +616,16 @@ def _login_findings(doc: Document):
             words = [H.basename(argv[0])] + [a for a in argv[1:] if not a.startswith("-")]
             for cmd, path in K.LOGIN_COMMANDS.items():
                 if tuple(words[: len(cmd)]) == cmd:
-                    yield H.finding(_RULE, f"`{' '.join(cmd)}` in RUN (line {instr.start_line}) stores the credential "
-                                           f"in the layer ({path})", instr.start, instr.end,
-                                    note="let the download read the token from its environment (a secret mount "
-                                         "exported for that RUN) instead of logging in, or delete the file in the "
-                                         "same RUN")
+                    yield H.finding(
+                        _RULE,
+                        f"`{' '.join(cmd)}` in RUN (line {instr.start_line}) stores the credential "
+                        f"in the layer ({path})",
+                        instr.start,
+                        instr.end,
+                        note="let the download read the token from its environment (a secret mount "
+                        "exported for that RUN) instead of logging in, or delete the file in the "
+                        "same RUN",
+                    )
 
 
 def file_kind(ctx, rel: str):

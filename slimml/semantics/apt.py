@@ -119,7 +119,7 @@ def later_users(doc: Document, instr: Instruction) -> list[Instruction]:
     if stage is None:
         return []
     users, indexes = stage_users(doc, stage)
-    out = users[bisect.bisect_right(indexes, instr.index):]
+    out = users[bisect.bisect_right(indexes, instr.index) :]
     for st in B.descendants(doc, stage):
         out += stage_users(doc, st)[0]
     return out

@@ -139,7 +139,7 @@ def _expand_var(raw: str, i: int, lookup, out: Expansion, env, escape: str) -> t
         close = raw.find("}", i + 2)
         if close < 0:
             return i, ""
-        body = raw[i + 2:close]
+        body = raw[i + 2 : close]
         k = _name_end(body, 0)
         name, rest = body[:k], body[k:]
         if not name:
@@ -152,7 +152,7 @@ def _expand_var(raw: str, i: int, lookup, out: Expansion, env, escape: str) -> t
             return close + 1, val or ""
         for op in (":-", ":+", "-", "+"):
             if rest.startswith(op):
-                inner = expand(rest[len(op):], env, escape)
+                inner = expand(rest[len(op) :], env, escape)
                 use = {":-": not val, "-": val is None, ":+": bool(val), "+": val is not None}[op]
                 if use:
                     out.unknown.extend(inner.unknown)
@@ -165,7 +165,7 @@ def _expand_var(raw: str, i: int, lookup, out: Expansion, env, escape: str) -> t
     k = _name_end(raw, i + 1)
     if k == i + 1:
         return i, ""
-    name = raw[i + 1:k]
+    name = raw[i + 1 : k]
     val = lookup(name)
     if val is None:
         out.unknown.append(name)
@@ -216,7 +216,7 @@ def descendants(doc: Document, stage: Stage) -> list[Stage]:
     """Stages built FROM ``stage`` by name, directly or through others, in file order."""
     out: list[Stage] = []
     family = {stage.index}
-    for st in doc.stages[stage.index + 1:]:
+    for st in doc.stages[stage.index + 1 :]:
         p = parent_stage(doc, st)
         if p is not None and p.index in family:
             family.add(st.index)
@@ -238,7 +238,7 @@ def _kv(instr: Instruction) -> list[tuple[str, str | None]]:
         return []
     if instr.keyword == "ENV" and "=" not in words[0][0]:
         key = words[0][0]
-        return [(key, instr.args[words[0][2]:].strip())]
+        return [(key, instr.args[words[0][2] :].strip())]
     out = []
     for w, _, _ in words:
         k, eq, v = w.partition("=")

@@ -26,8 +26,10 @@ LOCK_INSTALLERS = {"poetry": "install", "pdm": "install", "pipenv": "install"}
 OTHER_INSTALLERS = frozenset({"pipx", "easy_install", "hatch", "rye", "pip-sync", "poetry", "pdm", "pipenv"})
 # A reference to the CUDA libraries of the image (not the boilerplate ENV PATH/LD_LIBRARY_PATH: a
 # directory on a search path that has fewer libraries only makes the loader take the wheels' copies).
-SYSTEM_CUDA_RE = re.compile(r"/usr/local/cuda\b|\blib(?:cudart|cublas(?:Lt)?|cudnn\w*|nccl|cufft|curand|cusparse|"
-                            r"cusolver|nvrtc|nvjpeg|npp\w*|nvinfer\w*)\.so")
+SYSTEM_CUDA_RE = re.compile(
+    r"/usr/local/cuda\b|\blib(?:cudart|cublas(?:Lt)?|cudnn\w*|nccl|cufft|curand|cusparse|"
+    r"cusolver|nvrtc|nvjpeg|npp\w*|nvinfer\w*)\.so"
+)
 BINARY_URL_RE = re.compile(r"\.(so(\.\d+)*|deb|run|whl|tar\.gz|tgz|tar\.xz|zip)(\?|$)")
 _APT_PYTHON_RE = re.compile(r"^python(3\.\d+)(?:-\w+)?$")
 _WHEEL_TAG_RE = re.compile(r"-cp3(\d+)-")
@@ -60,13 +62,16 @@ def pip_args(cmd: Command) -> tuple[str, str, list[str]] | None:
     tool, words, sub = hit
     if words[sub].value not in ("install", "wheel", "sync"):
         return None
-    return tool, words[sub].value, [w.value for w in words[sub + 1:]]
+    return tool, words[sub].value, [w.value for w in words[sub + 1 :]]
 
 
 def is_local(arg: str) -> bool:
     """A local path (project directory, wheel, archive) as a pip argument."""
-    return arg in (".", "..") or arg.startswith(("./", "../", "/", "~")) or (
-        "/" in arg and not SOURCE_URL_RE.match(arg) and "://" not in arg and "@" not in arg)
+    return (
+        arg in (".", "..")
+        or arg.startswith(("./", "../", "/", "~"))
+        or ("/" in arg and not SOURCE_URL_RE.match(arg) and "://" not in arg and "@" not in arg)
+    )
 
 
 def _opaque_lines(text: str) -> list[str]:
@@ -109,8 +114,10 @@ def _pip(doc, ctx, instr, cmd, tool, sub, args, st: Stack) -> None:
     links += [a.split("=", 1)[1] for a in args if a.startswith("--find-links=")]
     for link in links:
         if is_local(link) or link.startswith("file:"):
-            st.note_opaque(f"`{tool} install --find-links {link}`: packages from a local directory, whatever "
-                           f"their names (line {line})")
+            st.note_opaque(
+                f"`{tool} install --find-links {link}`: packages from a local directory, whatever "
+                f"their names (line {line})"
+            )
     skip = False
     for a in args:
         if skip:
@@ -124,23 +131,27 @@ def _pip(doc, ctx, instr, cmd, tool, sub, args, st: Stack) -> None:
         if "$" in a:
             st.note_opaque(f"`{tool} install {a}`: a variable names what is installed (line {line})")
             continue
-        if is_local(a) or a.endswith((".whl", ".tar.gz", ".zip")) or (
-                SOURCE_URL_RE.match(a) and S.parse_requirement(a) is None):
-            st.note_opaque(f"`{tool} install {a}`: a local project or archive, its dependencies are not listed "
-                           f"(line {line})")
+        if (
+            is_local(a)
+            or a.endswith((".whl", ".tar.gz", ".zip"))
+            or (SOURCE_URL_RE.match(a) and S.parse_requirement(a) is None)
+        ):
+            st.note_opaque(
+                f"`{tool} install {a}`: a local project or archive, its dependencies are not listed (line {line})"
+            )
         m = _WHEEL_TAG_RE.search(a)
         if m and st.python is None:
             st.python = f"3.{m.group(1)}"
-    if "--no-deps" in args and any(r.name == "torch" or r.name in W.VIA_TORCH or any(
-            (r.name, e) in W.BRINGS for e in r.extras) for r in reqs):
-        st.note_opaque(f"`pip install --no-deps` of a package whose CUDA libraries are its dependencies "
-                       f"(line {line})")
+    if "--no-deps" in args and any(
+        r.name == "torch" or r.name in W.VIA_TORCH or any((r.name, e) in W.BRINGS for e in r.extras) for r in reqs
+    ):
+        st.note_opaque(f"`pip install --no-deps` of a package whose CUDA libraries are its dependencies (line {line})")
 
 
 def _apt(argv: list[str], st: Stack, os_: str | None) -> None:
     if "install" not in argv:
         return
-    for a in argv[argv.index("install") + 1:]:
+    for a in argv[argv.index("install") + 1 :]:
         if a.startswith("-") or "$" in a:
             continue
         name = a.split("=", 1)[0]
@@ -148,8 +159,10 @@ def _apt(argv: list[str], st: Stack, os_: str | None) -> None:
         m = _APT_PYTHON_RE.match(name)
         if m:
             st.python, st.python_from = m.group(1), "apt"
-        elif name in ("python3", "python3-pip", "python3-dev", "python3-venv", "python-is-python3") and \
-                st.python_from != "apt":
+        elif (
+            name in ("python3", "python3-pip", "python3-dev", "python3-venv", "python-is-python3")
+            and st.python_from != "apt"
+        ):
             st.python_from = "apt"
             st.python = st.python or L.UBUNTU_PYTHON3.get(os_ or "")
 
@@ -164,7 +177,7 @@ def _run(doc, ctx, instr: Instruction, st: Stack, os_: str | None) -> None:
             argv = cmd.argv
             if not argv:
                 continue
-            argv = argv[cmd.unwrapped():]
+            argv = argv[cmd.unwrapped() :]
             if not argv:
                 continue
             prog = posixpath.basename(argv[0])
@@ -174,11 +187,13 @@ def _run(doc, ctx, instr: Instruction, st: Stack, os_: str | None) -> None:
                 st.note_opaque(f"`{prog}` installs packages slimml does not read (line {instr.start_line})")
                 st.python_from = "other"
             elif prog in LOCK_INSTALLERS and LOCK_INSTALLERS[prog] in argv[1:3]:
-                st.note_opaque(f"`{prog} install` installs from a lock file slimml does not read "
-                               f"(line {instr.start_line})")
+                st.note_opaque(
+                    f"`{prog} install` installs from a lock file slimml does not read (line {instr.start_line})"
+                )
             elif prog in I.CUDA_COMPILERS or prog in I.BUILD_SYSTEMS:
-                st.note_opaque(f"`{prog}` builds native code that may link the image's CUDA libraries "
-                               f"(line {instr.start_line})")
+                st.note_opaque(
+                    f"`{prog}` builds native code that may link the image's CUDA libraries (line {instr.start_line})"
+                )
             elif prog == "dpkg" and any(a in ("-i", "--install") for a in argv[1:]):
                 st.note_opaque(f"`dpkg -i` installs a package slimml does not read (line {instr.start_line})")
             elif prog in ("curl", "wget") and any(BINARY_URL_RE.search(a) for a in argv[1:]):
@@ -190,8 +205,9 @@ def _run(doc, ctx, instr: Instruction, st: Stack, os_: str | None) -> None:
                 if hit is not None:
                     _pip(doc, ctx, instr, cmd, *hit, st)
                 elif _installs(argv):
-                    st.note_opaque(f"`{' '.join(argv[:3])}` installs packages slimml does not read "
-                                   f"(line {instr.start_line})")
+                    st.note_opaque(
+                        f"`{' '.join(argv[:3])}` installs packages slimml does not read (line {instr.start_line})"
+                    )
     _scripts(doc, ctx, instr, st)
 
 
@@ -205,8 +221,11 @@ def _installs(argv: list[str]) -> bool:
         return True
     if prog in LOCK_INSTALLERS or prog in CONDA_TOOLS:
         return True
-    return bool(PT.PYTHON_RE.match(prog)) and ("pip" in rest[:3] or "-mpip" in rest[:3] or (
-        "setup.py" in " ".join(rest[:2]) and any(a in ("install", "develop") for a in rest)))
+    return bool(PT.PYTHON_RE.match(prog)) and (
+        "pip" in rest[:3]
+        or "-mpip" in rest[:3]
+        or ("setup.py" in " ".join(rest[:2]) and any(a in ("install", "develop") for a in rest))
+    )
 
 
 def _scripts(doc: Document, ctx, instr: Instruction, st: Stack) -> None:
@@ -239,9 +258,43 @@ def _copy(instr: Instruction, st: Stack) -> None:
 
 
 # Extensions of files that are not programs or libraries: not opened to look for ELF headers.
-TEXT_SUFFIXES = (".py", ".pyi", ".txt", ".md", ".rst", ".json", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".conf",
-                 ".sh", ".html", ".css", ".js", ".csv", ".jinja", ".j2", ".lock", ".env", ".xml", ".svg", ".png",
-                 ".jpg", ".jpeg", ".gif", ".ico", ".onnx", ".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".gguf")
+TEXT_SUFFIXES = (
+    ".py",
+    ".pyi",
+    ".txt",
+    ".md",
+    ".rst",
+    ".json",
+    ".yaml",
+    ".yml",
+    ".toml",
+    ".cfg",
+    ".ini",
+    ".conf",
+    ".sh",
+    ".html",
+    ".css",
+    ".js",
+    ".csv",
+    ".jinja",
+    ".j2",
+    ".lock",
+    ".env",
+    ".xml",
+    ".svg",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".ico",
+    ".onnx",
+    ".pt",
+    ".pth",
+    ".bin",
+    ".safetensors",
+    ".ckpt",
+    ".gguf",
+)
 _MAX_COPIED = 5000
 
 
@@ -289,8 +342,11 @@ def read(doc: Document, ctx, stages: list[Stage], image: str | None = None) -> S
     its reference is a variable (the resolved default)."""
     st = Stack()
     root_image = image or (stages[0].image if stages else "")
-    os_ = (I.cuda_tag(I.parse_image(root_image).tag).os if I.family(root_image) == "cuda"
-           and I.cuda_tag(I.parse_image(root_image).tag) else None)
+    os_ = (
+        I.cuda_tag(I.parse_image(root_image).tag).os
+        if I.family(root_image) == "cuda" and I.cuda_tag(I.parse_image(root_image).tag)
+        else None
+    )
     for stg in stages:
         for ins in stg.instructions:
             if ins.keyword == "RUN":
@@ -300,8 +356,9 @@ def read(doc: Document, ctx, stages: list[Stage], image: str | None = None) -> S
             elif ins.keyword in ("CMD", "ENTRYPOINT"):
                 _scripts(doc, ctx, ins, st)
                 words = list(ins.json) if ins.json is not None else ins.words()
-                st.interpreter_paths += [w for w in words if w.startswith("/")
-                                         and PT.PYTHON_RE.match(posixpath.basename(w))]
+                st.interpreter_paths += [
+                    w for w in words if w.startswith("/") and PT.PYTHON_RE.match(posixpath.basename(w))
+                ]
                 m = SYSTEM_CUDA_RE.search(ins.args)
                 if m:
                     st.system_cuda.append(f"`{m.group(0)}` in {ins.keyword} (line {ins.start_line})")
@@ -311,8 +368,9 @@ def read(doc: Document, ctx, stages: list[Stage], image: str | None = None) -> S
             st.note_opaque(f"the image copies more than {_MAX_COPIED} files of the build context: not all checked")
         binary = next((r for r in files if _binary(ctx, r)), None)
         if binary:
-            st.note_opaque(f"the image copies the binary `{binary}` from the build context: it may link the "
-                           "image's CUDA libraries")
+            st.note_opaque(
+                f"the image copies the binary `{binary}` from the build context: it may link the image's CUDA libraries"
+            )
         for rel in (r for r in files if r.endswith(".py")):
             m = SYSTEM_CUDA_RE.search(ctx.read_context_file(rel, limit=400_000) or "")
             if m:
@@ -324,8 +382,17 @@ def read(doc: Document, ctx, stages: list[Stage], image: str | None = None) -> S
     return st
 
 
-def runtime_image(doc: Document, ctx, stages: list[Stage], *, compiles: str = "", compiles_at_run: str = "",
-                  env_rebuilt: bool = False, stack: Stack | None = None, image: str | None = None) -> L.Ladder:
+def runtime_image(
+    doc: Document,
+    ctx,
+    stages: list[Stage],
+    *,
+    compiles: str = "",
+    compiles_at_run: str = "",
+    env_rebuilt: bool = False,
+    stack: Stack | None = None,
+    image: str | None = None,
+) -> L.Ladder:
     """The ladder for the image ``stages[0]`` is built FROM, given what ``stages`` (that image's
     stage chain: root first, the final stage last) install and use.
 
@@ -337,8 +404,15 @@ def runtime_image(doc: Document, ctx, stages: list[Stage], *, compiles: str = ""
     Packages that compile when they run (vLLM: triton, FlashInfer) count as ``compiles_at_run``.
     ``image``: the reference to start from when ``stages[0]``'s is a variable (its resolved default)."""
     st = stack or read(doc, ctx, stages, image)
-    uses = L.Uses(compiles=compiles, compiles_at_run=compiles_at_run or "; ".join(st.runtime_jit), system_cuda=tuple(st.system_cuda),
-                  python=st.python, python_from=st.python_from, interpreter_paths=tuple(st.interpreter_paths),
-                  env_rebuilt=env_rebuilt)
-    return L.ladder(image or (stages[0].image if stages else ""), st.requirements, st.apt_packages, opaque=st.opaque,
-                    uses=uses)
+    uses = L.Uses(
+        compiles=compiles,
+        compiles_at_run=compiles_at_run or "; ".join(st.runtime_jit),
+        system_cuda=tuple(st.system_cuda),
+        python=st.python,
+        python_from=st.python_from,
+        interpreter_paths=tuple(st.interpreter_paths),
+        env_rebuilt=env_rebuilt,
+    )
+    return L.ladder(
+        image or (stages[0].image if stages else ""), st.requirements, st.apt_packages, opaque=st.opaque, uses=uses
+    )

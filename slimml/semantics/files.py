@@ -110,7 +110,7 @@ def _earlier_copies(doc: Document, instr: Instruction) -> list[Instruction]:
     if stage is None:
         return []
     copies_, indexes = _stage_copies(doc, stage)
-    out = copies_[:bisect.bisect_left(indexes, instr.index)][::-1]
+    out = copies_[: bisect.bisect_left(indexes, instr.index)][::-1]
     for parent in B.stage_chain(doc, stage)[1:]:
         out.extend(reversed(_stage_copies(doc, parent)[0]))
     return out
@@ -124,10 +124,18 @@ def origin(doc: Document, ctx, instr: Instruction, path: str) -> Origin:
         if entries is None:
             if _may_cover(doc, ins, path):
                 if ins.flag("from") is not None:
-                    return Origin("unknown", why=f"line {ins.start_line} copies it from another stage or image",
-                                  instr=ins, from_stage=True)
-                return Origin("unknown", why=f"line {ins.start_line} ({ins.keyword} with a variable, a URL or a "
-                                              "wildcard) may have put it there", instr=ins)
+                    return Origin(
+                        "unknown",
+                        why=f"line {ins.start_line} copies it from another stage or image",
+                        instr=ins,
+                        from_stage=True,
+                    )
+                return Origin(
+                    "unknown",
+                    why=f"line {ins.start_line} ({ins.keyword} with a variable, a URL or a "
+                    "wildcard) may have put it there",
+                    instr=ins,
+                )
             continue
         for e in reversed(entries):
             rel = _match(ctx, e, path)
@@ -139,8 +147,7 @@ def origin(doc: Document, ctx, instr: Instruction, path: str) -> Origin:
             if text is None:
                 return Origin("unknown", rel=rel, why=f"`{rel}` could not be read from the build context", instr=ins)
             return Origin("context", rel=rel, text=text, instr=ins)
-    return Origin("unknown", why=f"`{path}` is not copied from the build context (the base image or a RUN "
-                                 "made it)")
+    return Origin("unknown", why=f"`{path}` is not copied from the build context (the base image or a RUN made it)")
 
 
 def _match(ctx, e: CopyEntry, path: str) -> str | None:
@@ -150,19 +157,19 @@ def _match(ctx, e: CopyEntry, path: str) -> str | None:
     if e.how == "dir":
         if path == e.dest or not path.startswith(e.dest.rstrip("/") + "/"):
             return None
-        return path[len(e.dest.rstrip("/")) + 1:]
+        return path[len(e.dest.rstrip("/")) + 1 :]
     if e.how == "into":
         base = posixpath.join(e.dest, posixpath.basename(e.src))
         if path == base:
             return e.src
         if path.startswith(base + "/"):
-            return posixpath.join(e.src, path[len(base) + 1:])
+            return posixpath.join(e.src, path[len(base) + 1 :])
         return None
     # "file?": a file to exactly dest, or a directory copied to dest, or a file into an existing dir
     is_dir = ctx is not None and ctx.context_dir is not None and ctx.is_dir(e.src)
     if is_dir:
         if path.startswith(e.dest.rstrip("/") + "/"):
-            return posixpath.join(e.src, path[len(e.dest.rstrip("/")) + 1:])
+            return posixpath.join(e.src, path[len(e.dest.rstrip("/")) + 1 :])
         return None
     if path == e.dest or path == posixpath.join(e.dest, posixpath.basename(e.src)):
         return e.src

@@ -60,8 +60,9 @@ def command_env(doc: Document, instr: Instruction, cmd: Command) -> dict[str, B.
             break
         if n.type == "variable_assignment" and (n.parent is None or n.parent.type not in ("program", "list")):
             continue  # a prefix of one command (its own env), or part of an `export` handled below
-        assigns = [n] if n.type == "variable_assignment" else [c for c in n.named_children
-                                                               if c.type == "variable_assignment"]
+        assigns = (
+            [n] if n.type == "variable_assignment" else [c for c in n.named_children if c.type == "variable_assignment"]
+        )
         for a in assigns:
             k, _, v = script.node_text(a).partition("=")
             if k.isidentifier():
@@ -77,9 +78,9 @@ def _abs(p: str, cwd: str, home: str) -> str:
     if p.startswith("~"):
         p = home + p[1:]
     if p.startswith("file://"):
-        p = p[len("file://"):]
+        p = p[len("file://") :]
     elif p.startswith("file:"):
-        p = p[len("file:"):]
+        p = p[len("file:") :]
     return posixpath.normpath(posixpath.join(cwd, p))
 
 
@@ -136,8 +137,9 @@ def _config_values(text: str, path: str) -> dict[str, list[str]] | None:
     return out
 
 
-def _read_config(path: str, read: Reader, cwd: str, home: str, out: Inputs, file_keys, link_keys,
-                 index_keys=frozenset()) -> None:
+def _read_config(
+    path: str, read: Reader, cwd: str, home: str, out: Inputs, file_keys, link_keys, index_keys=frozenset()
+) -> None:
     text = read(path)
     if text is None:
         return
@@ -170,8 +172,15 @@ def _truthy(env: Mapping[str, B.Var], name: str) -> bool:
     return v is not None and v.value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def inputs(tool: str, env: Mapping[str, B.Var], cwd: str, home: str, read: Reader,
-           project_dir: str | None = None, stop_at: str = "/") -> Inputs:
+def inputs(
+    tool: str,
+    env: Mapping[str, B.Var],
+    cwd: str,
+    home: str,
+    read: Reader,
+    project_dir: str | None = None,
+    stop_at: str = "/",
+) -> Inputs:
     """What ``tool`` (pip, uv, uv-project, poetry, pdm, pipenv, conda) reads besides its arguments.
 
     ``stop_at``: uv's upward search for project config is followed only this far (above it, the
@@ -188,7 +197,9 @@ def inputs(tool: str, env: Mapping[str, B.Var], cwd: str, home: str, read: Reade
     def paths(template: str) -> list[str]:
         """A config location with the XDG base directories (and ~) filled in."""
         homes = [_abs(xdg_home.value, cwd, home)] if xdg_home is not None and xdg_home.value else [f"{home}/.config"]
-        dirs = [d for d in (xdg_dirs.value.split(":") if xdg_dirs is not None and xdg_dirs.value else ["/etc/xdg"]) if d]
+        dirs = [
+            d for d in (xdg_dirs.value.split(":") if xdg_dirs is not None and xdg_dirs.value else ["/etc/xdg"]) if d
+        ]
         out_: list[str] = []
         for h in homes:
             for d in dirs:
@@ -248,8 +259,16 @@ def inputs(tool: str, env: Mapping[str, B.Var], cwd: str, home: str, read: Reade
                 return out
             path = _abs(cfg.value.strip(), cwd, home)
             out.add_file(path)
-            _read_config(path, read, cwd, home, out, K.UV_CONFIG_FILE_KEYS, K.UV_CONFIG_LINK_KEYS,
-                         frozenset({"index-url", "extra-index-url", "index"}))
+            _read_config(
+                path,
+                read,
+                cwd,
+                home,
+                out,
+                K.UV_CONFIG_FILE_KEYS,
+                K.UV_CONFIG_LINK_KEYS,
+                frozenset({"index-url", "extra-index-url", "index"}),
+            )
             return out
         d = project_dir
         while True:
@@ -259,15 +278,31 @@ def inputs(tool: str, env: Mapping[str, B.Var], cwd: str, home: str, read: Reade
                 if name == "pyproject.toml" and (text is None or not _has_uv_table(text)):
                     continue  # uv reads a pyproject.toml only for its [tool.uv] table
                 out.add_file(p)
-                _read_config(p, read, d, home, out, K.UV_CONFIG_FILE_KEYS, K.UV_CONFIG_LINK_KEYS,
-                             frozenset({"index-url", "extra-index-url", "index"}))
+                _read_config(
+                    p,
+                    read,
+                    d,
+                    home,
+                    out,
+                    K.UV_CONFIG_FILE_KEYS,
+                    K.UV_CONFIG_LINK_KEYS,
+                    frozenset({"index-url", "extra-index-url", "index"}),
+                )
             if d == "/" or d == stop_at or not d.startswith(stop_at.rstrip("/") + "/"):
                 break
             d = posixpath.dirname(d)
         for path in (p for t in K.UV_USER_CONFIG + K.UV_SYSTEM_CONFIG for p in paths(t)):
             out.add_file(path)
-            _read_config(path, read, cwd, home, out, K.UV_CONFIG_FILE_KEYS, K.UV_CONFIG_LINK_KEYS,
-                         frozenset({"index-url", "extra-index-url", "index"}))
+            _read_config(
+                path,
+                read,
+                cwd,
+                home,
+                out,
+                K.UV_CONFIG_FILE_KEYS,
+                K.UV_CONFIG_LINK_KEYS,
+                frozenset({"index-url", "extra-index-url", "index"}),
+            )
     elif tool == "poetry":
         out.add_file(posixpath.join(project_dir, K.POETRY_LOCAL_CONFIG))
         v = env.get(K.POETRY_CONFIG_DIR_VAR)

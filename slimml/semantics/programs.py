@@ -49,8 +49,9 @@ def _kind_of(text: str, path: str) -> str:
     first = text.split("\n", 1)[0]
     if first.startswith("#!"):
         interp = first[2:].split()
-        prog = _prog(interp[-1] if interp and interp[0].endswith("/env") and len(interp) > 1 else
-                     (interp[0] if interp else ""))
+        prog = _prog(
+            interp[-1] if interp and interp[0].endswith("/env") and len(interp) > 1 else (interp[0] if interp else "")
+        )
         if prog in SK.POSIX_SHELLS:
             return "shell"
         if prog.startswith("python"):
@@ -63,8 +64,9 @@ def _kind_of(text: str, path: str) -> str:
     return "text"
 
 
-def _from_image(doc: Document, ctx, instr: Instruction, path: str, argv: list[str], kind: str | None,
-                cwd: str | None = None) -> Resolved:
+def _from_image(
+    doc: Document, ctx, instr: Instruction, path: str, argv: list[str], kind: str | None, cwd: str | None = None
+) -> Resolved:
     if cwd is None:
         st = B.state_before(doc, instr)
         cwd = st.workdir if st else "/"
@@ -142,8 +144,9 @@ def _shell(doc, ctx, instr, argv, piped) -> Resolved | None:
             continue
         return _from_image(doc, ctx, instr, a, argv, "shell")
     if piped:
-        return Resolved("opaque", _label(argv), why="it runs a script piped into the shell at build time",
-                        opacity="dynamic")
+        return Resolved(
+            "opaque", _label(argv), why="it runs a script piped into the shell at build time", opacity="dynamic"
+        )
     return None
 
 
@@ -199,15 +202,24 @@ class Visitor:
         return False
 
 
-def walk(doc: Document, ctx, instr: Instruction, visitor: Visitor, max_depth: int = 4, *,
-         text: str | None = None, via: str = "", depth: int = 0) -> None:
+def walk(
+    doc: Document,
+    ctx,
+    instr: Instruction,
+    visitor: Visitor,
+    max_depth: int = 4,
+    *,
+    text: str | None = None,
+    via: str = "",
+    depth: int = 0,
+) -> None:
     """Visit every command ``instr`` (a RUN, CMD, ENTRYPOINT or ONBUILD RUN) runs, in order, and
     the scripts those run (read through up to ``max_depth`` levels), with ``via`` naming the chain.
     With ``text``: walk that shell text instead (run where ``instr`` runs), e.g. Makefile recipes."""
     from ..dockerfile.shell import parse_script_text, run_scripts, unwrap
 
     def argv(a: list[str], piped: bool, depth: int, via: str) -> bool:
-        a = a[unwrap(a):] if a else a
+        a = a[unwrap(a) :] if a else a
         if not a:
             return False
         if visitor.command(a, via, depth):
@@ -220,18 +232,22 @@ def walk(doc: Document, ctx, instr: Instruction, visitor: Visitor, max_depth: in
         if r.kind != "shell":
             return visitor.code(r, via)
         if depth >= max_depth:
-            return visitor.opaque(Resolved("opaque", r.label, why="scripts nested too deep to follow",
-                                           opacity="unreadable"), via)
+            return visitor.opaque(
+                Resolved("opaque", r.label, why="scripts nested too deep to follow", opacity="unreadable"), via
+            )
         s = parse_script_text(instr, r.text or "")
         if s.has_error:
-            return visitor.opaque(Resolved("opaque", r.label, why="its shell does not parse", opacity="unreadable"),
-                                  via)
+            return visitor.opaque(
+                Resolved("opaque", r.label, why="its shell does not parse", opacity="unreadable"), via
+            )
         return script(s, depth + 1, f"{via}{r.label} runs ")
 
     def script(s, depth: int, via: str) -> bool:
         for cmd in s.commands:
             p = cmd.node.parent
-            piped = p is not None and p.type == "pipeline" and bool(p.named_children) and p.named_children[0] != cmd.node
+            piped = (
+                p is not None and p.type == "pipeline" and bool(p.named_children) and p.named_children[0] != cmd.node
+            )
             if argv(cmd.argv, piped, depth, via):
                 return True
         return False
@@ -239,8 +255,15 @@ def walk(doc: Document, ctx, instr: Instruction, visitor: Visitor, max_depth: in
     if text is not None:
         s = parse_script_text(instr, text)
         if s.has_error:
-            visitor.opaque(Resolved("opaque", via.strip() or f"line {instr.start_line}", why="its shell does not parse",
-                                    opacity="unreadable"), via)
+            visitor.opaque(
+                Resolved(
+                    "opaque",
+                    via.strip() or f"line {instr.start_line}",
+                    why="its shell does not parse",
+                    opacity="unreadable",
+                ),
+                via,
+            )
         else:
             script(s, depth, via)
         return
@@ -253,16 +276,27 @@ def walk(doc: Document, ctx, instr: Instruction, visitor: Visitor, max_depth: in
                 if s.has_error and bodies and s.heredoc is None:
                     continue  # `bash <<EOF` alone: the body is the next script
                 if s.has_error:
-                    visitor.opaque(Resolved("opaque", f"line {instr.start_line}", why="its shell does not parse",
-                                            opacity="unreadable"), "")
+                    visitor.opaque(
+                        Resolved(
+                            "opaque", f"line {instr.start_line}", why="its shell does not parse", opacity="unreadable"
+                        ),
+                        "",
+                    )
                     return
                 if script(s, 0, ""):
                     return
         elif instr.is_exec_form:
             argv(list(instr.json or ()), False, 0, "")
         else:
-            visitor.opaque(Resolved("opaque", f"line {instr.start_line}", why="it runs through a SHELL slimml cannot "
-                                    "read", opacity="unreadable"), "")
+            visitor.opaque(
+                Resolved(
+                    "opaque",
+                    f"line {instr.start_line}",
+                    why="it runs through a SHELL slimml cannot read",
+                    opacity="unreadable",
+                ),
+                "",
+            )
         return
     if target.keyword in ("RUN", "CMD", "ENTRYPOINT"):
         if target.json is not None:
@@ -270,7 +304,11 @@ def walk(doc: Document, ctx, instr: Instruction, visitor: Visitor, max_depth: in
         elif target.args.strip():
             s = parse_script_text(instr, target.args)
             if s.has_error:
-                visitor.opaque(Resolved("opaque", f"line {instr.start_line}", why="its shell does not parse",
-                                        opacity="unreadable"), "")
+                visitor.opaque(
+                    Resolved(
+                        "opaque", f"line {instr.start_line}", why="its shell does not parse", opacity="unreadable"
+                    ),
+                    "",
+                )
             else:
                 script(s, 0, "")

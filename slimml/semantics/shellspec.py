@@ -46,17 +46,31 @@ def spec(shell: tuple[str, ...] | None, env: dict[str, str] | None = None) -> Sh
         inner = spec(wrapped[1], env)
         if not inner.known:
             return inner
-        return ShellSpec(True, inner.program, inner.errexit, inner.nounset, inner.pipefail, startup_files=True,
-                         reason=f"`{prog} run` activates an environment at the start of every RUN")
+        return ShellSpec(
+            True,
+            inner.program,
+            inner.errexit,
+            inner.nounset,
+            inner.pipefail,
+            startup_files=True,
+            reason=f"`{prog} run` activates an environment at the start of every RUN",
+        )
     if shell[0] in POSIX_WRAPPER_SHELLS:
-        return ShellSpec(True, "bash", startup_files=True,
-                         reason=f"`{shell[0]}` {POSIX_WRAPPER_SHELLS[shell[0]]} an environment at the start of every RUN")
+        return ShellSpec(
+            True,
+            "bash",
+            startup_files=True,
+            reason=f"`{shell[0]}` {POSIX_WRAPPER_SHELLS[shell[0]]} an environment at the start of every RUN",
+        )
     if prog not in K.POSIX_SHELLS:
         return ShellSpec(False, prog, reason=f"SHELL runs `{shell[0]}`, not a POSIX shell")
     errexit = nounset = pipefail = startup = False
     args = list(shell[1:])
-    if not args or args[-1] != "-c" and not (args[-1].startswith("-") and args[-1].endswith("c")
-                                              and not args[-1].startswith("--")):
+    if (
+        not args
+        or args[-1] != "-c"
+        and not (args[-1].startswith("-") and args[-1].endswith("c") and not args[-1].startswith("--"))
+    ):
         return ShellSpec(False, prog, reason="the SHELL does not end with `-c`")
     i = 0
     while i < len(args):

@@ -75,8 +75,11 @@ def _facts(script: Script) -> ScriptFacts:
         t = n.type
         if t in K.STATE_NODES:
             leaves.append(f"a {t.replace('_', ' ')}")
-        elif t in ("variable_assignment", "variable_assignments") and n.parent is not None and \
-                n.parent.type not in ("command", "declaration_command", "variable_assignments"):
+        elif (
+            t in ("variable_assignment", "variable_assignments")
+            and n.parent is not None
+            and n.parent.type not in ("command", "declaration_command", "variable_assignments")
+        ):
             leaves.append(f"`{script.node_text(n).split('=', 1)[0]}=`")
         elif t == "expansion":
             if any(not c.is_named and c.type in K.ASSIGNING_EXPANSION_OPS for c in n.children):
@@ -84,8 +87,9 @@ def _facts(script: Script) -> ScriptFacts:
         elif t in ("binary_expression", "postfix_expression", "unary_expression") and _in_arithmetic(n):
             if any(not c.is_named and c.type in K.ARITH_ASSIGN_OPS for c in n.children):
                 leaves.append(f"`{script.node_text(n)}`")
-    history = sorted({_var_name(script, n) for n in script.nodes("simple_expansion", "expansion")}
-                     & K.SHELL_HISTORY_VARS)
+    history = sorted(
+        {_var_name(script, n) for n in script.nodes("simple_expansion", "expansion")} & K.SHELL_HISTORY_VARS
+    )
     return ScriptFacts(
         leaves_state=tuple(dict.fromkeys(leaves)),
         reads_history=tuple(history),
@@ -101,8 +105,9 @@ def _facts(script: Script) -> ScriptFacts:
 def _in_arithmetic(n) -> bool:
     p = n.parent
     while p is not None:
-        if p.type == "arithmetic_expansion" or (p.type == "compound_statement" and p.children
-                                               and p.children[0].type == "(("):
+        if p.type == "arithmetic_expansion" or (
+            p.type == "compound_statement" and p.children and p.children[0].type == "(("
+        ):
             return True
         if p.type in ("command", "program", "list"):
             return False
@@ -198,8 +203,18 @@ def _flat_node(root) -> bool:
 
 
 # -- does a command's failure fail the RUN? -------------------------------------------------------------
-_BLOCKS = frozenset({"do_group", "compound_statement", "subshell", "program", "else_clause", "elif_clause",
-                     "case_item", "function_definition"})
+_BLOCKS = frozenset(
+    {
+        "do_group",
+        "compound_statement",
+        "subshell",
+        "program",
+        "else_clause",
+        "elif_clause",
+        "case_item",
+        "function_definition",
+    }
+)
 
 
 def failure_fails(script: Script, cmd, errexit: bool | None) -> bool | None:

@@ -40,16 +40,20 @@ def _pip_args(argv: list[str]) -> list[str] | None:
     rest: list[str]
     if P.PIP_RE.match(prog):
         rest = argv[1:]
-    elif P.PYTHON_RE.match(prog) and "-m" in argv and argv.index("-m") + 1 < len(argv) and \
-            argv[argv.index("-m") + 1] == "pip":
-        rest = argv[argv.index("-m") + 2:]
+    elif (
+        P.PYTHON_RE.match(prog)
+        and "-m" in argv
+        and argv.index("-m") + 1 < len(argv)
+        and argv[argv.index("-m") + 1] == "pip"
+    ):
+        rest = argv[argv.index("-m") + 2 :]
     elif prog == "uv" and argv[1:3] == ["pip", "install"]:
         return argv[3:]
     else:
         return None
     for k, a in enumerate(rest):
         if a == "install":
-            return rest[k + 1:]
+            return rest[k + 1 :]
         if not a.startswith("-"):
             return None
     return None
@@ -61,16 +65,21 @@ def _command_build(cmd: Command, env: dict[str, str]) -> str | None:
         return None
     prog = _prog(argv)
     names = set(cmd.assignments) | set(env)
-    build_env = sorted(n for n in names if n in IM.CUDA_BUILD_ENV or n in K.BUILD_ENV
-                       or n.startswith(IM.CUDA_BUILD_ENV_PREFIXES))
+    build_env = sorted(
+        n for n in names if n in IM.CUDA_BUILD_ENV or n in K.BUILD_ENV or n.startswith(IM.CUDA_BUILD_ENV_PREFIXES)
+    )
     if prog in IM.BUILD_SYSTEMS or prog in K.COMPILERS:
         return f"`{prog}` compiles"
     if prog in K.BUILD_SUBCOMMANDS and len(argv) > 1 and argv[1] in K.BUILD_SUBCOMMANDS[prog]:
         return f"`{prog} {argv[1]}` builds"
     if prog in ("configure",) or argv[0] in ("./configure",):
         return "`./configure` prepares a source build"
-    if P.PYTHON_RE.match(prog) and len(argv) > 2 and argv[1].endswith("setup.py") and \
-            any(a in IM.SETUP_PY_BUILD for a in argv[2:]):
+    if (
+        P.PYTHON_RE.match(prog)
+        and len(argv) > 2
+        and argv[1].endswith("setup.py")
+        and any(a in IM.SETUP_PY_BUILD for a in argv[2:])
+    ):
         return f"`python setup.py {next(a for a in argv[2:] if a in IM.SETUP_PY_BUILD)}` builds extensions"
     pip = _pip_args(argv)
     if pip is not None:
@@ -124,8 +133,11 @@ def cleanup(doc: Document, instr: Instruction) -> list[str] | None:
             if not argv:
                 continue
             prog = _prog(argv)
-            if prog in K.CLEANUP_SUBCOMMANDS and len(argv) > 1 and \
-                    any(a in K.CLEANUP_SUBCOMMANDS[prog] for a in argv[1:] if not a.startswith("-")):
+            if (
+                prog in K.CLEANUP_SUBCOMMANDS
+                and len(argv) > 1
+                and any(a in K.CLEANUP_SUBCOMMANDS[prog] for a in argv[1:] if not a.startswith("-"))
+            ):
                 out.append(f"{prog}:")
                 continue
             if prog == "rm" or prog == "rmdir":
@@ -140,8 +152,22 @@ def cleanup(doc: Document, instr: Instruction) -> list[str] | None:
     return out
 
 
-_OUTPUT_OPTS = {"-o", "-O", "--output", "--output-document", "-d", "--dest", "-w", "--wheel-dir", "-C",
-                "--directory", "-P", "--directory-prefix", "-t", "--target"}
+_OUTPUT_OPTS = {
+    "-o",
+    "-O",
+    "--output",
+    "--output-document",
+    "-d",
+    "--dest",
+    "-w",
+    "--wheel-dir",
+    "-C",
+    "--directory",
+    "-P",
+    "--directory-prefix",
+    "-t",
+    "--target",
+}
 
 
 def written_paths(doc: Document, instr: Instruction) -> set[str]:
@@ -186,8 +212,15 @@ def removes_written(removed: list[str], written: set[str]) -> bool:
     for r in removed:
         if r.endswith(":"):
             tool = r[:-1]
-            fam = "apt:" if tool in ("apt-get", "apt") else "pip:" if tool == "pip" else \
-                "conda:" if tool in ("conda", "mamba", "micromamba") else r
+            fam = (
+                "apt:"
+                if tool in ("apt-get", "apt")
+                else "pip:"
+                if tool == "pip"
+                else "conda:"
+                if tool in ("conda", "mamba", "micromamba")
+                else r
+            )
             if fam in written:
                 return True
             continue
@@ -202,7 +235,7 @@ def removes_written(removed: list[str], written: set[str]) -> bool:
 
 def writes_startup_files(doc: Document, instr: Instruction) -> bool:
     """``instr`` edits a shell startup file (so a login shell's next RUN starts differently)."""
-    text = doc.text[instr.start:instr.end]
+    text = doc.text[instr.start : instr.end]
     if any(m in text for m in K.STARTUP_FILE_MARKERS):
         return True
     for s in run_scripts(doc, instr):

@@ -44,8 +44,10 @@ def delivery(value) -> str:
         return KA.DEFAULT_DELIVERY
     if not isinstance(value, str) or value not in KA.DELIVERIES:
         shown = json.dumps(value) if isinstance(value, (str, int, float, bool)) else type(value).__name__
-        raise OptionError(f"[rules.SLM010] weights-delivery must be one of "
-                          f"{', '.join(json.dumps(d) for d in KA.DELIVERIES)} (got {shown})")
+        raise OptionError(
+            f"[rules.SLM010] weights-delivery must be one of "
+            f"{', '.join(json.dumps(d) for d in KA.DELIVERIES)} (got {shown})"
+        )
     return value
 
 
@@ -53,6 +55,7 @@ def delivery(value) -> str:
 @dataclass(frozen=True)
 class Names:
     """Side files of one service Dockerfile, relative to the build context."""
+
     dockerfile: str  # weights.Dockerfile
     ignore: str  # weights.Dockerfile.dockerignore (BuildKit reads <Dockerfile>.dockerignore first)
     fetch: str  # weights-fetch.sh: the download stage's recipe (only with downloads)
@@ -75,14 +78,20 @@ def names(dockerfile, folder: str) -> Names:
     def at(name: str) -> str:
         return name if folder in ("", ".") else f"{folder}/{name}"
 
-    return Names(at(f"{stem}.Dockerfile"), at(f"{stem}.Dockerfile.dockerignore"), at(f"{stem}-fetch.sh"),
-                 at(f"{stem}.k8s.yaml"), at(f"{stem}.compose.yaml"))
+    return Names(
+        at(f"{stem}.Dockerfile"),
+        at(f"{stem}.Dockerfile.dockerignore"),
+        at(f"{stem}-fetch.sh"),
+        at(f"{stem}.k8s.yaml"),
+        at(f"{stem}.compose.yaml"),
+    )
 
 
 # -- the layout ----------------------------------------------------------------------------------------
 @dataclass
 class Mount:
     """One place the service reads weights from, filled from the weights image."""
+
     path: str  # absolute path in the service container (a directory, or a file when is_file)
     is_file: bool = False
     entry: str = ""  # where it lives in the weights image ("" = the image root)
@@ -122,18 +131,26 @@ def source_problem(sources: list[Source]) -> str:
     has Python, pip and huggingface_hub -- not the service's libraries nor bucket CLIs."""
     for s in sources:
         if s.kind == "python":
-            return (f"weights-delivery = \"image\": the {s.what or 'Python'} download is replayed with the "
-                    f"service's own Python libraries, which the weights image's download stage does not have: "
-                    f"use weights-delivery = \"init-script\"")
+            return (
+                f'weights-delivery = "image": the {s.what or "Python"} download is replayed with the '
+                f"service's own Python libraries, which the weights image's download stage does not have: "
+                f'use weights-delivery = "init-script"'
+            )
         if s.kind == "cmd":
-            return (f"weights-delivery = \"image\": {s.uri} is fetched with {s.argv[0]}, which the weights image's "
-                    f"download stage does not have: use weights-delivery = \"init-script\"")
+            return (
+                f'weights-delivery = "image": {s.uri} is fetched with {s.argv[0]}, which the weights image\'s '
+                f'download stage does not have: use weights-delivery = "init-script"'
+            )
         if s.kind == "uri" and not s.uri and s.is_dir and s.context_path.lower().endswith(".zip"):
-            return (f"weights-delivery = \"image\": {s.context_path} is a zip archive, which ADD does not unpack: "
-                    f"use weights-delivery = \"init-script\"")
+            return (
+                f'weights-delivery = "image": {s.context_path} is a zip archive, which ADD does not unpack: '
+                f'use weights-delivery = "init-script"'
+            )
         if s.kind == "uri" and s.uri and not s.uri.startswith(("http://", "https://")):
-            return (f"weights-delivery = \"image\": the download stage fetches http(s) URLs and Hugging Face "
-                    f"repositories only, not {s.uri}: use weights-delivery = \"init-script\"")
+            return (
+                f'weights-delivery = "image": the download stage fetches http(s) URLs and Hugging Face '
+                f'repositories only, not {s.uri}: use weights-delivery = "init-script"'
+            )
     return ""
 
 
@@ -152,8 +169,18 @@ def archive_top(path) -> str:
     return next(iter(tops)) if len(tops) == 1 and any("/" in n for n in names) else ""
 
 
-def plan(sources: list[Source], *, taken: list[str], env: dict[str, str], home: str, hf_path, base: str,
-         base_has_python: bool, project: str, archive_top=lambda rel: "") -> Plan | str:
+def plan(
+    sources: list[Source],
+    *,
+    taken: list[str],
+    env: dict[str, str],
+    home: str,
+    hf_path,
+    base: str,
+    base_has_python: bool,
+    project: str,
+    archive_top=lambda rel: "",
+) -> Plan | str:
     """Where each source goes in the weights image and where the service mounts it; a string says
     why the image form cannot carry these sources. ``archive_top(context path)``: the top folder of
     a local tar archive."""
@@ -172,11 +199,15 @@ def plan(sources: list[Source], *, taken: list[str], env: dict[str, str], home: 
             own = parent not in ("", "/") and not any(_inside(t, parent) for t in taken)
             path = parent if own else s.target
         if not path.startswith("/") or "$" in path:
-            return (f"weights-delivery = \"image\": the weights' path ({path}) is only known at run time "
-                    f"(it depends on the user's home): set HF_HOME or the target to an absolute path first")
+            return (
+                f'weights-delivery = "image": the weights\' path ({path}) is only known at run time '
+                f"(it depends on the user's home): set HF_HOME or the target to an absolute path first"
+            )
         if path in ("", "/") or (path != s.target and any(_inside(t, path) for t in taken)):
-            return (f"weights-delivery = \"image\": {path or '/'} also holds other files of the image, which a "
-                    f"mount there would hide: move the weights to a directory of their own first")
+            return (
+                f'weights-delivery = "image": {path or "/"} also holds other files of the image, which a '
+                f"mount there would hide: move the weights to a directory of their own first"
+            )
         wants.append((s, path, path == s.target and not s.is_dir and s.kind != "hf"))
     # one mount per outermost path; a path inside another mount goes into that mount
     paths = sorted({p for _, p, _ in wants}, key=len)
@@ -191,7 +222,9 @@ def plan(sources: list[Source], *, taken: list[str], env: dict[str, str], home: 
     if len(mounts) > 1 or any(m.is_file for m in mounts.values()):
         used: set[str] = set()
         for m in mounts.values():
-            base_name = re.sub(r"[^A-Za-z0-9._-]+", "-", posixpath.basename(m.path.rstrip("/"))).strip("-.") or "weights"
+            base_name = (
+                re.sub(r"[^A-Za-z0-9._-]+", "-", posixpath.basename(m.path.rstrip("/"))).strip("-.") or "weights"
+            )
             name, n = base_name, 2
             while name in used:
                 name, n = f"{base_name}-{n}", n + 1
@@ -227,8 +260,14 @@ def plan(sources: list[Source], *, taken: list[str], env: dict[str, str], home: 
             m.copies.append(("download", src, dest))
     for m in mounts.values():
         m.copies = list(dict.fromkeys(m.copies))  # two sources in one folder: one COPY
-    out = Plan(sources, list(mounts.values()), project=project, hf=any(s.kind == "hf" for s in sources),
-               hf_cache=any(s.kind == "hf" and not s.target for s in sources), unpack=out_unpack)
+    out = Plan(
+        sources,
+        list(mounts.values()),
+        project=project,
+        hf=any(s.kind == "hf" for s in sources),
+        hf_cache=any(s.kind == "hf" and not s.target for s in sources),
+        unpack=out_unpack,
+    )
     if download:
         same = base_has_python and "$" not in base and base.split(":", 1)[0] in KA.PIP_PYTHON_REPOS
         out.download_base = base if same else KA.DOWNLOAD_IMAGE
@@ -286,8 +325,10 @@ def dockerfile(p: Plan, n: Names, service: str, manifest: list[str]) -> str:
         lines += ["", f"ARG WEIGHTS_DOWNLOAD_IMAGE={p.download_base}"]
     lines.append("")
     if p.download_base:
-        lines += ["# The downloads, from the same sources as before, with the init script's recipe (same paths).",
-                  "FROM ${WEIGHTS_DOWNLOAD_IMAGE} AS download"]
+        lines += [
+            "# The downloads, from the same sources as before, with the init script's recipe (same paths).",
+            "FROM ${WEIGHTS_DOWNLOAD_IMAGE} AS download",
+        ]
         if p.hf:
             lines.append("RUN python3 -m pip install --no-cache-dir huggingface_hub")
         for k, v in p.download_env.items():
@@ -304,9 +345,14 @@ def dockerfile(p: Plan, n: Names, service: str, manifest: list[str]) -> str:
     for m in p.mounts:
         for frm, src, dest in m.copies:
             lines.append(_copy(src, dest, frm))
-    lines += ["", "# KServe modelcar: the weights under /models, a shell for KServe's sidecar.",
-              f"FROM {KA.MODELCAR_BASE} AS modelcar", "COPY --from=weights / /models/", "",
-              "# Docker < 28: a volume per mount point, filled from the image when a container is created."]
+    lines += [
+        "",
+        "# KServe modelcar: the weights under /models, a shell for KServe's sidecar.",
+        f"FROM {KA.MODELCAR_BASE} AS modelcar",
+        "COPY --from=weights / /models/",
+        "",
+        "# Docker < 28: a volume per mount point, filled from the image when a container is created.",
+    ]
     lines.append("FROM scratch AS docker-volume")
     vols = []
     for m in p.mounts:
@@ -346,8 +392,7 @@ def _inherited(text: str | None, keep: list[str]) -> list[str]:
         patterns = DI.parse_patterns(text or "")
     except DI.PatternError:
         return []
-    return [str(pat) for pat in patterns
-            if pat.exclusion or not any(pat.matches_or_parent(k) for k in keep)]
+    return [str(pat) for pat in patterns if pat.exclusion or not any(pat.matches_or_parent(k) for k in keep)]
 
 
 # -- deployment snippets ---------------------------------------------------------------------------------------
@@ -359,9 +404,12 @@ def _offline_env(p: Plan, indent: str, compose: bool = False) -> list[str]:
     if not p.hf_cache:
         return []
     if compose:
-        return [f"{indent}environment:", f"{indent}  HF_HUB_OFFLINE: \"1\"  # the hub cache is read-only: never download"]
-    return [f"{indent}env:", f"{indent}  - name: HF_HUB_OFFLINE  # the hub cache is read-only: never download",
-            f"{indent}    value: \"1\""]
+        return [f"{indent}environment:", f'{indent}  HF_HUB_OFFLINE: "1"  # the hub cache is read-only: never download']
+    return [
+        f"{indent}env:",
+        f"{indent}  - name: HF_HUB_OFFLINE  # the hub cache is read-only: never download",
+        f'{indent}    value: "1"',
+    ]
 
 
 def k8s(p: Plan, n: Names) -> str:
@@ -394,7 +442,11 @@ def k8s(p: Plan, n: Names) -> str:
     lines += _offline_env(p, "          ")
     lines.append("          volumeMounts:")
     for m in p.mounts:
-        lines += ["            - name: weights", f"              mountPath: {_q(m.path)}", "              readOnly: true"]
+        lines += [
+            "            - name: weights",
+            f"              mountPath: {_q(m.path)}",
+            "              readOnly: true",
+        ]
         if m.entry:
             lines.append(f"              subPath: {_q(m.sub_path)}")
     lines += [
@@ -423,7 +475,7 @@ def k8s(p: Plan, n: Names) -> str:
         f"            value: {_q('oci://' + p.reference + '-modelcar')}",
     ]
     if p.hf_cache:
-        lines += ["          - name: HF_HUB_OFFLINE", "            value: \"1\""]
+        lines += ["          - name: HF_HUB_OFFLINE", '            value: "1"']
     return "\n".join(lines) + "\n"
 
 
@@ -433,10 +485,14 @@ def compose(p: Plan, n: Names) -> str:
         f"# {posixpath.basename(n.compose)} -- {MARKER}.",
         "# The service with its weights mounted read-only from the weights image",
         f"# ({posixpath.basename(n.dockerfile)}): an image mount, which needs Docker Engine >= 28 with the",
-        "# containerd image store and a Docker Compose release that knows volume type \"image\":",
-        "#   docker run " + " ".join(
+        '# containerd image store and a Docker Compose release that knows volume type "image":',
+        "#   docker run "
+        + " ".join(
             f"--mount type=image,source={p.reference},target={m.path}"
-            + (f",image-subpath={m.sub_path}" if m.entry else "") for m in p.mounts) + f" {p.service_reference}",
+            + (f",image-subpath={m.sub_path}" if m.entry else "")
+            for m in p.mounts
+        )
+        + f" {p.service_reference}",
         "# Older engines: a container created from the docker-volume target holds the weights as volumes",
         f"#   docker build -f {n.dockerfile} --target docker-volume -t {volume_ref} .",
         f"#   docker create --name {p.project}-weights {volume_ref} none   # never started",
@@ -448,8 +504,12 @@ def compose(p: Plan, n: Names) -> str:
     lines += _offline_env(p, "    ", compose=True)
     lines.append("    volumes:")
     for m in p.mounts:
-        lines += ["      - type: image", f"        source: {_q(p.reference)}", f"        target: {_q(m.path)}",
-                  "        read_only: true"]
+        lines += [
+            "      - type: image",
+            f"        source: {_q(p.reference)}",
+            f"        target: {_q(m.path)}",
+            "        read_only: true",
+        ]
         if m.entry:
             lines += ["        image:", f"          subpath: {_q(m.sub_path)}"]
     return "\n".join(lines) + "\n"
@@ -469,5 +529,11 @@ def reason_lines(p: Plan, n: Names) -> list[str]:
         f"docker-volume target).",
         "The mount is read-only: an application that writes next to its weights (converted or compiled "
         "models, caches) needs a writable directory for that.",
-    ] + (["The Hugging Face cache is mounted read-only: the snippets set HF_HUB_OFFLINE=1, and a model the "
-          "application downloads at run time needs a writable cache of its own."] if p.hf_cache else [])
+    ] + (
+        [
+            "The Hugging Face cache is mounted read-only: the snippets set HF_HUB_OFFLINE=1, and a model the "
+            "application downloads at run time needs a writable cache of its own."
+        ]
+        if p.hf_cache
+        else []
+    )

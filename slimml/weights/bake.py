@@ -186,8 +186,10 @@ def hub_repo(url: str) -> tuple[str, str] | None:
 
 
 def workdir_is(doc: Document, path: str) -> bool:
-    return any(i.keyword == "WORKDIR" and abspath(i.args.strip().strip("'\""), "/") == path.rstrip("/")
-               for i in doc.instructions)
+    return any(
+        i.keyword == "WORKDIR" and abspath(i.args.strip().strip("'\""), "/") == path.rstrip("/")
+        for i in doc.instructions
+    )
 
 
 def copy_words(ins: Instruction) -> list[tuple[str, int, int]]:
@@ -204,13 +206,21 @@ def dest_of(ins: Instruction, doc: Document, dest: str) -> tuple[str, bool]:
     return ab, dest.endswith("/") or dest in (".", "./") or workdir_is(doc, ab)
 
 
-
 def toplevel(cmd: Command) -> bool:
     p = cmd.node.parent
     while p is not None:
-        if p.type in ("subshell", "command_substitution", "process_substitution", "pipeline", "if_statement",
-                      "for_statement", "while_statement", "case_statement", "function_definition",
-                      "compound_statement"):
+        if p.type in (
+            "subshell",
+            "command_substitution",
+            "process_substitution",
+            "pipeline",
+            "if_statement",
+            "for_statement",
+            "while_statement",
+            "case_statement",
+            "function_definition",
+            "compound_statement",
+        ):
             return False
         p = p.parent
     return True
@@ -239,10 +249,10 @@ def short(text: str, n: int = 80) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-
 def nkey(node) -> tuple:
     """tree-sitter hands out a new wrapper object per access: compare nodes by position."""
     return (node.start_byte, node.end_byte, node.type)
+
 
 def hf_cache_dir(env: dict[str, str], names: tuple[str, ...] = K.HF_CACHE_ENV[""], home: str = "/root") -> str:
     """The hub cache a build step used, from the ENV the Dockerfile sets."""

@@ -77,8 +77,12 @@ def bakes_in(doc: Document, ctx, chain: set[int], min_bytes: int, ignore_text: s
             dropped = {s.context_path for s in b.sources} - {s.context_path for s in keep}
             b.sources = keep
             b.ignore = [p for p in b.ignore if p not in dropped]
-            b.size = sum(tree.files.get(p, 0) if not p.endswith("/") else
-                         sum(v for f, v in tree.files.items() if f.startswith(p)) for p in b.ignore)
+            b.size = sum(
+                tree.files.get(p, 0)
+                if not p.endswith("/")
+                else sum(v for f, v in tree.files.items() if f.startswith(p))
+                for p in b.ignore
+            )
     out = [b for b in out if b.kind != "whole" or b.sources]
     for b in out:
         check_later_uses(doc, b, out, ctx, chain)
@@ -105,8 +109,19 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
         body = ins.heredocs[0].body(doc.text)
         first = body.split("\n", 1)[0]
         if first.startswith("#!") and "python" in first:
-            b = analyse_python(doc, ctx, ins, None, first[2:].split()[-1].rsplit("/", 1)[-1], "c", body, ["-"],
-                                wd, env0, label=f"RUN <<{ins.heredocs[0].name} (Python)")
+            b = analyse_python(
+                doc,
+                ctx,
+                ins,
+                None,
+                first[2:].split()[-1].rsplit("/", 1)[-1],
+                "c",
+                body,
+                ["-"],
+                wd,
+                env0,
+                label=f"RUN <<{ins.heredocs[0].name} (Python)",
+            )
             if b is not None:
                 b.remove_instr = True
                 out.append(b)
@@ -118,7 +133,7 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
         found: list[Bake] = []
         for cmd in script.commands:
             words = cmd.words
-            eff = words[cmd.unwrapped():]
+            eff = words[cmd.unwrapped() :]
             if not eff:
                 continue
             if H.basename(eff[0].value) in ("tar", "unzip", "rm") and toplevel(cmd):
@@ -141,9 +156,11 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
             if b is not None and not _in_cache_mount(ins, b):
                 used = _arg_refs(doc, ins, [w.raw for w in eff])
                 if used and not b.problem:
-                    b.caveats.append(f"the source comes from build arguments ({', '.join(used)}): the script has "
-                                     f"their defaults; a --build-arg is not seen at run time (override the "
-                                     f"{K.ENV_PREFIX}*_URI/_REPO variables instead)")
+                    b.caveats.append(
+                        f"the source comes from build arguments ({', '.join(used)}): the script has "
+                        f"their defaults; a --build-arg is not seen at run time (override the "
+                        f"{K.ENV_PREFIX}*_URI/_REPO variables instead)"
+                    )
                 if not b.problem:
                     _absorb_cleanup(script, cmd, b)
                 found.append(b)
@@ -162,6 +179,7 @@ def _run_bakes(doc: Document, ctx, ins: Instruction) -> list[Bake]:
 def _may_bake(cmd: Command) -> bool:
     """Cheap pre-test of a command: its program (as written, when no variable names it) could
     download."""
+
     def compute() -> bool:
         eff = cmd.effective_argv()
         return bool(eff) and _may_download(eff[0])
@@ -215,10 +233,12 @@ def _in_cache_mount(ins: Instruction, b: Bake) -> bool:
     """Everything the step wrote went to a cache or tmpfs mount: nothing is baked."""
     if not b.targets or b.problem:
         return False
-    dirs = [posixpath.normpath(m.get("target", "")) for m in H.mounts(ins)
-            if m.get("type") in ("cache", "tmpfs") and m.get("target")]
+    dirs = [
+        posixpath.normpath(m.get("target", ""))
+        for m in H.mounts(ins)
+        if m.get("type") in ("cache", "tmpfs") and m.get("target")
+    ]
     return bool(dirs) and all(any(under(t, d) for d in dirs) for t in b.targets if t.startswith("/"))
-
 
 
 def _analyse_argv(doc, ctx, ins, cmd, argv, words, cwd, env, script) -> Bake | None:
@@ -352,8 +372,11 @@ def _made_elsewhere(doc: Document, chain: set[int], path: str, bake: Bake, remov
             for script in run_scripts(doc, ins):
                 for cmd in script.commands:
                     eff = cmd.effective_argv()
-                    if eff[:1] == ["mkdir"] and (id(cmd.script), nkey(cmd.node)) not in removed and \
-                            cmd.start < user.start:
+                    if (
+                        eff[:1] == ["mkdir"]
+                        and (id(cmd.script), nkey(cmd.node)) not in removed
+                        and cmd.start < user.start
+                    ):
                         made += [abspath(a, wd) for a in eff[1:] if not a.startswith("-")]
         if any(under(m, path) for m in made):
             return True
@@ -383,18 +406,26 @@ def check_later_uses(doc: Document, bake: Bake, all_bakes: list[Bake], ctx=None,
                     prog = H.basename(eff[0])
                     if prog == "cd" and len(eff) > 1:
                         cwd = abspath(eff[1], cwd)
-                        if any(under(cwd, t) for t in targets) or any(under(t, cwd) for t in targets) and \
-                                not _made_elsewhere(doc, chain, cwd, bake, removed, cmd):
-                            bake.problem = (f"a later build step works in what it downloaded: "
-                                            f"`{short(' '.join(cmd.text().split()))}` (line {ins.start_line})")
+                        if (
+                            any(under(cwd, t) for t in targets)
+                            or any(under(t, cwd) for t in targets)
+                            and not _made_elsewhere(doc, chain, cwd, bake, removed, cmd)
+                        ):
+                            bake.problem = (
+                                f"a later build step works in what it downloaded: "
+                                f"`{short(' '.join(cmd.text().split()))}` (line {ins.start_line})"
+                            )
                             return
                         continue
-                    if prog == "rm" and not any(a.startswith("-") and "f" in a.lstrip("-")[:3] or a == "--force"
-                                                for a in eff[1:]):
+                    if prog == "rm" and not any(
+                        a.startswith("-") and "f" in a.lstrip("-")[:3] or a == "--force" for a in eff[1:]
+                    ):
                         gone = [abspath(a, cwd) for a in eff[1:] if not a.startswith("-")]
                         if any(under(g, t) for g in gone for t in targets):  # fails on a missing file
-                            bake.problem = (f"a later build step removes what it downloaded without -f: "
-                                            f"`{short(' '.join(cmd.text().split()))}` (line {ins.start_line})")
+                            bake.problem = (
+                                f"a later build step removes what it downloaded without -f: "
+                                f"`{short(' '.join(cmd.text().split()))}` (line {ins.start_line})"
+                            )
                             return
                     if prog in _HARMLESS_LATER:
                         continue
@@ -404,20 +435,28 @@ def check_later_uses(doc: Document, bake: Bake, all_bakes: list[Bake], ctx=None,
                             continue
                         p = abspath(v, cwd)
                         # `python -c "...load('/models/m')..."`: the path inside a longer word
-                        if any(under(p, t) and p != "/" for t in targets) or \
-                                any(re.search(re.escape(t) + r"(?![\w.-])", v) for t in targets if t != "/"):
-                            bake.problem = (f"a later build step uses what it downloaded: "
-                                            f"`{short(' '.join(cmd.text().split()))}` (line {ins.start_line})")
+                        if any(under(p, t) and p != "/" for t in targets) or any(
+                            re.search(re.escape(t) + r"(?![\w.-])", v) for t in targets if t != "/"
+                        ):
+                            bake.problem = (
+                                f"a later build step uses what it downloaded: "
+                                f"`{short(' '.join(cmd.text().split()))}` (line {ins.start_line})"
+                            )
                             return
-                        if any(under(t, p) and p != t for t in targets) and \
-                                not _made_elsewhere(doc, chain, p, bake, removed, cmd):
-                            bake.problem = (f"a later build step uses {p}, which only the download created: "
-                                            f"`{short(' '.join(cmd.text().split()))}` (line {ins.start_line})")
+                        if any(under(t, p) and p != t for t in targets) and not _made_elsewhere(
+                            doc, chain, p, bake, removed, cmd
+                        ):
+                            bake.problem = (
+                                f"a later build step uses {p}, which only the download created: "
+                                f"`{short(' '.join(cmd.text().split()))}` (line {ins.start_line})"
+                            )
                             return
                     named = _script_names(doc, ctx, ins, eff, cwd, targets)
                     if named:
-                        bake.problem = (f"a later build step reads what it baked: `{short(' '.join(eff))}` "
-                                        f"(line {ins.start_line}) runs {named}")
+                        bake.problem = (
+                            f"a later build step reads what it baked: `{short(' '.join(eff))}` "
+                            f"(line {ins.start_line}) runs {named}"
+                        )
                         return
         elif ins.keyword in ("COPY", "ADD") and ins.index > bake.instr.index:
             pass
@@ -433,5 +472,3 @@ def check_later_uses(doc: Document, bake: Bake, all_bakes: list[Bake], ctx=None,
                     if any(under(p, t) or under(t, p) for t in targets):
                         bake.problem = f"a later stage copies what it downloaded (line {ins.start_line})"
                         return
-
-

@@ -83,11 +83,11 @@ _HF_HOME = "${HF_HOME:-" + _CACHE + "/huggingface}"
 
 def _default_expr(default: str) -> str:
     if default.startswith("~cache/"):
-        return _CACHE + "/" + dq_body(default[len("~cache/"):])
+        return _CACHE + "/" + dq_body(default[len("~cache/") :])
     if default.startswith("~home/"):
-        return _HOME + "/" + dq_body(default[len("~home/"):])
+        return _HOME + "/" + dq_body(default[len("~home/") :])
     if default.startswith("~hf/"):
-        return _HF_HOME + "/" + dq_body(default[len("~hf/"):])
+        return _HF_HOME + "/" + dq_body(default[len("~hf/") :])
     if default == "~hf":
         return _HF_HOME
     return dq_body(default)
@@ -116,7 +116,7 @@ def describe_guard(guard: dict) -> str:
     d = guard.get("default", "")
     for pre, rep in (("~cache/", "~/.cache/"), ("~home/", "~/"), ("~hf/", "~/.cache/huggingface/")):
         if d.startswith(pre):
-            d = rep + d[len(pre):]
+            d = rep + d[len(pre) :]
     if d == "~hf":
         d = "~/.cache/huggingface"
     suffix = guard.get("suffix", "")
@@ -359,7 +359,7 @@ run_python() {
 def _default(name: str, value: str) -> list[str]:
     if _SAFE_DQ.match(value):
         return [f': "${{{name}:={value}}}"']
-    return [f'{name}=${{{name}:-}}', f'[ -n "${name}" ] || {name}={sq(value)}']
+    return [f"{name}=${{{name}:-}}", f'[ -n "${name}" ] || {name}={sq(value)}']
 
 
 def _comment(text: str) -> str:
@@ -482,16 +482,20 @@ def generate(sources: list[Source], name: str = K.INIT_SCRIPT_NAME, build_stage:
     assign_names(sources)
     kinds = {s.kind for s in sources}
     if build_stage:
-        head = [f"# {name} -- {K.SCRIPT_MARKER}. The download stage of {build_stage} runs it at build",
-                "# time (sh " + name + " true): each target below is fetched from its source into the path the",
-                "# service reads, and the weights image copies it from there."]
+        head = [
+            f"# {name} -- {K.SCRIPT_MARKER}. The download stage of {build_stage} runs it at build",
+            "# time (sh " + name + " true): each target below is fetched from its source into the path the",
+            "# service reads, and the weights image copies it from there.",
+        ]
     else:
-        head = [f"# {name} -- {K.SCRIPT_MARKER}. Commit it next to the Dockerfile, executable",
-                f"# (git add --chmod=+x {name}): the image runs it as its ENTRYPOINT.",
-                "#",
-                "# The model weights are not baked into the image any more. At container start, each target",
-                "# below that is missing or empty is fetched from its source, then the container's command runs",
-                '# (exec "$@"). Mount a volume on the targets so that the download happens once.']
+        head = [
+            f"# {name} -- {K.SCRIPT_MARKER}. Commit it next to the Dockerfile, executable",
+            f"# (git add --chmod=+x {name}): the image runs it as its ENTRYPOINT.",
+            "#",
+            "# The model weights are not baked into the image any more. At container start, each target",
+            "# below that is missing or empty is fetched from its source, then the container's command runs",
+            '# (exec "$@"). Mount a volume on the targets so that the download happens once.',
+        ]
     out = ["#!/bin/sh", *head, "#", "# Environment (defaults in brackets):"]
     docs: list[tuple[str, str]] = []
     for s in sources:
@@ -538,7 +542,7 @@ def manifest(text: str, marker: str = K.SCRIPT_MARKER) -> list[Source] | None:
     out = []
     for line in text.splitlines():
         if line.startswith(K.MANIFEST_PREFIX):
-            src = Source.from_json(line[len(K.MANIFEST_PREFIX):])
+            src = Source.from_json(line[len(K.MANIFEST_PREFIX) :])
             if src is None:
                 return None
             out.append(src)

@@ -108,7 +108,7 @@ def classify(qualname: str) -> str | None:
 
 def replay_spec(qualname: str):
     for key, spec in K.PY_REPLAY_CALLS.items():
-        if qualname == key or (key.endswith(".") and qualname.startswith(key) and qualname[len(key):].isidentifier()):
+        if qualname == key or (key.endswith(".") and qualname.startswith(key) and qualname[len(key) :].isidentifier()):
             return key, spec
     return None
 
@@ -154,8 +154,15 @@ def render_call(qualname: str, binding: Binding, drop: frozenset[str] = frozense
 @lru_cache(maxsize=1)
 def _roots() -> tuple[str, ...]:
     """Top-level packages of every call ``classify`` knows."""
-    names = [*K.HF_FROM_PRETRAINED_ROOTS, *K.HF_HUB_CALLS, *K.HF_CONSTRUCTORS, *K.HF_PIPELINE_CALLS,
-             *K.PY_REPLAY_CALLS, *K.PY_URL_CALLS, *K.PY_PACKAGE_DOWNLOADS]
+    names = [
+        *K.HF_FROM_PRETRAINED_ROOTS,
+        *K.HF_HUB_CALLS,
+        *K.HF_CONSTRUCTORS,
+        *K.HF_PIPELINE_CALLS,
+        *K.PY_REPLAY_CALLS,
+        *K.PY_URL_CALLS,
+        *K.PY_PACKAGE_DOWNLOADS,
+    ]
     return tuple(sorted({n.split(".", 1)[0] for n in names}))
 
 
@@ -300,7 +307,11 @@ class _Analyzer:
         parent = self.parents.get(call)
         if isinstance(parent, cst.Attribute):
             holders.append(("chain", parent))
-        if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
+        if (
+            isinstance(parent, cst.Assign)
+            and len(parent.targets) == 1
+            and isinstance(parent.targets[0].target, cst.Name)
+        ):
             holders.append(("name", parent.targets[0].target))
         for kind, h in holders:
             attrs = []
@@ -322,8 +333,14 @@ class _Analyzer:
                 c = self.parents.get(at)
                 if not isinstance(c, cst.Call) or not c.args:
                     continue
-                first = next((a for a in c.args if a.keyword is None or a.keyword.value in
-                              ("save_directory", "path", "output_path")), None)
+                first = next(
+                    (
+                        a
+                        for a in c.args
+                        if a.keyword is None or a.keyword.value in ("save_directory", "path", "output_path")
+                    ),
+                    None,
+                )
                 if first is None:
                     continue
                 for ctx in contexts:
@@ -611,7 +628,9 @@ class _Analyzer:
         if len(combos) > MAX_ALTERNATIVES:
             return Unknown("too many combinations")
         if qn in ("os.path.join", "posixpath.join") and args:
-            return [posixpath.join(*c) for c in combos if all(isinstance(x, str) for x in c)] or Unknown("join of non-strings")
+            return [posixpath.join(*c) for c in combos if all(isinstance(x, str) for x in c)] or Unknown(
+                "join of non-strings"
+            )
         if qn in ("pathlib.Path", "pathlib.PurePosixPath", "pathlib.PosixPath", "builtins.str"):
             if not args:
                 return [""] if qn == "builtins.str" else ["."]

@@ -100,7 +100,6 @@ def _flatten(script: Script, node) -> tuple[list[_Elem], list[str]]:
     return [_Elem(node, s, e)], []
 
 
-
 def _elem_holds(elem: _Elem, cmd_node) -> bool:
     n = elem.node
     if nkey(n) == nkey(cmd_node):

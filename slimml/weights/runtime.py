@@ -18,19 +18,56 @@ from ..knowledge import weights as K
 from ..rules import _helpers as H
 from .detect import image_stages, root_image
 
-_SYSTEM_INSTALL = {"apt-get": "install", "apt": "install", "yum": "install", "dnf": "install",
-                   "microdnf": "install", "apk": "add", "zypper": "install"}
-_SYSTEM_REMOVE = {"apt-get": ("purge", "remove"), "apt": ("purge", "remove"), "yum": ("remove", "erase"),
-                  "dnf": ("remove",), "microdnf": ("remove",), "apk": ("del",), "zypper": ("remove", "rm")}
+_SYSTEM_INSTALL = {
+    "apt-get": "install",
+    "apt": "install",
+    "yum": "install",
+    "dnf": "install",
+    "microdnf": "install",
+    "apk": "add",
+    "zypper": "install",
+}
+_SYSTEM_REMOVE = {
+    "apt-get": ("purge", "remove"),
+    "apt": ("purge", "remove"),
+    "yum": ("remove", "erase"),
+    "dnf": ("remove",),
+    "microdnf": ("remove",),
+    "apk": ("del",),
+    "zypper": ("remove", "rm"),
+}
 # system package -> capability
-_SYSTEM_PROVIDES = {"curl": "curl", "wget": "wget", "python3": "python", "python3-minimal": "python",
-                    "python-is-python3": "python", "python3-pip": "python", "python3.10": "python",
-                    "python3.11": "python", "python3.12": "python", "python3.9": "python", "awscli": "aws",
-                    "google-cloud-cli": "gsutil", "google-cloud-sdk": "gsutil", "git": "git", "git-lfs": "git-lfs",
-                    "azure-cli": "az", "busybox": "wget"}
+_SYSTEM_PROVIDES = {
+    "curl": "curl",
+    "wget": "wget",
+    "python3": "python",
+    "python3-minimal": "python",
+    "python-is-python3": "python",
+    "python3-pip": "python",
+    "python3.10": "python",
+    "python3.11": "python",
+    "python3.12": "python",
+    "python3.9": "python",
+    "awscli": "aws",
+    "google-cloud-cli": "gsutil",
+    "google-cloud-sdk": "gsutil",
+    "git": "git",
+    "git-lfs": "git-lfs",
+    "azure-cli": "az",
+    "busybox": "wget",
+}
 _PIP_PROVIDES = {"awscli": "aws", "gsutil": "gsutil", "azure-cli": "az"}
-_PROGRAMS = {"curl": "curl", "wget": "wget", "aws": "aws", "gsutil": "gsutil", "gcloud": "gsutil", "az": "az",
-             "git": "git", "huggingface-cli": "hf_hub", "hf": "hf_hub"}
+_PROGRAMS = {
+    "curl": "curl",
+    "wget": "wget",
+    "aws": "aws",
+    "gsutil": "gsutil",
+    "gcloud": "gsutil",
+    "az": "az",
+    "git": "git",
+    "huggingface-cli": "hf_hub",
+    "hf": "hf_hub",
+}
 _PKG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -55,8 +92,12 @@ def _base_caps(image: str) -> tuple[set[str], bool]:
     repo, _, tag = image.partition(":")
     repo = repo.split("@", 1)[0]
     caps: set[str] = set()
-    shell = not any(repo == p.rstrip("/") or repo.startswith(p) for p in K.SHELL_LESS_BASES) or ":debug" in image \
-        or tag.endswith("-dev") or "-dev" in tag
+    shell = (
+        not any(repo == p.rstrip("/") or repo.startswith(p) for p in K.SHELL_LESS_BASES)
+        or ":debug" in image
+        or tag.endswith("-dev")
+        or "-dev" in tag
+    )
     if repo == "scratch":
         shell = False
     if any(repo == p.rstrip("/") or (p.endswith("/") and repo.startswith(p)) for p in K.PYTHON_BASES):
@@ -82,8 +123,10 @@ def _requirement_text(ctx, path: str) -> str:
 
 
 def _project_text(ctx) -> str:
-    return "\n".join(ctx.read_context_file(n) or "" for n in
-                     ("pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", "environment.yml"))
+    return "\n".join(
+        ctx.read_context_file(n) or ""
+        for n in ("pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", "environment.yml")
+    )
 
 
 def _mentions(text: str, names) -> set[str]:

@@ -43,8 +43,17 @@ class Source:
 
     def key(self) -> tuple:
         """Identity for de-duplication (the same weights baked twice are fetched once)."""
-        return (self.kind, self.target, self.uri, self.repo, self.revision, self.repo_type, tuple(self.files),
-                self.code, tuple(self.argv))
+        return (
+            self.kind,
+            self.target,
+            self.uri,
+            self.repo,
+            self.revision,
+            self.repo_type,
+            tuple(self.files),
+            self.code,
+            tuple(self.argv),
+        )
 
     def to_json(self) -> str:
         d = {k: v for k, v in asdict(self).items() if v not in ("", [], {}, None) or k in ("kind",)}

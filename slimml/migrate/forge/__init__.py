@@ -36,5 +36,17 @@ def make(kind: str, url: str, tok: str, sleep=None, clock=None) -> Forge:
     return forge_class(kind)(url, tok, sleep=sleep, clock=clock)
 
 
-__all__ = ["KINDS", "OVERRIDE_ENV", "TOKEN_ENV", "Forge", "ForgeError", "RemoteError", "api_url", "forge_class",
-           "make", "parse_remote", "token", "web_prefix"]
+__all__ = [
+    "KINDS",
+    "OVERRIDE_ENV",
+    "TOKEN_ENV",
+    "Forge",
+    "ForgeError",
+    "RemoteError",
+    "api_url",
+    "forge_class",
+    "make",
+    "parse_remote",
+    "token",
+    "web_prefix",
+]

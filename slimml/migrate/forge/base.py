@@ -130,8 +130,10 @@ class Forge:
                 # Opened meanwhile (or the list lagged behind): update that one, never a second.
                 pr = self.find_open(project, head, base)
                 if pr is None:
-                    raise ForgeError(f"the forge says a pull request from {head} into {base} exists, "
-                                     "but it is not among the open ones") from None
+                    raise ForgeError(
+                        f"the forge says a pull request from {head} into {base} exists, "
+                        "but it is not among the open ones"
+                    ) from None
         if _same(pr.title, title) and _same(pr.body, body):
             return pr, "unchanged"
         return self.update(project, pr, title, body), "updated"

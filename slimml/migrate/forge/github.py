@@ -20,8 +20,14 @@ def _repo(project: str) -> str:
 
 
 def _pr(d: dict) -> PullRequest:
-    return PullRequest(int(d["number"]), d.get("html_url") or "", d.get("title") or "", d.get("body") or "",
-                       (d.get("head") or {}).get("ref") or "", (d.get("base") or {}).get("ref") or "")
+    return PullRequest(
+        int(d["number"]),
+        d.get("html_url") or "",
+        d.get("title") or "",
+        d.get("body") or "",
+        (d.get("head") or {}).get("ref") or "",
+        (d.get("base") or {}).get("ref") or "",
+    )
 
 
 class GitHub(Forge):
@@ -40,14 +46,16 @@ class GitHub(Forge):
 
     def list_open(self, project: str, head: str, base: str) -> list[PullRequest]:
         owner = project.split("/")[0]
-        items = self.http.paginate(f"{_repo(project)}/pulls",
-                                   {"state": "open", "head": f"{owner}:{head}", "per_page": 100})
+        items = self.http.paginate(
+            f"{_repo(project)}/pulls", {"state": "open", "head": f"{owner}:{head}", "per_page": 100}
+        )
         return [_pr(d) for d in items]
 
     def create(self, project: str, head: str, base: str, title: str, body: str) -> PullRequest:
         try:
-            r = self.http.request("POST", f"{_repo(project)}/pulls",
-                                  json={"title": title, "head": head, "base": base, "body": body})
+            r = self.http.request(
+                "POST", f"{_repo(project)}/pulls", json={"title": title, "head": head, "base": base, "body": body}
+            )
         except ForgeError as e:
             if self._exists(e):
                 raise AlreadyExists(str(e), e.status, e.data) from None

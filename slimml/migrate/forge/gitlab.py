@@ -24,8 +24,14 @@ def _mr(d: dict) -> PullRequest:
     head = d.get("source_branch") or ""
     if d.get("source_project_id") != d.get("target_project_id"):
         head = f"fork:{head}"  # a fork's branch of the same name is not ours
-    return PullRequest(int(d["iid"]), d.get("web_url") or "", d.get("title") or "", d.get("description") or "",
-                       head, d.get("target_branch") or "")
+    return PullRequest(
+        int(d["iid"]),
+        d.get("web_url") or "",
+        d.get("title") or "",
+        d.get("description") or "",
+        head,
+        d.get("target_branch") or "",
+    )
 
 
 class GitLab(Forge):
@@ -44,15 +50,18 @@ class GitLab(Forge):
         return self.http.request("GET", _project(project)).data["default_branch"]
 
     def list_open(self, project: str, head: str, base: str) -> list[PullRequest]:
-        items = self.http.paginate(f"{_project(project)}/merge_requests",
-                                   {"state": "opened", "source_branch": head, "per_page": 100})
+        items = self.http.paginate(
+            f"{_project(project)}/merge_requests", {"state": "opened", "source_branch": head, "per_page": 100}
+        )
         return [_mr(d) for d in items]
 
     def create(self, project: str, head: str, base: str, title: str, body: str) -> PullRequest:
         try:
-            r = self.http.request("POST", f"{_project(project)}/merge_requests",
-                                  json={"source_branch": head, "target_branch": base, "title": title,
-                                        "description": body})
+            r = self.http.request(
+                "POST",
+                f"{_project(project)}/merge_requests",
+                json={"source_branch": head, "target_branch": base, "title": title, "description": body},
+            )
         except ForgeError as e:
             if e.status == 409:
                 raise AlreadyExists(str(e), e.status, e.data) from None
@@ -60,6 +69,7 @@ class GitLab(Forge):
         return _mr(r.data)
 
     def update(self, project: str, pr: PullRequest, title: str, body: str) -> PullRequest:
-        r = self.http.request("PUT", f"{_project(project)}/merge_requests/{pr.number}",
-                              json={"title": title, "description": body})
+        r = self.http.request(
+            "PUT", f"{_project(project)}/merge_requests/{pr.number}", json={"title": title, "description": body}
+        )
         return _mr(r.data)

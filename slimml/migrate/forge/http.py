@@ -50,8 +50,15 @@ def origin(url: str) -> tuple[str, str, int | None]:
 
 
 class Client:
-    def __init__(self, base_url: str, token: str, auth_header: tuple[str, str], sleep=None, clock=None,
-                 user_agent: str = "slimml-migrate"):
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        auth_header: tuple[str, str],
+        sleep=None,
+        clock=None,
+        user_agent: str = "slimml-migrate",
+    ):
         self.base = base_url.rstrip("/") + "/"
         self._token = token
         self._headers = {auth_header[0]: auth_header[1], "Accept": "application/json", "User-Agent": user_agent}
@@ -75,8 +82,9 @@ class Client:
     def _wait(self, seconds: float, why: str) -> None:
         seconds = max(0.0, seconds)
         if seconds > MAX_WAIT:
-            raise ForgeError(f"{why}: the forge asks to wait {seconds:.0f}s (more than {MAX_WAIT:.0f}s); "
-                             "re-run later to retry")
+            raise ForgeError(
+                f"{why}: the forge asks to wait {seconds:.0f}s (more than {MAX_WAIT:.0f}s); re-run later to retry"
+            )
         self.waited.append(seconds)
         (self._sleep or SLEEP)(seconds)
 
@@ -88,16 +96,20 @@ class Client:
         url = path_or_url if "://" in path_or_url else self.url(path_or_url)
         home = origin(self.base)
         if origin(url) != home:  # a pagination link elsewhere: the token stays with its forge
-            raise ForgeError(self.clean(f"{method}: the forge pointed to another host ({origin(url)[1]}); "
-                                        "not following with the token"))
+            raise ForgeError(
+                self.clean(
+                    f"{method}: the forge pointed to another host ({origin(url)[1]}); not following with the token"
+                )
+            )
         redirects = 0
         attempt = 0
         while True:
             attempt += 1
             what = f"{method} {urlsplit(url).path}"
             try:
-                r = self._session.request(method, url, params=params, json=json, headers=self._headers,
-                                          timeout=TIMEOUT, allow_redirects=False)
+                r = self._session.request(
+                    method, url, params=params, json=json, headers=self._headers, timeout=TIMEOUT, allow_redirects=False
+                )
             except requests.RequestException as e:
                 if attempt >= MAX_ATTEMPTS:
                     raise ForgeError(self.clean(f"{what}: {type(e).__name__}: {e}")) from None
@@ -106,8 +118,12 @@ class Client:
             if r.status_code in (301, 302, 303, 307, 308) and "location" in r.headers and redirects < 5:
                 target = urljoin(url, r.headers["location"])
                 if origin(target) != home:  # the token stays with the forge it was given for
-                    raise ForgeError(self.clean(f"{what}: redirected to another host ({origin(target)[1]}); "
-                                                "not following with the token"), r.status_code)
+                    raise ForgeError(
+                        self.clean(
+                            f"{what}: redirected to another host ({origin(target)[1]}); not following with the token"
+                        ),
+                        r.status_code,
+                    )
                 redirects += 1
                 url, params = target, None  # the Location carries its own query
                 if r.status_code == 303:
@@ -119,8 +135,7 @@ class Client:
                 continue
             data = _json(r)
             if r.status_code >= 400:
-                raise ForgeError(self.clean(f"{what}: HTTP {r.status_code}: {_message(data, r)}"), r.status_code,
-                                 data)
+                raise ForgeError(self.clean(f"{what}: HTTP {r.status_code}: {_message(data, r)}"), r.status_code, data)
             return Response(r.status_code, data, dict(r.headers), _next(r))
 
     def _retry_delay(self, r, now: float, attempt: int) -> float | None:

@@ -144,12 +144,24 @@ def check_final_stage(doc: Document, ctx):
     copies = [i for i in stage.instructions if i.keyword in ("COPY", "ADD")]
     notes: list[str] = []
     used = runtime_commands(doc, ctx, stage.instructions, infos, copies, notes)
-    found = sorted({n for i in infos.values() if i.kind in ("apt", "build") for n in i.apt_names
-                    if A.is_build_only(n) and not set(A.package_commands(n)) & used})
+    found = sorted(
+        {
+            n
+            for i in infos.values()
+            if i.kind in ("apt", "build")
+            for n in i.apt_names
+            if A.is_build_only(n) and not set(A.package_commands(n)) & used
+        }
+    )
     if not found:
         return
     fi = stage.from_instruction
     shown = ", ".join(found[:6]) + (", ..." if len(found) > 6 else "")
-    yield H.finding(_RULE, f"the final stage installs build-only packages ({shown})", fi.start, fi.end,
-                    note="install them in a builder stage and copy what they build into this one; slimml does not "
-                         "rearrange stages of a multi-stage file")
+    yield H.finding(
+        _RULE,
+        f"the final stage installs build-only packages ({shown})",
+        fi.start,
+        fi.end,
+        note="install them in a builder stage and copy what they build into this one; slimml does not "
+        "rearrange stages of a multi-stage file",
+    )

@@ -12,8 +12,10 @@ VENV_PATH_VALUE = '"/opt/venv/bin:$PATH"'
 BUILDER_NAME = "builder"
 APT_CLEAN = "rm -rf /var/lib/apt/lists/*"
 APT_INSTALL_DEFAULT = "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends"
-REASON = ("the runtime stage has only the packages listed; run the app / `slimml measure` to verify "
-          "(a shared library or tool the old base had, or compiling at run time, needs a package added by hand)")
+REASON = (
+    "the runtime stage has only the packages listed; run the app / `slimml measure` to verify "
+    "(a shared library or tool the old base had, or compiling at run time, needs a package added by hand)"
+)
 
 
 class NoFix(Exception):

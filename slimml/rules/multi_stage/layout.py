@@ -25,8 +25,31 @@ _INERT = frozenset({"EXPOSE", "LABEL", "MAINTAINER", "STOPSIGNAL", "HEALTHCHECK"
 # Instructions before which the virtualenv lines need not come (they do not run anything from it).
 _RUNTIME_META = frozenset({"ARG", "ENV", "SHELL", "LABEL", "MAINTAINER", "EXPOSE", "STOPSIGNAL"})
 # Top-level directories that packages write or read (a COPY there may change what apt does, or the reverse).
-_SYSTEM_DIRS = frozenset({"bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32", "media", "mnt",
-                          "opt", "proc", "root", "run", "sbin", "snap", "sys", "tmp", "usr", "var"})
+_SYSTEM_DIRS = frozenset(
+    {
+        "bin",
+        "boot",
+        "dev",
+        "etc",
+        "home",
+        "lib",
+        "lib32",
+        "lib64",
+        "libx32",
+        "media",
+        "mnt",
+        "opt",
+        "proc",
+        "root",
+        "run",
+        "sbin",
+        "snap",
+        "sys",
+        "tmp",
+        "usr",
+        "var",
+    }
+)
 
 
 @dataclass
@@ -67,7 +90,7 @@ class Layout:
         blocks: dict[int, tuple[str, str]] = {}
         prev = fi.line_end
         for ins in self.instrs:
-            blocks[ins.index] = (text[prev:ins.line_start], text[ins.line_start:ins.line_end])
+            blocks[ins.index] = (text[prev : ins.line_start], text[ins.line_start : ins.line_end])
             prev = ins.line_end
         trailing = text[prev:]
 
@@ -98,8 +121,12 @@ class Layout:
             if k in ("ARG", "ENV", "SHELL", "WORKDIR", "COPY", "ADD", "RUN"):
                 lead, body = blocks[ins.index]
                 if k == "RUN" and (self.infos[ins.index].drop_words or ins.index in env.edits):
-                    body = splice(doc, ins, [(p.end, w.end, "") for p, w in self.infos[ins.index].drop_words]
-                                  + env.edits.get(ins.index, []))
+                    body = splice(
+                        doc,
+                        ins,
+                        [(p.end, w.end, "") for p, w in self.infos[ins.index].drop_words]
+                        + env.edits.get(ins.index, []),
+                    )
                 out.append(lead + ensure_nl(body))
             if ins.index == venv_at:
                 out.append(line(f"{kw('RUN')} {venv_cmd}") + env_text)
@@ -111,14 +138,30 @@ class Layout:
         extra = list(additions)
         # Packages the file does not install go into the first apt install the runtime stage runs, when no other
         # RUN and no COPY comes before it; else into a RUN of their own right after FROM.
-        first = next((i for i in self.instrs if (i.keyword in ("COPY", "ADD") and i.index not in replaced
-                                                  and i.index not in manifest_only) or (i.keyword == "RUN" and (
-            self.infos[i.index].kind == "other" or (self.infos[i.index].kind in ("apt", "build") and self.infos[i.index].apt)))),
-            None)
+        first = next(
+            (
+                i
+                for i in self.instrs
+                if (i.keyword in ("COPY", "ADD") and i.index not in replaced and i.index not in manifest_only)
+                or (
+                    i.keyword == "RUN"
+                    and (
+                        self.infos[i.index].kind == "other"
+                        or (self.infos[i.index].kind in ("apt", "build") and self.infos[i.index].apt)
+                    )
+                )
+            ),
+            None,
+        )
         if extra and not (first is not None and first.keyword == "RUN" and self.infos[first.index].kind == "apt"):
             pk.add(extra)
-            pieces.append(_Piece(line(f"{kw('RUN')} apt-get update && {APT_INSTALL_DEFAULT} {' '.join(extra)} && {APT_CLEAN}"),
-                                 "apt", reads=PathUse()))
+            pieces.append(
+                _Piece(
+                    line(f"{kw('RUN')} apt-get update && {APT_INSTALL_DEFAULT} {' '.join(extra)} && {APT_CLEAN}"),
+                    "apt",
+                    reads=PathUse(),
+                )
+            )
             extra = []
         venv_done = venv_cmd is None and not (env.paths and not env.make)
         blocked = env.after is not None  # the copy must follow the COPY that filled its directory first
@@ -127,8 +170,11 @@ class Layout:
             """The environment's copy, once: here, unless it must wait for the COPY that fills its directory."""
             nonlocal venv_done
             if not venv_done and (force or not blocked):
-                pieces.append(_Piece("".join(line(f"{kw('COPY')} --from={builder} {q} {q}") for q in env.paths)
-                                     + env_text, "venv"))
+                pieces.append(
+                    _Piece(
+                        "".join(line(f"{kw('COPY')} --from={builder} {q} {q}") for q in env.paths) + env_text, "venv"
+                    )
+                )
                 venv_done = True
 
         def runtime_body(ins: Instruction, body: str) -> str:
@@ -151,8 +197,14 @@ class Layout:
                         reads = PathUse()  # the new RUN has only the apt words of the install RUN
                         for a in info.apt:
                             reads.merge(a.reads)
-                        pieces.append(_Piece(line(f"{kw('RUN')} apt-get update && {prefix} {' '.join(pkgs)} && {APT_CLEAN}"),
-                                             "apt", ins, reads))
+                        pieces.append(
+                            _Piece(
+                                line(f"{kw('RUN')} apt-get update && {prefix} {' '.join(pkgs)} && {APT_CLEAN}"),
+                                "apt",
+                                ins,
+                                reads,
+                            )
+                        )
                     if info.runtime_lines:
                         # links the install RUN made: the runtime stage makes them itself, after the environment
                         place_venv()
@@ -160,7 +212,9 @@ class Layout:
                     paths = art_lines.get(ins.index, [])
                     if paths:
                         place_venv()
-                    pieces.extend(_Piece(line(f"{kw('COPY')} --from={builder} {p} {p}"), "artifact", dest=p) for p in paths)
+                    pieces.extend(
+                        _Piece(line(f"{kw('COPY')} --from={builder} {p} {p}"), "artifact", dest=p) for p in paths
+                    )
                     continue
                 if info.kind == "apt":
                     new = pk.apt_runtime(info, extra if info.apt else [])
@@ -184,7 +238,9 @@ class Layout:
                 place_venv()
         place_venv(force=True)
         pieces = self.hoist(pieces)
-        runtime_text = ensure_nl(self.from_line(runtime_image=base.runtime, lower=lower)) + "".join(p.text for p in pieces)
+        runtime_text = ensure_nl(self.from_line(runtime_image=base.runtime, lower=lower)) + "".join(
+            p.text for p in pieces
+        )
         return ensure_nl(builder_text) + nl + runtime_text + trailing
 
     # -- apt installs before the application -----------------------------------------------------------
@@ -201,9 +257,15 @@ class Layout:
                 continue
             copies = [q.ins for q in out[:k] if q.kind == "ins" and q.ins.keyword in ("COPY", "ADD")]
             if copies:
-                what = f"the apt install of the RUN at line {pc.ins.start_line}" if pc.ins is not None else "an apt install"
-                self.p.notes.append(f"{what} stays after the COPY at line {copies[-1].start_line} (an instruction "
-                                    "between them may matter to it): a change to the copied files re-runs it")
+                what = (
+                    f"the apt install of the RUN at line {pc.ins.start_line}"
+                    if pc.ins is not None
+                    else "an apt install"
+                )
+                self.p.notes.append(
+                    f"{what} stays after the COPY at line {copies[-1].start_line} (an instruction "
+                    "between them may matter to it): a change to the copied files re-runs it"
+                )
         return out
 
     def crossable(self, prev: _Piece, apt: _Piece) -> bool:
@@ -231,8 +293,11 @@ class Layout:
     @staticmethod
     def untouched(info: PathUse, dest: str | None) -> bool:
         """A destination no package uses and the RUN does not name."""
-        return (app_path(dest) and info.paths_known
-                and not any(H.path_under(p, dest) or H.path_under(dest, p) for p in info.paths))
+        return (
+            app_path(dest)
+            and info.paths_known
+            and not any(H.path_under(p, dest) or H.path_under(dest, p) for p in info.paths)
+        )
 
     # -- FROM lines ------------------------------------------------------------------------------------
     def builder_name(self) -> str:

@@ -12,9 +12,9 @@ from .runs import AptInstall, RunInfo
 def splice(doc: Document, ins: Instruction, splices: list[tuple[int, int, str]]) -> str:
     """The instruction's lines with ``(start, end, text)`` replacements (file offsets)."""
     base = ins.line_start
-    body = doc.text[ins.line_start:ins.line_end]
+    body = doc.text[ins.line_start : ins.line_end]
     for s, e, t in sorted(splices, reverse=True):
-        body = body[: s - base] + t + body[e - base:]
+        body = body[: s - base] + t + body[e - base :]
     return body
 
 
@@ -65,7 +65,7 @@ class RuntimePackages:
                     k = alive[-1]
                     idx, r = dec[k]
                     end = a.words[idx].end
-                    multiline = "\n" in self.doc.text[a.words[0].start:end]
+                    multiline = "\n" in self.doc.text[a.words[0].start : end]
                     sep = H.continuation_joiner(self.doc, info.ins, end) if multiline else " "
                     if r is None:
                         splices.append((end, end, "".join(sep + p for p in add)))

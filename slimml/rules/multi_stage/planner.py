@@ -23,8 +23,10 @@ from .packages import RuntimePackages
 from .programs import copy_operands, read_requirements_file, runtime_commands
 from .runs import RunInfo, RunReader
 
-_MANIFEST_RES = (re.compile(r"(?i)^constraints[\w.-]*\.txt$"),
-                 re.compile(r"^(Pipfile|Pipfile\.lock|poetry\.lock|uv\.lock|pdm\.lock|requirements)$"))
+_MANIFEST_RES = (
+    re.compile(r"(?i)^constraints[\w.-]*\.txt$"),
+    re.compile(r"^(Pipfile|Pipfile\.lock|poetry\.lock|uv\.lock|pdm\.lock|requirements)$"),
+)
 
 _VAR_REFS = VarRefs(r"\w+", ":?-")  # ${NAME}, ${NAME:-x}, $NAME in linear time
 
@@ -49,7 +51,6 @@ class Base:
     release: str | None
 
 
-
 _BUILD_FILES = frozenset({"setup.py", "setup.cfg", "pyproject.toml", "CMakeLists.txt", "Makefile", "meson.build"})
 _SOURCE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".cu")
 _OPENMP_RE = re.compile(r"-fopenmp\b|#\s*pragma\s+omp\b|\bOpenMP\b|find_package\s*\(\s*OpenMP")
@@ -61,14 +62,18 @@ def _named_in_context(ctx, path: str) -> str | None:
     if ctx is None:
         return None
     named = re.compile(re.escape(path) + r"(?![\w.-])")
-    accept = (lambda rel: rel.endswith(_TEXT_SUFFIXES) and not rel.rsplit("/", 1)[-1].startswith("Dockerfile"))
+
+    def accept(rel):
+        return rel.endswith(_TEXT_SUFFIXES) and not rel.rsplit("/", 1)[-1].startswith("Dockerfile")
+
     return next((rel for rel, text in ctx.texts(accept) if named.search(text)), None)
 
 
 def _compiler_dropped(remove: set[str]) -> bool:
     """Whether the runtime stage loses a compiler the builder had (a compiler package, or its metapackage)."""
-    return any(A.COMPILERS_RE.match(c) for n in remove for c in A.package_commands(n)) or \
-        bool(remove & {"build-essential", "gcc", "g++"})
+    return any(A.COMPILERS_RE.match(c) for n in remove for c in A.package_commands(n)) or bool(
+        remove & {"build-essential", "gcc", "g++"}
+    )
 
 
 class Planner:
@@ -98,19 +103,28 @@ class Planner:
         if apk_build and not build_only:
             if not pip_runs and not build_runs:
                 return
-            yield H.finding(_rule(), f"single-stage build keeps build-only packages ({', '.join(apk_build)}) in the image: "
-                                   "build in a builder stage and copy the results",
-                            fi.start, fi.end, note="apk-based images are not split automatically")
+            yield H.finding(
+                _rule(),
+                f"single-stage build keeps build-only packages ({', '.join(apk_build)}) in the image: "
+                "build in a builder stage and copy the results",
+                fi.start,
+                fi.end,
+                note="apk-based images are not split automatically",
+            )
             return
         if not build_only and not build_runs:
             return
         if not build_runs:
             # Build-only packages that no step of this Dockerfile builds with.
-            yield H.finding(_rule(), f"build-only packages ({', '.join(build_only)}) are installed but nothing in this "
-                                   "Dockerfile builds with them",
-                            fi.start, fi.end,
-                            note="remove them if the application does not use them at run time (compilers for JIT, "
-                                 "git for GitPython); there is nothing to move to a builder stage")
+            yield H.finding(
+                _rule(),
+                f"build-only packages ({', '.join(build_only)}) are installed but nothing in this "
+                "Dockerfile builds with them",
+                fi.start,
+                fi.end,
+                note="remove them if the application does not use them at run time (compilers for JIT, "
+                "git for GitPython); there is nothing to move to a builder stage",
+            )
             return
         base = self.base()
         if not build_only and base.same and not installers.gain(self):
@@ -127,9 +141,15 @@ class Planner:
         reason = REASON
         if self.notes:
             reason += "; also check: " + "; ".join(self.notes)
-        yield H.finding(_rule(), message, fi.start, fi.end,
-                        Fix.unsafe(edit, reason=reason, description=description),
-                        estimate=estimate, estimate_basis=basis)
+        yield H.finding(
+            _rule(),
+            message,
+            fi.start,
+            fi.end,
+            Fix.unsafe(edit, reason=reason, description=description),
+            estimate=estimate,
+            estimate_basis=basis,
+        )
 
     def message(self, base: Base, build_only: list[str]) -> str:
         parts = []
@@ -140,8 +160,12 @@ class Planner:
             parts.append(f"the full base image {base.image}")
         if not parts:
             parts.append(installers.gain(self) or "build leftovers")
-        return ("single-stage build keeps " + " and ".join(parts) + " in the image: build in a builder stage, run on "
-                + (base.runtime if not base.same else "the same base without them"))
+        return (
+            "single-stage build keeps "
+            + " and ".join(parts)
+            + " in the image: build in a builder stage, run on "
+            + (base.runtime if not base.same else "the same base without them")
+        )
 
     # -- the base image ---------------------------------------------------------------------------
     def base(self) -> Base:
@@ -229,10 +253,19 @@ class Planner:
         replaced, art_lines = self.artifacts(last_b, copies)
         copied = [q for ps in art_lines.values() for q in ps]
         for info in infos.values():
-            if info.kind == "other" and info.scratch and not info.others and not info.writes and not info.apt and \
-                    info.ins.index < last_b and all(any(H.path_under(p, q) for q in copied) for p in info.scratch):
+            if (
+                info.kind == "other"
+                and info.scratch
+                and not info.others
+                and not info.writes
+                and not info.apt
+                and info.ins.index < last_b
+                and all(any(H.path_under(p, q) for q in copied) for p in info.scratch)
+            ):
                 info.kind = "setup"
-                self.desc.append(f"the clone at line {info.ins.start_line} stays in the builder (the runtime stage copies the built result)")
+                self.desc.append(
+                    f"the clone at line {info.ins.start_line} stays in the builder (the runtime stage copies the built result)"
+                )
 
         # What the runtime stage still runs.
         def kept() -> list[Instruction]:
@@ -250,17 +283,23 @@ class Planner:
             if again:
                 runtime_instrs = kept()
                 used |= runtime_commands(doc, self.ctx, runtime_instrs, infos, copies, self.notes, tuple(env.paths))
-        installers.runtime_tools(env, used, [c for c in copies if c.index > last_b or c.flag("from") is not None],
-                                 base.runtime_expanded,
-                                 [(i, i.text(doc.text)) for i in runtime_instrs if i.keyword == "RUN"
-                                  and infos[i.index].kind == "other"])
+        installers.runtime_tools(
+            env,
+            used,
+            [c for c in copies if c.index > last_b or c.flag("from") is not None],
+            base.runtime_expanded,
+            [(i, i.text(doc.text)) for i in runtime_instrs if i.keyword == "RUN" and infos[i.index].kind == "other"],
+        )
         if env.kind == "pipenv" and "pipenv" in used:
-            self.notes.append("`pipenv run` now runs inside VIRTUAL_ENV and prints a \"Courtesy Notice\" on stderr "
-                              "(PIPENV_VERBOSITY=-1 silences it, and pipenv's other messages)")
+            self.notes.append(
+                '`pipenv run` now runs inside VIRTUAL_ENV and prints a "Courtesy Notice" on stderr '
+                "(PIPENV_VERBOSITY=-1 silences it, and pipenv's other messages)"
+            )
 
         # Packages: what is dropped, what each dropped one leaves needed, what the new base lacks.
-        installed_build_only = {n for i in infos.values() if i.kind in ("apt", "build") for n in i.apt_names
-                                if A.is_build_only(n)}
+        installed_build_only = {
+            n for i in infos.values() if i.kind in ("apt", "build") for n in i.apt_names if A.is_build_only(n)
+        }
         keep = {n for n in installed_build_only if set(A.package_commands(n)) & used}
         remove = installed_build_only - keep
         self.removed = remove
@@ -283,10 +322,21 @@ class Planner:
         self.check_runtime_compile(base, remove)
         # Manifests copied for the installs stay in the builder when the runtime stage gets the whole context anyway
         # and runs no installer that reads them (`uv run`, `poetry run`); else the app still finds them.
-        whole = [c for c in copies if c.flag("from") is None and any(o.rstrip("/") in (".", "") for o in (copy_operands(c) or [])[:-1])]
+        whole = [
+            c
+            for c in copies
+            if c.flag("from") is None and any(o.rstrip("/") in (".", "") for o in (copy_operands(c) or [])[:-1])
+        ]
         keep_manifests = bool(used & installers.INSTALLER_TOOLS)
-        manifest_only = {c.index for c in copies if first_pip is not None and c.index < last_pip and self.manifest_only(c)
-                         and not keep_manifests and any(w.index > c.index for w in whole)}
+        manifest_only = {
+            c.index
+            for c in copies
+            if first_pip is not None
+            and c.index < last_pip
+            and self.manifest_only(c)
+            and not keep_manifests
+            and any(w.index > c.index for w in whole)
+        }
 
         pk = RuntimePackages(doc, remove, counterparts, set(A.preinstalled(base.release, base.family == "python")))
         text = Layout(self, pk).render(base, last_b, first_pip, venv_cmd, additions, replaced, art_lines, manifest_only)
@@ -305,8 +355,12 @@ class Planner:
                 raise NoFix("an ONBUILD instruction")
             if kw == "VOLUME" and ins.index < last_b:
                 raise NoFix("a VOLUME before an install step (later build steps would behave differently)")
-            if kw == "SHELL" and ins.json and H.basename(ins.json[0]) not in ("sh", "bash", "dash", "ash", "zsh") \
-                    and not (IC.conda_run_shell(ins.json) and self.env.kind == "conda"):
+            if (
+                kw == "SHELL"
+                and ins.json
+                and H.basename(ins.json[0]) not in ("sh", "bash", "dash", "ash", "zsh")
+                and not (IC.conda_run_shell(ins.json) and self.env.kind == "conda")
+            ):
                 raise NoFix("a non-POSIX SHELL")
             if kw == "USER" and ins.args.strip():
                 user = ins.args.strip().split(":")[0]
@@ -331,8 +385,9 @@ class Planner:
             if kw in ("COPY", "ADD") and ins.heredocs and ins.index < last_b:
                 raise NoFix("a COPY with a heredoc before an install step")
         if any(i.keyword == "USER" for i in self.instrs):
-            self.desc.append("the builder stage installs as root (USER applies to the runtime stage; files it "
-                             "makes are root's)")
+            self.desc.append(
+                "the builder stage installs as root (USER applies to the runtime stage; files it makes are root's)"
+            )
 
     def check_scratch(self, runtime_instrs: list[Instruction], art_lines: dict[int, list[str]]) -> None:
         """Clones and downloads an install RUN reads stay in the builder: nothing the runtime stage keeps may name
@@ -346,8 +401,10 @@ class Planner:
                     continue
                 for line in (ln for i in self.infos.values() for ln in i.runtime_lines):
                     if re.search(re.escape(path) + r"(?![\w.-])", line):
-                        raise NoFix(f"`{line}` in the runtime stage uses {path}, which the install RUN at line "
-                                    f"{info.ins.start_line} puts in place (it would stay in the builder)")
+                        raise NoFix(
+                            f"`{line}` in the runtime stage uses {path}, which the install RUN at line "
+                            f"{info.ins.start_line} puts in place (it would stay in the builder)"
+                        )
                 for ins in runtime_instrs:
                     if ins.index <= info.ins.index:
                         continue
@@ -357,28 +414,36 @@ class Planner:
                     if H.path_under(path, wd) and path != wd:
                         names.append(posixpath.relpath(path, wd).split("/")[0])
                     if any(re.search(r"(?<![\w.-])" + re.escape(n) + r"(?![\w.-])", text) for n in names):
-                        raise NoFix(f"line {ins.start_line} uses {path}, which the install RUN at line "
-                                    f"{info.ins.start_line} puts in place (it would stay in the builder)")
+                        raise NoFix(
+                            f"line {ins.start_line} uses {path}, which the install RUN at line "
+                            f"{info.ins.start_line} puts in place (it would stay in the builder)"
+                        )
                 named = _named_in_context(self.ctx, path)
                 if named:
-                    raise NoFix(f"{named} names {path}, which the install RUN at line {info.ins.start_line} puts in "
-                                "place (it would stay in the builder)")
-                self.desc.append(f"{path} (cloned or downloaded for the install at line {info.ins.start_line}) stays "
-                                 "in the builder")
+                    raise NoFix(
+                        f"{named} names {path}, which the install RUN at line {info.ins.start_line} puts in "
+                        "place (it would stay in the builder)"
+                    )
+                self.desc.append(
+                    f"{path} (cloned or downloaded for the install at line {info.ins.start_line}) stays in the builder"
+                )
 
     def check_runtime_compile(self, base: Base, remove: set[str]) -> None:
         """An app that compiles native code when it runs needs the compilers (and, on CUDA, the devel image)."""
         from .jit import runtime_compiles
 
-        drops_compiler = _compiler_dropped(remove) or \
-            any(n in ("ninja-build", "cuda-nvcc") or n.startswith(("gcc-", "g++-")) for n in remove)
+        drops_compiler = _compiler_dropped(remove) or any(
+            n in ("ninja-build", "cuda-nvcc") or n.startswith(("gcc-", "g++-")) for n in remove
+        )
         if base.same and not drops_compiler:
             return
         found = runtime_compiles(self.ctx)
         if found:
             rel, why = found
-            raise NoFix(f"the app compiles at run time ({why}, {rel}): the image that runs it needs the compilers"
-                        + (" and the devel image" if base.family in ("cuda", "pytorch", "tensorflow", "ngc") else ""))
+            raise NoFix(
+                f"the app compiles at run time ({why}, {rel}): the image that runs it needs the compilers"
+                + (" and the devel image" if base.family in ("cuda", "pytorch", "tensorflow", "ngc") else "")
+            )
 
     def openmp_runtime(self, remove: set[str], base: Base) -> list[str]:
         """``libgomp1`` when the split drops the compiler (gcc depends on libgomp1, so the builder has it: the
@@ -409,8 +474,9 @@ class Planner:
                     for c in sc.commands:
                         ws = c.words
                         i = unwrap([w.value for w in ws], run_wrappers=False) if ws else 0
-                        progs += [(w.value, (w.start, w.end) if k == i else None, False) for k, w in enumerate(ws)
-                                  if k == i]
+                        progs += [
+                            (w.value, (w.start, w.end) if k == i else None, False) for k, w in enumerate(ws) if k == i
+                        ]
             elif ins.keyword in ("RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK"):
                 if ins.json is not None:
                     m = re.match(r'\s*\[\s*("(?:[^"\\]|\\.)*")', ins.args)
@@ -422,12 +488,15 @@ class Planner:
                     if ins.keyword == "HEALTHCHECK" and args.lstrip()[:3].upper() == "CMD":
                         off = args.upper().index("CMD") + 3
                     words = shell_words(args[off:], raw=False)
-                    progs = [(w, ins.args_span(off + a, off + b) if k == 0 else None, False)
-                             for k, (w, a, b) in enumerate(words)]
+                    progs = [
+                        (w, ins.args_span(off + a, off + b) if k == 0 else None, False)
+                        for k, (w, a, b) in enumerate(words)
+                    ]
             for p, span, js in progs:
                 b = H.basename(p)
-                if not (p.startswith("/") and (P.PYTHON_RE.match(b) or P.PIP_RE.match(b))) or \
-                        any(p.startswith(q.rstrip("/") + "/") for q in self.env.paths):
+                if not (p.startswith("/") and (P.PYTHON_RE.match(b) or P.PIP_RE.match(b))) or any(
+                    p.startswith(q.rstrip("/") + "/") for q in self.env.paths
+                ):
                     continue
                 if span is not None and self.env.make and installers.base_interpreter(p):
                     new = f"{VENV}/bin/{b}"
@@ -437,8 +506,10 @@ class Planner:
         if self.interp_edits:
             gone = {f"`{self.doc.text[a:e].strip(chr(34))}`" for es in self.interp_edits.values() for a, e, _ in es}
             self.notes[:] = [n for n in self.notes if not any(g in n for g in gone)]
-            self.desc.append(f"the base's interpreter named by absolute path runs as {VENV}/bin/... (the same Python, "
-                             "with the virtualenv's packages)")
+            self.desc.append(
+                f"the base's interpreter named by absolute path runs as {VENV}/bin/... (the same Python, "
+                "with the virtualenv's packages)"
+            )
 
     def venv_command(self, base: Base, pip_runs: list[RunInfo], first_pip: int) -> str:
         spellings = [H.basename(s) for i in pip_runs for s in i.spellings]
@@ -455,23 +526,34 @@ class Planner:
             interp = "python" if unversioned or not spellings else "python3"
             return f"{interp} -m venv --system-site-packages {VENV}"
         if fam in ("tensorflow", "ngc"):
-            raise NoFix(f"{base.image} ships its own Python packages in a layout slimml does not move into a virtualenv")
+            raise NoFix(
+                f"{base.image} ships its own Python packages in a layout slimml does not move into a virtualenv"
+            )
         # Python from apt (nvidia/cuda, ubuntu, debian ...)
-        apt_python = [n for i in self.infos.values() for n in i.apt_names
-                      if re.match(r"^python3(\.\d+)?$|^python3(\.\d+)?-(pip|venv|full)$|^python-is-python3$", n)]
+        apt_python = [
+            n
+            for i in self.infos.values()
+            for n in i.apt_names
+            if re.match(r"^python3(\.\d+)?$|^python3(\.\d+)?-(pip|venv|full)$|^python-is-python3$", n)
+        ]
         if not apt_python:
-            raise NoFix(f"how Python is installed in {base.image} cannot be told (a virtualenv may not be possible there)")
+            raise NoFix(
+                f"how Python is installed in {base.image} cannot be told (a virtualenv may not be possible there)"
+            )
         if len({v.replace("pip", "python") for v in versioned}) > 1:
             raise NoFix("the installs use several Python versions")
         interp = versioned[0].replace("pip", "python") if versioned else "python3"
         venv_pkg = f"{interp}-venv"
         before = [i for i in self.infos.values() if i.ins.index < first_pip]
-        has_venv = any(n in (venv_pkg, "python3-venv", "python3-full") if interp == "python3" else n == venv_pkg
-                       for i in before for n in i.apt_names)
+        has_venv = any(
+            n in (venv_pkg, "python3-venv", "python3-full") if interp == "python3" else n == venv_pkg
+            for i in before
+            for n in i.apt_names
+        )
         cmd = f"{interp} -m venv --system-site-packages {VENV}"
         if has_venv:
             return cmd
-        return (f"apt-get update && {APT_INSTALL_DEFAULT} {venv_pkg} && {APT_CLEAN} && {cmd}")
+        return f"apt-get update && {APT_INSTALL_DEFAULT} {venv_pkg} && {APT_CLEAN} && {cmd}"
 
     def additions(self, base: Base, used: set[str], pip_runs: list[RunInfo], copies, counterparts, keep) -> list[str]:
         """Packages the runtime stage needs that the file does not install: tools and libraries the old base had."""
@@ -489,7 +571,9 @@ class Planner:
             for dev in A.PIP_SYSTEM_LIBS.get(name, ()):
                 rt = A.runtime_packages(dev, base.release)
                 if rt is None:
-                    raise NoFix(f"which library `{name}` needs at run time on {base.release or base.runtime} is not known")
+                    raise NoFix(
+                        f"which library `{name}` needs at run time on {base.release or base.runtime} is not known"
+                    )
                 for p in rt:
                     if p not in have and p not in out:
                         out.append(p)
@@ -500,7 +584,9 @@ class Planner:
         unread: list[str] = []
         for info in pip_runs:
             for path, cwd in info.req_files:
-                names, editables = read_requirements_file(self.doc, self.ctx, copies, info.ins, path, cwd, set(), unread)
+                names, editables = read_requirements_file(
+                    self.doc, self.ctx, copies, info.ins, path, cwd, set(), unread
+                )
                 info.file_reqs += names
                 for e in editables:
                     if has_var(e) or e == "/":
@@ -508,9 +594,11 @@ class Planner:
                     if (e, "dir") not in info.artifacts:
                         info.artifacts.append((e, "dir"))
         if unread:
-            self.notes.append(", ".join(dict.fromkeys(unread)) + " not read: an editable (-e) install listed there "
-                              "needs its directory copied from the builder, and a package built from source against "
-                              "a library of the old base needs that library in the runtime stage")
+            self.notes.append(
+                ", ".join(dict.fromkeys(unread)) + " not read: an editable (-e) install listed there "
+                "needs its directory copied from the builder, and a package built from source against "
+                "a library of the old base needs that library in the runtime stage"
+            )
 
     def manifest_only(self, c: Instruction) -> bool:
         if c.flag("from") is not None or c.keyword != "COPY":
@@ -555,8 +643,15 @@ class Planner:
             if first is None and not cloned:
                 raise NoFix(f"nothing is copied into {path} before it is built")
             for ins in self.instrs:
-                if first is not None and first < ins.index < at and ins.keyword == "RUN" and self.infos[ins.index].kind == "other":
-                    raise NoFix(f"the RUN at line {ins.start_line} runs between the sources' COPY and the build of {path}")
+                if (
+                    first is not None
+                    and first < ins.index < at
+                    and ins.keyword == "RUN"
+                    and self.infos[ins.index].kind == "other"
+                ):
+                    raise NoFix(
+                        f"the RUN at line {ins.start_line} runs between the sources' COPY and the build of {path}"
+                    )
             lines.setdefault(at, []).append(path)
         for path, _, at in files:
             lines.setdefault(at, []).append(path)
@@ -576,10 +671,10 @@ class Planner:
                 return True
         return False
 
-
     # -- reporting --------------------------------------------------------------------------------
-    def description(self, base: Base, remove: set[str], keep: set[str], pip_runs: list[RunInfo],
-                    art_lines: dict[int, list[str]]) -> str:
+    def description(
+        self, base: Base, remove: set[str], keep: set[str], pip_runs: list[RunInfo], art_lines: dict[int, list[str]]
+    ) -> str:
         parts = [f"split into a builder stage ({base.image}) and a runtime stage ({base.runtime})"]
         if pip_runs and self.env.make:
             parts.append(f"Python packages installed into {VENV} and copied")
@@ -588,8 +683,11 @@ class Planner:
         if remove:
             parts.append("runtime stage drops " + ", ".join(sorted(remove)))
         if self.emitted:
-            parts.append("runtime stage installs " + ", ".join(dict.fromkeys(self.emitted))
-                         + " (run-time libraries and tools the build-only packages or the old base provided)")
+            parts.append(
+                "runtime stage installs "
+                + ", ".join(dict.fromkeys(self.emitted))
+                + " (run-time libraries and tools the build-only packages or the old base provided)"
+            )
         if keep:
             parts.append("keeps " + ", ".join(sorted(keep)) + " (the runtime stage uses them)")
         paths = [p for ps in art_lines.values() for p in ps]
@@ -599,10 +697,16 @@ class Planner:
             parts.append("drops `pip install --user` (an error inside a virtualenv)")
         if base.note:
             self.notes.append(base.note)
-        if self.emitted and base.release and not base.same and base.family == "python" and not IMG.python_tag(
-                IMG.parse_image(base.expanded).tag).os:
-            self.notes.append(f"runtime package names are those of {base.release}, the release {base.runtime} is "
-                              "built on today")
+        if (
+            self.emitted
+            and base.release
+            and not base.same
+            and base.family == "python"
+            and not IMG.python_tag(IMG.parse_image(base.expanded).tag).os
+        ):
+            self.notes.append(
+                f"runtime package names are those of {base.release}, the release {base.runtime} is built on today"
+            )
         return "; ".join(parts + self.desc)
 
     def estimate(self, base: Base, remove: set[str], additions: list[str]) -> tuple[tuple[int, int] | None, str]:
@@ -635,8 +739,11 @@ class Planner:
             # Dependency closures overlap: the largest alone at the low end, the sum at the high end.
             low = max(r[0] for r in known) if base.same else 0
             parts.append((low, sum(r[1] for r in known)))
-            basis.append("installed size of " + ", ".join(n for n, r in zip(pkgs, sizes) if r)
-                         + " (shared dependencies counted once at the low end)")
+            basis.append(
+                "installed size of "
+                + ", ".join(n for n, r in zip(pkgs, sizes) if r)
+                + " (shared dependencies counted once at the low end)"
+            )
         if not parts:
             return None, ""
         low, high = Z.add(*parts)
@@ -644,8 +751,9 @@ class Planner:
         extra_high = sum(r[1] for r in extra if r)
         low = max(0, low - extra_high)
         if extra_high:
-            basis.append("less " + ", ".join(n for n, r in zip(additions, extra) if r) + " installed in the runtime stage")
+            basis.append(
+                "less " + ", ".join(n for n, r in zip(additions, extra) if r) + " installed in the runtime stage"
+            )
         if high <= 0:
             return None, ""
         return (low, high), "; ".join(basis)
-

@@ -16,8 +16,16 @@ from .common import NAME_RE, canon, has_var, strip_extras
 if TYPE_CHECKING:
     from .runs import RunInfo
 
-def runtime_commands(doc: Document, ctx, instrs: list[Instruction], infos: dict[int, RunInfo],
-                      copies: list[Instruction], notes: list[str], envs: tuple[str, ...] = ()) -> set[str]:
+
+def runtime_commands(
+    doc: Document,
+    ctx,
+    instrs: list[Instruction],
+    infos: dict[int, RunInfo],
+    copies: list[Instruction],
+    notes: list[str],
+    envs: tuple[str, ...] = (),
+) -> set[str]:
     """Programs the stage still runs: RUNs kept in it, CMD/ENTRYPOINT/HEALTHCHECK, scripts they start."""
     used: set[str] = set()
     for ins in instrs:
@@ -32,8 +40,9 @@ def runtime_commands(doc: Document, ctx, instrs: list[Instruction], infos: dict[
             used.update(progs)
             wd = H.workdir_at(doc, ins)
             for sc in scripts:
-                used |= script_commands(doc, ctx, copies, ins, sc if sc.startswith("/") else H.join_path(wd, sc), notes,
-                                        envs)
+                used |= script_commands(
+                    doc, ctx, copies, ins, sc if sc.startswith("/") else H.join_path(wd, sc), notes, envs
+                )
     return used
 
 
@@ -133,8 +142,15 @@ def copy_operands(ins: Instruction) -> list[str] | None:
     return [w for w, _, _ in shell_words(ins.args, raw=False)]
 
 
-def script_commands(doc: Document, ctx, copies: list[Instruction], at: Instruction, path: str,
-                     notes: list[str], envs: tuple[str, ...] = ()) -> set[str]:
+def script_commands(
+    doc: Document,
+    ctx,
+    copies: list[Instruction],
+    at: Instruction,
+    path: str,
+    notes: list[str],
+    envs: tuple[str, ...] = (),
+) -> set[str]:
     if any(H.path_under(path, H.join_path(e, "bin")) for e in envs):
         return set()  # an environment's own interpreter or entry point: the environment is copied whole
     rel = context_rel(doc, ctx, copies, at, path)
@@ -150,13 +166,14 @@ def script_commands(doc: Document, ctx, copies: list[Instruction], at: Instructi
         if not line or line.startswith("#"):
             continue
         c = _COMMENT_RE.search(line)  # `\s#.*$` as a sub is quadratic on many ` #` in a line
-        progs, _ = line_programs(line[:c.start()] if c else line)
+        progs, _ = line_programs(line[: c.start()] if c else line)
         out.update(progs)
     return out
 
 
-def read_requirements_file(doc, ctx, copies, at: Instruction, path: str, cwd: str, seen: set[str],
-                       unread: list[str]) -> tuple[list[str], list[str]]:
+def read_requirements_file(
+    doc, ctx, copies, at: Instruction, path: str, cwd: str, seen: set[str], unread: list[str]
+) -> tuple[list[str], list[str]]:
     """(package names, absolute directories of local ``-e`` lines) of a requirements file and its includes."""
     if path in seen or len(seen) > 20:
         return [], []
@@ -176,7 +193,9 @@ def read_requirements_file(doc, ctx, copies, at: Instruction, path: str, cwd: st
         if m and m.group(1) in ("-r", "--requirement"):
             inc = m.group(3).strip()
             if inc and not has_var(inc):
-                n, e = read_requirements_file(doc, ctx, copies, at, H.join_path(posixpath.dirname(path), inc), cwd, seen, unread)
+                n, e = read_requirements_file(
+                    doc, ctx, copies, at, H.join_path(posixpath.dirname(path), inc), cwd, seen, unread
+                )
                 names += n
                 editables += e
             continue
@@ -193,5 +212,3 @@ def read_requirements_file(doc, ctx, copies, at: Instruction, path: str, cwd: st
         if m:
             names.append(canon(m.group(1)))
     return names, editables
-
-

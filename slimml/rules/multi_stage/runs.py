@@ -14,20 +14,58 @@ from ...knowledge import manifests as M
 from ...knowledge import python_tools as P
 from ...knowledge import system_packages as S
 from .. import _helpers as H
-from .common import NAME_RE, canon, has_var, strip_extras
 from . import installers
+from .common import NAME_RE, canon, has_var, strip_extras
 from .programs import line_programs
 
-
 # Commands that change nothing an image keeps (allowed inside install RUNs).
-_HARMLESS = frozenset({"rm", "true", ":", "echo", "printf", "set", "export", "unset", "ldconfig", "sleep", "ls",
-                       "cd", "test", "[", "pwd", "env", "which", "command", "type", "hash", "find", "cat", "grep",
-                       "head", "tail", "sort", "uniq", "tr", "cut", "wc", "du", "df", "id", "whoami", "uname",
-                       "nproc", "date"})
+_HARMLESS = frozenset(
+    {
+        "rm",
+        "true",
+        ":",
+        "echo",
+        "printf",
+        "set",
+        "export",
+        "unset",
+        "ldconfig",
+        "sleep",
+        "ls",
+        "cd",
+        "test",
+        "[",
+        "pwd",
+        "env",
+        "which",
+        "command",
+        "type",
+        "hash",
+        "find",
+        "cat",
+        "grep",
+        "head",
+        "tail",
+        "sort",
+        "uniq",
+        "tr",
+        "cut",
+        "wc",
+        "du",
+        "df",
+        "id",
+        "whoami",
+        "uname",
+        "nproc",
+        "date",
+    }
+)
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash"})
 # Python installs spelled inside a string (`sh -c "pip install ..."`).
-_INSTALL_TEXT_RE = re.compile(r"\bpip[\d.]*\s+(install|wheel|download|uninstall)\b|-m\s*pip\b|setup\.py|"
-                              r"\b(conda|mamba|micromamba|uv|poetry|pipenv|pdm)\s+\w")
+_INSTALL_TEXT_RE = re.compile(
+    r"\bpip[\d.]*\s+(install|wheel|download|uninstall)\b|-m\s*pip\b|setup\.py|"
+    r"\b(conda|mamba|micromamba|uv|poetry|pipenv|pdm)\s+\w"
+)
 # Python project tools slimml does not move into a virtualenv.
 _OTHER_PY_TOOLS = frozenset({"uv", "uvx", "poetry", "pipenv", "pdm", "pipx", "hatch", "pixi", "rye"})
 _CONDA = frozenset({"conda", "mamba", "micromamba"})
@@ -36,8 +74,16 @@ _SETUP_INSTALL = frozenset({"install"})
 _APT_PURE = frozenset({"apt-get", "apt", "apt-cache", "apt-mark", "dpkg-reconfigure", "debconf-set-selections"})
 # pip options that install somewhere other than the running interpreter's environment.
 _PIP_ELSEWHERE = frozenset({"-t", "--target", "--prefix", "--root", "--src"})
-_PIP_VALUE_OPTS = (M.PIP_OPTS_WITH_VALUE | M.REQUIREMENT_OPTS | M.CONSTRAINT_OPTS | M.EDITABLE_OPTS
-                   | M.FIND_LINKS_OPTS | M.GROUP_OPTS | M.PIP_WRITE_OPTS | _PIP_ELSEWHERE)
+_PIP_VALUE_OPTS = (
+    M.PIP_OPTS_WITH_VALUE
+    | M.REQUIREMENT_OPTS
+    | M.CONSTRAINT_OPTS
+    | M.EDITABLE_OPTS
+    | M.FIND_LINKS_OPTS
+    | M.GROUP_OPTS
+    | M.PIP_WRITE_OPTS
+    | _PIP_ELSEWHERE
+)
 
 
 def _pip_option(words: list[Word], i: int) -> tuple[str, str | None, int]:
@@ -57,15 +103,37 @@ def _pip_option(words: list[Word], i: int) -> tuple[str, str | None, int]:
     if v.startswith("-") and len(v) > 1:
         for k, ch in enumerate(v[1:], start=1):
             if ch in M.PIP_SHORT_WITH_VALUE and "-" + ch in _PIP_VALUE_OPTS:
-                rest = v[k + 1:]
+                rest = v[k + 1 :]
                 return ("-" + ch, rest, 1) if rest else ("-" + ch, nxt, 2)
         return v, None, 1
     return "", v, 1
 
 
 # Harmless commands whose arguments are not paths.
-_NO_PATHS = frozenset({"true", ":", "echo", "printf", "set", "export", "unset", "sleep", "ldconfig", "env", "which",
-                       "command", "type", "hash", "id", "whoami", "uname", "nproc", "date", "pwd"})
+_NO_PATHS = frozenset(
+    {
+        "true",
+        ":",
+        "echo",
+        "printf",
+        "set",
+        "export",
+        "unset",
+        "sleep",
+        "ldconfig",
+        "env",
+        "which",
+        "command",
+        "type",
+        "hash",
+        "id",
+        "whoami",
+        "uname",
+        "nproc",
+        "date",
+        "pwd",
+    }
+)
 # apt commands whose positional words are package names (a word with a `/` is a path).
 _PACKAGE_ARGS = frozenset({"apt-get", "apt", "aptitude", "apt-cache", "apt-mark", "dpkg-reconfigure"})
 
@@ -152,12 +220,15 @@ def _check_statement(s) -> bool:
         return all(a.name != "*" for a in s.names)
     if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
         c = s.value
-        return (isinstance(c.func, ast.Name) and c.func.id == "print" and not c.keywords
-                and all(_check_value(a) for a in c.args))
+        return (
+            isinstance(c.func, ast.Name)
+            and c.func.id == "print"
+            and not c.keywords
+            and all(_check_value(a) for a in c.args)
+        )
     if isinstance(s, ast.Assert):
         return s.msg is None and _check_value(s.test) and not isinstance(s.test, ast.Constant)
     return False
-
 
 
 # -- reading RUNs --------------------------------------------------------------------------------------
@@ -275,10 +346,13 @@ class RunReader:
             if info.others:
                 info.problems.append(
                     f"the install RUN at line {self.ins.start_line} also runs `{info.others[0]}`: what it writes "
-                    "outside the virtualenv would stay in the builder stage")
+                    "outside the virtualenv would stay in the builder stage"
+                )
             if info.writes:
-                info.problems.append(f"the install RUN at line {self.ins.start_line} writes `{info.writes[0]}`, "
-                                     "which would stay in the builder stage")
+                info.problems.append(
+                    f"the install RUN at line {self.ins.start_line} writes `{info.writes[0]}`, "
+                    "which would stay in the builder stage"
+                )
         elif "apt" in self.cats and all(c in ("apt", "harmless") for c in self.cats):
             info.kind = "apt"
         elif self.cats and all(c in ("setup", "harmless") for c in self.cats) and "setup" in self.cats:
@@ -302,8 +376,11 @@ class RunReader:
                         info.others.append("mkdir")
                         return
                     # a directory for the build's own outputs (or scratch space) is not something else written
-                    if not (H.path_under(d, "/tmp") or any(H.path_under(a, d) for a, _ in info.artifacts)
-                            or any(H.path_under(d, q) for q in info.scratch if q not in self.downloads)):
+                    if not (
+                        H.path_under(d, "/tmp")
+                        or any(H.path_under(a, d) for a, _ in info.artifacts)
+                        or any(H.path_under(d, q) for q in info.scratch if q not in self.downloads)
+                    ):
                         made.append(shlex.quote(d))
                 if made:
                     lines.append("mkdir -p " + " ".join(made))
@@ -441,9 +518,26 @@ class RunReader:
     def clone(self, words: list[Word]) -> None:
         """``git clone URL [DEST]``: a checkout the install reads belongs to the builder (the planner checks that
         nothing the runtime stage runs names it)."""
-        opts_with_value = {"-b", "--branch", "--depth", "-o", "--origin", "-c", "--config", "--reference",
-                           "--separate-git-dir", "-j", "--jobs", "--filter", "-u", "--upload-pack", "--shallow-since",
-                           "--shallow-exclude", "--recurse-submodules=", "--template"}
+        opts_with_value = {
+            "-b",
+            "--branch",
+            "--depth",
+            "-o",
+            "--origin",
+            "-c",
+            "--config",
+            "--reference",
+            "--separate-git-dir",
+            "-j",
+            "--jobs",
+            "--filter",
+            "-u",
+            "--upload-pack",
+            "--shallow-since",
+            "--shallow-exclude",
+            "--recurse-submodules=",
+            "--template",
+        }
         pos, i = [], 2
         while i < len(words):
             v = words[i].value
@@ -474,8 +568,9 @@ class RunReader:
         vals = [w.value for w in words[1:]]
         for j, v in enumerate(vals):
             nxt = vals[j + 1] if j + 1 < len(vals) else None
-            if (prog == "curl" and v in ("-o", "--output")) or (prog == "wget" and v in ("-O", "--output-document",
-                                                                                        "-P", "--directory-prefix")):
+            if (prog == "curl" and v in ("-o", "--output")) or (
+                prog == "wget" and v in ("-O", "--output-document", "-P", "--directory-prefix")
+            ):
                 out = nxt
             elif v.startswith(("--output=", "--output-document=", "--directory-prefix=")):
                 out = v.split("=", 1)[1]
@@ -494,8 +589,13 @@ class RunReader:
         vals = [w.value for w in words[1:]]
         flags = [v for v in vals if v.startswith("-")]
         args = [v for v in vals if not v.startswith("-")]
-        if len(args) != 2 or not all(a.startswith("/") and not has_var(a) for a in args) or \
-                any(f not in ("-s", "-f", "-sf", "-fs", "-n", "-sfn", "-snf", "-nsf", "-fsn", "-T", "-sT") for f in flags):
+        if (
+            len(args) != 2
+            or not all(a.startswith("/") and not has_var(a) for a in args)
+            or any(
+                f not in ("-s", "-f", "-sf", "-fs", "-n", "-sfn", "-snf", "-nsf", "-fsn", "-T", "-sT") for f in flags
+            )
+        ):
             return False
         self.seq.append(("line", " ".join(w.raw for w in words)))
         self.cats.append("scratch")
@@ -563,7 +663,7 @@ class RunReader:
         vals = [w.value for w in words[1:]]
         if "add" not in vals:
             return
-        for v in vals[vals.index("add") + 1:]:
+        for v in vals[vals.index("add") + 1 :]:
             if not v.startswith("-") and (v in ("build-base", "musl-dev", "linux-headers") or A.is_build_only(v)):
                 self.info.apk_build.append(v)
 
@@ -592,8 +692,11 @@ class RunReader:
             info.problems.append(f"`sudo {spelled}` resets PATH, so pip would bypass the virtualenv")
         use = installers.Use("pip", self.ins.index, self.ins.start_line, path=self.active, cwd=self.cwd, sub=sub)
         # `.venv/bin/pip` names its environment as much as `/app/.venv/bin/pip` does
-        use.detail["spelled"] = H.join_path(self.cwd, spelled) if "/" in spelled and not spelled.startswith("/") \
-            and self.cwd and not has_var(spelled) else spelled
+        use.detail["spelled"] = (
+            H.join_path(self.cwd, spelled)
+            if "/" in spelled and not spelled.startswith("/") and self.cwd and not has_var(spelled)
+            else spelled
+        )
         use.detail["span"] = f"{words[0].start},{words[0].end}"
         conda_env = self.conda_shell_env()
         if conda_env:
@@ -615,8 +718,12 @@ class RunReader:
                     info.req_files.append((H.join_path(self.cwd, val), self.cwd))
             elif name == "" and val:
                 m = NAME_RE.match(val)
-                if m and not val.startswith((".", "/", "~")) and "/" not in val and \
-                        not val.lower().endswith(M.ARCHIVE_SUFFIXES):
+                if (
+                    m
+                    and not val.startswith((".", "/", "~"))
+                    and "/" not in val
+                    and not val.lower().endswith(M.ARCHIVE_SUFFIXES)
+                ):
                     info.reqs.append(canon(m.group(1)))
                     use.names.append(canon(m.group(1)))
                 else:
@@ -629,7 +736,7 @@ class RunReader:
             return  # a VCS checkout lands in the virtualenv's src/
         path = strip_extras(spec)
         if path.startswith("file:"):
-            path = path[len("file://"):] if path.startswith("file://") else path[len("file:"):]
+            path = path[len("file://") :] if path.startswith("file://") else path[len("file:") :]
         if has_var(path) or self.cwd is None:
             info.problems.append(f"`pip install -e {spec}`: the directory cannot be told")
             return
@@ -669,7 +776,7 @@ class RunReader:
             return
         script = args[k].value
         if H.basename(script) == "setup.py":
-            cmds = [w.value for w in args[k + 1:] if not w.value.startswith("-")]
+            cmds = [w.value for w in args[k + 1 :] if not w.value.startswith("-")]
             self.cats.append("build")
             if cmds and cmds[0] in _SETUP_INSTALL:
                 info.installs_python = True
@@ -723,4 +830,3 @@ class RunReader:
             info.problems.append(f"`{prog}` writes files whose names cannot be told (no literal -o)")
             return
         self.artifact(H.join_path(self.cwd or "/", out), "file")
-

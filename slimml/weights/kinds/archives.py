@@ -66,8 +66,9 @@ def _members(ctx, rel: str):
     return out
 
 
-def local_archive_bake(doc: Document, ctx, ins: Instruction, rel: str, dest: str | None, min_bytes: int,
-                       label: str) -> Bake | None:
+def local_archive_bake(
+    doc: Document, ctx, ins: Instruction, rel: str, dest: str | None, min_bytes: int, label: str
+) -> Bake | None:
     """The bake of ``ADD <local archive> <dest>``, which unpacks it; None when it is no archive of
     weights."""
     members = _members(ctx, rel)
@@ -85,8 +86,10 @@ def local_archive_bake(doc: Document, ctx, ins: Instruction, rel: str, dest: str
     b.size = sum(s for _, s in files)
     code = [n for n, _ in files if posixpath.splitext(n)[1].lower() in K.CODE_EXTENSIONS]
     if code:
-        b.problem = (f"{rel} holds {human(wsize)} of weights together with code ({', '.join(code[:3])}): ADD "
-                     f"unpacks both into the image; put the weights in an archive of their own first")
+        b.problem = (
+            f"{rel} holds {human(wsize)} of weights together with code ({', '.join(code[:3])}): ADD "
+            f"unpacks both into the image; put the weights in an archive of their own first"
+        )
         return b
     if dest is None:
         b.problem = "its destination uses a build argument with no default"
@@ -98,19 +101,24 @@ def local_archive_bake(doc: Document, ctx, ins: Instruction, rel: str, dest: str
     from .context import dest_shared
 
     if not top_dir and (dest_abs == "/" or workdir_is(doc, dest_abs) or dest_shared(doc, ins, dest_abs)):
-        b.problem = (f"ADD unpacks {rel} into {dest_abs} itself, next to other files: unpack it into a "
-                     f"directory of its own (e.g. {posixpath.join(dest_abs, 'model')}/) so that a volume can be "
-                     f"mounted there")
+        b.problem = (
+            f"ADD unpacks {rel} into {dest_abs} itself, next to other files: unpack it into a "
+            f"directory of its own (e.g. {posixpath.join(dest_abs, 'model')}/) so that a volume can be "
+            f"mounted there"
+        )
         return b
-    b.sources.append(Source("uri", target=target, is_dir=True, context_path=rel,
-                            origin=f"{label} (line {ins.start_line}), unpacked"))
+    b.sources.append(
+        Source("uri", target=target, is_dir=True, context_path=rel, origin=f"{label} (line {ins.start_line}), unpacked")
+    )
     b.targets.append(target)
     stem = _stem(rel)
-    b.caveats.append(f"{rel} was unpacked by ADD: to mount the weights, unpack it on the host "
-                     f"(mkdir -p {stem} && tar -xf {rel} -C {stem}) and mount "
-                     f"{posixpath.join(stem, top_dir) if top_dir else stem}; or serve the archive and set "
-                     f"its WEIGHTS_*_URI variable (in the script's header) to the archive's http(s):// URL: it is "
-                     f"unpacked at start")
+    b.caveats.append(
+        f"{rel} was unpacked by ADD: to mount the weights, unpack it on the host "
+        f"(mkdir -p {stem} && tar -xf {rel} -C {stem}) and mount "
+        f"{posixpath.join(stem, top_dir) if top_dir else stem}; or serve the archive and set "
+        f"its WEIGHTS_*_URI variable (in the script's header) to the archive's http(s):// URL: it is "
+        f"unpacked at start"
+    )
     return b
 
 
@@ -152,15 +160,30 @@ def remote_archive_bake(doc: Document, ins: Instruction, url: str, dest: str | N
     target = posixpath.join(dest_abs, url_basename(url)) if (is_dir or multi) else dest_abs
     b.sources.append(Source("uri", target=target, uri=url, origin=origin))
     b.targets.append(target)
-    b.caveats.append("Docker does not unpack an archive ADD downloads: the init script fetches the archive file "
-                     "itself, as the image had it")
+    b.caveats.append(
+        "Docker does not unpack an archive ADD downloads: the init script fetches the archive file "
+        "itself, as the image had it"
+    )
     return b
 
 
 # ``tar`` options that change nothing about what lands where (``-x`` and the compression ones).
 _TAR_FLAGS = frozenset("xvzjJpo")
-_TAR_LONG = frozenset({"--extract", "--get", "--verbose", "--gzip", "--gunzip", "--bzip2", "--xz", "--no-same-owner",
-                       "--no-same-permissions", "--preserve-permissions", "--overwrite"})
+_TAR_LONG = frozenset(
+    {
+        "--extract",
+        "--get",
+        "--verbose",
+        "--gzip",
+        "--gunzip",
+        "--bzip2",
+        "--xz",
+        "--no-same-owner",
+        "--no-same-permissions",
+        "--preserve-permissions",
+        "--overwrite",
+    }
+)
 
 
 def _tar_plan(argv: list[str], cwd: str | None) -> tuple[str, str] | None:
@@ -223,8 +246,14 @@ def merge_unpack(doc: Document, script, bakes: list[Bake], steps: list) -> None:
     from .context import dest_shared
 
     for b in bakes:
-        if b.problem or len(b.sources) != 1 or b.sources[0].kind != "uri" or b.sources[0].is_dir or \
-                not b.sources[0].uri.startswith(("http://", "https://")) or not b.remove_cmds:
+        if (
+            b.problem
+            or len(b.sources) != 1
+            or b.sources[0].kind != "uri"
+            or b.sources[0].is_dir
+            or not b.sources[0].uri.startswith(("http://", "https://"))
+            or not b.remove_cmds
+        ):
             continue
         src, dl = b.sources[0], b.remove_cmds[0]
         later = [(c, cwd) for c, cwd in steps if c.start > dl.start]
@@ -236,9 +265,16 @@ def merge_unpack(doc: Document, script, bakes: list[Bake], steps: list) -> None:
         plan = (_tar_plan if H.basename(argv[0]) == "tar" else _unzip_plan)(argv, cwd)
         if plan is None or plan[0] != src.target:
             continue
-        rm = next((c for c, w in later if c.start > cmd.start and H.basename(c.effective_argv()[0]) == "rm" and
-                   [abspath(a, w or "/") for a in c.effective_argv()[1:] if not a.startswith("-")] == [src.target]),
-                  None)
+        rm = next(
+            (
+                c
+                for c, w in later
+                if c.start > cmd.start
+                and H.basename(c.effective_argv()[0]) == "rm"
+                and [abspath(a, w or "/") for a in c.effective_argv()[1:] if not a.startswith("-")] == [src.target]
+            ),
+            None,
+        )
         where = plan[1]
         if rm is None or where == "/" or workdir_is(doc, where) or dest_shared(doc, b.instr, where):
             continue

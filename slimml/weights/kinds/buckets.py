@@ -35,8 +35,8 @@ def object_store(ins, cmd, prog, argv, cwd) -> Bake:
     pos = [argv[k] for k in pos_idx]
     for sub in subs:
         for s in range(len(pos) - len(sub) + 1):
-            if tuple(pos[s:s + len(sub)]) == sub:
-                rest = pos_idx[s + len(sub):]
+            if tuple(pos[s : s + len(sub)]) == sub:
+                rest = pos_idx[s + len(sub) :]
                 if len(rest) != 2 or not argv[rest[0]].startswith(scheme) or "://" in argv[rest[1]]:
                     b.problem = "not a single download from the bucket to a local path"
                     return b
@@ -54,11 +54,22 @@ def object_store(ins, cmd, prog, argv, cwd) -> Bake:
                     dst_abs = posixpath.join(dst_abs, url_basename(uri))
                 template = ["{URI}" if k == src_i else "{PATH}" if k == dst_i else a for k, a in enumerate(argv)]
                 template[0] = prog
-                b.sources.append(Source("cmd", target=dst_abs, is_dir=recursive, uri=uri, argv=template,
-                                        scheme=scheme, origin=f"{b.label} (line {ins.start_line})"))
+                b.sources.append(
+                    Source(
+                        "cmd",
+                        target=dst_abs,
+                        is_dir=recursive,
+                        uri=uri,
+                        argv=template,
+                        scheme=scheme,
+                        origin=f"{b.label} (line {ins.start_line})",
+                    )
+                )
                 b.targets.append(dst_abs)
-                b.caveats.append(f"the container needs the {prog} credentials the build had (e.g. from the "
-                                 f"orchestrator's environment or a workload identity)")
+                b.caveats.append(
+                    f"the container needs the {prog} credentials the build had (e.g. from the "
+                    f"orchestrator's environment or a workload identity)"
+                )
                 return b
     b.problem = "not a download from a bucket"
     return b
@@ -85,16 +96,25 @@ def az(ins, cmd, argv, cwd) -> Bake:
         b.problem = "the download's destination is not a plain path"
         return b
     account = (opts.get("--account-name") or ("", ""))[1]
-    container = (opts.get("--container-name") or opts.get("-c") or opts.get("--source") or opts.get("-s") or ("", ""))[1]
+    container = (opts.get("--container-name") or opts.get("-c") or opts.get("--source") or opts.get("-s") or ("", ""))[
+        1
+    ]
     name = (opts.get("--name") or opts.get("-n") or ("", ""))[1]
     uri = f"https://{account}.blob.core.windows.net/{container}/{name}" if account and container and name else ""
     target = abspath(dest[1], cwd)
     template = ["{PATH}" if k == dest[0] else a for k, a in enumerate(argv)]
     template[0] = "az"
-    b.sources.append(Source("cmd", target=target, is_dir=is_dir, uri=uri, argv=template, scheme="https://",
-                            origin=f"{b.label} (line {ins.start_line})"))
+    b.sources.append(
+        Source(
+            "cmd",
+            target=target,
+            is_dir=is_dir,
+            uri=uri,
+            argv=template,
+            scheme="https://",
+            origin=f"{b.label} (line {ins.start_line})",
+        )
+    )
     b.targets.append(target)
     b.caveats.append("the container needs the Azure credentials the build had")
     return b
-
-

@@ -48,7 +48,6 @@ def is_code(rel: str) -> bool:
     return posixpath.splitext(rel)[1].lower() in K.CODE_EXTENSIONS
 
 
-
 def copy_bakes(doc: Document, ctx, ins: Instruction, tree: Tree, min_bytes: int) -> list[Bake]:
     words = copy_words(ins)
     if len(words) < 2:
@@ -93,7 +92,6 @@ def copy_bakes(doc: Document, ctx, ins: Instruction, tree: Tree, min_bytes: int)
             if b.remove_words:
                 b.remove_instr = True
     return out
-
 
 
 def _file_bake(doc, ins, rel, dest, multi, label, origin, size) -> Bake:
@@ -156,8 +154,10 @@ def _context_bake(doc, ctx, ins, src, dest, multi, tree: Tree, min_bytes: int, l
         b = Bake(ins, ins.start, ins.end, label, size=size, kind="context", ignore=[rel + "/"])
         code = sorted(f for f in under if is_code(f))
         if code:
-            b.problem = (f"{rel}/ holds {human(wsize)} of weights together with code ({', '.join(code[:3])}): "
-                         f"move the weights to a folder of their own first")
+            b.problem = (
+                f"{rel}/ holds {human(wsize)} of weights together with code ({', '.join(code[:3])}): "
+                f"move the weights to a folder of their own first"
+            )
             b.kind = "mixed"
             return b
         if dest is None:
@@ -165,9 +165,11 @@ def _context_bake(doc, ctx, ins, src, dest, multi, tree: Tree, min_bytes: int, l
             return b
         dest_abs, _ = dest_of(ins, doc, dest)
         if dest_abs == "/" or workdir_is(doc, dest_abs) or dest_shared(doc, ins, dest_abs):
-            b.problem = (f"the contents of {rel}/ are copied into {dest_abs} itself, next to other files: copy them "
-                         f"into a directory of their own (e.g. {posixpath.join(dest_abs, posixpath.basename(rel))}/) "
-                         f"so that a volume can be mounted there")
+            b.problem = (
+                f"the contents of {rel}/ are copied into {dest_abs} itself, next to other files: copy them "
+                f"into a directory of their own (e.g. {posixpath.join(dest_abs, posixpath.basename(rel))}/) "
+                f"so that a volume can be mounted there"
+            )
             return b
         b.sources.append(Source("uri", target=dest_abs, is_dir=True, context_path=rel + "/", origin=origin))
         b.targets.append(dest_abs)
@@ -243,5 +245,3 @@ def _whole_context_bake(doc, ins, dest, tree: Tree, min_bytes: int, label: str) 
         b.sources.append(Source("uri", target=t, is_dir=key.endswith("/"), context_path=key, origin=origin))
         b.targets.append(t)
     return b
-
-

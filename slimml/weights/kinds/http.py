@@ -24,8 +24,17 @@ def add_url(doc, ins, url, dest, multi, label) -> Bake | None:
     dest_abs, is_dir = dest_of(ins, doc, dest)
     if hub and is_git:
         rtype, repo = hub
-        b.sources.append(Source("hf", target=dest_abs, is_dir=True, repo=repo, repo_type=rtype, mode="snapshot",
-                                origin=f"{label} (line {ins.start_line})"))
+        b.sources.append(
+            Source(
+                "hf",
+                target=dest_abs,
+                is_dir=True,
+                repo=repo,
+                repo_type=rtype,
+                mode="snapshot",
+                origin=f"{label} (line {ins.start_line})",
+            )
+        )
         b.targets.append(dest_abs)
         b.caveats.append("the git history of the repository is not recreated, only its files")
         return b
@@ -35,7 +44,6 @@ def add_url(doc, ins, url, dest, multi, label) -> Bake | None:
     if ins.flag("checksum"):
         b.caveats.append("the ADD --checksum verification is not repeated at start")
     return b
-
 
 
 def wget(ins, cmd, args, cwd) -> Bake:
@@ -68,7 +76,7 @@ def wget(ins, cmd, args, cwd) -> Bake:
             if not eq and not a.startswith("--progress"):
                 i += 1
         elif a in ("-qO", "-qO-", "-nvO") or (a.startswith("-q") and "O" in a):
-            rest = a[a.index("O") + 1:]
+            rest = a[a.index("O") + 1 :]
             if rest:
                 out_file = rest
             else:
@@ -124,13 +132,13 @@ def curl(ins, cmd, args, cwd) -> Bake:
                 if ch == "O":
                     remote_name = True
                 elif ch in "o":
-                    v = a[j + 1:] or (args[i + 1] if i + 1 < len(args) else None)
-                    if not a[j + 1:]:
+                    v = a[j + 1 :] or (args[i + 1] if i + 1 < len(args) else None)
+                    if not a[j + 1 :]:
                         i += 1
                     out_file = v
                     break
                 elif ch in "Cm":
-                    if not a[j + 1:]:
+                    if not a[j + 1 :]:
                         i += 1
                     break
                 elif "-" + ch in K.CURL_HARMLESS:
@@ -192,5 +200,3 @@ def _http_result(b: Bake, urls, out_file, out_dir, cwd, ins) -> Bake:
     b.sources.append(Source("uri", target=target, uri=url, origin=f"{b.label} (line {ins.start_line})"))
     b.targets.append(target)
     return b
-
-

@@ -54,8 +54,13 @@ def hf_cli(ins, cmd, args, _argv, cwd, env) -> Bake:
     repo, files = pos[0], pos[1:]
     if "--token" in opts:
         b.caveats.append("the build passed --token: give the container HF_TOKEN instead")
-    src = Source("hf", repo=repo, revision=str(opts.get("--revision", "") or ""),
-                 repo_type=str(opts.get("--repo-type", "model") or "model"), origin=f"{b.label} (line {ins.start_line})")
+    src = Source(
+        "hf",
+        repo=repo,
+        revision=str(opts.get("--revision", "") or ""),
+        repo_type=str(opts.get("--repo-type", "model") or "model"),
+        origin=f"{b.label} (line {ins.start_line})",
+    )
     if files:
         src.mode, src.files = "files", files
     else:
@@ -81,8 +86,6 @@ def hf_cli(ins, cmd, args, _argv, cwd, env) -> Bake:
     return b
 
 
-
-
 def git(ins, cmd, args, cwd, env) -> Bake:
     b = new_bake(ins, cmd)
     pos: list[str] = []
@@ -94,16 +97,18 @@ def git(ins, cmd, args, cwd, env) -> Bake:
         i += 2 if args[i] in K.GIT_OPTS_WITH_VALUE else 1
     if gdir is not None:  # `git -C dir ...` works in dir
         cwd = abspath(gdir, cwd) if cwd else None
-    if args[i:i + 2] == ["lfs", "clone"]:  # the old `git lfs clone`: a clone
+    if args[i : i + 2] == ["lfs", "clone"]:  # the old `git lfs clone`: a clone
         i += 1
-    elif args[i:i + 2] == ["lfs", "pull"]:
+    elif args[i : i + 2] == ["lfs", "pull"]:
         # Paired with the clone it completes by ``merge_lfs_pull``; alone it stays a note.
-        rest = args[i + 2:]
+        rest = args[i + 2 :]
         b.lfs_dir = cwd or ""
-        b.lfs_filtered = any(a in ("-I", "-X", "--include", "--exclude") or a.startswith(("--include=", "--exclude="))
-                             for a in rest) or any(not a.startswith("-") for a in rest)
-        b.problem = ("git lfs pull fetches the LFS objects of a repository the build already has: move the weights "
-                     "by hand")
+        b.lfs_filtered = any(
+            a in ("-I", "-X", "--include", "--exclude") or a.startswith(("--include=", "--exclude=")) for a in rest
+        ) or any(not a.startswith("-") for a in rest)
+        b.problem = (
+            "git lfs pull fetches the LFS objects of a repository the build already has: move the weights by hand"
+        )
         return b
     if i >= len(args) or args[i] != "clone":
         b.problem = "git lfs fetches the LFS objects of a repository the build already has: move the weights by hand"
@@ -138,16 +143,23 @@ def git(ins, cmd, args, cwd, env) -> Bake:
         return b
     rtype, repo = hub
     target = abspath(pos[1] if len(pos) > 1 else repo.rsplit("/", 1)[-1], cwd)
-    b.sources.append(Source("hf", target=target, is_dir=True, repo=repo, repo_type=rtype, revision=branch,
-                            origin=f"{b.label} (line {ins.start_line})"))
+    b.sources.append(
+        Source(
+            "hf",
+            target=target,
+            is_dir=True,
+            repo=repo,
+            repo_type=rtype,
+            revision=branch,
+            origin=f"{b.label} (line {ins.start_line})",
+        )
+    )
     b.targets.append(target)
     b.caveats.append("the clone's .git folder is not recreated, only the repository's files")
     if cmd is not None and (cmd.assignments.get("GIT_LFS_SKIP_SMUDGE") or env.get("GIT_LFS_SKIP_SMUDGE")):
         # (a `git lfs pull` of the whole clone later in the RUN lifts this: merge_lfs_pull)
         b.problem = "GIT_LFS_SKIP_SMUDGE: the clone holds pointer files and a later step picks the weights"
     return b
-
-
 
 
 def merge_lfs_pull(script, bakes: list[Bake], cds: list) -> list[Bake]:
@@ -158,16 +170,27 @@ def merge_lfs_pull(script, bakes: list[Bake], cds: list) -> list[Bake]:
     from ..bake import toplevel
 
     for pull in [b for b in bakes if b.lfs_dir and not b.lfs_filtered]:
-        clone = next((c for c in bakes if c is not pull and c.sources and c.sources[0].kind == "hf"
-                      and c.targets == [pull.lfs_dir] and c.start < pull.start), None)
+        clone = next(
+            (
+                c
+                for c in bakes
+                if c is not pull
+                and c.sources
+                and c.sources[0].kind == "hf"
+                and c.targets == [pull.lfs_dir]
+                and c.start < pull.start
+            ),
+            None,
+        )
         if clone is None or (clone.problem and not clone.problem.startswith("GIT_LFS_SKIP_SMUDGE")):
             continue
         pull_cmd = pull.remove_cmds[0]
         cd, where = next(((c, d) for c, d in reversed(cds) if clone.start < c.start < pull_cmd.start), (None, None))
         if cd is not None:
             later = [c for c in script.commands if c.start > pull_cmd.start and toplevel(c)]
-            if later and not (later[0].effective_argv()[:1] == ["cd"] and
-                              (later[0].effective_argv()[1:2] or [""])[0].startswith("/")):
+            if later and not (
+                later[0].effective_argv()[:1] == ["cd"] and (later[0].effective_argv()[1:2] or [""])[0].startswith("/")
+            ):
                 continue  # the commands after it run inside the clone
             if where != pull.lfs_dir:
                 continue

@@ -23,21 +23,20 @@ def python_script_args(args: list[str]) -> tuple[str, str | None, list[str]]:
     while i < len(args):
         a = args[i]
         if a == "-c" and i + 1 < len(args):
-            return "c", args[i + 1], ["-c"] + args[i + 2:]
+            return "c", args[i + 1], ["-c"] + args[i + 2 :]
         if a.startswith("-c") and len(a) > 2 and not a.startswith("--"):
-            return "c", a[2:], ["-c"] + args[i + 1:]
+            return "c", a[2:], ["-c"] + args[i + 1 :]
         if a == "-m" and i + 1 < len(args):
-            return "m", args[i + 1], [args[i + 1]] + args[i + 2:]
+            return "m", args[i + 1], [args[i + 1]] + args[i + 2 :]
         if a in with_value:
             i += 2
             continue
         if a == "-":
-            return "stdin", None, ["-"] + args[i + 1:]
+            return "stdin", None, ["-"] + args[i + 1 :]
         if not a.startswith("-"):
-            return "file", a, [a] + args[i + 1:]
+            return "file", a, [a] + args[i + 1 :]
         i += 1
     return "stdin", None, [""]
-
 
 
 def nltk_cli(ins, cmd, py, args, _argv, cwd) -> Bake:
@@ -69,8 +68,11 @@ def nltk_cli(ins, cmd, py, args, _argv, cwd) -> Bake:
         kw = f", download_dir={_pyq(ddir)}"
         guard = {"default": ddir}
     code = "import nltk\n" + "\n".join(f"nltk.download({_pyq(p)}{kw})" for p in pkgs)
-    b.sources.append(Source("python", python=py, code=code, guard=guard, what="NLTK data",
-                            origin=f"{b.label} (line {ins.start_line})"))
+    b.sources.append(
+        Source(
+            "python", python=py, code=code, guard=guard, what="NLTK data", origin=f"{b.label} (line {ins.start_line})"
+        )
+    )
     b.targets.append(ddir or "~/nltk_data")
     return b
 
@@ -91,15 +93,21 @@ def script_text(doc: Document, ctx, ins: Instruction, path: str, cwd: str | None
         if m.get("type") == "bind" and "from" not in m and m.get("target"):
             t = abspath(m["target"], "/")
             if under(image_path, t):
-                rel = DI.context_source(posixpath.join(m.get("source", m.get("src", ".")) or ".", image_path[len(t):].lstrip("/")))
+                rel = DI.context_source(
+                    posixpath.join(m.get("source", m.get("src", ".")) or ".", image_path[len(t) :].lstrip("/"))
+                )
                 return ctx.read_context_file(rel)
     stage = doc.stage_of(ins)
     chain = image_stages(doc)
     stages = [doc.stages[i] for i in chain if stage is not None and i <= stage.index] if stage else []
     if stage is not None and stage.index not in chain:
         stages = [stage]
-    copies = [i for st in stages for i in st.instructions
-              if i.index < ins.index and i.keyword in ("COPY", "ADD") and i.flag("from") is None]
+    copies = [
+        i
+        for st in stages
+        for i in st.instructions
+        if i.index < ins.index and i.keyword in ("COPY", "ADD") and i.flag("from") is None
+    ]
     for c in reversed(copies):
         words = copy_words(c)
         if len(words) < 2:
@@ -116,7 +124,7 @@ def script_text(doc: Document, ctx, ins: Instruction, path: str, cwd: str | None
             rel = DI.context_source(w)
             if rel == "." or ctx.is_dir(rel):
                 if under(image_path, dest_abs) and image_path != dest_abs:
-                    sub = image_path[len(dest_abs.rstrip("/")) + 1:]
+                    sub = image_path[len(dest_abs.rstrip("/")) + 1 :]
                     cand = sub if rel == "." else f"{rel}/{sub}"
                     text = ctx.read_context_file(cand)
                     if text is not None:
@@ -217,10 +225,16 @@ def _python_source(b: Bake, dl, bind, py: str, cwd, env, ins) -> str:
         cache, err = _str_or_none(bind.get(None, cache_kw), cache_kw)
         if err:
             return err
-        src = Source("hf", repo=repo, revision=vals["revision"], mode="model", variant=vals["variant"],
-                     files=[vals["gguf_file"]] if vals["gguf_file"] else [],
-                     include=[vals["subfolder"].rstrip("/") + "/*"] if vals["subfolder"] else [],
-                     origin=origin)
+        src = Source(
+            "hf",
+            repo=repo,
+            revision=vals["revision"],
+            mode="model",
+            variant=vals["variant"],
+            files=[vals["gguf_file"]] if vals["gguf_file"] else [],
+            include=[vals["subfolder"].rstrip("/") + "/*"] if vals["subfolder"] else [],
+            origin=origin,
+        )
         saved = [s for s in dl.saved_to]
         for s in saved:
             if isinstance(s, Unknown):
@@ -232,8 +246,17 @@ def _python_source(b: Bake, dl, bind, py: str, cwd, env, ins) -> str:
                 if not isinstance(s, str):
                     return "it is saved to a path that is not a string"
                 t = abspath(s, cwd)
-                one = Source(**{**src.__dict__, "target": t, "is_dir": True, "include": list(src.include),
-                                "files": list(src.files), "cache_env": [], "guard": {}})
+                one = Source(
+                    **{
+                        **src.__dict__,
+                        "target": t,
+                        "is_dir": True,
+                        "include": list(src.include),
+                        "files": list(src.files),
+                        "cache_env": [],
+                        "guard": {},
+                    }
+                )
                 b.sources.append(one)
                 b.targets.append(t)
             return ""
@@ -329,8 +352,11 @@ def _python_source(b: Bake, dl, bind, py: str, cwd, env, ins) -> str:
                 if cwd is None:
                     return "the working directory is not known"
                 guard = {"default": abspath(d, cwd)}
-        code = render_call(dl.qualname, bind, drop=frozenset({"device", "map_location", "device_map",
-                                                                "torch_dtype", "dtype", "in_memory"}))
+        code = render_call(
+            dl.qualname,
+            bind,
+            drop=frozenset({"device", "map_location", "device_map", "torch_dtype", "dtype", "in_memory"}),
+        )
         if isinstance(code, Unknown):
             return code.why
         b.sources.append(Source("python", python=py, code=code, guard=guard, what=what, origin=origin))
@@ -349,8 +375,14 @@ def _merge_sources(sources: list[Source]) -> list[Source]:
             if s.kind == o.kind == "python" and s.guard == o.guard and s.python == o.python:
                 twin = o
                 break
-            if s.kind == o.kind == "hf" and (s.repo, s.revision, s.repo_type, s.target, s.mode, s.guard.get("default")) == \
-                    (o.repo, o.revision, o.repo_type, o.target, o.mode, o.guard.get("default")):
+            if s.kind == o.kind == "hf" and (
+                s.repo,
+                s.revision,
+                s.repo_type,
+                s.target,
+                s.mode,
+                s.guard.get("default"),
+            ) == (o.repo, o.revision, o.repo_type, o.target, o.mode, o.guard.get("default")):
                 twin = o
                 break
             if s.key() == o.key():
@@ -367,5 +399,3 @@ def _merge_sources(sources: list[Source]) -> list[Source]:
             twin.files = list(dict.fromkeys(twin.files + s.files))
             twin.include = list(dict.fromkeys(twin.include + s.include)) if twin.include and s.include else []
     return out
-
-

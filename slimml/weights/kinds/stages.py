@@ -71,8 +71,9 @@ def stage_bakes(doc: Document, ctx, min_bytes: int, ignore_text: str | None, cha
 def _copy_bake(doc: Document, ins: Instruction, idx: int, lineage: set[int], inner: list[Bake]) -> Bake | None:
     st = doc.stages[idx]
     sname = st.name or str(idx)
-    b = Bake(ins, ins.start, ins.end, f"COPY --from={ins.flag('from').value} {' '.join(ins.args.split())}",
-             kind="stage")
+    b = Bake(
+        ins, ins.start, ins.end, f"COPY --from={ins.flag('from').value} {' '.join(ins.args.split())}", kind="stage"
+    )
     b.stage = idx
     words = copy_words(ins)
     if len(words) < 2:
@@ -88,8 +89,9 @@ def _copy_bake(doc: Document, ins: Instruction, idx: int, lineage: set[int], inn
     for k, (w, _, _) in enumerate(words[:-1]):
         x = expand(w, env)
         if x is None:
-            b.problem = (f"its source {w} uses a build argument with no default: what it takes from stage {sname} "
-                         f"is unknown")
+            b.problem = (
+                f"its source {w} uses a build argument with no default: what it takes from stage {sname} is unknown"
+            )
             return b
         p = posixpath.normpath("/" + x.lstrip("/")) if not x.startswith("/") else posixpath.normpath(x)
         stem = p
@@ -97,11 +99,12 @@ def _copy_bake(doc: Document, ins: Instruction, idx: int, lineage: set[int], inn
             stem = posixpath.dirname(p[: min(p.index(c) for c in _GLOB if c in p)] + "x")
         ov = [t for t in targets if _overlap(t, stem)]
         if not ov:
-            near = [y for y in bad if any(_overlap(t, stem) for t in y.targets)] or \
-                (bad if _weighty(p) else [])
+            near = [y for y in bad if any(_overlap(t, stem) for t in y.targets)] or (bad if _weighty(p) else [])
             if near:
-                b.problem = (f"it copies weights stage {sname} downloads at `{near[0].label}` (line "
-                             f"{near[0].instr.start_line}), which cannot be moved: {near[0].problem}")
+                b.problem = (
+                    f"it copies weights stage {sname} downloads at `{near[0].label}` (line "
+                    f"{near[0].instr.start_line}), which cannot be moved: {near[0].problem}"
+                )
                 return b
             continue
         if stem != p:
@@ -112,8 +115,10 @@ def _copy_bake(doc: Document, ins: Instruction, idx: int, lineage: set[int], inn
             return b
         part = [t for t in ov if under(p, t) and p != t]
         if part:
-            b.problem = (f"it copies {p}, part of what stage {sname} downloaded into {part[0]}: the init script "
-                         f"would fetch all of it")
+            b.problem = (
+                f"it copies {p}, part of what stage {sname} downloaded into {part[0]}: the init script "
+                f"would fetch all of it"
+            )
             return b
         hits.append((k, p))
     if not hits:
@@ -124,21 +129,26 @@ def _copy_bake(doc: Document, ins: Instruction, idx: int, lineage: set[int], inn
             return b
     for flag in ("chown", "chmod"):
         if ins.flag(flag) is not None:
-            b.caveats.append(f"the COPY set --{flag}={ins.flag(flag).value}: the init script writes the files as "
-                             f"the container's user")
+            b.caveats.append(
+                f"the COPY set --{flag}={ins.flag(flag).value}: the init script writes the files as "
+                f"the container's user"
+            )
     paths = [p for _, p in hits]
     both = next((x for x in shared if any(_overlap(t, p) for t in x.targets for p in paths)), None)
     if both is not None:
-        b.problem = (f"stage {sname} is built on a stage of the image that also downloads there "
-                     f"(line {both.instr.start_line})")
+        b.problem = (
+            f"stage {sname} is built on a stage of the image that also downloads there (line {both.instr.start_line})"
+        )
         return b
     why = _base_problem(doc, lineage, paths) or _writer(doc, lineage, paths, ok)
     if why:
         b.problem = f"stage {sname} {why}: the COPY takes more than the downloaded weights"
         return b
     if _logs_in(doc, lineage):
-        b.caveats.append(f"stage {sname} logged in to the Hugging Face Hub: give the container HF_TOKEN (a secret "
-                         f"of the orchestrator) for private or gated repositories")
+        b.caveats.append(
+            f"stage {sname} logged in to the Hugging Face Hub: give the container HF_TOKEN (a secret "
+            f"of the orchestrator) for private or gated repositories"
+        )
     dest_raw = words[-1][0]
     dest = expand(dest_raw, env)
     if dest is None:
@@ -152,8 +162,10 @@ def _copy_bake(doc: Document, ins: Instruction, idx: int, lineage: set[int], inn
         for s in x.sources:
             path = _source_path(s, xenv)
             if path is None:
-                b.problem = (f"`{x.label}` (line {x.instr.start_line}) caches {s.what or 'its download'} where the "
-                             f"init script cannot follow it across stages")
+                b.problem = (
+                    f"`{x.label}` (line {x.instr.start_line}) caches {s.what or 'its download'} where the "
+                    f"init script cannot follow it across stages"
+                )
                 return b
             src_p = next((p for p in paths if under(path, p)), None)
             if src_p is None:
@@ -181,8 +193,11 @@ def _copy_bake(doc: Document, ins: Instruction, idx: int, lineage: set[int], inn
 
 def _weighty(path: str) -> bool:
     low = path.lower()
-    return K.looks_like_weight_file(path) or any(seg in K.WEIGHT_DIR_NAMES for seg in low.split("/")) \
+    return (
+        K.looks_like_weight_file(path)
+        or any(seg in K.WEIGHT_DIR_NAMES for seg in low.split("/"))
         or "huggingface" in low
+    )
 
 
 def _source_path(s: Source, env: dict[str, str]) -> str | None:
@@ -195,8 +210,15 @@ def _source_path(s: Source, env: dict[str, str]) -> str | None:
 
 
 def _moved(s: Source, new: str, final_env: dict[str, str], label: str, ins: Instruction) -> Source:
-    d = {**s.__dict__, "files": list(s.files), "include": list(s.include), "exclude": list(s.exclude),
-         "cache_env": list(s.cache_env), "guard": dict(s.guard), "argv": list(s.argv)}
+    d = {
+        **s.__dict__,
+        "files": list(s.files),
+        "include": list(s.include),
+        "exclude": list(s.exclude),
+        "cache_env": list(s.cache_env),
+        "guard": dict(s.guard),
+        "argv": list(s.argv),
+    }
     out = Source(**d)
     out.origin = f"{s.origin}, copied by {label} (line {ins.start_line})"
     if s.target:
@@ -268,8 +290,9 @@ def _run_writer(doc: Document, ins: Instruction, paths: list[str], removed: set,
             ops = [script.node_text(c) for c in node.children if not c.is_named]
             tgt = [c for c in node.children if c.is_named and c.type != "file_descriptor"]
             t = script.node_text(tgt[-1]).strip("'\"") if tgt else ""
-            if any(op in ("<", "<&", "<>") for op in ops) or (any(op in (">&",) for op in ops) and
-                                                               (t.isdigit() or t == "-")):
+            if any(op in ("<", "<&", "<>") for op in ops) or (
+                any(op in (">&",) for op in ops) and (t.isdigit() or t == "-")
+            ):
                 continue  # reads, or duplicates a descriptor: no file written
             if t in ("/dev/null", "/dev/stdout", "/dev/stderr"):
                 continue
@@ -325,13 +348,21 @@ def _command_writes(argv: list[str], cwd: str | None, env: dict[str, str]) -> li
         if cwd is None and any(not a.startswith("/") for a in operands):
             return None
         return [abspath(a, cwd or "/") for a in operands]
-    venv = args[2:] if K.PYTHON_RE.match(prog) and args[:2] == ["-m", "venv"] else \
-        args[1:] if prog == "uv" and args[:1] == ["venv"] else args if prog == "virtualenv" else None
+    venv = (
+        args[2:]
+        if K.PYTHON_RE.match(prog) and args[:2] == ["-m", "venv"]
+        else args[1:]
+        if prog == "uv" and args[:1] == ["venv"]
+        else args
+        if prog == "virtualenv"
+        else None
+    )
     if venv is not None:
         dirs = [a for a in venv if not a.startswith("-")]
         return [abspath(d, cwd) for d in dirs] if cwd and dirs else None
-    pip = prog in K.PACKAGE_INSTALLERS or K.PYTHON_RE.match(prog) and args[:2] == ["-m", "pip"] \
-        or prog.startswith("pip")
+    pip = (
+        prog in K.PACKAGE_INSTALLERS or K.PYTHON_RE.match(prog) and args[:2] == ["-m", "pip"] or prog.startswith("pip")
+    )
     if pip:
         out = list(K.SYSTEM_DIRS) + list(K.PACKAGE_WRITES)
         for k, a in enumerate(args):
@@ -363,15 +394,19 @@ def _plan_stage_removal(doc: Document, bakes: list[Bake], inner_of: dict) -> Non
         sname = doc.stages[idx].name or str(idx)
         refs: list[tuple[Instruction, list[str] | None]] = []  # (instruction, paths it takes; None: anything)
         for ins in doc.instructions:
-            if ins.keyword == "COPY" and ins.flag("from") is not None and \
-                    _stage_ref(doc, ins.flag("from").value or "") == idx:
+            if (
+                ins.keyword == "COPY"
+                and ins.flag("from") is not None
+                and _stage_ref(doc, ins.flag("from").value or "") == idx
+            ):
                 mine = next((b for b in group if b.instr is ins), None)
                 ws = copy_words(ins)[:-1]
                 rest = [w for k, (w, _, _) in enumerate(ws) if mine is None or k not in mine.remove_words]
                 if rest:
                     refs.append((ins, [posixpath.normpath("/" + w.lstrip("/")) for w in rest]))
-            elif ins.keyword == "RUN" and any(_stage_ref(doc, m.get("from", "")) == idx for m in H.mounts(ins)
-                                              if m.get("from")):
+            elif ins.keyword == "RUN" and any(
+                _stage_ref(doc, m.get("from", "")) == idx for m in H.mounts(ins) if m.get("from")
+            ):
                 refs.append((ins, None))
         refs += [(s.from_instruction, None) for s in doc.stages if parent_stage(doc, s) is doc.stages[idx]]
         first = group[0]
@@ -384,11 +419,15 @@ def _plan_stage_removal(doc: Document, bakes: list[Bake], inner_of: dict) -> Non
             for b in group:
                 b.inner_remove = b is first
             continue
-        why = (f"other steps use stage {sname} (line {refs[0][0].start_line})" if refs
-               else "a later stage is named by its number")
+        why = (
+            f"other steps use stage {sname} (line {refs[0][0].start_line})"
+            if refs
+            else "a later stage is named by its number"
+        )
         for b in group:
-            b.caveats.append(f"stage {sname} still downloads the weights at build time ({why}): the image no "
-                             f"longer holds them")
+            b.caveats.append(
+                f"stage {sname} still downloads the weights at build time ({why}): the image no longer holds them"
+            )
 
 
 def _numeric_refs(doc: Document) -> list[int]:

@@ -13,21 +13,43 @@ from __future__ import annotations
 
 import re
 
-from ..common import VENV, VENV_PATH_VALUE, NoFix
 from ... import _helpers as H
+from ..common import VENV, VENV_PATH_VALUE, NoFix
 from . import conda, pdm, pipenv, poetry, uv
 from .base import Env, Use
 from .common import prefix_of
 
 __all__ = ["Env", "Use", "read", "plan", "INSTALLER_TOOLS"]
 
-_READERS = {"uv": uv.read, "poetry": poetry.read, "pipenv": pipenv.read, "pdm": pdm.read, "conda": conda.read,
-            "mamba": conda.read, "micromamba": conda.read}
+_READERS = {
+    "uv": uv.read,
+    "poetry": poetry.read,
+    "pipenv": pipenv.read,
+    "pdm": pdm.read,
+    "conda": conda.read,
+    "mamba": conda.read,
+    "micromamba": conda.read,
+}
 INSTALLER_TOOLS = frozenset({"uv", "uvx", "poetry", "pipenv", "pdm", "conda", "mamba", "micromamba"})
 # Packages that are installers, not the app's: pip-installed outside the copied environment, nothing the app
 # imports is lost (the runtime check below covers a runtime stage that runs them).
-TOOL_PACKAGES = frozenset({"pip", "setuptools", "wheel", "uv", "poetry", "pipenv", "pdm", "virtualenv",
-                           "poetry-plugin-export", "pip-tools", "conda-lock", "hatch", "build"})
+TOOL_PACKAGES = frozenset(
+    {
+        "pip",
+        "setuptools",
+        "wheel",
+        "uv",
+        "poetry",
+        "pipenv",
+        "pdm",
+        "virtualenv",
+        "poetry-plugin-export",
+        "pip-tools",
+        "conda-lock",
+        "hatch",
+        "build",
+    }
+)
 # The base's interpreter, by absolute path, that a virtualenv made from it stands in for (same Python).
 BASE_BIN_DIRS = frozenset({"/usr/local/bin", "/usr/bin", "/bin"})
 BASE_INTERPRETERS = frozenset({"python", "python3", "pip", "pip3"})
@@ -145,28 +167,35 @@ def _project_env(p, u: Use) -> str:
 def _uv_python_is_the_base(p, u: Use, e: dict[str, str]) -> None:
     """uv downloads a Python when none it finds fits the project; a copied environment would then point into uv's
     own directory. Proven not to happen, or refused."""
-    if e.get("UV_PYTHON_DOWNLOADS", "").lower() in ("never", "manual") or \
-            e.get("UV_PYTHON_PREFERENCE", "").lower() == "only-system":
+    if (
+        e.get("UV_PYTHON_DOWNLOADS", "").lower() in ("never", "manual")
+        or e.get("UV_PYTHON_PREFERENCE", "").lower() == "only-system"
+    ):
         return
     if any(x.tool == "uv-python" for x in _uses(p)):
         raise NoFix("`uv python install`: the environment would use a Python the runtime stage does not have")
     have = _base_python(p)
     if have is None:
-        raise NoFix("`uv sync` may download its own Python (the base's Python version cannot be told; set "
-                    "UV_PYTHON_DOWNLOADS=never to split)")
+        raise NoFix(
+            "`uv sync` may download its own Python (the base's Python version cannot be told; set "
+            "UV_PYTHON_DOWNLOADS=never to split)"
+        )
     want = u.detail.get("python") or e.get("UV_PYTHON") or _read(p, u.ins_index, H.join_path(u.path, ".python-version"))
     if want is not None:
         want = want.strip().splitlines()[0].strip() if want.strip() else ""
         if want and not (want == have or want.startswith(have + ".") or want in ("python3", "python", "3")):
-            raise NoFix(f"`uv sync` wants Python {want} and the base has {have}: uv would download one the runtime "
-                        "stage does not have")
+            raise NoFix(
+                f"`uv sync` wants Python {want} and the base has {have}: uv would download one the runtime "
+                "stage does not have"
+            )
     req = _requires_python(_read(p, u.ins_index, H.join_path(u.path, "pyproject.toml")))
     if req is not None:
         from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
         try:
-            ok = SpecifierSet(req).contains(have + ".0", prereleases=True) or \
-                SpecifierSet(req).contains(have + ".99", prereleases=True)
+            ok = SpecifierSet(req).contains(have + ".0", prereleases=True) or SpecifierSet(req).contains(
+                have + ".99", prereleases=True
+            )
         except InvalidSpecifier:
             ok = False
         if not ok:
@@ -186,7 +215,7 @@ def _base_python(p) -> str | None:
         if pt is not None and pt.version and pt.version.count(".") >= 1:
             return ".".join(pt.version.split(".")[:2])
     apt = [n for i in p.infos.values() for n in i.apt_names if re.match(r"^python3\.\d+$", n)]
-    return apt[0][len("python"):] if len(set(apt)) == 1 else None
+    return apt[0][len("python") :] if len(set(apt)) == 1 else None
 
 
 def _read(p, index: int, path: str | None) -> str | None:
@@ -272,15 +301,18 @@ def _copy(p, uses: list[Use], made: list[Use], projects: list[Use]) -> Env:
                 continue  # an installer for the build; the runtime check covers a runtime stage that runs it
             if where is None:
                 raise NoFix(f"where the `{what}` at line {u.line} installs cannot be told (not in {paths[0]})")
-            raise NoFix(f"the `{what}` at line {u.line} installs into the base's Python, not {paths[0]}: its packages "
-                        "would stay in the builder")
+            raise NoFix(
+                f"the `{what}` at line {u.line} installs into the base's Python, not {paths[0]}: its packages "
+                "would stay in the builder"
+            )
         if u.tool == "activate" and u.path not in paths:
             raise NoFix(f"the RUN at line {u.line} activates a virtualenv the file does not make")
     # The runtime copy follows any COPY into the environment's directory that came before the last install into it:
     # that install saw (and repaired) what the COPY brought, e.g. a developer's .venv in the context.
     env.after = _after(p, paths, last)
-    env.desc.append(("the virtualenv " if made else "the project environment ") + ", ".join(paths)
-                    + " is copied from the builder")
+    env.desc.append(
+        ("the virtualenv " if made else "the project environment ") + ", ".join(paths) + " is copied from the builder"
+    )
     return env
 
 
@@ -320,8 +352,10 @@ def _conda(p, base, uses: list[Use], condas: list[Use]) -> Env:
             if name is None and u.detail.get("file"):
                 name = conda.env_name_from_file(_read(p, u.ins_index, u.detail["file"]) or "")
             if name is None or name == "base":
-                raise NoFix(f"the `{u.detail.get('tool', 'conda')} {u.sub}` at line {u.line} installs into conda's "
-                            "base environment, which is part of the base image (copying it would store it twice)")
+                raise NoFix(
+                    f"the `{u.detail.get('tool', 'conda')} {u.sub}` at line {u.line} installs into conda's "
+                    "base environment, which is part of the base image (copying it would store it twice)"
+                )
             if root is None:
                 raise NoFix(f"where conda keeps its environments in {p.stage.image} cannot be told")
             prefix = H.join_path(root, f"envs/{name}")
@@ -373,7 +407,7 @@ def runtime_tools(env: Env, used: set[str], kept_copies, runtime_image: str = ""
             provided.add(s.rstrip("/").rsplit("/", 1)[-1])
     # A RUN the runtime stage keeps as it is (an installer script, `pipx install`) that names the tool: it makes the
     # tool there as it did in the original.
-    for ins, text in kept_runs:
+    for _ins, text in kept_runs:
         provided |= {t for t in INSTALLER_TOOLS if re.search(r"(?<![\w.-])" + t + r"(?![\w-])", text)}
     for t in sorted(used & INSTALLER_TOOLS):
         if t in env.tools or t in provided or (env.kind == "conda" and t in ("conda", "mamba", "micromamba")):
@@ -389,8 +423,13 @@ def tool_install_runs(p, used: set[str]) -> list[int]:
         if info.kind != "build" or len(info.uses) != 1 or info.others or info.apt or info.writes or info.scratch:
             continue
         u = info.uses[0]
-        if u.tool == "pip" and u.sub == "install" and _tooling(u) and set(u.names) & used & INSTALLER_TOOLS and \
-                not u.detail.get("spelled", "").startswith("/") and set(info.programs) <= {"pip", "pip3", "python",
-                                                                                            "python3"}:
+        if (
+            u.tool == "pip"
+            and u.sub == "install"
+            and _tooling(u)
+            and set(u.names) & used & INSTALLER_TOOLS
+            and not u.detail.get("spelled", "").startswith("/")
+            and set(info.programs) <= {"pip", "pip3", "python", "python3"}
+        ):
             out.append(info.ins.index)
     return out

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ....dockerfile.shell import Word
-from .. import common as C
 from ... import _helpers as H
+from .. import common as C
 from .base import Use
 
 
@@ -18,7 +18,7 @@ def options(words: list[Word], start: int, with_value: frozenset[str]) -> tuple[
     while i < len(words):
         v = words[i].value
         if v == "--":
-            pos += [w.value for w in words[i + 1:]]
+            pos += [w.value for w in words[i + 1 :]]
             break
         if v.startswith("--") and "=" in v:
             k, _, val = v.partition("=")
@@ -64,8 +64,16 @@ def record_install(reader, tool: str, words: list[Word], sub: str, opts: dict, p
     info = reader.info
     info.installs_python = True
     info.spellings.append(tool.split("-")[0])
-    use = Use(tool, reader.ins.index, reader.ins.start_line, path=path, cwd=reader.cwd, sub=sub, words=list(words),
-              flags=set(opts))
+    use = Use(
+        tool,
+        reader.ins.index,
+        reader.ins.start_line,
+        path=path,
+        cwd=reader.cwd,
+        sub=sub,
+        words=list(words),
+        flags=set(opts),
+    )
     info.uses.append(use)
     return use
 

@@ -11,8 +11,23 @@ import re
 from .base import Use
 from .common import absolute, options
 
-_VALUE = frozenset({"-n", "--name", "-p", "--prefix", "-f", "--file", "-c", "--channel", "--override-channels",
-                    "-r", "--root-prefix", "--platform", "--subdir"})
+_VALUE = frozenset(
+    {
+        "-n",
+        "--name",
+        "-p",
+        "--prefix",
+        "-f",
+        "--file",
+        "-c",
+        "--channel",
+        "--override-channels",
+        "-r",
+        "--root-prefix",
+        "--platform",
+        "--subdir",
+    }
+)
 _VALUE = _VALUE - {"--override-channels"}
 # Images whose conda lives in /opt/conda (and MAMBA_ROOT_PREFIX there for micromamba).
 ROOT_BY_IMAGE = (("continuumio/", "/opt/conda"), ("condaforge/", "/opt/conda"), ("mambaorg/micromamba", "/opt/conda"))
@@ -25,8 +40,15 @@ def read(reader, words) -> None:
     info = reader.info
     if sub in ("create", "install", "update", "env create", "env update"):
         reader.cats.append("build")
-        use = Use("conda", reader.ins.index, reader.ins.start_line, cwd=reader.cwd, sub=sub, words=list(words),
-                  flags=set(opts))
+        use = Use(
+            "conda",
+            reader.ins.index,
+            reader.ins.start_line,
+            cwd=reader.cwd,
+            sub=sub,
+            words=list(words),
+            flags=set(opts),
+        )
         use.detail["tool"] = tool
         if opts.get("-p") or opts.get("--prefix"):
             use.path = absolute(reader, opts.get("-p") or opts.get("--prefix"))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from .common import absolute, not_moved, options, record_install
 
-_VALUE = frozenset({"-G", "--group", "-p", "--project", "-L", "--lockfile", "--venv", "-o", "--output",
-                    "-f", "--format"})
+_VALUE = frozenset(
+    {"-G", "--group", "-p", "--project", "-L", "--lockfile", "--venv", "-o", "--output", "-f", "--format"}
+)
 
 
 def read(reader, words) -> None:

@@ -7,8 +7,23 @@ from __future__ import annotations
 
 from .common import not_moved, options, record_install
 
-_VALUE = frozenset({"--with", "--without", "--only", "-E", "--extras", "-C", "--directory", "-P", "--project",
-                    "--format", "-f", "--output", "-o"})
+_VALUE = frozenset(
+    {
+        "--with",
+        "--without",
+        "--only",
+        "-E",
+        "--extras",
+        "-C",
+        "--directory",
+        "-P",
+        "--project",
+        "--format",
+        "-f",
+        "--output",
+        "-o",
+    }
+)
 
 
 def read(reader, words) -> None:

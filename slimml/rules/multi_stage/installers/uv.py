@@ -16,18 +16,87 @@ from .base import Use
 from .common import absolute, options
 from .venv import read_make
 
-_GLOBAL_VALUE = frozenset({"--directory", "--project", "--python", "-p", "--cache-dir", "--color", "--config-file",
-                           "--python-preference", "--allow-insecure-host"})
-_PIP_VALUE = frozenset({"-r", "--requirements", "--requirement", "-c", "--constraint", "--constraints", "-e",
-                        "--editable", "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--python",
-                        "-p", "--target", "--prefix", "--index-strategy", "--keyring-provider", "--resolution",
-                        "--prerelease", "--exclude-newer", "--link-mode", "--python-version", "--python-platform",
-                        "--override", "--overrides", "--group", "--extra", "--config-setting", "-C", "--index",
-                        "--default-index", "--cache-dir", "--torch-backend", "--build-constraint", "-b"})
-_SYNC_VALUE = frozenset({"--extra", "--group", "--only-group", "--no-group", "--package", "--python", "-p",
-                         "--index", "--default-index", "--index-url", "--extra-index-url", "--find-links", "-f",
-                         "--link-mode", "--project", "--directory", "--no-install-package", "--config-setting",
-                         "--cache-dir", "--resolution", "--prerelease", "--exclude-newer", "--script"})
+_GLOBAL_VALUE = frozenset(
+    {
+        "--directory",
+        "--project",
+        "--python",
+        "-p",
+        "--cache-dir",
+        "--color",
+        "--config-file",
+        "--python-preference",
+        "--allow-insecure-host",
+    }
+)
+_PIP_VALUE = frozenset(
+    {
+        "-r",
+        "--requirements",
+        "--requirement",
+        "-c",
+        "--constraint",
+        "--constraints",
+        "-e",
+        "--editable",
+        "-i",
+        "--index-url",
+        "--extra-index-url",
+        "-f",
+        "--find-links",
+        "--python",
+        "-p",
+        "--target",
+        "--prefix",
+        "--index-strategy",
+        "--keyring-provider",
+        "--resolution",
+        "--prerelease",
+        "--exclude-newer",
+        "--link-mode",
+        "--python-version",
+        "--python-platform",
+        "--override",
+        "--overrides",
+        "--group",
+        "--extra",
+        "--config-setting",
+        "-C",
+        "--index",
+        "--default-index",
+        "--cache-dir",
+        "--torch-backend",
+        "--build-constraint",
+        "-b",
+    }
+)
+_SYNC_VALUE = frozenset(
+    {
+        "--extra",
+        "--group",
+        "--only-group",
+        "--no-group",
+        "--package",
+        "--python",
+        "-p",
+        "--index",
+        "--default-index",
+        "--index-url",
+        "--extra-index-url",
+        "--find-links",
+        "-f",
+        "--link-mode",
+        "--project",
+        "--directory",
+        "--no-install-package",
+        "--config-setting",
+        "--cache-dir",
+        "--resolution",
+        "--prerelease",
+        "--exclude-newer",
+        "--script",
+    }
+)
 
 
 def read(reader, words) -> None:
@@ -45,9 +114,17 @@ def read(reader, words) -> None:
             reader.cats.append("build")
             info.installs_python = True
             info.spellings.append("uv")
-            use = Use("uv-pip", reader.ins.index, reader.ins.start_line, cwd=reader.cwd, sub=cmd,
-                      words=list(words), flags=set(opts), path=reader.active,
-                      names=[p for p in pos if re.match(r"^[A-Za-z0-9]", p) and "/" not in p])
+            use = Use(
+                "uv-pip",
+                reader.ins.index,
+                reader.ins.start_line,
+                cwd=reader.cwd,
+                sub=cmd,
+                words=list(words),
+                flags=set(opts),
+                path=reader.active,
+                names=[p for p in pos if re.match(r"^[A-Za-z0-9]", p) and "/" not in p],
+            )
             use.detail["after_sub"] = str(k + 1)  # index of the word the strategy inserts after
             info.uses.append(use)
             for o in ("--target", "--prefix"):
@@ -68,8 +145,16 @@ def read(reader, words) -> None:
         reader.cats.append("build")
         info.installs_python = True
         info.spellings.append("uv")
-        use = Use("uv-sync", reader.ins.index, reader.ins.start_line, path=project, cwd=reader.cwd, sub="sync",
-                  words=list(words), flags=set(opts))
+        use = Use(
+            "uv-sync",
+            reader.ins.index,
+            reader.ins.start_line,
+            path=project,
+            cwd=reader.cwd,
+            sub="sync",
+            words=list(words),
+            flags=set(opts),
+        )
         for o in ("--python", "-p"):
             if opts.get(o):
                 use.detail["python"] = opts[o] or ""

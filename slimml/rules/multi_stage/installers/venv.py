@@ -9,9 +9,26 @@ from __future__ import annotations
 from .base import Use
 from .common import absolute, options
 
-_VENV_VALUE_OPTS = frozenset({"--prompt", "-p", "--python", "--activators", "--seeder", "--app-data",
-                              "--extra-search-dir", "--pip", "--setuptools", "--wheel", "--index-url",
-                              "--extra-index-url", "-i", "--cache-dir", "--link-mode", "--relocatable-no"})
+_VENV_VALUE_OPTS = frozenset(
+    {
+        "--prompt",
+        "-p",
+        "--python",
+        "--activators",
+        "--seeder",
+        "--app-data",
+        "--extra-search-dir",
+        "--pip",
+        "--setuptools",
+        "--wheel",
+        "--index-url",
+        "--extra-index-url",
+        "-i",
+        "--cache-dir",
+        "--link-mode",
+        "--relocatable-no",
+    }
+)
 
 
 def read_make(reader, words, start: int, default: str | None = None) -> None:
@@ -30,8 +47,11 @@ def read_activate(reader, words) -> bool:
     """``. P/bin/activate`` / ``source P/bin/activate``: later commands of the RUN use P."""
     if len(words) < 2 or not words[1].value.endswith("/bin/activate") and words[1].value != "bin/activate":
         return False
-    path = absolute(reader, words[1].value[: -len("/bin/activate")] or ".") if words[1].value != "bin/activate" \
+    path = (
+        absolute(reader, words[1].value[: -len("/bin/activate")] or ".")
+        if words[1].value != "bin/activate"
         else reader.cwd
+    )
     reader.active = path
     reader.info.uses.append(Use("activate", reader.ins.index, reader.ins.start_line, path=path, cwd=reader.cwd))
     reader.cats.append("harmless")
