@@ -33,7 +33,7 @@ from slimml.measure import run as run_module
 from slimml.measure.engine import connect
 from slimml.measure.plan import RewriteOptions
 from slimml.measure.run import MeasureOptions, run_measure
-from slimml.measure.verify import FAIL, PASS, VerifyOptions, verify
+from slimml.measure.verify import FAIL, PASS, SKIP, VerifyOptions, verify
 
 from .dockerutil import Images
 
@@ -105,8 +105,12 @@ def test_measure_project(name, unsafe, measured, client):
         "app-files",
         "run",
         "smoke",
+        "buildchecks",
     ]
-    assert all(c.status == PASS for c in v.checks), _explain(report)
+    # BuildKit's build checks run where the engine can (Docker 27+ with buildx); elsewhere they are skipped, saying why.
+    bc = v.checks[-1]
+    assert bc.status == PASS or (bc.status == SKIP and "not available" in bc.summary), _explain(report)
+    assert all(c.status == PASS for c in v.checks[:-1]), _explain(report)
     if unsafe and _spec(name).get("shrinks", True):
         assert report.after.size < report.before.size, _explain(report)
     rb = report.rebuild
