@@ -289,6 +289,7 @@ def test_buildkit_file_is_built_with_buildkit_and_json_carries_everything(tmp_pa
         "app-files",
         "run",
         "smoke",
+        "buildchecks",  # BuildKit's build checks: PASS where the engine can run them, else SKIP saying why
     ]
     assert out["rebuild"]["verified"], out["rebuild"]
 
