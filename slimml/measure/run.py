@@ -307,7 +307,7 @@ def _image_report(client, label: str, result: BuildResult, base: str | None, col
 
 def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, report: MeasureReport) -> None:
     from .repair import applies
-    from .verify import VerifyOptions, verify
+    from .verify import verify
 
     if opts.after is not None:
         ui.phase("reading both Dockerfiles")
@@ -378,19 +378,7 @@ def _measure(path: Path, opts: MeasureOptions, ui: _UI, client, res: Resources, 
     report.after = _image_report(client, "after", a, base_a, opts.cold, plan.after_text)
 
     ui.phase(f"verifying the {other}")
-    vopts = VerifyOptions.from_dockerfiles(
-        plan.before_text,
-        plan.after_text,
-        plan.before_context,
-        dockerignore_before=plan.dockerignore_before,
-        dockerignore_after=plan.dockerignore_after,
-        rewrite_changed=plan.rewrite_changed,
-        smoke=opts.smoke,
-        timeout=opts.check_timeout,
-        run=opts.run,
-        run_timeout=opts.run_timeout,
-        provided_text=_provided_text(plan),
-    )
+    vopts = _verify_options(plan, opts, plan.after_text)
     memo: dict = {}  # the original's probe results, reused when a repaired rewrite is verified again
     report.verification = verify(
         client, b.tag, a.tag, vopts, res, memo=memo, progress=lambda s: ui.phase(f"verifying: {s}")
@@ -419,6 +407,25 @@ def _engine_version(client) -> str | None:
         return None
 
 
+def _verify_options(plan, opts, after_text: str):
+    """The verification of ``after_text`` against the plan's original (the rewrite, or a repaired variant of it)."""
+    from .verify import VerifyOptions
+
+    return VerifyOptions.from_dockerfiles(
+        plan.before_text,
+        after_text,
+        plan.before_context,
+        dockerignore_before=plan.dockerignore_before,
+        dockerignore_after=plan.dockerignore_after,
+        rewrite_changed=plan.rewrite_changed,
+        smoke=opts.smoke,
+        timeout=opts.check_timeout,
+        run=opts.run,
+        run_timeout=opts.run_timeout,
+        provided_text=_provided_text(plan),
+    )
+
+
 def _provided_text(plan: Plan) -> str:
     from .configparity import provided_text
 
@@ -444,7 +451,7 @@ def _repair(
     from ..secrets import mask
     from .plan import replace_file
     from .repair import repair
-    from .verify import VerifyOptions, verify
+    from .verify import verify
 
     source = read_source(plan.dockerfile)
 
@@ -453,19 +460,7 @@ def _repair(
         r = build(f"after ({label})", "after", f"after-{label}", opts.cold)
         if not r.ok:
             return None, (r, None), False, [f"does not build: {r.failed_step or 'build'}: {r.error}"]
-        vo = VerifyOptions.from_dockerfiles(
-            plan.before_text,
-            text,
-            plan.before_context,
-            dockerignore_before=plan.dockerignore_before,
-            dockerignore_after=plan.dockerignore_after,
-            rewrite_changed=plan.rewrite_changed,
-            smoke=opts.smoke,
-            timeout=opts.check_timeout,
-            run=opts.run,
-            run_timeout=opts.run_timeout,
-            provided_text=_provided_text(plan),
-        )
+        vo = _verify_options(plan, opts, text)
         v = verify(client, b.tag, r.tag, vo, res, memo=memo, progress=lambda s: ui.phase(f"verifying: {s}"))
         return r.tag, (r, v), v.verdict == "PASS", v.failures
 
