@@ -72,4 +72,10 @@ $DOCKER builder prune -f --filter until=12h >/dev/null 2>&1 || true
 # Recent cache counts too: 77 GB of same-day cache once left 417 MB free on this disk. Keep the newest 25 GB warm.
 $DOCKER builder prune -f --keep-storage 25GB >/dev/null 2>&1 || true
 
+# BuildKit's build checks (`docker build --check`) need a newer engine than this one: a second engine beside it
+# (buildcheck-engine.sh). If it cannot come up, the main engine still serves; measure then reports the checks as
+# skipped, and CI's build-check tests fail (CI_REQUIRE_BUILDCHECKS=1) instead of skipping.
+bash "$(dirname "${BASH_SOURCE[0]}")/buildcheck-engine.sh" \
+    || log "the build-check engine is not available (why: above); BuildKit build checks will be skipped"
+
 log "ready: $($DOCKER version --format '{{.Server.Version}}'), images: $($DOCKER images --format '{{.Repository}}:{{.Tag}}' | tr '\n' ' ')"

@@ -196,7 +196,8 @@ def _fake_docker(tmp_path: Path, body: str) -> dict:
     exe = bindir / "docker"
     exe.write_text("#!/bin/sh\n" + textwrap.dedent(body))
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    env = {k: v for k, v in os.environ.items() if k != "SLIMML_DOCKER"}
+    # Not the real engines: no SLIMML_DOCKER, no build-check engine (CI sets one, tests/test_buildchecks_engine.py).
+    env = {k: v for k, v in os.environ.items() if k not in ("SLIMML_DOCKER", BC.HOST_ENV, BC.CONFIG_ENV)}
     for tool in ("grep", "head", "cut", "cat"):  # the fake's own tools: PATH holds nothing else (no real docker)
         link = bindir / tool
         if not link.exists():
@@ -301,29 +302,41 @@ def test_fake_incapable_clis_say_why(tmp_path, body, why):
     assert bc.to_check().summary.startswith("BuildKit build checks: not available (")
 
 
-def test_attach_adds_the_check_and_sets_the_exit_code(tmp_path):
-    from slimml.measure.report import to_json, to_text
-    from slimml.measure.run import MeasureReport
-
-    env = _fake_docker(tmp_path, CAPABLE)
-    _files(tmp_path, 'FROM python:3.11-slim\nCMD ["python"]\n', "FROM python:3.11-slim\nRUN echo $UNDEF\n")
+def _plan(tmp_path: Path):
+    """The measurement plan ``attach`` reads: both files of ``_files`` in one context."""
 
     class Plan:
         before_context = after_context = tmp_path
         before_dockerfile, after_dockerfile = tmp_path / "b.Dockerfile", tmp_path / "a.Dockerfile"
         other = None
 
+    return Plan()
+
+
+def _verified_report():
+    from slimml.measure.run import MeasureReport
+
     report = MeasureReport(dockerfile="Dockerfile", exit_code=0)
     report.verification = Verification("b", "a", [Check("runs", PASS, "same output")])
-    BC.attach(report, Plan(), environ=env)
+    return report
+
+
+def test_attach_adds_the_check_and_sets_the_exit_code(tmp_path):
+    from slimml.measure.report import to_json, to_text
+
+    env = _fake_docker(tmp_path, CAPABLE)
+    _files(tmp_path, 'FROM python:3.11-slim\nCMD ["python"]\n', "FROM python:3.11-slim\nRUN echo $UNDEF\n")
+
+    report = _verified_report()
+    BC.attach(report, _plan(tmp_path), environ=env)
     assert report.verification.verdict == "FAIL" and report.exit_code != 0
     assert "UndefinedVar (line 2)" in to_text(report)
     assert to_json(report)["verification"]["checks"][-1]["details"]["introduced"][0]["rule"] == "UndefinedVar"
 
     # Not available here: a skip in the verification, the verdict untouched, the reason in the text.
-    report = MeasureReport(dockerfile="Dockerfile", exit_code=0)
-    report.verification = Verification("b", "a", [Check("runs", PASS, "same output")])
-    BC.attach(report, Plan(), environ={**env, "PATH": str(tmp_path / "nothing")}, engine_version="20.10.24+dfsg1")
+    report = _verified_report()
+    nothing = {**env, "PATH": str(tmp_path / "nothing")}
+    BC.attach(report, _plan(tmp_path), environ=nothing, engine_version="20.10.24+dfsg1")
     assert report.verification.verdict == "PASS" and report.exit_code == 0
     text = to_text(report)
     assert "BuildKit build checks: not available (no docker CLI on PATH; the engine is Docker 20.10.24" in text
@@ -339,3 +352,80 @@ def test_parsed_json_round_trips_through_the_check_details():
     bc = BC.BuildChecks(True, tool="t", before=BC.parse_json(LINT_JSON), after=BC.parse_json(LINT_JSON))
     chk = bc.to_check()
     assert chk.status == PASS and json.loads(json.dumps(chk.details))["before"][0]["line"] == 7
+
+
+# -- the checks on another engine (SLIMML_BUILDCHECK_HOST) ----------------------------------------------------
+# Answers `version` only for DOCKER_HOST=unix:///good.sock; records what each call saw; a FROM of "nosuch" stops
+# the frontend (buildError) the way a base image the checking engine lacks does.
+HOSTED = r"""
+echo "${DOCKER_HOST:-}|${DOCKER_CONFIG:-}|${DOCKER_CONTEXT:-}|$*" >> "${0%/*}/calls"
+if [ "$1" = "--version" ]; then echo "Docker version 20.10.24+dfsg1, build 297e128"; exit 0; fi
+if [ "$1 $2" = "buildx version" ]; then echo "github.com/docker/buildx 0.29.1+ds1 0.29.1+ds1-4"; exit 0; fi
+if [ "$1" = "version" ]; then
+  [ "$DOCKER_HOST" = "unix:///good.sock" ] && { echo "28.5.2+dfsg4"; exit 0; }
+  echo "Cannot connect to the Docker daemon at $DOCKER_HOST. Is the docker daemon running?" >&2; exit 1
+fi
+if [ "$1 $2" = "buildx build" ]; then
+  df=""; prev=""
+  for a in "$@"; do [ "$prev" = "-f" ] && df="$a"; prev="$a"; done
+  if grep -q nosuch "$df"; then
+    printf '{"warnings": null, "buildError": {"message": "nosuch/image:1: failed to resolve source metadata"}}\n'
+    exit 1
+  fi
+  printf '{"warnings": [], "sources": []}\n'; exit 0
+fi
+exit 2
+"""
+
+
+def test_checks_environ_points_the_checks_at_the_named_engine():
+    env, host = BC.checks_environ(
+        {"DOCKER_HOST": "unix:///main.sock", "DOCKER_CONTEXT": "ci", BC.HOST_ENV: " tcp://h:2375 ", BC.CONFIG_ENV: "/c"}
+    )
+    assert host == "tcp://h:2375" and env["DOCKER_HOST"] == host and env["DOCKER_CONFIG"] == "/c"
+    assert "DOCKER_CONTEXT" not in env
+    env, host = BC.checks_environ({"DOCKER_HOST": "unix:///main.sock", "DOCKER_CONTEXT": "ci"})
+    assert host == "" and env == {"DOCKER_HOST": "unix:///main.sock", "DOCKER_CONTEXT": "ci"}
+
+
+def test_checks_run_on_the_named_engine_and_not_on_the_builds_builder(tmp_path):
+    env = {**_fake_docker(tmp_path, HOSTED), "DOCKER_CONTEXT": "main", BC.HOST_ENV: "unix:///good.sock"}
+    env[BC.CONFIG_ENV] = str(tmp_path / "cfg")
+    before, after = _files(tmp_path, "FROM scratch\n", "FROM scratch\n")
+    bc = BC.run_checks(before, after, environ=env, builder="farm")
+    assert bc.available, bc.why
+    assert bc.tool.endswith("--call=check,format=json on Docker 28.5.2+dfsg4 at unix:///good.sock")
+    assert bc.to_check().details["host"] == "unix:///good.sock"
+    calls = (tmp_path / "bin" / "calls").read_text().splitlines()
+    builds = [c for c in calls if "|buildx build " in c]
+    assert len(builds) == 2
+    assert all(c.startswith(f"unix:///good.sock|{tmp_path / 'cfg'}||") and "--builder" not in c for c in builds)
+
+
+def test_an_engine_that_does_not_answer_is_a_skip_naming_it(tmp_path):
+    env = {**_fake_docker(tmp_path, HOSTED), BC.HOST_ENV: "unix:///bad.sock"}
+    _files(tmp_path, "FROM scratch\n", "FROM scratch\n")
+
+    report = _verified_report()
+    bc = BC.attach(report, _plan(tmp_path), environ=env, engine_version="20.10.24+dfsg1")
+    chk = report.verification.checks[-1]
+    assert chk.status == SKIP and report.exit_code == 0
+    # The reason is the named engine's, not the builds' engine's (whose version says nothing here).
+    assert chk.summary == (
+        "BuildKit build checks: not available (the engine at SLIMML_BUILDCHECK_HOST=unix:///bad.sock did not "
+        "answer: Cannot connect to the Docker daemon at unix:///bad.sock. Is the docker daemon running?)"
+    )
+    assert bc.host == "unix:///bad.sock"
+    assert not any("|buildx build " in c for c in (tmp_path / "bin" / "calls").read_text().splitlines())
+
+
+def test_checks_that_stop_on_both_files_are_a_skip_not_a_pass(tmp_path):
+    env = {**_fake_docker(tmp_path, HOSTED), BC.HOST_ENV: "unix:///good.sock"}
+    before, after = _files(tmp_path, "FROM nosuch/image:1\n", "FROM nosuch/image:1\nUSER app\n")
+    bc = BC.run_checks(before, after, environ=env)
+    assert not bc.available
+    assert bc.why.startswith("the checks stopped on both files: nosuch/image:1: failed to resolve source metadata")
+    assert bc.why.endswith("(on Docker 28.5.2+dfsg4 at unix:///good.sock)")
+    # Only one side stopping is still compared (and the rewrite's stop is a warning, as before).
+    after = _files(tmp_path, "FROM nosuch/image:1\n", "FROM scratch\n")[1]
+    assert BC.run_checks(before, after, environ=env).to_check().status == PASS

@@ -107,9 +107,11 @@ def test_measure_project(name, unsafe, measured, client):
         "smoke",
         "buildchecks",
     ]
-    # BuildKit's build checks run where the engine can (Docker 27+ with buildx); elsewhere they are skipped, saying why.
+    # BuildKit's build checks run where the engine can (Docker 27+ with buildx); elsewhere they are skipped, saying why
+    # -- except in CI, which gives them an engine (SLIMML_BUILDCHECK_HOST, .ci/buildcheck-engine.sh).
     bc = v.checks[-1]
-    assert bc.status == PASS or (bc.status == SKIP and "not available" in bc.summary), _explain(report)
+    skip_ok = os.environ.get("CI_REQUIRE_BUILDCHECKS") != "1"
+    assert bc.status == PASS or (skip_ok and bc.status == SKIP and "not available" in bc.summary), _explain(report)
     assert all(c.status == PASS for c in v.checks[:-1]), _explain(report)
     if unsafe and _spec(name).get("shrinks", True):
         assert report.after.size < report.before.size, _explain(report)

@@ -11,6 +11,12 @@ failure. What can run them is detected, never assumed: a docker CLI without the 
 27.1 without a pullable ``# syntax=`` image) answers the subrequest with an error. Each case ends
 in "BuildKit build checks: not available (<why>)".
 
+The checks may run on another engine than the builds: ``SLIMML_BUILDCHECK_HOST`` (a ``DOCKER_HOST`` URL) points
+them at an engine that can (Docker 27.1+), and ``SLIMML_BUILDCHECK_DOCKER_CONFIG`` at a ``DOCKER_CONFIG`` folder
+whose ``cli-plugins/`` holds the buildx plugin, for a machine where installing buildx system-wide would change how
+the main CLI builds. The checks only read the Dockerfile, its ``.dockerignore`` and the FROM images' configs: that
+engine needs the base images (no pull), not the build context's results.
+
 A check is compared by rule and message, not line: the rewrite moves lines. A check the rewrite
 introduced is reported; it fails verification only when the rule says the build's *meaning*
 changed (MEANING_RULES: an undefined variable, a secret in ARG/ENV, a COPY of an ignored file, a
@@ -26,6 +32,7 @@ import re
 import subprocess
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from .checks import FAIL, PASS, SKIP, WARN, Check, cap
 
@@ -48,6 +55,9 @@ MEANING_RULES = frozenset(
     }
 )
 _BUILDX_VERSION_RE = re.compile(r"\bv?(\d+)\.(\d+)(?:\.(\d+))?")
+Env = dict[str, str]  # a process environment
+HOST_ENV = "SLIMML_BUILDCHECK_HOST"
+CONFIG_ENV = "SLIMML_BUILDCHECK_DOCKER_CONFIG"
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,7 @@ class BuildChecks:
     available: bool
     why: str = ""  # why the checks could not run
     tool: str = ""  # the command that ran them
+    host: str = ""  # the engine that ran them, when not the builds' engine (SLIMML_BUILDCHECK_HOST)
     before: CheckRun = field(default_factory=CheckRun)
     after: CheckRun = field(default_factory=CheckRun)
 
@@ -98,6 +109,7 @@ class BuildChecks:
         new = self.introduced()
         details = {
             "tool": self.tool,
+            "host": self.host or None,
             "before": [asdict(c) for c in self.before.checks],
             "after": [asdict(c) for c in self.after.checks],
             "introduced": [asdict(c) for c in new],
@@ -220,11 +232,41 @@ class Unavailable(Exception):
     pass
 
 
-def _run(argv: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
+def _run(argv: list[str], env: Env, timeout: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
 
 
-def find_checker(environ: dict | None = None, builder: str | None = None) -> list[str]:
+def checks_environ(environ: Env | None = None) -> tuple[Env, str]:
+    """The environment the checks run in, and the engine they run on when it is not the builds' engine:
+    ``SLIMML_BUILDCHECK_HOST`` becomes ``DOCKER_HOST`` (a ``DOCKER_CONTEXT`` would override it, so it goes) and
+    ``SLIMML_BUILDCHECK_DOCKER_CONFIG`` becomes ``DOCKER_CONFIG`` (where the CLI finds the buildx plugin)."""
+    env = dict(os.environ if environ is None else environ)
+    host = env.get(HOST_ENV, "").strip()
+    if host:
+        env["DOCKER_HOST"] = host
+        env.pop("DOCKER_CONTEXT", None)
+    config = env.get(CONFIG_ENV, "").strip()
+    if config:
+        env["DOCKER_CONFIG"] = config
+    return env, host
+
+
+def probe_host(cli: str, host: str, env: Env) -> str:
+    """The server version of the engine at ``host``; Unavailable (saying why) when it does not answer."""
+    try:
+        r = _run([cli, "version", "--format", "{{.Server.Version}}"], env, 20)
+    except subprocess.TimeoutExpired:
+        raise Unavailable(f"the engine at {HOST_ENV}={host} did not answer within 20 s") from None
+    except OSError as e:
+        raise Unavailable(f"cannot run {cli}: {e}") from None
+    version = r.stdout.strip()
+    if r.returncode != 0 or not version:
+        last = [x.strip() for x in (r.stderr or r.stdout).splitlines() if x.strip()][-1:] or [f"exit {r.returncode}"]
+        raise Unavailable(f"the engine at {HOST_ENV}={host} did not answer: {last[0][:300]}")
+    return version
+
+
+def find_checker(environ: Env | None = None, builder: str | None = None) -> list[str]:
     """argv prefix of a CLI that can run ``--call=check``; raises Unavailable with the reason."""
     from .engine import _cli_candidates, cli_version
 
@@ -257,7 +299,7 @@ def find_checker(environ: dict | None = None, builder: str | None = None) -> lis
 
 
 def check_one(
-    prefix: list[str], context: str, dockerfile: str, environ: dict | None = None, timeout: float = TIMEOUT
+    prefix: list[str], context: str, dockerfile: str, environ: Env | None = None, timeout: float = TIMEOUT
 ) -> CheckRun:
     env = {**(os.environ if environ is None else environ), "BUILDX_NO_DEFAULT_ATTESTATIONS": "1"}
     argv = [*prefix, "--call=check,format=json", "--progress=quiet", "-f", dockerfile, context]
@@ -296,18 +338,27 @@ def _no_checks_reason(output: str, status: int) -> str:
 def run_checks(
     before: tuple[str, str],
     after: tuple[str, str],
-    environ: dict | None = None,
+    environ: Env | None = None,
     builder: str | None = None,
     timeout: float = TIMEOUT,
 ) -> BuildChecks:
-    """Run the checks on (context, dockerfile) of both sides; never raises for a missing capability."""
+    """Run the checks on (context, dockerfile) of both sides; never raises for a missing capability.
+    On the engine ``SLIMML_BUILDCHECK_HOST`` names, when set (``builder``, a builder of the builds' engine, is
+    then not used)."""
+    env, host = checks_environ(environ)
     try:
-        prefix = find_checker(environ, builder)
-        b = check_one(prefix, *before, environ=environ, timeout=timeout)
-        a = check_one(prefix, *after, environ=environ, timeout=timeout)
+        prefix = find_checker(env, None if host else builder)
+        where = f"Docker {probe_host(prefix[0], host, env)} at {host}" if host else ""
+        b = check_one(prefix, *before, environ=env, timeout=timeout)
+        a = check_one(prefix, *after, environ=env, timeout=timeout)
     except Unavailable as e:
-        return BuildChecks(False, str(e))
-    return BuildChecks(True, tool=" ".join(prefix[1:]) + " --call=check,format=json", before=b, after=a)
+        return BuildChecks(False, str(e), host=host)
+    if b.error and a.error and not (b.checks or a.checks):
+        # Neither file got as far as the checks (typically a FROM image the checking engine does not have).
+        why = f"the checks stopped on both files: {a.error[:300]}" + (f" (on {where})" if where else "")
+        return BuildChecks(False, why, host=host)
+    tool = " ".join(prefix[1:]) + " --call=check,format=json" + (f" on {where}" if where else "")
+    return BuildChecks(True, tool=tool, host=host, before=b, after=a)
 
 
 def _engine_note(engine_version: str | None) -> str:
@@ -315,13 +366,13 @@ def _engine_note(engine_version: str | None) -> str:
     if m and (int(m.group(1)), int(m.group(2))) < (27, 1):
         return (
             f"; the engine is Docker {engine_version}, whose built-in Dockerfile frontend predates build checks "
-            "(a `# syntax=docker/dockerfile:1.8` image would have to be pulled)"
+            f"(a `# syntax=docker/dockerfile:1.8` image would have to be pulled, or {HOST_ENV} name an engine that can)"
         )
     return ""
 
 
 def attach(
-    report, plan, environ: dict | None = None, builder: str | None = None, engine_version: str | None = None
+    report: Any, plan: Any, environ: Env | None = None, builder: str | None = None, engine_version: str | None = None
 ) -> BuildChecks:
     """Run the checks for a measurement and add them to its verification (or its notes when there is
     none): a check the rewrite introduced warns or fails it, as ``BuildChecks.to_check`` says."""
@@ -333,7 +384,7 @@ def attach(
         environ,
         builder,
     )
-    if not bc.available:
+    if not bc.available and not bc.host:  # the builds' engine was asked: say why it cannot
         bc.why += _engine_note(engine_version)
     label = "other Dockerfile" if getattr(plan, "other", None) is not None else "rewrite"
     check = bc.to_check(label)
