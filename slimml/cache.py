@@ -156,6 +156,7 @@ def key(
     settings: Any,
     committed: dict[str, str],
     context_fp: str,
+    findings_only: bool = False,
 ) -> str:
     """The entry's key. The rule set is in it twice over: the selection in ``settings``, the rule modules
     in the code fingerprint (so a warm run need not import the rules)."""
@@ -169,6 +170,7 @@ def key(
         context_note,
         repr(sorted(committed.items())),
         context_fp,
+        "findings-only" if findings_only else "fixed",  # a check_text result holds no fixes
     ]
     for p in parts:
         h.update(p.encode("utf-8", "surrogatepass"))

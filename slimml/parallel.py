@@ -31,13 +31,13 @@ def _context_of(path: Path, opts) -> str | None:
     """The build context ``fix_file`` will use for ``path`` (absolute), None when it cannot be told here
     (unreadable, not a Dockerfile: ``fix_file`` reports that, the file is a group of its own)."""
     from .discovery import infer
-    from .dockerfile import DockerfileError, parse
+    from .dockerfile import DockerfileError, parse_shared
     from .io import InputError, read_source
 
     if opts.context is not None:
         return os.path.realpath(opts.context)
     try:
-        doc = parse(read_source(path).text)
+        doc = parse_shared(read_source(path).text)
         folder = Path(os.path.realpath(path.absolute().parent)) / path.name
         return os.path.realpath(infer(folder, doc).path)
     except (InputError, DockerfileError, OSError, ValueError):
@@ -66,13 +66,26 @@ def groups(files: list[Path], opts) -> list[list[int]]:
     return out
 
 
+def last_of_context(files: list[Path], opts) -> list[bool]:
+    """For each file: whether no later file of the run shares (or nests in) its build context, so none
+    reads the side files its fixes propose. Only ``findings_only`` runs ask (the others fix every file);
+    a single file is trivially last."""
+    if not opts.findings_only or len(files) < 2:
+        return [True] * len(files)
+    last = [True] * len(files)
+    for group in groups(files, opts):
+        for i in group[:-1]:
+            last[i] = False
+    return last
+
+
 def _run_group(args) -> list:
     from .runner import fix_file
 
     files, opts = args
     committed: dict[str, str] = {}
     run_cache: dict = {}
-    return [fix_file(f, opts, committed, run_cache) for f in files]
+    return [fix_file(f, opts, committed, run_cache, i == len(files) - 1) for i, f in enumerate(files)]
 
 
 def run(files: list[Path], opts, jobs: int) -> list:

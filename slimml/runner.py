@@ -13,8 +13,8 @@ from pathlib import Path
 from .config import ConfigError, FileConfig, find_config, load_file
 from .context import Context, Settings
 from .discovery import find_dockerfiles, infer
-from .dockerfile import DockerfileError, parse, require_stages
-from .engine import Result, fix_text
+from .dockerfile import DockerfileError, parse_shared, require_stages
+from .engine import Result, check_text, fix_text
 from .io import InputError, Source, atomic_write, read_source, read_stdin
 from .secrets import mask
 
@@ -35,6 +35,9 @@ class Options:
     stdin_filename: Path | None = None
     # Reuse results of unchanged files (slimml.cache); never with --write (or for stdin).
     cache: bool = False
+    # `slimml check`: only the findings of each file as it is are reported, so a file is not fixed
+    # (engine.check_text) unless a later file of the run reads the side files its fixes propose.
+    findings_only: bool = False
 
 
 @dataclass
@@ -140,10 +143,12 @@ def _link_path(path: Path) -> Path:
     return Path(os.path.realpath(path.absolute().parent)) / path.name
 
 
-def _analyse(source: Source, ctx: Context, given: str, use_cache: bool) -> Result:
-    """``fix_text``, or its cached result when nothing it reads changed (slimml.cache)."""
+def _analyse(source: Source, ctx: Context, given: str, use_cache: bool, findings_only: bool) -> Result:
+    """``fix_text`` (``check_text`` for ``findings_only``), or its cached result when nothing it reads
+    changed (slimml.cache)."""
+    analyse = check_text if findings_only else fix_text
     if not use_cache:
-        return fix_text(source.text, ctx, given)
+        return analyse(source.text, ctx, given)
     from . import cache
 
     store = ctx.run_cache.get("result-cache")
@@ -151,7 +156,7 @@ def _analyse(source: Source, ctx: Context, given: str, use_cache: bool) -> Resul
         store = ctx.run_cache["result-cache"] = cache.Store()
     fp = cache.context_fingerprint(ctx.context_dir, ctx.dockerfile, ctx.run_cache, store.root)
     if fp is None:  # a context that cannot be fingerprinted is analysed every time
-        return fix_text(source.text, ctx, given)
+        return analyse(source.text, ctx, given)
     k = cache.key(
         text_bytes=source.text.encode("utf-8", "surrogatepass"),
         given=given,
@@ -161,12 +166,13 @@ def _analyse(source: Source, ctx: Context, given: str, use_cache: bool) -> Resul
         settings=ctx.settings,
         committed=_committed_in(ctx),
         context_fp=fp,
+        findings_only=findings_only,
     )
     result = store.get(k, source.text)
     if result is not None:
         ctx.commit_overlay({p: after for p, (_before, after) in result.side_files.items()})
         return result
-    result = fix_text(source.text, ctx, given)
+    result = analyse(source.text, ctx, given)
     store.put(k, result)
     return result
 
@@ -181,7 +187,11 @@ def _committed_in(ctx: Context) -> dict[str, str]:
     return {k: v for k, v in ctx.committed.items() if not os.path.isabs(k) or k.startswith(root)}
 
 
-def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: dict | None = None) -> FileReport:
+def fix_file(
+    path: Path, opts: Options, committed: dict[str, str], run_cache: dict | None = None, last: bool = True
+) -> FileReport:
+    """``last``: no later file of the run reads this one's side files (with ``opts.findings_only`` the
+    file is then only checked, not fixed; see ``last_of_context``)."""
     stdin = str(path) == STDIN
     if stdin:
         named = opts.stdin_filename or Path("Dockerfile")  # unnamed: a Dockerfile in the current folder
@@ -192,7 +202,7 @@ def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: di
     try:
         source: Source = read_stdin(report.display) if stdin else read_source(path)
         given, path = path, _link_path(path)
-        doc = require_stages(parse(source.text))
+        doc = require_stages(parse_shared(source.text))
         cfg = load_file(opts.config) or FileConfig() if opts.config else find_config(path)
         settings = _settings(opts, cfg)
         # An inferred context may be a guess (discovery.infer): rules then place no side files.
@@ -209,7 +219,8 @@ def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: di
             run_cache=run_cache if run_cache is not None else {},
             context_note=guess.reason if guess is not None else "",
         )
-        report.result = _analyse(source, ctx, str(given), opts.cache and not opts.write and not stdin)
+        findings_only = opts.findings_only and last and not opts.write
+        report.result = _analyse(source, ctx, str(given), opts.cache and not opts.write and not stdin, findings_only)
     except InputError as e:
         report.error = mask(str(e))
         return report
@@ -221,7 +232,8 @@ def fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: di
         return report
     r = report.result
     report.new_files = [display_path(Path(p)) for p, (b, a) in r.side_files.items() if b is None and a]
-    report.diff = make_diff(report)
+    # `check` prints findings only: no diff (difflib and secret masking were a tenth of a long file's time).
+    report.diff = "" if opts.findings_only else make_diff(report)
     if opts.write and r.changed:
         shared = _linked_out_of_context(r, report.context_dir)
         if shared:
@@ -272,6 +284,7 @@ def run_fix(paths: list[Path], opts: Options) -> list[FileReport]:
     jobs = parallel.workers(len(files))
     if jobs > 1 and not any(str(f) == STDIN for f in files):
         return reports + parallel.run(files, opts, jobs)
-    for f in files:
-        reports.append(fix_file(f, opts, committed, run_cache))
+    last = parallel.last_of_context(files, opts)
+    for i, f in enumerate(files):
+        reports.append(fix_file(f, opts, committed, run_cache, last[i]))
     return reports

@@ -44,13 +44,17 @@ def project(tmp_path, monkeypatch):
 def analyses(monkeypatch):
     """How many files were really analysed (not served from the cache)."""
     calls: list[str] = []
-    real = runner.fix_text
 
-    def counting(text, ctx, path="<string>", rules=None):
-        calls.append(path)
-        return real(text, ctx, path, rules)
+    def counting(real):
+        def analyse(text, ctx, path="<string>", rules=None):
+            calls.append(path)
+            return real(text, ctx, path, rules)
 
-    monkeypatch.setattr(runner, "fix_text", counting)
+        return analyse
+
+    # `check` only checks (check_text); `fix` fixes (fix_text): both are analyses.
+    monkeypatch.setattr(runner, "fix_text", counting(runner.fix_text))
+    monkeypatch.setattr(runner, "check_text", counting(runner.check_text))
     return calls
 
 

@@ -431,6 +431,7 @@ def check(paths, fmt, output, select, ignore, context, config, stdin_filename, e
         config=config,
         stdin_filename=stdin_filename,
         cache=not no_cache,
+        findings_only=True,  # check reports the findings of the files as they are
     )
     reports = chk.collect(paths, opts)
     text, summary = chk.render(reports, fmt, __version__)
