@@ -172,14 +172,14 @@ class Context:
         key = ("dockerfiles-under", str(self.context_dir))
         if key not in self.run_cache:
             from .discovery import find_dockerfiles
-            from .dockerfile import DockerfileError, parse_shared
+            from .dockerfile import DockerfileError, parse
             from .io import InputError, read_source
 
             found = []
             if self.context_dir.is_dir():
                 for p in find_dockerfiles(self.context_dir):
                     try:
-                        found.append((p.resolve(), parse_shared(read_source(p).text)))
+                        found.append((p.resolve(), parse(read_source(p).text)))
                     except (InputError, DockerfileError):
                         continue
             self.run_cache[key] = found

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .context import Context
-from .dockerfile import DockerfileError, Document, parse, parse_shared, require_stages
+from .dockerfile import DockerfileError, Document, parse, require_stages
 from .dockerfile.shell import run_scripts
 
 MAX_PASSES = 12
@@ -317,12 +317,14 @@ def fix_text(text: str, ctx: Context, path: str = "<string>", rules=None) -> Res
     return result
 
 
-def check_text(text: str, ctx: Context, path: str = "<string>", rules=None) -> Result:
+def check_text(text: str, ctx: Context, path: str = "<string>", rules=None, doc: Document | None = None) -> Result:
     """The findings of ``text`` as it is, without fixing it: the findings ``fix_text`` reports (its first
     pass, same context and overlay), at the cost of one pass instead of two or more -- what ``slimml check``
     reports. Nothing is committed to ``ctx`` (no fix is applied), so use ``fix_text`` for a Dockerfile whose
-    proposed side files a later Dockerfile of the run reads. Raises DockerfileError as ``fix_text`` does."""
-    doc = require_stages(parse_shared(text))
+    proposed side files a later Dockerfile of the run reads. Raises DockerfileError as ``fix_text`` does.
+    ``doc``: ``text`` already parsed by the caller, not yet checked (rules memoise on a document; one
+    checked with another context must not be passed)."""
+    doc = require_stages(doc if doc is not None else parse(text))
     ctx.overlay_view = {}  # as in fix_text's first pass: no side file of this file changed yet
     try:
         findings = check(doc, ctx, rules)
@@ -332,7 +334,7 @@ def check_text(text: str, ctx: Context, path: str = "<string>", rules=None) -> R
 
 
 def _fix_text(text: str, ctx: Context, path: str, rules, banned_codes: set[str]) -> Result:
-    doc = require_stages(parse_shared(text))
+    doc = require_stages(parse(text))
     baseline_errors = _shell_errors(doc)
     unsafe = ctx.settings.unsafe_fixes
     side: dict[str, str] = {}

@@ -27,26 +27,30 @@ def workers(n_files: int) -> int:
     return max(1, min(cap, n_files // 4))
 
 
-def _context_of(path: Path, opts) -> str | None:
+def _context_of(path: Path, opts, parsed: dict | None = None) -> str | None:
     """The build context ``fix_file`` will use for ``path`` (absolute), None when it cannot be told here
-    (unreadable, not a Dockerfile: ``fix_file`` reports that, the file is a group of its own)."""
+    (unreadable, not a Dockerfile: ``fix_file`` reports that, the file is a group of its own). ``parsed``
+    (a run's cache) keeps the text and its Document for ``fix_file`` in the same process."""
     from .discovery import infer
-    from .dockerfile import DockerfileError, parse_shared
+    from .dockerfile import DockerfileError, parse
     from .io import InputError, read_source
 
     if opts.context is not None:
         return os.path.realpath(opts.context)
     try:
-        doc = parse_shared(read_source(path).text)
-        folder = Path(os.path.realpath(path.absolute().parent)) / path.name
+        text = read_source(path).text
+        doc = parse(text)
+        folder = Path(os.path.realpath(path.absolute().parent)) / path.name  # runner._link_path
+        if parsed is not None:
+            parsed[("parsed", str(folder))] = (text, doc)
         return os.path.realpath(infer(folder, doc).path)
     except (InputError, DockerfileError, OSError, ValueError):
         return None
 
 
-def groups(files: list[Path], opts) -> list[list[int]]:
+def groups(files: list[Path], opts, parsed: dict | None = None) -> list[list[int]]:
     """Indexes of ``files`` in groups that must run in order in one worker (shared or nested contexts)."""
-    ctxs = [_context_of(f, opts) for f in files]
+    ctxs = [_context_of(f, opts, parsed) for f in files]
     roots: list[str] = []  # outermost contexts, sorted
     for c in sorted({c for c in ctxs if c is not None}):
         if roots and (c == roots[-1] or c.startswith(roots[-1].rstrip(os.sep) + os.sep)):
@@ -66,14 +70,14 @@ def groups(files: list[Path], opts) -> list[list[int]]:
     return out
 
 
-def last_of_context(files: list[Path], opts) -> list[bool]:
+def last_of_context(files: list[Path], opts, run_cache: dict | None = None) -> list[bool]:
     """For each file: whether no later file of the run shares (or nests in) its build context, so none
     reads the side files its fixes propose. Only ``findings_only`` runs ask (the others fix every file);
     a single file is trivially last."""
     if not opts.findings_only or len(files) < 2:
         return [True] * len(files)
     last = [True] * len(files)
-    for group in groups(files, opts):
+    for group in groups(files, opts, run_cache):
         for i in group[:-1]:
             last[i] = False
     return last

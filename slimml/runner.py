@@ -13,7 +13,7 @@ from pathlib import Path
 from .config import ConfigError, FileConfig, find_config, load_file
 from .context import Context, Settings
 from .discovery import find_dockerfiles, infer
-from .dockerfile import DockerfileError, parse_shared, require_stages
+from .dockerfile import DockerfileError, parse, require_stages
 from .engine import Result, check_text, fix_text
 from .io import InputError, Source, atomic_write, read_source, read_stdin
 from .secrets import mask
@@ -143,10 +143,13 @@ def _link_path(path: Path) -> Path:
     return Path(os.path.realpath(path.absolute().parent)) / path.name
 
 
-def _analyse(source: Source, ctx: Context, given: str, use_cache: bool, findings_only: bool) -> Result:
-    """``fix_text`` (``check_text`` for ``findings_only``), or its cached result when nothing it reads
-    changed (slimml.cache)."""
-    analyse = check_text if findings_only else fix_text
+def _analyse(source: Source, ctx: Context, given: str, use_cache: bool, findings_only: bool, doc) -> Result:
+    """``fix_text`` (``check_text`` for ``findings_only``, on the ``doc`` parsed for the context), or its
+    cached result when nothing it reads changed (slimml.cache)."""
+
+    def analyse(text: str, ctx: Context, given: str) -> Result:
+        return check_text(text, ctx, given, doc=doc) if findings_only else fix_text(text, ctx, given)
+
     if not use_cache:
         return analyse(source.text, ctx, given)
     from . import cache
@@ -202,7 +205,9 @@ def fix_file(
     try:
         source: Source = read_stdin(report.display) if stdin else read_source(path)
         given, path = path, _link_path(path)
-        doc = require_stages(parse_shared(source.text))
+        # parallel.last_of_context may have parsed this text already (for the context): reuse it.
+        pre = run_cache.pop(("parsed", str(path)), None) if run_cache is not None else None
+        doc = require_stages(pre[1] if pre is not None and pre[0] == source.text else parse(source.text))
         cfg = load_file(opts.config) or FileConfig() if opts.config else find_config(path)
         settings = _settings(opts, cfg)
         # An inferred context may be a guess (discovery.infer): rules then place no side files.
@@ -220,7 +225,9 @@ def fix_file(
             context_note=guess.reason if guess is not None else "",
         )
         findings_only = opts.findings_only and last and not opts.write
-        report.result = _analyse(source, ctx, str(given), opts.cache and not opts.write and not stdin, findings_only)
+        report.result = _analyse(
+            source, ctx, str(given), opts.cache and not opts.write and not stdin, findings_only, doc
+        )
     except InputError as e:
         report.error = mask(str(e))
         return report
@@ -284,7 +291,7 @@ def run_fix(paths: list[Path], opts: Options) -> list[FileReport]:
     jobs = parallel.workers(len(files))
     if jobs > 1 and not any(str(f) == STDIN for f in files):
         return reports + parallel.run(files, opts, jobs)
-    last = parallel.last_of_context(files, opts)
+    last = parallel.last_of_context(files, opts, run_cache)
     for i, f in enumerate(files):
         reports.append(fix_file(f, opts, committed, run_cache, last[i]))
     return reports

@@ -46,9 +46,9 @@ def analyses(monkeypatch):
     calls: list[str] = []
 
     def counting(real):
-        def analyse(text, ctx, path="<string>", rules=None):
+        def analyse(text, ctx, path="<string>", rules=None, **kw):
             calls.append(path)
-            return real(text, ctx, path, rules)
+            return real(text, ctx, path, rules, **kw)
 
         return analyse
 

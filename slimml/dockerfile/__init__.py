@@ -1,7 +1,7 @@
 """Lossless Dockerfile model: instructions, stages, heredocs and the shell inside RUN."""
 
 from .model import DockerfileError, Document, Flag, Heredoc, Instruction, Stage, Trivia
-from .parser import parse, parse_shared, require_stages, shell_words
+from .parser import parse, require_stages, shell_words
 
 __all__ = [
     "Document",
@@ -12,7 +12,6 @@ __all__ = [
     "Stage",
     "Trivia",
     "parse",
-    "parse_shared",
     "require_stages",
     "shell_words",
 ]

@@ -388,14 +388,6 @@ def parse(text: str) -> Document:
     return doc
 
 
-@lru_cache(maxsize=512)
-def parse_shared(text: str) -> Document:
-    """``parse``, one Document per text: the runner, context inference, the sibling-Dockerfile scan and the
-    engine's first pass each parsed the same file (four parses per checked file). Documents are not
-    changed after parsing, so sharing one is safe. Raises DockerfileError (not cached) as ``parse`` does."""
-    return parse(text)
-
-
 def require_stages(doc: Document) -> Document:
     """Reject texts with no build stage: they are not Dockerfiles slimml can work on."""
     if not doc.stages:
