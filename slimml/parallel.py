@@ -84,12 +84,13 @@ def last_of_context(files: list[Path], opts, run_cache: dict | None = None) -> l
 
 
 def _run_group(args) -> list:
-    from .runner import fix_file
+    from .runner import _gc_deferred, fix_file
 
     files, opts = args
     committed: dict[str, str] = {}
     run_cache: dict = {}
-    return [fix_file(f, opts, committed, run_cache, i == len(files) - 1) for i, f in enumerate(files)]
+    with _gc_deferred():  # as runner.run_fix
+        return [fix_file(f, opts, committed, run_cache, i == len(files) - 1) for i, f in enumerate(files)]
 
 
 def run(files: list[Path], opts, jobs: int) -> list:
@@ -97,7 +98,10 @@ def run(files: list[Path], opts, jobs: int) -> list:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    parts = groups(files, opts)
+    from .runner import _gc_deferred
+
+    with _gc_deferred():
+        parts = groups(files, opts)
     parts.sort(key=len, reverse=True)  # the largest group first: it bounds the run's time
     out: list = [None] * len(files)
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None

@@ -6,7 +6,9 @@ No exit codes and no printing here -- cli.py maps these reports to output and ex
 from __future__ import annotations
 
 import difflib
+import gc
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -195,6 +197,33 @@ def fix_file(
 ) -> FileReport:
     """``last``: no later file of the run reads this one's side files (with ``opts.findings_only`` the
     file is then only checked, not fixed; see ``last_of_context``)."""
+    with _gc_deferred():
+        return _fix_file(path, opts, committed, run_cache, last)
+
+
+GC_YOUNG_LIMIT = 200_000  # objects allocated (net) since the last collection before one is run
+
+
+@contextmanager
+def _gc_deferred():
+    """Python's cyclic garbage collector paused while a file is analysed. The analysis allocates millions
+    of small objects and keeps many in memos; automatic collections (every 700 allocations) kept
+    re-traversing them: 44% of a 10,000-RUN file's CPU time, measured with gc.callbacks (4.3 of 9.9 s).
+    After the file, once GC_YOUNG_LIMIT objects have piled up, the young generations are collected
+    (everything allocated while paused is young): the garbage cycles of the files analysed so far are
+    freed, so memory stays bounded as with automatic collection, at one collection per ~100 small files."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if gc.get_count()[0] > GC_YOUNG_LIMIT:
+            gc.collect(1)
+        if was:
+            gc.enable()
+
+
+def _fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: dict | None, last: bool) -> FileReport:
     stdin = str(path) == STDIN
     if stdin:
         named = opts.stdin_filename or Path("Dockerfile")  # unnamed: a Dockerfile in the current folder
@@ -291,7 +320,10 @@ def run_fix(paths: list[Path], opts: Options) -> list[FileReport]:
     jobs = parallel.workers(len(files))
     if jobs > 1 and not any(str(f) == STDIN for f in files):
         return reports + parallel.run(files, opts, jobs)
-    last = parallel.last_of_context(files, opts, run_cache)
-    for i, f in enumerate(files):
-        reports.append(fix_file(f, opts, committed, run_cache, last[i]))
+    # Paused for the whole run (fix_file collects the young generations between files when they are
+    # large): re-enabled between files, the first allocation would collect at once anyway.
+    with _gc_deferred():
+        last = parallel.last_of_context(files, opts, run_cache)
+        for i, f in enumerate(files):
+            reports.append(fix_file(f, opts, committed, run_cache, last[i]))
     return reports
