@@ -169,23 +169,31 @@ class Context:
         Found once per context and run (the runner shares ``run_cache`` between files)."""
         if self.context_dir is None:
             return []
+        from .dockerfile import DockerfileError, parse
+        from .io import InputError, read_source
+
         key = ("dockerfiles-under", str(self.context_dir))
         if key not in self.run_cache:
             from .discovery import find_dockerfiles
-            from .dockerfile import DockerfileError, parse
-            from .io import InputError, read_source
 
-            found = []
-            if self.context_dir.is_dir():
-                for p in find_dockerfiles(self.context_dir):
-                    try:
-                        found.append((p.resolve(), parse(read_source(p).text)))
-                    except (InputError, DockerfileError):
-                        continue
-            self.run_cache[key] = found
+            paths = [p.resolve() for p in find_dockerfiles(self.context_dir)] if self.context_dir.is_dir() else []
+            self.run_cache[key] = paths
         if "siblings" not in self.cache:
+            # Parsed when first asked for, once per run: not this file itself (usually the only one).
             me = self.realpath(self.dockerfile) if self.dockerfile else None
-            self.cache["siblings"] = [(p, d) for p, d in self.run_cache[key] if str(p) != me]
+            docs = self.run_cache.setdefault("dockerfile-docs", {})
+            out = []
+            for p in self.run_cache[key]:
+                if str(p) == me:
+                    continue
+                if p not in docs:
+                    try:
+                        docs[p] = parse(read_source(p).text)
+                    except (InputError, DockerfileError):
+                        docs[p] = None
+                if docs[p] is not None:
+                    out.append((p, docs[p]))
+            self.cache["siblings"] = out
         return list(self.cache["siblings"])
 
     def walk_context(self, max_files: int = 20000):
