@@ -41,9 +41,10 @@ def _context_of(path: Path, opts, parsed: dict | None = None) -> str | None:
         text = read_source(path).text
         doc = parse(text)
         folder = Path(os.path.realpath(path.absolute().parent)) / path.name  # runner._link_path
+        guess = infer(folder, doc)
         if parsed is not None:
-            parsed[("parsed", str(folder))] = (text, doc)
-        return os.path.realpath(infer(folder, doc).path)
+            parsed[("parsed", str(folder))] = (text, doc, guess)
+        return os.path.realpath(guess.path)
     except (InputError, DockerfileError, OSError, ValueError):
         return None
 

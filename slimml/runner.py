@@ -234,13 +234,15 @@ def _fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: d
     try:
         source: Source = read_stdin(report.display) if stdin else read_source(path)
         given, path = path, _link_path(path)
-        # parallel.last_of_context may have parsed this text already (for the context): reuse it.
+        # parallel.last_of_context may have parsed this text and inferred its context already: reuse them.
         pre = run_cache.pop(("parsed", str(path)), None) if run_cache is not None else None
-        doc = require_stages(pre[1] if pre is not None and pre[0] == source.text else parse(source.text))
+        if pre is not None and pre[0] != source.text:
+            pre = None
+        doc = require_stages(pre[1] if pre is not None else parse(source.text))
         cfg = load_file(opts.config) or FileConfig() if opts.config else find_config(path)
         settings = _settings(opts, cfg)
         # An inferred context may be a guess (discovery.infer): rules then place no side files.
-        guess = None if opts.context else infer(path, doc)
+        guess = None if opts.context else pre[2] if pre is not None else infer(path, doc)
         context_dir = opts.context.resolve() if opts.context else guess.path
         report.context_dir = context_dir
         # The Dockerfile as the build names it (a symlink stays the link: `<name>.dockerignore` and

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import json
 import os
 import re
 from functools import lru_cache
@@ -255,10 +254,12 @@ def render(reports, fmt: str, version: str) -> tuple[str, str]:
         + (f", {errors} error(s)" if errors else "")
         + ("; `slimml fix --write` fixes the safe ones" if n else "")
     )
+    from ..jsonout import dumps  # json.dumps(..., indent=2), text for text, without its pure-Python encoder
+
     if fmt == "json":
-        return json.dumps(findings_json(reports), indent=2) + "\n", summary
+        return dumps(findings_json(reports)) + "\n", summary
     if fmt == "sarif":
-        return json.dumps(sarif(reports, version), indent=2) + "\n", summary
+        return dumps(sarif(reports, version)) + "\n", summary
     if fmt == "github":
         lines = github_lines(reports)
         return ("\n".join(lines) + "\n") if lines else "", summary
