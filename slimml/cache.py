@@ -146,6 +146,11 @@ def context_fingerprint(context_dir: Path | None, dockerfile: Path, run_cache: d
     return None if fp is None else f"{fp}\0{side}"
 
 
+def settings_text(settings: Any) -> str:
+    """The effective settings as the keys hold them (a locator stores this text)."""
+    return repr(_plain(settings))
+
+
 def key(
     *,
     text_bytes: bytes,
@@ -159,11 +164,12 @@ def key(
     findings_only: bool = False,
 ) -> str:
     """The entry's key. The rule set is in it twice over: the selection in ``settings``, the rule modules
-    in the code fingerprint (so a warm run need not import the rules)."""
+    in the code fingerprint (so a warm run need not import the rules). ``settings`` may be given as its
+    ``settings_text``."""
     h = hashlib.sha256()
     parts = [
         code_fingerprint(),
-        repr(_plain(settings)),
+        settings if isinstance(settings, str) else settings_text(settings),
         given,
         os.fspath(dockerfile),
         os.fspath(context_dir) if context_dir else "",
@@ -177,6 +183,29 @@ def key(
         h.update(b"\0")
     h.update(hashlib.sha256(text_bytes).digest())
     return h.hexdigest()
+
+
+# -- the first-level key: a file's context and settings without parsing it ---------------------------------
+def locator_key(text_bytes: bytes, given: str, dockerfile: Path, options: str) -> str:
+    """Where a Dockerfile's stored analysis is found from its bytes, paths and command-line options alone
+    (``runner._located``): the entry names the context and settings found last time, which the runner
+    re-validates (the config files' stats, the context's fingerprint) before using them."""
+    h = hashlib.sha256(f"locator\0{code_fingerprint()}\0{given}\0{os.fspath(dockerfile)}\0{options}\0".encode())
+    h.update(hashlib.sha256(text_bytes).digest())
+    return h.hexdigest()
+
+
+def config_stats(folder: str, run_cache: dict) -> str:
+    """The stat of every config file ``config.find_config`` may read from ``folder`` up to the root (present
+    or not), once per folder and run: a changed, added or removed one changes the text."""
+    memo = run_cache.setdefault("cache-config-stats", {})
+    if folder not in memo:
+        parent = os.path.dirname(folder)
+        here = (
+            f"{_stat_line(os.path.join(folder, '.slimml.toml'))} {_stat_line(os.path.join(folder, 'pyproject.toml'))}"
+        )
+        memo[folder] = here if parent == folder else f"{here}\n{config_stats(parent, run_cache)}"
+    return memo[folder]
 
 
 # -- (de)serialising results --------------------------------------------------------------------------------
@@ -272,13 +301,28 @@ class Store:
                 _write(p, body.encode())
         self._ready = True
 
+    def get_locator(self, k: str) -> dict | None:
+        """A locator (``locator_key``); None when missing, torn or recorded for another key."""
+        try:
+            with open(self._path(k), "rb") as fh:
+                d = json.loads(fh.read())
+        except (OSError, ValueError):
+            return None
+        return d.get("locator") if isinstance(d, dict) and d.get("key") == k else None
+
+    def put_locator(self, k: str, locator: dict) -> None:
+        self._put(k, "locator", locator)
+
     def put(self, k: str, result) -> None:
         """Store ``result``; a cache that cannot be written is skipped silently (it is only a cache)."""
+        self._put(k, "result", dump_result(result))
+
+    def _put(self, k: str, name: str, body) -> None:
         try:
             self._prepare()
             p = self._path(k)
             p.parent.mkdir(parents=True, exist_ok=True)
-            _write(p, json.dumps({"key": k, "result": dump_result(result)}, separators=(",", ":")).encode())
+            _write(p, json.dumps({"key": k, name: body}, separators=(",", ":")).encode())
         except (OSError, TypeError, ValueError):
             pass
 

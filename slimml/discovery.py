@@ -175,6 +175,10 @@ def context_sources(doc: Document) -> list[SourceWord]:
 class Inference:
     path: Path  # the folder to read the context from (a guess when ``reason`` is set)
     reason: str = ""  # why the real context cannot be known (empty: it can)
+    # The first folder the search tried, every source a literal path outside .git: the answer then depends
+    # on the disk only through ``path``'s own tree (the folders below it and their .git entries), which
+    # slimml.cache fingerprints -- a cached result may be found without parsing the file (runner).
+    settled: bool = False
 
     @property
     def certain(self) -> bool:
@@ -272,9 +276,12 @@ def infer(dockerfile: Path, doc: Document | None) -> Inference:
         return Inference(
             guess, f"the COPY sources climb {min_up} folder(s) above the Dockerfile, past the repository root"
         )
-    for folder in allowed:
+    for i, folder in enumerate(allowed):
         if all(_holds(folder, p) for _, p in srcs):
-            return Inference(folder)
+            settled = i == 0 and not any(
+                p == ".git" or p.startswith(".git/") or any(c in p for c in "*?[") for _, p in srcs
+            )
+            return Inference(folder, settled=settled)
     # Sources the build generates first (wheels, downloaded weights) are usually gitignored.
     for folder in allowed:
         spec = _ignored_in(folder)

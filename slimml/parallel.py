@@ -37,6 +37,12 @@ def _context_of(path: Path, opts, parsed: dict | None = None) -> str | None:
 
     if opts.context is not None:
         return os.path.realpath(opts.context)
+    if parsed is not None:
+        from .runner import located
+
+        loc = located(path, opts, parsed)  # a warm run: the context a valid cache entry was made with
+        if loc is not None:
+            return os.path.realpath(loc.context_dir)
     try:
         text = read_source(path).text
         doc = parse(text)
@@ -50,7 +56,8 @@ def _context_of(path: Path, opts, parsed: dict | None = None) -> str | None:
 
 
 def groups(files: list[Path], opts, parsed: dict | None = None) -> list[list[int]]:
-    """Indexes of ``files`` in groups that must run in order in one worker (shared or nested contexts)."""
+    """Indexes of ``files`` in groups that must run in order in one worker (shared or nested contexts).
+    ``parsed``: the run's cache, to keep what was read for ``fix_file`` (in the same process)."""
     ctxs = [_context_of(f, opts, parsed) for f in files]
     roots: list[str] = []  # outermost contexts, sorted
     for c in sorted({c for c in ctxs if c is not None}):
@@ -102,7 +109,7 @@ def run(files: list[Path], opts, jobs: int) -> list:
     from .runner import _gc_deferred
 
     with _gc_deferred():
-        parts = groups(files, opts)
+        parts = groups(files, opts, {})  # a warm run's locators spare the parent the parses
     parts.sort(key=len, reverse=True)  # the largest group first: it bounds the run's time
     out: list = [None] * len(files)
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None

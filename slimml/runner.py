@@ -156,9 +156,7 @@ def _analyse(source: Source, ctx: Context, given: str, use_cache: bool, findings
         return analyse(source.text, ctx, given)
     from . import cache
 
-    store = ctx.run_cache.get("result-cache")
-    if store is None:
-        store = ctx.run_cache["result-cache"] = cache.Store()
+    store = _store(ctx.run_cache)
     fp = cache.context_fingerprint(ctx.context_dir, ctx.dockerfile, ctx.run_cache, store.root)
     if fp is None:  # a context that cannot be fingerprinted is analysed every time
         return analyse(source.text, ctx, given)
@@ -169,7 +167,7 @@ def _analyse(source: Source, ctx: Context, given: str, use_cache: bool, findings
         context_dir=ctx.context_dir,
         context_note=ctx.context_note,
         settings=ctx.settings,
-        committed=_committed_in(ctx),
+        committed=_committed_in(ctx.context_dir, ctx.committed),
         context_fp=fp,
         findings_only=findings_only,
     )
@@ -182,14 +180,130 @@ def _analyse(source: Source, ctx: Context, given: str, use_cache: bool, findings
     return result
 
 
-def _committed_in(ctx: Context) -> dict[str, str]:
+def _store(run_cache: dict):
+    from . import cache
+
+    store = run_cache.get("result-cache")
+    if store is None:
+        store = run_cache["result-cache"] = cache.Store()
+    return store
+
+
+def _committed_in(context_dir: Path | None, committed: dict[str, str]) -> dict[str, str]:
     """The side files of earlier Dockerfiles this one can read: those in its context (keyed by absolute
     path; other contexts' do not change its result, so a run in one process and one split over a pool
     share cache entries)."""
-    if ctx.context_dir is None:
-        return dict(ctx.committed)
-    root = os.path.abspath(ctx.context_dir).rstrip(os.sep) + os.sep
-    return {k: v for k, v in ctx.committed.items() if not os.path.isabs(k) or k.startswith(root)}
+    if context_dir is None:
+        return dict(committed)
+    root = os.path.abspath(context_dir).rstrip(os.sep) + os.sep
+    return {k: v for k, v in committed.items() if not os.path.isabs(k) or k.startswith(root)}
+
+
+# -- a cached result found without parsing the file ---------------------------------------------------------
+@dataclass
+class Located:
+    """What a stored locator says about a file, re-validated: its context and settings as last found."""
+
+    source: Source
+    link: Path
+    context_dir: Path
+    settings_text: str
+    context_fp: str
+
+
+def _options_text(opts: Options) -> str:
+    """The options that decide the settings and the context (with the config files and the disk)."""
+    codes = sorted(opts.unsafe_codes) if opts.unsafe_codes is not None else None
+    config = os.path.abspath(opts.config) if opts.config else None
+    return repr((opts.select, opts.ignore, opts.unsafe_fixes, codes, opts.cache_mounts, config))
+
+
+def _config_stats(link: Path, opts: Options, run_cache: dict) -> str:
+    from . import cache
+
+    if opts.config:
+        return cache._stat_line(os.path.abspath(opts.config))
+    return cache.config_stats(str(link.parent), run_cache)  # where config.find_config searches
+
+
+def located(path: Path, opts: Options, run_cache: dict) -> Located | None:
+    """The context and settings a stored analysis of ``path`` was made with, when they still hold: found
+    from the file's bytes, paths and options (``cache.locator_key``) and checked by the stats of the config
+    files and the context's fingerprint, without parsing the file, reading the config or inferring the
+    context (a warm run's largest costs). None: analyse as usual. Once per file and run."""
+    memo = run_cache.setdefault("located", {})
+    if str(path) not in memo:
+        memo[str(path)] = _locate(path, opts, run_cache)
+    return memo[str(path)]
+
+
+def _locate(path: Path, opts: Options, run_cache: dict) -> Located | None:
+    if not opts.cache or opts.write or opts.context is not None or str(path) == STDIN:
+        return None
+    from . import cache
+
+    try:
+        source = read_source(path)
+    except InputError:
+        return None
+    link = _link_path(path)
+    store = _store(run_cache)
+    k1 = cache.locator_key(source.text.encode("utf-8", "surrogatepass"), str(path), link, _options_text(opts))
+    run_cache.setdefault("locator-keys", {})[str(path)] = k1
+    loc = store.get_locator(k1)
+    try:
+        context_dir, settings_text, config, fp = loc["context_dir"], loc["settings"], loc["config"], loc["context_fp"]
+    except (KeyError, TypeError):
+        return None
+    if config != _config_stats(link, opts, run_cache):
+        return None
+    context = Path(context_dir)
+    if cache.context_fingerprint(context, link, run_cache, store.root) != fp:
+        return None  # the context changed: so may the inferred context itself
+    return Located(source, link, context, settings_text, fp)
+
+
+def _from_located(loc: Located, given: str, committed: dict[str, str], run_cache: dict, findings_only: bool):
+    from . import cache
+
+    k = cache.key(
+        text_bytes=loc.source.text.encode("utf-8", "surrogatepass"),
+        given=given,
+        dockerfile=loc.link,
+        context_dir=loc.context_dir,
+        context_note="",  # a settled inference has no note
+        settings=loc.settings_text,
+        committed=_committed_in(loc.context_dir, committed),
+        context_fp=loc.context_fp,
+        findings_only=findings_only,
+    )
+    result = _store(run_cache).get(k, loc.source.text)
+    if result is not None:
+        committed.update({p: after for p, (_before, after) in result.side_files.items()})  # as Context does
+    return result
+
+
+def _remember(path: Path, opts: Options, ctx: Context, run_cache: dict, settled: bool) -> None:
+    """Store the locator of a file just analysed (or served by the full key), when its context was inferred
+    from the folder's own tree (``Inference.settled``) and can be fingerprinted."""
+    from . import cache
+
+    k1 = run_cache.get("locator-keys", {}).get(str(path))
+    if k1 is None or not settled or ctx.context_dir is None:
+        return
+    store = _store(run_cache)
+    fp = cache.context_fingerprint(ctx.context_dir, ctx.dockerfile, run_cache, store.root)
+    if fp is None:
+        return
+    store.put_locator(
+        k1,
+        {
+            "context_dir": os.fspath(ctx.context_dir),
+            "settings": cache.settings_text(ctx.settings),
+            "config": _config_stats(ctx.dockerfile, opts, run_cache),
+            "context_fp": fp,
+        },
+    )
 
 
 def fix_file(
@@ -231,6 +345,24 @@ def _fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: d
         path = named
     else:
         report = FileReport(path, display_path(path))
+    findings_only = opts.findings_only and last and not opts.write
+    loc = located(path, opts, run_cache) if run_cache is not None and not stdin else None
+    if loc is not None:
+        report.result = _from_located(loc, str(path), committed, run_cache, findings_only)
+    if report.result is not None:
+        report.context_dir = loc.context_dir
+        return _finish(report, opts, stdin, loc.source, loc.link)
+    read = _analyse_file(report, path, stdin, opts, committed, run_cache, findings_only)
+    if read is None:  # report.error says why
+        return report
+    return _finish(report, opts, stdin, *read)
+
+
+def _analyse_file(
+    report: FileReport, path: Path, stdin: bool, opts: Options, committed, run_cache, findings_only: bool
+) -> tuple[Source, Path] | None:
+    """Read, parse, configure, infer the context and analyse (or find the result by the full cache key);
+    (the source, the path as the build names it), or None with ``report.error`` set."""
     try:
         source: Source = read_stdin(report.display) if stdin else read_source(path)
         given, path = path, _link_path(path)
@@ -255,19 +387,24 @@ def _fix_file(path: Path, opts: Options, committed: dict[str, str], run_cache: d
             run_cache=run_cache if run_cache is not None else {},
             context_note=guess.reason if guess is not None else "",
         )
-        findings_only = opts.findings_only and last and not opts.write
-        report.result = _analyse(
-            source, ctx, str(given), opts.cache and not opts.write and not stdin, findings_only, doc
-        )
+        use_cache = opts.cache and not opts.write and not stdin
+        report.result = _analyse(source, ctx, str(given), use_cache, findings_only, doc)
+        if use_cache and run_cache is not None:
+            _remember(given, opts, ctx, run_cache, guess is not None and guess.settled)
     except InputError as e:
         report.error = mask(str(e))
-        return report
+        return None
     except DockerfileError as e:
         report.error = mask(f"{report.display}: not a valid Dockerfile: {e}")
-        return report
+        return None
     except ConfigError as e:
         report.error = mask(str(e))
-        return report
+        return None
+    return source, path
+
+
+def _finish(report: FileReport, opts: Options, stdin: bool, source: Source, path: Path) -> FileReport:
+    """The diff, new files and (with --write) the writes of an analysed file."""
     r = report.result
     report.new_files = [display_path(Path(p)) for p, (b, a) in r.side_files.items() if b is None and a]
     # `check` prints findings only: no diff (difflib and secret masking were a tenth of a long file's time).
@@ -320,6 +457,12 @@ def run_fix(paths: list[Path], opts: Options) -> list[FileReport]:
     from . import parallel
 
     jobs = parallel.workers(len(files))
+    if jobs > 1 and opts.cache and not opts.write:
+        # A warm run (nine in ten files with a valid locator) reads stored results: cheaper than a pool.
+        with _gc_deferred():
+            hits = sum(located(f, opts, run_cache) is not None for f in files)
+        if hits * 10 >= len(files) * 9:
+            jobs = 1
     if jobs > 1 and not any(str(f) == STDIN for f in files):
         return reports + parallel.run(files, opts, jobs)
     # Paused for the whole run (fix_file collects the young generations between files when they are

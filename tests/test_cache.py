@@ -99,6 +99,7 @@ def test_no_cache_analyses_again_and_writes_nothing(project, analyses):
         "entrypoint",
         "new-file",
         "config",
+        "parent-config",
         "select",
         "version",
     ],
@@ -119,6 +120,8 @@ def test_a_change_to_what_the_analysis_reads_invalidates(project, analyses, monk
         (project / "model.bin").write_bytes(b"\0" * 100)
     elif change == "config":
         (project / ".slimml.toml").write_text('ignore = ["SLM001"]\n')
+    elif change == "parent-config":  # a config above the context (find_config searches up to the root)
+        (project.parent / "pyproject.toml").write_text('[tool.slimml]\nignore = ["SLM001"]\n')
     elif change == "select":
         args = ["--select", "SLM001"]
     elif change == "version":
@@ -163,7 +166,7 @@ def test_an_entry_for_another_key_is_not_used(project, analyses):
     """An entry file whose recorded key differs (copied, planted) is a miss."""
     check(str(project))
     store = Path(os.environ[cache.CACHE_ENV])
-    (entry,) = list(store.rglob("*.json"))
+    (entry,) = [e for e in store.rglob("*.json") if "result" in json.loads(e.read_text())]
     d = json.loads(entry.read_text())
     d["key"] = "0" * 64
     entry.write_text(json.dumps(d))
@@ -294,6 +297,72 @@ def test_concurrent_runs_share_one_cache(project, tmp_path):
     assert json.loads(uncached)["summary"]["files"] == 7
     assert outs == [uncached] * 3
     entries = list(Path(os.environ[cache.CACHE_ENV]).rglob("*.json"))
-    assert len(entries) == 7
+    assert len(entries) == 7 * 2  # a result and a locator per file
     assert all(json.loads(e.read_text())["key"] == e.stem for e in entries)
     assert subprocess.run(cmd, env=env, capture_output=True, text=True).stdout == uncached
+
+
+# -- the locator: a warm run finds a file's entry without parsing it -----------------------------------------
+@pytest.fixture
+def parses(monkeypatch):
+    """Parses and context inferences (the work a valid locator saves)."""
+    from slimml import discovery, dockerfile
+
+    calls: list[str] = []
+
+    def counting(real, name):
+        def f(*a, **kw):
+            calls.append(name)
+            return real(*a, **kw)
+
+        return f
+
+    monkeypatch.setattr(runner, "parse", counting(runner.parse, "parse"))
+    monkeypatch.setattr(dockerfile, "parse", counting(dockerfile.parse, "parse"))  # parallel imports it late
+    monkeypatch.setattr(runner, "infer", counting(runner.infer, "infer"))
+    monkeypatch.setattr(discovery, "infer", counting(discovery.infer, "infer"))
+    return calls
+
+
+def test_a_warm_run_neither_parses_nor_infers(project, analyses, parses):
+    (project / "Dockerfile.gpu").write_text(DOCKERFILE.replace("3.11-slim", "3.11"))
+    first = check(str(project))
+    assert parses and len(analyses) == 2
+    parses.clear()
+    assert check(str(project)) == first
+    assert parses == [] and len(analyses) == 2
+
+
+def test_a_planted_locator_is_not_used(project, analyses, parses):
+    """A locator whose recorded key differs, or that names another context, is not followed."""
+    first = check(str(project))
+    store = Path(os.environ[cache.CACHE_ENV])
+    (entry,) = [e for e in store.rglob("*.json") if "locator" in json.loads(e.read_text())]
+    d = json.loads(entry.read_text())
+    d["locator"]["context_dir"] = str(project.parent)
+    entry.write_text(json.dumps(d))
+    parses.clear()
+    assert check(str(project)) == first  # the context's fingerprint does not match: the usual way
+    assert "parse" in parses and len(analyses) == 1
+    d["key"] = "0" * 64
+    entry.write_text(json.dumps(d))
+    assert check(str(project)) == first
+
+
+def test_a_change_that_moves_the_inferred_context_is_seen(tmp_path, monkeypatch, analyses):
+    """The locator's context was inferred from that folder's own tree: a change there (a COPY source
+    removed) invalidates it, and the file's new context is inferred again."""
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "store"))
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "svc").mkdir()
+    (root / "app.py").write_text("print(1)\n")
+    (root / "svc" / "app.py").write_text("print(2)\n")
+    (root / "svc" / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY app.py /app/\nRUN pip install flask\n")
+    first = check(str(root / "svc"))
+    assert check(str(root / "svc")) == first and len(analyses) == 1
+    (root / "svc" / "app.py").unlink()  # now only the repository root holds app.py: the context moves there
+    moved = check(str(root / "svc"))
+    assert len(analyses) == 2
+    assert moved == check("--no-cache", str(root / "svc"))
