@@ -16,7 +16,7 @@ class _Unusual(Exception):
     """A value json.dumps would encode by rules this module does not repeat."""
 
 
-def dumps(obj) -> str:
+def dumps(obj: object) -> str:
     """Exactly ``json.dumps(obj, indent=2)``."""
     out: list[str] = []
     try:
@@ -26,7 +26,7 @@ def dumps(obj) -> str:
     return "".join(out)
 
 
-def _encode(o, out: list[str], nl: str) -> None:
+def _encode(o: object, out: list[str], nl: str) -> None:
     if isinstance(o, str):
         out.append(_string(o))
     elif o is None:

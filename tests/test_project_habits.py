@@ -28,6 +28,7 @@ STRICT_MODULES = {
     "slimml/dockerignore.py",
     "slimml/units.py",
     "slimml/secrets.py",
+    "slimml/jsonout.py",
     "slimml/gitignore.py",
     "slimml/migrate/shard.py",
     "slimml/migrate/state.py",
