@@ -190,6 +190,9 @@ class _Analyzer:
         import libcst as cst
         from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameProvider, ScopeProvider
 
+        from . import cstvisitors
+
+        cstvisitors.install()  # libcst finds each provider's visitor methods per instance: memoise per class
         self.cst = cst
         self.env = env
         self.argv = argv
