@@ -86,47 +86,75 @@ def _stat_line(path: str) -> str:
     return f"{st.st_mode:o} {st.st_size} {st.st_mtime_ns} {st.st_ino}"
 
 
+def _entry_stat(entry: os.DirEntry) -> str:
+    try:
+        st = entry.stat()  # follows a symlink, as _stat_line's os.stat
+    except OSError:
+        return "-"
+    return f"{st.st_mode:o} {st.st_size} {st.st_mtime_ns} {st.st_ino}"
+
+
 def _walk(root: str) -> str | None:
     """Every file and folder under ``root`` (``.git`` not entered), hashed; None when too large or when a
-    symlinked folder is found (the rules may read through it; its contents are not walked)."""
+    symlinked folder is found (the rules may read through it; its contents are not walked). Top-down in
+    sorted order, as ``os.walk`` would list it; scandir's entries spare a path join and an lstat per name."""
     h = hashlib.sha256()
     n = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = os.path.relpath(dirpath, root)
+    stack = [(root, ".")]
+    while stack:
+        dirpath, rel_dir = stack.pop()
+        try:
+            with os.scandir(dirpath) as it:
+                entries = list(it)
+        except OSError:
+            continue  # as os.walk: an unreadable folder is skipped
+        dirs: list[os.DirEntry] = []
+        files: list[os.DirEntry] = []
+        for e in entries:
+            try:
+                is_dir = e.is_dir()  # follows symlinks, as os.walk's split
+            except OSError:
+                is_dir = False
+            (dirs if is_dir else files).append(e)
+        dirs.sort(key=lambda e: e.name)
+        files.sort(key=lambda e: e.name)
         keep = []
-        for d in sorted(dirnames):
-            full = os.path.join(dirpath, d)
-            if os.path.islink(full):
+        for d in dirs:
+            if d.is_symlink():
                 return None
-            h.update(f"d {rel_dir}/{d} {_stat_line(full) if d == '.git' else ''}\n".encode())
-            if d != ".git":
+            h.update(f"d {rel_dir}/{d.name} {_entry_stat(d) if d.name == '.git' else ''}\n".encode())
+            if d.name != ".git":
                 keep.append(d)
-        dirnames[:] = keep
-        for fn in sorted(filenames):
-            h.update(f"f {rel_dir}/{fn} {_stat_line(os.path.join(dirpath, fn))}\n".encode())
-        n += len(filenames) + len(dirnames)
+        for f in files:
+            h.update(f"f {rel_dir}/{f.name} {_entry_stat(f)}\n".encode())
+        n += len(files) + len(keep)
         if n > MAX_CONTEXT_ENTRIES:
             return None
+        # Depth first, first child first: pushed in reverse.
+        stack.extend((d.path, d.name if rel_dir == "." else f"{rel_dir}/{d.name}") for d in reversed(keep))
     return h.hexdigest()
 
 
-def _ancestors(context: str) -> str:
+def _ancestors(context: str, run_cache: dict) -> str:
     """The ``.gitignore`` files and ``.git`` entries from the context's parent up to the root, and
     ``.git/info/exclude`` where a ``.git`` is found (what ``gitignore.hidden`` reads above the context)."""
-    parts = []
-    p = os.path.dirname(context)
-    while True:
+    return (
+        f"{_above(os.path.dirname(context), run_cache)}\n{_stat_line(os.path.join(context, '.git', 'info', 'exclude'))}"
+    )
+
+
+def _above(p: str, run_cache: dict) -> str:
+    """``_ancestors``' lines from folder ``p`` up, once per folder and run (contexts share their parents)."""
+    memo = run_cache.setdefault("cache-above", {})
+    if p not in memo:
         git = os.path.join(p, ".git")
-        parts.append(
+        line = (
             f"{p} {_stat_line(git)} {_stat_line(os.path.join(p, '.gitignore'))} "
             f"{_stat_line(os.path.join(git, 'info', 'exclude'))}"
         )
         parent = os.path.dirname(p)
-        if parent == p:
-            break
-        p = parent
-    parts.append(_stat_line(os.path.join(context, ".git", "info", "exclude")))
-    return "\n".join(parts)
+        memo[p] = line if parent == p else f"{line}\n{_above(parent, run_cache)}"
+    return memo[p]
 
 
 def context_fingerprint(context_dir: Path | None, dockerfile: Path, run_cache: dict, store: Path) -> str | None:
@@ -135,15 +163,22 @@ def context_fingerprint(context_dir: Path | None, dockerfile: Path, run_cache: d
     side = _stat_line(os.fspath(dockerfile) + ".dockerignore")
     if context_dir is None:
         return f"no-context\0{side}"
-    root = os.path.realpath(context_dir)
+    root = _realpath(context_dir, run_cache)
     memo = run_cache.setdefault("cache-context-fp", {})
     if root not in memo:
-        cache = os.path.realpath(store)
+        cache = _realpath(store, run_cache)
         inside = cache == root or cache.startswith(root.rstrip(os.sep) + os.sep)
         walked = None if inside else _walk(root) if os.path.isdir(root) else "not-a-dir"
-        memo[root] = None if walked is None else f"{walked}\0{_ancestors(root)}"
+        memo[root] = None if walked is None else f"{walked}\0{_ancestors(root, run_cache)}"
     fp = memo[root]
     return None if fp is None else f"{fp}\0{side}"
+
+
+def _realpath(path: Path | str, run_cache: dict) -> str:
+    """``os.path.realpath``, each folder resolved once per run."""
+    from .realpaths import realpath
+
+    return realpath(path, run_cache.setdefault("realpaths", {}))
 
 
 def settings_text(settings: Any) -> str:

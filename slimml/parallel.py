@@ -34,6 +34,8 @@ def _context_of(path: Path, opts, parsed: dict | None = None) -> str | None:
     from .discovery import infer
     from .dockerfile import DockerfileError, parse
     from .io import InputError, read_source
+    from .realpaths import realpath
+    from .runner import _link_path
 
     if opts.context is not None:
         return os.path.realpath(opts.context)
@@ -42,11 +44,11 @@ def _context_of(path: Path, opts, parsed: dict | None = None) -> str | None:
 
         loc = located(path, opts, parsed)  # a warm run: the context a valid cache entry was made with
         if loc is not None:
-            return os.path.realpath(loc.context_dir)
+            return realpath(loc.context_dir, parsed.setdefault("realpaths", {}))
     try:
         text = read_source(path).text
         doc = parse(text)
-        folder = Path(os.path.realpath(path.absolute().parent)) / path.name  # runner._link_path
+        folder = _link_path(path, parsed)
         guess = infer(folder, doc)
         if parsed is not None:
             parsed[("parsed", str(folder))] = (text, doc, guess)
@@ -59,23 +61,35 @@ def groups(files: list[Path], opts, parsed: dict | None = None) -> list[list[int
     """Indexes of ``files`` in groups that must run in order in one worker (shared or nested contexts).
     ``parsed``: the run's cache, to keep what was read for ``fix_file`` (in the same process)."""
     ctxs = [_context_of(f, opts, parsed) for f in files]
-    roots: list[str] = []  # outermost contexts, sorted
-    for c in sorted({c for c in ctxs if c is not None}):
-        if roots and (c == roots[-1] or c.startswith(roots[-1].rstrip(os.sep) + os.sep)):
-            continue  # nested in the previous root (sorted: an ancestor comes first)
-        roots.append(c)
+    # Outermost contexts: shortest first, so a context's ancestors are settled before it. Ancestors are
+    # looked up by walking up the path (a string prefix test alone would nest "/a/b-x" under "/a/b").
+    roots: set[str] = set()
+    for c in sorted({c for c in ctxs if c is not None}, key=len):
+        if _root_of(c, roots) is None:
+            roots.add(c)
     by_root: dict[str, list[int]] = {}
     out: list[list[int]] = []
     for i, c in enumerate(ctxs):
         if c is None:
             out.append([i])
             continue
-        root = next(r for r in roots if c == r or c.startswith(r.rstrip(os.sep) + os.sep))
+        root = _root_of(c, roots) or c  # c itself is a root when no ancestor is
         if root not in by_root:
             by_root[root] = []
             out.append(by_root[root])
         by_root[root].append(i)
     return out
+
+
+def _root_of(path: str, roots: set[str]) -> str | None:
+    """The member of ``roots`` that is ``path`` or its nearest ancestor folder (paths are real and absolute)."""
+    while True:
+        if path in roots:
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
 
 
 def last_of_context(files: list[Path], opts, run_cache: dict | None = None) -> list[bool]:

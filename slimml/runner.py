@@ -18,6 +18,7 @@ from .discovery import find_dockerfiles, infer
 from .dockerfile import DockerfileError, parse, require_stages
 from .engine import Result, check_text, fix_text
 from .io import InputError, Source, atomic_write, read_source, read_stdin
+from .realpaths import realpath
 from .secrets import mask
 
 STDIN = "-"  # the path that means "read the Dockerfile from stdin"
@@ -81,7 +82,8 @@ def collect(paths: list[Path]) -> tuple[list[Path], list[FileReport]]:
     """Expand directories; a missing path or a folder without Dockerfiles is an error report."""
     files: list[Path] = []
     errors: list[FileReport] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
+    memo: dict[str, str] = {}  # the folders' real paths (realpaths.realpath)
     for p in paths:
         if str(p) == STDIN:
             files.append(p)
@@ -93,12 +95,13 @@ def collect(paths: list[Path]) -> tuple[list[Path], list[FileReport]]:
             found = find_dockerfiles(p)
             if not found:
                 errors.append(FileReport(p, display_path(p), error=f"{p}: no Dockerfile found in this directory"))
-            new = [f for f in found if f.resolve() not in seen]
         else:
-            new = [p] if p.resolve() not in seen else []
-        for f in new:
-            seen.add(f.resolve())
-            files.append(f)
+            found = [p]
+        for f in found:
+            real = realpath(f, memo)
+            if real not in seen:
+                seen.add(real)
+                files.append(f)
     return files, errors
 
 
@@ -139,10 +142,11 @@ def make_diff(report: FileReport) -> str:
     return mask("".join(lines))
 
 
-def _link_path(path: Path) -> Path:
+def _link_path(path: Path, run_cache: dict | None = None) -> Path:
     """Absolute, with the folders resolved but not the file: a symlinked Dockerfile is built from the
     symlink's folder (`docker build -f link .`), so its context and config are looked up there."""
-    return Path(os.path.realpath(path.absolute().parent)) / path.name
+    memo = None if run_cache is None else run_cache.setdefault("realpaths", {})
+    return Path(realpath(path.absolute().parent, memo)) / path.name
 
 
 def _analyse(source: Source, ctx: Context, given: str, use_cache: bool, findings_only: bool, doc) -> Result:
@@ -246,7 +250,7 @@ def _locate(path: Path, opts: Options, run_cache: dict) -> Located | None:
         source = read_source(path)
     except InputError:
         return None
-    link = _link_path(path)
+    link = _link_path(path, run_cache)
     store = _store(run_cache)
     k1 = cache.locator_key(source.text.encode("utf-8", "surrogatepass"), str(path), link, _options_text(opts))
     run_cache.setdefault("locator-keys", {})[str(path)] = k1
@@ -365,7 +369,7 @@ def _analyse_file(
     (the source, the path as the build names it), or None with ``report.error`` set."""
     try:
         source: Source = read_stdin(report.display) if stdin else read_source(path)
-        given, path = path, _link_path(path)
+        given, path = path, _link_path(path, run_cache)
         # parallel.last_of_context may have parsed this text and inferred its context already: reuse them.
         pre = run_cache.pop(("parsed", str(path)), None) if run_cache is not None else None
         if pre is not None and pre[0] != source.text:

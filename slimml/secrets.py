@@ -8,6 +8,7 @@ the *shape* of the value (``hf_...``, ``sk-...``, ``AKIA...``, ``ghp_...``, priv
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .knowledge import secrets as K
 
@@ -76,6 +77,20 @@ def mask(text: str) -> str:
     """Replace every secret-looking value in ``text`` by ``****`` (keeping names and structure)."""
     if not text:
         return text
+    if len(text) <= _MEMO_MAX_LEN:  # finding messages: a run prints the same ones many times
+        return _mask_memo(text)
+    return _mask(text)
+
+
+_MEMO_MAX_LEN = 1024
+
+
+@lru_cache(maxsize=8192)
+def _mask_memo(text: str) -> str:
+    return _mask(text)
+
+
+def _mask(text: str) -> str:
 
     def named(m: re.Match[str]) -> str:
         if not is_secret_name(m.group("name")) or _keep(m.group("val")):

@@ -259,6 +259,17 @@ def test_pool_groups_keep_dockerfiles_of_one_context_together_in_order(tmp_path)
     assert parallel.groups(files, runner.Options(context=tmp_path)) == [[0, 1, 2, 3, 4, 5]]
 
 
+def test_pool_groups_nest_by_folder_not_by_string_prefix(tmp_path):
+    """`p-x` sorts between `p` and `p/sub`: `p/sub` still nests in `p` (and `p-x` does not)."""
+    from slimml import parallel
+
+    files = [tmp_path / "p/Dockerfile", tmp_path / "p-x/Dockerfile", tmp_path / "p/sub/Dockerfile"]
+    for f in files:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("FROM python:3.11-slim\nCOPY . /app\n")
+    assert sorted(parallel.groups(files, runner.Options())) == [[0, 2], [1]]
+
+
 def test_a_cache_inside_the_context_being_checked_is_not_used(project, analyses, monkeypatch):
     """The rules read the context (a `COPY . .` takes the cache folder too): a cache there would change
     what it caches."""

@@ -29,6 +29,7 @@ STRICT_MODULES = {
     "slimml/units.py",
     "slimml/secrets.py",
     "slimml/jsonout.py",
+    "slimml/realpaths.py",
     "slimml/gitignore.py",
     "slimml/migrate/shard.py",
     "slimml/migrate/state.py",
