@@ -28,6 +28,7 @@ import os
 import posixpath
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from . import dockerignore as DI
 
@@ -88,6 +89,7 @@ def tokens(value: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=16384)  # pure; the same tokens (`install`, `/app`, ...) recur in every RUN and file
 def token_segs(token: str) -> tuple | None:
     """Segments of a token; None when it names nothing specific (no literal character)."""
     t = token

@@ -153,15 +153,19 @@ class _Tree:
         Dockerfile, so every Dockerfile of a run sharing this context reuses it."""
         found = self._hits.get(norm)
         if found is None:
-            found = self._hits[norm] = [f for f in self.visible() if any(pat.match(a) for a in self.ancestry(f))]
+            spelled = _spelled(norm)
+            found = self._hits[norm] = [
+                f
+                for f in self.visible()
+                if (spelled is None or spelled in f) and any(pat.match(a) for a in self.ancestry(f))
+            ]
         return found
 
     def covered(self, norm: str) -> bool:
         """The existing patterns already exclude what ``norm`` would (e.g. an allow-list ``*``)."""
         c = self._covered.get(norm)
         if c is None:
-            probes = _probes(norm)
-            c = self._covered[norm] = bool(probes) and all(DI.is_excluded(p, self._existing) for p in probes)
+            c = self._covered[norm] = _covered(tuple(self._existing), norm)
         return c
 
     def ancestry(self, path: str) -> tuple[str, ...]:
@@ -269,6 +273,25 @@ def _probes(norm: str) -> list[str] | None:
             return None
         paths = [q + [seg.replace("*", "slimml_probe").replace("?", "q")] for q in paths]
     return ["/".join(p) for p in paths if p]
+
+
+@lru_cache(maxsize=4096)  # pure: contexts of a run often share one ignore file
+def _covered(existing: tuple[DI.Pattern, ...], norm: str) -> bool:
+    probes = _probes(norm)
+    return probes is not None and bool(probes) and all(DI.is_excluded(p, list(existing)) for p in probes)
+
+
+@lru_cache(maxsize=1024)
+def _spelled(norm: str) -> str | None:
+    """Text every path the pattern ``norm`` matches contains (a file whose path lacks it has no
+    ancestor it matches either: those are prefixes of the path), or None when that cannot be told
+    simply (a character class or an escape)."""
+    from .. import refs
+
+    if "[" in norm or "\\" in norm:
+        return None
+    found = refs.needles(norm)
+    return found[0] if found else None
 
 
 def _plural(items: list[str], one: str, many: str) -> str:
