@@ -303,6 +303,14 @@ def load_result(d: dict, original: str):
     return Result(**d)
 
 
+def load_entry(d: Any, original: str):
+    """``load_result`` of a stored entry; None when it does not have a Result's form (another layout)."""
+    try:
+        return load_result(d, original)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 # -- the store ----------------------------------------------------------------------------------------------
 class Store:
     def __init__(self, root: Path | None = None):
@@ -317,7 +325,7 @@ class Store:
         try:
             with open(self._path(k), "rb") as fh:
                 d = json.loads(fh.read())
-            result = load_result(d["result"], original) if d.get("key") == k else None
+            result = load_entry(d["result"], original) if d.get("key") == k else None
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             result = None  # missing, torn or from another layout: a miss
         if result is None:
@@ -348,18 +356,21 @@ class Store:
     def put_locator(self, k: str, locator: dict) -> None:
         self._put(k, "locator", locator)
 
-    def put(self, k: str, result) -> None:
-        """Store ``result``; a cache that cannot be written is skipped silently (it is only a cache)."""
-        self._put(k, "result", dump_result(result))
+    def put(self, k: str, result) -> dict | None:
+        """Store ``result``; a cache that cannot be written is skipped silently (it is only a cache). The
+        stored JSON form, None when it was not stored."""
+        body = dump_result(result)
+        return body if self._put(k, "result", body) else None
 
-    def _put(self, k: str, name: str, body) -> None:
+    def _put(self, k: str, name: str, body) -> bool:
         try:
             self._prepare()
             p = self._path(k)
             p.parent.mkdir(parents=True, exist_ok=True)
             _write(p, json.dumps({"key": k, name: body}, separators=(",", ":")).encode())
         except (OSError, TypeError, ValueError):
-            pass
+            return False
+        return True
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -180,7 +180,9 @@ def _analyse(source: Source, ctx: Context, given: str, use_cache: bool, findings
         ctx.commit_overlay({p: after for p, (_before, after) in result.side_files.items()})
         return result
     result = analyse(source.text, ctx, given)
-    store.put(k, result)
+    body = store.put(k, result)
+    if body is not None:  # for _remember: the locator carries the result too (one read on a warm run)
+        ctx.run_cache.setdefault("analysed", {})[given] = (k, body)
     return result
 
 
@@ -213,6 +215,8 @@ class Located:
     context_dir: Path
     settings_text: str
     context_fp: str
+    result_key: str | None = None  # the full key of the result the locator carries, if any
+    result: dict | None = None
 
 
 def _options_text(opts: Options) -> str:
@@ -264,7 +268,10 @@ def _locate(path: Path, opts: Options, run_cache: dict) -> Located | None:
     context = Path(context_dir)
     if cache.context_fingerprint(context, link, run_cache, store.root) != fp:
         return None  # the context changed: so may the inferred context itself
-    return Located(source, link, context, settings_text, fp)
+    inline = loc.get("result")
+    return Located(
+        source, link, context, settings_text, fp, loc.get("result_key"), inline if isinstance(inline, dict) else None
+    )
 
 
 def _from_located(loc: Located, given: str, committed: dict[str, str], run_cache: dict, findings_only: bool):
@@ -281,7 +288,11 @@ def _from_located(loc: Located, given: str, committed: dict[str, str], run_cache
         context_fp=loc.context_fp,
         findings_only=findings_only,
     )
-    result = _store(run_cache).get(k, loc.source.text)
+    result = None
+    if loc.result is not None and loc.result_key == k:  # the locator's own copy, made under this very key
+        result = cache.load_entry(loc.result, loc.source.text)
+    if result is None:
+        result = _store(run_cache).get(k, loc.source.text)
     if result is not None:
         committed.update({p: after for p, (_before, after) in result.side_files.items()})  # as Context does
     return result
@@ -299,15 +310,16 @@ def _remember(path: Path, opts: Options, ctx: Context, run_cache: dict, settled:
     fp = cache.context_fingerprint(ctx.context_dir, ctx.dockerfile, run_cache, store.root)
     if fp is None:
         return
-    store.put_locator(
-        k1,
-        {
-            "context_dir": os.fspath(ctx.context_dir),
-            "settings": cache.settings_text(ctx.settings),
-            "config": _config_stats(ctx.dockerfile, opts, run_cache),
-            "context_fp": fp,
-        },
-    )
+    locator = {
+        "context_dir": os.fspath(ctx.context_dir),
+        "settings": cache.settings_text(ctx.settings),
+        "config": _config_stats(ctx.dockerfile, opts, run_cache),
+        "context_fp": fp,
+    }
+    analysed = run_cache.get("analysed", {}).pop(str(path), None)
+    if analysed is not None:
+        locator["result_key"], locator["result"] = analysed
+    store.put_locator(k1, locator)
 
 
 def fix_file(

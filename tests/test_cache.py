@@ -166,6 +166,9 @@ def test_an_entry_for_another_key_is_not_used(project, analyses):
     """An entry file whose recorded key differs (copied, planted) is a miss."""
     check(str(project))
     store = Path(os.environ[cache.CACHE_ENV])
+    for e in store.rglob("*.json"):
+        if "locator" in json.loads(e.read_text()):
+            e.unlink()  # its copy of the result would serve the run: the full key's entry is tested here
     (entry,) = [e for e in store.rglob("*.json") if "result" in json.loads(e.read_text())]
     d = json.loads(entry.read_text())
     d["key"] = "0" * 64
@@ -308,7 +311,7 @@ def test_concurrent_runs_share_one_cache(project, tmp_path):
     assert json.loads(uncached)["summary"]["files"] == 7
     assert outs == [uncached] * 3
     entries = list(Path(os.environ[cache.CACHE_ENV]).rglob("*.json"))
-    assert len(entries) == 7 * 2  # a result and a locator per file
+    assert len(entries) == 7 * 2  # a result and a locator (with its copy of the result) per file
     assert all(json.loads(e.read_text())["key"] == e.stem for e in entries)
     assert subprocess.run(cmd, env=env, capture_output=True, text=True).stdout == uncached
 
@@ -358,6 +361,23 @@ def test_a_planted_locator_is_not_used(project, analyses, parses):
     d["key"] = "0" * 64
     entry.write_text(json.dumps(d))
     assert check(str(project)) == first
+
+
+def test_a_warm_run_reads_the_locators_copy_of_the_result(project, analyses):
+    """The locator carries the result it was stored with (one entry read per file); the copy is used only
+    under the full key it was made with."""
+    first = check(str(project))
+    store = Path(os.environ[cache.CACHE_ENV])
+    for e in store.rglob("*.json"):
+        if "result" in json.loads(e.read_text()):
+            e.unlink()  # only the locator is left
+    assert check(str(project)) == first and len(analyses) == 1
+    (entry,) = list(store.rglob("*.json"))
+    d = json.loads(entry.read_text())
+    d["locator"]["result_key"] = "0" * 64
+    d["locator"]["result"]["findings"][0]["message"] = "planted"
+    entry.write_text(json.dumps(d))
+    assert check(str(project)) == first and len(analyses) == 2  # not that copy: analysed again
 
 
 def test_a_change_that_moves_the_inferred_context_is_seen(tmp_path, monkeypatch, analyses):
