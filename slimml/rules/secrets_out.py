@@ -95,20 +95,12 @@ _PY_MODULES_NOT_CODE = frozenset({"pip", "venv", "ensurepip", "compileall", "py_
 
 
 # -- names and values ---------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _any_value_kind() -> re.Pattern[str]:
-    """All of ``K.VALUE_KINDS`` as one alternation: it finds a match exactly when one of them does
-    (none uses a back-reference), so one search rules out the common case, a value with no secret."""
-    return re.compile("|".join(f"(?:{rx.pattern})" for rx, _ in K.VALUE_KINDS))
-
-
 @lru_cache(maxsize=8192)  # pure, and asked again for the same instruction text on every pass
 def value_kind(value: str) -> str | None:
     """What kind of secret a value looks like ("Hugging Face token", ...), or None."""
-    if _any_value_kind().search(value):
-        for rx, label in K.VALUE_KINDS:  # the first kind in order names it
-            if rx.search(value):
-                return label
+    for rx, label in K.VALUE_KINDS:
+        if rx.search(value):
+            return label
     return "secret-looking value" if looks_secret_value(value) else None
 
 
