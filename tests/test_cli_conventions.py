@@ -212,6 +212,33 @@ def test_statistics_counts_per_rule_aligned(tmp_path):
     }
 
 
+def test_check_statistics_and_quiet(tmp_path):
+    """`check --statistics` counts each rule's findings by fix kind, as the JSON report lists them;
+    `--quiet` drops the summary line, never an error."""
+    (tmp_path / "Dockerfile").write_text(SHRINKS)
+    (tmp_path / "Dockerfile.two").write_text("FROM python:3.11-slim\nRUN pip install a\nRUN pip install b\n")
+    findings = [
+        f for e in json.loads(run("check", "--format", "json", tmp_path).stdout)["files"] for f in e["findings"]
+    ]
+    r = run("check", "--statistics", tmp_path)
+    assert r.exit_code == 1 and r.stderr.startswith(f"{len(findings)} finding(s)")
+    rows = {line.split()[1]: line for line in r.stdout.splitlines()}
+    assert set(rows) == {f["code"] for f in findings}
+    for code, line in rows.items():
+        assert int(line.split()[0]) == sum(f["code"] == code for f in findings)
+    stats = json.loads(run("check", "--statistics", "--format", "json", tmp_path).stdout)
+    assert sum(e["count"] for e in stats) == len(findings)
+    assert all(e["safe"] + e["unsafe"] + e["none"] == e["count"] for e in stats)
+    assert [e["count"] for e in stats] == sorted((e["count"] for e in stats), reverse=True)
+    r = run("check", "--statistics", "--format", "sarif", tmp_path)
+    assert r.exit_code == 2 and r.stderr.strip().count("\n") == 0 and "--statistics" in r.stderr
+    q = run("check", "-q", tmp_path, tmp_path / "nope")
+    assert q.exit_code == 2 and q.stderr == ""
+    assert f"error: {tmp_path / 'nope'}: no such file or directory" in q.stdout.splitlines()
+    r = run("check", "--statistics", "--format", "json", "-q", tmp_path, tmp_path / "nope")
+    assert r.exit_code == 2 and f"error: {tmp_path / 'nope'}: no such file or directory" in r.stderr
+
+
 def test_show_fixes_lists_each_fix_at_its_line(tmp_path):
     df = tmp_path / "Dockerfile"
     df.write_text(SHRINKS)

@@ -244,8 +244,39 @@ def sarif(reports, version: str) -> dict:
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def render(reports, fmt: str, version: str) -> tuple[str, str]:
-    """(stdout text, stderr summary)."""
+def statistics(reports) -> list[dict]:
+    """Per rule over all files: findings, and how many have a safe fix, an unsafe fix, no fix (as ruff's
+    ``--statistics``), most frequent first."""
+    stats: dict[str, dict] = {}
+    for rep in reports:
+        for f in rep.result.findings if rep.result is not None else ():
+            e = stats.setdefault(
+                f.code, {"code": f.code, "name": f.name, "count": 0, "safe": 0, "unsafe": 0, "none": 0}
+            )
+            e["count"] += 1
+            e["none" if f.fix is None else f.fix.applicability.value] += 1
+    return sorted(stats.values(), key=lambda e: (-e["count"], e["code"]))
+
+
+def statistics_lines(stats: list[dict]) -> list[str]:
+    rows = []
+    for e in stats:
+        what = [
+            f"{e[k]} {label}"
+            for k, label in (("safe", "safe fix"), ("unsafe", "unsafe fix"), ("none", "no fix"))
+            if e[k]
+        ]
+        rows.append((str(e["count"]), e["code"], e["name"], ", ".join(what)))
+    w = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
+    return [f"{c:>{w[0]}}  {code:<{w[1]}}  {name:<{w[2]}}  {what}" for c, code, name, what in rows]
+
+
+def error_lines(reports) -> list[str]:
+    return [f"error: {mask(r.error)}" for r in reports if r.error]
+
+
+def render(reports, fmt: str, version: str, statistics: bool = False) -> tuple[str, str]:
+    """(stdout text, stderr summary). ``statistics``: per-rule counts (text or json) instead of findings."""
     n = sum(len(r.result.findings) for r in reports if r.result is not None)
     errors = sum(1 for r in reports if r.error)
     files = sum(1 for r in reports if r.result is not None and r.result.findings)
@@ -256,6 +287,12 @@ def render(reports, fmt: str, version: str) -> tuple[str, str]:
     )
     from ..jsonout import dumps  # json.dumps(..., indent=2), text for text, without its pure-Python encoder
 
+    if statistics:
+        stats = globals()["statistics"](reports)  # the function, not this flag
+        if fmt == "json":
+            return dumps(stats) + "\n", summary  # as `fix --statistics --format json`; errors go to stderr
+        lines = [*error_lines(reports), *statistics_lines(stats)]
+        return ("\n".join(lines) + "\n") if lines else "", summary
     if fmt == "json":
         return dumps(findings_json(reports)) + "\n", summary
     if fmt == "sarif":

@@ -399,13 +399,17 @@ def _merged(ctx, merge: bool, paths: tuple[Path, ...]) -> dict:
     help="With `-` (or no path): the Dockerfile's path, for the build context, .dockerignore and config.",
 )
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings (errors still exit 2).")
+@click.option("--quiet", "-q", is_flag=True, help="No summary line: the findings (or report) and errors only.")
+@click.option(
+    "--statistics", is_flag=True, help="The number of findings per rule instead of each finding (text or json)."
+)
 @click.option(
     "--no-cache",
     is_flag=True,
     help="Analyse every file again instead of reusing results of unchanged ones "
     "(cache: ~/.cache/slimml, or SLIMML_CACHE_DIR).",
 )
-def check(paths, fmt, output, select, ignore, context, config, stdin_filename, exit_zero, no_cache):
+def check(paths, fmt, output, select, ignore, context, config, stdin_filename, exit_zero, quiet, statistics, no_cache):
     """Detect only (CI): report findings in Dockerfiles (files or folders); exit 1 on findings.
 
     Exit codes: 0 nothing found; 1 findings; 2 a file could not be checked or bad options.
@@ -418,6 +422,8 @@ def check(paths, fmt, output, select, ignore, context, config, stdin_filename, e
         paths, _ = stdin_paths(list(paths), stdin_filename)
     except ValueError as e:
         _fail(str(e))
+    if statistics and fmt not in ("text", "json"):
+        _fail(f"--statistics is a text or json report, not --format {fmt}")
     select, ignore = _split_codes(select), _split_codes(ignore)
     _check_codes(select, ignore)
     if context is not None and not context.is_dir():
@@ -434,14 +440,19 @@ def check(paths, fmt, output, select, ignore, context, config, stdin_filename, e
         findings_only=True,  # check reports the findings of the files as they are
     )
     reports = chk.collect(paths, opts)
-    text, summary = chk.render(reports, fmt, __version__)
+    text, summary = chk.render(reports, fmt, __version__, statistics=statistics)
     if output:
         from ..io import atomic_write
 
         atomic_write(output, text.encode("utf-8"))
     elif text:
         click.echo(text, nl=False)
-    if fmt in ("text", "github") or output:
+    if statistics and fmt == "json":
+        for line in chk.error_lines(reports):
+            click.echo(line, err=True)  # the counts do not name them
+    if quiet:
+        pass  # no summary; the report (stdout or the file) names the errors
+    elif fmt in ("text", "github") or output:
         click.echo(summary, err=True)
     if any(r.error for r in reports):
         sys.exit(EXIT_ERROR)
