@@ -12,7 +12,8 @@ Each figure is the wall time of a fresh `slimml check DIR` process (imports incl
 Sets: **real** -- the reach corpus and its adversarial cases (real public ML Dockerfiles re-typed, with
 their contexts); **varied** -- ``gen_varied.py``'s files (no RUN line repeats, each with a context);
 **repeating** -- the throughput benchmark's files (RUN lines from ten strings; each in a copy of its context), for
-comparison with the figures measured before. Targets of issue 13 (benchmarks, not tests): cold >= 300
+comparison with the figures measured before; **large** -- ``--large`` (2,000) varied files, warm runs only (a
+repeated check over a large tree, where the cache is meant to pay; its cold runs would take minutes). Targets of issue 13 (benchmarks, not tests): cold >= 300
 files/s on two cores over 120+ varied files; warm >= 3,000 files/s; the 10,000-RUN file under 2 s.
 """
 
@@ -72,11 +73,11 @@ def _count(paths: list[Path]) -> int:
     return len(collect(paths)[0])
 
 
-def measure(name: str, paths: list[Path], repeat: int, tmp: Path) -> dict[str, float]:
+def measure(name: str, paths: list[Path], repeat: int, tmp: Path, cold: bool = True) -> dict[str, float]:
     n = _count(paths)
-    out: dict[str, float] = {"files": n}
+    out: dict[str, float] = {"files": n, "cold": float("nan"), "cold-1proc": float("nan")}
     cache = tmp / f"cache-{name}"
-    for label, workers in (("cold", None), ("cold-1proc", "1")):
+    for label, workers in (("cold", None), ("cold-1proc", "1")) if cold else ():
         ts = [_wall(paths, _env(cache, workers), "--no-cache") for _ in range(repeat)]
         out[label] = n / statistics.median(ts)
     ts, one = [], []
@@ -112,6 +113,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=240, help="varied and repeating files")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--long-runs", type=int, default=10000)
+    ap.add_argument("--large", type=int, default=2000, help="files of the large varied tree (warm runs only; 0: none)")
     ap.add_argument("--skip-long", action="store_true")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
@@ -123,13 +125,16 @@ def main() -> None:
             "varied": [varied],
             "repeating": [repeating_set(tmp / "repeating", a.files)],
         }
+        if a.large:  # a repeated check over a large tree, where the cache is meant to pay: warm runs only
+            gen_varied.generate(tmp / "large", a.large, seed=7)
+            sets["large"] = [tmp / "large"]
         print(f"machine: {len(os.sched_getaffinity(0))} usable core(s); median of {a.repeat} fresh processes each")
         print(
             f"{'set':<10} {'files':>5} {'cold files/s':>13} {'cold, 1 proc':>13} {'warm files/s':>13} "
             f"{'warm, per file after the 1st':>30} {'1 warm file':>12}"
         )
         for name, paths in sets.items():
-            m = measure(name, paths, a.repeat, tmp)
+            m = measure(name, paths, a.repeat, tmp, cold=name != "large")
             print(
                 f"{name:<10} {int(m['files']):>5} {m['cold']:>13.0f} {m['cold-1proc']:>13.0f} {m['warm']:>13.0f} "
                 f"{m['warm-marginal']:>24.0f} /s {m['startup'] * 1000:>9.0f} ms",
