@@ -43,3 +43,49 @@ def test_dockerignore_spelled_declines_classes_and_escapes():
     assert R._spelled("**/*.py[co]") is None
     assert R._spelled("a\\*b") is None
     assert R._spelled("**/*.onnx") == ".onnx"
+
+
+def _known_call_names() -> list[str]:
+    from slimml.knowledge import weights as K
+
+    names = [
+        *K.HF_HUB_CALLS,
+        *K.HF_CONSTRUCTORS,
+        *K.HF_PIPELINE_CALLS,
+        *K.PY_URL_CALLS,
+        *K.PY_PACKAGE_DOWNLOADS,
+        *(k for k in K.PY_REPLAY_CALLS if not k.endswith(".")),
+        *(k + "resnet50" for k in K.PY_REPLAY_CALLS if k.endswith(".")),
+    ]
+    return names + [f"{root}.AutoModel.from_pretrained" for root in K.HF_FROM_PRETRAINED_ROOTS]
+
+
+def test_pyscan_pretest_passes_every_known_call_in_every_import_form():
+    """``may_download`` now also asks for a known call's last name: each import form libcst
+    resolves still spells it, so every known download passes the pre-test and is found."""
+    from slimml.weights.pyscan import may_download, scan
+
+    for qn in _known_call_names():
+        parts = qn.split(".")
+        mod, attr = ".".join(parts[:-1]), parts[-1]
+        forms = [
+            f"from {mod} import {attr} as z\nz('org/model', 'out', pretrained=True, weights='x')\n",
+            f"import {parts[0]} as m\nm.{'.'.join(parts[1:])}('org/model', 'out', pretrained=True, weights='x')\n",
+            f"import {mod}\n{qn}('org/model', 'out', pretrained=True, weights='x')\n",
+        ]
+        if len(parts) > 2:
+            head, sub = ".".join(parts[:-2]), parts[-2]
+            forms.append(f"from {head} import {sub} as q\nq.{attr}('org/model', 'out', pretrained=True, weights='x')\n")
+        for code in forms:
+            found = scan(code, {}, None).downloads
+            if found:  # (every form that scan resolves must pass the pre-test)
+                assert may_download(code), (qn, code)
+        assert scan(forms[0], {}, None).downloads, qn
+
+
+def test_pyscan_pretest_skips_code_naming_a_package_but_no_download():
+    from slimml.weights.pyscan import may_download
+
+    assert not may_download("import torch; print(48973)")
+    assert not may_download("import transformers; print(transformers.__version__)")
+    assert may_download("import torch; torch.hub.load('a/b', 'm')")

@@ -166,11 +166,29 @@ def _roots() -> tuple[str, ...]:
     return tuple(sorted({n.split(".", 1)[0] for n in names}))
 
 
+@lru_cache(maxsize=1)
+def _last_names() -> tuple[str, ...]:
+    """The last part of every call ``classify`` knows (``from_pretrained`` for the HF roots,
+    ``models`` for the ``torchvision.models.`` prefix)."""
+    names = [
+        "from_pretrained",
+        *K.HF_HUB_CALLS,
+        *K.HF_CONSTRUCTORS,
+        *K.HF_PIPELINE_CALLS,
+        *K.PY_REPLAY_CALLS,
+        *K.PY_URL_CALLS,
+        *K.PY_PACKAGE_DOWNLOADS,
+    ]
+    return tuple(sorted({n.rstrip(".").rsplit(".", 1)[-1] for n in names}))
+
+
 def may_download(code: str) -> bool:
-    """False when ``code`` cannot contain a download ``scan`` would report: a call is only named
-    through an import, and an import spells the package. Saves the libcst parse for the
-    common ``python -c 'import app'``."""
-    return any(r in code for r in _roots())
+    """False when ``code`` cannot contain a download ``scan`` would report. A call is only named
+    through an import (``qualname``: libcst's IMPORT names), and every part of such a name is
+    spelled in the code (in the import or in the attribute chain after it): the package, and the
+    call's last part. Saves the libcst import and parse for the common ``python -c 'import torch;
+    print(torch.__version__)'`` (``scan``'s parse errors are not reported either way)."""
+    return any(r in code for r in _roots()) and any(n in code for n in _last_names())
 
 
 # -- the analysis ---------------------------------------------------------------------------------------
