@@ -89,3 +89,89 @@ def test_pyscan_pretest_skips_code_naming_a_package_but_no_download():
     assert not may_download("import torch; print(48973)")
     assert not may_download("import transformers; print(transformers.__version__)")
     assert may_download("import torch; torch.hub.load('a/b', 'm')")
+
+
+_SHELL_SOURCES = [
+    "apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*",
+    "cd /app && (make; make install) | tee log && echo $(date) `uname` <(ls) >(cat)",
+    "set -e; x=$(a | b); service nginx start; /etc/init.d/ssh restart; /usr/sbin/service x restart",
+    "start-stop-daemon --start --exec /bin/x & systemctl start y || dockerd",
+    "f() { cd /x; export A=1; }; f; { a; b; } && ((i++)) && echo ${X:=1} $((y=2)) $_ $OLDPWD",
+    "cat <<EOF > /x\n$(echo hi) ${A}\nEOF\npip install x",
+    "if true; then a | (b; c) | $(d); fi; while read l; do echo $l; done < f; case x in a) b;; esac",
+    "rc-service sshd start; service --status-all; service a b start; systemctl",
+]
+
+
+def _corpus_sources() -> list[str]:
+    import pathlib
+
+    from slimml.dockerfile.parser import parse
+
+    out = list(_SHELL_SOURCES)
+    for p in sorted(pathlib.Path(__file__).parent.parent.joinpath("benchmarks/reach/corpus").rglob("Dockerfile*")):
+        doc = parse(p.read_text(encoding="utf-8", errors="replace"))
+        out += [i.args for i in doc.instructions if i.keyword == "RUN" and i.json is None]
+    return out
+
+
+def test_shared_walk_gives_the_nodes_and_own_shell_of_separate_walks():
+    """``_Parsed._index_nodes`` (one walk) against the walks it replaced: every node in document
+    order, the nodes the own shell runs (shellstate's walk), and the own shell's commands."""
+    from slimml.dockerfile import shell
+    from slimml.knowledge.shell import CHILD_SHELL_NODES
+    from slimml.semantics.shellstate import _walk_own_shell
+
+    def key(nodes):
+        return [(n.type, n.start_byte, n.end_byte) for n in nodes]
+
+    sources = _corpus_sources()
+    assert len(sources) > 50
+    for src in sources:
+        tree = shell._parser().parse(src.encode())
+        parsed = shell._Parsed(tree)
+        assert key(parsed.own_shell_nodes()) == key(_walk_own_shell(tree.root_node)), src
+        assert key(parsed.nodes(("command", "subshell"))) == key(
+            n for n in shell._walk(tree.root_node) if n.type in ("command", "subshell")
+        )
+        own: set = set()
+        stack = [tree.root_node]
+        while stack:  # the walk own_shell_commands made before
+            n = stack.pop()
+            if n.type in CHILD_SHELL_NODES:
+                continue
+            if n.type == "command":
+                own.add((n.start_byte, n.end_byte))
+            stack.extend(n.children)
+        assert parsed.own_shell_commands() == own, src
+
+
+def test_daemon_start_by_program_agrees_with_every_pattern_in_turn():
+    from slimml.dockerfile.parser import parse
+    from slimml.dockerfile.shell import run_scripts
+    from slimml.knowledge import shell as K
+    from slimml.semantics import shellstate
+
+    def long_way(script) -> bool:
+        for cmd in script.commands:
+            argv = [cmd.argv[0].rsplit("/", 1)[-1]] + cmd.argv[1:] if cmd.argv else []
+            if not argv:
+                continue
+            if shellstate._INIT_SCRIPT_RE.match(cmd.argv[0]) and len(argv) > 1 and argv[1] in ("start", "restart"):
+                return True
+            for pat in K.DAEMON_STARTS:
+                if len(argv) >= len(pat) and all(p is None or p == a for p, a in zip(pat, argv)):
+                    return True
+        return False
+
+    assert all(isinstance(p[0], str) for p in K.DAEMON_STARTS)  # the index is by program
+    seen = set()
+    for src in _corpus_sources():
+        if "<<" in src:
+            continue  # a heredoc needs its body after the RUN line
+        doc = parse("FROM x\nRUN " + src.replace("\n", " \\\n") + "\n")
+        for script in run_scripts(doc, doc.instructions[1]):
+            got = shellstate._starts_daemon(script)
+            assert got == long_way(script), src
+            seen.add(got)
+    assert seen == {True, False}

@@ -230,12 +230,13 @@ class _Parsed:
     the same source (tree-sitter's Python nodes are created anew on each ``children`` access, so
     walking once beats each rule walking the tree again)."""
 
-    __slots__ = ("tree", "_order", "_by_type", "_commands", "memo", "_own")
+    __slots__ = ("tree", "_order", "_by_type", "_commands", "memo", "_own", "_own_nodes")
 
     def __init__(self, tree):
         self.tree = tree
         self.memo: dict = {}  # analyses that depend on the source alone (semantics.shellstate)
         self._own: set | None = None
+        self._own_nodes: list | None = None
         self._order: list | None = None
         self._by_type: dict[str, list] = {}
         self._commands: list[_Template] | None = None
@@ -247,28 +248,49 @@ class _Parsed:
         return self._commands
 
     def own_shell_commands(self) -> set[tuple[int, int]]:
-        """(start, end) bytes of the commands the script's own shell runs: one walk that does not
-        enter child shells (asking each command for its parents is quadratic in the nesting)."""
+        """(start, end) bytes of the commands the script's own shell runs (child shells not
+        entered: asking each command for its parents is quadratic in the nesting)."""
         if self._own is None:
-            from ..knowledge.shell import CHILD_SHELL_NODES
-
-            own: set[tuple[int, int]] = set()
-            stack = [self.tree.root_node]
-            while stack:
-                n = stack.pop()
-                if n.type in CHILD_SHELL_NODES:
-                    continue
-                if n.type == "command":
-                    own.add((n.start_byte, n.end_byte))
-                stack.extend(n.children)
-            self._own = own
+            self._own = {(n.start_byte, n.end_byte) for n in self.own_shell_nodes() if n.type == "command"}
         return self._own
+
+    def own_shell_nodes(self) -> list:
+        """The nodes the script's own shell executes, in document order: every node but those
+        inside a child shell (``CHILD_SHELL_NODES``; the child-shell node itself is included).
+        Taken from the one walk ``nodes`` makes (tree-sitter creates a new Python object for
+        every node each walk)."""
+        if self._own_nodes is None:
+            self._index_nodes()
+        assert self._own_nodes is not None
+        return self._own_nodes
+
+    def _index_nodes(self) -> None:
+        """One pre-order walk: every node (``_order``, by type in ``_by_type``) and the own shell's."""
+        from ..knowledge.shell import CHILD_SHELL_NODES
+
+        order: list = []
+        own: list = []
+        stack: list = [(self.tree.root_node, False)]
+        while stack:
+            n, inside = stack.pop()
+            order.append(n)
+            if not inside:
+                own.append(n)
+                kids = n.children
+                if kids:
+                    inner = n.type in CHILD_SHELL_NODES
+                    stack.extend([(k, inner) for k in reversed(kids)])
+            else:
+                stack.extend([(k, True) for k in reversed(n.children)])
+        by_type = self._by_type
+        for n in order:
+            by_type.setdefault(n.type, []).append(n)
+        self._order, self._own_nodes = order, own
 
     def nodes(self, types: tuple[str, ...]) -> list:
         if self._order is None:
-            self._order = list(_walk(self.tree.root_node))
-            for n in self._order:
-                self._by_type.setdefault(n.type, []).append(n)
+            self._index_nodes()
+        assert self._order is not None
         if len(types) == 1:
             return list(self._by_type.get(types[0], ()))  # a copy: the index is shared
         return [n for n in self._order if n.type in types]

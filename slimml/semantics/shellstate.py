@@ -71,7 +71,7 @@ def _facts(script: Script) -> ScriptFacts:
             leaves.append(f"`{name}`")
         elif name in K.ASSIGNING_OPTIONS and any(a in K.ASSIGNING_OPTIONS[name] for a in argv[1:]):
             leaves.append(f"`{name} -v`")
-    for n in _walk_own_shell(script.tree.root_node):
+    for n in script._index().own_shell_nodes():  # _walk_own_shell(root), from the shared walk
         t = n.type
         if t in K.STATE_NODES:
             leaves.append(f"a {t.replace('_', ' ')}")
@@ -146,16 +146,25 @@ def _sets_errexit(script: Script) -> bool:
     return False
 
 
+# K.DAEMON_STARTS by program (the first element of each is a program name, never None).
+_DAEMON_STARTS_BY_PROG: dict[str, list[tuple]] = {}
+for _pat in K.DAEMON_STARTS:
+    _DAEMON_STARTS_BY_PROG.setdefault(_pat[0], []).append(_pat)
+
+
 def _starts_daemon(script: Script) -> bool:
     for cmd in script.commands:
-        argv = [cmd.argv[0].rsplit("/", 1)[-1]] + cmd.argv[1:] if cmd.argv else []
-        if not argv:
+        values = cmd.argv
+        if not values:
             continue
-        if _INIT_SCRIPT_RE.match(cmd.argv[0]) and len(argv) > 1 and argv[1] in ("start", "restart"):
+        if _INIT_SCRIPT_RE.match(values[0]) and len(values) > 1 and values[1] in ("start", "restart"):
             return True
-        for pat in K.DAEMON_STARTS:
-            if len(argv) >= len(pat) and all(p is None or p == a for p, a in zip(pat, argv)):
-                return True
+        pats = _DAEMON_STARTS_BY_PROG.get(values[0].rsplit("/", 1)[-1])
+        if pats:
+            argv = [values[0].rsplit("/", 1)[-1]] + values[1:]
+            for pat in pats:
+                if len(argv) >= len(pat) and all(p is None or p == a for p, a in zip(pat, argv)):
+                    return True
     return False
 
 
