@@ -122,6 +122,15 @@ def covers(pattern: list, ref: tuple) -> bool:
     return False
 
 
+@lru_cache(maxsize=16384)  # pure; token_segs hands out the same tuples for the same tokens
+def _seg_text(segs: tuple) -> tuple[str, bool]:
+    """A ref's literal segments joined, and whether it has a wildcard (``Names._df_candidates``)."""
+    return (
+        "/".join(s for s in segs if s is not DI.STAR2),
+        any(s is DI.STAR2 or "*" in s or "?" in s or "[" in s for s in segs),
+    )
+
+
 def _literal(seg) -> bool:
     """A path segment with at least one literal character (not only `*`, `?`, `**`)."""
     return seg is not DI.STAR2 and isinstance(seg, str) and bool(seg.replace("*", "").replace("?", ""))
@@ -259,14 +268,7 @@ class Names:
         if needles not in memo:
             idx = self.__dict__.get("_df_idx")
             if idx is None:  # (ref, its literal segments joined, has a wildcard); all literal text
-                rows = [
-                    (
-                        r,
-                        "/".join(s for s in r.segs if s is not DI.STAR2),
-                        any(s is DI.STAR2 or "*" in s or "?" in s or "[" in s for s in r.segs),
-                    )
-                    for r in self._df_refs
-                ]
+                rows = [(r, *_seg_text(r.segs)) for r in self._df_refs]
                 idx = self.__dict__["_df_idx"] = (
                     rows,
                     "\n".join(j for _, j, w in rows if not w),
@@ -275,6 +277,9 @@ class Names:
             rows, blob, wild_refs = idx
             if needles and not any(n in blob for n in needles):
                 memo[needles] = wild_refs  # the common case: no literal ref spells it
+            elif len(needles) == 1:  # (the usual case, spelled out: a document may hold 100,000 refs)
+                n = needles[0]
+                memo[needles] = [r for r, joined, wild in rows if wild or n in joined]
             else:
                 memo[needles] = [
                     r for r, joined, wild in rows if not needles or wild or any(n in joined for n in needles)

@@ -175,3 +175,16 @@ def test_daemon_start_by_program_agrees_with_every_pattern_in_turn():
             assert got == long_way(script), src
             seen.add(got)
     assert seen == {True, False}
+
+
+def test_shell_spec_memo_keeps_bash_env_apart():
+    from slimml.semantics.shellspec import spec
+
+    bash = ("/bin/bash", "-c")
+    for _ in range(2):  # the second round answers from the memo
+        assert spec(bash, {"BASH_ENV": "/etc/profile"}).startup_files
+        assert not spec(bash, {"BASH_ENV": ""}).startup_files
+        assert not spec(bash, {"OTHER": "1"}).startup_files
+        assert not spec(list(bash), None).startup_files  # a list argv is read like the tuple
+        assert not spec(("/bin/sh", "-c"), {"BASH_ENV": "/x"}).startup_files  # only bash reads it
+        assert spec(None, {"BASH_ENV": "/x"}) is spec(None)

@@ -8,6 +8,7 @@ rule cannot interpret make the spec unknown, never "default".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..knowledge import shell as K
 
@@ -34,6 +35,13 @@ def spec(shell: tuple[str, ...] | None, env: dict[str, str] | None = None) -> Sh
     """The spec of an effective SHELL argv (``None``: unknown, see ``BuildState.effective_shell``)."""
     if shell is None:
         return UNKNOWN
+    # Of the environment only BASH_ENV (set or not) matters: memoised on that (asked for every RUN).
+    return _spec(tuple(shell), bool(env and env.get("BASH_ENV")))
+
+
+@lru_cache(maxsize=256)
+def _spec(shell: tuple[str, ...], bash_env: bool) -> ShellSpec:
+    env = {"BASH_ENV": "set"} if bash_env else None
     from ..knowledge.image_config import POSIX_WRAPPER_SHELLS
 
     if not shell:
