@@ -188,3 +188,55 @@ def test_shell_spec_memo_keeps_bash_env_apart():
         assert not spec(list(bash), None).startup_files  # a list argv is read like the tuple
         assert not spec(("/bin/sh", "-c"), {"BASH_ENV": "/x"}).startup_files  # only bash reads it
         assert spec(None, {"BASH_ENV": "/x"}) is spec(None)
+
+
+_SECRET_FRAGMENTS = ["hf_", "sk-", "sk-proj-", "AKIA", "ASIA", "ghp_", "github_pat_", "glpat-", "xoxb-", "AIza"]
+_SECRET_FRAGMENTS += ["npm_", "pypi-", "-----BEGIN RSA PRIVATE KEY-----", "https://", "u:pw@", "a" * 20, "-", "_", " "]
+_SECRET_FRAGMENTS += ["ABCDEFGHIJKLMNOP", "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0", "/", "'", "$X@"]
+
+
+def _value_kind_long_way(value: str) -> str | None:
+    from slimml.knowledge import secrets as K
+    from slimml.secrets import looks_secret_value
+
+    for rx, label in K.VALUE_KINDS:
+        if rx.search(value):
+            return label
+    return "secret-looking value" if looks_secret_value(value) else None
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_SECRET_FRAGMENTS), st.text(max_size=6)), max_size=10))
+def test_value_kind_text_pretest_agrees_with_each_pattern_in_turn(parts):
+    from slimml.rules.secrets_out import value_kind
+
+    value = "".join(parts)
+    assert value_kind.__wrapped__(value) == _value_kind_long_way(value)
+
+
+def test_required_text_is_in_every_match_and_declines_what_it_cannot_tell():
+    import re
+
+    from slimml.knowledge import secrets as K
+    from slimml.rules.secrets_out import _required_text, _value_kinds
+
+    samples = {
+        "Hugging Face token": "x hf_" + "a" * 30,
+        "AWS access key id": "AKIAABCDEFGHIJKLMNOP",
+        "GitHub token": "ghp_" + "a" * 30,
+        "private key": "-----BEGIN OPENSSH PRIVATE KEY-----",
+        "password in a URL": "https://me:s3cret@host/x",
+    }
+    assert [label for _, label, _ in _value_kinds()] == [label for _, label in K.VALUE_KINDS]
+    matched = set()
+    for rx, label, text in _value_kinds():
+        assert text, label  # every kind has a pre-test today
+        for sample in samples.values():
+            m = rx.search(sample)
+            if m is not None:
+                assert text in m.group(0), label
+                matched.add(label)
+    assert matched == set(samples)
+    assert _required_text(re.compile(r"\bfoo_[a-z]+", re.IGNORECASE)) == ""
+    assert _required_text(re.compile(r"(?:abc|abd)x")) in ("ab", "x")
+    assert _required_text(re.compile(r"a|b")) == ""

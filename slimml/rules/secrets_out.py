@@ -95,11 +95,42 @@ _PY_MODULES_NOT_CODE = frozenset({"pip", "venv", "ensurepip", "compileall", "py_
 
 
 # -- names and values ---------------------------------------------------------------------------------
+def _required_text(rx: re.Pattern[str]) -> str:
+    """Text every match of ``rx`` contains: its longest run of literal characters in the top-level
+    sequence (each element of that sequence is part of every match); "" when there is none or
+    it cannot be told (case-insensitive, or a regex parser this code does not know)."""
+    try:
+        try:
+            from re import _parser as sre  # type: ignore[attr-defined]  # Python 3.11+
+        except ImportError:
+            import sre_parse as sre  # Python 3.10
+
+        tree = sre.parse(rx.pattern, rx.flags)
+        if tree.state.flags & re.IGNORECASE:
+            return ""
+        best, run = "", ""
+        for op, av in tree:
+            if op is sre.LITERAL:
+                run += chr(av)
+            else:
+                best, run = max(best, run, key=len), ""
+        return max(best, run, key=len)
+    except Exception:
+        return ""
+
+
+@lru_cache(maxsize=1)
+def _value_kinds() -> tuple[tuple[re.Pattern[str], str, str], ...]:
+    """``K.VALUE_KINDS`` with the text each pattern's matches contain (a search of a value without
+    it is skipped: a ``\\b`` at the start defeats re's own literal-prefix scan)."""
+    return tuple((rx, label, _required_text(rx)) for rx, label in K.VALUE_KINDS)
+
+
 @lru_cache(maxsize=8192)  # pure, and asked again for the same instruction text on every pass
 def value_kind(value: str) -> str | None:
     """What kind of secret a value looks like ("Hugging Face token", ...), or None."""
-    for rx, label in K.VALUE_KINDS:
-        if rx.search(value):
+    for rx, label, text in _value_kinds():
+        if text in value and rx.search(value):
             return label
     return "secret-looking value" if looks_secret_value(value) else None
 
