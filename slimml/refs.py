@@ -112,6 +112,11 @@ def token_segs(token: str) -> tuple | None:
 def covers(pattern: list, ref: tuple) -> bool:
     """Does the exclusion ``pattern`` select a path ``ref`` may name (the token read relative to any
     folder: every suffix of it is tried against the root-anchored pattern)?"""
+    return _covers(tuple(pattern), ref)
+
+
+@lru_cache(maxsize=65536)  # pure; the candidates meet the same refs (`/app`, `requirements.txt`) in every file
+def _covers(pattern: tuple, ref: tuple) -> bool:
     for k in range(len(ref)):
         if ref[k] is DI.STAR2 and k:
             continue
@@ -326,15 +331,16 @@ class Names:
     def naming(self, pattern: list, needles: list[str]) -> Ref | None:
         """A token that names a path ``pattern`` selects. Only files whose text contains one of
         ``needles`` (fragments any such path must spell) are parsed."""
+        pat = tuple(pattern)
         for r in self._df_candidates(tuple(needles)):
-            if covers(pattern, r.segs):
+            if _covers(pat, r.segs):
                 return r
         for rel, how in self._readable:
             text = self._text(rel)
             if not text or (needles and not any(n in text for n in needles)):
                 continue
             for r in self._file_refs(rel, how):
-                if covers(pattern, r.segs):
+                if _covers(pat, r.segs):
                     return r
         return None
 
@@ -342,10 +348,15 @@ class Names:
 def needles(pattern: str) -> list[str]:
     """Fragments every path the Docker pattern selects spells: the longest literal run of its last
     named segment (``.onnx`` for ``**/*.onnx``, ``models`` for ``models``)."""
+    return list(_needles(pattern))
+
+
+@lru_cache(maxsize=4096)  # pure; asked for every candidate pattern of every Dockerfile
+def _needles(pattern: str) -> tuple[str, ...]:
     segs = [s for s in DI.segments(pattern) if s is not DI.STAR2]
     if not segs:
-        return []
+        return ()
     runs = [r for r in re.split(r"[*?\[\]\\]", segs[-1]) if r]
     if not runs:
-        return []
-    return [max(runs, key=len)]
+        return ()
+    return (max(runs, key=len),)

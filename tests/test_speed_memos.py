@@ -240,3 +240,27 @@ def test_required_text_is_in_every_match_and_declines_what_it_cannot_tell():
     assert _required_text(re.compile(r"\bfoo_[a-z]+", re.IGNORECASE)) == ""
     assert _required_text(re.compile(r"(?:abc|abd)x")) in ("ab", "x")
     assert _required_text(re.compile(r"a|b")) == ""
+
+
+def test_requirement_and_needle_memos_hand_out_values_callers_cannot_spoil():
+    from slimml.knowledge.sizes import parse_requirement
+
+    first = refs.needles("**/*.onnx")
+    first.append("spoiled")  # a caller's list is its own
+    assert refs.needles("**/*.onnx") == [".onnx"]
+    assert refs.needles("**") == [] and refs.needles("**/*") == []
+    r = parse_requirement("Torch[CUDA]>=2.1")
+    assert r is parse_requirement("Torch[CUDA]>=2.1")  # shared: a frozen dataclass
+    assert (r.name, r.extras, r.spec) == ("torch", ("cuda",), ">=2.1")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["**", "*", "a", "models", "*.pt", "data", "x?"]), min_size=1, max_size=4),
+    st.text(alphabet="ab/.*~$mdelsoatp", max_size=14),
+)
+def test_covers_memo_answers_what_the_walk_answers(pattern, token):
+    segs = refs.token_segs(token)
+    if segs is None:
+        return
+    assert refs.covers(pattern, segs) == refs._covers.__wrapped__(tuple(pattern), segs)

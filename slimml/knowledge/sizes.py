@@ -417,6 +417,7 @@ class Requirement:
     spec: str  # the rest (version specifiers, markers)
 
 
+@lru_cache(maxsize=8192)  # pure (a frozen result); the same names recur in every pip install
 def parse_requirement(text: str) -> Requirement | None:
     """A requirement specifier (``torch==2.1.0+cpu``, ``jax[cuda12]>=0.4``, ``pkg @ https://...``,
     ``git+https://...#egg=name``); None for local paths, wheel files and options."""
