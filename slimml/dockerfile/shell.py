@@ -140,23 +140,28 @@ class Script:
         name = None
         args: list[tuple] = []
         assigns: dict[str, str] = {}
+        word = self._word_template
         for ch in node.children:
             t = ch.type
             if t == "variable_assignment":
                 key, _, val = self.node_text(ch).partition("=")
                 assigns[key] = _unquote_text(val)
             elif t == "command_name":
-                name = self._word_template(ch.children[0] if ch.children else ch)
+                kids = ch.children
+                name = word(kids[0] if kids else ch)
             elif t in _REDIRECTS or not ch.is_named or t == "comment":
                 continue
             elif name is not None:
-                args.append(self._word_template(ch))
+                args.append(word(ch))
         s, e = self.src_span(node)
         return _Template(node, name, tuple(args), assigns, s, e)
 
     def _word_template(self, node) -> tuple:
-        raw = self.node_text(node)
-        s, e = self.src_span(node)
+        # ``src_span`` and ``node_text`` spelled out: this runs for every word of every RUN.
+        s, e = node.start_byte, node.end_byte
+        if self._b2c is not None:
+            s, e = self._b2c[s], self._b2c[e]
+        raw = self.source[s:e]
         return raw, _unquote_text(raw), s, e, node.type
 
     def _instantiate(self, t: _Template) -> Command:
