@@ -15,43 +15,13 @@ from typing import NoReturn
 import click
 
 from . import __version__
+from .clicolor import color_options, want_color
 
 EXIT_OK, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
 
 
 def _split_codes(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(c.strip() for v in values for c in v.split(",") if c.strip())
-
-
-def want_color(choice: str | None, stream) -> bool:
-    """``--color``: always / never; auto (the default) honours NO_COLOR and FORCE_COLOR (non-empty,
-    https://no-color.org, https://force-color.org), else colours a terminal only."""
-    if choice == "always":
-        return True
-    if choice == "never":
-        return False
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _color_options(f):
-    f = click.option("--no-color", "no_color", is_flag=True, hidden=True, help="Same as --color never.")(f)
-    return click.option(
-        "--color",
-        type=click.Choice(["auto", "always", "never"]),
-        default="auto",
-        show_default=True,
-        is_flag=False,
-        flag_value="always",
-        help="Colour the diff and the summary; `always` also when piped (NO_COLOR / FORCE_COLOR "
-        "are honoured with auto).",
-    )(f)
 
 
 class _Out:
@@ -171,7 +141,7 @@ def main() -> None:
 )
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of the diff.")
 @click.option("--show-fixes", is_flag=True, help="List each fix (rule and line) in the summary, not only the counts.")
-@_color_options
+@color_options
 @click.option(
     "--verify",
     is_flag=True,

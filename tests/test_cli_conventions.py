@@ -316,6 +316,31 @@ def test_color_choices_and_environment(project, args, env, colored):
     )
 
 
+@pytest.mark.parametrize(
+    "args,env,colored",
+    [
+        ([], {"NO_COLOR": None, "FORCE_COLOR": None}, False),  # auto, piped
+        ([], {"FORCE_COLOR": "1", "NO_COLOR": None}, True),
+        (["--color", "always"], {"NO_COLOR": "1"}, True),
+        (["--color", "never"], {"FORCE_COLOR": "1"}, False),
+        (["--color", "always", "--format", "json"], {}, False),  # reports for machines stay plain
+    ],
+)
+def test_check_colors_its_findings_as_fix_does(project, args, env, colored):
+    cp = sh("check", "--no-cache", *args, "Dockerfile", cwd=project, env=env)
+    assert cp.returncode == 1 and cp.stdout
+    assert (b"\x1b[" in cp.stdout) is colored
+    plain = sh("check", "--no-cache", "--color", "never", *args[2:], "Dockerfile", cwd=project).stdout.decode()
+    assert ANSI.sub("", cp.stdout.decode()) == plain
+    if colored:
+        assert b"\x1b[31m\x1b[1mSLM001\x1b[0m" in cp.stdout  # the rule code, as ruff shows it
+
+
+def test_check_never_colors_an_output_file(project):
+    assert sh("check", "--color", "always", "-o", "report.txt", "Dockerfile", cwd=project).returncode == 1
+    assert b"\x1b[" not in (project / "report.txt").read_bytes() and (project / "report.txt").read_bytes()
+
+
 def test_bad_color_value_exits_2(project):
     assert run("fix", "--color", "sometimes", project / "Dockerfile").exit_code == 2
 

@@ -93,18 +93,34 @@ def findings_json(reports) -> dict:
     }
 
 
-def text_lines(reports) -> list[str]:
+def text_lines(reports, color: bool = False) -> list[str]:
+    """One line per finding (``path:line:col: CODE [name] message (fix kind)``); ``color``: as ruff's."""
+    if color:
+        import click
+
+        def paint(text: str, **style) -> str:
+            return click.style(text, **style)
+    else:
+
+        def paint(text: str, **style) -> str:
+            return text
+
+    kind_style = {"safe fix": {"fg": "green"}, "unsafe fix": {"fg": "yellow"}, "no fix": {"dim": True}}
     out = []
     for rep in reports:
         if rep.error:
-            out.append(f"error: {mask(rep.error)}")  # the runner's message already names the file
+            out.append(f"{paint('error', fg='red', bold=True)}: {mask(rep.error)}")  # it names the file
             continue
         text = rep.result.original
         for f in rep.result.findings:
             s = span(text, f.start, f.end)
             fix = "no fix" if f.fix is None else f"{f.fix.applicability.value} fix"
             note = f" -- {mask(f.note)}" if f.note and f.fix is None else ""
-            out.append(f"{rep.display}:{s['line']}:{s['column']}: {f.code} [{f.name}] {mask(f.message)} ({fix}){note}")
+            where = paint(f"{rep.display}:{s['line']}:{s['column']}:", bold=True)
+            out.append(
+                f"{where} {paint(f.code, fg='red', bold=True)} [{f.name}] {mask(f.message)} "
+                f"({paint(fix, **kind_style[fix])}){note}"
+            )
     return out
 
 
@@ -275,8 +291,9 @@ def error_lines(reports) -> list[str]:
     return [f"error: {mask(r.error)}" for r in reports if r.error]
 
 
-def render(reports, fmt: str, version: str, statistics: bool = False) -> tuple[str, str]:
-    """(stdout text, stderr summary). ``statistics``: per-rule counts (text or json) instead of findings."""
+def render(reports, fmt: str, version: str, statistics: bool = False, color: bool = False) -> tuple[str, str]:
+    """(stdout text, stderr summary). ``statistics``: per-rule counts (text or json) instead of findings;
+    ``color``: the text format's findings coloured."""
     n = sum(len(r.result.findings) for r in reports if r.result is not None)
     errors = sum(1 for r in reports if r.error)
     files = sum(1 for r in reports if r.result is not None and r.result.findings)
@@ -300,5 +317,5 @@ def render(reports, fmt: str, version: str, statistics: bool = False) -> tuple[s
     if fmt == "github":
         lines = github_lines(reports)
         return ("\n".join(lines) + "\n") if lines else "", summary
-    lines = text_lines(reports)
+    lines = text_lines(reports, color)
     return ("\n".join(lines) + "\n") if lines else "", summary

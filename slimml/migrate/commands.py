@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from ..clicolor import color_options, want_color
+
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
@@ -399,6 +401,7 @@ def _merged(ctx, merge: bool, paths: tuple[Path, ...]) -> dict:
     help="With `-` (or no path): the Dockerfile's path, for the build context, .dockerignore and config.",
 )
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings (errors still exit 2).")
+@color_options
 @click.option("--quiet", "-q", is_flag=True, help="No summary line: the findings (or report) and errors only.")
 @click.option(
     "--statistics", is_flag=True, help="The number of findings per rule instead of each finding (text or json)."
@@ -409,7 +412,22 @@ def _merged(ctx, merge: bool, paths: tuple[Path, ...]) -> dict:
     help="Analyse every file again instead of reusing results of unchanged ones "
     "(cache: ~/.cache/slimml, or SLIMML_CACHE_DIR).",
 )
-def check(paths, fmt, output, select, ignore, context, config, stdin_filename, exit_zero, quiet, statistics, no_cache):
+def check(
+    paths,
+    fmt,
+    output,
+    select,
+    ignore,
+    context,
+    config,
+    stdin_filename,
+    exit_zero,
+    color,
+    no_color,
+    quiet,
+    statistics,
+    no_cache,
+):
     """Detect only (CI): report findings in Dockerfiles (files or folders); exit 1 on findings.
 
     Exit codes: 0 nothing found; 1 findings; 2 a file could not be checked or bad options.
@@ -440,13 +458,14 @@ def check(paths, fmt, output, select, ignore, context, config, stdin_filename, e
         findings_only=True,  # check reports the findings of the files as they are
     )
     reports = chk.collect(paths, opts)
-    text, summary = chk.render(reports, fmt, __version__, statistics=statistics)
+    colored = fmt == "text" and not output and want_color("never" if no_color else color, sys.stdout)
+    text, summary = chk.render(reports, fmt, __version__, statistics=statistics, color=colored)
     if output:
         from ..io import atomic_write
 
         atomic_write(output, text.encode("utf-8"))
     elif text:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=colored)
     if statistics and fmt == "json":
         for line in chk.error_lines(reports):
             click.echo(line, err=True)  # the counts do not name them

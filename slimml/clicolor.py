@@ -1,0 +1,38 @@
+"""``--color`` for the commands that print for people (``fix``, ``check``)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+
+def want_color(choice: str | None, stream) -> bool:
+    """``--color``: always / never; auto (the default) honours NO_COLOR and FORCE_COLOR (non-empty,
+    https://no-color.org, https://force-color.org), else colours a terminal only."""
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def color_options(f):
+    f = click.option("--no-color", "no_color", is_flag=True, hidden=True, help="Same as --color never.")(f)
+    return click.option(
+        "--color",
+        type=click.Choice(["auto", "always", "never"]),
+        default="auto",
+        show_default=True,
+        is_flag=False,
+        flag_value="always",
+        help="Colour the output (the diff, the findings, the summary); `always` also when piped (NO_COLOR / FORCE_COLOR "
+        "are honoured with auto).",
+    )(f)
