@@ -258,22 +258,30 @@ class Names:
         if len(readable) > MAX_FILES:
             readable, self.truncated = readable[:MAX_FILES], True
         self._readable = readable
-        self._df_refs: list[Ref] = []
+        # The Dockerfiles' refs as (segments, label, line, token): the Ref is made for the one
+        # ``naming`` returns (a 10,000-RUN file holds 100,000 tokens).
+        self._df_refs: list[tuple[tuple, str, int, str]] = []
         for label, doc in self.dockerfiles:
             for line, s in dockerfile_strings(doc):
                 for t in tokens(s):
                     segs = token_segs(t)
                     if segs:
-                        self._df_refs.append(Ref(segs, f"{label}:{line}", t.replace(_HOLE, "$…")))
+                        self._df_refs.append((segs, label, line, t))
 
-    def _df_candidates(self, needles: tuple[str, ...]) -> list[Ref]:
-        """The Dockerfile refs a pattern with these literal parts may select: a literal path that
-        does not spell one of them cannot be (refs with wildcards always may). Once per needle."""
+    @staticmethod
+    def _df_ref(raw: tuple[tuple, str, int, str]) -> Ref:
+        segs, label, line, t = raw
+        return Ref(segs, f"{label}:{line}", t.replace(_HOLE, "$…"))
+
+    def _df_candidates(self, needles: tuple[str, ...]) -> list[tuple[tuple, str, int, str]]:
+        """The Dockerfile refs (``_df_refs`` rows) a pattern with these literal parts may select: a
+        literal path that does not spell one of them cannot be (refs with wildcards always may).
+        Once per needle."""
         memo = self.__dict__.setdefault("_df_by_needle", {})
         if needles not in memo:
             idx = self.__dict__.get("_df_idx")
             if idx is None:  # (ref, its literal segments joined, has a wildcard); all literal text
-                rows = [(r, *_seg_text(r.segs)) for r in self._df_refs]
+                rows = [(r, *_seg_text(r[0])) for r in self._df_refs]
                 idx = self.__dict__["_df_idx"] = (
                     rows,
                     "\n".join(j for _, j, w in rows if not w),
@@ -332,9 +340,9 @@ class Names:
         """A token that names a path ``pattern`` selects. Only files whose text contains one of
         ``needles`` (fragments any such path must spell) are parsed."""
         pat = tuple(pattern)
-        for r in self._df_candidates(tuple(needles)):
-            if _covers(pat, r.segs):
-                return r
+        for raw in self._df_candidates(tuple(needles)):
+            if _covers(pat, raw[0]):
+                return self._df_ref(raw)
         for rel, how in self._readable:
             text = self._text(rel)
             if not text or (needles and not any(n in text for n in needles)):

@@ -264,3 +264,20 @@ def test_covers_memo_answers_what_the_walk_answers(pattern, token):
     if segs is None:
         return
     assert refs.covers(pattern, segs) == refs._covers.__wrapped__(tuple(pattern), segs)
+
+
+def test_names_makes_the_dockerfile_ref_it_returns():
+    """``Names`` keeps a Dockerfile's tokens as rows and builds the Ref ``naming`` returns: the
+    same origin (label and line) and shown text (variables as ``$…``) as a Ref made up front."""
+    from slimml import dockerignore as DI
+    from slimml.dockerfile.parser import parse
+
+    doc = parse("FROM python:3.11\nENV X=1\nRUN python $APP/models/run.py\n")
+    names = refs.Names(object(), [], [("Dockerfile", doc)])
+    got = names.naming(list(DI.segments("models")), refs.needles("models"))
+    assert got == refs.Ref(refs.token_segs(refs._HOLE + "/models/run.py"), "Dockerfile:3", "$…/models/run.py")
+    # (the ref with a hole may name anything under it: a Dockerfile without one for a literal ref)
+    names = refs.Names(object(), [], [("Dockerfile", parse("FROM x\nENV A=1\nRUN echo hi\nRUN ls /srv/w.onnx\n"))])
+    got = names.naming(list(DI.segments("**/*.onnx")), refs.needles("**/*.onnx"))
+    assert got is not None and got.origin == "Dockerfile:4" and got.text == "/srv/w.onnx"
+    assert names.naming(list(DI.segments("notebooks")), refs.needles("notebooks")) is None
