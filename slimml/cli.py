@@ -14,7 +14,7 @@ from typing import NoReturn
 
 import click
 
-from . import __version__
+from . import __version__, fastexit
 from .clicolor import color_options, want_color
 
 EXIT_OK, EXIT_CHANGES, EXIT_ERROR = 0, 1, 2
@@ -237,6 +237,7 @@ def fix(
         _fix_verified(paths, opts, build_jobs, fmt, write, out, err_color, diff_only, quiet)
     reports = run_fix(paths, opts)
     _print_fix(reports, out, fmt, write, diff_only, quiet, statistics, show_fixes, err_color)
+    fastexit.allow()  # everything is printed and written (atomically): no interpreter teardown needed
     if any(r.error for r in reports):
         sys.exit(EXIT_ERROR)
     if check and not exit_zero and any(r.changed for r in reports):
@@ -357,3 +358,9 @@ _register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def run() -> None:
+    """The console script (and ``python -m slimml``): ``main``, ending without teardown where the command
+    allows it (slimml.fastexit)."""
+    fastexit.run(main)

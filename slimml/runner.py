@@ -323,11 +323,17 @@ def _remember(path: Path, opts: Options, ctx: Context, run_cache: dict, settled:
 
 
 def fix_file(
-    path: Path, opts: Options, committed: dict[str, str], run_cache: dict | None = None, last: bool = True
+    path: Path,
+    opts: Options,
+    committed: dict[str, str],
+    run_cache: dict | None = None,
+    last: bool = True,
+    collect: bool = True,
 ) -> FileReport:
     """``last``: no later file of the run reads this one's side files (with ``opts.findings_only`` the
-    file is then only checked, not fixed; see ``last_of_context``)."""
-    with _gc_deferred():
+    file is then only checked, not fixed; see ``last_of_context``). ``collect``: free this file's garbage
+    cycles after it (not after a run's last file: the process ends, slimml.fastexit)."""
+    with _gc_deferred(collect):
         return _fix_file(path, opts, committed, run_cache, last)
 
 
@@ -335,7 +341,7 @@ GC_YOUNG_LIMIT = 200_000  # objects allocated (net) since the last collection be
 
 
 @contextmanager
-def _gc_deferred():
+def _gc_deferred(collect: bool = True):
     """Python's cyclic garbage collector paused while a file is analysed. The analysis allocates millions
     of small objects and keeps many in memos; automatic collections (every 700 allocations) kept
     re-traversing them: 44% of a 10,000-RUN file's CPU time, measured with gc.callbacks (4.3 of 9.9 s).
@@ -347,7 +353,7 @@ def _gc_deferred():
     try:
         yield
     finally:
-        if gc.get_count()[0] > GC_YOUNG_LIMIT:
+        if collect and gc.get_count()[0] > GC_YOUNG_LIMIT:
             gc.collect(1)
         if was:
             gc.enable()
@@ -484,9 +490,10 @@ def run_fix(paths: list[Path], opts: Options) -> list[FileReport]:
     if jobs > 1 and not any(str(f) == STDIN for f in files):
         return reports + parallel.run(files, opts, jobs)
     # Paused for the whole run (fix_file collects the young generations between files when they are
-    # large): re-enabled between files, the first allocation would collect at once anyway.
-    with _gc_deferred():
+    # large): re-enabled between files, the first allocation would collect at once anyway. The last
+    # file's garbage is left to the next automatic collection: none when the process ends (fastexit).
+    with _gc_deferred(collect=False):
         last = parallel.last_of_context(files, opts, run_cache)
         for i, f in enumerate(files):
-            reports.append(fix_file(f, opts, committed, run_cache, last[i]))
+            reports.append(fix_file(f, opts, committed, run_cache, last[i], collect=i < len(files) - 1))
     return reports

@@ -466,6 +466,9 @@ def check(
         atomic_write(output, text.encode("utf-8"))
     elif text:
         click.echo(text, nl=False, color=colored)
+    from .. import fastexit
+
+    fastexit.allow()  # the report is printed or written (atomically): no interpreter teardown needed
     if statistics and fmt == "json":
         for line in chk.error_lines(reports):
             click.echo(line, err=True)  # the counts do not name them
