@@ -281,3 +281,21 @@ def test_names_makes_the_dockerfile_ref_it_returns():
     got = names.naming(list(DI.segments("**/*.onnx")), refs.needles("**/*.onnx"))
     assert got is not None and got.origin == "Dockerfile:4" and got.text == "/srv/w.onnx"
     assert names.naming(list(DI.segments("notebooks")), refs.needles("notebooks")) is None
+
+
+def test_context_sources_sees_the_copies_before_the_instruction_in_its_stage():
+    from slimml.dockerfile.parser import parse
+    from slimml.knowledge.sizes import context_sources
+
+    doc = parse(
+        "FROM python:3.11 AS a\nCOPY reqs/ /tmp/reqs/\nWORKDIR /app\nRUN pip install -r /tmp/reqs/a.txt\n"
+        "COPY other.txt /tmp/reqs/a.txt\nRUN pip install -r /tmp/reqs/a.txt\n"
+        "FROM python:3.11\nRUN pip install -r /tmp/reqs/a.txt\nCOPY b.txt requirements.txt\n"
+        "RUN pip install -r requirements.txt\n"
+    )
+    runs = [i for i in doc.instructions if i.keyword == "RUN"]
+    assert context_sources(doc, runs[0], "/tmp/reqs/a.txt") == ["reqs/a.txt"]
+    assert context_sources(doc, runs[1], "/tmp/reqs/a.txt") == ["other.txt", "reqs/a.txt"]  # latest first
+    assert context_sources(doc, runs[2], "/tmp/reqs/a.txt") == []  # another stage's COPYs
+    assert context_sources(doc, runs[3], "requirements.txt") == ["b.txt"]  # relative to WORKDIR /
+    assert context_sources(doc, runs[0], "/tmp/reqs/a.txt") == ["reqs/a.txt"]  # asked again: the same

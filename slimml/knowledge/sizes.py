@@ -657,7 +657,7 @@ def context_sources(doc, instr, path: str, ctx=None) -> list[str]:
     if stage is None:
         return []
     out: list[str] = []
-    for c in reversed([i for i in stage.instructions if i.index < instr.index and i.keyword in ("COPY", "ADD")]):
+    for c in reversed(_copies_before(doc, stage, instr.index)):
         if c.flag("from") is not None:
             continue
         words = list(c.json) if c.json is not None else c.words()
@@ -683,6 +683,21 @@ def context_sources(doc, instr, path: str, ctx=None) -> list[str]:
             ):
                 out.append(src_rel)
     return out
+
+
+def _copies_before(doc, stage, index: int) -> list:
+    """The COPY/ADD instructions of ``stage`` before instruction ``index``, in order. The stage's
+    list is found once per document (kept on it): scanning the stage for every ``pip install -r``
+    made a long stage quadratic."""
+    import bisect
+
+    memo = doc.__dict__.setdefault("_sizes_stage_copies", {})
+    found = memo.get(stage.index)
+    if found is None:
+        copies = [i for i in stage.instructions if i.keyword in ("COPY", "ADD")]
+        found = memo[stage.index] = (copies, [i.index for i in copies])
+    copies, indexes = found
+    return copies[: bisect.bisect_left(indexes, index)]
 
 
 def _abbrev(names: list[str], n: int = 4) -> str:
