@@ -214,11 +214,16 @@ def _config_strings(rel: str, text: str) -> list[str]:
 
 
 def strings_of(rel: str, text: str, how: str) -> list[str]:
+    return list(_strings_of(rel, text, how))
+
+
+@lru_cache(maxsize=256)  # pure; model-weights asks for the same script's strings once per earlier download
+def _strings_of(rel: str, text: str, how: str) -> tuple[str, ...]:
     if how == "python":
-        return _python_strings(text)
+        return tuple(_python_strings(text))
     if how == "shell":
-        return _shell_strings(text)
-    return _config_strings(rel, text)
+        return tuple(_shell_strings(text))
+    return tuple(_config_strings(rel, text))
 
 
 def dockerfile_strings(doc) -> list[tuple[int, str]]:

@@ -299,3 +299,12 @@ def test_context_sources_sees_the_copies_before_the_instruction_in_its_stage():
     assert context_sources(doc, runs[2], "/tmp/reqs/a.txt") == []  # another stage's COPYs
     assert context_sources(doc, runs[3], "requirements.txt") == ["b.txt"]  # relative to WORKDIR /
     assert context_sources(doc, runs[0], "/tmp/reqs/a.txt") == ["reqs/a.txt"]  # asked again: the same
+
+
+def test_strings_of_memo_hands_out_the_callers_own_list():
+    text = "import os\nopen('/models/m.onnx')\nprint(\"data/x.csv\")\n"
+    first = refs.strings_of("app.py", text, "python")
+    assert "/models/m.onnx" in first and "data/x.csv" in first
+    first.clear()
+    again = refs.strings_of("app.py", text, "python")
+    assert again == list(refs._strings_of.__wrapped__("app.py", text, "python")) and "/models/m.onnx" in again
