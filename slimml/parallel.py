@@ -105,12 +105,18 @@ def last_of_context(files: list[Path], opts, run_cache: dict | None = None) -> l
     return last
 
 
+# The parent's run cache (the texts it parsed and the contexts it inferred to group the files), seen by
+# forked workers as it was when they started: they take each file's parse from it instead of parsing again.
+# A run cache is meant to be shared by every file of one run (runner.run_fix uses one for all).
+_inherited: dict | None = None
+
+
 def _run_group(args) -> list:
     from .runner import _gc_deferred, fix_file
 
     files, opts = args
     committed: dict[str, str] = {}
-    run_cache: dict = {}
+    run_cache: dict = _inherited if _inherited is not None else {}
     with _gc_deferred():  # as runner.run_fix
         return [fix_file(f, opts, committed, run_cache, i == len(files) - 1) for i, f in enumerate(files)]
 
@@ -122,14 +128,22 @@ def run(files: list[Path], opts, jobs: int) -> list:
 
     from .runner import _gc_deferred
 
+    global _inherited
+    run_cache: dict = {}
     with _gc_deferred():
-        parts = groups(files, opts, {})  # a warm run's locators spare the parent the parses
+        parts = groups(files, opts, run_cache)  # a warm run's locators spare the parent the parses
     parts.sort(key=len, reverse=True)  # the largest group first: it bounds the run's time
     out: list = [None] * len(files)
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    with ProcessPoolExecutor(max_workers=min(jobs, len(parts)), mp_context=multiprocessing.get_context(method)) as pool:
-        tasks = [([files[i] for i in p], opts) for p in parts]
-        for idx, reports in zip(parts, pool.map(_run_group, tasks, chunksize=max(1, len(tasks) // (jobs * 4)))):
-            for i, rep in zip(idx, reports):
-                out[i] = rep
+    _inherited = run_cache if method == "fork" else None  # spawned workers start empty
+    try:
+        with ProcessPoolExecutor(
+            max_workers=min(jobs, len(parts)), mp_context=multiprocessing.get_context(method)
+        ) as pool:
+            tasks = [([files[i] for i in p], opts) for p in parts]
+            for idx, reports in zip(parts, pool.map(_run_group, tasks, chunksize=max(1, len(tasks) // (jobs * 4)))):
+                for i, rep in zip(idx, reports):
+                    out[i] = rep
+    finally:
+        _inherited = None
     return out

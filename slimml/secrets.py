@@ -54,12 +54,43 @@ def is_secret_name(name: str) -> bool:
     return words[-1] in K.SECRET_LAST_WORDS or any(s in w for w in words for s in K.SECRET_ANYWHERE)
 
 
+def required_text(rx: re.Pattern[str]) -> str:
+    """Text every match of ``rx`` contains: its longest run of literal characters in the top-level
+    sequence (each element of that sequence is part of every match); "" when there is none or
+    it cannot be told (case-insensitive, or a regex parser this code does not know). A search of a
+    text without it can be skipped: a leading ``\\b`` or class defeats re's own literal scan."""
+    try:
+        try:
+            from re import _parser as sre  # type: ignore[attr-defined]  # Python 3.11+
+        except ImportError:  # pragma: no cover - Python 3.10
+            import sre_parse as sre
+
+        tree = sre.parse(rx.pattern, rx.flags)
+        if tree.state.flags & re.IGNORECASE:
+            return ""
+        best, run = "", ""
+        for op, av in tree:
+            if op is sre.LITERAL:
+                run += chr(av)
+            else:
+                best, run = max(best, run, key=len), ""
+        return str(max(best, run, key=len))
+    except Exception:
+        return ""
+
+
+@lru_cache(maxsize=1)
+def _value_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    return tuple((p, required_text(p)) for p in VALUE_PATTERNS)
+
+
+@lru_cache(maxsize=1)
+def _whole_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    return (*_value_patterns(), *((p, required_text(p)) for p in (_PRIVATE_KEY, K.URL_CREDENTIALS)))
+
+
 def looks_secret_value(value: str) -> bool:
-    return (
-        any(p.search(value) for p in VALUE_PATTERNS)
-        or bool(_PRIVATE_KEY.search(value))
-        or bool(K.URL_CREDENTIALS.search(value))
-    )
+    return any(t in value and p.search(value) for p, t in _whole_patterns())
 
 
 def _keep(val: str) -> bool:
@@ -112,8 +143,9 @@ def _mask(text: str) -> str:
     text = _YAML.sub(named, text)
     text = _OPTION.sub(option, text)
     text = _URL_CRED.sub(lambda m: m.group("pre") + MASK, text)
-    for p in VALUE_PATTERNS:
-        text = p.sub(lambda m: m.group(0)[: _prefix_len(m.group(0))] + MASK, text)
+    for p, required in _value_patterns():
+        if required in text:
+            text = p.sub(lambda m: m.group(0)[: _prefix_len(m.group(0))] + MASK, text)
     return text
 
 

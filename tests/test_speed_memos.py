@@ -195,14 +195,23 @@ _SECRET_FRAGMENTS += ["npm_", "pypi-", "-----BEGIN RSA PRIVATE KEY-----", "https
 _SECRET_FRAGMENTS += ["ABCDEFGHIJKLMNOP", "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0", "/", "'", "$X@"]
 
 
+def _looks_secret_long_way(value: str) -> bool:
+    from slimml import secrets as S
+
+    return (
+        any(p.search(value) for p in S.VALUE_PATTERNS)
+        or bool(S._PRIVATE_KEY.search(value))
+        or bool(S.K.URL_CREDENTIALS.search(value))
+    )
+
+
 def _value_kind_long_way(value: str) -> str | None:
     from slimml.knowledge import secrets as K
-    from slimml.secrets import looks_secret_value
 
     for rx, label in K.VALUE_KINDS:
         if rx.search(value):
             return label
-    return "secret-looking value" if looks_secret_value(value) else None
+    return "secret-looking value" if _looks_secret_long_way(value) else None
 
 
 @settings(max_examples=800, deadline=None)
@@ -214,11 +223,29 @@ def test_value_kind_text_pretest_agrees_with_each_pattern_in_turn(parts):
     assert value_kind.__wrapped__(value) == _value_kind_long_way(value)
 
 
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_SECRET_FRAGMENTS), st.text(max_size=6)), max_size=10))
+def test_secret_value_and_mask_pretests_agree_with_each_pattern_in_turn(parts):
+    from slimml import secrets as S
+
+    value = "".join(parts)
+    assert S.looks_secret_value(value) == _looks_secret_long_way(value)
+    masked = value
+    for p in S.VALUE_PATTERNS:  # the tail of S._mask without the pre-test
+        masked = p.sub(lambda m: m.group(0)[: S._prefix_len(m.group(0))] + S.MASK, masked)
+    pre = value
+    for p, required in S._value_patterns():
+        if required in pre:
+            pre = p.sub(lambda m: m.group(0)[: S._prefix_len(m.group(0))] + S.MASK, pre)
+    assert pre == masked
+
+
 def test_required_text_is_in_every_match_and_declines_what_it_cannot_tell():
     import re
 
     from slimml.knowledge import secrets as K
-    from slimml.rules.secrets_out import _required_text, _value_kinds
+    from slimml.rules.secrets_out import _value_kinds
+    from slimml.secrets import required_text as _required_text
 
     samples = {
         "Hugging Face token": "x hf_" + "a" * 30,

@@ -78,7 +78,7 @@ from ..dockerfile import Document, Instruction, Stage, shell_words
 from ..dockerfile.shell import run_scripts
 from ..engine import Edit, Fix
 from ..knowledge import secrets as K
-from ..secrets import is_secret_name, looks_secret_value, mask
+from ..secrets import is_secret_name, looks_secret_value, mask, required_text
 from . import _helpers as H
 
 CODE = "SLM009"
@@ -95,35 +95,11 @@ _PY_MODULES_NOT_CODE = frozenset({"pip", "venv", "ensurepip", "compileall", "py_
 
 
 # -- names and values ---------------------------------------------------------------------------------
-def _required_text(rx: re.Pattern[str]) -> str:
-    """Text every match of ``rx`` contains: its longest run of literal characters in the top-level
-    sequence (each element of that sequence is part of every match); "" when there is none or
-    it cannot be told (case-insensitive, or a regex parser this code does not know)."""
-    try:
-        try:
-            from re import _parser as sre  # type: ignore[attr-defined]  # Python 3.11+
-        except ImportError:
-            import sre_parse as sre  # Python 3.10
-
-        tree = sre.parse(rx.pattern, rx.flags)
-        if tree.state.flags & re.IGNORECASE:
-            return ""
-        best, run = "", ""
-        for op, av in tree:
-            if op is sre.LITERAL:
-                run += chr(av)
-            else:
-                best, run = max(best, run, key=len), ""
-        return max(best, run, key=len)
-    except Exception:
-        return ""
-
-
 @lru_cache(maxsize=1)
 def _value_kinds() -> tuple[tuple[re.Pattern[str], str, str], ...]:
     """``K.VALUE_KINDS`` with the text each pattern's matches contain (a search of a value without
     it is skipped: a ``\\b`` at the start defeats re's own literal-prefix scan)."""
-    return tuple((rx, label, _required_text(rx)) for rx, label in K.VALUE_KINDS)
+    return tuple((rx, label, required_text(rx)) for rx, label in K.VALUE_KINDS)
 
 
 @lru_cache(maxsize=8192)  # pure, and asked again for the same instruction text on every pass
