@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 
 import click
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def want_color(choice: str | None, stream) -> bool:
+
+def want_color(choice: str | None, stream: IO[Any] | None) -> bool:
     """``--color``: always / never; auto (the default) honours NO_COLOR and FORCE_COLOR (non-empty,
     https://no-color.org, https://force-color.org), else colours a terminal only."""
     if choice == "always":
@@ -19,12 +23,12 @@ def want_color(choice: str | None, stream) -> bool:
     if os.environ.get("FORCE_COLOR"):
         return True
     try:
-        return stream.isatty()
+        return bool(stream.isatty())  # type: ignore[union-attr]  # None: AttributeError, no colour
     except (AttributeError, ValueError):
         return False
 
 
-def color_options(f):
+def color_options(f: F) -> F:
     f = click.option("--no-color", "no_color", is_flag=True, hidden=True, help="Same as --color never.")(f)
     return click.option(
         "--color",

@@ -38,7 +38,7 @@ def run(main: Callable[[], object]) -> None:
     except SystemExit as e:
         code = e.code
     if not _allowed:
-        sys.exit(code)
+        raise SystemExit(code)
     if code is None:
         status = 0
     elif isinstance(code, int):
