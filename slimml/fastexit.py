@@ -8,7 +8,8 @@ the process pool joined) calls ``allow()``; the console script then flushes stdo
 with ``os._exit`` (as mypy does). Nothing else is skipped: slimml registers no atexit work, and commands
 that build images or clone repositories (measure, migrate, fix --verify) do not allow it. In-process
 callers (tests through click's runner, the language server) never get here: only the console script
-and ``python -m slimml`` go through ``run``.
+and ``python -m slimml`` go through ``run``; under a profiler, debugger or coverage tracer (which write
+their results at teardown) the process exits normally.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def run(main: Callable[[], object]) -> None:
         code: object = 0
     except SystemExit as e:
         code = e.code
-    if not _allowed:
+    if not _allowed or sys.getprofile() is not None or sys.gettrace() is not None:
+        # A profiler, debugger or coverage tracer writes its results at teardown: leave it to them.
         raise SystemExit(code)
     if code is None:
         status = 0

@@ -61,3 +61,16 @@ def test_exit_status_of_a_run_with_an_error(tmp_path):
     (tmp_path / "Dockerfile").write_text(DOCKERFILE)
     cp, teardown = _script(tmp_path, "check", "--no-cache", "Dockerfile", "missing")
     assert not teardown and cp.returncode == 2 and "missing: no such file or directory" in cp.stdout
+
+
+def test_a_profiled_run_tears_down_so_the_profile_is_written(tmp_path):
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    out = tmp_path / "run.prof"
+    cp = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "slimml", "check", "--no-cache", "Dockerfile"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert out.stat().st_size > 0, cp.stderr  # (cProfile ends with its own status)
