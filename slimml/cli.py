@@ -235,6 +235,7 @@ def fix(
         if check:
             _usage("--verify and --check cannot be combined")
         _fix_verified(paths, opts, build_jobs, fmt, write, out, err_color, diff_only, quiet)
+    fastexit.pause_gc_to_the_end()
     reports = run_fix(paths, opts)
     _print_fix(reports, out, fmt, write, diff_only, quiet, statistics, show_fixes, err_color)
     fastexit.allow()  # everything is printed and written (atomically): no interpreter teardown needed

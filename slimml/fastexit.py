@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable
 
 _allowed = False
+_script = False  # running as the console script (``run``), not in another program's process
 
 
 def allow() -> None:
@@ -31,8 +32,21 @@ def allowed() -> bool:
     return _allowed
 
 
+def pause_gc_to_the_end() -> None:
+    """For a command that will ``allow()``, run as the console script: the cyclic garbage collector stays
+    off until the process ends. Re-enabled after the analysis, its first automatic collections traverse
+    everything the run built (0.4 s after a 10,000-RUN file) just before the process ends anyway. Memory
+    stays bounded: ``runner.fix_file`` still collects the young generations between files."""
+    if _script:
+        import gc
+
+        gc.disable()
+
+
 def run(main: Callable[[], object]) -> None:
     """Run the command line ``main`` (click, standalone): exit as it asks, without teardown if allowed."""
+    global _script
+    _script = True
     try:
         main()
         code: object = 0

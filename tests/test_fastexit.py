@@ -74,3 +74,20 @@ def test_a_profiled_run_tears_down_so_the_profile_is_written(tmp_path):
         cwd=tmp_path,
     )
     assert out.stat().st_size > 0, cp.stderr  # (cProfile ends with its own status)
+
+
+def test_the_collector_stays_off_only_for_the_console_script(tmp_path, monkeypatch):
+    import gc
+
+    from slimml import fastexit
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    try:
+        CliRunner().invoke(main, ["check", "--no-cache", "Dockerfile"], catch_exceptions=False)
+        assert gc.isenabled()  # in another program's process (tests, the language server): as it was
+        monkeypatch.setattr(fastexit, "_script", True)
+        CliRunner().invoke(main, ["check", "--no-cache", "Dockerfile"], catch_exceptions=False)
+        assert not gc.isenabled()  # the console script: off until os._exit
+    finally:
+        gc.enable()

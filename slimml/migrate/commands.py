@@ -457,6 +457,9 @@ def check(
         cache=not no_cache,
         findings_only=True,  # check reports the findings of the files as they are
     )
+    from .. import fastexit
+
+    fastexit.pause_gc_to_the_end()
     reports = chk.collect(paths, opts)
     colored = fmt == "text" and not output and want_color("never" if no_color else color, sys.stdout)
     text, summary = chk.render(reports, fmt, __version__, statistics=statistics, color=colored)
@@ -466,8 +469,6 @@ def check(
         atomic_write(output, text.encode("utf-8"))
     elif text:
         click.echo(text, nl=False, color=colored)
-    from .. import fastexit
-
     fastexit.allow()  # the report is printed or written (atomically): no interpreter teardown needed
     if statistics and fmt == "json":
         for line in chk.error_lines(reports):
