@@ -58,8 +58,10 @@ def _check_output_file(output_file: Path | None) -> None:
 
 class _OneLineUsageError(click.UsageError):
     def show(self, file=None) -> None:
-        where = f" (see `{self.ctx.command_path} --help`)" if self.ctx is not None else ""
-        click.echo(f"error: {' '.join(self.format_message().split())}{where}", err=True)
+        message = " ".join(self.format_message().split())
+        # One pointer per line: a message that already says where to look (`slimml rules`) keeps it.
+        where = f" (see `{self.ctx.command_path} --help`)" if self.ctx is not None and "(see `" not in message else ""
+        click.echo(f"error: {message}{where}", err=True)
 
 
 class _Group(click.Group):

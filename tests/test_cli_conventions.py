@@ -746,3 +746,9 @@ def test_position_mapping_against_applied_random_edits():
             if pos not in written:
                 back = p.back(pos)
                 assert old[back : back + 1] == new[pos : pos + 1], (old, edits, pos)
+
+
+def test_a_usage_error_that_points_somewhere_gets_no_second_pointer(tmp_path):
+    r = run("check", "--select", "SLM999", tmp_path)
+    assert r.exit_code == 2
+    assert r.stderr.strip() == "error: unknown rule code(s): SLM999 (see `slimml rules`)"
