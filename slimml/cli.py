@@ -248,6 +248,13 @@ def fix(
     sys.exit(EXIT_OK)
 
 
+def _stdout_gone() -> None:
+    """The reader of stdout went away: later writes (and the interpreter's own flush) go nowhere, as a
+    pipe's writer expects; the run's status is unchanged."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def _print_fix(
     reports,
     out: _Out,
@@ -275,8 +282,13 @@ def _print_fix(
                 elif rep.diff and not write:
                     out.echo(colorize_diff(rep.diff) if out.color else rep.diff, nl=False)
         out.close()
+    except BrokenPipeError:
+        if out.path is not None:
+            raise
+        _stdout_gone()  # `slimml fix . | head`: the reader has what it wanted
     except OSError as e:
-        click.echo(f"error: --output-file {out.path}: cannot write ({e.strerror or e})", err=True)
+        where = f"--output-file {out.path}" if out.path is not None else "stdout"
+        click.echo(f"error: {where}: cannot write ({e.strerror or e})", err=True)
         sys.exit(EXIT_ERROR)
     for rep in reports:
         if rep.error or not (quiet or diff_only or statistics or fmt == "json"):

@@ -91,3 +91,17 @@ def test_the_collector_stays_off_only_for_the_console_script(tmp_path, monkeypat
         assert not gc.isenabled()  # the console script: off until os._exit
     finally:
         gc.enable()
+
+
+def test_fix_piped_into_head_is_not_an_error(tmp_path):
+    """`slimml fix . | head`: the reader leaves early; no error, the run's own status."""
+    for i in range(40):
+        (tmp_path / f"svc{i}").mkdir()
+        (tmp_path / f"svc{i}" / "Dockerfile").write_text(DOCKERFILE)
+    exe = Path(sys.executable).with_name("slimml")
+    p = subprocess.Popen([str(exe), "fix", "--no-cache", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout is not None and p.stdout.readline().startswith(b"--- a/")
+    p.stdout.close()  # as head does after its lines
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    assert b"error" not in err and b"Traceback" not in err
