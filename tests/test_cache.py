@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,23 @@ def test_a_changed_rule_module_invalidates(project, analyses, monkeypatch):
     finally:
         os.utime(rule, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert len(analyses) == 2
+
+
+def test_an_upgraded_parser_library_invalidates(project, analyses, monkeypatch, tmp_path):
+    """The libraries an analysis runs on (tree-sitter-bash, libcst, ...) are part of the key: their
+    installed distribution (name and version) is read from the site folder, not imported."""
+    fp = cache.code_fingerprint()
+    deps = cache._dependencies()
+    assert "tree_sitter_bash-" in deps and "libcst-" in deps and "tree_sitter-0" in deps
+    site = tmp_path / "site"
+    (site / "tree_sitter_bash").mkdir(parents=True)
+    (site / "tree_sitter_bash" / "__init__.py").write_text("")
+    (site / "tree_sitter_bash-9.9.9.dist-info").mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "tree_sitter_bash", raising=False)  # found, not the loaded one
+    monkeypatch.setattr(cache, "_code_fp", None)
+    assert "tree_sitter_bash-9.9.9.dist-info" in cache._dependencies()
+    assert cache.code_fingerprint() != fp
 
 
 def test_corrupt_entries_are_misses(project, analyses):
