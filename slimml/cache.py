@@ -121,17 +121,11 @@ def _dependencies() -> str:
 
 
 # -- the context fingerprint -------------------------------------------------------------------------------
-def _stat_line(path: str) -> str:
+def _stat_line(path: str | os.DirEntry) -> str:
+    """A file's mode, size, mtime and inode, or "-" when it cannot be stat'ed (a path or a scandir entry,
+    whose ``stat()`` follows a symlink as ``os.stat`` does)."""
     try:
-        st = os.stat(path)
-    except OSError:
-        return "-"
-    return f"{st.st_mode:o} {st.st_size} {st.st_mtime_ns} {st.st_ino}"
-
-
-def _entry_stat(entry: os.DirEntry) -> str:
-    try:
-        st = entry.stat()  # follows a symlink, as _stat_line's os.stat
+        st = os.stat(path) if isinstance(path, str) else path.stat()
     except OSError:
         return "-"
     return f"{st.st_mode:o} {st.st_size} {st.st_mtime_ns} {st.st_ino}"
@@ -165,11 +159,11 @@ def _walk(root: str) -> str | None:
         for d in dirs:
             if d.is_symlink():
                 return None
-            h.update(f"d {rel_dir}/{d.name} {_entry_stat(d) if d.name == '.git' else ''}\n".encode())
+            h.update(f"d {rel_dir}/{d.name} {_stat_line(d) if d.name == '.git' else ''}\n".encode())
             if d.name != ".git":
                 keep.append(d)
         for f in files:
-            h.update(f"f {rel_dir}/{f.name} {_entry_stat(f)}\n".encode())
+            h.update(f"f {rel_dir}/{f.name} {_stat_line(f)}\n".encode())
         n += len(files) + len(keep)
         if n > MAX_CONTEXT_ENTRIES:
             return None
