@@ -219,7 +219,13 @@ def statistics_lines(stats: list[dict], write: bool) -> list[str]:
         if e["other"]:
             what.append(f"{e['other']} fix withheld")
         rows.append((str(e["count"]), e["code"], e["name"], ", ".join(what)))
-    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    return statistics_table(rows)
+
+
+def statistics_table(rows: list[tuple[str, str, str, str]]) -> list[str]:
+    """(count, code, name, what) rows as aligned lines: counts right-aligned, codes and names padded
+    (``fix --statistics`` and ``check --statistics``)."""
+    w = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
     return [f"{c:>{w[0]}}  {code:<{w[1]}}  {name:<{w[2]}}  {what}" for c, code, name, what in rows]
 
 

@@ -275,6 +275,8 @@ def statistics(reports) -> list[dict]:
 
 
 def statistics_lines(stats: list[dict]) -> list[str]:
+    from ..fixreport import statistics_table
+
     rows = []
     for e in stats:
         what = [
@@ -283,8 +285,7 @@ def statistics_lines(stats: list[dict]) -> list[str]:
             if e[k]
         ]
         rows.append((str(e["count"]), e["code"], e["name"], ", ".join(what)))
-    w = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
-    return [f"{c:>{w[0]}}  {code:<{w[1]}}  {name:<{w[2]}}  {what}" for c, code, name, what in rows]
+    return statistics_table(rows)
 
 
 def error_lines(reports) -> list[str]:
