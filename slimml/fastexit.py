@@ -28,10 +28,6 @@ def allow() -> None:
     _allowed = True
 
 
-def allowed() -> bool:
-    return _allowed
-
-
 def pause_gc_to_the_end() -> None:
     """For a command that will ``allow()``, run as the console script: the cyclic garbage collector stays
     off until the process ends. Re-enabled after the analysis, its first automatic collections traverse
