@@ -111,7 +111,7 @@ def test_markdown_and_json(st):
     md = r.stdout
     assert "| Repositories | 7 |" in md and "| Fixed | 5 |" in md and "| Skipped | 1 |" in md and "| Failed | 1 |" in md
     assert "| ml/measured-0 | fixed | 1 | 2 | 2.5 GB (measured) |" in md
-    assert "| ml/estimated-0 | fixed | 1 | 2 | 800.0 MB-2.0 GB (est.) | patch `est-0.patch` |" in md
+    assert "| ml/estimated-0 | fixed | 1 | 2 | 800.0 MB-2.0 GB (est.) | - | patch `est-0.patch` |" in md
     assert "| SLM001 | pip-no-cache | 10 | 10 | 5 |" in md
     assert "| web/broken |  | Dockerfile: not a valid Dockerfile: no FROM |" in md
     data = json.loads(cli("report", "--state", st, "--format", "json").stdout)

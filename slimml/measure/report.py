@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..knowledge import targets
 from ..units import human_bytes as human
 from .run import ImageReport, MeasureReport
 
@@ -36,6 +37,19 @@ def layer_rows(img: ImageReport) -> list[tuple[str, int, bool]]:
 def largest(img: ImageReport, n: int = TOP_LAYERS) -> list[tuple[str, int]]:
     own = [(la.instruction, la.size) for la in img.layers if not la.base]
     return sorted(own, key=lambda r: -r[1])[:n]
+
+
+def image_targets(img: ImageReport) -> dict:
+    """The seed's targets (< 3 GB, cold build < 5 min) for one measured image."""
+    return targets.judge(img.size, img.build_seconds, img.cold)
+
+
+def _targets_text(r: MeasureReport) -> list[str]:
+    return [
+        f"targets   {'before' if img.label == 'before' else 'after '}  {targets.line(image_targets(img))}"
+        for img in (r.before, r.after)
+        if img is not None
+    ]
 
 
 def _verdict_lines(v) -> list[str]:
@@ -95,6 +109,7 @@ def to_text(r: MeasureReport) -> str:
             )
         else:
             lines.append(f"size      before {human(r.before.size)} ({r.before.size:,} B)")
+        lines += _targets_text(r)
         if r.rebuild:
             lines += _rebuild_text(r.rebuild)
         for img in (r.before, r.after):
@@ -147,6 +162,9 @@ def to_markdown(r: MeasureReport) -> str:
             f"| build ({'cold' if r.before.cold else 'cached'}) | {_secs(r.before.build_seconds)} | "
             f"{_secs(r.after.build_seconds)} | |",
         ]
+        tb, ta = image_targets(r.before), image_targets(r.after)
+        for key, name in (("size", targets.SIZE_TARGET_TEXT), ("build", targets.BUILD_TARGET_TEXT)):
+            out.append(f"| {name} | {_target_cell(tb[key])} | {_target_cell(ta[key])} | |")
         if r.rebuild:
             rb = r.rebuild
             change = f"{rb['speedup']}x faster" if rb.get("speedup") else (rb.get("no_speedup_reason") or "-")
@@ -188,6 +206,10 @@ def to_markdown(r: MeasureReport) -> str:
     return "\n".join(out) + "\n"
 
 
+def _target_cell(v: dict) -> str:
+    return targets.mark(v["met"]) if v["met"] is not None else v["why"]
+
+
 def _image_json(img: ImageReport | None) -> dict | None:
     if img is None:
         return None
@@ -203,6 +225,7 @@ def _image_json(img: ImageReport | None) -> dict | None:
         "cached_steps": img.cached_steps,
         "layers": [{"instruction": la.instruction, "size": la.size, "base": la.base} for la in img.layers],
         "largest": [{"instruction": i, "size": s} for i, s in largest(img)],
+        "targets": image_targets(img),
     }
 
 

@@ -46,16 +46,24 @@ def _is_pool(gate) -> bool:
 
 
 def measure_one(
-    dockerfile: Path, config: Path, select, ignore, unsafe_fixes, builder: str | None, semaphore=None
+    dockerfile: Path,
+    config: Path,
+    select,
+    ignore,
+    unsafe_fixes,
+    builder: str | None,
+    semaphore=None,
+    cold: bool = False,
 ) -> dict:
-    """{"before": bytes, "after": bytes} or {"error": "..."} for one Dockerfile. ``semaphore``: the
-    single engine's semaphore, or the engine pool (then also "engine" and "engine_retries")."""
+    """{"before": bytes, "after": bytes, "builds": {...}} or {"error": "..."} for one Dockerfile. ``semaphore``: the
+    single engine's semaphore, or the engine pool (then also "engine" and "engine_retries"). ``cold``:
+    both builds without the build cache (``--cold-builds``), so their times can be judged."""
     if _is_pool(semaphore):
         from . import engines
 
         leased = engines.run(
             semaphore,
-            lambda ep: _measure(dockerfile, config, select, ignore, unsafe_fixes, builder, ep),
+            lambda ep: _measure(dockerfile, config, select, ignore, unsafe_fixes, builder, ep, cold),
             lambda out: bool(out.get("error")),
         )
         out = leased.result if leased.result is not None else {"error": leased.error}
@@ -63,13 +71,15 @@ def measure_one(
     if semaphore is not None:
         semaphore.acquire()
     try:
-        return _measure(dockerfile, config, select, ignore, unsafe_fixes, builder, None)
+        return _measure(dockerfile, config, select, ignore, unsafe_fixes, builder, None, cold)
     finally:
         if semaphore is not None:
             semaphore.release()
 
 
-def _measure(dockerfile: Path, config: Path, select, ignore, unsafe_fixes, builder: str | None, endpoint) -> dict:
+def _measure(
+    dockerfile: Path, config: Path, select, ignore, unsafe_fixes, builder: str | None, endpoint, cold: bool = False
+) -> dict:
     from ..measure.plan import RewriteOptions
     from ..measure.run import MeasureOptions, run_measure
     from ..secrets import mask
@@ -77,7 +87,7 @@ def _measure(dockerfile: Path, config: Path, select, ignore, unsafe_fixes, build
     opts = MeasureOptions(
         rewrite=RewriteOptions(select=tuple(select), ignore=tuple(ignore), unsafe_fixes=unsafe_fixes, config=config),
         builder=builder,
-        cold=False,
+        cold=cold,  # default: with the cache (faster); build times are then not judged
         rebuild=False,
         keep=False,
         endpoint=endpoint,
@@ -87,6 +97,10 @@ def _measure(dockerfile: Path, config: Path, select, ignore, unsafe_fixes, build
     out: dict = {}
     if sc:
         out["before"], out["after"] = int(sc["before"]), int(sc["after"])
+        # build times, for the seed's "cold build < 5 min" (judged only when the build was cold)
+        out["builds"] = {
+            img.label: {"seconds": img.build_seconds, "cold": img.cold} for img in (rep.before, rep.after) if img
+        }
     problems = []
     if rep.error:
         problems.append(rep.error)

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from ..knowledge import targets as tg
 from . import state
 from .fmt import human, human_range
 
@@ -113,6 +114,56 @@ def headline(fixed: list[dict]) -> dict:
     return h
 
 
+def file_targets(f: dict) -> dict | None:
+    """The seed's targets of one measured Dockerfile's images, before and after; None when its
+    images were not built (an offline estimate is of bytes saved, not an image size: not judged)."""
+    if f.get("measured_before") is None or f.get("measured_after") is None:
+        return None
+    builds = f.get("builds") or {}
+    return {
+        side: tg.judge(
+            f[f"measured_{side}"], (builds.get(side) or {}).get("seconds"), (builds.get(side) or {}).get("cold")
+        )
+        for side in ("before", "after")
+    }
+
+
+def count_targets(verdicts: list[dict]) -> dict:
+    """How many of these images (file_targets) meet each target, and both, before and after."""
+    out: dict = {"images": len(verdicts)}
+    for side in ("before", "after"):
+        vs = [v[side] for v in verdicts]
+        out[side] = {
+            "size": sum(1 for v in vs if v["size"]["met"]),
+            "build": sum(1 for v in vs if v["build"]["met"]),
+            "both": sum(1 for v in vs if v["both"]),
+            "build_judged": sum(1 for v in vs if v["build"]["met"] is not None),
+        }
+    return out
+
+
+def targets_text(t: dict, not_built: int) -> str:
+    """The fleet line: how many measured images meet both targets, before and after."""
+    n, b, a = t["images"], t["before"], t["after"]
+    text = (
+        f"Of {n} measured images, meeting both targets ({tg.SIZE_TARGET_TEXT}, {tg.BUILD_TARGET_TEXT}): "
+        f"before {b['both']}, after {a['both']}; {tg.SIZE_TARGET_TEXT}: before {b['size']}, after {a['size']}; "
+        f"{tg.BUILD_TARGET_TEXT}: before {b['build']}, after {a['build']}"
+    )
+    unjudged = max(n - b["build_judged"], n - a["build_judged"])
+    if unjudged:
+        text += (
+            f"; build time not judged for {unjudged} of {n} (warm builds or no build time recorded: "
+            "only a cold build's time counts)"
+        )
+    if not_built:
+        text += (
+            f"; {not_built} fixed Dockerfile(s) not built are not counted "
+            "(an offline estimate is of bytes saved, not an image size)"
+        )
+    return text
+
+
 def build(
     repos: list[dict], files: list[dict], options: dict, shards: dict | None = None, sources: list[str] | None = None
 ) -> dict:
@@ -158,6 +209,10 @@ def build(
         "headline": headline(changed),
         "engines": {k: engines[k] for k in sorted(engines)},
     }
+    fleet = [v for v in (file_targets(f) for f in files) if v is not None]
+    not_built = sum(1 for f in files if f["status"] == "fixed" and file_targets(f) is None)
+    counted = count_targets(fleet)
+    totals["targets"] = {**counted, "not_built": not_built, "text": targets_text(counted, not_built)}
     per_repo = []
     failures = []
     for r in repos:
@@ -200,12 +255,14 @@ def build(
                         )
                     },
                     "verification": f.get("verification"),
+                    "targets": file_targets(f),
                     "engine": f.get("engine"),
                     "engine_retries": f.get("engine_retries") or 0,
                 }
                 for f in rf
             ],
         }
+        entry["targets"] = count_targets([f["targets"] for f in entry["files"] if f["targets"]])
         per_repo.append(entry)
         if r["status"] == "failed":
             failures.append({"repo": r["name"], "file": None, "reason": r["reason"] or "unknown error"})
@@ -275,6 +332,18 @@ def _saving_text(r: dict) -> str:
     return f"{human_range(e['low'], e['high'])} (est.)" if e else "-"
 
 
+def targets_cell(r: dict) -> str:
+    """A repo's images against the targets, before → after (counts of its measured images)."""
+    t = r.get("targets")
+    if not t or not t["images"]:
+        return "-"
+    n, b, a = t["images"], t["before"], t["after"]
+    out = f"< 3 GB {b['size']}/{n} → {a['size']}/{n}"
+    if b["build_judged"] or a["build_judged"]:
+        return out + f"; cold < 5 min {b['build']}/{b['build_judged']} → {a['build']}/{a['build_judged']}"
+    return out + "; build time not judged"
+
+
 def pr_text(r: dict) -> str:
     """The pull request of a repo, or why pushing / opening it failed (the fix itself stands)."""
     pr = r.get("pr")
@@ -323,6 +392,8 @@ def markdown(data: dict) -> str:
     if shards_text(data):
         out += ["", shards_text(data)]
     out += ["", f"**{t['headline']['text']}.**"]
+    if t["targets"]["images"] or t["targets"]["not_built"]:
+        out += ["", f"Targets: {t['targets']['text']}."]
     out += ["", "## Totals", "", "| | |", "|---|---:|"]
     rows = [
         ("Repositories", t["repos"]),
@@ -357,13 +428,15 @@ def markdown(data: dict) -> str:
         "",
         "## Repositories",
         "",
-        "| repo | status | Dockerfiles | fixes | saving | result | note |" + (" pull request |" if with_pr else ""),
-        "|---|---|---:|---:|---|---|---|" + ("---|" if with_pr else ""),
+        "| repo | status | Dockerfiles | fixes | saving | targets (before → after) | result | note |"
+        + (" pull request |" if with_pr else ""),
+        "|---|---|---:|---:|---|---|---|---|" + ("---|" if with_pr else ""),
     ]
     for r in data["repos"]:
         out.append(
             f"| {_md(r['name'])} | {r['status']} | {r['dockerfiles']} | {r['fixes']} | {_saving_text(r)} | "
-            f"{_md(_where(r))} | {_md(r['reason'])} |" + (f" {_md(pr_text(r))} |" if with_pr else "")
+            f"{targets_cell(r)} | {_md(_where(r))} | {_md(r['reason'])} |"
+            + (f" {_md(pr_text(r))} |" if with_pr else "")
         )
     none = unquantified(data)
     if none:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from .fmt import human, human_range
-from .report import STATUS_ORDER, _saving_text, _where, pr_text, shards_text, unquantified
+from .report import STATUS_ORDER, _saving_text, _where, pr_text, shards_text, targets_cell, unquantified
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1f2328;background:#fff}
@@ -232,6 +232,11 @@ def html(data: dict, base: Path | None = None) -> str:
         out.append(f'<p class="shards">{_e(shards_text(data))}</p>')
     out += [
         f'<p class="headline" id="headline">{_e(t["headline"]["text"])}.</p>',
+        (
+            f'<p class="targets" id="targets">Targets: {_e(t["targets"]["text"])}.</p>'
+            if t["targets"]["images"] or t["targets"]["not_built"]
+            else ""
+        ),
         '<div class="cards">'
         + "".join(
             f'<div class="card{" bad" if k.endswith("failed") and v else ""}"><b>{_e(v)}</b>{_e(k)}</div>'
@@ -253,7 +258,7 @@ def html(data: dict, base: Path | None = None) -> str:
         "<h2>Repositories</h2>",
         (
             '<table class="sortable" id="repos"><thead><tr><th>repo</th><th>status</th><th>Dockerfiles</th>'
-            "<th>fixes</th><th>saving</th><th>kind</th><th>result</th><th>note</th>"
+            "<th>fixes</th><th>saving</th><th>kind</th><th>targets (before → after)</th><th>result</th><th>note</th>"
             + ("<th>pull request</th>" if with_pr else "")
             + "</tr></thead><tbody>"
         ),
@@ -281,7 +286,8 @@ def html(data: dict, base: Path | None = None) -> str:
             f'<td class="num" data-v="{r["dockerfiles"]}">{r["dockerfiles"]}</td>'
             f'<td class="num" data-v="{r["fixes"]}">{r["fixes"]}</td>'
             f'<td class="num" data-v="{saving}">{_e(_saving_text(r))}</td>'
-            f'<td data-v="{kind}">{kind}</td><td data-v="{_e(where)}">{result}</td>'
+            f'<td data-v="{kind}">{kind}</td><td data-v="{_e(targets_cell(r))}">{_e(targets_cell(r))}</td>'
+            f'<td data-v="{_e(where)}">{result}</td>'
             f'<td data-v="{_e(r["reason"])}">{_e(r["reason"])}</td>{pr_cell}</tr>'
         )
     out.append("</tbody></table>")

@@ -22,7 +22,8 @@ from typing import Any, cast
 
 from ..secrets import mask
 
-SCHEMA_VERSION = 3  # 2: files.verification (slimml migrate --verify); 3: pull requests, shards, build engines
+SCHEMA_VERSION = 4  # 2: files.verification (slimml migrate --verify); 3: pull requests, shards, build engines;
+# 4: files.builds (build times, for the < 5 min target)
 FINAL = ("fixed", "unchanged", "skipped", "failed")
 
 SCHEMA = """
@@ -67,6 +68,7 @@ CREATE TABLE IF NOT EXISTS files (
     verification TEXT,                  -- JSON: unsafe fixes kept/dropped by --verify, and why
     engine TEXT,                        -- the Docker engine that built it (--docker-host pool)
     engine_retries INTEGER NOT NULL DEFAULT 0,  -- builds retried on another engine after one died
+    builds TEXT,                        -- JSON: {"before"|"after": {"seconds", "cold"}} of the measured builds
     PRIMARY KEY (repo_id, path)
 );
 """
@@ -123,7 +125,12 @@ def init(conn: sqlite3.Connection) -> str:
 
 
 _ADDED = {  # columns added after version 1, by table
-    "files": (("verification", "TEXT"), ("engine", "TEXT"), ("engine_retries", "INTEGER NOT NULL DEFAULT 0")),
+    "files": (
+        ("verification", "TEXT"),
+        ("engine", "TEXT"),
+        ("engine_retries", "INTEGER NOT NULL DEFAULT 0"),
+        ("builds", "TEXT"),
+    ),
     "repos": (
         ("pushed_sha", "TEXT"),
         ("pr_url", "TEXT"),
@@ -215,6 +222,7 @@ def files(conn: sqlite3.Connection, repo_id: int | None = None) -> list[dict[str
         for k in ("findings", "fixes", "unfixed"):
             d[k] = json.loads(d[k] or "{}")
         d["verification"] = json.loads(d["verification"]) if d.get("verification") else None
+        d["builds"] = json.loads(d["builds"]) if d.get("builds") else None
         out.append(d)
     return out
 
@@ -240,8 +248,8 @@ def finish(conn: sqlite3.Connection, repo_id: int, file_rows: list[dict[str, Any
         for f in file_rows:
             conn.execute(
                 "INSERT INTO files (repo_id, path, status, findings, fixes, unfixed, est_low, est_high, "
-                "measured_before, measured_after, measure_error, error, diff, verification, engine, engine_retries) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "measured_before, measured_after, measure_error, error, diff, verification, engine, engine_retries, "
+                "builds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     repo_id,
                     f["path"],
@@ -259,6 +267,7 @@ def finish(conn: sqlite3.Connection, repo_id: int, file_rows: list[dict[str, Any
                     mask(json.dumps(f["verification"])) if f.get("verification") is not None else None,
                     f.get("engine"),
                     f.get("engine_retries") or 0,
+                    json.dumps(f["builds"]) if f.get("builds") else None,
                 ),
             )
         fields.setdefault("finished", time.time())

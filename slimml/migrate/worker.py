@@ -611,11 +611,13 @@ def measure_rows(repo: Path, st, work: Path, rows: list[dict]) -> None:
                 cfg.get("unsafe_fixes"),
                 cfg.get("builder"),
                 sem,
+                cold=bool(cfg.get("cold")),
             )
         except Exception as e:  # noqa: BLE001 - a build problem never stops the migration
             res = {"error": f"{type(e).__name__}: {e}"}
         if "before" in res:
             row["measured_before"], row["measured_after"] = res["before"], res["after"]
+            row["builds"] = res.get("builds")
         row["engine"], row["engine_retries"] = res.get("engine"), res.get("engine_retries") or 0  # --docker-host pool
         if res.get("error"):
             row["measure_error"] = _relative(res["error"], orig.tree)
