@@ -122,9 +122,9 @@ def build_wheel(d: Dist, outdir: Path) -> Path:
         for path, data in files.items():
             info = zipfile.ZipInfo(path, date_time=_ZIP_EPOCH)
             info.external_attr = 0o644 << 16
-            # Random payload does not deflate: storing it saves the time without changing the size.
-            big = path == (d.payload_path or f"{d.package}/_payload.bin") and d.payload_mb
-            info.compress_type = zipfile.ZIP_STORED if big else zipfile.ZIP_DEFLATED
+            # Stored, not deflated: the bytes then depend on no zlib build (hashes stay the same across machines),
+            # and the random payload would not deflate anyway.
+            info.compress_type = zipfile.ZIP_STORED
             zf.writestr(info, data)
     out.write_bytes(buf.getvalue())
     return out
