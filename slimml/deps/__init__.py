@@ -1,0 +1,1 @@
+"""Dependencies an image installs: requirement files read with packaging, and locks resolved for the image."""
