@@ -117,6 +117,11 @@ def main() -> None:
     "--cache-mounts/--no-cache-mounts", default=None, help="SLM001: BuildKit cache mounts instead of no-cache flags."
 )
 @click.option(
+    "--resolve/--no-resolve",
+    default=None,
+    help="SLM012: resolve unpinned installs against the package index (network) and write a lock (an unsafe fix).",
+)
+@click.option(
     "--context", type=click.Path(path_type=Path, file_okay=False), help="Build context folder (default: inferred)."
 )
 @click.option(
@@ -168,6 +173,7 @@ def fix(
     ignore,
     unsafe_fixes,
     cache_mounts,
+    resolve,
     context,
     config,
     stdin_filename,
@@ -228,6 +234,7 @@ def fix(
         ignore=ignore,
         unsafe_fixes=unsafe_fixes,
         cache_mounts=cache_mounts,
+        resolve=resolve,
         context=context,
         config=config,
         stdin_filename=stdin_filename,

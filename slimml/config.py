@@ -5,6 +5,7 @@
     ignore = ["merge-runs"]
     unsafe-fixes = false
     cache-mounts = false         # shorthand for [tool.slimml.rules.SLM001] cache-mounts
+    resolve = false              # shorthand for [tool.slimml.rules.SLM012] resolve (needs the package index)
     [tool.slimml.rules.SLM001]   # per-rule options, by code or name
     cache-mounts = true
 
@@ -24,7 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-KNOWN_KEYS = {"select", "ignore", "unsafe-fixes", "cache-mounts", "rules"}
+KNOWN_KEYS = {"select", "ignore", "unsafe-fixes", "cache-mounts", "resolve", "rules"}
 
 
 class ConfigError(Exception):
@@ -63,6 +64,10 @@ def _load(path: Path, table: dict[str, Any]) -> FileConfig:
     opts = {k: dict(v) for k, v in rules.items()}
     if "cache-mounts" in table:
         opts.setdefault("SLM001", {})["cache-mounts"] = bool(table["cache-mounts"])
+    if "resolve" in table:
+        if not isinstance(table["resolve"], bool):
+            raise ConfigError(f"{path}: 'resolve' must be true or false")
+        opts.setdefault("SLM012", {})["resolve"] = table["resolve"]
     return FileConfig(path, codes("select"), codes("ignore"), uf, opts)
 
 

@@ -32,6 +32,7 @@ class Options:
     unsafe_fixes: bool | None = None
     unsafe_codes: frozenset[str] | None = None  # with unsafe_fixes: only these rules' unsafe fixes
     cache_mounts: bool | None = None
+    resolve: bool | None = None  # SLM012: resolve a lock against the package index (network)
     context: Path | None = None
     config: Path | None = None
     # With `-`: the Dockerfile's path as the build sees it (context, .dockerignore, config); need not exist.
@@ -109,6 +110,8 @@ def _settings(opts: Options, cfg: FileConfig) -> Settings:
     rule_options = {k: dict(v) for k, v in cfg.rule_options.items()}
     if opts.cache_mounts is not None:
         rule_options.setdefault("SLM001", {})["cache-mounts"] = opts.cache_mounts
+    if opts.resolve is not None:
+        rule_options.setdefault("SLM012", {})["resolve"] = opts.resolve
     return Settings(
         select=opts.select or cfg.select,
         ignore=tuple(cfg.ignore) + tuple(opts.ignore),
@@ -223,7 +226,7 @@ def _options_text(opts: Options) -> str:
     """The options that decide the settings and the context (with the config files and the disk)."""
     codes = sorted(opts.unsafe_codes) if opts.unsafe_codes is not None else None
     config = os.path.abspath(opts.config) if opts.config else None
-    return repr((opts.select, opts.ignore, opts.unsafe_fixes, codes, opts.cache_mounts, config))
+    return repr((opts.select, opts.ignore, opts.unsafe_fixes, codes, opts.cache_mounts, opts.resolve, config))
 
 
 def _config_stats(link: Path, opts: Options, run_cache: dict) -> str:
@@ -409,7 +412,9 @@ def _analyse_file(
             run_cache=run_cache if run_cache is not None else {},
             context_note=guess.reason if guess is not None else "",
         )
-        use_cache = opts.cache and not opts.write and not stdin
+        # A lock resolved against the index is today's answer, not a function of the files: never cached.
+        resolving = bool(settings.rule_options.get("SLM012", {}).get("resolve"))
+        use_cache = opts.cache and not opts.write and not stdin and not resolving
         report.result = _analyse(source, ctx, str(given), use_cache, findings_only, doc)
         if use_cache and run_cache is not None:
             _remember(given, opts, ctx, run_cache, guess is not None and guess.settled)
