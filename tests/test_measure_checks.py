@@ -670,3 +670,58 @@ def test_an_in_tree_setuptools_build_output_is_not_read():
         _reads("import ops\n"),
     )
     assert c.status == FAIL and len(c.details["failures"]) == 2
+
+
+# -- a GPU build swapped for the CPU build of the same release (SLM013's fix) ----------------------------
+_GPU_TORCH = {
+    "torch": _d("torch", "2.1.0", ["torch"]),
+    "nvidia-cublas-cu12": _d("nvidia-cublas-cu12", "12.1.3.1", ["nvidia"]),
+    "nvidia-cudnn-cu12": _d("nvidia-cudnn-cu12", "8.9.2.26", ["nvidia"]),
+    "triton": _d("triton", "2.1.0", ["triton"]),
+    "flask": _d("flask", "3.0.0", ["flask"]),
+}
+
+
+def test_the_cpu_build_of_the_same_release_passes_with_notes():
+    after = {"torch": _d("torch", "2.1.0+cpu", ["torch"]), "flask": _d("flask", "3.0.0", ["flask"])}
+    c = EP.compare_dists(_GPU_TORCH, after)
+    assert c.status == PASS, c.evidence
+    assert "torch: 2.1.0 -> 2.1.0+cpu (the CPU build of the same release)" in c.details["notes"]
+    assert any("3 CUDA wheel(s) not in the rewrite" in n for n in c.details["notes"])
+    assert c.details["dropped_on_purpose"] == ["nvidia-cublas-cu12", "nvidia-cudnn-cu12", "triton"]
+    # their modules are not imported in the rewrite (torch's is)
+    assert EP.modules_to_import(_GPU_TORCH, set(c.details["dropped_on_purpose"])) == ["flask", "torch"]
+
+
+@pytest.mark.parametrize(
+    "after, failure",
+    [
+        # another release of torch, even a CPU one: a version change
+        ({"torch": _d("torch", "2.2.0+cpu"), "flask": _d("flask", "3.0.0")}, "torch: 2.1.0 -> 2.2.0+cpu"),
+        # the CUDA wheels gone but torch still the CUDA build: broken, not a swap
+        ({"torch": _d("torch", "2.1.0"), "flask": _d("flask", "3.0.0")}, "nvidia-cublas-cu12 12.1.3.1: missing"),
+        # a CPU torch but some CUDA wheels kept and others lost: something may still load the lost ones
+        (
+            {
+                "torch": _d("torch", "2.1.0+cpu"),
+                "nvidia-cublas-cu12": _d("nvidia-cublas-cu12", "12.1.3.1"),
+                "flask": _d("flask", "3.0.0"),
+            },
+            "nvidia-cudnn-cu12 8.9.2.26: missing",
+        ),
+        # an unrelated package lost along the way still fails
+        ({"torch": _d("torch", "2.1.0+cpu")}, "flask 3.0.0: missing"),
+    ],
+    ids=["other-release", "cuda-wheels-lost-without-cpu-build", "partial-cuda-loss", "unrelated-loss"],
+)
+def test_what_is_not_a_cpu_swap_still_fails(after, failure):
+    c = EP.compare_dists(_GPU_TORCH, after)
+    assert c.status == FAIL and any(f.startswith(failure) for f in c.details["failures"]), c.details
+
+
+def test_a_gpu_package_replaced_by_its_cpu_package():
+    before = {"onnxruntime-gpu": _d("onnxruntime-gpu", "1.17.1", ["onnxruntime"])}
+    c = EP.compare_dists(before, {"onnxruntime": _d("onnxruntime", "1.17.1", ["onnxruntime"])})
+    assert c.status == PASS and any("onnxruntime-gpu 1.17.1 -> onnxruntime" in n for n in c.details["notes"])
+    other = EP.compare_dists(before, {"onnxruntime": _d("onnxruntime", "1.18.0", ["onnxruntime"])})
+    assert other.status == FAIL

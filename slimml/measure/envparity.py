@@ -3,9 +3,51 @@ interpreter sees, the modules that import, and the ELF files whose libraries res
 
 from __future__ import annotations
 
+import re
+
 from .checks import FAIL, PASS, Check, cap
 
 TOOLING_DISTS = frozenset({"pip", "setuptools", "wheel", "distribute"})
+# The wheels that carry CUDA for a framework's GPU build (SLM013 swaps that build for the CPU one):
+# nvidia-* libraries, triton (torch's GPU kernel compiler), jax's CUDA plugin.
+_CUDA_WHEEL = re.compile(r"^(?:nvidia-[a-z0-9-]+|triton|jax-cuda\d+-(?:plugin|pjrt))$")
+
+
+def cpu_swaps(db: dict, da: dict) -> tuple[set[str], list[str]]:
+    """The differences that make up one deliberate change, a framework's GPU build replaced by the CPU build
+    of the same release, as (excused keys, notes). All of:
+
+    - the same public version with a ``+cpu`` local label in the rewrite (``torch 2.1.0 -> 2.1.0+cpu``),
+      or ``<name>-gpu`` replaced by ``<name>`` at the same version (onnxruntime);
+    - the CUDA wheels, only when the rewrite keeps none of them: a rewrite that loses some and keeps
+      others lost a library something still loads -- that stays a failure.
+    """
+    from packaging.version import InvalidVersion, Version
+
+    def ver(v: str) -> Version | None:
+        try:
+            return Version(v)
+        except InvalidVersion:
+            return None
+
+    excused: set[str] = set()
+    notes: list[str] = []
+    for key in sorted(set(db) & set(da)):
+        vb, va = ver(db[key]["version"]), ver(da[key]["version"])
+        if vb and va and vb != va and vb.public == va.public and (va.local or "").startswith("cpu"):
+            excused.add(key)
+            notes.append(f"{db[key]['name']}: {vb} -> {va} (the CPU build of the same release)")
+    for key in sorted(set(db) - set(da)):
+        if key.endswith("-gpu") and key[:-4] in da and key[:-4] not in db:
+            if db[key]["version"] == da[key[:-4]]["version"]:
+                excused |= {key, key[:-4]}
+                notes.append(f"{db[key]['name']} {db[key]['version']} -> {da[key[:-4]]['name']} (its CPU build)")
+    if excused and not any(_CUDA_WHEEL.match(k) for k in da):
+        gone = sorted(k for k in set(db) - set(da) if _CUDA_WHEEL.match(k))
+        excused |= set(gone)
+        if gone:
+            notes.append(f"{len(gone)} CUDA wheel(s) not in the rewrite, which has none: {', '.join(gone)}")
+    return excused, notes
 NOT_MODULES = frozenset({"test", "tests", "testing", "docs", "doc", "examples", "example", "benchmarks", "bin"})
 
 
@@ -29,6 +71,8 @@ def compare_dists(
 ) -> Check:
     check = Check("python", PASS, "")
     fails, notes = [], []
+    excused, swap_notes = cpu_swaps(db, da)
+    notes += swap_notes
     env_lines = environment_change(info_b, info_a, gone) if info_b and info_a else []
     if info_b and info_a:
         vb, va = info_b.get("version", ""), info_a.get("version", "")
@@ -39,7 +83,7 @@ def compare_dists(
     for key in sorted(set(db) | set(da)):
         b, a = db.get(key), da.get(key)
         name = (b or a)["name"]
-        if b and a and b["version"] == a["version"]:
+        if b and a and b["version"] == a["version"] or key in excused:
             continue
         tooling = key in TOOLING_DISTS
         if b and not a:
@@ -64,6 +108,7 @@ def compare_dists(
         "notes": notes,
         "before": {k: v["version"] for k, v in db.items()},
         "after": {k: v["version"] for k, v in da.items()},
+        "dropped_on_purpose": sorted(k for k in excused if k in db and k not in da),
     }
     if fails:
         check.status = FAIL
@@ -73,10 +118,11 @@ def compare_dists(
     return check
 
 
-def modules_to_import(dists: dict) -> list[str]:
+def modules_to_import(dists: dict, skip: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """The original's importable top-level modules (``skip``: distributions the rewrite drops on purpose)."""
     mods = set()
     for key, d in dists.items():
-        if key in TOOLING_DISTS:
+        if key in TOOLING_DISTS or key in skip:
             continue
         for m in d.get("top") or []:
             if m.isidentifier() and m not in NOT_MODULES and not m.startswith("__"):

@@ -314,7 +314,8 @@ class _Verifier:
         files = sorted((b.files or {}).get("files") or {})
         folders = _app_folders(b.cfg, files)
         own = appscan.app_modules(files, folders, scan.scripts if scan else set(), effective_argv(b.cfg))
-        mods = list(dict.fromkeys([*modules_to_import(b.dists["dists"]), *own]))
+        dropped = set(c.details.get("dropped_on_purpose") or ())  # a GPU build's CUDA wheels: not imported
+        mods = list(dict.fromkeys([*modules_to_import(b.dists["dists"], dropped), *own]))
         args = {"modules": mods, "per_module": self.opts.per_module_timeout, "paths": folders}
         imp_b, rb = self.probe(b, "imports", args)
         if imp_b is None:
