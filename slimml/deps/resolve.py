@@ -67,8 +67,7 @@ class Lock:
         """The lock file: a header naming ``source`` and how it was made, then one ``name==version`` per line."""
         out = [
             f"# Exact versions for {source}, resolved by slimml ({self.backend}) for this image's Python",
-            "# and platform. Regenerate with `slimml fix --resolve --unsafe-fixes` after changing "
-            f"{source};",
+            f"# and platform. Regenerate with `slimml fix --resolve --unsafe-fixes` after changing {source};",
             f"# {source} stays the file people edit.",
         ]
         for p in self.pins:
@@ -321,7 +320,7 @@ def _reason(stderr: str, stdout: str = "", index: tuple[str, ...] = ()) -> str:
         urls = [v for k, v in zip(index, index[1:]) if k in ("--index-url", "-i", "--extra-index-url")]
         where = ", ".join(urls) if urls else "the default index (PyPI)"
         return _mask_urls(mask(f"the package index cannot be reached ({m.group(0)}): {where}"))[:300]
-    lines = [ln.strip(" ×╰─▶│") .strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln.strip(" ×╰─▶│").strip() for ln in text.splitlines() if ln.strip()]
     pick = ""
     for rx in _TELLING:
         for ln in lines:

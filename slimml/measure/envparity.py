@@ -48,6 +48,8 @@ def cpu_swaps(db: dict, da: dict) -> tuple[set[str], list[str]]:
         if gone:
             notes.append(f"{len(gone)} CUDA wheel(s) not in the rewrite, which has none: {', '.join(gone)}")
     return excused, notes
+
+
 NOT_MODULES = frozenset({"test", "tests", "testing", "docs", "doc", "examples", "example", "benchmarks", "bin"})
 
 
