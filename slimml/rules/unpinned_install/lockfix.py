@@ -1,0 +1,365 @@
+"""The fix for a loose pip / ``uv pip`` install: a lock resolved from the package index, wired in as ``-c``.
+
+The lock (``requirements.lock`` next to the requirements file, ``<stem>.lock`` for another name, next to
+the Dockerfile for specs given on the command line) pins every package the install resolves today for the
+image's Python on linux. It is COPY'd where the install can read it -- the COPY that brings the
+requirements file is extended when it copies into a directory, a new COPY follows it otherwise -- and the
+install gets ``-c <lock>``: pip then installs exactly those versions, and the requirements file stays the
+one people edit.
+
+Why ``-c`` and never hashes: pip (23.2, checked against the local test index) turns on hash-checking mode as
+soon as a *constraints* file carries ``--hash``, and then rejects every requirement that is not itself
+``==``-pinned -- even one the constraint pins (``flasklike>=1`` with ``-c lock``: "all requirements must have
+their versions pinned with =="); transitive dependencies fail the same way. A hashed lock would have to
+replace the requirements (``-r lock``), which drops what the requirements file itself says. So an install
+in hash-checking mode (``--hash`` lines, ``--require-hashes``, ``PIP_REQUIRE_HASHES``) gets no fix: its
+requirements are pinned already when it builds at all.
+
+Everything the resolver cannot be told the way the build's pip sees it withdraws the fix, with the reason.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+
+from ...deps import requirements as RQ
+from ...dockerfile import Document
+from ...engine import Edit, Fix
+from ...semantics import files as F
+from .. import _helpers as H
+from . import pip as PIP
+
+LOCK_NAME = "requirements.lock"
+_HEADER = "# Exact versions for "
+_OURS = "resolved by slimml"
+
+
+def ours(text: str | None) -> bool:
+    """A lock slimml wrote (its first line says so)."""
+    if not text:
+        return False
+    first = text.lstrip("\ufeff").split("\n", 1)[0]
+    return first.startswith(_HEADER) and _OURS in first
+
+
+def lock_source(text: str) -> str:
+    first = text.split("\n", 1)[0]
+    return first[len(_HEADER) :].split(", resolved by slimml", 1)[0]
+
+
+def lock_name_for(rel: str) -> str:
+    """``reqs/requirements.txt`` -> ``reqs/requirements.lock``; ``requirements-prod.txt`` -> ``requirements-prod.lock``."""
+    d, base = posixpath.split(rel)
+    name = LOCK_NAME if base == "requirements.txt" else (base.rsplit(".", 1)[0] if "." in base else base) + ".lock"
+    return posixpath.join(d, name) if d else name
+
+
+def blockers(doc: Document, ctx, ins: PIP.Install) -> list[str]:
+    """Why a lock wired with ``-c`` would not be what this install does (empty: nothing found)."""
+    out = list(ins.notes)
+    p = ins.parsed
+    if any("$" in w.value for w in ins.words[ins.sub + 1 :]):
+        out.append("the command uses variables")
+    if ins.has("--no-deps"):
+        out.append("--no-deps installs no dependencies: a lock of the whole resolution is not what it installs")
+    if ins.has(*PIP._UPGRADE) or "eager" in ins.option_values("--upgrade-strategy"):
+        out.append("the command asks for the newest versions (-U / --upgrade-strategy eager)")
+    if ins.has("--pre") or any(f == "--pre" for f, _ in p.flags):
+        out.append("--pre allows pre-releases, which the resolver is not asked for")
+    if ins.has(*PIP._OTHER_TARGET):
+        out.append("the install targets another platform or Python (--platform/--python-version)")
+    if (
+        ins.has("--no-index")
+        or any(f == "--no-index" for f, _ in p.flags)
+        or H.env_truthy({k: v.value for k, v in ins.env.items()}, "PIP_NO_INDEX")
+    ):
+        out.append("--no-index: it installs from local links the resolver cannot see")
+    if (
+        ins.has("--require-hashes")
+        or p.uses_hashes
+        or H.env_truthy({k: v.value for k, v in ins.env.items()}, "PIP_REQUIRE_HASHES")
+    ):
+        out.append(
+            "pip's hash-checking mode: a hashed lock in -c turns it on for requirements the lock does not "
+            "replace; lock by hand with `pip-compile --generate-hashes` and install `-r` the lock"
+        )
+    if ins.projects:
+        out.append(
+            f"installs the local project `{ins.projects[0]}`: pin its dependencies where it declares them "
+            "(pyproject.toml / setup.cfg)"
+        )
+    for r in p.requirements + p.constraints:
+        if r.direct in ("path", "vcs") or r.editable:
+            out.append(f"`{r.text}` ({r.where}) is a local path or VCS checkout the resolver cannot see")
+            break
+    for r in p.requirements + p.constraints:
+        if r.variables:
+            out.append(f"`{r.text}` ({r.where}) uses a variable")
+            break
+    if p.absolute:
+        out.append(f"{p.absolute[0]} is named by an absolute path: the resolver would read the host's file")
+    if p.unread:
+        out.append(f"`{p.unread[0]}` cannot be read from the build context")
+    if p.invalid:
+        out.append(f"packaging rejects {p.invalid[0]}")
+    for m in H.mounts(ins.instr):
+        if m.get("type") in ("secret", "ssh"):
+            out.append(f"the RUN mounts a {m['type']} (credentials the resolver would not have)")
+            break
+    w = PIP.config_writers(doc, ins.instr)
+    if w:
+        out.append(w)
+    return out
+
+
+def index_options(doc: Document, ctx, ins: PIP.Install) -> tuple[str, ...] | str:
+    """The index options the build's installer uses (command line over environment over config file), or
+    why they cannot be told."""
+    from ...semantics import installers as I
+
+    env = ins.env
+    home = "/root" if H.user_at(doc, ins.instr) in (None, "root", "0") else "/home"
+    found = I.inputs("pip" if ins.tool == "pip" else "uv", env, ins.cwd or "/", home, PIP.reader(doc, ctx, ins.instr))
+    if found.unknown:
+        return found.unknown[0]
+    if ins.tool == "pip":
+        spec = (
+            ("--index-url", ("-i", "--index-url"), ("PIP_INDEX_URL",), "index-url"),
+            ("--extra-index-url", ("--extra-index-url",), ("PIP_EXTRA_INDEX_URL",), "extra-index-url"),
+            ("--find-links", ("-f", "--find-links"), ("PIP_FIND_LINKS",), "find-links"),
+            ("--trusted-host", ("--trusted-host",), ("PIP_TRUSTED_HOST",), "trusted-host"),
+        )
+        config: dict[str, list[str]] = {}
+        for values in PIP.pip_config(doc, ctx, ins.instr, ins).values():
+            for k, vs in values.items():
+                config[k] = vs  # later files override earlier ones, as pip reads them
+    else:
+        read = PIP.reader(doc, ctx, ins.instr)
+        configs = [f for f in found.files if f.endswith((".toml",)) and read(f) is not None]
+        if configs:
+            return f"uv reads `{configs[0]}` (its settings are not passed to the resolver)"
+        spec = (
+            ("--index-url", ("-i", "--index-url", "--default-index"), ("UV_INDEX_URL", "UV_DEFAULT_INDEX"), ""),
+            ("--extra-index-url", ("--extra-index-url", "--index"), ("UV_EXTRA_INDEX_URL", "UV_INDEX"), ""),
+            ("--find-links", ("-f", "--find-links"), ("UV_FIND_LINKS",), ""),
+            ("--trusted-host", ("--trusted-host", "--allow-insecure-host"), ("UV_INSECURE_HOST",), ""),
+        )
+        config = {}
+    out: list[str] = []
+    for canon, flags, variables, key in spec:
+        values = ins.option_values(*flags)
+        if not values:
+            for var in variables:
+                v = env.get(var)
+                if v is not None and v.value.strip():
+                    if not v.certain:
+                        return f"{var} comes from a build argument"
+                    values = v.value.split()
+                    break
+        if not values and key:
+            values = config.get(key, [])
+        for val in values:
+            out += [canon, val]
+    for opt, val, where in ins.parsed.options:
+        if opt in RQ.INDEX_OPTS or opt in RQ.LINK_OPTS:
+            out_opt = RQ.INDEX_OPTS.get(opt) or RQ.LINK_OPTS[opt]
+            if "$" in val:
+                return f"`{opt}` in {where} uses a variable"
+            if not val.startswith(("http://", "https://")):
+                return f"`{opt} {val}` in {where} names a local directory the resolver cannot see"
+            del out_opt  # the file itself carries it to the resolver
+    for i in range(0, len(out), 2):
+        val = out[i + 1]
+        if "$" in val:
+            return f"`{out[i]}` uses a variable"
+        if out[i] != "--trusted-host" and not val.startswith(("http://", "https://")):
+            return f"`{out[i]} {val}` names a local directory the resolver cannot see"
+    if ins.tool == "uv":
+        named = [out[i] for i in range(0, len(out), 2) if out[i] in ("--index-url", "--extra-index-url")]
+        named += [RQ.INDEX_OPTS[o] for o, _, _ in ins.parsed.options if o in RQ.INDEX_OPTS]
+        n = len(named) + (0 if "--index-url" in named else 1)  # PyPI stays the default index
+        if n > 1:
+            return "uv takes each package from the first index that has it; the lock is resolved across all of them"
+    return tuple(out)
+
+
+def _copy_keyword(raw: str) -> str:
+    return "copy" if raw.islower() else "COPY"
+
+
+def _copy_edits(doc: Document, ctx, ins: PIP.Install, req_img: str, lock_rel: str) -> tuple[list[Edit], str] | str:
+    """(edits, the lock's path in the image) putting the lock next to the requirements file, or why not."""
+    from ... import dockerignore as DI
+
+    if PIP.bind_source(doc, ins.instr, req_img) is not None:
+        return "the requirements file comes from a bind mount: mount the lock next to it by hand"
+    o = F.origin(doc, ctx, ins.instr, req_img)
+    if o.kind == "heredoc":
+        return "the requirements file is written by a heredoc: there is no context file to lock next to"
+    if o.kind != "context" or o.instr is None:
+        return o.why or "the requirements file does not come from the build context"
+    copy = o.instr
+    if copy.heredocs:
+        return f"line {copy.start_line} mixes heredocs into the COPY"
+    if DI.is_excluded(lock_rel, H.copy_excludes(copy)):
+        return f"line {copy.start_line}'s --exclude leaves out {lock_rel}"
+    lock_img = posixpath.join(posixpath.dirname(req_img), posixpath.basename(lock_rel))
+    entry = next((e for e in reversed(F.copies(doc, copy) or []) if F._match(ctx, e, req_img) is not None), None)
+    if entry is None:
+        return f"line {copy.start_line}: which source brings the requirements file is not clear"
+    if entry.how == "dir" or ctx.is_dir(entry.src):
+        return [], lock_img  # the directory COPY brings the lock along
+    src_word = posixpath.join(posixpath.dirname(entry.src), posixpath.basename(lock_rel))
+    if entry.how == "into":
+        if copy.is_exec_form:
+            at = copy.args_offset(copy.args.rstrip().rfind(",") + 1)
+            return [Edit(at, at, f' "{src_word}",')], lock_img
+        from ...dockerfile import shell_words
+
+        words = shell_words(copy.args, raw=True)
+        at = copy.args_offset(words[-1][1])
+        return [Edit(at, at, f"{src_word} ")], lock_img
+    # A file copied to a file path: a COPY of its own, with the same owner and mode.
+    flags = "".join(f"{f.raw} " for f in copy.flags if f.name in ("chown", "chmod"))
+    line = f"{_copy_keyword(copy.keyword_raw)} {flags}{src_word} {lock_img}"
+    end = copy.line_end
+    if end >= len(doc.text) and not doc.text.endswith(("\n", "\r")):
+        return [Edit(end, end, doc.newline + line)], lock_img
+    return [Edit(end, end, line + doc.newline)], lock_img
+
+
+def plan(doc: Document, ctx, ins: PIP.Install, resolve) -> tuple[Fix | None, str]:
+    """(the fix, "") or (None, why it is withdrawn). ``resolve`` is ``slimml.deps.resolve``."""
+    from ... import dockerignore as DI
+
+    problem = ctx.side_files_problem()
+    if problem:
+        return None, f"the lock has nowhere certain to go: {problem}"
+    if ins.target.python is None:
+        return None, (
+            "the image's Python version is not known (the base is not a python:X.Y image, or a build argument "
+            "chooses it): nothing to resolve for"
+        )
+    why = blockers(doc, ctx, ins)
+    if why:
+        return None, why[0]
+    index = index_options(doc, ctx, ins)
+    if isinstance(index, str):
+        return None, index
+    cwd = ins.cwd or "/"
+    first_r = next((v for k, v in ins.specs if k == "-r"), None)
+    if first_r is not None:
+        req_img = RQ._abs(first_r, cwd)
+        if PIP.bind_source(doc, ins.instr, req_img) is not None:
+            return None, "the requirements file comes from a bind mount: mount the lock next to it by hand"
+        o = F.origin(doc, ctx, ins.instr, req_img)
+        if o.kind == "heredoc":
+            return None, "the requirements file is written by a heredoc: there is no context file to lock next to"
+        rel = o.rel if o.kind == "context" else None
+        if rel is None:
+            return None, o.why or f"`{first_r}` does not come from the build context"
+        lock_rel = lock_name_for(rel)
+        source = rel
+    else:
+        here = ctx.relative(ctx.dockerfile.parent) if ctx.dockerfile is not None else "."
+        if here is None:
+            return None, "the Dockerfile is outside the build context: a lock next to it could not be COPY'd"
+        lock_rel = LOCK_NAME if here in ("", ".") else f"{here}/{LOCK_NAME}"
+        source = ctx.dockerfile.name if ctx.dockerfile is not None else "the Dockerfile"
+        lock_img = H.join_path(cwd, LOCK_NAME)
+        other = next(
+            (i for i in doc.instructions if i.keyword == "RUN" and i is not ins.instr and lock_img in i.text(doc.text)),
+            None,
+        )
+        if other is not None:
+            return None, f"{lock_rel} already locks the install on line {other.start_line}"
+    existing = ctx.read_context_file(lock_rel)
+    if existing is not None and not ours(existing):
+        return None, f"{lock_rel} exists and was not written by slimml"
+    if existing is not None and lock_source(existing) != source:
+        return None, f"{lock_rel} already locks {lock_source(existing)}"
+    ignore_rel = H.ignore_file(ctx)
+    ignore_text = ctx.read_context_file(ignore_rel) if ignore_rel else None
+    if ignore_text:
+        try:
+            patterns = DI.parse_patterns(ignore_text)
+        except DI.PatternError:
+            return None, f"{ignore_rel} cannot be read as Docker reads it"
+        if DI.is_excluded(lock_rel, patterns):
+            return None, f"{ignore_rel} leaves {lock_rel} out of the build context: re-include it (`!{lock_rel}`) first"
+    if first_r is not None:
+        lock_img = posixpath.join(posixpath.dirname(req_img), posixpath.basename(lock_rel))
+    placed = F.origin(doc, ctx, ins.instr, lock_img)
+    if placed.kind == "context" and placed.rel == lock_rel:
+        copy_edits: list[Edit] = []  # the lock is in the image already: regenerate it in place
+    elif first_r is not None:
+        got = _copy_edits(doc, ctx, ins, req_img, lock_rel)
+        if isinstance(got, str):
+            return None, got
+        copy_edits, lock_img = got
+    else:
+        kw = _copy_keyword(ins.instr.keyword_raw)
+        at = ins.instr.line_start
+        indent = doc.text[at : ins.instr.start]
+        copy_edits = [Edit(at, at, f"{indent}{kw} {lock_rel} {lock_img}{doc.newline}")]
+    req = _request(ins, resolve, index)
+    try:
+        lock = resolve.resolve(req)
+    except resolve.ResolveError as e:
+        return None, f"the resolver failed: {e}"
+    pinned = {p.name for p in lock.pins}
+    missing = [r.name for r in ins.loose() if r.name not in pinned]
+    if missing:  # wired in, it would leave them loose: the rule would fire on its own output
+        return None, f"the resolved lock does not pin {', '.join(missing[:3])}"
+    text = lock.text(source)
+    edits = list(copy_edits)
+    if text != existing:
+        edits.append(Edit(0, len(existing or ""), text, path=lock_rel))
+    wired = {RQ._abs(v, cwd) for k, v in ins.specs if k == "-c"} | {RQ._abs(c, cwd) for c in ins.env_constraints}
+    if lock_img not in wired:
+        last = ins.words[-1]
+        edits.append(Edit(last.end, last.end, f" -c {shlex.quote(lock_img)}"))
+    if not edits:
+        return None, f"{lock_rel} is current and wired in already"
+    fix = Fix.unsafe(
+        *edits,
+        reason=(
+            f"{lock_rel} pins the {len(lock.pins)} versions the package index resolves today for Python "
+            f"{ins.target.python} on linux/{ins.target.machine}; the build installs exactly those from now on "
+            "(not the newest): check the app with them (`slimml measure --verify`) and regenerate the lock "
+            f"with `slimml fix --resolve --unsafe-fixes` after editing {source}"
+        ),
+        description=f"lock {source} in {lock_rel} and install with -c {lock_img}",
+        relies_on=(
+            "the index options the build's installer uses are all known (command line, file, ENV, config)",
+            f"the image's Python is {ins.target.python}",
+            f"{lock_rel} reaches the image at {lock_img}",
+        ),
+    )
+    return fix, ""
+
+
+def _request(ins: PIP.Install, resolve, index: tuple[str, ...]):
+    cwd = ins.cwd or "/"
+    lines: list[str] = []
+    skip: set[str] = {p for p, t in ins.parsed.files.items() if ours(t)}  # a lock of ours is regenerated
+    for k, v in ins.specs:
+        if k == "req":
+            lines.append(v)
+        elif k in ("-r", "-c"):
+            p = RQ._abs(v, cwd)
+            if p not in skip:
+                lines.append(f"{k} {p.lstrip('/')}")
+    for c in ins.env_constraints:
+        p = RQ._abs(c, cwd)
+        if p not in skip:
+            lines.append(f"-c {p.lstrip('/')}")
+    files = tuple((p.lstrip("/"), t) for p, t in ins.parsed.files.items() if p not in skip)
+    return resolve.Request(
+        lines=tuple(lines),
+        files=files,
+        index=index,
+        target=resolve.Target(python=ins.target.python, machine=ins.target.machine),
+        hashes=False,
+    )
