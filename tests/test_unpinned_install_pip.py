@@ -530,3 +530,47 @@ def test_locked_build_installs_the_locked_version_after_a_newer_one_appears(tmp_
         assert read_source(ctx / "Dockerfile").text == df  # fix_text wrote nothing itself
     finally:
         images.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("df", "why"),
+    [
+        ("FROM --platform=$TARGETPLATFORM python:3.11-slim\nWORKDIR /app\n", "platform"),
+        ("FROM python:3.11-alpine\nWORKDIR /app\n", "musl"),
+        ("FROM python:3.11-slim\nARG APP=/app\nWORKDIR $APP\n", "WORKDIR"),
+    ],
+)
+def test_the_image_the_lock_is_resolved_for_must_be_the_one_built(tmp_path, resolver, df, why):
+    f = _only(_run(tmp_path, df + "COPY requirements.txt .\nRUN pip install -r requirements.txt\n", REQ))
+    assert f.fix is None and why in f.note, f.note
+    assert not resolver.calls
+
+
+def test_copy_with_parents_withdraws(tmp_path, resolver):
+    df = "# syntax=docker/dockerfile:1.7-labs\n" + BASE + "COPY --parents reqs/requirements.txt /app/\n"
+    df += "RUN pip install -r /app/requirements.txt\n"  # slimml's COPY reader does not model --parents
+    f = _only(_run(tmp_path, df, {"reqs/requirements.txt": "flask\n"}))
+    assert f.fix is None and "--parents" in f.note, f.note
+
+
+@pytest.mark.parametrize(
+    ("requirements", "index", "why"),
+    [
+        ("flasklike>=1.0\nwerkzeuglike<2\n", None, "the resolver failed: "),  # conflicting: flasklike needs >=2.0
+        ("nosuchpackage>=1\n", None, "the resolver failed: "),
+        ("flasklike\n", "http://127.0.0.1:9/simple", "the resolver failed: "),  # nothing listens on port 9
+    ],
+)
+def test_real_resolver_failures_are_a_note_and_nothing_is_written(tmp_path, requirements, index, why):
+    from .pkgindex import IndexServer, torch_like
+
+    idx = torch_like(tmp_path / "idx")
+    ctx_dir = tmp_path / "ctx"
+    ctx_dir.mkdir()
+    with IndexServer(idx.default.root) as server:
+        url = index or f"{server.url}/simple"
+        df = BASE + f"COPY requirements.txt .\nRUN pip install --index-url {url} -r requirements.txt\n"
+        r = _run(ctx_dir, df, {"requirements.txt": requirements})
+    f = _only(r)
+    assert f.fix is None and f.note.startswith("no fix: " + why) and "\n" not in f.note, f.note
+    assert r.output == df and not r.side_files

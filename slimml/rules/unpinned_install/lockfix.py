@@ -110,6 +110,37 @@ def blockers(doc: Document, ctx, ins: PIP.Install) -> list[str]:
     w = PIP.config_writers(doc, ins.instr)
     if w:
         out.append(w)
+    out += _image_blockers(doc, ins)
+    return out
+
+
+def _image_blockers(doc: Document, ins: PIP.Install) -> list[str]:
+    """The image's platform, C library and working directory as the lock (and the path it is wired by) assume them."""
+    from ...knowledge import images as IMG
+    from ...semantics import build as B
+
+    stage = doc.stage_of(ins.instr)
+    if stage is None:
+        return []
+    chain = B.stage_chain(doc, stage)
+    out = []
+    if any("$" in (s.platform or "") for s in chain):
+        out.append("a build argument chooses the image's platform: the lock is resolved for one")
+    img = IMG.parse_image(B.from_image(doc, chain[-1]))
+    pt = IMG.python_tag(img.tag) if IMG.family(img) == "python" else None
+    if (
+        "alpine" in (img.tag or "")
+        or img.normalized.endswith("alpine")
+        or (pt and (pt.variant or "").startswith("alpine"))
+    ):
+        out.append("an Alpine (musl) image: the lock is resolved for glibc (manylinux) wheels")
+    for s in chain:
+        for i in s.instructions:
+            if i.index >= ins.instr.index:
+                break
+            if i.keyword == "WORKDIR" and "$" in i.args:
+                out.append(f"line {i.start_line}: a variable in WORKDIR may move the lock away from where -c names it")
+                return out
     return out
 
 
@@ -200,6 +231,8 @@ def _copy_edits(doc: Document, ctx, ins: PIP.Install, req_img: str, lock_rel: st
     if o.kind != "context" or o.instr is None:
         return o.why or "the requirements file does not come from the build context"
     copy = o.instr
+    if copy.flag("parents") is not None:
+        return f"line {copy.start_line} copies with --parents: where the lock would land is not read here"
     if copy.heredocs:
         return f"line {copy.start_line} mixes heredocs into the COPY"
     if DI.is_excluded(lock_rel, H.copy_excludes(copy)):

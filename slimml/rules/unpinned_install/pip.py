@@ -167,10 +167,41 @@ def reader(doc: Document, ctx, instr: Instruction):
         rel = bind_source(doc, instr, path)
         if rel is not None:
             return ctx.read_context_file(rel) if ctx.context_dir is not None else None
+        if not _may_be_copied(doc, path):
+            return None  # no COPY of the file puts anything there (most config paths): skip the walk back
         o = F.origin(doc, ctx, instr, path)
         return o.text if o.kind in ("context", "heredoc") else None
 
     return read
+
+
+def _may_be_copied(doc: Document, path: str) -> bool:
+    """Whether any COPY/ADD of the file may put ``path`` into some stage (a superset of what ``files.origin``
+    finds). Memoised per document and path: every install asks for the same dozen pip config paths, and
+    ``origin`` walks back through every earlier COPY for a path none of them wrote."""
+    memo = doc.__dict__.setdefault("_slm012_copied", {})
+    hit = memo.get(path)
+    if hit is None:
+        dests = memo.get(None)
+        if dests is None:
+            dests = memo[None] = _copy_destinations(doc)
+        hit = memo[path] = dests is True or any(
+            path == d or path.startswith(d.rstrip("/") + "/") or posixpath.dirname(path) == d for d in dests
+        )
+    return hit
+
+
+def _copy_destinations(doc: Document) -> list[str] | bool:
+    """The destinations of the file's COPY/ADD instructions (absolute); True when one cannot be told."""
+    out = set()
+    for ins in doc.instructions:
+        if ins.keyword not in ("COPY", "ADD"):
+            continue
+        ops = F.operands(ins)
+        if not ops or "$" in ops[-1]:
+            return True
+        out.add(H.join_path(H.workdir_at(doc, ins), ops[-1]))
+    return sorted(out)
 
 
 def _cwd(doc: Document, instr: Instruction, cmd: Command) -> str | None:
