@@ -159,6 +159,11 @@ def _match(ctx, e: CopyEntry, path: str) -> str | None:
             return None
         return path[len(e.dest.rstrip("/")) + 1 :]
     if e.how == "into":
+        if ctx is not None and ctx.context_dir is not None and ctx.is_dir(e.src):
+            # a directory source: its contents land in the destination (COPY never copies the directory itself)
+            if path.startswith(e.dest.rstrip("/") + "/"):
+                return posixpath.join(e.src, path[len(e.dest.rstrip("/")) + 1 :])
+            return None
         base = posixpath.join(e.dest, posixpath.basename(e.src))
         if path == base:
             return e.src
