@@ -8,7 +8,13 @@ run (a ``run_cache``), never longer: a long-lived process (the language server) 
 
 from __future__ import annotations
 
+import errno
 import os
+
+
+class _Loop(Exception):
+    """A symlink loop: realpath's answer then depends on how the path was spelled (relative or
+    absolute), so it is not the folder's answer and is not memoised."""
 
 
 def realpath(path: str | os.PathLike[str], memo: dict[str, str] | None) -> str:
@@ -19,9 +25,11 @@ def realpath(path: str | os.PathLike[str], memo: dict[str, str] | None) -> str:
     if not os.path.isabs(p):
         p = os.path.join(os.getcwd(), p)
     if ".." in p.split(os.sep):
-        return os.path.realpath(p)  # `link/..` is the link target's parent: realpath's own walk decides
-    p = os.path.normpath(p)
-    return _real(p, memo)
+        return os.path.realpath(os.fspath(path))  # `link/..` is the link target's parent: realpath's own walk decides
+    try:
+        return _real(os.path.normpath(p), memo)
+    except _Loop:
+        return os.path.realpath(os.fspath(path))
 
 
 def _real(p: str, memo: dict[str, str]) -> str:
@@ -33,6 +41,15 @@ def _real(p: str, memo: dict[str, str]) -> str:
         real = p  # the root
     else:
         candidate = os.path.join(_real(parent, memo), name)
-        real = os.path.realpath(candidate) if os.path.islink(candidate) else candidate
+        real = _link(candidate) if os.path.islink(candidate) else candidate
     memo[p] = real
     return real
+
+
+def _link(candidate: str) -> str:
+    try:
+        return os.path.realpath(candidate, strict=True)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise _Loop from None
+        return os.path.realpath(candidate)  # a dangling link: realpath resolves what exists

@@ -113,3 +113,13 @@ def test_find_dockerfiles_as_os_walk(tmp_path_factory, files, links, gitignore):
     if gitignore:
         (root / ".gitignore").write_text(gitignore)
     assert find_dockerfiles(root) == _find_by_os_walk(root, _gitignore(root))
+
+
+def test_a_symlink_loop_gets_realpaths_answer_for_each_spelling(tmp_path, monkeypatch):
+    """Found by hypothesis: `up -> <root>/up/a` loops; os.path.realpath then answers differently for the relative
+    and the absolute spelling of the same path, and a memo filled by one must not answer the other."""
+    monkeypatch.chdir(tmp_path)
+    os.symlink(str(tmp_path / "up" / "a"), tmp_path / "up")
+    memo: dict[str, str] = {}
+    for path in (str(tmp_path / "up"), "up", str(tmp_path / "up" / "x"), "up/x"):
+        assert realpath(path, memo) == os.path.realpath(path), path

@@ -101,16 +101,13 @@ def resolve(req: Request) -> Lock:
 
 
 def uv_binary() -> str | None:
-    """uv on PATH, or the one the ``uv`` Python package ships."""
+    """uv on PATH, or the one installed next to this Python (``pip install 'slimml[lock]'`` into a
+    virtualenv that is not activated puts it in that venv's bin folder)."""
     found = shutil.which("uv")
     if found:
         return found
-    try:
-        from uv import find_uv_bin  # type: ignore[import-not-found]
-
-        return str(find_uv_bin())
-    except Exception:  # not installed, or a broken install: fall back to pip
-        return None
+    beside = Path(sys.executable).parent / "uv"
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
 
 
 def backend() -> str:
