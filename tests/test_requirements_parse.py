@@ -110,3 +110,10 @@ def test_absolute_includes_and_variables_are_recorded():
 def test_describe_is_short():
     reqs = [RQ.parse_spec(f"p{i}", "x", PY311) for i in range(9)]
     assert RQ.describe(reqs) == ", ".join(f"p{i} (no version)" for i in range(6)) + ", and 3 more"
+
+
+def test_comments_after_long_runs_of_blanks():
+    """pip's comment regex, ``(^|\\s+)#.*$``, backtracks through every run of blanks (quadratic: tests/test_fuzz.py's
+    requirements-blanks context timed out); the scan that replaces it cuts at the same place."""
+    text = "flask" + " " * 50_000 + "x\n" + "a" + " " * 50_000 + "#c\n" + "b#not-a-comment\n"
+    assert RQ.logical_lines(text)[1:] == [(2, "a"), (3, "b#not-a-comment")]

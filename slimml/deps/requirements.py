@@ -41,7 +41,6 @@ EDITABLE_OPTS = frozenset(M.EDITABLE_OPTS)
 INDEX_OPTS = {"-i": "--index-url", "--index-url": "--index-url", "--extra-index-url": "--extra-index-url"}
 LINK_OPTS = {"-f": "--find-links", "--find-links": "--find-links"}
 MAX_DEPTH = 10
-_COMMENT_RE = re.compile(r"(^|\s+)#.*$")
 _ENV_VAR_RE = re.compile(r"\$\{[A-Z0-9_]+\}")  # the only form pip expands in requirements files
 _ARCHIVE = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".tar")
 # Candidate Pythons when the image's is not known: a marker applies unless it is false for all of them.
@@ -242,8 +241,8 @@ def logical_lines(text: str) -> list[tuple[int, str]]:
     for n, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
         if not buf:
             start = n
-        if not raw.endswith("\\") or _COMMENT_RE.match(raw):
-            if _COMMENT_RE.match(raw):
+        if not raw.endswith("\\") or raw.lstrip().startswith("#"):
+            if raw.lstrip().startswith("#"):
                 raw = " " + raw  # a comment line ends a continuation; it is removed below
             buf.append(raw)
             out.append((start, "".join(buf)))
@@ -254,10 +253,19 @@ def logical_lines(text: str) -> list[tuple[int, str]]:
         out.append((start, "".join(buf)))
     cleaned = []
     for n, line in out:
-        line = _COMMENT_RE.sub("", line).strip()
+        line = _strip_comment(line).strip()
         if line:
             cleaned.append((n, line))
     return cleaned
+
+
+def _strip_comment(line: str) -> str:
+    """``line`` up to its comment: a ``#`` at the start or after a blank (pip's ``(^|\\s+)#.*$``, scanned in
+    linear time: the regex backtracks through every run of blanks, quadratic on a long one)."""
+    i = line.find("#")
+    while i > 0 and not line[i - 1].isspace():
+        i = line.find("#", i + 1)
+    return line if i < 0 else line[:i]
 
 
 def _split_options(tokens: list[str]) -> list[tuple[str, str | None]]:
@@ -324,7 +332,8 @@ def _add(out: Parsed, into: list[Req], got, text: str, where: str) -> None:
     if got is None:
         out.skipped += 1
     elif isinstance(got, str):
-        out.invalid.append(f"{where}: {text} ({got})")
+        shown = " ".join(text.split())
+        out.invalid.append(f"{where}: {shown[:80] + '...' if len(shown) > 80 else shown} ({got[:120]})")
     else:
         into.append(got)
 
