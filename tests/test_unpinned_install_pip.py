@@ -574,3 +574,22 @@ def test_real_resolver_failures_are_a_note_and_nothing_is_written(tmp_path, requ
     f = _only(r)
     assert f.fix is None and f.note.startswith("no fix: " + why) and "\n" not in f.note, f.note
     assert r.output == df and not r.side_files
+
+
+def test_the_new_copy_goes_above_the_comments_of_the_run(tmp_path, resolver):
+    df = BASE + "# slimml: ignore[SLM001]\nRUN pip install flask\n"
+    r = _run(tmp_path, df)
+    assert r.output == BASE + (
+        "COPY requirements.lock /app/requirements.lock\n# slimml: ignore[SLM001]\n"
+        "RUN pip install flask -c /app/requirements.lock\n"
+    )
+
+
+def test_conda_spec_files(tmp_path, resolver):
+    files = {"conda.txt": "# the stack\nnumpy=1.26.4\nscipy\r\n", "explicit.txt": "@EXPLICIT\nhttps://x/y.conda\n"}
+    df = (
+        BASE
+        + "COPY conda.txt explicit.txt ./\nRUN conda install -y --file conda.txt && conda install --file explicit.txt\n"
+    )
+    f = _only(_run(tmp_path, df, files))
+    assert f.message.endswith("installs unpinned packages: scipy (no version)")

@@ -16,7 +16,8 @@ What it does
       (pyproject ``[project].dependencies``, setup.cfg ``install_requires``); reported, no fix.
 
     - ``conda``/``mamba``/``micromamba install|create`` specs without an exact version (``numpy``,
-      ``numpy>=1``, ``numpy=1.2``); reported, no fix: pin with ``=X.Y.Z`` or use conda-lock.
+      ``numpy>=1``, ``numpy=1.2``), on the command line and in ``--file`` spec files; reported, no fix: pin with
+      ``=X.Y.Z`` or use conda-lock. (environment.yml files are not read.)
 
     - Projects with a uv.lock, poetry.lock, pdm.lock or Pipfile.lock whose install does not use it
       (``--locked``/``--frozen``, ``--deploy``, ``--check``), or re-locks in the build.
@@ -78,7 +79,7 @@ def check(doc, ctx):
     for f in _pip(doc, ctx):
         if (f.start, f.end) not in taken:
             yield f
-    yield from _conda(doc)
+    yield from _conda(doc, ctx)
     yield from theirs
 
 
@@ -111,10 +112,10 @@ def _pip(doc, ctx):
         yield Finding(code=CODE, name=NAME, message=msg, start=ins.cmd.start, end=ins.cmd.end, fix=fix, note=note)
 
 
-def _conda(doc):
+def _conda(doc, ctx):
     from . import conda
 
-    for c in conda.installs(doc):
+    for c in conda.installs(doc, ctx):
         yield H.finding(
             _RULE,
             f"`{c.label}` installs unpinned packages: {conda.describe(c.loose)}",

@@ -19,6 +19,7 @@ from ...dockerfile import Document
 from ...dockerfile.shell import Command, Word
 from ...knowledge import manifests as M
 from ...knowledge import python_tools as P
+from .. import _helpers as H
 
 # conda/mamba/micromamba options that take a value (so the value is not read as a package spec): SLM004's
 # list and the solver/category options it does not need.
@@ -81,10 +82,23 @@ def _exact(v: str) -> bool:
     return bool(v) and not any(c in v for c in "*,|<>!~ ") and v[0].isdigit()
 
 
-def installs(doc: Document) -> Iterator[CondaInstall]:
-    from .pip import shipped_commands
+def file_specs(text: str) -> list[str]:
+    """The specs of a conda spec file (``conda install --file``): one per line, ``#`` comments; none for an
+    ``@EXPLICIT`` file (URLs of exact builds: pinned by construction)."""
+    if "@EXPLICIT" in text:
+        return []
+    out = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            out.append(line)
+    return out
 
-    for _instr, cmd, hit in shipped_commands(doc):
+
+def installs(doc: Document, ctx=None) -> Iterator[CondaInstall]:
+    from .pip import _cwd, reader, shipped_commands
+
+    for instr, cmd, hit in shipped_commands(doc):
         if hit[0] not in P.CONDA_TOOLS:
             continue
         _, words, sub = hit
@@ -96,6 +110,16 @@ def installs(doc: Document) -> Iterator[CondaInstall]:
         while i < len(words):
             v = words[i].value
             if v in OPTS_WITH_VALUE:
+                if v in ("--file", "-f") and i + 1 < len(words) and ctx is not None:
+                    name = words[i + 1].value
+                    cwd = _cwd(doc, instr, cmd)
+                    text = None
+                    if cwd is not None and "$" not in name and not name.endswith((".yml", ".yaml")):
+                        text = reader(doc, ctx, instr)(H.join_path(cwd, name))
+                    for spec in file_specs(text or ""):
+                        got = spec_loose(spec)
+                        if got is not None:
+                            loose.append(got)
                 i += 2
                 continue
             i += 1

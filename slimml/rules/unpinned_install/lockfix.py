@@ -333,8 +333,9 @@ def plan(doc: Document, ctx, ins: PIP.Install, resolve) -> tuple[Fix | None, str
         copy_edits, lock_img = got
     else:
         kw = _copy_keyword(ins.instr.keyword_raw)
-        at = ins.instr.line_start
-        indent = doc.text[at : ins.instr.start]
+        above = doc.preceding_trivia(ins.instr)  # comments above the RUN stay with it (`# slimml: ignore`)
+        at = above[0].line_start if above else ins.instr.line_start
+        indent = doc.text[ins.instr.line_start : ins.instr.start]
         copy_edits = [Edit(at, at, f"{indent}{kw} {lock_rel} {lock_img}{doc.newline}")]
     req = _request(ins, resolve, index)
     try:
