@@ -593,3 +593,18 @@ def test_conda_spec_files(tmp_path, resolver):
     )
     f = _only(_run(tmp_path, df, files))
     assert f.message.endswith("installs unpinned packages: scipy (no version)")
+
+
+def test_one_requirements_file_for_two_pythons_gets_one_lock_only(tmp_path, monkeypatch):
+    by_python = {"3.10": "2.3.3", "3.12": "3.0.0"}
+    monkeypatch.setattr(R, "resolve", lambda req: R.Lock((R.Pin("flask", by_python[req.target.python]),)))
+    df = (
+        "FROM python:3.10-slim AS old\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+        "FROM python:3.12-slim\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+        "COPY --from=old /usr/local/lib/python3.10 /opt/py310\n"
+    )
+    r = _run(tmp_path, df, REQ)
+    assert r.output.count("-c /app/requirements.lock") == 1
+    assert "flask==2.3.3" in _side(r, "requirements.lock")  # resolved for the stage that got it: Python 3.10
+    (left,) = r.remaining
+    assert left.fix is None and "already serves line 4, built for Python 3.10" in left.note

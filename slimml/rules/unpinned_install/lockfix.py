@@ -307,6 +307,9 @@ def plan(doc: Document, ctx, ins: PIP.Install, resolve) -> tuple[Fix | None, str
         )
         if other is not None:
             return None, f"{lock_rel} already locks the install on line {other.start_line}"
+    shared = _shared_with_another_image(doc, ins, posixpath.basename(lock_rel))
+    if shared:
+        return None, shared
     existing = ctx.read_context_file(lock_rel)
     if existing is not None and not ours(existing):
         return None, f"{lock_rel} exists and was not written by slimml"
@@ -372,6 +375,18 @@ def plan(doc: Document, ctx, ins: PIP.Install, resolve) -> tuple[Fix | None, str
         ),
     )
     return fix, ""
+
+
+def _shared_with_another_image(doc: Document, ins: PIP.Install, lock_name: str) -> str:
+    """Another RUN already installs with a lock of this name for another Python or machine: one lock cannot be
+    resolved for both ("" when there is none)."""
+    for other in doc.instructions:
+        if other.keyword != "RUN" or other is ins.instr or lock_name not in other.text(doc.text):
+            continue
+        py, machine = PIP.image_python(doc, other), PIP.image_machine(doc, other)
+        if (py, machine) != (ins.target.python, ins.target.machine):
+            return f"{lock_name} already serves line {other.start_line}, built for Python {py or '(unknown)'}/{machine}"
+    return ""
 
 
 def _request(ins: PIP.Install, resolve, index: tuple[str, ...]):
