@@ -1,0 +1,713 @@
+"""CUDA wheels (torch's nvidia-* stack, tensorflow[and-cuda], jax[cuda12], onnxruntime-gpu) on an image that uses no GPU.
+
+What it does
+    Finds ``pip install`` / ``python -m pip install`` / ``uv pip install`` commands -- packages named
+    on the line or in ``-r`` requirements files of the build context, followed recursively and
+    parsed with ``packaging`` (markers evaluated for the image's Python on linux/x86_64) -- in a
+    stage that reaches the final image, on a base image without CUDA (``python:*``, ``debian``,
+    ``ubuntu``...), that bring CUDA wheels: ``torch`` / ``torchvision`` / ``torchaudio`` (PyPI's Linux
+    x86_64 torch is the CUDA build and pulls ~13 ``nvidia-*`` wheels and triton),
+    ``tensorflow[and-cuda]``, ``jax[cuda12]`` (and its other CUDA extras), ``onnxruntime-gpu``.
+    ``cupy-cuda*`` (it has no CPU build) and packages that pull torch in (``sentence-transformers``,
+    ``ultralytics``...: install torch from the CPU index before them) are reported only.
+
+    Then it reads the project for GPU use: the build context and the Dockerfile's folder (Python
+    parsed with libcst; compose files, Kubernetes manifests, ``.env``, shell scripts, Makefiles,
+    Procfiles, YAML/TOML/JSON configuration as text) and the Dockerfile's ENV, CMD and ENTRYPOINT.
+    Evidence is ``"cuda"``/``"cuda:0"`` device strings, ``.cuda()``, ``torch.cuda.*``,
+    ``device_map="auto"``, ``device=0``, ``--gpus``, ``runtime: nvidia``, compose GPU reservations,
+    ``nvidia.com/gpu``, ``CUDA_VISIBLE_DEVICES``, ``import cupy``, TensorFlow/JAX GPU devices. A
+    conditional use (``"cuda" if torch.cuda.is_available() else "cpu"``) counts: the code runs on a
+    GPU when there is one. With evidence the finding is informational: it says what the CUDA wheels
+    cost and keeps them.
+
+    Without evidence, the fix (unsafe) installs the torch packages from the CPU index first, in the
+    same RUN, with the same pip invocation (the same program, wrappers and variables, ``--user``,
+    ``--break-system-packages``, ``--no-cache-dir``, constraints, trusted hosts) and the same version
+    specifiers, so that the original install finds them installed and keeps them; it drops the
+    CUDA extra of ``tensorflow[and-cuda]`` and ``jax[cuda12]``, and installs ``onnxruntime`` for
+    ``onnxruntime-gpu`` (on the line, or in the requirements file).
+
+    No finding: a CUDA base image; an install already from the CPU index (``--index-url`` /
+    ``--extra-index-url`` on the line, in the requirements file, in ``PIP_INDEX_URL`` /
+    ``PIP_EXTRA_INDEX_URL`` or a pip.conf the build reads, or a ``+cpu`` version); an arm64-only build
+    (``FROM --platform=linux/arm64``: PyPI's torch wheels there are CPU-only); a stage that does not
+    ship. The finding has no fix, with the reason, when the rewrite cannot be proven: an unknown or
+    variable base image; ``-U``/``--upgrade``, ``--force-reinstall``, ``--ignore-installed``,
+    ``--no-deps``, ``--target``/``--prefix``/``--root``, ``--no-index``; ``--require-hashes`` or
+    hashes in the file (the CPU wheels' hashes differ); a specifier slimml cannot parse, a URL, a
+    variable or a CUDA local version (``+cu121``); a requirements file it cannot read; an extra index
+    from the environment or a config file (pip would search it for torch too); a command that is not
+    part of a plain ``&&``/``;`` list; a build context that is unknown, or too large to read whole.
+    Installs from a lock (``uv sync``, ``poetry install``, ``pdm install``, ``pipenv install``) of a
+    project that depends on torch are reported: set torch's source to the CPU index in pyproject.toml.
+
+Why
+    The torch wheel PyPI serves for Linux x86_64 is the CUDA build: 620-920 MB for torch 2.x plus
+    2-3 GB of ``nvidia-*`` wheels (cuDNN, cuBLAS, NCCL...) and triton, 3-4 GB of downloads and more
+    on disk, where the CPU wheel from download.pytorch.org/whl/cpu is 150-250 MB with no CUDA
+    dependencies. On an image without CUDA whose code never asks for a GPU, all of that is dead weight.
+
+    The fix is unsafe: the CPU wheels cannot use a GPU, so a container started with ``--gpus`` --
+    or a library that picks the GPU on its own when one is there (sentence-transformers, whisper,
+    ultralytics, accelerate) -- runs on the CPU; the CPU index (``https://download.pytorch.org/whl/cpu``,
+    or the mirror set in the ``cpu-index-url`` option) must be reachable from the build and serve
+    torch's dependencies too. Build the image and run it (``slimml measure --verify``) before shipping.
+
+Example
+    FROM python:3.11-slim
+    COPY requirements.txt .
+    RUN pip install --no-cache-dir -r requirements.txt
+    COPY app.py .
+    CMD ["python", "app.py"]
+
+Use instead
+    FROM python:3.11-slim
+    COPY requirements.txt .
+    RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu 'torch==2.1.0' && pip install --no-cache-dir -r requirements.txt
+    COPY app.py .
+    CMD ["python", "app.py"]
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from ...dockerfile import Document, Instruction, Stage
+from ...dockerfile.shell import run_scripts
+from ...engine import Edit, Fix
+from ...knowledge import gpu_use as G
+from ...knowledge import images as I
+from ...knowledge import sizes as S
+from ...semantics import build as B
+from ...semantics import ship as SH
+from .. import _helpers as H
+from . import evidence as E
+from . import installs as N
+
+CODE = "SLM013"
+NAME = "cuda-wheels-on-cpu"
+SUMMARY = (
+    "CUDA wheels (torch from PyPI, tensorflow[and-cuda], jax[cuda12], onnxruntime-gpu) on an image that uses no GPU"
+)
+DEFAULT_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+OPTIONS = {
+    "cpu-index-url": (
+        DEFAULT_CPU_INDEX,
+        "the index serving torch's CPU wheels (set it to an Artifactory/Nexus mirror of it)",
+    )
+}
+FIX = "unsafe"
+
+_RULE = H.rule_of(__name__)
+
+UNSAFE_REASON = (
+    "the CPU wheels cannot run on a GPU: a container started with --gpus, or a library that picks the GPU "
+    "on its own when there is one (sentence-transformers, whisper, ultralytics, accelerate), runs on the CPU; "
+    "{index} must be reachable from the build and serve torch's dependencies too"
+)
+_NAME_EXTRAS_RE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?P<extras>\s*\[[^\]]*\])?")
+_CUPY_RE = re.compile(r"^cupy-cuda\d+x?$")
+_LOCK_TOOLS = {
+    "uv": ("sync",),
+    "poetry": ("install", "sync"),
+    "pdm": ("install", "sync"),
+    "pipenv": ("install", "sync"),
+}
+_SIMPLE_PARENTS = ("program", "list", "redirected_statement")
+
+
+# -- the base image ---------------------------------------------------------------------------------
+def _stage_base(doc: Document, stage: Stage) -> str:
+    """The FROM of the stage chain's root as written (a variable stays one: ``--build-arg`` may change it)."""
+    return _root(doc, stage).image
+
+
+def base_kind(ref: str) -> tuple[str, str]:
+    """("cuda" | "cpu" | "unknown", why) for the image a stage chain starts from. A variable in the tag of a
+    repository whose every tag is (or is not) a CUDA image decides nothing: ``nvidia/cuda:${VER}-runtime-...``
+    is a CUDA image, ``python:${PY}-slim`` is not."""
+    if ref.lower() == "scratch":
+        return "cpu", "scratch"
+    img = I.parse_image(ref)
+    if "$" in (img.normalized or "$") or (img.registry and "$" in img.registry):
+        return "unknown", f"the base image `{ref}` is a build argument: a build may choose a CUDA image"
+    fam = I.family(img)
+    tag = img.tag or ""
+    if fam in ("cuda", "ngc"):
+        return "cuda", ref
+    if fam == "pytorch":
+        return ("cpu", ref) if "cpu" in tag and "$" not in tag else ("cuda", ref)
+    if G.CUDA_NAME_RE.search(img.normalized) or G.CUDA_NAME_RE.search(tag):
+        return "cuda", ref
+    if "$" in tag and fam != "python" and img.normalized not in G.CPU_IMAGES:
+        return "unknown", f"the tag of `{ref}` is a build argument: a build may choose a CUDA image"
+    if fam == "tensorflow":
+        return "cpu", ref  # not a -gpu tag (checked above)
+    if img.normalized in G.CPU_IMAGES:
+        return "cpu", ref
+    return "unknown", f"slimml does not know whether the base image `{ref}` has CUDA"
+
+
+def _root(doc: Document, stage: Stage) -> Stage:
+    return B.stage_chain(doc, stage)[-1]
+
+
+def _arm_only(doc: Document, stage: Stage) -> bool:
+    for st in B.stage_chain(doc, stage):
+        f = st.from_instruction.flag("platform") if st.from_instruction is not None else None
+        if f is not None and f.value and "$" not in f.value:
+            return bool(G.ARM_PLATFORMS_RE.search(f.value)) and "amd64" not in f.value and "x86_64" not in f.value
+    return False
+
+
+def _python_version(ref: str) -> str | None:
+    img = I.parse_image(ref)
+    if I.family(img) != "python":
+        return None
+    pt = I.python_tag(img.tag)
+    v = pt.version if pt is not None else None
+    return v if v and re.match(r"^3\.\d+", v) else None
+
+
+# -- already from the CPU index -----------------------------------------------------------------------
+def _is_cpu_url(url: str, cpu_index: str) -> bool:
+    u = url.strip().strip("'\"")
+    return bool(S.TORCH_CPU_INDEX_RE.search(u)) or (bool(cpu_index) and u.rstrip("/").startswith(cpu_index.rstrip("/")))
+
+
+_PIP_INDEX_VARS = {"pip": ("PIP_INDEX_URL",), "uv": ("UV_INDEX_URL", "UV_DEFAULT_INDEX")}
+_PIP_EXTRA_VARS = {"pip": ("PIP_EXTRA_INDEX_URL",), "uv": ("UV_EXTRA_INDEX_URL", "UV_INDEX")}
+
+
+def _configured_indexes(doc: Document, ctx, inst: N.Install) -> tuple[list[str], list[str], list[str]]:
+    """(index URLs, extra index URLs, why unknown) that the environment and config files give the install."""
+    from ...semantics import files as F
+    from ...semantics import installers as IN
+
+    env = IN.command_env(doc, inst.instr, inst.cmd)
+    idx: list[str] = []
+    extra: list[str] = []
+    unknown: list[str] = []
+    for names, out in ((_PIP_INDEX_VARS[inst.tool], idx), (_PIP_EXTRA_VARS[inst.tool], extra)):
+        for n in names:
+            v = env.get(n)
+            if v is not None and v.value.strip():
+                out.extend(v.value.split())
+
+    def read(p: str) -> str | None:
+        o = F.origin(doc, ctx, inst.instr, p)
+        return o.text if o.kind in ("context", "heredoc") else None
+
+    user = H.user_at(doc, inst.instr)
+    home = "/root" if user in (None, "root", "0") else f"/home/{user}"
+    inp = IN.inputs(inst.tool, env, H.workdir_at(doc, inst.instr), home, read)
+    unknown += inp.unknown
+    for path in inp.files:
+        text = read(path)
+        if text is None:
+            continue
+        values = IN._config_values(text, path) or {}
+        idx += values.get("index-url", []) + values.get("default-index", [])
+        extra += values.get("extra-index-url", []) + values.get("index", [])
+    return idx, extra, unknown
+
+
+def _config_written_by_run(doc: Document, instr: Instruction, at: int) -> tuple[bool, str]:
+    """(an earlier RUN of the chain -- or this RUN before offset ``at`` -- configures the CPU index, why a
+    configuration written by a RUN cannot be read)."""
+    stage = doc.stage_of(instr)
+    chain = {s.index for s in B.stage_chain(doc, stage)} if stage is not None else set()
+    for ins in doc.instructions:
+        if ins.index > instr.index:
+            break
+        if ins.keyword != "RUN" or ins.stage not in chain:
+            continue
+        text = ins.text(doc.text) if ins.index < instr.index else doc.text[ins.start : at]
+        if re.search(r"pip3?\s+config\s+set|pip\.conf|pip\.ini|uv\.toml", text):
+            if S.TORCH_CPU_INDEX_RE.search(text):
+                return True, ""
+            return (
+                False,
+                f"the RUN on line {ins.start_line} writes the installer's configuration, which slimml cannot read",
+            )
+    return False, ""
+
+
+# -- the shell shape ------------------------------------------------------------------------------------
+def _insert_point(inst: N.Install) -> tuple[int | None, str]:
+    """Where ``CPU-install && `` can go before the command, or (None, why not)."""
+    node = inst.cmd.node
+    outer = node
+    parent = node.parent
+    while parent is not None and parent.type != "program":
+        if parent.type not in _SIMPLE_PARENTS:
+            return None, f"`{inst.label}` runs inside a {parent.type.replace('_', ' ')}"
+        if parent.type == "redirected_statement":
+            if parent.children[0] != outer:
+                return None, f"`{inst.label}` is redirected in a way slimml does not rewrite"
+        else:  # a list: only `&&` keeps `cpu && install` equivalent (`a || install` would become `(a || cpu) && install`)
+            ops = [c.type for c in parent.children if not c.is_named]
+            if any(op != "&&" for op in ops):
+                return None, f"`{inst.label}` is in a list joined with `{next(op for op in ops if op != '&&')}`"
+        outer = parent if parent.type == "redirected_statement" else outer
+        parent = parent.parent
+    if parent is None:
+        return None, f"`{inst.label}` is not a command of the RUN's own shell"
+    # `cmd &` runs in the background: the next sibling of the statement says so.
+    top = node
+    while top.parent is not None and top.parent.type != "program":
+        top = top.parent
+    nxt = top.next_sibling
+    if nxt is not None and nxt.type == "&":
+        return None, f"`{inst.label}` runs in the background"
+    return inst.script.file_span(outer)[0], ""
+
+
+def _raw_prefix(inst: N.Install) -> list[str]:
+    """The command up to ``install`` as written: its variables, wrappers, program and global options."""
+    script = inst.script
+    assigns = [script.node_text(ch) for ch in inst.cmd.node.children if ch.type == "variable_assignment"]
+    upto = inst.cmd.unwrapped() + inst.sub + 1
+    return assigns + [w.raw for w in inst.cmd.words[:upto]]
+
+
+def _torch_requirement(specs: list[N.Spec]) -> tuple[str | None, str]:
+    """The requirement to install from the CPU index for one package (its specifiers joined), or (None, why)."""
+    extras: set[str] = set()
+    parts: list[str] = []
+    name = specs[0].name
+    for s in specs:
+        if s.req is None:
+            return None, f"`{s.text}` is not a requirement slimml can parse"
+        if s.req.url:
+            return None, f"`{s.text}` installs from a URL"
+        if s.marker_unknown:
+            return None, f"`{s.text}` has a marker that needs the image's Python version, which is unknown"
+        if N._cuda_local(s.req):
+            return None, f"`{s.text}` pins a CUDA build"
+        if s.hashed:
+            return None, f"`{s.text}` is pinned by hash: the CPU wheel's hash differs"
+        if not s.exact_origin:
+            return None, f"`{s.path}` was found by name in the build context, not through the stage's COPYs"
+        extras |= set(s.req.extras)
+        spec = str(s.req.specifier)
+        if spec and spec not in parts:
+            parts.append(spec)
+    text = name + (f"[{','.join(sorted(extras))}]" if extras else "") + ",".join(parts)
+    return text, ""
+
+
+def _rewrite_name(text: str, name: str) -> str | None:
+    """``text`` (a requirement) with its CUDA extra dropped (tensorflow, jax) or renamed (onnxruntime-gpu)."""
+    m = _NAME_EXTRAS_RE.match(text)
+    if m is None:
+        return None
+    new_name = m.group("name")
+    extras_txt = m.group("extras") or ""
+    if name == N.ORT_GPU:
+        new_name = "onnxruntime"
+        extras_txt = ""
+    else:
+        cuda = set(S.CUDA_EXTRAS.get(name, ())) | (
+            {"cuda13", "cuda11", "cuda11-pip", "cuda11-local"} if name == "jax" else set()
+        )
+        inner = extras_txt.strip().strip("[]")
+        keep = [e.strip() for e in inner.split(",") if e.strip() and S.canonical_name(e.strip()) not in cuda]
+        extras_txt = f"[{','.join(keep)}]" if keep else ""
+    return new_name + extras_txt + text[m.end() :]
+
+
+def _other_edit(spec: N.Spec, ctx) -> tuple[Edit | None, str]:
+    if spec.word is not None:
+        raw = spec.word.raw
+        if "\\" in raw or "$" in raw:
+            return None, f"`{raw}` uses escapes or variables"
+        q = raw[0] if raw[:1] in ("'", '"') and raw.endswith(raw[0]) and len(raw) > 1 else ""
+        inner = raw[1:-1] if q else raw
+        new = _rewrite_name(inner, spec.name)
+        if new is None:
+            return None, f"`{raw}` could not be rewritten"
+        if not q and re.search(r"[^\w.,\[\]=<>!~*+-]", new):
+            new = shlex.quote(new)
+        elif not q and re.search(r"[<>]", new):
+            new = shlex.quote(new)
+        return Edit(spec.word.start, spec.word.end, q + new + q), ""
+    if spec.path is None or spec.span is None:
+        return None, f"`{spec.text}` could not be located in its requirements file"
+    if not spec.exact_origin:
+        return None, f"`{spec.path}` was found by name in the build context, not through the stage's COPYs"
+    problem = ctx.side_files_problem()
+    if problem:
+        return None, f"`{spec.path}` cannot be edited: {problem}"
+    new = _rewrite_name(spec.text, spec.name)
+    if new is None:
+        return None, f"`{spec.text}` could not be rewritten"
+    return Edit(spec.span[0], spec.span[1], new, path=spec.path), ""
+
+
+# -- sizes ----------------------------------------------------------------------------------------------
+def _after_requirements(flagged: list[N.Spec]) -> list[S.Requirement]:
+    out = []
+    for s in flagged:
+        if s.name == N.ORT_GPU:
+            out.append(S.Requirement("onnxruntime", (), ""))
+        elif s.name in S.CUDA_EXTRAS:
+            cuda = set(S.CUDA_EXTRAS[s.name])
+            extras = tuple(e for e in (s.req.extras if s.req is not None else ()) if S.canonical_name(e) not in cuda)
+            out.append(S.Requirement(s.name, extras, ""))
+        else:
+            out.append(S.Requirement(s.name, (), ""))
+    return out
+
+
+def _before_requirements(flagged: list[N.Spec]) -> list[S.Requirement]:
+    return [
+        S.Requirement(s.name, tuple(S.canonical_name(e) for e in (s.req.extras if s.req is not None else ())), "")
+        for s in flagged
+    ]
+
+
+def saving(flagged: list[N.Spec], cpu_torch: bool) -> tuple[S.Range | None, str, str]:
+    """(bytes of downloads saved, what the CUDA wheels cost, basis) for the flagged packages."""
+    before = S.download_estimate(_before_requirements(flagged))
+    after = S.download_estimate(_after_requirements(flagged), cpu_torch=cpu_torch)
+    if before is None or after is None:
+        return None, "", ""
+    gone = [n for n in before.known if n not in after.known]
+    parts = [S.WHEELS[n].download for n in gone if n in S.WHEELS]
+    if "torch" in before.known and "torch" in after.known and cpu_torch:
+        d = S.subtract(S.WHEELS["torch"].download, S.TORCH_CPU.download)
+        if d is not None:
+            parts.append(d)
+    if N.ORT_GPU in before.known and "onnxruntime" in after.known:
+        d = S.subtract(S.WHEELS[N.ORT_GPU].download, S.WHEELS["onnxruntime"].download)
+        if d is not None:
+            parts.append(d)
+    if not parts:
+        return None, "", ""
+    r = S.add(*parts)
+    cost = f"~{S.human_range(r)} of CUDA wheels to download"
+    if "torch" in before.known:
+        cost += (
+            f" (torch's CUDA build {S.human_range(S.WHEELS['torch'].download)} and its nvidia-*/triton wheels, "
+            f"against {S.human_range(S.TORCH_CPU.download)} for the CPU wheel)"
+        )
+    basis = (
+        "downloaded wheel sizes (linux/amd64) of the CUDA wheels the install would no longer fetch"
+        + (f": {', '.join(gone[:6])}{', ...' if len(gone) > 6 else ''}" if gone else "")
+        + ("; torch's CUDA wheel less its CPU wheel" if "torch" in before.known and cpu_torch else "")
+        + "; installed, they take more"
+    )
+    return r, cost, basis
+
+
+# -- the Dockerfile's own evidence -----------------------------------------------------------------------
+def _dockerfile_evidence(doc: Document, name: str) -> list[E.Evidence]:
+    out = []
+    final = doc.final_stage
+    if final is None:
+        return out
+    chain = {s.index for s in B.stage_chain(doc, final)}
+    for ins in doc.instructions:
+        if ins.stage not in chain or ins.keyword not in ("ENV", "CMD", "ENTRYPOINT"):
+            continue
+        if ins.keyword == "ENV":
+            for k, _v in H.parse_kv_words(ins):
+                if k in G.DOCKERFILE_ENV_NAMES:
+                    out.append(E.Evidence(name, ins.start_line, f"ENV {k}"))
+        text = " ".join(ins.json) if ins.json is not None else ins.text(doc.text)
+        for line, what in E.text_evidence(text):
+            out.append(E.Evidence(name, ins.start_line + line - 1, what))
+    return out
+
+
+# -- the rule ---------------------------------------------------------------------------------------------
+def _spec_key(s: N.Spec) -> str:
+    return str(s.req.specifier) if s.req is not None else s.text
+
+
+def _kept(inst: N.Install, s: N.Spec, cpu_done: dict[str, set[str]]) -> bool:
+    """An earlier install of the stage chain put ``s``'s package there from the CPU index, and this install keeps
+    it: it neither upgrades nor reinstalls, and asks for it bare or with the same specifiers (an unpinned CPU
+    install may have picked another version than a later pin, which pip would then fetch from PyPI)."""
+    done = cpu_done.get(s.name)
+    if done is None or inst.withdraw:
+        return False
+    key = _spec_key(s)
+    return key == "" or key in done
+
+
+def _flagged(
+    inst: N.Install, cpu_done: dict[str, set[str]], cpu_index: str, torch_cpu: bool
+) -> tuple[list[N.Spec], list[str]]:
+    """(the specs that bring CUDA wheels, packages reported only), after what is already CPU."""
+    flagged: list[N.Spec] = []
+    report: list[str] = []
+    named = {s.name for s in inst.specs}
+    for s in inst.specs:
+        extras = {S.canonical_name(e) for e in (s.req.extras if s.req is not None else ())}
+        if s.name in N.TORCH_FAMILY:
+            if torch_cpu or _kept(inst, s, cpu_done) or S.TORCH_CPU_VERSION_RE.search(s.text):
+                continue
+            if s.req is not None and s.req.url and _is_cpu_url(s.req.url, cpu_index):
+                continue
+            flagged.append(s)
+        elif s.name in ("tensorflow", "jax") and extras & (
+            set(S.CUDA_EXTRAS[s.name]) | ({"cuda13", "cuda11", "cuda11-pip"} if s.name == "jax" else set())
+        ):
+            flagged.append(s)
+        elif s.name == N.ORT_GPU:
+            flagged.append(s)
+        elif _CUPY_RE.match(s.name):
+            report.append(f"{s.name} (no CPU build: numpy does what it does on the CPU)")
+        elif not (named & set(N.TORCH_FAMILY)) and "torch" not in cpu_done and not torch_cpu:
+            closure = _closure(s.name)
+            if "torch" in closure:
+                report.append(
+                    f"{s.name}, which pulls torch in (install torch from the CPU index before it, pinned as "
+                    f"{s.name} needs)"
+                )
+    return flagged, report
+
+
+def _interesting(s: N.Spec) -> bool:
+    return (
+        s.name in N.TORCH_FAMILY
+        or s.name in S.CUDA_EXTRAS
+        or s.name == N.ORT_GPU
+        or bool(_CUPY_RE.match(s.name))
+        or "torch" in _closure(s.name)
+    )
+
+
+def _closure(name: str) -> set[str]:
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        stack.extend(S.HEAVY_DEPS.get(n, ()))
+    return seen - {name}
+
+
+def check(doc: Document, ctx):
+    cpu_index = ctx.settings.option(CODE, NAME, "cpu-index-url", DEFAULT_CPU_INDEX)
+    if not isinstance(cpu_index, str) or not cpu_index.strip():
+        cpu_index = DEFAULT_CPU_INDEX
+    cpu_index = cpu_index.strip()
+    final = doc.final_stage
+    if final is None:
+        return
+    final_kind, final_why = base_kind(_stage_base(doc, final))
+    if final_kind == "cuda" or _arm_only(doc, final):
+        return
+    done_by_stage: dict[int, set[str]] = {}
+    scan = None
+    for stage in doc.stages:
+        parent = B.parent_stage(doc, stage)
+        inherited = done_by_stage.get(parent.index, {}) if parent is not None else {}
+        cpu_done = {k: set(v) for k, v in inherited.items()}
+        done_by_stage[stage.index] = cpu_done
+        kind, why = base_kind(_stage_base(doc, stage))
+        if kind == "cuda" or _arm_only(doc, stage):
+            continue
+        if final_kind == "unknown" and kind != "unknown":
+            kind, why = final_kind, final_why
+        ships = SH.stage_ships(doc, stage).ships
+        python = _python_version(B.from_image(doc, _root(doc, stage)))
+        for instr in stage.instructions:
+            if instr.keyword != "RUN":
+                continue
+            for script in run_scripts(doc, instr):
+                for cmd in script.commands:
+                    hit = N.classify(cmd)
+                    if hit is None:
+                        lock = _lock_install(doc, ctx, instr, cmd, cpu_index)
+                        if lock is not None and ships:
+                            if scan is None:
+                                scan = _evidence(doc, ctx)
+                            if not scan[0]:  # with GPU use, a lock of CUDA torch is what the project wants
+                                yield lock
+                        continue
+                    inst = N.read_install(doc, ctx, instr, cmd, script, hit, python)
+                    if not any(_interesting(s) for s in inst.specs):
+                        continue  # the common case: nothing here brings CUDA wheels
+                    idx, extra, unknown = _configured_indexes(doc, ctx, inst)
+                    run_cpu, run_unknown = _config_written_by_run(doc, instr, cmd.start)
+                    torch_cpu = run_cpu or any(_is_cpu_url(u, cpu_index) for u in inst.urls + idx + extra)
+                    flagged, report = _flagged(inst, cpu_done, cpu_index, torch_cpu)
+                    for s in inst.specs:
+                        if s.name in N.TORCH_FAMILY and (torch_cpu or S.TORCH_CPU_VERSION_RE.search(s.text)):
+                            cpu_done.setdefault(s.name, set()).add(_spec_key(s))
+                    if not ships or (not flagged and not report):
+                        continue
+                    if scan is None:
+                        scan = _evidence(doc, ctx)
+                    f = _finding(
+                        doc,
+                        ctx,
+                        inst,
+                        flagged,
+                        report,
+                        kind,
+                        why,
+                        scan,
+                        cpu_index,
+                        extra,
+                        unknown + ([run_unknown] if run_unknown else []),
+                    )
+                    yield f
+
+
+def _evidence(doc: Document, ctx) -> tuple[list[E.Evidence], str]:
+    name = ctx.dockerfile.name if ctx.dockerfile is not None else "Dockerfile"
+    found = _dockerfile_evidence(doc, name)
+    if ctx.context_dir is None or not ctx.context_dir.is_dir():
+        scan = E.scan_project(None, ctx.dockerfile) if ctx.dockerfile is not None else E.Scan()
+        return found + scan.evidence, "the build context is unknown: the project's code could not be read for GPU use"
+    scan = E.cached_scan(ctx)
+    cut = f"the scan of the project for GPU use was cut short ({scan.cut})" if scan.cut else ""
+    return found + scan.evidence, cut
+
+
+def _finding(doc, ctx, inst, flagged, report, kind, why, scan, cpu_index, extra, unknown):
+    evidence, cut = scan
+    torch_specs = [s for s in flagged if s.name in N.TORCH_FAMILY]
+    names = sorted(
+        {
+            s.name + (f"[{','.join(sorted(s.req.extras))}]" if s.req is not None and s.req.extras else "")
+            for s in flagged
+        }
+    )
+    est, cost, basis = saving(flagged, cpu_torch=True)
+    what = ", ".join(names) if names else ", ".join(r.split(" ", 1)[0].rstrip(",") for r in report)
+    start, end = inst.cmd.start, inst.cmd.end
+    if evidence:
+        shown = "; ".join(str(e) for e in evidence[:3]) + (
+            f"; and {len(evidence) - 3} more" if len(evidence) > 3 else ""
+        )
+        msg = f"`{inst.label}` installs {what} with CUDA wheels{': ' + cost if cost else ''}; the project uses a GPU ({shown}): kept"
+        return H.finding(_RULE, msg, start, end, None, note="GPU use found: the CUDA wheels are kept", severity="info")
+    msg = f"`{inst.label}` installs {what} with CUDA wheels on an image without CUDA, and the project shows no GPU use"
+    if cost:
+        msg += f"; {cost}"
+    withdraw: list[str] = []
+    if not flagged:
+        msg = f"`{inst.label}` installs {'; '.join(report)}, on an image without CUDA, and the project shows no GPU use"
+        return H.finding(_RULE, msg, start, end, None, note="reported only: no CPU build to switch to here")
+    if report:
+        msg += f"; also {'; '.join(report)}"
+    if kind == "unknown":
+        withdraw.append(why)
+    if cut:
+        withdraw.append(cut)
+    withdraw += inst.withdraw
+    if inst.variable:
+        withdraw.append(f"`{inst.label}` uses variables")
+    if any(not r.startswith("/") for r in inst.req_files) and any(
+        c.start < inst.cmd.start and c.effective_argv()[:1] in (["cd"], ["pushd"]) for c in inst.script.commands
+    ):
+        withdraw.append("the RUN changes directory before the install: its requirements files cannot be located")
+    if inst.unread:
+        withdraw.append(f"requirements file(s) not readable from the build context: {', '.join(inst.unread)}")
+    withdraw += unknown
+    if torch_specs:
+        extras_given = [u for u in extra if not _is_cpu_url(u, cpu_index)]
+        if extras_given:
+            withdraw.append(
+                f"an extra index is configured ({extras_given[0]}): pip would search it for torch's CUDA build too"
+            )
+    edits: list[Edit] = []
+    if not withdraw and flagged:
+        if torch_specs:
+            at, why_not = _insert_point(inst)
+            if at is None:
+                withdraw.append(why_not)
+            else:
+                reqs = []
+                for n in N.TORCH_FAMILY:
+                    specs = [s for s in torch_specs if s.name == n]
+                    if not specs:
+                        continue
+                    text, why_not = _torch_requirement(specs)
+                    if text is None:
+                        withdraw.append(why_not)
+                        break
+                    reqs.append(shlex.quote(text))
+                if not withdraw:
+                    words = _raw_prefix(inst) + inst.copied + ["--index-url", shlex.quote(cpu_index)] + reqs
+                    edits.append(Edit(at, at, " ".join(words) + " && "))
+        for s in flagged:
+            if s.name in N.TORCH_FAMILY or withdraw:
+                continue
+            e, why_not = _other_edit(s, ctx)
+            if e is None:
+                withdraw.append(why_not)
+            else:
+                edits.append(e)
+    kw = {"estimate": est, "estimate_basis": basis} if est is not None else {}
+    if withdraw or not edits:
+        note = "no fix: " + "; ".join(dict.fromkeys(withdraw)) if withdraw else "no fix"
+        if any(s.name in N.TORCH_FAMILY for s in flagged) and any("lock" in w for w in withdraw):
+            note += "; set the torch source to the CPU index in pyproject.toml"
+        return H.finding(_RULE, msg, start, end, None, note=note, **kw)
+    reason = UNSAFE_REASON.format(index=cpu_index)
+    if cost:
+        reason += f"; it saves {cost}"
+    fix = Fix.unsafe(
+        *edits,
+        reason=reason,
+        description="install torch from the CPU index first" if torch_specs else "install the packages' CPU builds",
+        relies_on=(
+            "the project's code and configuration show no GPU use",
+            "the original install keeps packages that satisfy its specifiers (no --upgrade, --force-reinstall, "
+            "--ignore-installed, --target)",
+            "the CPU build has the same version as the specifiers ask for",
+        ),
+    )
+    return H.finding(_RULE, msg, start, end, fix, **kw)
+
+
+# -- lock-based installs ------------------------------------------------------------------------------------
+def _lock_install(doc: Document, ctx, instr: Instruction, cmd, cpu_index: str):
+    from ...semantics import files as F
+
+    argv = cmd.effective_argv()
+    if not argv:
+        return None
+    prog = H.basename(argv[0])
+    subs = _LOCK_TOOLS.get(prog)
+    if subs is None:
+        return None
+    rest = [a for a in argv[1:] if not a.startswith("-")]
+    if not rest or rest[0] not in subs:
+        return None
+    wd = H.workdir_at(doc, instr)
+    manifest = "Pipfile" if prog == "pipenv" else "pyproject.toml"
+    o = F.origin(doc, ctx, instr, f"{wd.rstrip('/')}/{manifest}")
+    if o.kind not in ("context", "heredoc") or o.text is None:
+        return None
+    text = o.text
+    if S.TORCH_CPU_INDEX_RE.search(text) or cpu_index.rstrip("/") in text:
+        return None
+    found = [n for n in N.TORCH_FAMILY if re.search(rf"(?m)^\s*[\"']?{n}\b|[\"']{n}\s*[\[=<>~!;\"']", text)]
+    if not found:
+        return None
+    stage = doc.stage_of(instr)
+    if stage is not None and not SH.stage_ships(doc, stage).ships:
+        return None
+    label = " ".join(argv[:2])
+    return H.finding(
+        _RULE,
+        f"`{label}` installs {', '.join(found)} from a lock of {manifest}: PyPI's Linux torch is the CUDA build "
+        f"with ~2-3 GB of nvidia-* wheels, on an image without CUDA",
+        cmd.start,
+        cmd.end,
+        None,
+        note=f"no fix: the versions come from the lock; set the torch source to the CPU index ({cpu_index}) in "
+        f"{manifest} and lock again",
+    )
