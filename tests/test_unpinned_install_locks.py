@@ -329,6 +329,19 @@ def test_poetry_lock_left_behind_gets_copy_fix(tmp_path):
     assert run(tmp_path, res.output, POETRY_FILES).findings == []
 
 
+@pytest.mark.parametrize(
+    "copy, extended",
+    [("COPY pyproject.toml .", "COPY pyproject.toml poetry.lock ./"), ('COPY ["pyproject.toml", "."]', None)],
+)
+def test_the_lock_as_a_second_source_gets_a_directory_destination(tmp_path, copy, extended):
+    """`COPY a b .` builds with BuildKit but not with the classic builder (the destination must end with /)."""
+    res = run(tmp_path, POETRY_BASE + copy + "\nRUN poetry install --no-root\nCOPY . .\n", POETRY_FILES)
+    if extended is None:  # exec form: this fix leaves it alone (the note says so)
+        assert res.output == res.original
+    else:
+        assert extended + "\n" in res.output, res.output
+
+
 def test_poetry_optional_lock_glob_without_a_lock(tmp_path):
     f = only(
         run(

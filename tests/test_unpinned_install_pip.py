@@ -167,7 +167,7 @@ def test_fix_extends_the_copy_adds_the_constraint_and_writes_the_lock(tmp_path, 
     f = _only(r)
     assert f.fix.applicability is Applicability.UNSAFE
     assert r.output == (
-        BASE + "COPY requirements.txt requirements.lock .\n"
+        BASE + "COPY requirements.txt requirements.lock ./\n"
         "RUN pip install --no-cache-dir -r requirements.txt -c /app/requirements.lock\nCOPY . .\n"
     )
     lock = _side(r, "requirements.lock")
@@ -208,6 +208,24 @@ def test_exec_form_copy_into_a_directory(tmp_path, resolver):
     assert 'COPY ["requirements.txt", "requirements.lock", "/app/"]' in r.output
 
 
+@pytest.mark.parametrize(
+    "copy, extended",
+    [
+        ('COPY ["requirements.txt", "."]', 'COPY ["requirements.txt", "requirements.lock", "./"]'),
+        ("COPY requirements.txt '.'", "COPY requirements.txt requirements.lock './'"),
+        ("COPY --chown=1000 requirements.txt .", "COPY --chown=1000 requirements.txt requirements.lock ./"),
+        ("COPY requirements.txt \\\n     .", "COPY requirements.txt \\\n     requirements.lock ./"),
+    ],
+    ids=["exec-dot", "quoted", "flags", "continued"],
+)
+def test_a_second_source_makes_the_destination_end_with_a_slash(tmp_path, resolver, copy, extended):
+    """The classic builder refuses `COPY a b .` ("the destination must be a directory and end with a /"); BuildKit
+    takes it. The fix adds the slash to a destination it knows is the WORKDIR directory, so both read it the same."""
+    df = BASE + copy + "\nRUN pip install -r /app/requirements.txt\n"
+    r = _run(tmp_path, df, {"requirements.txt": "flask\n"})
+    assert extended + "\n" in r.output, r.output
+
+
 def test_a_directory_copy_brings_the_lock_along(tmp_path, resolver):
     df = BASE + "COPY . .\nRUN pip install -r deps/requirements.txt\n"
     r = _run(tmp_path, df, {"deps/requirements.txt": "flask\n"})
@@ -232,7 +250,7 @@ def test_crlf_and_heredoc(tmp_path, resolver):
     )
     r = _run(tmp_path, df, {"requirements.txt": "flask\r\n"})
     assert "pip install -r requirements.txt -c /app/requirements.lock\r\n" in r.output
-    assert "COPY requirements.txt requirements.lock .\r\n" in r.output
+    assert "COPY requirements.txt requirements.lock ./\r\n" in r.output
 
 
 def test_index_options_come_from_the_command_env_and_pip_conf(tmp_path, resolver):

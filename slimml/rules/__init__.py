@@ -22,6 +22,8 @@ RULE_MODULES = (
     "secrets_out",
     "model_weights",
     "copy_ignored",
+    "unpinned_install",
+    "cuda_wheels_on_cpu",
 )
 
 

@@ -28,6 +28,29 @@ def insert_after_word(word: Word, text: str) -> Edit:
     return Edit(word.end, word.end, " " + text)
 
 
+def dest_as_directory(copy: Instruction) -> Edit | None:
+    """The edit ending a COPY/ADD destination with ``/`` (None when it does), for a fix that adds a second
+    source: the classic builder refuses several sources into a destination without the slash ("When using
+    COPY with more than one source file, the destination must be a directory and end with a /"), BuildKit
+    does not. Call it only for a destination known to be a directory: the slash changes nothing else."""
+    if copy.is_exec_form:
+        close = copy.args.rstrip().rfind('"')
+        if close <= 0 or copy.args[close - 1] == "/":
+            return None
+        at = copy.args_offset(close)
+        return Edit(at, at, "/")
+    words = shell_words(copy.args, raw=True)
+    if not words:
+        return None
+    w, _, end = words[-1]
+    quoted = w[-1:] in ("'", '"') and len(w) > 1
+    last = w[-2] if quoted else w[-1]
+    if last == "/":
+        return None
+    at = copy.args_offset(end - 1) if quoted else copy.args_span(words[-1][1], end)[1]
+    return Edit(at, at, "/")
+
+
 def continuation_joiner(doc: Document, instr: Instruction, at: int) -> str:
     """Text that starts a new continued line inside ``instr`` at offset ``at``.
 

@@ -127,7 +127,7 @@ def _from_context(ctx, rel: str, how: str) -> Presence:
 _SAFE_COPY_FLAGS = frozenset({"chown", "chmod", "link"})
 
 
-def copy_fix(doc: Document, ctx, ins: Instruction, manifest: str, lock_name: str) -> tuple[Edit, str] | None:
+def copy_fix(doc: Document, ctx, ins: Instruction, manifest: str, lock_name: str) -> tuple[list[Edit], str] | None:
     """(edit, context path of the lock) adding the lock to the COPY that puts ``manifest`` (absolute, in the image)
     there before ``ins``, when the lock is in the context next to the project file and that COPY copies *into* a
     directory, from the context, in shell form, with plain words; None otherwise."""
@@ -155,7 +155,8 @@ def copy_fix(doc: Document, ctx, ins: Instruction, manifest: str, lock_name: str
         if DI.context_source(w) == o.rel:
             s, e = c.args_span(a, b)
             spelled = w[: len(w) - len(posixpath.basename(w))] + lock_name
-            return Edit(e, e, " " + spelled), lock_rel
+            slash = H.dest_as_directory(c)  # two sources need `dest/` (the classic builder)
+            return [Edit(e, e, " " + spelled), *([slash] if slash else [])], lock_rel
     return None
 
 

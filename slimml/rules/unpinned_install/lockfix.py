@@ -245,14 +245,15 @@ def _copy_edits(doc: Document, ctx, ins: PIP.Install, req_img: str, lock_rel: st
         return [], lock_img  # the directory COPY brings the lock along
     src_word = posixpath.join(posixpath.dirname(entry.src), posixpath.basename(lock_rel))
     if entry.how == "into":
+        slash = [e for e in [H.dest_as_directory(copy)] if e is not None]  # a second source needs `dest/`
         if copy.is_exec_form:
             at = copy.args_offset(copy.args.rstrip().rfind(",") + 1)
-            return [Edit(at, at, f' "{src_word}",')], lock_img
+            return [Edit(at, at, f' "{src_word}",'), *slash], lock_img
         from ...dockerfile import shell_words
 
         words = shell_words(copy.args, raw=True)
         at = copy.args_offset(words[-1][1])
-        return [Edit(at, at, f"{src_word} ")], lock_img
+        return [Edit(at, at, f"{src_word} "), *slash], lock_img
     # A file copied to a file path: a COPY of its own, with the same owner and mode.
     flags = "".join(f"{f.raw} " for f in copy.flags if f.name in ("chown", "chmod"))
     line = f"{_copy_keyword(copy.keyword_raw)} {flags}{src_word} {lock_img}"

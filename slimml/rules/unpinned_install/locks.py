@@ -379,7 +379,7 @@ def _lock_needed(doc: Document, ctx, c: _Cmd, flags: LF.LockFlags, project: str,
         hit = LK.copy_fix(doc, ctx, c.ins, manifest, flags.lock)
         if hit is not None:
             fix = Fix.unsafe(
-                hit[0],
+                *hit[0],
                 reason=f"the install then uses {hit[1]} instead of resolving afresh: other versions than the build "
                 f"installed so far, and a lock that no longer matches {flags.manifest} makes "
                 f"{'poetry 2 fail' if flags.tool == 'poetry' else flags.tool + ' re-lock or fail'}",
