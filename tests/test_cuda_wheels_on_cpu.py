@@ -610,3 +610,37 @@ def test_a_cd_before_a_relative_requirements_file_withdraws(tmp_path):
     text = f"FROM {SLIM}\nCOPY requirements.txt /app/\nRUN cd /app && pip install -r requirements.txt\n"
     f = _one(text, tmp_path, files)
     assert f.fix is None and "changes directory" in f.note
+
+
+@pytest.mark.parametrize("spec", ["torch==2.1.0", "torch"])
+def test_uv_keeps_the_cpu_torch_the_fix_installs_first(spec, indexes, tmp_path):
+    """The same claim for `uv pip install`: uv takes the installed 2.1.0+cpu as satisfying `torch==2.1.0` / `torch`."""
+    uv = Path(sys.executable).with_name("uv")
+    assert uv.exists(), "uv is installed with slimml's `lock` extra in the test environment"
+    out = _fix(f"FROM {SLIM}\nRUN uv pip install {spec}\n", tmp_path, options={"cpu-index-url": indexes.cpu.file_url})
+    first, second = out.splitlines()[1][len("RUN ") :].split(" && ")
+    assert first == f"uv pip install --index-url {indexes.cpu.file_url} {spec}" and second == f"uv pip install {spec}"
+    env_dir = tmp_path / "venv"
+    subprocess.run([str(uv), "venv", "-q", str(env_dir)], check=True, timeout=120)
+    py = str(env_dir / "bin" / "python")
+    env = {"UV_NO_CONFIG": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    for cmd, index in ((first, None), (second, indexes.default.file_url)):
+        args = cmd.split()[3:]  # after `uv pip install`
+        extra = [] if index is None else ["--index-url", index]
+        r = subprocess.run(
+            [str(uv), "pip", "install", "--no-cache", "--python", py, *extra, *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        assert r.returncode == 0, r.stderr[-2000:]
+    listed = subprocess.run([str(uv), "pip", "list", "--python", py], capture_output=True, text=True, env=env).stdout
+    assert "2.1.0+cpu" in listed and "nvidia" not in listed, listed
+
+
+def test_exec_form_is_reported_never_rewritten(tmp_path):
+    f = _one(f'FROM {SLIM}\nRUN ["pip", "install", "--no-cache-dir", "torch==2.1.0"]\n', tmp_path)
+    assert f.fix is None and "exec form" in f.note
+    f = _one(f'FROM {SLIM}\nRUN ["python", "-m", "pip", "install", "torch"]\n', tmp_path, {"app.py": "x.cuda()\n"})
+    assert f.severity == "info"

@@ -38,7 +38,8 @@ What it does
     hashes in the file (the CPU wheels' hashes differ); a specifier slimml cannot parse, a URL, a
     variable or a CUDA local version (``+cu121``); a requirements file it cannot read; an extra index
     from the environment or a config file (pip would search it for torch too); a command that is not
-    part of a plain ``&&``/``;`` list; a build context that is unknown, or too large to read whole.
+    part of a plain ``&&``/``;`` list, or an exec-form RUN; a build context that is unknown, or too
+    large to read whole.
     Installs from a lock (``uv sync``, ``poetry install``, ``pdm install``, ``pipenv install``) of a
     project that depends on torch are reported: set torch's source to the CPU index in pyproject.toml.
 
@@ -75,7 +76,7 @@ import re
 import shlex
 
 from ...dockerfile import Document, Instruction, Stage
-from ...dockerfile.shell import run_scripts
+from ...dockerfile.shell import Command, Word, run_scripts
 from ...engine import Edit, Fix
 from ...knowledge import gpu_use as G
 from ...knowledge import images as I
@@ -186,7 +187,11 @@ def _configured_indexes(doc: Document, ctx, inst: N.Install) -> tuple[list[str],
     from ...semantics import files as F
     from ...semantics import installers as IN
 
-    env = IN.command_env(doc, inst.instr, inst.cmd)
+    if inst.script is not None:
+        env = IN.command_env(doc, inst.instr, inst.cmd)
+    else:  # exec form: the build state's variables only
+        st = B.state_before(doc, inst.instr)
+        env = dict(st.env) if st is not None else {}
     idx: list[str] = []
     extra: list[str] = []
     unknown: list[str] = []
@@ -522,45 +527,56 @@ def check(doc: Document, ctx):
         for instr in stage.instructions:
             if instr.keyword != "RUN":
                 continue
-            for script in run_scripts(doc, instr):
-                for cmd in script.commands:
-                    hit = N.classify(cmd)
-                    if hit is None:
-                        lock = _lock_install(doc, ctx, instr, cmd, cpu_index)
-                        if lock is not None and ships:
-                            if scan is None:
-                                scan = _evidence(doc, ctx)
-                            if not scan[0]:  # with GPU use, a lock of CUDA torch is what the project wants
-                                yield lock
-                        continue
-                    inst = N.read_install(doc, ctx, instr, cmd, script, hit, python)
-                    if not any(_interesting(s) for s in inst.specs):
-                        continue  # the common case: nothing here brings CUDA wheels
-                    idx, extra, unknown = _configured_indexes(doc, ctx, inst)
-                    run_cpu, run_unknown = _config_written_by_run(doc, instr, cmd.start)
-                    torch_cpu = run_cpu or any(_is_cpu_url(u, cpu_index) for u in inst.urls + idx + extra)
-                    flagged, report = _flagged(inst, cpu_done, cpu_index, torch_cpu)
-                    for s in inst.specs:
-                        if s.name in N.TORCH_FAMILY and (torch_cpu or S.TORCH_CPU_VERSION_RE.search(s.text)):
-                            cpu_done.setdefault(s.name, set()).add(_spec_key(s))
-                    if not ships or (not flagged and not report):
-                        continue
-                    if scan is None:
-                        scan = _evidence(doc, ctx)
-                    f = _finding(
-                        doc,
-                        ctx,
-                        inst,
-                        flagged,
-                        report,
-                        kind,
-                        why,
-                        scan,
-                        cpu_index,
-                        extra,
-                        unknown + ([run_unknown] if run_unknown else []),
-                    )
-                    yield f
+            for script, cmd in _commands(doc, instr):
+                hit = N.classify(cmd)
+                if hit is None:
+                    lock = _lock_install(doc, ctx, instr, cmd, cpu_index)
+                    if lock is not None and ships:
+                        if scan is None:
+                            scan = _evidence(doc, ctx)
+                        if not scan[0]:  # with GPU use, a lock of CUDA torch is what the project wants
+                            yield lock
+                    continue
+                inst = N.read_install(doc, ctx, instr, cmd, script, hit, python)
+                if not any(_interesting(s) for s in inst.specs):
+                    continue  # the common case: nothing here brings CUDA wheels
+                idx, extra, unknown = _configured_indexes(doc, ctx, inst)
+                run_cpu, run_unknown = _config_written_by_run(doc, instr, cmd.start)
+                torch_cpu = run_cpu or any(_is_cpu_url(u, cpu_index) for u in inst.urls + idx + extra)
+                flagged, report = _flagged(inst, cpu_done, cpu_index, torch_cpu)
+                for s in inst.specs:
+                    if s.name in N.TORCH_FAMILY and (torch_cpu or S.TORCH_CPU_VERSION_RE.search(s.text)):
+                        cpu_done.setdefault(s.name, set()).add(_spec_key(s))
+                if not ships or (not flagged and not report):
+                    continue
+                if scan is None:
+                    scan = _evidence(doc, ctx)
+                f = _finding(
+                    doc,
+                    ctx,
+                    inst,
+                    flagged,
+                    report,
+                    kind,
+                    why,
+                    scan,
+                    cpu_index,
+                    extra,
+                    unknown + ([run_unknown] if run_unknown else []),
+                )
+                yield f
+
+
+def _commands(doc: Document, instr: Instruction):
+    """(script, command) of a RUN; an exec-form RUN is one command without a script (reported, never rewritten)."""
+    if instr.is_exec_form:
+        if instr.json:
+            words = [Word(v, v, instr.start, instr.end, "word") for v in instr.json]
+            yield None, Command(words[0], words[1:], {}, instr.start, instr.end, None, None)
+        return
+    for script in run_scripts(doc, instr):
+        for cmd in script.commands:
+            yield script, cmd
 
 
 def _evidence(doc: Document, ctx) -> tuple[list[E.Evidence], str]:
@@ -596,6 +612,8 @@ def _finding(doc, ctx, inst, flagged, report, kind, why, scan, cpu_index, extra,
     if cost:
         msg += f"; {cost}"
     withdraw: list[str] = []
+    if inst.script is None:
+        withdraw.append("the RUN is in exec form: there is no shell to run the CPU install first")
     if not flagged:
         msg = f"`{inst.label}` installs {'; '.join(report)}, on an image without CUDA, and the project shows no GPU use"
         return H.finding(_RULE, msg, start, end, None, note="reported only: no CPU build to switch to here")
@@ -609,7 +627,8 @@ def _finding(doc, ctx, inst, flagged, report, kind, why, scan, cpu_index, extra,
     if inst.variable:
         withdraw.append(f"`{inst.label}` uses variables")
     if any(not r.startswith("/") for r in inst.req_files) and any(
-        c.start < inst.cmd.start and c.effective_argv()[:1] in (["cd"], ["pushd"]) for c in inst.script.commands
+        c.start < inst.cmd.start and c.effective_argv()[:1] in (["cd"], ["pushd"])
+        for c in (inst.script.commands if inst.script is not None else ())
     ):
         withdraw.append("the RUN changes directory before the install: its requirements files cannot be located")
     if inst.unread:
