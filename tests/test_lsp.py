@@ -29,9 +29,9 @@ MESSY = (
     "# Übersicht — 日本語 😀\r\n"
     "run apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\r\n"
     "workdir /app\r\n"
-    'run echo "😀 ünï" && pip install flask \\\r\n'
+    'run echo "😀 ünï" && pip install flask==3.0.0 \\\r\n'
     "    # the web framework 🚀\r\n"
-    "    gunicorn\r\n"
+    "    gunicorn==22.0.0\r\n"
     "copy app.py /app/app.py\r\n"
     'cmd ["python", "/app/app.py"]\r\n'
 )
@@ -40,7 +40,7 @@ EXPECTED = [
     ("SLM005", 0, 0, 0, 21),
     ("SLM006", 0, 0, 0, 21),
     ("SLM002", 2, 22, 2, 45),
-    ("SLM001", 4, 21, 6, 12),
+    ("SLM001", 4, 21, 6, 20),
 ]
 
 
@@ -435,13 +435,13 @@ async def test_bad_editor_settings_are_reported(client: LanguageClient, tmp_path
 @pytest.mark.asyncio
 async def test_only_dockerfiles_are_diagnosed(client: LanguageClient, tmp_path: Path):
     root = _project(tmp_path)
-    (root / "notes.md").write_text("FROM python:3.11\nRUN pip install x\n")
-    (root / "gpu.Dockerfile").write_text("FROM python:3.11-slim\nRUN pip install flask\n")
+    (root / "notes.md").write_text("FROM python:3.11\nRUN pip install x==1.0\n")
+    (root / "gpu.Dockerfile").write_text("FROM python:3.11-slim\nRUN pip install flask==3.0.0\n")
     await _start(client, root)
-    md = _open(client, root / "notes.md", "FROM python:3.11\nRUN pip install x\n", language="markdown")
+    md = _open(client, root / "notes.md", "FROM python:3.11\nRUN pip install x==1.0\n", language="markdown")
     py = _open(client, root / "app.py", "print('hi')\n", language="python")
     # A Dockerfile by name even when the editor calls it plain text.
-    gpu = _open(client, root / "gpu.Dockerfile", "FROM python:3.11-slim\nRUN pip install flask\n", language="plaintext")
+    gpu = _open(client, root / "gpu.Dockerfile", "FROM python:3.11-slim\nRUN pip install flask==3.0.0\n", language="plaintext")
     params = await _published(client, gpu, version=1)
     assert "SLM001" in [d.code for d in params.diagnostics]
     await asyncio.sleep(0.3)
@@ -452,7 +452,7 @@ async def test_only_dockerfiles_are_diagnosed(client: LanguageClient, tmp_path: 
 async def test_invalid_dockerfile_is_an_error_diagnostic_at_its_line(client: LanguageClient, tmp_path: Path):
     root = _project(tmp_path)
     await _start(client, root)
-    text = "FROM python:3.11-slim\nRUN pip install flask\nFRMO x\n"
+    text = "FROM python:3.11-slim\nRUN pip install flask==3.0.0\nFRMO x\n"
     uri = _open(client, root / "Dockerfile", text)
     params = await _published(client, uri, version=1)
     (d,) = params.diagnostics
@@ -470,7 +470,7 @@ async def test_invalid_dockerfile_is_an_error_diagnostic_at_its_line(client: Lan
 
 
 def test_fix_does_not_import_pygls(tmp_path: Path):
-    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\nRUN pip install flask\n")
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\nRUN pip install flask==3.0.0\n")
     code = (
         "import sys; from slimml.cli import main\n"
         f"try:\n    main(['fix', {str(tmp_path / 'Dockerfile')!r}])\nexcept SystemExit:\n    pass\n"
@@ -501,7 +501,7 @@ async def test_unsaved_buffer_without_a_path(client: LanguageClient, tmp_path: P
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
             types.TextDocumentItem(
-                uri=uri, language_id="dockerfile", version=1, text="FROM python:3.11-slim\nRUN pip install flask\n"
+                uri=uri, language_id="dockerfile", version=1, text="FROM python:3.11-slim\nRUN pip install flask==3.0.0\n"
             )
         )
     )
@@ -529,7 +529,7 @@ async def test_paths_with_spaces_and_non_ascii(client: LanguageClient, tmp_path:
     root.mkdir()
     (root / ".git").mkdir()
     (root / "app.py").write_text("print('hi')\n")
-    text = "FROM python:3.11-slim\nCOPY app.py /app/\nRUN pip install flask\n"
+    text = "FROM python:3.11-slim\nCOPY app.py /app/\nRUN pip install flask==3.0.0\n"
     (root / "Dockerfile.gpu").write_text(text)
     await _start(client, root)
     uri = _open(client, root / "Dockerfile.gpu", text, language="plaintext")
@@ -544,7 +544,7 @@ async def test_only_lsp_line_breaks_count(client: LanguageClient, tmp_path: Path
     """U+2028 and form feed are not line breaks in LSP (Python's str.splitlines says they are)."""
     root = _project(tmp_path)
     await _start(client, root)
-    text = "FROM python:3.11-slim\n# a\u2028b\x0cc\nRUN pip install flask\n"
+    text = "FROM python:3.11-slim\n# a\u2028b\x0cc\nRUN pip install flask==3.0.0\n"
     uri = _open(client, root / "gpu.Dockerfile", text)
     params = await _published(client, uri, version=1)
     (pip,) = [d for d in params.diagnostics if d.code == "SLM001"]
@@ -558,4 +558,4 @@ async def test_only_lsp_line_breaks_count(client: LanguageClient, tmp_path: Path
     )
     params = await _published(client, uri, after=seen)
     (pip,) = [d for d in params.diagnostics if d.code == "SLM001"]
-    assert (pip.range.start.line, pip.range.start.character, pip.range.end.character) == (2, 6, 23)
+    assert (pip.range.start.line, pip.range.start.character, pip.range.end.character) == (2, 6, 30)

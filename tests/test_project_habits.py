@@ -171,7 +171,7 @@ def test_pre_commit_runs_the_slimml_hook(tmp_path):
     shutil.copy(ROOT / ".pre-commit-config.yaml", repo)
     (repo / "svc").mkdir()
     (repo / "svc" / "Dockerfile").write_text(
-        'FROM python:3.11-slim\nWORKDIR /app\nCOPY app.py .\nRUN pip install requests\nCMD ["python", "app.py"]\n'
+        'FROM python:3.11-slim\nWORKDIR /app\nCOPY app.py .\nRUN pip install requests==2.32.3\nCMD ["python", "app.py"]\n'
     )
     (repo / "svc" / "app.py").write_text("print('ok')\n")
     (repo / "svc" / "Dockerfile.md").write_text("FROM python:3.11-slim\nRUN pip install requests\n")
