@@ -67,8 +67,8 @@ class Lock:
         """The lock file: a header naming ``source`` and how it was made, then one ``name==version`` per line."""
         out = [
             f"# Exact versions for {source}, resolved by slimml ({self.backend}) for this image's Python",
-            f"# and platform. Regenerate with `slimml fix --resolve --unsafe-fixes` after changing {source};",
-            f"# {source} stays the file people edit.",
+            f"# and platform. After changing what {source} installs, regenerate it with",
+            f"# `slimml fix --resolve --unsafe-fixes`; edit {source}, not this file.",
         ]
         for p in self.pins:
             if p.hashes:
