@@ -49,7 +49,7 @@ Example
 
 Use instead
     WORKDIR /app
-    COPY requirements.txt requirements.lock .
+    COPY requirements.txt requirements.lock ./
     RUN pip install --no-cache-dir -r requirements.txt -c /app/requirements.lock
 """
 
