@@ -441,7 +441,9 @@ async def test_only_dockerfiles_are_diagnosed(client: LanguageClient, tmp_path: 
     md = _open(client, root / "notes.md", "FROM python:3.11\nRUN pip install x==1.0\n", language="markdown")
     py = _open(client, root / "app.py", "print('hi')\n", language="python")
     # A Dockerfile by name even when the editor calls it plain text.
-    gpu = _open(client, root / "gpu.Dockerfile", "FROM python:3.11-slim\nRUN pip install flask==3.0.0\n", language="plaintext")
+    gpu = _open(
+        client, root / "gpu.Dockerfile", "FROM python:3.11-slim\nRUN pip install flask==3.0.0\n", language="plaintext"
+    )
     params = await _published(client, gpu, version=1)
     assert "SLM001" in [d.code for d in params.diagnostics]
     await asyncio.sleep(0.3)
@@ -501,7 +503,10 @@ async def test_unsaved_buffer_without_a_path(client: LanguageClient, tmp_path: P
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
             types.TextDocumentItem(
-                uri=uri, language_id="dockerfile", version=1, text="FROM python:3.11-slim\nRUN pip install flask==3.0.0\n"
+                uri=uri,
+                language_id="dockerfile",
+                version=1,
+                text="FROM python:3.11-slim\nRUN pip install flask==3.0.0\n",
             )
         )
     )

@@ -109,7 +109,17 @@ def test_measure_verifies_the_locked_rewrite(tmp_path):
             (proj / ".slimml.toml").write_text("resolve = true\n")
             res = CliRunner().invoke(
                 main,
-                ["measure", "--unsafe-fixes", "--select", "SLM012", "--no-rebuild", "--format", "json", "-q", str(proj)],
+                [
+                    "measure",
+                    "--unsafe-fixes",
+                    "--select",
+                    "SLM012",
+                    "--no-rebuild",
+                    "--format",
+                    "json",
+                    "-q",
+                    str(proj),
+                ],
             )
             assert res.exit_code == 0, res.output[-4000:]
             data = json.loads(res.output)

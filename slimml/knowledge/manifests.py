@@ -61,6 +61,25 @@ PIP_OPTS_WITH_VALUE = {
 }
 # Short options that take a value: ``-rrequirements.txt`` / ``-qr requirements.txt``.
 PIP_SHORT_WITH_VALUE = set("rcefitdwbCp")
+
+
+def pip_install_value_opts(uv: bool) -> set[str]:
+    """The options of `pip install` (`uv pip install` with ``uv``) that take a value as the next word."""
+    from .python_tools import PIP_GLOBAL_OPTS_WITH_VALUE
+
+    v = (
+        REQUIREMENT_OPTS
+        | CONSTRAINT_OPTS
+        | EDITABLE_OPTS
+        | FIND_LINKS_OPTS
+        | GROUP_OPTS
+        | PIP_WRITE_OPTS
+        | PIP_OPTS_WITH_VALUE
+        | set(PIP_GLOBAL_OPTS_WITH_VALUE)
+    )
+    return v | UV_REQUIREMENT_LIKE_OPTS if uv else v
+
+
 # pip subcommands that install nothing and read no project file.
 PIP_HARMLESS_SUBCOMMANDS = {
     "config",

@@ -853,18 +853,7 @@ class RunReader:
             self.r.block(f"runs `{words[0].raw} {sub}`, which may read the sources")
             return
         self.installer_config("uv" if uv else "pip")
-        value_opts = (
-            M.REQUIREMENT_OPTS
-            | M.CONSTRAINT_OPTS
-            | M.EDITABLE_OPTS
-            | M.FIND_LINKS_OPTS
-            | M.GROUP_OPTS
-            | M.PIP_WRITE_OPTS
-            | M.PIP_OPTS_WITH_VALUE
-            | P.PIP_GLOBAL_OPTS_WITH_VALUE
-        )
-        if uv:
-            value_opts |= M.UV_REQUIREMENT_LIKE_OPTS
+        value_opts = M.pip_install_value_opts(uv)
         opts, pos = _parse_args(args[i + 1 :], value_opts, M.PIP_SHORT_WITH_VALUE)
         self.pip_options(opts)
         no_deps = any(o.name == M.PIP_NO_DEPS for o in opts)

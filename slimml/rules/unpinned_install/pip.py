@@ -18,7 +18,6 @@ from ...deps import requirements as RQ
 from ...dockerfile import Document, Instruction
 from ...dockerfile.shell import Command, Word, run_scripts
 from ...knowledge import manifests as M
-from ...knowledge import python_tools as P
 from ...semantics import build as B
 from ...semantics import files as F
 from ...semantics import ship as SH
@@ -88,17 +87,7 @@ def _parse_args():
 
 
 def _value_opts(uv: bool) -> set[str]:
-    v = (
-        M.REQUIREMENT_OPTS
-        | M.CONSTRAINT_OPTS
-        | M.EDITABLE_OPTS
-        | M.FIND_LINKS_OPTS
-        | M.GROUP_OPTS
-        | M.PIP_WRITE_OPTS
-        | M.PIP_OPTS_WITH_VALUE
-        | set(P.PIP_GLOBAL_OPTS_WITH_VALUE)
-    )
-    return v | M.UV_REQUIREMENT_LIKE_OPTS if uv else v
+    return M.pip_install_value_opts(uv)
 
 
 # -- the image's Python ---------------------------------------------------------------------------------
