@@ -142,3 +142,8 @@ CPU_IMAGES = frozenset(
 CUDA_NAME_RE = re.compile(r"cuda|gpu|nvidia", re.IGNORECASE)
 # ``FROM --platform=...`` values where PyPI's torch wheels are CPU-only (no nvidia-* dependencies).
 ARM_PLATFORMS_RE = re.compile(r"\b(?:arm64|aarch64)\b", re.IGNORECASE)
+
+# Packages whose PyPI releases each require one torch release exactly (xformers 0.0.28.post1: torch==2.4.1; vllm
+# 0.6.3: torch==2.4.0; torchtext 0.16.0 / torchdata 0.7.0: torch==2.1.0). Next to a torch the install does not pin,
+# a CPU torch installed first from the CPU index's newest release may not be the one they take.
+TORCH_EXACT_DEPENDANTS = frozenset({"xformers", "vllm", "torchtext", "torchdata"})

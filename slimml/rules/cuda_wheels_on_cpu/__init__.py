@@ -34,12 +34,18 @@ What it does
     (``FROM --platform=linux/arm64``: PyPI's torch wheels there are CPU-only); a stage that does not
     ship. The finding has no fix, with the reason, when the rewrite cannot be proven: an unknown or
     variable base image; ``-U``/``--upgrade``, ``--force-reinstall``, ``--ignore-installed``,
-    ``--no-deps``, ``--target``/``--prefix``/``--root``, ``--no-index``; ``--require-hashes`` or
-    hashes in the file (the CPU wheels' hashes differ); a specifier slimml cannot parse, a URL, a
-    variable or a CUDA local version (``+cu121``); a requirements file it cannot read; an extra index
-    from the environment or a config file (pip would search it for torch too); a command that is not
-    part of a plain ``&&``/``;`` list, or an exec-form RUN; a build context that is unknown, or too
-    large to read whole.
+    ``--no-deps``, ``--target``/``--prefix``/``--root``, ``--no-index`` (on the line, or as ``PIP_*``
+    variables or pip.conf keys); ``--require-hashes`` or hashes in the file (the CPU wheels' hashes
+    differ); a specifier slimml cannot parse, a URL, a variable or a CUDA local version (``+cu121``),
+    also in a constraint from ``PIP_CONSTRAINT`` or pip.conf; an install that names torch's CUDA
+    libraries itself (``nvidia-*-cu12``, ``triton``: a pip-compiled lock); a torch not pinned with
+    ``==`` next to a package that requires one torch release (xformers, vllm, torchtext, torchdata);
+    uv choosing torch's build itself (``--torch-backend``: ``cpu`` counts as the CPU index); a
+    requirements file it cannot read; an extra index from the environment or a config file (pip would
+    search it for torch too); a command that is not part of a plain ``&&`` list, or that another
+    statement follows (a failed CPU install left of ``&&`` would be ignored, even under ``set -e``,
+    and the build would succeed without torch), or an exec-form RUN; a build context that is unknown,
+    or too large to read whole.
     Installs from a lock (``uv sync``, ``poetry install``, ``pdm install``, ``pipenv install``) of a
     project that depends on torch are reported: set torch's source to the CPU index in pyproject.toml.
 
@@ -86,13 +92,13 @@ from ...semantics import ship as SH
 from .. import _helpers as H
 from . import evidence as E
 from . import installs as N
+from .environment import DEFAULT_CPU_INDEX, _config_written_by_run, _configured_indexes, _is_cpu_url
 
 CODE = "SLM013"
 NAME = "cuda-wheels-on-cpu"
 SUMMARY = (
     "CUDA wheels (torch from PyPI, tensorflow[and-cuda], jax[cuda12], onnxruntime-gpu) on an image that uses no GPU"
 )
-DEFAULT_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 OPTIONS = {
     "cpu-index-url": (
         DEFAULT_CPU_INDEX,
@@ -116,6 +122,8 @@ _LOCK_TOOLS = {
     "pdm": ("install", "sync"),
     "pipenv": ("install", "sync"),
 }
+# torch's CUDA wheels as a pip-compiled lock names them (nvidia-*-cu11/-cu12, triton)
+_CUDA_LIB_RE = re.compile(r"^(?:nvidia-[a-z0-9-]+-cu\d+|triton)$")
 _SIMPLE_PARENTS = ("program", "list", "redirected_statement")
 
 
@@ -172,74 +180,6 @@ def _python_version(ref: str) -> str | None:
     return v if v and re.match(r"^3\.\d+", v) else None
 
 
-# -- already from the CPU index -----------------------------------------------------------------------
-def _is_cpu_url(url: str, cpu_index: str) -> bool:
-    u = url.strip().strip("'\"")
-    return bool(S.TORCH_CPU_INDEX_RE.search(u)) or (bool(cpu_index) and u.rstrip("/").startswith(cpu_index.rstrip("/")))
-
-
-_PIP_INDEX_VARS = {"pip": ("PIP_INDEX_URL",), "uv": ("UV_INDEX_URL", "UV_DEFAULT_INDEX")}
-_PIP_EXTRA_VARS = {"pip": ("PIP_EXTRA_INDEX_URL",), "uv": ("UV_EXTRA_INDEX_URL", "UV_INDEX")}
-
-
-def _configured_indexes(doc: Document, ctx, inst: N.Install) -> tuple[list[str], list[str], list[str]]:
-    """(index URLs, extra index URLs, why unknown) that the environment and config files give the install."""
-    from ...semantics import files as F
-    from ...semantics import installers as IN
-
-    if inst.script is not None:
-        env = IN.command_env(doc, inst.instr, inst.cmd)
-    else:  # exec form: the build state's variables only
-        st = B.state_before(doc, inst.instr)
-        env = dict(st.env) if st is not None else {}
-    idx: list[str] = []
-    extra: list[str] = []
-    unknown: list[str] = []
-    for names, out in ((_PIP_INDEX_VARS[inst.tool], idx), (_PIP_EXTRA_VARS[inst.tool], extra)):
-        for n in names:
-            v = env.get(n)
-            if v is not None and v.value.strip():
-                out.extend(v.value.split())
-
-    def read(p: str) -> str | None:
-        o = F.origin(doc, ctx, inst.instr, p)
-        return o.text if o.kind in ("context", "heredoc") else None
-
-    user = H.user_at(doc, inst.instr)
-    home = "/root" if user in (None, "root", "0") else f"/home/{user}"
-    inp = IN.inputs(inst.tool, env, H.workdir_at(doc, inst.instr), home, read)
-    unknown += inp.unknown
-    for path in inp.files:
-        text = read(path)
-        if text is None:
-            continue
-        values = IN._config_values(text, path) or {}
-        idx += values.get("index-url", []) + values.get("default-index", [])
-        extra += values.get("extra-index-url", []) + values.get("index", [])
-    return idx, extra, unknown
-
-
-def _config_written_by_run(doc: Document, instr: Instruction, at: int) -> tuple[bool, str]:
-    """(an earlier RUN of the chain -- or this RUN before offset ``at`` -- configures the CPU index, why a
-    configuration written by a RUN cannot be read)."""
-    stage = doc.stage_of(instr)
-    chain = {s.index for s in B.stage_chain(doc, stage)} if stage is not None else set()
-    for ins in doc.instructions:
-        if ins.index > instr.index:
-            break
-        if ins.keyword != "RUN" or ins.stage not in chain:
-            continue
-        text = ins.text(doc.text) if ins.index < instr.index else doc.text[ins.start : at]
-        if re.search(r"pip3?\s+config\s+set|pip\.conf|pip\.ini|uv\.toml", text):
-            if S.TORCH_CPU_INDEX_RE.search(text):
-                return True, ""
-            return (
-                False,
-                f"the RUN on line {ins.start_line} writes the installer's configuration, which slimml cannot read",
-            )
-    return False, ""
-
-
 # -- the shell shape ------------------------------------------------------------------------------------
 def _insert_point(inst: N.Install) -> tuple[int | None, str]:
     """Where ``CPU-install && `` can go before the command, or (None, why not)."""
@@ -267,6 +207,13 @@ def _insert_point(inst: N.Install) -> tuple[int | None, str]:
     nxt = top.next_sibling
     if nxt is not None and nxt.type == "&":
         return None, f"`{inst.label}` runs in the background"
+    # `cpu && install; next`: were the CPU install to fail, the install would be skipped and the shell would go on
+    # to `next` -- a failure left of `&&` stops neither the list nor a `set -e` shell -- and the build would
+    # succeed without torch. Only as the RUN's last statement does the failure fail the build.
+    while nxt is not None:
+        if nxt.is_named and nxt.type not in ("comment", "heredoc_body"):
+            return None, f"`{inst.label}` is followed by another statement: a failed CPU install would be ignored"
+        nxt = nxt.next_sibling
     return inst.script.file_span(outer)[0], ""
 
 
@@ -433,6 +380,20 @@ def _spec_key(s: N.Spec) -> str:
     return str(s.req.specifier) if s.req is not None else s.text
 
 
+def _name_key(inst: N.Install, name: str) -> str:
+    """All the specifiers the install gives ``name`` (over its lines and files), as one normalized set: the CPU
+    install writes them joined (``torch<2.3,>=2.0``), and a later install is kept when it asks for the same set."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    specs = [s for s in inst.specs if s.name == name]
+    if any(s.req is None for s in specs):
+        return " ".join(s.text for s in specs)
+    try:
+        return str(SpecifierSet(",".join(str(s.req.specifier) for s in specs if str(s.req.specifier))))
+    except InvalidSpecifier:
+        return " ".join(s.text for s in specs)
+
+
 def _kept(inst: N.Install, s: N.Spec, cpu_done: dict[str, set[str]]) -> bool:
     """An earlier install of the stage chain put ``s``'s package there from the CPU index, and this install keeps
     it: it neither upgrades nor reinstalls, and asks for it bare or with the same specifiers (an unpinned CPU
@@ -440,7 +401,7 @@ def _kept(inst: N.Install, s: N.Spec, cpu_done: dict[str, set[str]]) -> bool:
     done = cpu_done.get(s.name)
     if done is None or inst.withdraw:
         return False
-    key = _spec_key(s)
+    key = _name_key(inst, s.name)
     return key == "" or key in done
 
 
@@ -485,6 +446,11 @@ def _interesting(s: N.Spec) -> bool:
         or bool(_CUPY_RE.match(s.name))
         or "torch" in _closure(s.name)
     )
+
+
+def _exact(req) -> bool:
+    """``==X`` (no wildcard) or ``===X``: one release, whichever index serves it."""
+    return any(sp.operator == "===" or (sp.operator == "==" and "*" not in sp.version) for sp in req.specifier)
 
 
 def _closure(name: str) -> set[str]:
@@ -546,7 +512,7 @@ def check(doc: Document, ctx):
                 flagged, report = _flagged(inst, cpu_done, cpu_index, torch_cpu)
                 for s in inst.specs:
                     if s.name in N.TORCH_FAMILY and (torch_cpu or S.TORCH_CPU_VERSION_RE.search(s.text)):
-                        cpu_done.setdefault(s.name, set()).add(_spec_key(s))
+                        cpu_done.setdefault(s.name, set()).update((_spec_key(s), _name_key(inst, s.name)))
                 if not ships or (not flagged and not report):
                     continue
                 if scan is None:
@@ -634,6 +600,21 @@ def _finding(doc, ctx, inst, flagged, report, kind, why, scan, cpu_index, extra,
     if inst.unread:
         withdraw.append(f"requirements file(s) not readable from the build context: {', '.join(inst.unread)}")
     withdraw += unknown
+    cuda_libs = sorted({s.name for s in inst.specs if _CUDA_LIB_RE.match(s.name)})
+    if torch_specs and cuda_libs:
+        withdraw.append(
+            f"`{inst.label}` names torch's CUDA libraries itself ({', '.join(cuda_libs[:3])}"
+            f"{', ...' if len(cuda_libs) > 3 else ''}): it would install them after the CPU torch all the same; "
+            "drop them from the requirements (lock again against the CPU index)"
+        )
+    loose_torch = [s for s in torch_specs if s.req is None or not _exact(s.req)]
+    dependants = sorted({s.name for s in inst.specs if s.name in G.TORCH_EXACT_DEPENDANTS})
+    if loose_torch and dependants:
+        withdraw.append(
+            f"`{loose_torch[0].text}` is not pinned and {', '.join(dependants[:3])} requires one torch release exactly: "
+            "the CPU install takes the CPU index's newest torch, which the install may then replace with PyPI's "
+            "CUDA build (pin torch with ==)"
+        )
     if torch_specs:
         extras_given = [u for u in extra if not _is_cpu_url(u, cpu_index)]
         if extras_given:

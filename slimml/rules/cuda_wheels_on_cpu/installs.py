@@ -110,6 +110,7 @@ class Install:
     withdraw: list[str] = field(default_factory=list)  # why the rewrite cannot be proven
     copied: list[str] = field(default_factory=list)  # raw option words for the CPU install
     variable: bool = False  # a word of the command uses a variable
+    torch_backend: str | None = None  # uv's --torch-backend: uv picks torch's index (cpu, cu121, auto) itself
 
     @property
     def label(self) -> str:
@@ -276,7 +277,13 @@ def read_install(
     reader = _Reader(doc, ctx, instr, python)
     copied_flags = PIP_COPIED_FLAGS if tool == "pip" else UV_COPIED_FLAGS
     copied_value = PIP_COPIED_WITH_VALUE if tool == "pip" else UV_COPIED_WITH_VALUE
-    with_value = S.PIP_OPTS_WITH_VALUE | copied_value | frozenset({"-P", "--upgrade-package", "--reinstall-package"})
+    with_value = (
+        S.PIP_OPTS_WITH_VALUE
+        | copied_value
+        | frozenset(
+            {"-P", "--upgrade-package", "--reinstall-package"} | ({"--torch-backend"} if tool == "uv" else set())
+        )
+    )
     args = words[sub + 1 :]
     i = 0
     while i < len(args):
@@ -303,6 +310,8 @@ def read_install(
                         inst.withdraw.append(f"`{inst.label}` {WITHDRAW_FLAGS['-' + ch]}")
                     elif f"-{ch}" in copied_flags:
                         inst.copied.append(f"-{ch}")
+            if opt == "--torch-backend" and tool == "uv":
+                inst.torch_backend = val
             if opt in ("-r", "--requirement"):
                 inst.req_files.append(val)
                 _file_specs(reader, inst, val, None, 0)

@@ -31,7 +31,8 @@ What it does
     when the lock could not mean what the build does: the Python version unknown; an index, constraint or
     file the resolver cannot be given as the build's pip sees it (a build argument, a secret mount, a local
     ``--find-links``, a config file an earlier RUN wrote); ``--no-deps``, ``-U``, ``--upgrade-strategy
-    eager``, ``--pre``, another ``--platform``; pip's hash-checking mode (a hashed lock in ``-c`` turns it on
+    eager``, ``--pre`` (on the line, in the file, or as ``PIP_*`` / pip.conf), ``--only-binary``,
+    ``--no-binary``, ``--prefer-binary`` (the resolver is not told them), another ``--platform``; pip's hash-checking mode (a hashed lock in ``-c`` turns it on
     for requirements it does not replace, which then fail); a local project or VCS requirement; a lock name
     taken by a file slimml did not write; a ``.dockerignore`` that leaves the lock out; the resolver failing
     (no network, an unreachable index, conflicting pins: its one-line reason is the note, nothing is written).

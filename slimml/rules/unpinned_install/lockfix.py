@@ -107,10 +107,52 @@ def blockers(doc: Document, ctx, ins: PIP.Install) -> list[str]:
         if m.get("type") in ("secret", "ssh"):
             out.append(f"the RUN mounts a {m['type']} (credentials the resolver would not have)")
             break
+    out += _binary_and_env_blockers(doc, ctx, ins)
     w = PIP.config_writers(doc, ins.instr)
     if w:
         out.append(w)
     out += _image_blockers(doc, ins)
+    return out
+
+
+# Options the resolver is not given that change which versions pip picks, and the pip environment / pip.conf
+# forms of the command-line options withdrawn above (pip reads every long option from PIP_<OPTION> and pip.conf).
+_BINARY = {
+    "--only-binary": "--only-binary makes pip skip versions without a wheel, which the resolver is not told: the lock "
+    "may pin a version pip cannot install",
+    "--no-binary": "--no-binary makes pip skip versions without an sdist, which the resolver is not told: the lock "
+    "may pin a version pip cannot install",
+    "--prefer-binary": "--prefer-binary makes pip take an older wheel over a newer sdist, which the resolver is not "
+    "told: the lock may pin other versions than the build installs",
+}
+_ENV_FORMS = {
+    "pre": "--pre allows pre-releases, which the resolver is not asked for",
+    "upgrade": "the command asks for the newest versions (-U / --upgrade-strategy eager)",
+    "only-binary": _BINARY["--only-binary"],
+    "no-binary": _BINARY["--no-binary"],
+    "prefer-binary": _BINARY["--prefer-binary"],
+}
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def _binary_and_env_blockers(doc: Document, ctx, ins: PIP.Install) -> list[str]:
+    out = [why for opt, why in _BINARY.items() if ins.has(opt)]
+    p = ins.parsed
+    out += [_BINARY[o] for o in _BINARY if any(f == o for f, _ in p.flags) or any(o == k for k, _, _ in p.options)]
+    if ins.tool != "pip":
+        return out
+    values: dict[str, list[str]] = {}
+    for conf in PIP.pip_config(doc, ctx, ins.instr, ins).values():
+        for k, vals in conf.items():
+            values.setdefault(k, []).extend(vals)
+    for key, why in _ENV_FORMS.items():
+        v = ins.env.get("PIP_" + key.upper().replace("-", "_"))
+        given = [v.value] if v is not None else values.get(key, [])
+        if given and not all(x.strip().strip("'\"").lower() in _FALSE for x in given):
+            out.append(f"{why} (set in the environment or pip.conf)")
+    strategy = ins.env.get("PIP_UPGRADE_STRATEGY")
+    if (strategy is not None and "eager" in strategy.value) or "eager" in values.get("upgrade-strategy", []):
+        out.append(f"{_ENV_FORMS['upgrade']} (set in the environment or pip.conf)")
     return out
 
 
