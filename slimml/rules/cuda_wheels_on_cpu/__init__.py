@@ -651,7 +651,7 @@ def _finding(doc, ctx, inst, flagged, report, kind, why, scan, cpu_index, extra,
                 edits.append(e)
     kw = {"estimate": est, "estimate_basis": basis} if est is not None else {}
     if withdraw or not edits:
-        note = "no fix: " + "; ".join(dict.fromkeys(withdraw)) if withdraw else "no fix"
+        note = "; ".join(dict.fromkeys(withdraw))
         if any(s.name in N.TORCH_FAMILY for s in flagged) and any("lock" in w for w in withdraw):
             note += "; set the torch source to the CPU index in pyproject.toml"
         return H.finding(_RULE, msg, start, end, None, note=note, **kw)
@@ -708,6 +708,6 @@ def _lock_install(doc: Document, ctx, instr: Instruction, cmd, cpu_index: str):
         cmd.start,
         cmd.end,
         None,
-        note=f"no fix: the versions come from the lock; set the torch source to the CPU index ({cpu_index}) in "
+        note=f"the versions come from the lock; set the torch source to the CPU index ({cpu_index}) in "
         f"{manifest} and lock again",
     )

@@ -103,7 +103,7 @@ def _pip(doc, ctx):
             from . import lockfix
 
             fix, why = lockfix.plan(doc, ctx, ins, R)
-            note = f"no fix: {why}" if fix is None else ""
+            note = why if fix is None else ""
         elif only_project:
             note = "pin them where the project declares them, or install with -c <a lock>; " + _HOW
         else:

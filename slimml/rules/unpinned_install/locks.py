@@ -158,7 +158,7 @@ def _relock(doc: Document, c: _Cmd, tool: str, seen: _Seen):
         f"serves that day instead of the committed {lock}; commit the lock and install from it",
         c.cmd.start,
         c.cmd.end,
-        note="no fix: without this command a build whose lock is missing or stale would install something else",
+        note="without this command a build whose lock is missing or stale would install something else",
     )
 
 
@@ -217,7 +217,7 @@ def _uv_sync(doc: Document, ctx, c: _Cmd, u, seen: _Seen):
             "image gets whatever the index serves that day instead of uv.lock",
             c.cmd.start,
             c.cmd.end,
-            note="no fix: dropping the upgrade changes what the build installs",
+            note="dropping the upgrade changes what the build installs",
         )
         return
     if given:
@@ -264,7 +264,7 @@ def _uv_pip(doc: Document, ctx, c: _Cmd, u):
                     f"afresh, ignoring the lock in the build context; use {use}",
                     c.cmd.start,
                     c.cmd.end,
-                    note=f"no fix: `{use}` installs into the project's environment, not where `uv pip` installs",
+                    note=f"`{use}` installs into the project's environment, not where `uv pip` installs",
                 )
                 break
 
@@ -299,7 +299,7 @@ def _project_install(doc: Document, ctx, c: _Cmd, u, seen: _Seen):
                     "commit Pipfile.lock",
                     c.cmd.start,
                     c.cmd.end,
-                    note="no fix: the packages are not in the committed lock",
+                    note="the packages are not in the committed lock",
                 )
             return
         if "--skip-lock" in given:
@@ -308,7 +308,7 @@ def _project_install(doc: Document, ctx, c: _Cmd, u, seen: _Seen):
                 "that day; install from the lock (`pipenv install --deploy` or `pipenv sync`)",
                 c.cmd.start,
                 c.cmd.end,
-                note="no fix: dropping --skip-lock changes what the build installs",
+                note="dropping --skip-lock changes what the build installs",
             )
             return
         pipfile = env.get("PIPENV_PIPFILE")
@@ -387,15 +387,15 @@ def _lock_needed(doc: Document, ctx, c: _Cmd, flags: LF.LockFlags, project: str,
                 relies_on=(f"{hit[1]} is in the build context next to {m.rel}",),
             )
         else:
-            note = f"no fix: the COPY that brings {flags.manifest} cannot take {flags.lock} as a second source here"
+            note = f"the COPY that brings {flags.manifest} cannot take {flags.lock} as a second source here"
     else:
         excluded = LK.excluded_by(ctx, lock_rel) if lock_rel and ctx.context_dir is not None else None
         if excluded:
             why = f"{lock_rel} is left out of the build context by {excluded}"
-            note = f"no fix: drop {lock_rel} from {excluded} so that the build can read it"
+            note = f"drop {lock_rel} from {excluded} so that the build can read it"
         else:
             why = f"there is no {flags.lock} in the build context"
-            note = f"no fix: commit a {flags.lock} (`{flags.tool} lock`) and copy it with {flags.manifest}"
+            note = f"commit a {flags.lock} (`{flags.tool} lock`) and copy it with {flags.manifest}"
     return pres, _finding(
         f"`{c.label}` runs without {flags.lock} in the image ({why}): it resolves the dependencies afresh, so "
         "each build can install different versions",
@@ -461,7 +461,7 @@ def _flagged(
         if mismatch:
             why_not.append(mismatch)
     if why_not:
-        yield _finding(msg, c.cmd.start, c.cmd.end, None, note="no fix: " + "; ".join(why_not))
+        yield _finding(msg, c.cmd.start, c.cmd.end, None, note="; ".join(why_not))
         return
     reason = (
         f"with {flags.fix}, {flags.fix_does}: a build whose lock is stale fails where it used to succeed (slimml "
