@@ -626,3 +626,20 @@ def test_one_requirements_file_for_two_pythons_gets_one_lock_only(tmp_path, monk
     assert "flask==2.3.3" in _side(r, "requirements.lock")  # resolved for the stage that got it: Python 3.10
     (left,) = r.remaining
     assert left.fix is None and "already serves line 4, built for Python 3.10" in left.note
+
+
+@pytest.mark.parametrize("copy", ["COPY *.txt ./", "COPY requirements*.txt /app/", "copy ./req*.txt app.py ./"])
+def test_a_wildcard_copy_is_read_for_the_finding_and_the_fix_is_withdrawn(tmp_path, resolver, copy):
+    """Found by the attack: `COPY *.txt ./` left SLM012 silent (the origin of the file is not traced through a
+    wildcard). The file is read for the finding; the fix, which must extend the COPY, is withdrawn with the reason."""
+    files = {"requirements.txt": "flask>=2\n", "app.py": ""}
+    r = _run(tmp_path, BASE + copy + "\nRUN pip install -r requirements.txt\n", files)
+    f = _only(r)
+    assert "flask (>=2)" in f.message and f.fix is None, f.message
+    assert "wildcard" in f.note, f.note
+    assert r.output == r.original and not r.side_files
+
+
+def test_a_wildcard_copy_of_a_pinned_file_is_quiet(tmp_path, resolver):
+    r = _run(tmp_path, BASE + "COPY *.txt ./\nRUN pip install -r requirements.txt\n", {"requirements.txt": "a==1\n"})
+    assert not _pip_findings(r)

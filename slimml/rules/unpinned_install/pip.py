@@ -159,9 +159,37 @@ def reader(doc: Document, ctx, instr: Instruction):
         if not _may_be_copied(doc, path):
             return None  # no COPY of the file puts anything there (most config paths): skip the walk back
         o = F.origin(doc, ctx, instr, path)
-        return o.text if o.kind in ("context", "heredoc") else None
+        if o.kind in ("context", "heredoc"):
+            return o.text
+        return _wildcard_source(doc, ctx, o.instr, path) if o.instr is not None else None
 
     return read
+
+
+def _wildcard_source(doc: Document, ctx, copy: Instruction, path: str) -> str | None:
+    """The text of ``path`` when the COPY that may have put it there is a wildcard copy from the context
+    into a directory (``COPY *.txt ./``) with exactly one source pattern matching its name: for reading
+    what an install asks for (the finding). ``origin`` does not trace wildcards, so the fix stays withdrawn."""
+    import fnmatch
+
+    if ctx.context_dir is None or copy.keyword not in ("COPY", "ADD") or copy.flag("from") is not None:
+        return None
+    ops = F.operands(copy)
+    if len(ops) < 2 or any("$" in w or "://" in w for w in ops):
+        return None
+    st = B.state_before(doc, copy)
+    dest = posixpath.normpath(posixpath.join(st.workdir if st else "/", ops[-1]))
+    if posixpath.dirname(path) != dest or not (ops[-1].endswith("/") or len(ops) > 2 or ops[-1] in (".", "./")):
+        return None
+    name = posixpath.basename(path)
+    hits = [
+        posixpath.normpath(posixpath.join(posixpath.dirname(src), name)).lstrip("/")
+        for src in ops[:-1]
+        if any(ch in posixpath.basename(src) for ch in "*?[")
+        and not any(ch in posixpath.dirname(src) for ch in "*?[")
+        and fnmatch.fnmatchcase(name, posixpath.basename(src))
+    ]
+    return ctx.read_context_file(hits[0]) if len(hits) == 1 else None
 
 
 def _may_be_copied(doc: Document, path: str) -> bool:
