@@ -644,3 +644,20 @@ def test_exec_form_is_reported_never_rewritten(tmp_path):
     assert f.fix is None and "exec form" in f.note
     f = _one(f'FROM {SLIM}\nRUN ["python", "-m", "pip", "install", "torch"]\n', tmp_path, {"app.py": "x.cuda()\n"})
     assert f.severity == "info"
+
+
+def test_check_reports_a_gpu_projects_cuda_wheels_without_failing(tmp_path):
+    """The GPU project's finding is pure information (info, no fix): `slimml check` prints it and exits 0; the same
+    install in a project with no GPU use is a finding to act on (exit 1)."""
+    from click.testing import CliRunner
+
+    from slimml.cli import main
+
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\nRUN pip install --no-cache-dir torch==2.1.0\n")
+    (tmp_path / "app.py").write_text("import torch\nprint(torch.ones(2))\n")
+    args = ["check", "--no-cache", "--select", "SLM013", str(tmp_path / "Dockerfile")]
+    cpu = CliRunner().invoke(main, args)
+    assert cpu.exit_code == 1 and "SLM013" in cpu.output, cpu.output
+    (tmp_path / "app.py").write_text("import torch\nprint(torch.ones(2).to('cuda'))\n")
+    gpu = CliRunner().invoke(main, args)
+    assert gpu.exit_code == 0 and "SLM013" in gpu.output and "kept" in gpu.output, gpu.output

@@ -24,6 +24,12 @@ from ..secrets import mask
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 
 
+def actionable(findings) -> bool:
+    """Whether findings fail `slimml check`: every one does except pure information -- severity info with no
+    fix (SLM013's "this project uses a GPU: the CUDA wheels stay, and cost this much")."""
+    return any(f.severity != "info" or f.fix is not None for f in findings)
+
+
 @lru_cache(maxsize=4)
 def _line_starts(text: str) -> list[int]:
     """Offsets where each line starts: once per text (a count per finding made long files quadratic)."""

@@ -490,7 +490,7 @@ def check(
         click.echo(summary, err=True)
     if any(r.error for r in reports):
         sys.exit(EXIT_ERROR)
-    if not exit_zero and any(r.result is not None and r.result.findings for r in reports):
+    if not exit_zero and any(r.result is not None and chk.actionable(r.result.findings) for r in reports):
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_OK)
 
