@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -422,6 +423,100 @@ def test_real_resolver_against_the_local_index(tmp_path):
     lock = _side(r, "requirements.lock")
     assert [ln for ln in lock.splitlines() if not ln.startswith("#")] == ["flasklike==1.1.0", "werkzeuglike==2.0.0"]
     assert "-c /app/requirements.lock" in r.output
+
+
+# -- hashes where the project already uses them -----------------------------------------------------------------
+HASHED_LOCK = R.Lock(
+    (R.Pin("flask", "3.0.0", ("sha256:" + "a" * 64,)), R.Pin("werkzeug", "3.0.1", ("sha256:" + "b" * 64,))),
+    backend="test",
+)
+HASHED_PROJECT = (
+    BASE + "COPY base.txt requirements.txt ./\n"
+    "RUN pip install --require-hashes -r base.txt\n"
+    "RUN pip install --no-cache-dir -r requirements.txt\n"
+)
+HASHED_FILES = {
+    "base.txt": "six==1.16.0 --hash=sha256:" + "c" * 64 + "\n",
+    "requirements.txt": "--index-url https://pypi.internal.example/simple\nflask>=2\n",
+}
+
+
+def test_a_project_with_hashes_gets_a_hashed_lock_that_replaces_the_file(tmp_path, monkeypatch):
+    """The issue: "with hashes where the project already uses them". A hashed lock cannot go in -c (pip's hash
+    mode then rejects the loose top-level requirement), so it replaces the file in the install, carrying the file's
+    index options; the requirements file stays for people, and the rule does not fire on its own output."""
+    calls = []
+    monkeypatch.setattr(R, "resolve", lambda req: calls.append(req) or HASHED_LOCK)
+    r = _run(tmp_path, HASHED_PROJECT, HASHED_FILES)
+    (f,) = _pip_findings(r)
+    assert f.fix is not None and "installs with hashes (line 4)" in f.fix.reason
+    assert calls[0].hashes is True
+    assert "RUN pip install --no-cache-dir -r /app/requirements.lock\n" in r.output
+    assert "COPY base.txt requirements.txt requirements.lock ./\n" in r.output
+    lock = _side(r, "requirements.lock")
+    body = [ln for ln in lock.splitlines() if not ln.startswith("#")]
+    assert body[0] == "--index-url https://pypi.internal.example/simple"
+    assert "flask==3.0.0 \\" in body and f"    --hash=sha256:{'a' * 64} \\" not in body
+    assert f"    --hash=sha256:{'a' * 64}" in body
+    (tmp_path / "requirements.lock").write_text(lock)
+    assert not _pip_findings(_run(tmp_path, r.output, {"requirements.lock": lock}))
+
+
+@pytest.mark.parametrize(
+    "install",
+    [
+        "pip install -r requirements.txt gunicorn",  # a package named on the command line
+        "pip install -r requirements.txt -r extra.txt",  # two files
+    ],
+)
+def test_a_hashed_project_whose_install_cannot_take_the_lock_in_place_withdraws(tmp_path, resolver, install):
+    df = BASE + "COPY base.txt requirements.txt extra.txt ./\nRUN pip install --require-hashes -r base.txt\n"
+    df += f"RUN {install}\n"
+    r = _run(tmp_path, df, {**HASHED_FILES, "extra.txt": "click\n"})
+    (f,) = _pip_findings(r)
+    assert f.fix is None and "installs with hashes (line 4)" in f.note and r.output == r.original
+
+
+def test_real_pip_installs_the_hashed_lock_in_hash_mode(tmp_path):
+    """The lock the real resolver writes for a hashed project, installed the way the fixed RUN does, by a real pip
+    from the local index: hash-checking mode passes, the locked versions are installed; a tampered hash fails."""
+    import subprocess
+    import sys
+
+    from .pkgindex import IndexServer, torch_like
+
+    idx = torch_like(tmp_path / "idx")
+    ctx_dir = tmp_path / "ctx"
+    ctx_dir.mkdir()
+    R._MEMO.clear()
+    with IndexServer(idx.default.root) as server:
+        files = {
+            "base.txt": HASHED_FILES["base.txt"],
+            "requirements.txt": f"--index-url {server.url}/simple\nflasklike>=1.0\n",
+        }
+        r = _run(ctx_dir, HASHED_PROJECT, files)
+        lock = _side(r, "requirements.lock")
+        assert "-r /app/requirements.lock" in r.output
+        (tmp_path / "requirements.lock").write_text(lock)
+        target = tmp_path / "site"
+
+        def install(lockfile):
+            return subprocess.run(
+                [sys.executable, "-m", "pip", "install", "--isolated", "--no-cache-dir", "--disable-pip-version-check",
+                 "--target", str(target), "-r", str(lockfile)],
+                capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+
+        ok = install(tmp_path / "requirements.lock")
+        assert ok.returncode == 0, ok.stderr
+        assert (target / "flasklike-1.0.0.dist-info").is_dir() and (target / "werkzeuglike-2.0.0.dist-info").is_dir()
+        bad = tmp_path / "tampered.lock"
+        first = lock.index("--hash=sha256:") + len("--hash=sha256:")
+        bad.write_text(lock[:first] + ("0" if lock[first] != "0" else "1") + lock[first + 1 :])
+        shutil.rmtree(target)
+        broken = install(bad)
+        assert broken.returncode != 0 and "HASHES" in broken.stderr.upper(), broken.stderr
+    R._MEMO.clear()
 
 
 # -- fixture pairs of the fix (a fixed resolver: tests/fixture_cases.py runs without the package index) -----------

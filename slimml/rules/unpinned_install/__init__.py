@@ -27,13 +27,17 @@ What it does
     writes the result next to the requirements file as ``requirements.lock`` (``<name>.lock`` for another
     file name; next to the Dockerfile for specs on the command line), COPYs it into the image beside the
     requirements file and adds ``-c <lock>`` to the install. The requirements file stays the one people edit.
-    The fix is unsafe -- the build installs today's versions from then on -- and withdrawn, with the reason,
+    Where the project already uses hashes (another install of the Dockerfile in pip's hash-checking mode), the
+    lock carries ``--hash`` lines and the file's index options and replaces the requirements file in the
+    install (``-r requirements.lock``): a hashed lock in ``-c`` would turn hash-checking on for the loose
+    requirements it does not replace, which then fail. That needs an install of exactly one requirements
+    file with nothing named on the command line. The fix is unsafe -- the build installs today's versions from then on -- and withdrawn, with the reason,
     when the lock could not mean what the build does: the Python version unknown; an index, constraint or
     file the resolver cannot be given as the build's pip sees it (a build argument, a secret mount, a local
     ``--find-links``, a config file an earlier RUN wrote); ``--no-deps``, ``-U``, ``--upgrade-strategy
     eager``, ``--pre`` (on the line, in the file, or as ``PIP_*`` / pip.conf), ``--only-binary``,
-    ``--no-binary``, ``--prefer-binary`` (the resolver is not told them), another ``--platform``; pip's hash-checking mode (a hashed lock in ``-c`` turns it on
-    for requirements it does not replace, which then fail); a local project or VCS requirement; a lock name
+    ``--no-binary``, ``--prefer-binary`` (the resolver is not told them), another ``--platform``; an install already in
+    hash-checking mode (its requirements are pinned when it builds at all); a local project or VCS requirement; a lock name
     taken by a file slimml did not write; a ``.dockerignore`` that leaves the lock out; the resolver failing
     (no network, an unreachable index, conflicting pins: its one-line reason is the note, nothing is written).
 

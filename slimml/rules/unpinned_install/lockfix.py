@@ -7,13 +7,14 @@ requirements file is extended when it copies into a directory, a new COPY follow
 install gets ``-c <lock>``: pip then installs exactly those versions, and the requirements file stays the
 one people edit.
 
-Why ``-c`` and never hashes: pip (23.2, checked against the local test index) turns on hash-checking mode as
-soon as a *constraints* file carries ``--hash``, and then rejects every requirement that is not itself
-``==``-pinned -- even one the constraint pins (``flasklike>=1`` with ``-c lock``: "all requirements must have
-their versions pinned with =="); transitive dependencies fail the same way. A hashed lock would have to
-replace the requirements (``-r lock``), which drops what the requirements file itself says. So an install
-in hash-checking mode (``--hash`` lines, ``--require-hashes``, ``PIP_REQUIRE_HASHES``) gets no fix: its
-requirements are pinned already when it builds at all.
+Hashes, where the project already uses them (another install of the Dockerfile is in pip's hash-checking mode):
+the lock carries ``--hash`` lines and *replaces* the requirements file in the install (``-r requirements.lock``),
+with the file's index options copied into it. ``-c`` cannot carry hashes: pip (23.2, checked against the local
+test index) turns on hash-checking mode as soon as a constraints file carries ``--hash``, and then rejects every
+requirement that is not itself ``==``-pinned -- even one the constraint pins ("all requirements must have their
+versions pinned with =="). The replacement needs an install that reads exactly one requirements file and names
+nothing on the command line; other shapes keep the finding without a fix. An install already in hash-checking
+mode gets no fix: its requirements are pinned when it builds at all.
 
 Everything the resolver cannot be told the way the build's pip sees it withdraws the fix, with the reason.
 """
@@ -383,7 +384,17 @@ def plan(doc: Document, ctx, ins: PIP.Install, resolve) -> tuple[Fix | None, str
         at = above[0].line_start if above else ins.instr.line_start
         indent = doc.text[ins.instr.line_start : ins.instr.start]
         copy_edits = [Edit(at, at, f"{indent}{kw} {lock_rel} {lock_img}{doc.newline}")]
-    req = _request(ins, resolve, index)
+    hashed = _project_hashes(doc, ctx, ins)
+    replace: Edit | None = None
+    if hashed:
+        got_r = _replace_requirement(ins, first_r, lock_img) if first_r is not None else None
+        if got_r is None:
+            return None, (
+                f"the project installs with hashes ({hashed}): a hashed lock must replace the requirements file "
+                "(-r), which needs an install of exactly one requirements file and nothing named on the command line"
+            )
+        replace = got_r
+    req = _request(ins, resolve, index, hashes=bool(hashed))
     try:
         lock = resolve.resolve(req)
     except resolve.ResolveError as e:
@@ -393,11 +404,15 @@ def plan(doc: Document, ctx, ins: PIP.Install, resolve) -> tuple[Fix | None, str
     if missing:  # wired in, it would leave them loose: the rule would fire on its own output
         return None, f"the resolved lock does not pin {', '.join(missing[:3])}"
     text = lock.text(source)
+    if replace is not None:
+        text = _with_index_lines(text, ins)
     edits = list(copy_edits)
     if text != existing:
         edits.append(Edit(0, len(existing or ""), text, path=lock_rel))
     wired = {RQ._abs(v, cwd) for k, v in ins.specs if k == "-c"} | {RQ._abs(c, cwd) for c in ins.env_constraints}
-    if lock_img not in wired:
+    if replace is not None:
+        edits.append(replace)
+    elif lock_img not in wired:
         last = ins.words[-1]
         edits.append(Edit(last.end, last.end, f" -c {shlex.quote(lock_img)}"))
     if not edits:
@@ -405,12 +420,22 @@ def plan(doc: Document, ctx, ins: PIP.Install, resolve) -> tuple[Fix | None, str
     fix = Fix.unsafe(
         *edits,
         reason=(
-            f"{lock_rel} pins the {len(lock.pins)} versions the package index resolves today for Python "
+            (
+                f"the project installs with hashes ({hashed}), so {lock_rel} carries them and replaces {source} "
+                f"in this install (-r): keep it current with {source}; "
+                if replace is not None
+                else ""
+            )
+            + f"{lock_rel} pins the {len(lock.pins)} versions the package index resolves today for Python "
             f"{ins.target.python} on linux/{ins.target.machine}; the build installs exactly those from now on "
             "(not the newest): check the app with them (`slimml measure --verify`) and regenerate the lock "
             f"with `slimml fix --resolve --unsafe-fixes` after editing {source}"
         ),
-        description=f"lock {source} in {lock_rel} and install with -c {lock_img}",
+        description=(
+            f"lock {source} with hashes in {lock_rel} and install -r {lock_img}"
+            if replace is not None
+            else f"lock {source} in {lock_rel} and install with -c {lock_img}"
+        ),
         relies_on=(
             "the index options the build's installer uses are all known (command line, file, ENV, config)",
             f"the image's Python is {ins.target.python}",
@@ -432,7 +457,7 @@ def _shared_with_another_image(doc: Document, ins: PIP.Install, lock_name: str) 
     return ""
 
 
-def _request(ins: PIP.Install, resolve, index: tuple[str, ...]):
+def _request(ins: PIP.Install, resolve, index: tuple[str, ...], hashes: bool = False):
     cwd = ins.cwd or "/"
     lines: list[str] = []
     skip: set[str] = {p for p, t in ins.parsed.files.items() if ours(t)}  # a lock of ours is regenerated
@@ -453,5 +478,47 @@ def _request(ins: PIP.Install, resolve, index: tuple[str, ...]):
         files=files,
         index=index,
         target=resolve.Target(python=ins.target.python, machine=ins.target.machine),
-        hashes=False,
+        hashes=hashes,
     )
+
+
+def _project_hashes(doc: Document, ctx, ins: PIP.Install) -> str:
+    """Where the project installs with hashes (another install of this Dockerfile in pip's hash-checking mode:
+    ``--hash`` lines or ``--require-hashes``), as "line N"; "" when it does not."""
+    for other in PIP.installs(doc, ctx):
+        if other.instr is ins.instr and other.cmd.start == ins.cmd.start:
+            continue
+        if other.tool == "pip" and (other.parsed.uses_hashes or other.has("--require-hashes")):
+            return f"line {other.instr.start_line}"
+    return ""
+
+
+def _replace_requirement(ins: PIP.Install, first_r: str, lock_img: str) -> Edit | None:
+    """The edit putting the lock in place of the install's only requirements file (``-r FILE`` -> ``-r LOCK``);
+    None when the install reads more than that one file or names requirements itself."""
+    if [k for k, _ in ins.specs if k != "-c"] != ["-r"] or ins.tool != "pip":
+        return None
+    words = ins.words[ins.sub + 1 :]
+    for i, w in enumerate(words):
+        v = w.value
+        if v in ("-r", "--requirement") and i + 1 < len(words) and words[i + 1].value == first_r:
+            nxt = words[i + 1]
+            return Edit(nxt.start, nxt.end, shlex.quote(lock_img))
+        for prefix in ("--requirement=", "-r"):
+            if v.startswith(prefix) and v[len(prefix) :] == first_r and v != prefix:
+                return Edit(w.start, w.end, f"-r {shlex.quote(lock_img)}")
+    return None
+
+
+def _with_index_lines(text: str, ins: PIP.Install) -> str:
+    """The lock with the index options the requirements file gave pip (the install no longer reads the file)."""
+    lines = [
+        f"{RQ.INDEX_OPTS.get(opt) or opt} {val}"
+        for opt, val, _ in ins.parsed.options
+        if opt in RQ.INDEX_OPTS or opt == "--trusted-host"
+    ]
+    if not lines:
+        return text
+    parts = text.split("\n")
+    n = next((i for i, ln in enumerate(parts) if not ln.startswith("#")), len(parts))
+    return "\n".join(parts[:n] + list(dict.fromkeys(lines)) + parts[n:])
