@@ -131,3 +131,24 @@ def test_measure_verifies_the_locked_rewrite(tmp_path):
             assert not (proj / "requirements.lock").exists(), "measure rewrites a copy, never the project"
     finally:
         R._MEMO.clear()
+
+
+def test_fix_verify_keeps_the_lock_only_after_a_verifying_build(tmp_path):
+    """`slimml fix --verify --resolve --unsafe-fixes --write`: the lock is kept because the builds verify (the
+    issue's "--verify proves the pinned build behaves the same"), and written with the Dockerfile change."""
+    idx = pi.torch_like(tmp_path / "index")
+    ip = pi.docker_bridge_ip()
+    R._MEMO.clear()
+    try:
+        with pi.IndexServer(idx.default.root.parent, ip) as srv:
+            proj = _project(tmp_path / "svc", f"{srv.url}/default/simple", ip)
+            res = CliRunner().invoke(
+                main,
+                ["fix", "--verify", "--resolve", "--unsafe-fixes", "--write", "--select", "SLM012", str(proj)],
+            )
+            assert res.exit_code == 0, res.output[-4000:]
+            assert "kept    SLM012 (unsafe, verified by a build)" in res.output, res.output[-4000:]
+            assert "flasklike==1.0.0" in (proj / "requirements.lock").read_text()
+            assert "-c /srv/requirements.lock" in (proj / "Dockerfile").read_text()
+    finally:
+        R._MEMO.clear()
