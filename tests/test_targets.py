@@ -291,3 +291,11 @@ def test_measure_judges_a_real_build(tmp_path, cache_flag):
             assert j[side]["cold"] is True and t["build"]["met"] is (j[side]["build_seconds"] < 300), t
         else:
             assert t["build"] == {"met": None, "why": "not judged: warm build"} and t["both"] is None
+
+
+def test_the_fleet_line_counts_one_image_in_the_singular():
+    from slimml.migrate import report as rp
+
+    verdict = tg.judge(1_000_000, 10.0, True)
+    counted = rp.count_targets([{"before": verdict, "after": verdict}])
+    assert rp.targets_text(counted, 0).startswith("Of 1 measured image, meeting both targets")

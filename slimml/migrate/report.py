@@ -146,7 +146,7 @@ def targets_text(t: dict, not_built: int) -> str:
     """The fleet line: how many measured images meet both targets, before and after."""
     n, b, a = t["images"], t["before"], t["after"]
     text = (
-        f"Of {n} measured images, meeting both targets ({tg.SIZE_TARGET_TEXT}, {tg.BUILD_TARGET_TEXT}): "
+        f"Of {n} measured image{'' if n == 1 else 's'}, meeting both targets ({tg.SIZE_TARGET_TEXT}, {tg.BUILD_TARGET_TEXT}): "
         f"before {b['both']}, after {a['both']}; {tg.SIZE_TARGET_TEXT}: before {b['size']}, after {a['size']}; "
         f"{tg.BUILD_TARGET_TEXT}: before {b['build']}, after {a['build']}"
     )
