@@ -250,14 +250,131 @@ def test_a_requirements_file_is_edited_for_the_extras(tmp_path):
     assert after == "flask\ntensorflow==2.15.0  # model\n" and result.output == text
 
 
-def test_cupy_and_packages_that_pull_torch_are_reported_only(tmp_path):
+def test_cupy_is_reported_only(tmp_path):
     f = _one(f"FROM {SLIM}\nRUN pip install cupy-cuda12x\n", tmp_path)
     assert f.fix is None and "cupy-cuda12x" in f.message
+    # torch named too: the CPU torch satisfies sentence-transformers as well, and nothing more is pulled
+    out = _fix(f"FROM {SLIM}\nRUN pip install torch sentence-transformers\n", tmp_path)
+    assert f"pip install --index-url {CPU} torch && pip install torch sentence-transformers" in out
+
+
+# -- packages that pull torch in: torch (and the torchvision/torchaudio they pull) from the CPU index first ----------
+@pytest.mark.parametrize(
+    "pkgs, cpu",
+    [
+        ("sentence-transformers", "torch"),
+        ("openai-whisper==20231117", "torch"),
+        ("accelerate peft", "torch"),
+        ("lightning", "torch"),
+        ("timm", "torch torchvision"),
+        ("easyocr", "torch torchvision"),
+        ("ultralytics fastapi", "torch torchvision"),
+        # named torchvision: the pulled torch comes along (loose; torchvision's own pin decides it)
+        ("torchvision==0.16.0 timm", "torch torchvision==0.16.0"),
+    ],
+)
+def test_packages_that_pull_torch_get_the_cpu_torch_first(pkgs, cpu, tmp_path):
+    text = f"FROM {SLIM}\nRUN pip install --no-cache-dir {pkgs}\n"
+    f = _one(text, tmp_path)
+    assert f.fix is not None and f.fix.applicability.name == "UNSAFE", f.note
+    assert "pulled in by" in f.message and f.estimate is not None and "it saves" in f.fix.reason
+    assert "does not read offline" in f.fix.reason and "saving does not happen" in f.fix.reason
+    out = _fix(text, tmp_path)
+    assert f"RUN pip install --no-cache-dir --index-url {CPU} {cpu} && pip install --no-cache-dir {pkgs}\n" in out
+
+
+def test_a_pinned_puller_is_said_to_maybe_need_an_older_torch(tmp_path):
+    f = _one(f"FROM {SLIM}\nRUN pip install sentence-transformers==2.2.2\n", tmp_path)
+    assert "an older release (sentence-transformers==2.2.2) may require an older torch, or none" in f.fix.reason
     f = _one(f"FROM {SLIM}\nRUN pip install sentence-transformers\n", tmp_path)
-    assert f.fix is None and "pulls torch in" in f.message
-    # torch named too: the CPU torch satisfies sentence-transformers as well
-    f = _one(f"FROM {SLIM}\nRUN pip install torch sentence-transformers\n", tmp_path)
-    assert f.fix is not None
+    assert "older release" not in f.fix.reason
+
+
+def test_the_saving_of_a_pulled_torch_is_the_named_torchs(tmp_path):
+    named = _one(f"FROM {SLIM}\nRUN pip install torch\n", tmp_path)
+    pulled = _one(f"FROM {SLIM}\nRUN pip install sentence-transformers\n", tmp_path)
+    assert pulled.estimate == named.estimate
+    assert "150 MB-250 MB for the CPU wheel" in pulled.message
+
+
+def test_what_the_requirements_say_about_torch_is_what_the_cpu_install_asks_for(tmp_path):
+    files = {**APP, "requirements.txt": "sentence-transformers==2.6.1\ntorch==2.1.0\ntimm\n"}
+    text = f"FROM {SLIM}\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+    f = _one(text, tmp_path, files)
+    out = _fix(text, tmp_path, files)
+    # torch named: its pin; torchvision pulled by timm and not named: from the CPU index too, loose
+    assert f"RUN pip install --index-url {CPU} torch==2.1.0 torchvision && pip install -r requirements.txt\n" in out
+    assert "does not name torchvision" in f.fix.reason
+
+
+@pytest.mark.parametrize(
+    "run, why",
+    [
+        # one torch release exactly: the CPU index's newest would be replaced by PyPI's CUDA build
+        ("pip install vllm", "requires one torch release exactly"),
+        ("pip install xformers fastapi", "requires one torch release exactly"),
+        ("pip install torchtext", "requires one torch release exactly"),
+        # every withdrawal of the torch case holds for the pulled torch (the same code path)
+        ("uv pip install --system -U openai-whisper", "upgrades"),  # uv's -U upgrades every package
+        ("pip install -U --upgrade-strategy eager openai-whisper", "upgrades"),
+        ("pip install -U torch openai-whisper", "upgrades"),  # a named torch is upgraded
+        ("pip install --no-deps sentence-transformers", "no-deps"),
+        ("pip install --target /deps timm", "--target"),
+        ("pip install sentence-transformers; echo done", "followed by another statement"),
+        ("pip install sentence-transformers || true", "`||`"),
+        ("pip install sentence-transformers==$ST_VERSION", "variables"),
+        ("pip install 'sentence-transformers; python_version >= \"3.9\"'", "marker"),
+    ],
+)
+def test_the_pulled_torch_fix_is_withdrawn_when_it_cannot_be_proven(run, why, tmp_path):
+    base = "debian:bookworm-slim" if "python_version" in run else SLIM  # no python tag: the marker is unknown
+    f = _one(f"FROM {base}\nRUN {run}\n", tmp_path)
+    assert f.fix is None and why in f.note, f.note
+
+
+@pytest.mark.parametrize(
+    "setup",
+    ["ENV PIP_UPGRADE_STRATEGY=eager\n", "COPY pip.conf /etc/pip.conf\n"],
+)
+def test_an_eager_upgrade_strategy_from_the_environment_withdraws_the_upgrade(setup, tmp_path):
+    files = {**APP, "pip.conf": "[install]\nupgrade-strategy = eager\n"}
+    f = _one(f"FROM {SLIM}\n{setup}RUN pip install -U openai-whisper\n", tmp_path, files)
+    assert f.fix is None and "eager" in f.note, f.note
+    f = _one(f"FROM {SLIM}\n{setup}RUN pip install openai-whisper\n", tmp_path, files)  # without -U it changes nothing
+    assert f.fix is not None, f.note
+
+
+def test_pips_upgrade_of_a_package_that_pulls_torch_keeps_the_cpu_torch(tmp_path):
+    """pip's -U (only-if-needed, the default) upgrades the packages named, and torch only where it does not satisfy
+    them: the fix stays (the real-pip test below proves the CPU torch is kept)."""
+    text = f"FROM {SLIM}\nRUN pip install -qU openai-whisper\n"
+    f = _one(text, tmp_path)
+    assert f.fix is not None and "only-if-needed" in f.fix.reason, f.note
+    assert f"RUN pip install -q --index-url {CPU} torch && pip install -qU openai-whisper\n" in _fix(text, tmp_path)
+    # a later install that upgrades is not taken to keep an earlier CPU torch
+    cpu = f"FROM {SLIM}\nRUN pip install --index-url {CPU} torch\n"
+    assert _one(cpu + "RUN pip install -U torch\n", tmp_path).fix is None
+
+
+def test_a_puller_found_only_by_name_in_the_context_withdraws(tmp_path):
+    files = {**APP, "requirements.txt": "sentence-transformers\n"}
+    f = _one(f"FROM {SLIM}\nRUN pip install -r requirements.txt\n", tmp_path, files)
+    assert f.fix is None and "found by name" in f.note, f.note
+
+
+def test_an_exact_torch_next_to_a_puller_that_pins_it_is_fixed(tmp_path):
+    out = _fix(f"FROM {SLIM}\nRUN pip install torch==2.1.0 torchtext==0.16.0\n", tmp_path)
+    assert f"pip install --index-url {CPU} torch==2.1.0 && " in out
+
+
+def test_a_puller_after_a_cpu_torch_is_left_alone_and_with_gpu_use_is_kept(tmp_path):
+    text = f"FROM {SLIM}\nRUN pip install --index-url {CPU} torch==2.1.0\nRUN pip install sentence-transformers\n"
+    assert _findings(text, tmp_path) == []
+    f = _one(f"FROM {SLIM}\nRUN pip install sentence-transformers\n", tmp_path, {"app.py": "m.to('cuda')\n"})
+    assert f.fix is None and f.severity == "info" and "pulled in by sentence-transformers" in f.message
+    # the fix's own output does not fire again (also across RUNs of one stage)
+    out = _fix(f"FROM {SLIM}\nRUN pip install sentence-transformers\nRUN pip install accelerate\n", tmp_path)
+    assert out.count(f"--index-url {CPU}") == 2
 
 
 @pytest.mark.parametrize(
@@ -473,6 +590,9 @@ def test_cuda_local_version_pin_is_never_rewritten(tmp_path):
         ("--require-hashes\ntorch==2.1.0\n", "require-hashes"),
         ("torch>=2.1.*\n", "parse"),
         ("-r missing.txt\ntorch\n", "missing.txt"),
+        # a package that pulls torch in, in hash-checking mode: torch must come with a hash
+        ("sentence-transformers==2.6.1 --hash=sha256:" + "0" * 64 + "\n", "checks hashes"),
+        ("--require-hashes\nsentence-transformers==2.6.1\n", "require-hashes"),
     ],
 )
 def test_requirements_files_that_make_the_rewrite_unprovable(req, why, tmp_path):
@@ -553,32 +673,7 @@ def test_pip_keeps_the_cpu_torch_the_fix_installs_first(indexes, tmp_path):
     original `pip install torch==2.1.0` (default index), which must find 2.1.0+cpu satisfying it -- no nvidia-*."""
     text = f"FROM {SLIM}\nRUN pip install torch==2.1.0\n"
     out = _fix(text, tmp_path, options={"cpu-index-url": indexes.cpu.file_url})
-    run = out.splitlines()[1][len("RUN ") :]
-    first, second = run.split(" && ")
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    py = str(env_dir / "bin" / "python")
-    for cmd, index in ((first, None), (second, indexes.default.file_url)):
-        args = cmd.split()[2:]  # after `pip install`
-        extra = [] if index is None else ["--index-url", index]
-        r = subprocess.run(
-            [
-                py,
-                "-m",
-                "pip",
-                "--isolated",
-                "--disable-pip-version-check",
-                "install",
-                "--no-cache-dir",
-                *extra,
-                *[a.strip("'") for a in args],
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert r.returncode == 0, r.stderr[-2000:]
-    freeze = subprocess.run([py, "-m", "pip", "--isolated", "freeze"], capture_output=True, text=True).stdout
+    freeze = _run_fixed(out, indexes.default.file_url, tmp_path / "venv")
     assert "torch==2.1.0+cpu" in freeze and "nvidia" not in freeze, freeze
 
 
@@ -661,3 +756,76 @@ def test_check_reports_a_gpu_projects_cuda_wheels_without_failing(tmp_path):
     (tmp_path / "app.py").write_text("import torch\nprint(torch.ones(2).to('cuda'))\n")
     gpu = CliRunner().invoke(main, args)
     assert gpu.exit_code == 0 and "SLM013" in gpu.output and "kept" in gpu.output, gpu.output
+
+
+# -- the pulled torch's claim, with a real pip: the stand-in for sentence-transformers keeps the CPU torch ------------
+@pytest.fixture(scope="module")
+def puller_indexes(tmp_path_factory) -> pi.TorchLike:
+    """The torch stand-ins plus, on this test's own default index, packages that pull torch in: `sentlike` (torch>=2.0,
+    as sentence-transformers), `pinlike` (torch==2.1.0 exactly), `oldlike` (torch<2.1: an old release capping torch
+    below the CPU index's newest) and an older CUDA `torch 2.0.0` for it."""
+    indexes = pi.torch_like(tmp_path_factory.mktemp("pkgindex-pullers"))
+    indexes.default.add(
+        pi.Dist("sentlike", "1.0.0", requires=("torch>=2.0",)),
+        pi.Dist("pinlike", "1.0.0", requires=("torch==2.1.0",)),
+        pi.Dist("oldlike", "1.0.0", requires=("torch<2.1",)),
+        pi._torch("2.0.0", "11.8", pi.TORCH.requires),
+    )
+    return indexes
+
+
+def _run_fixed(out: str, default_index: str, venv_dir: Path) -> str:
+    """Run the rewritten RUN's two installs with a real pip in a fresh venv -- the CPU install as written, the original
+    against the stand-in "PyPI" -- and return `pip freeze`."""
+    first, second = out.splitlines()[1][len("RUN ") :].split(" && ")
+    venv.create(venv_dir, with_pip=True)
+    py = str(venv_dir / "bin" / "python")
+    for cmd, index in ((first, None), (second, default_index)):
+        args = [a.strip("'") for a in cmd.split()[2:]]  # after `pip install`
+        r = subprocess.run(
+            [py, "-m", "pip", "--isolated", "--disable-pip-version-check", "install", "--no-cache-dir"]
+            + ([] if index is None else ["--index-url", index])
+            + args,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert r.returncode == 0, r.stderr[-2000:]
+    return subprocess.run([py, "-m", "pip", "--isolated", "freeze"], capture_output=True, text=True).stdout
+
+
+@pytest.mark.parametrize(
+    "pkg, torch, cuda",
+    [
+        ("sentlike", "torch==2.1.0+cpu", False),  # torch>=2.0: the CPU torch satisfies it
+        ("pinlike", "torch==2.1.0+cpu", False),  # torch==2.1.0 matches the local version 2.1.0+cpu (PEP 440)
+        ("oldlike", "torch==2.0.0", True),  # torch<2.1: pip replaces it with PyPI's CUDA 2.0.0 -- the build succeeds
+        ("-U sentlike", "torch==2.1.0+cpu", False),  # -U, only-if-needed: torch satisfies sentlike, so it is kept
+    ],
+)
+def test_pip_keeps_the_cpu_torch_a_puller_accepts(pkg, torch, cuda, puller_indexes, tmp_path, monkeypatch):
+    name = pkg.split()[-1]
+    monkeypatch.setattr(S, "HEAVY_DEPS", {**S.HEAVY_DEPS, name: ("torch",)})  # the rule knows the stand-in pulls torch
+    out = _fix(
+        f"FROM {SLIM}\nRUN pip install {pkg}\n", tmp_path, options={"cpu-index-url": puller_indexes.cpu.file_url}
+    )
+    assert f"RUN pip install --index-url {puller_indexes.cpu.file_url} torch && pip install {pkg}\n" in out
+    freeze = _run_fixed(out, puller_indexes.default.file_url, tmp_path / "venv")
+    assert f"{name}==1.0.0" in freeze and torch in freeze.splitlines(), freeze
+    assert ("nvidia-cudnn-cu12" in freeze) is cuda, freeze
+
+
+def test_a_constraint_inside_the_requirements_file_is_what_the_cpu_install_asks_for(tmp_path):
+    """`-c` inside a requirements file is not passed on to the CPU install: its torch pin is, or the CPU index's newest
+    torch would miss the constraint and the install would replace it with PyPI's CUDA build."""
+    files = {
+        **APP,
+        "requirements.txt": "-c constraints.txt\nsentence-transformers\n",
+        "constraints.txt": "torch==2.1.0\nnumpy<2\n",
+    }
+    text = f"FROM {SLIM}\nCOPY requirements.txt constraints.txt ./\nRUN pip install -r requirements.txt\n"
+    out = _fix(text, tmp_path, files)
+    assert f"RUN pip install --index-url {CPU} torch==2.1.0 && pip install -r requirements.txt\n" in out
+    files["requirements.txt"] = "-c constraints.txt\ntorch>=2.0\n"
+    out = _fix(text, tmp_path, files)
+    assert f"RUN pip install --index-url {CPU} 'torch>=2.0,==2.1.0' && pip install -r requirements.txt\n" in out

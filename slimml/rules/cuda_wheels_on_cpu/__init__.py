@@ -8,8 +8,9 @@ What it does
     ``ubuntu``...), that bring CUDA wheels: ``torch`` / ``torchvision`` / ``torchaudio`` (PyPI's Linux
     x86_64 torch is the CUDA build and pulls ~13 ``nvidia-*`` wheels and triton),
     ``tensorflow[and-cuda]``, ``jax[cuda12]`` (and its other CUDA extras), ``onnxruntime-gpu``.
-    ``cupy-cuda*`` (it has no CPU build) and packages that pull torch in (``sentence-transformers``,
-    ``ultralytics``...: install torch from the CPU index before them) are reported only.
+    Packages that pull torch in (``sentence-transformers``, ``openai-whisper``, ``accelerate``, ``peft``,
+    ``timm``, ``ultralytics``, ``easyocr``, ``lightning``...) bring the same CUDA wheels through it.
+    ``cupy-cuda*`` (it has no CPU build) is reported only.
 
     Then it reads the project for GPU use: the build context and the Dockerfile's folder (Python
     parsed with libcst; compose files, Kubernetes manifests, ``.env``, shell scripts, Makefiles,
@@ -26,20 +27,29 @@ What it does
     ``--break-system-packages``, ``--no-cache-dir``, constraints, trusted hosts) and the same version
     specifiers, so that the original install finds them installed and keeps them; it drops the
     CUDA extra of ``tensorflow[and-cuda]`` and ``jax[cuda12]``, and installs ``onnxruntime`` for
-    ``onnxruntime-gpu`` (on the line, or in the requirements file).
+    ``onnxruntime-gpu`` (on the line, or in the requirements file). Where torch is pulled in by another
+    package, the CPU install names it (and the torchvision / torchaudio the package is known to pull)
+    with what the install's requirements and constraints say about it, or with no specifier: the CPU
+    index's newest. Which torch releases the package accepts is in its metadata, which slimml does not
+    read offline; where it pins or caps torch below that (an old pinned release can), pip replaces the
+    CPU torch with PyPI's CUDA build -- the build succeeds as before, without the saving; the fix's
+    reason says so.
 
     No finding: a CUDA base image; an install already from the CPU index (``--index-url`` /
     ``--extra-index-url`` on the line, in the requirements file, in ``PIP_INDEX_URL`` /
     ``PIP_EXTRA_INDEX_URL`` or a pip.conf the build reads, or a ``+cpu`` version); an arm64-only build
     (``FROM --platform=linux/arm64``: PyPI's torch wheels there are CPU-only); a stage that does not
     ship. The finding has no fix, with the reason, when the rewrite cannot be proven: an unknown or
-    variable base image; ``-U``/``--upgrade``, ``--force-reinstall``, ``--ignore-installed``,
+    variable base image; ``-U``/``--upgrade`` (pip's, where torch is only pulled in, stays: its default
+    only-if-needed strategy keeps a torch that satisfies -- not under ``eager``, nor uv's, which upgrades
+    every package), ``--force-reinstall``, ``--ignore-installed``,
     ``--no-deps``, ``--target``/``--prefix``/``--root``, ``--no-index`` (on the line, or as ``PIP_*``
     variables or pip.conf keys); ``--require-hashes`` or hashes in the file (the CPU wheels' hashes
     differ); a specifier slimml cannot parse, a URL, a variable or a CUDA local version (``+cu121``),
     also in a constraint from ``PIP_CONSTRAINT`` or pip.conf; an install that names torch's CUDA
     libraries itself (``nvidia-*-cu12``, ``triton``: a pip-compiled lock); a torch not pinned with
-    ``==`` next to a package that requires one torch release (xformers, vllm, torchtext, torchdata);
+    ``==`` -- or torch pulled in, not named -- next to a package that requires one torch release (xformers,
+    vllm, torchtext, torchdata); a package pulling torch in under a marker that needs an unknown Python;
     uv choosing torch's build itself (``--torch-backend``: ``cpu`` counts as the CPU index); a
     requirements file it cannot read; an extra index from the environment or a config file (pip would
     search it for torch too); a command that is not part of a plain ``&&`` list, or that another
@@ -385,7 +395,7 @@ def _name_key(inst: N.Install, name: str) -> str:
     install writes them joined (``torch<2.3,>=2.0``), and a later install is kept when it asks for the same set."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-    specs = [s for s in inst.specs if s.name == name]
+    specs = [s for s in inst.specs + inst.constraints if s.name == name]
     if any(s.req is None for s in specs):
         return " ".join(s.text for s in specs)
     try:
@@ -399,7 +409,7 @@ def _kept(inst: N.Install, s: N.Spec, cpu_done: dict[str, set[str]]) -> bool:
     it: it neither upgrades nor reinstalls, and asks for it bare or with the same specifiers (an unpinned CPU
     install may have picked another version than a later pin, which pip would then fetch from PyPI)."""
     done = cpu_done.get(s.name)
-    if done is None or inst.withdraw:
+    if done is None or inst.withdraw or inst.upgrade:
         return False
     key = _name_key(inst, s.name)
     return key == "" or key in done
@@ -408,9 +418,12 @@ def _kept(inst: N.Install, s: N.Spec, cpu_done: dict[str, set[str]]) -> bool:
 def _flagged(
     inst: N.Install, cpu_done: dict[str, set[str]], cpu_index: str, torch_cpu: bool
 ) -> tuple[list[N.Spec], list[str]]:
-    """(the specs that bring CUDA wheels, packages reported only), after what is already CPU."""
+    """(the specs that bring CUDA wheels, packages reported only), after what is already CPU. The torch packages
+    that named packages pull in (sentence-transformers -> torch, timm -> torch, torchvision) come as specs of their
+    own, without a specifier and with ``pulled_by`` set: the CPU install puts them there first as well."""
     flagged: list[N.Spec] = []
     report: list[str] = []
+    pulled: dict[str, list[N.Spec]] = {}
     named = {s.name for s in inst.specs}
     for s in inst.specs:
         extras = {S.canonical_name(e) for e in (s.req.extras if s.req is not None else ())}
@@ -428,13 +441,19 @@ def _flagged(
             flagged.append(s)
         elif _CUPY_RE.match(s.name):
             report.append(f"{s.name} (no CPU build: numpy does what it does on the CPU)")
-        elif not (named & set(N.TORCH_FAMILY)) and "torch" not in cpu_done and not torch_cpu:
+        elif not torch_cpu and "torch" not in cpu_done:
             closure = _closure(s.name)
-            if "torch" in closure:
-                report.append(
-                    f"{s.name}, which pulls torch in (install torch from the CPU index before it, pinned as "
-                    f"{s.name} needs)"
-                )
+            for fam in N.TORCH_FAMILY:
+                if fam in closure and fam not in named:
+                    pulled.setdefault(fam, []).append(s)
+    # A pulled torchvision/torchaudio next to a named CUDA torch is added too: PyPI's is a CUDA build, which pip
+    # would put over the CPU torch.
+    if "torch" in pulled or any(s.name in N.TORCH_FAMILY for s in flagged):
+        from packaging.requirements import Requirement
+
+        for fam in N.TORCH_FAMILY:
+            if fam in pulled:
+                flagged.append(N.Spec(fam, fam, Requirement(fam), pulled_by=tuple(pulled[fam])))
     return flagged, report
 
 
@@ -462,6 +481,8 @@ def _closure(name: str) -> set[str]:
             continue
         seen.add(n)
         stack.extend(S.HEAVY_DEPS.get(n, ()))
+        if n in G.TORCH_EXACT_DEPENDANTS:  # torchtext/torchdata are not in HEAVY_DEPS: each requires one torch
+            stack.append("torch")
     return seen - {name}
 
 
@@ -561,10 +582,13 @@ def _finding(doc, ctx, inst, flagged, report, kind, why, scan, cpu_index, extra,
     torch_specs = [s for s in flagged if s.name in N.TORCH_FAMILY]
     names = sorted(
         {
-            s.name + (f"[{','.join(sorted(s.req.extras))}]" if s.req is not None and s.req.extras else "")
+            s.name
+            + (f"[{','.join(sorted(s.req.extras))}]" if s.req is not None and s.req.extras else "")
+            + (f" (pulled in by {', '.join(dict.fromkeys(p.name for p in s.pulled_by))})" if s.pulled_by else "")
             for s in flagged
         }
     )
+    pullers = list({p.name: p for s in flagged for p in s.pulled_by}.values())
     est, cost, basis = saving(flagged, cpu_torch=True)
     what = ", ".join(names) if names else ", ".join(r.split(" ", 1)[0].rstrip(",") for r in report)
     start, end = inst.cmd.start, inst.cmd.end
@@ -590,6 +614,8 @@ def _finding(doc, ctx, inst, flagged, report, kind, why, scan, cpu_index, extra,
     if cut:
         withdraw.append(cut)
     withdraw += inst.withdraw
+    if inst.upgrade and (any(not s.pulled_by for s in flagged) or (inst.upgrade_strategy or "").strip() == "eager"):
+        withdraw.append(f"`{inst.label}` {N.WITHDRAW_FLAGS['--upgrade']}")
     if inst.variable:
         withdraw.append(f"`{inst.label}` uses variables")
     if any(not r.startswith("/") for r in inst.req_files) and any(
@@ -608,13 +634,25 @@ def _finding(doc, ctx, inst, flagged, report, kind, why, scan, cpu_index, extra,
             "drop them from the requirements (lock again against the CPU index)"
         )
     loose_torch = [s for s in torch_specs if s.req is None or not _exact(s.req)]
-    dependants = sorted({s.name for s in inst.specs if s.name in G.TORCH_EXACT_DEPENDANTS})
+    dependants = sorted({n for s in inst.specs for n in {s.name} | _closure(s.name) if n in G.TORCH_EXACT_DEPENDANTS})
     if loose_torch and dependants:
         withdraw.append(
             f"`{loose_torch[0].text}` is not pinned and {', '.join(dependants[:3])} requires one torch release exactly: "
             "the CPU install takes the CPU index's newest torch, which the install may then replace with PyPI's "
             "CUDA build (pin torch with ==)"
         )
+    for p in pullers:
+        if p.marker_unknown:
+            withdraw.append(
+                f"`{p.text}` has a marker that needs the image's Python version, which is unknown: the CPU install "
+                "would add torch where the install may add none"
+            )
+        if not p.exact_origin:
+            withdraw.append(f"`{p.path}` was found by name in the build context, not through the stage's COPYs")
+    if pullers and any(s.hashed for s in inst.specs):
+        # hash-checking mode wants every package pinned by hash: the CPU torch installed first would let an install
+        # that fails for torch's missing hash pass
+        withdraw.append(f"`{inst.label}` checks hashes and names no torch: it fails without torch's hash")
     if torch_specs:
         extras_given = [u for u in extra if not _is_cpu_url(u, cpu_index)]
         if extras_given:
@@ -633,6 +671,7 @@ def _finding(doc, ctx, inst, flagged, report, kind, why, scan, cpu_index, extra,
                     specs = [s for s in torch_specs if s.name == n]
                     if not specs:
                         continue
+                    specs += [c for c in inst.constraints if c.name == n]
                     text, why_not = _torch_requirement(specs)
                     if text is None:
                         withdraw.append(why_not)
@@ -658,6 +697,8 @@ def _finding(doc, ctx, inst, flagged, report, kind, why, scan, cpu_index, extra,
     reason = UNSAFE_REASON.format(index=cpu_index)
     if cost:
         reason += f"; it saves {cost}"
+    if pullers:
+        reason += "; " + _pulled_caveat(flagged, pullers, inst.upgrade)
     fix = Fix.unsafe(
         *edits,
         reason=reason,
@@ -667,9 +708,36 @@ def _finding(doc, ctx, inst, flagged, report, kind, why, scan, cpu_index, extra,
             "the original install keeps packages that satisfy its specifiers (no --upgrade, --force-reinstall, "
             "--ignore-installed, --target)",
             "the CPU build has the same version as the specifiers ask for",
-        ),
+        )
+        + (("the packages that pull torch in accept the CPU index's newest torch",) if pullers else ()),
     )
     return H.finding(_RULE, msg, start, end, fix, **kw)
+
+
+def _pulled_caveat(flagged: list[N.Spec], pullers: list[N.Spec], inst_upgrade: bool) -> str:
+    """What the fix cannot know about torch packages it installs because other packages pull them in."""
+    fams = [s.name for s in flagged if s.pulled_by]
+    names = ", ".join(p.name for p in pullers[:3]) + (", ..." if len(pullers) > 3 else "")
+    pinned = [p.text for p in pullers if p.req is not None and _exact(p.req)]
+    out = (
+        f"the install does not name {' or '.join(fams)}, so the CPU install takes the CPU index's newest; which "
+        f"torch releases {names} accept{'s' if len(pullers) == 1 else ''} is in the package metadata, which slimml "
+        "does not read offline"
+    )
+    if pinned:
+        out += (
+            f" -- an older release ({', '.join(pinned[:3])}) may require an older torch, or none (then the CPU torch "
+            "is added for nothing)"
+        )
+    if inst_upgrade:
+        out += (
+            "; -U upgrades the packages named, and their dependencies only where needed (pip's only-if-needed "
+            "strategy): a CPU torch that satisfies them is kept"
+        )
+    return out + (
+        ": where it pins or caps torch below that, pip replaces the CPU torch with PyPI's CUDA build (the build "
+        "still succeeds, but the saving does not happen); pin torch to a release it accepts to be sure"
+    )
 
 
 # -- lock-based installs ------------------------------------------------------------------------------------

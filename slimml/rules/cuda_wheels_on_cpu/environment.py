@@ -69,6 +69,9 @@ def _configured_indexes(doc: Document, ctx, inst: N.Install) -> tuple[list[str],
     backend = inst.torch_backend or (
         env["UV_TORCH_BACKEND"].value if inst.tool == "uv" and "UV_TORCH_BACKEND" in env else None
     )
+    eager = "PIP_UPGRADE_STRATEGY" in env and "eager" in env["PIP_UPGRADE_STRATEGY"].value
+    if inst.upgrade and eager:
+        unknown.append("PIP_UPGRADE_STRATEGY is eager: the upgrade would replace the CPU torch with PyPI's CUDA build")
     for name, why in (_ENV_BLOCKERS.get(inst.tool) or {}).items():
         v = env.get(name)
         if v is not None and v.value.strip().strip("'\"").lower() not in _FALSE:
@@ -91,6 +94,8 @@ def _configured_indexes(doc: Document, ctx, inst: N.Install) -> tuple[list[str],
         extra += values.get("extra-index-url", []) + values.get("index", [])
         if inst.tool == "uv" and backend is None and values.get("torch-backend"):
             backend = values["torch-backend"][0]
+        if inst.upgrade and any("eager" in v for v in values.get("upgrade-strategy", [])):
+            unknown.append(f"`upgrade-strategy` in `{path}` is eager: the upgrade would replace the CPU torch")
         for key, why in _CONFIG_BLOCKERS.items():
             vals = values.get(key)
             if vals and not all(v.strip().lower() in _FALSE for v in vals):

@@ -93,6 +93,7 @@ class Spec:
     hashed: bool = False  # the line carries --hash
     marker_unknown: bool = False  # a marker that needs the image's Python, which is unknown
     exact_origin: bool = True  # the file was traced through the stage's COPYs (not guessed by name)
+    pulled_by: tuple[Spec, ...] = ()  # not named: a torch package these named packages pull in (SLM013 adds it)
 
 
 @dataclass
@@ -108,9 +109,16 @@ class Install:
     unread: list[str] = field(default_factory=list)  # requirements files that could not be read
     req_files: list[str] = field(default_factory=list)  # -r / -c paths on the command line, as written
     withdraw: list[str] = field(default_factory=list)  # why the rewrite cannot be proven
+    # torch packages a -c file constrains (the CPU install asks for the same: a -c inside a requirements file is not
+    # passed on to it, and a CPU torch outside the constraint would be replaced with PyPI's CUDA build)
+    constraints: list[Spec] = field(default_factory=list)
     copied: list[str] = field(default_factory=list)  # raw option words for the CPU install
     variable: bool = False  # a word of the command uses a variable
     torch_backend: str | None = None  # uv's --torch-backend: uv picks torch's index (cpu, cu121, auto) itself
+    # pip's -U: withdraws the fix where it would upgrade a torch package -- named, or any with the eager strategy --
+    # but not a torch the named packages merely pull in (only-if-needed: an installed torch that satisfies is kept)
+    upgrade: bool = False
+    upgrade_strategy: str | None = None
 
     @property
     def label(self) -> str:
@@ -258,6 +266,8 @@ def _file_specs(
         if constraint:
             if name in TORCH_FAMILY and _cuda_local(req):
                 inst.withdraw.append(f"`{rel or path}` constrains {name} to a CUDA build ({req_text})")
+            elif name in TORCH_FAMILY:
+                inst.constraints.append(spec)
             continue
         inst.specs.append(spec)
 
@@ -302,11 +312,17 @@ def read_install(
             i += 2 if takes else 1
             if opt.startswith("-r") and not opt.startswith("--") and len(opt) > 2:
                 opt, val = "-r", opt[2:]
-            if opt in WITHDRAW_FLAGS:
+            if opt == "--upgrade-strategy":
+                inst.upgrade_strategy = val
+            if tool == "pip" and opt in ("-U", "--upgrade"):
+                inst.upgrade = True
+            elif opt in WITHDRAW_FLAGS:
                 inst.withdraw.append(f"`{inst.label}` {WITHDRAW_FLAGS[opt]}")
             elif not opt.startswith("--") and len(opt) > 2 and opt[1:].isalpha():
                 for ch in opt[1:]:  # a cluster of short flags (-qU)
-                    if f"-{ch}" in WITHDRAW_FLAGS:
+                    if tool == "pip" and ch == "U":
+                        inst.upgrade = True
+                    elif f"-{ch}" in WITHDRAW_FLAGS:
                         inst.withdraw.append(f"`{inst.label}` {WITHDRAW_FLAGS['-' + ch]}")
                     elif f"-{ch}" in copied_flags:
                         inst.copied.append(f"-{ch}")
