@@ -61,6 +61,7 @@ def _load(path: Path, table: dict[str, Any]) -> FileConfig:
     if not isinstance(rules, dict) or not all(isinstance(v, dict) for v in rules.values()):
         raise ConfigError(f"{path}: [rules] must hold one table per rule")
     _check_codes(path, codes("select"), codes("ignore"), tuple(rules))
+    _check_rule_options(path, rules)
     opts = {k: dict(v) for k, v in rules.items()}
     if "cache-mounts" in table:
         opts.setdefault("SLM001", {})["cache-mounts"] = bool(table["cache-mounts"])
@@ -82,6 +83,25 @@ def _check_codes(path: Path, select: tuple[str, ...], ignore: tuple[str, ...], r
     bad = [k for k in rule_keys if get_rule(k) is None]
     if bad:
         raise ConfigError(f"{path}: unknown rule(s) in [rules]: {', '.join(bad)} (see `slimml rules`)")
+
+
+def _check_rule_options(path: Path, rules: dict[str, dict[str, Any]]) -> None:
+    """An option a rule does not have, or a value of the wrong type, is an error naming the file and the key
+    (a typo such as `resolv = true` would otherwise be ignored without a word)."""
+    from .rules import get_rule
+
+    for key, table in rules.items():
+        rule = get_rule(key)
+        options = getattr(rule, "OPTIONS", {}) or {}
+        for name, value in table.items():
+            if name not in options:
+                known = ", ".join(sorted(options)) or "none"
+                raise ConfigError(f"{path}: [rules.{key}] has no option '{name}' (options of {rule.CODE}: {known})")
+            default = options[name][0]
+            want = bool if isinstance(default, bool) else type(default)
+            if not isinstance(value, want) or (want is not bool and isinstance(value, bool)):
+                kind = {bool: "true or false", str: "a string", int: "a whole number"}.get(want, want.__name__)
+                raise ConfigError(f"{path}: [rules.{key}] '{name}' must be {kind}")
 
 
 def load_file(path: Path) -> FileConfig | None:
