@@ -1,5 +1,5 @@
 """Per-rule options in the config are checked like rule codes: an option the rule does not have (a typo such as
-`resolv`), or a value of the wrong type, is a one-line error naming the file and the key -- exit 2, nothing written."""
+`resolv`), or a switch that is not true or false, or a value the rule refuses, is a one-line error naming the file and the key -- exit 2, nothing written."""
 
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ DOCKERFILE = "FROM python:3.11-slim\nRUN pip install flask\n"
     "config, says",
     [
         ("[rules.SLM012]\nresolv = true\n", "[rules.SLM012] has no option 'resolv' (options of SLM012: resolve)"),
-        ("[rules.SLM013]\ncpu-index-url = 5\n", "[rules.SLM013] 'cpu-index-url' must be a string"),
+        (
+            "[rules.SLM013]\ncpu-index-url = 5\n",
+            "[rules.SLM013] cpu-index-url must be an index URL: http://, https:// or file:// (got 5)",
+        ),
+        ('[rules.SLM013]\ncpu-index-url = "download.pytorch.org/whl/cpu"\n', "cpu-index-url must be an index URL"),
         ('[rules.SLM001]\ncache-mounts = "yes"\n', "[rules.SLM001] 'cache-mounts' must be true or false"),
         ("[rules.SLM002]\nfoo = 1\n", "[rules.SLM002] has no option 'foo' (options of SLM002: none)"),
         ('resolve = "yes"\n', "'resolve' must be true or false"),

@@ -486,11 +486,27 @@ def _closure(name: str) -> set[str]:
     return seen - {name}
 
 
+def _cpu_index(ctx) -> str:
+    """The ``cpu-index-url`` option: an index URL pip takes (http, https, file), or a one-line configuration error
+    (never a silent default)."""
+    import json
+
+    from ...config import ConfigError
+
+    value = ctx.settings.option(CODE, NAME, "cpu-index-url", DEFAULT_CPU_INDEX)
+    if (
+        not isinstance(value, str)
+        or not value.strip().startswith(("http://", "https://", "file://"))
+        or " " in value.strip()
+    ):
+        raise ConfigError(
+            f"[rules.{CODE}] cpu-index-url must be an index URL: http://, https:// or file:// (got {json.dumps(value)})"
+        )
+    return value.strip()
+
+
 def check(doc: Document, ctx):
-    cpu_index = ctx.settings.option(CODE, NAME, "cpu-index-url", DEFAULT_CPU_INDEX)
-    if not isinstance(cpu_index, str) or not cpu_index.strip():
-        cpu_index = DEFAULT_CPU_INDEX
-    cpu_index = cpu_index.strip()
+    cpu_index = _cpu_index(ctx)
     final = doc.final_stage
     if final is None:
         return
