@@ -91,17 +91,17 @@ from __future__ import annotations
 import re
 import shlex
 
-from ...dockerfile import Document, Instruction, Stage
+from ...dockerfile import Document, Instruction
 from ...dockerfile.shell import Command, Word, run_scripts
 from ...engine import Edit, Fix
 from ...knowledge import gpu_use as G
-from ...knowledge import images as I
 from ...knowledge import sizes as S
 from ...semantics import build as B
 from ...semantics import ship as SH
 from .. import _helpers as H
 from . import evidence as E
 from . import installs as N
+from .base import arm_only, base_kind, python_version, root, stage_base
 from .environment import DEFAULT_CPU_INDEX, _config_written_by_run, _configured_indexes, _is_cpu_url
 
 CODE = "SLM013"
@@ -135,59 +135,6 @@ _LOCK_TOOLS = {
 # torch's CUDA wheels as a pip-compiled lock names them (nvidia-*-cu11/-cu12, triton)
 _CUDA_LIB_RE = re.compile(r"^(?:nvidia-[a-z0-9-]+-cu\d+|triton)$")
 _SIMPLE_PARENTS = ("program", "list", "redirected_statement")
-
-
-# -- the base image ---------------------------------------------------------------------------------
-def _stage_base(doc: Document, stage: Stage) -> str:
-    """The FROM of the stage chain's root as written (a variable stays one: ``--build-arg`` may change it)."""
-    return _root(doc, stage).image
-
-
-def base_kind(ref: str) -> tuple[str, str]:
-    """("cuda" | "cpu" | "unknown", why) for the image a stage chain starts from. A variable in the tag of a
-    repository whose every tag is (or is not) a CUDA image decides nothing: ``nvidia/cuda:${VER}-runtime-...``
-    is a CUDA image, ``python:${PY}-slim`` is not."""
-    if ref.lower() == "scratch":
-        return "cpu", "scratch"
-    img = I.parse_image(ref)
-    if "$" in (img.normalized or "$") or (img.registry and "$" in img.registry):
-        return "unknown", f"the base image `{ref}` is a build argument: a build may choose a CUDA image"
-    fam = I.family(img)
-    tag = img.tag or ""
-    if fam in ("cuda", "ngc"):
-        return "cuda", ref
-    if fam == "pytorch":
-        return ("cpu", ref) if "cpu" in tag and "$" not in tag else ("cuda", ref)
-    if G.CUDA_NAME_RE.search(img.normalized) or G.CUDA_NAME_RE.search(tag):
-        return "cuda", ref
-    if "$" in tag and fam != "python" and img.normalized not in G.CPU_IMAGES:
-        return "unknown", f"the tag of `{ref}` is a build argument: a build may choose a CUDA image"
-    if fam == "tensorflow":
-        return "cpu", ref  # not a -gpu tag (checked above)
-    if img.normalized in G.CPU_IMAGES:
-        return "cpu", ref
-    return "unknown", f"slimml does not know whether the base image `{ref}` has CUDA"
-
-
-def _root(doc: Document, stage: Stage) -> Stage:
-    return B.stage_chain(doc, stage)[-1]
-
-
-def _arm_only(doc: Document, stage: Stage) -> bool:
-    for st in B.stage_chain(doc, stage):
-        f = st.from_instruction.flag("platform") if st.from_instruction is not None else None
-        if f is not None and f.value and "$" not in f.value:
-            return bool(G.ARM_PLATFORMS_RE.search(f.value)) and "amd64" not in f.value and "x86_64" not in f.value
-    return False
-
-
-def _python_version(ref: str) -> str | None:
-    img = I.parse_image(ref)
-    if I.family(img) != "python":
-        return None
-    pt = I.python_tag(img.tag)
-    v = pt.version if pt is not None else None
-    return v if v and re.match(r"^3\.\d+", v) else None
 
 
 # -- the shell shape ------------------------------------------------------------------------------------
@@ -510,8 +457,8 @@ def check(doc: Document, ctx):
     final = doc.final_stage
     if final is None:
         return
-    final_kind, final_why = base_kind(_stage_base(doc, final))
-    if final_kind == "cuda" or _arm_only(doc, final):
+    final_kind, final_why = base_kind(stage_base(doc, final))
+    if final_kind == "cuda" or arm_only(doc, final):
         return
     done_by_stage: dict[int, set[str]] = {}
     scan = None
@@ -520,13 +467,13 @@ def check(doc: Document, ctx):
         inherited = done_by_stage.get(parent.index, {}) if parent is not None else {}
         cpu_done = {k: set(v) for k, v in inherited.items()}
         done_by_stage[stage.index] = cpu_done
-        kind, why = base_kind(_stage_base(doc, stage))
-        if kind == "cuda" or _arm_only(doc, stage):
+        kind, why = base_kind(stage_base(doc, stage))
+        if kind == "cuda" or arm_only(doc, stage):
             continue
         if final_kind == "unknown" and kind != "unknown":
             kind, why = final_kind, final_why
         ships = SH.stage_ships(doc, stage).ships
-        python = _python_version(B.from_image(doc, _root(doc, stage)))
+        python = python_version(B.from_image(doc, root(doc, stage)))
         for instr in stage.instructions:
             if instr.keyword != "RUN":
                 continue
