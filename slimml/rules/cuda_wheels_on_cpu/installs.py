@@ -142,25 +142,12 @@ def classify(cmd: Command) -> tuple[str, list[Word], int] | None:
     return ("pip", words, sub) if tool == "pip" else None
 
 
-def _marker_env(python: str | None) -> dict[str, str]:
-    env = {
-        "sys_platform": "linux",
-        "platform_system": "Linux",
-        "platform_machine": "x86_64",
-        "os_name": "posix",
-        "implementation_name": "cpython",
-        "platform_python_implementation": "CPython",
-    }
-    if python:
-        env["python_version"] = ".".join(python.split(".")[:2])
-        env["python_full_version"] = python if python.count(".") == 2 else python + ".0"
-    return env
-
-
 def parse_spec(text: str, python: str | None) -> tuple[object | None, bool, bool]:
-    """(packaging Requirement or None, applies, marker needs an unknown Python)."""
-    from packaging.markers import UndefinedEnvironmentName
+    """(packaging Requirement or None, applies, marker needs an unknown Python). Markers are evaluated as SLM012
+    evaluates them (``deps.requirements.marker_applies``: the image's Python on linux/x86_64)."""
     from packaging.requirements import InvalidRequirement, Requirement
+
+    from ...deps import requirements as RQ
 
     try:
         req = Requirement(text)
@@ -168,14 +155,11 @@ def parse_spec(text: str, python: str | None) -> tuple[object | None, bool, bool
         return None, True, False
     if req.marker is None:
         return req, True, False
-    env = _marker_env(python)
-    # packaging fills what ``env`` lacks from the running interpreter: with the image's Python unknown, a
-    # marker on the Python version counts the line (the finding), but no rewrite relies on it.
+    # With the image's Python unknown, a marker on the Python version counts the line (the finding), but no
+    # rewrite relies on it.
     unknown = python is None and any(k in str(req.marker) for k in ("python_version", "python_full_version"))
-    try:
-        return req, unknown or bool(req.marker.evaluate(env)), unknown
-    except UndefinedEnvironmentName:
-        return req, True, True
+    target = RQ.Target(".".join(python.split(".")[:2]) if python else None)
+    return req, unknown or RQ.marker_applies(req.marker, target), unknown
 
 
 class _Reader:
