@@ -28,6 +28,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .requirements import canonical  # PEP 503 names, as SLM012 compares them
+
 TIMEOUT = 300  # seconds: a cold resolve of a large ML stack downloads metadata of hundreds of wheels
 
 
@@ -77,10 +79,6 @@ class Lock:
             else:
                 out.append(f"{p.name}=={p.version}")
         return "\n".join(out) + "\n"
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 _MEMO: dict[Request, Lock | ResolveError] = {}
